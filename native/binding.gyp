@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "torch_node",
+      "sources": [
+        "src/addon.cc",
+        "src/tensor.cc",
+        "src/convert.cc",
+        "src/ops.cc",
+        "src/autograd.cc",
+        "src/runtime.cc"
+      ],
+      "include_dirs": [
+        "<!@(node -p \"require('node-addon-api').include\")",
+        "<!@(node ../scripts/find-libtorch.mjs include)"
+      ],
+      "libraries": [
+        "-L<!(node ../scripts/find-libtorch.mjs lib)",
+        "-Wl,-rpath,<!(node ../scripts/find-libtorch.mjs lib)",
+        "-Wl,--no-as-needed",
+        "<!@(node ../scripts/find-libtorch.mjs libs)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+    }
+  ]
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// Locates a libtorch to build against, in the order the README documents:
+//   1. $LIBTORCH: a folder with include/ and lib/ (a pytorch.org libtorch zip, or a pip torch's package folder)
+//   2. a python3 on PATH (or /usr/bin/python3) that imports torch and ships include/ + lib/
+//   3. Debian/Ubuntu's system install (apt-get install libtorch-dev)
+// Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+function layout(root, source, cxx11Abi) {
+  const include = join(root, 'include');
+  const lib = join(root, 'lib');
+  if (!existsSync(join(include, 'ATen', 'ATen.h')) || !existsSync(lib)) return null;
+  return {
+    root,
+    include: [include, join(include, 'torch', 'csrc', 'api', 'include')],
+    lib,
+    cxx11Abi,
+    source,
+    version: readVersion(include),
+  };
+}
+
+function readVersion(include) {
+  const f = join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
+  if (!existsSync(f)) return 'unknown';
+  const m = /TORCH_VERSION\s*\\?\s*"([^"]+)"/.exec(readFileSync(f, 'utf8'));
+  return m ? m[1] : 'unknown';
+}
+
+function fromPython(python) {
+  try {
+    const out = execFileSync(
+      python,
+      ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 },
+    ).trim().split('\n');
+    return layout(out[0], `python torch (${python})`, out[1] === '1');
+  } catch {
+    return null;
+  }
+}
+
+function fromSystem() {
+  const multiarch = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+  if (!existsSync('/usr/include/ATen/ATen.h')) return null;
+  const lib = multiarch.find((d) => existsSync(join(d, 'libtorch_cpu.so')));
+  if (!lib) return null;
+  return {
+    root: '/usr',
+    include: ['/usr/include', '/usr/include/torch/csrc/api/include'],
+    lib,
+    cxx11Abi: true,
+    source: 'system (libtorch-dev)',
+    version: readVersion('/usr/include'),
+  };
+}
+
+export function findLibtorch() {
+  const env = process.env.LIBTORCH;
+  if (env) {
+    const found = layout(env, 'LIBTORCH', process.env.TORCH_CXX11_ABI !== '0');
+    if (!found) throw new Error(`LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch package folder`);
+    return found;
+  }
+  return fromPython('python3') ?? fromPython('/usr/bin/python3') ?? fromSystem();
+}
+
+// CUDA builds split their kernels into libtorch_cuda; linking it (with --no-as-needed) registers the CUDA ops.
+export function linkFlags(lib) {
+  const flags = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  if (existsSync(join(lib, 'libtorch_cuda.so'))) flags.push('-ltorch_cuda', '-lc10_cuda');
+  return flags;
+}
+
+const HOW_TO_GET =
+  'simclr needs libtorch (PyTorch C++ library). Get one of:\n' +
+  '  - Debian/Ubuntu: sudo apt-get install libtorch-dev\n' +
+  '  - any Linux: unpack a libtorch zip from pytorch.org and set LIBTORCH=/path/to/libtorch\n' +
+  '  - a pip torch: set LIBTORCH=$(python3 -c "import torch,os;print(os.path.dirname(torch.__file__))")';
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let found;
+  try {
+    found = findLibtorch();
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  if (!found) {
+    console.error(HOW_TO_GET);
+    process.exit(1);
+  }
+  const field = process.argv[2];
+  if (!field) console.log(JSON.stringify(found, null, 2));
+  else if (field === 'include') console.log(found.include.join(' '));
+  else if (field === 'abi') console.log(found.cxx11Abi ? 1 : 0);
+  else if (field === 'libs') console.log(linkFlags(found.lib).join(' '));
+  else console.log(found[field]);
+}
