@@ -83,7 +83,7 @@ function unmarshal(expr, rets) {
     return expr;
   }
   const parts = rets.map((r, i) => (r.realType === 'Tensor' ? `wrap(r[${i}])` : r.realType === 'List[Tensor]' ? `wrapList(r[${i}])` : `r[${i}]`));
-  return `((r) => [${parts.join(', ')}])(${expr})`;
+  return `((r: unknown[]) => [${parts.join(', ')}])(${expr} as unknown[])`;
 }
 
 const schemas = native.listSchemas('aten::');
@@ -104,7 +104,8 @@ for (const s of schemas.sort((a, b) => (a.name + '.' + a.overload).localeCompare
     skipped++;
     continue;
   }
-  const fname = s.overload ? `${name}$${s.overload}` : name;
+  const base = RESERVED.has(name) ? `${name}_op` : name;
+  const fname = s.overload ? `${base}$${s.overload}` : base;
   if (seen.has(fname)) throw new Error(`duplicate operator function ${fname}`);
   seen.add(fname);
   const id = table.length;

@@ -263,6 +263,12 @@ static Napi::Value Numel(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(unwrapTensor(info.Env(), info[0], "numel").numel()));
 }
 
+static Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
+  at::Tensor& t = unwrapTensor(info.Env(), info[0], "isContiguous");
+  auto format = static_cast<c10::MemoryFormat>(info[1].As<Napi::Number>().Int32Value());
+  return Napi::Boolean::New(info.Env(), t.is_contiguous(format));
+}
+
 // Bytes of tensor storage V8 currently knows about (for tests of the accounting and leak checks).
 static Napi::Value TrackedBytes(const Napi::CallbackInfo& info) {
   int64_t total = 0;
@@ -303,6 +309,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("dtype", Napi::Function::New(env, Dtype));
   exports.Set("device", Napi::Function::New(env, DeviceOf));
   exports.Set("numel", Napi::Function::New(env, Numel));
+  exports.Set("isContiguous", Napi::Function::New(env, IsContiguous));
   exports.Set("trackedBytes", Napi::Function::New(env, TrackedBytes));
   exports.Set("liveStorages", Napi::Function::New(env, LiveStorages));
   exports.Set("defaultGenerator", Napi::Function::New(env, DefaultGenerator));

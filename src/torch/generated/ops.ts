@@ -16,7 +16,7 @@ export function _amp_foreach_non_finite_check_and_unscale_(self: readonly Tensor
 
 /** aten::_amp_foreach_non_finite_check_and_unscale(Tensor[] self, Tensor found_inf, Tensor inv_scale) -> (Tensor[] self_out, Tensor found_inf_out) */
 export function _amp_foreach_non_finite_check_and_unscale(self: readonly Tensor[], found_inf: Tensor, inv_scale: Tensor): [Tensor[], Tensor] {
-  return ((r) => [wrapList(r[0]), wrap(r[1])])(invoke(1, [self.map((t) => t._h), found_inf._h, inv_scale._h])) as [Tensor[], Tensor];
+  return ((r: unknown[]) => [wrapList(r[0]), wrap(r[1])])(invoke(1, [self.map((t) => t._h), found_inf._h, inv_scale._h]) as unknown[]) as [Tensor[], Tensor];
 }
 
 /** aten::_amp_update_scale_(Tensor(a!) self, Tensor(b!) growth_tracker, Tensor found_inf, float scale_growth_factor, float scale_backoff_factor, int growth_interval) -> Tensor(a!) */
@@ -27,7 +27,7 @@ export function _amp_update_scale_(self: Tensor, growth_tracker: Tensor, found_i
 
 /** aten::_amp_update_scale(Tensor self, Tensor growth_tracker, Tensor found_inf, float scale_growth_factor, float scale_backoff_factor, int growth_interval) -> (Tensor, Tensor growth_tracker_out) */
 export function _amp_update_scale(self: Tensor, growth_tracker: Tensor, found_inf: Tensor, scale_growth_factor: number, scale_backoff_factor: number, growth_interval: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(3, [self._h, growth_tracker._h, found_inf._h, scale_growth_factor, scale_backoff_factor, growth_interval])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(3, [self._h, growth_tracker._h, found_inf._h, scale_growth_factor, scale_backoff_factor, growth_interval]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::_cdist_forward(Tensor x1, Tensor x2, float p, int? compute_mode) -> Tensor */
@@ -41,7 +41,7 @@ export function _convolution(input: Tensor, weight: Tensor, bias: Tensor | null 
 }
 
 /** aten::_convolution.deprecated(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool benchmark, bool deterministic, bool cudnn_enabled) -> Tensor */
-export function _convolution_deprecated(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean): Tensor {
+export function _convolution$deprecated(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean): Tensor {
   return wrap(invoke(6, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups, benchmark, deterministic, cudnn_enabled])) as Tensor;
 }
 
@@ -71,42 +71,42 @@ export function _foreach_acos(self: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::_foreach_add_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> () */
-export function _foreach_add__List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
+export function _foreach_add_$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
   invoke(12, [self.map((t) => t._h), other.map((t) => t._h), alpha], true);
 }
 
 /** aten::_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
-export function _foreach_add__Scalar(self: readonly Tensor[], scalar: number | boolean): void {
+export function _foreach_add_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
   invoke(13, [self.map((t) => t._h), scalar], true);
 }
 
 /** aten::_foreach_add.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[] */
-export function _foreach_add_List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
+export function _foreach_add$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
   return wrapList(invoke(14, [self.map((t) => t._h), other.map((t) => t._h), alpha])) as Tensor[];
 }
 
 /** aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
-export function _foreach_add_Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
+export function _foreach_add$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
   return wrapList(invoke(15, [self.map((t) => t._h), scalar])) as Tensor[];
 }
 
 /** aten::_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> () */
-export function _foreach_addcdiv__Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
+export function _foreach_addcdiv_$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
   invoke(16, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value], true);
 }
 
 /** aten::_foreach_addcdiv.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[] */
-export function _foreach_addcdiv_Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
+export function _foreach_addcdiv$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
   return wrapList(invoke(17, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value])) as Tensor[];
 }
 
 /** aten::_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> () */
-export function _foreach_addcmul__Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
+export function _foreach_addcmul_$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
   invoke(18, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value], true);
 }
 
 /** aten::_foreach_addcmul.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[] */
-export function _foreach_addcmul_Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
+export function _foreach_addcmul$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
   return wrapList(invoke(19, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value])) as Tensor[];
 }
 
@@ -161,22 +161,22 @@ export function _foreach_cosh(self: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::_foreach_div_.List(Tensor(a!)[] self, Tensor[] other) -> () */
-export function _foreach_div__List(self: readonly Tensor[], other: readonly Tensor[]): void {
+export function _foreach_div_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
   invoke(30, [self.map((t) => t._h), other.map((t) => t._h)], true);
 }
 
 /** aten::_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
-export function _foreach_div__Scalar(self: readonly Tensor[], scalar: number | boolean): void {
+export function _foreach_div_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
   invoke(31, [self.map((t) => t._h), scalar], true);
 }
 
 /** aten::_foreach_div.List(Tensor[] self, Tensor[] other) -> Tensor[] */
-export function _foreach_div_List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
+export function _foreach_div$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(32, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
 }
 
 /** aten::_foreach_div.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
-export function _foreach_div_Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
+export function _foreach_div$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
   return wrapList(invoke(33, [self.map((t) => t._h), scalar])) as Tensor[];
 }
 
@@ -291,42 +291,42 @@ export function _foreach_log2(self: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::_foreach_maximum_.List(Tensor(a!)[] self, Tensor[] other) -> () */
-export function _foreach_maximum__List(self: readonly Tensor[], other: readonly Tensor[]): void {
+export function _foreach_maximum_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
   invoke(56, [self.map((t) => t._h), other.map((t) => t._h)], true);
 }
 
 /** aten::_foreach_maximum.List(Tensor[] self, Tensor[] other) -> Tensor[] */
-export function _foreach_maximum_List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
+export function _foreach_maximum$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(57, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
 }
 
 /** aten::_foreach_minimum_.List(Tensor(a!)[] self, Tensor[] other) -> () */
-export function _foreach_minimum__List(self: readonly Tensor[], other: readonly Tensor[]): void {
+export function _foreach_minimum_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
   invoke(58, [self.map((t) => t._h), other.map((t) => t._h)], true);
 }
 
 /** aten::_foreach_minimum.List(Tensor[] self, Tensor[] other) -> Tensor[] */
-export function _foreach_minimum_List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
+export function _foreach_minimum$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(59, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
 }
 
 /** aten::_foreach_mul_.List(Tensor(a!)[] self, Tensor[] other) -> () */
-export function _foreach_mul__List(self: readonly Tensor[], other: readonly Tensor[]): void {
+export function _foreach_mul_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
   invoke(60, [self.map((t) => t._h), other.map((t) => t._h)], true);
 }
 
 /** aten::_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
-export function _foreach_mul__Scalar(self: readonly Tensor[], scalar: number | boolean): void {
+export function _foreach_mul_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
   invoke(61, [self.map((t) => t._h), scalar], true);
 }
 
 /** aten::_foreach_mul.List(Tensor[] self, Tensor[] other) -> Tensor[] */
-export function _foreach_mul_List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
+export function _foreach_mul$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(62, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
 }
 
 /** aten::_foreach_mul.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
-export function _foreach_mul_Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
+export function _foreach_mul$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
   return wrapList(invoke(63, [self.map((t) => t._h), scalar])) as Tensor[];
 }
 
@@ -341,7 +341,7 @@ export function _foreach_neg(self: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::_foreach_norm.Scalar(Tensor[] self, Scalar ord=2) -> Tensor[] */
-export function _foreach_norm_Scalar(self: readonly Tensor[], ord?: number | boolean): Tensor[] {
+export function _foreach_norm$Scalar(self: readonly Tensor[], ord?: number | boolean): Tensor[] {
   return wrapList(invoke(66, [self.map((t) => t._h), ord])) as Tensor[];
 }
 
@@ -406,22 +406,22 @@ export function _foreach_sqrt(self: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::_foreach_sub_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> () */
-export function _foreach_sub__List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
+export function _foreach_sub_$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
   invoke(79, [self.map((t) => t._h), other.map((t) => t._h), alpha], true);
 }
 
 /** aten::_foreach_sub_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
-export function _foreach_sub__Scalar(self: readonly Tensor[], scalar: number | boolean): void {
+export function _foreach_sub_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
   invoke(80, [self.map((t) => t._h), scalar], true);
 }
 
 /** aten::_foreach_sub.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[] */
-export function _foreach_sub_List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
+export function _foreach_sub$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
   return wrapList(invoke(81, [self.map((t) => t._h), other.map((t) => t._h), alpha])) as Tensor[];
 }
 
 /** aten::_foreach_sub.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
-export function _foreach_sub_Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
+export function _foreach_sub$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
   return wrapList(invoke(82, [self.map((t) => t._h), scalar])) as Tensor[];
 }
 
@@ -467,12 +467,12 @@ export function _foreach_zero(self: readonly Tensor[]): Tensor[] {
 
 /** aten::_fused_moving_avg_obs_fq_helper_functional(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor running_min, Tensor running_max, Tensor scale, Tensor zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> (Tensor output, Tensor mask, Tensor running_min_out, Tensor running_max_out, Tensor scale_out, Tensor zero_point_out) */
 export function _fused_moving_avg_obs_fq_helper_functional(self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3]), wrap(r[4]), wrap(r[5])])(invoke(91, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant])) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3]), wrap(r[4]), wrap(r[5])])(invoke(91, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::_fused_moving_avg_obs_fq_helper(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> (Tensor output, Tensor mask) */
 export function _fused_moving_avg_obs_fq_helper(self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(92, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(92, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor */
@@ -551,7 +551,7 @@ export function adaptive_avg_pool3d(self: Tensor, output_size: number | readonly
 
 /** aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool1d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(107, [self._h, output_size])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(107, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
@@ -561,7 +561,7 @@ export function adaptive_max_pool2d_backward(grad_output: Tensor, self: Tensor, 
 
 /** aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool2d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(109, [self._h, output_size])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(109, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
@@ -571,28 +571,28 @@ export function adaptive_max_pool3d_backward(grad_output: Tensor, self: Tensor, 
 
 /** aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool3d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(111, [self._h, output_size])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(111, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
-export function add__Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function add_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   invoke(112, [self._h, other, alpha], true);
   return self;
 }
 
 /** aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
-export function add__Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function add_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   invoke(113, [self._h, other._h, alpha], true);
   return self;
 }
 
 /** aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
-export function add_Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function add$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   return wrap(invoke(114, [self._h, other, alpha])) as Tensor;
 }
 
 /** aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
-export function add_Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function add$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   return wrap(invoke(115, [self._h, other._h, alpha])) as Tensor;
 }
 
@@ -703,7 +703,7 @@ export function all(self: Tensor): Tensor {
 }
 
 /** aten::all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
-export function all_dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
+export function all$dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
   return wrap(invoke(136, [self._h, dim, keepdim])) as Tensor;
 }
 
@@ -735,7 +735,7 @@ export function amin(self: Tensor, dim?: number | readonly number[], keepdim?: b
 
 /** aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max) */
 export function aminmax(self: Tensor, dim?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(142, [self._h, dim, keepdim])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(142, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::angle(Tensor self) -> Tensor */
@@ -749,7 +749,7 @@ export function any(self: Tensor): Tensor {
 }
 
 /** aten::any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
-export function any_dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
+export function any$dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
   return wrap(invoke(145, [self._h, dim, keepdim])) as Tensor;
 }
 
@@ -759,12 +759,12 @@ export function arange(end: number | boolean, dtype?: DTypeCode | null, layout?:
 }
 
 /** aten::arange.start(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function arange_start(start: number | boolean, end: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function arange$start(start: number | boolean, end: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(147, [start, end, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function arange_start_step(start: number | boolean, end: number | boolean, step?: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function arange$start_step(start: number | boolean, end: number | boolean, step?: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(148, [start, end, step, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -861,7 +861,7 @@ export function argsort(self: Tensor, dim?: number, descending?: boolean): Tenso
 }
 
 /** aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor */
-export function argsort_stable(self: Tensor, stable: boolean, dim?: number, descending?: boolean): Tensor {
+export function argsort$stable(self: Tensor, stable: boolean, dim?: number, descending?: boolean): Tensor {
   return wrap(invoke(166, [self._h, stable, dim, descending])) as Tensor;
 }
 
@@ -952,7 +952,7 @@ export function atleast_1d(self: Tensor): Tensor {
 }
 
 /** aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[] */
-export function atleast_1d_Sequence(tensors: readonly Tensor[]): Tensor[] {
+export function atleast_1d$Sequence(tensors: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(183, [tensors.map((t) => t._h)])) as Tensor[];
 }
 
@@ -962,7 +962,7 @@ export function atleast_2d(self: Tensor): Tensor {
 }
 
 /** aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[] */
-export function atleast_2d_Sequence(tensors: readonly Tensor[]): Tensor[] {
+export function atleast_2d$Sequence(tensors: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(185, [tensors.map((t) => t._h)])) as Tensor[];
 }
 
@@ -972,7 +972,7 @@ export function atleast_3d(self: Tensor): Tensor {
 }
 
 /** aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[] */
-export function atleast_3d_Sequence(tensors: readonly Tensor[]): Tensor[] {
+export function atleast_3d$Sequence(tensors: readonly Tensor[]): Tensor[] {
   return wrapList(invoke(187, [tensors.map((t) => t._h)])) as Tensor[];
 }
 
@@ -1018,7 +1018,7 @@ export function bartlett_window(window_length: number, dtype?: DTypeCode | null,
 }
 
 /** aten::bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function bartlett_window_periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function bartlett_window$periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(196, [window_length, periodic, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -1029,7 +1029,7 @@ export function batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean:
 
 /** aten::batch_norm_backward_reduce(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, bool input_g, bool weight_g, bool bias_g) -> (Tensor, Tensor, Tensor, Tensor) */
 export function batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null | undefined, input_g: boolean, weight_g: boolean, bias_g: boolean): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(198, [grad_out._h, input._h, mean._h, invstd._h, weight?._h ?? null, input_g, weight_g, bias_g])) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(198, [grad_out._h, input._h, mean._h, invstd._h, weight?._h ?? null, input_g, weight_g, bias_g]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor */
@@ -1039,22 +1039,22 @@ export function batch_norm_elemt(input: Tensor, weight: Tensor | null | undefine
 
 /** aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor) */
 export function batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number, eps: number, counts: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(200, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, counts._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(200, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, counts._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor) */
 export function batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number, eps: number, count: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(201, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, count])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(201, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, count]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor) */
 export function batch_norm_stats(input: Tensor, eps: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(202, [input._h, eps])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(202, [input._h, eps]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor) */
 export function batch_norm_update_stats(input: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(203, [input._h, running_mean?._h ?? null, running_var?._h ?? null, momentum])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(203, [input._h, running_mean?._h ?? null, running_var?._h ?? null, momentum]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor */
@@ -1063,13 +1063,13 @@ export function batch_norm(input: Tensor, weight: Tensor | null | undefined, bia
 }
 
 /** aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
-export function bernoulli__float(self: Tensor, p?: number, generator?: Generator | null): Tensor {
+export function bernoulli_$float(self: Tensor, p?: number, generator?: Generator | null): Tensor {
   invoke(205, [self._h, p, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!) */
-export function bernoulli__Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
+export function bernoulli_$Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
   invoke(206, [self._h, p._h, generator?._h ?? null], true);
   return self;
 }
@@ -1080,12 +1080,12 @@ export function bernoulli(self: Tensor, generator?: Generator | null): Tensor {
 }
 
 /** aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor */
-export function bernoulli_p(self: Tensor, p: number, generator?: Generator | null): Tensor {
+export function bernoulli$p(self: Tensor, p: number, generator?: Generator | null): Tensor {
   return wrap(invoke(208, [self._h, p, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor */
-export function bernoulli_Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
+export function bernoulli$Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
   return wrap(invoke(209, [self._h, p._h, generator?._h ?? null])) as Tensor;
 }
 
@@ -1120,56 +1120,56 @@ export function binomial(count: Tensor, prob: Tensor, generator?: Generator | nu
 }
 
 /** aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function bitwise_and__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_and_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(216, [self._h, other], true);
   return self;
 }
 
 /** aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function bitwise_and__Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_and_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(217, [self._h, other._h], true);
   return self;
 }
 
 /** aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor */
-export function bitwise_and_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_and$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(218, [self._h, other])) as Tensor;
 }
 
 /** aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function bitwise_and_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function bitwise_and$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(219, [self, other._h])) as Tensor;
 }
 
 /** aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor */
-export function bitwise_and_Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_and$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(220, [self._h, other._h])) as Tensor;
 }
 
 /** aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function bitwise_left_shift__Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_left_shift_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(221, [self._h, other._h], true);
   return self;
 }
 
 /** aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function bitwise_left_shift__Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_left_shift_$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(222, [self._h, other], true);
   return self;
 }
 
 /** aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function bitwise_left_shift_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function bitwise_left_shift$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(223, [self, other._h])) as Tensor;
 }
 
 /** aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor */
-export function bitwise_left_shift_Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_left_shift$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(224, [self._h, other._h])) as Tensor;
 }
 
 /** aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor */
-export function bitwise_left_shift_Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_left_shift$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(225, [self._h, other])) as Tensor;
 }
 
@@ -1185,83 +1185,83 @@ export function bitwise_not(self: Tensor): Tensor {
 }
 
 /** aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function bitwise_or__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_or_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(228, [self._h, other], true);
   return self;
 }
 
 /** aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function bitwise_or__Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_or_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(229, [self._h, other._h], true);
   return self;
 }
 
 /** aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor */
-export function bitwise_or_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_or$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(230, [self._h, other])) as Tensor;
 }
 
 /** aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function bitwise_or_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function bitwise_or$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(231, [self, other._h])) as Tensor;
 }
 
 /** aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor */
-export function bitwise_or_Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_or$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(232, [self._h, other._h])) as Tensor;
 }
 
 /** aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function bitwise_right_shift__Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_right_shift_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(233, [self._h, other._h], true);
   return self;
 }
 
 /** aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function bitwise_right_shift__Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_right_shift_$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(234, [self._h, other], true);
   return self;
 }
 
 /** aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function bitwise_right_shift_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function bitwise_right_shift$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(235, [self, other._h])) as Tensor;
 }
 
 /** aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor */
-export function bitwise_right_shift_Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_right_shift$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(236, [self._h, other._h])) as Tensor;
 }
 
 /** aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor */
-export function bitwise_right_shift_Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_right_shift$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(237, [self._h, other])) as Tensor;
 }
 
 /** aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function bitwise_xor__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_xor_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(238, [self._h, other], true);
   return self;
 }
 
 /** aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function bitwise_xor__Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_xor_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(239, [self._h, other._h], true);
   return self;
 }
 
 /** aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor */
-export function bitwise_xor_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function bitwise_xor$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(240, [self._h, other])) as Tensor;
 }
 
 /** aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function bitwise_xor_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function bitwise_xor$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(241, [self, other._h])) as Tensor;
 }
 
 /** aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor */
-export function bitwise_xor_Tensor(self: Tensor, other: Tensor): Tensor {
+export function bitwise_xor$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(242, [self._h, other._h])) as Tensor;
 }
 
@@ -1271,7 +1271,7 @@ export function blackman_window(window_length: number, dtype?: DTypeCode | null,
 }
 
 /** aten::blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function blackman_window_periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function blackman_window$periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(244, [window_length, periodic, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -1296,12 +1296,12 @@ export function broadcast_to(self: Tensor, size: readonly number[]): Tensor {
 }
 
 /** aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
-export function bucketize_Scalar(self: number | boolean, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
+export function bucketize$Scalar(self: number | boolean, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
   return wrap(invoke(249, [self, boundaries._h, out_int32, right])) as Tensor;
 }
 
 /** aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
-export function bucketize_Tensor(self: Tensor, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
+export function bucketize$Tensor(self: Tensor, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
   return wrap(invoke(250, [self._h, boundaries._h, out_int32, right])) as Tensor;
 }
 
@@ -1400,7 +1400,7 @@ export function clamp_(self: Tensor, min?: number | boolean | null, max?: number
 }
 
 /** aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
-export function clamp__Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
+export function clamp_$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
   invoke(269, [self._h, min?._h ?? null, max?._h ?? null], true);
   return self;
 }
@@ -1412,7 +1412,7 @@ export function clamp_max_(self: Tensor, max: number | boolean): Tensor {
 }
 
 /** aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!) */
-export function clamp_max__Tensor(self: Tensor, max: Tensor): Tensor {
+export function clamp_max_$Tensor(self: Tensor, max: Tensor): Tensor {
   invoke(271, [self._h, max._h], true);
   return self;
 }
@@ -1423,7 +1423,7 @@ export function clamp_max(self: Tensor, max: number | boolean): Tensor {
 }
 
 /** aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor */
-export function clamp_max_Tensor(self: Tensor, max: Tensor): Tensor {
+export function clamp_max$Tensor(self: Tensor, max: Tensor): Tensor {
   return wrap(invoke(273, [self._h, max._h])) as Tensor;
 }
 
@@ -1434,7 +1434,7 @@ export function clamp_min_(self: Tensor, min: number | boolean): Tensor {
 }
 
 /** aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!) */
-export function clamp_min__Tensor(self: Tensor, min: Tensor): Tensor {
+export function clamp_min_$Tensor(self: Tensor, min: Tensor): Tensor {
   invoke(275, [self._h, min._h], true);
   return self;
 }
@@ -1445,7 +1445,7 @@ export function clamp_min(self: Tensor, min: number | boolean): Tensor {
 }
 
 /** aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor */
-export function clamp_min_Tensor(self: Tensor, min: Tensor): Tensor {
+export function clamp_min$Tensor(self: Tensor, min: Tensor): Tensor {
   return wrap(invoke(277, [self._h, min._h])) as Tensor;
 }
 
@@ -1455,7 +1455,7 @@ export function clamp(self: Tensor, min?: number | boolean | null, max?: number 
 }
 
 /** aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
-export function clamp_Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
+export function clamp$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
   return wrap(invoke(279, [self._h, min?._h ?? null, max?._h ?? null])) as Tensor;
 }
 
@@ -1466,7 +1466,7 @@ export function clip_(self: Tensor, min?: number | boolean | null, max?: number 
 }
 
 /** aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
-export function clip__Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
+export function clip_$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
   invoke(281, [self._h, min?._h ?? null, max?._h ?? null], true);
   return self;
 }
@@ -1477,7 +1477,7 @@ export function clip(self: Tensor, min?: number | boolean | null, max?: number |
 }
 
 /** aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
-export function clip_Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
+export function clip$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
   return wrap(invoke(283, [self._h, min?._h ?? null, max?._h ?? null])) as Tensor;
 }
 
@@ -1554,7 +1554,7 @@ export function conv_depthwise3d(self: Tensor, weight: Tensor, kernel_size: numb
 
 /** aten::conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor) */
 export function conv_tbc_backward(self: Tensor, input: Tensor, weight: Tensor, bias: Tensor, pad: number): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(298, [self._h, input._h, weight._h, bias._h, pad])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(298, [self._h, input._h, weight._h, bias._h, pad]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor */
@@ -1568,12 +1568,12 @@ export function conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | 
 }
 
 /** aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor */
-export function conv_transpose2d_input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
+export function conv_transpose2d$input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
   return wrap(invoke(301, [input._h, weight._h, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
 }
 
 /** aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor */
-export function conv_transpose3d_input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
+export function conv_transpose3d$input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
   return wrap(invoke(302, [input._h, weight._h, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
 }
 
@@ -1583,7 +1583,7 @@ export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stri
 }
 
 /** aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor */
-export function conv1d_padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
+export function conv1d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
   return wrap(invoke(304, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
@@ -1593,7 +1593,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stri
 }
 
 /** aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor */
-export function conv2d_padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
+export function conv2d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
   return wrap(invoke(306, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
@@ -1603,18 +1603,18 @@ export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stri
 }
 
 /** aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor */
-export function conv3d_padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
+export function conv3d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
   return wrap(invoke(308, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias) */
 export function convolution_backward_overrideable(grad_output: Tensor, input: Tensor, weight: Tensor, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(309, [grad_output._h, input._h, weight._h, stride, padding, dilation, transposed, output_padding, groups, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(309, [grad_output._h, input._h, weight._h, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function convolution_backward(grad_output: Tensor, input: Tensor, weight: Tensor, bias_sizes: readonly number[] | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(310, [grad_output._h, input._h, weight._h, bias_sizes, stride, padding, dilation, transposed, output_padding, groups, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(310, [grad_output._h, input._h, weight._h, bias_sizes, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor */
@@ -1650,24 +1650,24 @@ export function copy(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor 
 }
 
 /** aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function copysign__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function copysign_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(317, [self._h, other], true);
   return self;
 }
 
 /** aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function copysign__Tensor(self: Tensor, other: Tensor): Tensor {
+export function copysign_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(318, [self._h, other._h], true);
   return self;
 }
 
 /** aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor */
-export function copysign_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function copysign$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(319, [self._h, other])) as Tensor;
 }
 
 /** aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor */
-export function copysign_Tensor(self: Tensor, other: Tensor): Tensor {
+export function copysign$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(320, [self._h, other._h])) as Tensor;
 }
 
@@ -1714,7 +1714,7 @@ export function count_nonzero(self: Tensor, dim?: number | null): Tensor {
 }
 
 /** aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor */
-export function count_nonzero_dim_IntList(self: Tensor, dim: readonly number[]): Tensor {
+export function count_nonzero$dim_IntList(self: Tensor, dim: readonly number[]): Tensor {
   return wrap(invoke(329, [self._h, dim])) as Tensor;
 }
 
@@ -1734,18 +1734,18 @@ export function cross(self: Tensor, other: Tensor, dim?: number | null): Tensor 
 }
 
 /** aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
-export function ctc_loss_IntList(log_probs: Tensor, targets: Tensor, input_lengths: readonly number[], target_lengths: readonly number[], blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
+export function ctc_loss$IntList(log_probs: Tensor, targets: Tensor, input_lengths: readonly number[], target_lengths: readonly number[], blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
   return wrap(invoke(333, [log_probs._h, targets._h, input_lengths, target_lengths, blank, reduction, zero_infinity])) as Tensor;
 }
 
 /** aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
-export function ctc_loss_Tensor(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
+export function ctc_loss$Tensor(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
   return wrap(invoke(334, [log_probs._h, targets._h, input_lengths._h, target_lengths._h, blank, reduction, zero_infinity])) as Tensor;
 }
 
 /** aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices) */
 export function cummax(self: Tensor, dim: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(335, [self._h, dim])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(335, [self._h, dim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor */
@@ -1755,7 +1755,7 @@ export function cummaxmin_backward(grad: Tensor, input: Tensor, indices: Tensor,
 
 /** aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices) */
 export function cummin(self: Tensor, dim: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(337, [self._h, dim])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(337, [self._h, dim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!) */
@@ -1786,12 +1786,12 @@ export function cumsum(self: Tensor, dim: number, dtype?: DTypeCode | null): Ten
 }
 
 /** aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor */
-export function cumulative_trapezoid_dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
+export function cumulative_trapezoid$dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
   return wrap(invoke(343, [y._h, dx, dim])) as Tensor;
 }
 
 /** aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
-export function cumulative_trapezoid_x(y: Tensor, x: Tensor, dim?: number): Tensor {
+export function cumulative_trapezoid$x(y: Tensor, x: Tensor, dim?: number): Tensor {
   return wrap(invoke(344, [y._h, x._h, dim])) as Tensor;
 }
 
@@ -1899,90 +1899,90 @@ export function dist(self: Tensor, other: Tensor, p?: number | boolean): Tensor 
 }
 
 /** aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function div__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function div_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(365, [self._h, other], true);
   return self;
 }
 
 /** aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!) */
-export function div__Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
+export function div_$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
   invoke(366, [self._h, other, rounding_mode], true);
   return self;
 }
 
 /** aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function div__Tensor(self: Tensor, other: Tensor): Tensor {
+export function div_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(367, [self._h, other._h], true);
   return self;
 }
 
 /** aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!) */
-export function div__Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
+export function div_$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
   invoke(368, [self._h, other._h, rounding_mode], true);
   return self;
 }
 
 /** aten::div.Scalar(Tensor self, Scalar other) -> Tensor */
-export function div_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function div$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(369, [self._h, other])) as Tensor;
 }
 
 /** aten::div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor */
-export function div_Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
+export function div$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
   return wrap(invoke(370, [self._h, other, rounding_mode])) as Tensor;
 }
 
 /** aten::div.Tensor(Tensor self, Tensor other) -> Tensor */
-export function div_Tensor(self: Tensor, other: Tensor): Tensor {
+export function div$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(371, [self._h, other._h])) as Tensor;
 }
 
 /** aten::div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor */
-export function div_Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
+export function div$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
   return wrap(invoke(372, [self._h, other._h, rounding_mode])) as Tensor;
 }
 
 /** aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function divide__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(373, [self._h, other], true);
   return self;
 }
 
 /** aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!) */
-export function divide__Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
+export function divide_$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
   invoke(374, [self._h, other, rounding_mode], true);
   return self;
 }
 
 /** aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function divide__Tensor(self: Tensor, other: Tensor): Tensor {
+export function divide_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(375, [self._h, other._h], true);
   return self;
 }
 
 /** aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!) */
-export function divide__Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
+export function divide_$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
   invoke(376, [self._h, other._h, rounding_mode], true);
   return self;
 }
 
 /** aten::divide.Scalar(Tensor self, Scalar other) -> Tensor */
-export function divide_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function divide$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(377, [self._h, other])) as Tensor;
 }
 
 /** aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor */
-export function divide_Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
+export function divide$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
   return wrap(invoke(378, [self._h, other, rounding_mode])) as Tensor;
 }
 
 /** aten::divide.Tensor(Tensor self, Tensor other) -> Tensor */
-export function divide_Tensor(self: Tensor, other: Tensor): Tensor {
+export function divide$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(379, [self._h, other._h])) as Tensor;
 }
 
 /** aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor */
-export function divide_Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
+export function divide$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
   return wrap(invoke(380, [self._h, other._h, rounding_mode])) as Tensor;
 }
 
@@ -2003,12 +2003,12 @@ export function dropout(input: Tensor, p: number, train: boolean): Tensor {
 }
 
 /** aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export function dsplit_array(self: Tensor, indices: readonly number[]): Tensor[] {
+export function dsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
   return wrapList(invoke(384, [self._h, indices])) as Tensor[];
 }
 
 /** aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
-export function dsplit_int(self: Tensor, sections: number): Tensor[] {
+export function dsplit$int(self: Tensor, sections: number): Tensor[] {
   return wrapList(invoke(385, [self._h, sections])) as Tensor[];
 }
 
@@ -2045,12 +2045,12 @@ export function embedding_backward(grad: Tensor, indices: Tensor, num_weights: n
 
 /** aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor) */
 export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(392, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset])) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(392, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor) */
-export function embedding_bag_padding_idx(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null | undefined, include_last_offset: boolean, padding_idx?: number | null): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(393, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset, padding_idx])) as [Tensor, Tensor, Tensor, Tensor];
+export function embedding_bag$padding_idx(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null | undefined, include_last_offset: boolean, padding_idx?: number | null): [Tensor, Tensor, Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(393, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset, padding_idx]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::embedding_dense_backward(Tensor grad_output, Tensor indices, SymInt num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor */
@@ -2095,29 +2095,29 @@ export function empty_strided(size: readonly number[], stride: readonly number[]
 }
 
 /** aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
-export function empty_memory_format(size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
+export function empty$memory_format(size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
   return wrap(invoke(402, [size, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function eq__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function eq_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(403, [self._h, other], true);
   return self;
 }
 
 /** aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function eq__Tensor(self: Tensor, other: Tensor): Tensor {
+export function eq_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(404, [self._h, other._h], true);
   return self;
 }
 
 /** aten::eq.Scalar(Tensor self, Scalar other) -> Tensor */
-export function eq_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function eq$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(405, [self._h, other])) as Tensor;
 }
 
 /** aten::eq.Tensor(Tensor self, Tensor other) -> Tensor */
-export function eq_Tensor(self: Tensor, other: Tensor): Tensor {
+export function eq$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(406, [self._h, other._h])) as Tensor;
 }
 
@@ -2224,7 +2224,7 @@ export function eye(n: number, dtype?: DTypeCode | null, layout?: number | null,
 }
 
 /** aten::eye.m(int n, int m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function eye_m(n: number, m: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function eye$m(n: number, m: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(426, [n, m, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -2361,13 +2361,13 @@ export function fft_rfftn(self: Tensor, s?: number | readonly number[] | null, d
 }
 
 /** aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!) */
-export function fill__Scalar(self: Tensor, value: number | boolean): Tensor {
+export function fill_$Scalar(self: Tensor, value: number | boolean): Tensor {
   invoke(453, [self._h, value], true);
   return self;
 }
 
 /** aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!) */
-export function fill__Tensor(self: Tensor, value: Tensor): Tensor {
+export function fill_$Tensor(self: Tensor, value: Tensor): Tensor {
   invoke(454, [self._h, value._h], true);
   return self;
 }
@@ -2379,12 +2379,12 @@ export function fill_diagonal_(self: Tensor, fill_value: number | boolean, wrap?
 }
 
 /** aten::fill.Scalar(Tensor self, Scalar value) -> Tensor */
-export function fill_Scalar(self: Tensor, value: number | boolean): Tensor {
+export function fill$Scalar(self: Tensor, value: number | boolean): Tensor {
   return wrap(invoke(456, [self._h, value])) as Tensor;
 }
 
 /** aten::fill.Tensor(Tensor self, Tensor value) -> Tensor */
-export function fill_Tensor(self: Tensor, value: Tensor): Tensor {
+export function fill$Tensor(self: Tensor, value: Tensor): Tensor {
   return wrap(invoke(457, [self._h, value._h])) as Tensor;
 }
 
@@ -2405,12 +2405,12 @@ export function flatten_dense_tensors(tensors: readonly Tensor[]): Tensor {
 }
 
 /** aten::flatten.named_out_dim(Tensor(a) self, int start_dim, int end_dim, str out_dim) -> Tensor(a) */
-export function flatten_named_out_dim(self: Tensor, start_dim: number, end_dim: number, out_dim: string): Tensor {
+export function flatten$named_out_dim(self: Tensor, start_dim: number, end_dim: number, out_dim: string): Tensor {
   return wrap(invoke(461, [self._h, start_dim, end_dim, out_dim])) as Tensor;
 }
 
 /** aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
-export function flatten_using_ints(self: Tensor, start_dim?: number, end_dim?: number): Tensor {
+export function flatten$using_ints(self: Tensor, start_dim?: number, end_dim?: number): Tensor {
   return wrap(invoke(462, [self._h, start_dim, end_dim])) as Tensor;
 }
 
@@ -2430,29 +2430,29 @@ export function flipud(self: Tensor): Tensor {
 }
 
 /** aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!) */
-export function float_power__Scalar(self: Tensor, exponent: number | boolean): Tensor {
+export function float_power_$Scalar(self: Tensor, exponent: number | boolean): Tensor {
   invoke(466, [self._h, exponent], true);
   return self;
 }
 
 /** aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!) */
-export function float_power__Tensor(self: Tensor, exponent: Tensor): Tensor {
+export function float_power_$Tensor(self: Tensor, exponent: Tensor): Tensor {
   invoke(467, [self._h, exponent._h], true);
   return self;
 }
 
 /** aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor */
-export function float_power_Scalar(self: number | boolean, exponent: Tensor): Tensor {
+export function float_power$Scalar(self: number | boolean, exponent: Tensor): Tensor {
   return wrap(invoke(468, [self, exponent._h])) as Tensor;
 }
 
 /** aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
-export function float_power_Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
+export function float_power$Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
   return wrap(invoke(469, [self._h, exponent])) as Tensor;
 }
 
 /** aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor */
-export function float_power_Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
+export function float_power$Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
   return wrap(invoke(470, [self._h, exponent._h])) as Tensor;
 }
 
@@ -2463,13 +2463,13 @@ export function floor_(self: Tensor): Tensor {
 }
 
 /** aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function floor_divide__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function floor_divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(472, [self._h, other], true);
   return self;
 }
 
 /** aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function floor_divide__Tensor(self: Tensor, other: Tensor): Tensor {
+export function floor_divide_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(473, [self._h, other._h], true);
   return self;
 }
@@ -2480,7 +2480,7 @@ export function floor_divide(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor */
-export function floor_divide_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function floor_divide$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(475, [self._h, other])) as Tensor;
 }
 
@@ -2500,24 +2500,24 @@ export function fmin(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function fmod__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function fmod_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(479, [self._h, other], true);
   return self;
 }
 
 /** aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function fmod__Tensor(self: Tensor, other: Tensor): Tensor {
+export function fmod_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(480, [self._h, other._h], true);
   return self;
 }
 
 /** aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor */
-export function fmod_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function fmod$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(481, [self._h, other])) as Tensor;
 }
 
 /** aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor */
-export function fmod_Tensor(self: Tensor, other: Tensor): Tensor {
+export function fmod$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(482, [self._h, other._h])) as Tensor;
 }
 
@@ -2539,7 +2539,7 @@ export function fractional_max_pool2d_backward(grad_output: Tensor, self: Tensor
 
 /** aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor) */
 export function fractional_max_pool2d(self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], random_samples: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(486, [self._h, kernel_size, output_size, random_samples._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(486, [self._h, kernel_size, output_size, random_samples._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor */
@@ -2549,12 +2549,12 @@ export function fractional_max_pool3d_backward(grad_output: Tensor, self: Tensor
 
 /** aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor) */
 export function fractional_max_pool3d(self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], random_samples: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(488, [self._h, kernel_size, output_size, random_samples._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(488, [self._h, kernel_size, output_size, random_samples._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent) */
-export function frexp_Tensor(self: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(489, [self._h])) as [Tensor, Tensor];
+export function frexp$Tensor(self: Tensor): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(489, [self._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::frobenius_norm(Tensor self) -> Tensor */
@@ -2563,7 +2563,7 @@ export function frobenius_norm(self: Tensor): Tensor {
 }
 
 /** aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
-export function frobenius_norm_dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
+export function frobenius_norm$dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
   return wrap(invoke(491, [self._h, dim, keepdim])) as Tensor;
 }
 
@@ -2609,24 +2609,24 @@ export function gcd(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function ge__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function ge_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(500, [self._h, other], true);
   return self;
 }
 
 /** aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function ge__Tensor(self: Tensor, other: Tensor): Tensor {
+export function ge_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(501, [self._h, other._h], true);
   return self;
 }
 
 /** aten::ge.Scalar(Tensor self, Scalar other) -> Tensor */
-export function ge_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function ge$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(502, [self._h, other])) as Tensor;
 }
 
 /** aten::ge.Tensor(Tensor self, Tensor other) -> Tensor */
-export function ge_Tensor(self: Tensor, other: Tensor): Tensor {
+export function ge$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(503, [self._h, other._h])) as Tensor;
 }
 
@@ -2659,7 +2659,7 @@ export function geometric(self: Tensor, p: number, generator?: Generator | null)
 
 /** aten::geqrf(Tensor self) -> (Tensor a, Tensor tau) */
 export function geqrf(self: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(509, [self._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(509, [self._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::ger(Tensor self, Tensor vec2) -> Tensor */
@@ -2688,77 +2688,77 @@ export function glu(self: Tensor, dim?: number): Tensor {
 }
 
 /** aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[] */
-export function gradient_array(self: Tensor, dim: readonly number[], edge_order?: number): Tensor[] {
+export function gradient$array(self: Tensor, dim: readonly number[], edge_order?: number): Tensor[] {
   return wrapList(invoke(515, [self._h, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[] */
-export function gradient_scalararray(self: Tensor, spacing: number | boolean, dim: readonly number[], edge_order?: number): Tensor[] {
+export function gradient$scalararray(self: Tensor, spacing: number | boolean, dim: readonly number[], edge_order?: number): Tensor[] {
   return wrapList(invoke(516, [self._h, spacing, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[] */
-export function gradient_scalarint(self: Tensor, spacing?: number | boolean | null, dim?: number | null, edge_order?: number): Tensor[] {
+export function gradient$scalarint(self: Tensor, spacing?: number | boolean | null, dim?: number | null, edge_order?: number): Tensor[] {
   return wrapList(invoke(517, [self._h, spacing, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[] */
-export function gradient_tensorarray(self: Tensor, spacing: readonly Tensor[], dim: readonly number[], edge_order?: number): Tensor[] {
+export function gradient$tensorarray(self: Tensor, spacing: readonly Tensor[], dim: readonly number[], edge_order?: number): Tensor[] {
   return wrapList(invoke(518, [self._h, spacing.map((t) => t._h), dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[] */
-export function gradient_tensorarrayint(self: Tensor, spacing: readonly Tensor[], dim?: number | null, edge_order?: number): Tensor[] {
+export function gradient$tensorarrayint(self: Tensor, spacing: readonly Tensor[], dim?: number | null, edge_order?: number): Tensor[] {
   return wrapList(invoke(519, [self._h, spacing.map((t) => t._h), dim, edge_order])) as Tensor[];
 }
 
 /** aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function greater__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function greater_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(520, [self._h, other], true);
   return self;
 }
 
 /** aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function greater__Tensor(self: Tensor, other: Tensor): Tensor {
+export function greater_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(521, [self._h, other._h], true);
   return self;
 }
 
 /** aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function greater_equal__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function greater_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(522, [self._h, other], true);
   return self;
 }
 
 /** aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function greater_equal__Tensor(self: Tensor, other: Tensor): Tensor {
+export function greater_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(523, [self._h, other._h], true);
   return self;
 }
 
 /** aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor */
-export function greater_equal_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function greater_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(524, [self._h, other])) as Tensor;
 }
 
 /** aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor */
-export function greater_equal_Tensor(self: Tensor, other: Tensor): Tensor {
+export function greater_equal$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(525, [self._h, other._h])) as Tensor;
 }
 
 /** aten::greater.Scalar(Tensor self, Scalar other) -> Tensor */
-export function greater_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function greater$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(526, [self._h, other])) as Tensor;
 }
 
 /** aten::greater.Tensor(Tensor self, Tensor other) -> Tensor */
-export function greater_Tensor(self: Tensor, other: Tensor): Tensor {
+export function greater$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(527, [self._h, other._h])) as Tensor;
 }
 
 /** aten::grid_sampler_2d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor) */
 export function grid_sampler_2d_backward(grad_output: Tensor, input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, output_mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(528, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(528, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor */
@@ -2768,7 +2768,7 @@ export function grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode:
 
 /** aten::grid_sampler_3d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor) */
 export function grid_sampler_3d_backward(grad_output: Tensor, input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, output_mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(530, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(530, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor */
@@ -2792,34 +2792,34 @@ export function gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, 
 }
 
 /** aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
-export function gru_data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(535, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional])) as [Tensor, Tensor];
+export function gru$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(535, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
-export function gru_input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(536, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first])) as [Tensor, Tensor];
+export function gru$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(536, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function gt__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function gt_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(537, [self._h, other], true);
   return self;
 }
 
 /** aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function gt__Tensor(self: Tensor, other: Tensor): Tensor {
+export function gt_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(538, [self._h, other._h], true);
   return self;
 }
 
 /** aten::gt.Scalar(Tensor self, Scalar other) -> Tensor */
-export function gt_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function gt$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(539, [self._h, other])) as Tensor;
 }
 
 /** aten::gt.Tensor(Tensor self, Tensor other) -> Tensor */
-export function gt_Tensor(self: Tensor, other: Tensor): Tensor {
+export function gt$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(540, [self._h, other._h])) as Tensor;
 }
 
@@ -2829,17 +2829,17 @@ export function hamming_window(window_length: number, dtype?: DTypeCode | null, 
 }
 
 /** aten::hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function hamming_window_periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function hamming_window$periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(542, [window_length, periodic, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function hamming_window_periodic_alpha(window_length: number, periodic: boolean, alpha: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function hamming_window$periodic_alpha(window_length: number, periodic: boolean, alpha: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(543, [window_length, periodic, alpha, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function hamming_window_periodic_alpha_beta(window_length: number, periodic: boolean, alpha: number, beta: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function hamming_window$periodic_alpha_beta(window_length: number, periodic: boolean, alpha: number, beta: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(544, [window_length, periodic, alpha, beta, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -2849,7 +2849,7 @@ export function hann_window(window_length: number, dtype?: DTypeCode | null, lay
 }
 
 /** aten::hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function hann_window_periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function hann_window$periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(546, [window_length, periodic, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -2933,37 +2933,37 @@ export function histc(self: Tensor, bins?: number, min?: number | boolean, max?:
 }
 
 /** aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-export function histogram_bin_ct(self: Tensor, bins?: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(562, [self._h, bins, range, weight?._h ?? null, density])) as [Tensor, Tensor];
+export function histogram$bin_ct(self: Tensor, bins?: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(562, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-export function histogram_bins_tensor(self: Tensor, bins: Tensor, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(563, [self._h, bins._h, weight?._h ?? null, density])) as [Tensor, Tensor];
+export function histogram$bins_tensor(self: Tensor, bins: Tensor, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(563, [self._h, bins._h, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd(self: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r) => [wrap(r[0]), wrapList(r[1])])(invoke(564, [self._h, bins, range, weight?._h ?? null, density])) as [Tensor, Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(564, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
-export function histogramdd_int_bins(self: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r) => [wrap(r[0]), wrapList(r[1])])(invoke(565, [self._h, bins, range, weight?._h ?? null, density])) as [Tensor, Tensor[]];
+export function histogramdd$int_bins(self: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(565, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
-export function histogramdd_TensorList_bins(self: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r) => [wrap(r[0]), wrapList(r[1])])(invoke(566, [self._h, bins.map((t) => t._h), range, weight?._h ?? null, density])) as [Tensor, Tensor[]];
+export function histogramdd$TensorList_bins(self: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(566, [self._h, bins.map((t) => t._h), range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export function hsplit_array(self: Tensor, indices: readonly number[]): Tensor[] {
+export function hsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
   return wrapList(invoke(567, [self._h, indices])) as Tensor[];
 }
 
 /** aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
-export function hsplit_int(self: Tensor, sections: number): Tensor[] {
+export function hsplit$int(self: Tensor, sections: number): Tensor[] {
   return wrapList(invoke(568, [self._h, sections])) as Tensor[];
 }
 
@@ -3064,24 +3064,24 @@ export function index_copy(self: Tensor, dim: number, index: Tensor, source: Ten
 }
 
 /** aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!) */
-export function index_fill__int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
+export function index_fill_$int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
   invoke(587, [self._h, dim, index._h, value], true);
   return self;
 }
 
 /** aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!) */
-export function index_fill__int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
+export function index_fill_$int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
   invoke(588, [self._h, dim, index._h, value._h], true);
   return self;
 }
 
 /** aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor */
-export function index_fill_int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
+export function index_fill$int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
   return wrap(invoke(589, [self._h, dim, index._h, value])) as Tensor;
 }
 
 /** aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor */
-export function index_fill_int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
+export function index_fill$int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
   return wrap(invoke(590, [self._h, dim, index._h, value._h])) as Tensor;
 }
 
@@ -3118,7 +3118,7 @@ export function index_select(self: Tensor, dim: number, index: Tensor): Tensor {
 }
 
 /** aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor */
-export function index_Tensor(self: Tensor, indices: readonly (Tensor | null)[]): Tensor {
+export function index$Tensor(self: Tensor, indices: readonly (Tensor | null)[]): Tensor {
   return wrap(invoke(597, [self._h, indices.map((t) => t?._h ?? null)])) as Tensor;
 }
 
@@ -3228,17 +3228,17 @@ export function isfinite(self: Tensor): Tensor {
 }
 
 /** aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor */
-export function isin_Scalar_Tensor(element: number | boolean, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
+export function isin$Scalar_Tensor(element: number | boolean, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
   return wrap(invoke(619, [element, test_elements._h, assume_unique, invert])) as Tensor;
 }
 
 /** aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor */
-export function isin_Tensor_Scalar(elements: Tensor, test_element: number | boolean, assume_unique?: boolean, invert?: boolean): Tensor {
+export function isin$Tensor_Scalar(elements: Tensor, test_element: number | boolean, assume_unique?: boolean, invert?: boolean): Tensor {
   return wrap(invoke(620, [elements._h, test_element, assume_unique, invert])) as Tensor;
 }
 
 /** aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor */
-export function isin_Tensor_Tensor(elements: Tensor, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
+export function isin$Tensor_Tensor(elements: Tensor, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
   return wrap(invoke(621, [elements._h, test_elements._h, assume_unique, invert])) as Tensor;
 }
 
@@ -3283,12 +3283,12 @@ export function kaiser_window(window_length: number, dtype?: DTypeCode | null, l
 }
 
 /** aten::kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function kaiser_window_beta(window_length: number, periodic: boolean, beta: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function kaiser_window$beta(window_length: number, periodic: boolean, beta: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(630, [window_length, periodic, beta, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function kaiser_window_periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function kaiser_window$periodic(window_length: number, periodic: boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(631, [window_length, periodic, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -3304,7 +3304,7 @@ export function kron(self: Tensor, other: Tensor): Tensor {
 
 /** aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function kthvalue(self: Tensor, k: number, dim?: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(634, [self._h, k, dim, keepdim])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(634, [self._h, k, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
@@ -3335,29 +3335,29 @@ export function ldexp_(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor */
-export function ldexp_Tensor(self: Tensor, other: Tensor): Tensor {
+export function ldexp$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(640, [self._h, other._h])) as Tensor;
 }
 
 /** aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function le__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function le_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(641, [self._h, other], true);
   return self;
 }
 
 /** aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function le__Tensor(self: Tensor, other: Tensor): Tensor {
+export function le_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(642, [self._h, other._h], true);
   return self;
 }
 
 /** aten::le.Scalar(Tensor self, Scalar other) -> Tensor */
-export function le_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function le$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(643, [self._h, other])) as Tensor;
 }
 
 /** aten::le.Tensor(Tensor self, Tensor other) -> Tensor */
-export function le_Tensor(self: Tensor, other: Tensor): Tensor {
+export function le$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(644, [self._h, other._h])) as Tensor;
 }
 
@@ -3378,68 +3378,68 @@ export function leaky_relu(self: Tensor, negative_slope?: number | boolean): Ten
 }
 
 /** aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!) */
-export function lerp__Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
+export function lerp_$Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
   invoke(648, [self._h, end._h, weight], true);
   return self;
 }
 
 /** aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!) */
-export function lerp__Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
+export function lerp_$Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
   invoke(649, [self._h, end._h, weight._h], true);
   return self;
 }
 
 /** aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor */
-export function lerp_Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
+export function lerp$Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
   return wrap(invoke(650, [self._h, end._h, weight])) as Tensor;
 }
 
 /** aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor */
-export function lerp_Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
+export function lerp$Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
   return wrap(invoke(651, [self._h, end._h, weight._h])) as Tensor;
 }
 
 /** aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function less__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function less_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(652, [self._h, other], true);
   return self;
 }
 
 /** aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function less__Tensor(self: Tensor, other: Tensor): Tensor {
+export function less_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(653, [self._h, other._h], true);
   return self;
 }
 
 /** aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function less_equal__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function less_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(654, [self._h, other], true);
   return self;
 }
 
 /** aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function less_equal__Tensor(self: Tensor, other: Tensor): Tensor {
+export function less_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(655, [self._h, other._h], true);
   return self;
 }
 
 /** aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor */
-export function less_equal_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function less_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(656, [self._h, other])) as Tensor;
 }
 
 /** aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor */
-export function less_equal_Tensor(self: Tensor, other: Tensor): Tensor {
+export function less_equal$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(657, [self._h, other._h])) as Tensor;
 }
 
 /** aten::less.Scalar(Tensor self, Scalar other) -> Tensor */
-export function less_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function less$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(658, [self._h, other])) as Tensor;
 }
 
 /** aten::less.Tensor(Tensor self, Tensor other) -> Tensor */
-export function less_Tensor(self: Tensor, other: Tensor): Tensor {
+export function less$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(659, [self._h, other._h])) as Tensor;
 }
 
@@ -3471,7 +3471,7 @@ export function lift(self: Tensor): Tensor {
 
 /** aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info) */
 export function linalg_cholesky_ex(self: Tensor, upper?: boolean, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(665, [self._h, upper, check_errors])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(665, [self._h, upper, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor */
@@ -3485,7 +3485,7 @@ export function linalg_cond(self: Tensor, p?: number | boolean | null): Tensor {
 }
 
 /** aten::linalg_cond.p_str(Tensor self, str p) -> Tensor */
-export function linalg_cond_p_str(self: Tensor, p: string): Tensor {
+export function linalg_cond$p_str(self: Tensor, p: string): Tensor {
   return wrap(invoke(668, [self._h, p])) as Tensor;
 }
 
@@ -3506,12 +3506,12 @@ export function linalg_diagonal(A: Tensor, offset?: number, dim1?: number, dim2?
 
 /** aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function linalg_eig(self: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(672, [self._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(672, [self._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function linalg_eigh(self: Tensor, UPLO?: string): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(673, [self._h, UPLO])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(673, [self._h, UPLO]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_eigvals(Tensor self) -> Tensor */
@@ -3531,7 +3531,7 @@ export function linalg_householder_product(input: Tensor, tau: Tensor): Tensor {
 
 /** aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info) */
 export function linalg_inv_ex(A: Tensor, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(677, [A._h, check_errors])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(677, [A._h, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_inv(Tensor A) -> Tensor */
@@ -3541,12 +3541,12 @@ export function linalg_inv(A: Tensor): Tensor {
 
 /** aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info) */
 export function linalg_ldl_factor_ex(self: Tensor, hermitian?: boolean, check_errors?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(679, [self._h, hermitian, check_errors])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(679, [self._h, hermitian, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots) */
 export function linalg_ldl_factor(self: Tensor, hermitian?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(680, [self._h, hermitian])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(680, [self._h, hermitian]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor */
@@ -3556,17 +3556,17 @@ export function linalg_ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, hermitia
 
 /** aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values) */
 export function linalg_lstsq(self: Tensor, b: Tensor, rcond?: number | null, driver?: string | null): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(682, [self._h, b._h, rcond, driver])) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(682, [self._h, b._h, rcond, driver]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info) */
 export function linalg_lu_factor_ex(A: Tensor, pivot?: boolean, check_errors?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(683, [A._h, pivot, check_errors])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(683, [A._h, pivot, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots) */
 export function linalg_lu_factor(A: Tensor, pivot?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(684, [A._h, pivot])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(684, [A._h, pivot]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor */
@@ -3576,7 +3576,7 @@ export function linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, left?: bo
 
 /** aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U) */
 export function linalg_lu(A: Tensor, pivot?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(686, [A._h, pivot])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(686, [A._h, pivot]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_matmul(Tensor self, Tensor other) -> Tensor */
@@ -3595,7 +3595,7 @@ export function linalg_matrix_norm(self: Tensor, ord: number | boolean, dim?: re
 }
 
 /** aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export function linalg_matrix_norm_str_ord(self: Tensor, ord?: string, dim?: readonly number[], keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
+export function linalg_matrix_norm$str_ord(self: Tensor, ord?: string, dim?: readonly number[], keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(690, [self._h, ord, dim, keepdim, dtype])) as Tensor;
 }
 
@@ -3610,17 +3610,17 @@ export function linalg_matrix_rank(self: Tensor, tol: number, hermitian?: boolea
 }
 
 /** aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor */
-export function linalg_matrix_rank_atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
+export function linalg_matrix_rank$atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
   return wrap(invoke(693, [self._h, atol, rtol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor */
-export function linalg_matrix_rank_atol_rtol_tensor(input: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
+export function linalg_matrix_rank$atol_rtol_tensor(input: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
   return wrap(invoke(694, [input._h, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor */
-export function linalg_matrix_rank_tol_tensor(input: Tensor, tol: Tensor, hermitian?: boolean): Tensor {
+export function linalg_matrix_rank$tol_tensor(input: Tensor, tol: Tensor, hermitian?: boolean): Tensor {
   return wrap(invoke(695, [input._h, tol._h, hermitian])) as Tensor;
 }
 
@@ -3635,7 +3635,7 @@ export function linalg_norm(self: Tensor, ord?: number | boolean | null, dim?: n
 }
 
 /** aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export function linalg_norm_ord_str(self: Tensor, ord: string, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
+export function linalg_norm$ord_str(self: Tensor, ord: string, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(698, [self._h, ord, dim, keepdim, dtype])) as Tensor;
 }
 
@@ -3645,33 +3645,33 @@ export function linalg_pinv(self: Tensor, rcond: number, hermitian?: boolean): T
 }
 
 /** aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor */
-export function linalg_pinv_atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
+export function linalg_pinv$atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
   return wrap(invoke(700, [self._h, atol, rtol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor */
-export function linalg_pinv_atol_rtol_tensor(self: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
+export function linalg_pinv$atol_rtol_tensor(self: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
   return wrap(invoke(701, [self._h, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
 }
 
 /** aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor */
-export function linalg_pinv_rcond_tensor(self: Tensor, rcond: Tensor, hermitian?: boolean): Tensor {
+export function linalg_pinv$rcond_tensor(self: Tensor, rcond: Tensor, hermitian?: boolean): Tensor {
   return wrap(invoke(702, [self._h, rcond._h, hermitian])) as Tensor;
 }
 
 /** aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R) */
 export function linalg_qr(A: Tensor, mode?: string): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(703, [A._h, mode])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(703, [A._h, mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet) */
 export function linalg_slogdet(A: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(704, [A._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(704, [A._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info) */
 export function linalg_solve_ex(A: Tensor, B: Tensor, left?: boolean, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(705, [A._h, B._h, left, check_errors])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(705, [A._h, B._h, left, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor */
@@ -3686,7 +3686,7 @@ export function linalg_solve(A: Tensor, B: Tensor, left?: boolean): Tensor {
 
 /** aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh) */
 export function linalg_svd(A: Tensor, full_matrices?: boolean, driver?: string | null): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(708, [A._h, full_matrices, driver])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(708, [A._h, full_matrices, driver]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor */
@@ -3721,7 +3721,7 @@ export function linalg_vector_norm(self: Tensor, ord?: number | boolean, dim?: n
 
 /** aten::linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function linear_backward(self: Tensor, grad_output: Tensor, weight: Tensor, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(715, [self._h, grad_output._h, weight._h, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(715, [self._h, grad_output._h, weight._h, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
@@ -3758,7 +3758,7 @@ export function log_sigmoid_backward(grad_output: Tensor, self: Tensor, buffer: 
 
 /** aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer) */
 export function log_sigmoid_forward(self: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(722, [self._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(722, [self._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::log_sigmoid(Tensor self) -> Tensor */
@@ -3767,7 +3767,7 @@ export function log_sigmoid(self: Tensor): Tensor {
 }
 
 /** aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
-export function log_softmax_int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
+export function log_softmax$int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(724, [self._h, dim, dtype])) as Tensor;
 }
 
@@ -3901,43 +3901,43 @@ export function logsumexp(self: Tensor, dim: number | readonly number[], keepdim
 
 /** aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor) */
 export function lstm_cell(input: Tensor, hx: readonly Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(749, [input._h, hx.map((t) => t._h), w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(749, [input._h, hx.map((t) => t._h), w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::lstm_mps_backward(Tensor grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[]) */
 export function lstm_mps_backward(grad_y: Tensor, grad_hy: Tensor | null | undefined, grad_cy: Tensor | null | undefined, z_state: Tensor, cell_state_fwd: Tensor, input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor[], Tensor[]] {
-  return ((r) => [wrap(r[0]), wrapList(r[1]), wrapList(r[2])])(invoke(750, [grad_y._h, grad_hy?._h ?? null, grad_cy?._h ?? null, z_state._h, cell_state_fwd._h, input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first])) as [Tensor, Tensor[], Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1]), wrapList(r[2])])(invoke(750, [grad_y._h, grad_hy?._h ?? null, grad_cy?._h ?? null, z_state._h, cell_state_fwd._h, input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor[], Tensor[]];
 }
 
 /** aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor) */
-export function lstm_data(data: Tensor, batch_sizes: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(751, [data._h, batch_sizes._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional])) as [Tensor, Tensor, Tensor];
+export function lstm$data(data: Tensor, batch_sizes: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(751, [data._h, batch_sizes._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor) */
-export function lstm_input(input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(752, [input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first])) as [Tensor, Tensor, Tensor];
+export function lstm$input(input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(752, [input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function lt__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function lt_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(753, [self._h, other], true);
   return self;
 }
 
 /** aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function lt__Tensor(self: Tensor, other: Tensor): Tensor {
+export function lt_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(754, [self._h, other._h], true);
   return self;
 }
 
 /** aten::lt.Scalar(Tensor self, Scalar other) -> Tensor */
-export function lt_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function lt$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(755, [self._h, other])) as Tensor;
 }
 
 /** aten::lt.Tensor(Tensor self, Tensor other) -> Tensor */
-export function lt_Tensor(self: Tensor, other: Tensor): Tensor {
+export function lt$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(756, [self._h, other._h])) as Tensor;
 }
 
@@ -3948,7 +3948,7 @@ export function lu_solve(self: Tensor, LU_data: Tensor, LU_pivots: Tensor): Tens
 
 /** aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U) */
 export function lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data?: boolean, unpack_pivots?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(758, [LU_data._h, LU_pivots._h, unpack_data, unpack_pivots])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(758, [LU_data._h, LU_pivots._h, unpack_data, unpack_pivots]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor */
@@ -3957,24 +3957,24 @@ export function margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tens
 }
 
 /** aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!) */
-export function masked_fill__Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
+export function masked_fill_$Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
   invoke(760, [self._h, mask._h, value], true);
   return self;
 }
 
 /** aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!) */
-export function masked_fill__Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
+export function masked_fill_$Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
   invoke(761, [self._h, mask._h, value._h], true);
   return self;
 }
 
 /** aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor */
-export function masked_fill_Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
+export function masked_fill$Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
   return wrap(invoke(762, [self._h, mask._h, value])) as Tensor;
 }
 
 /** aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor */
-export function masked_fill_Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
+export function masked_fill$Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
   return wrap(invoke(763, [self._h, mask._h, value._h])) as Tensor;
 }
 
@@ -4001,7 +4001,7 @@ export function masked_select(self: Tensor, mask: Tensor): Tensor {
 
 /** aten::matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor) */
 export function matmul_backward(grad: Tensor, self: Tensor, other: Tensor, mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(768, [grad._h, self._h, other._h, mask])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(768, [grad._h, self._h, other._h, mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::matmul(Tensor self, Tensor other) -> Tensor */
@@ -4031,7 +4031,7 @@ export function matrix_power(self: Tensor, n: number): Tensor {
 
 /** aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool1d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(774, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(774, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor */
@@ -4046,7 +4046,7 @@ export function max_pool2d_with_indices_backward(grad_output: Tensor, self: Tens
 
 /** aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool2d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(777, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(777, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
@@ -4061,7 +4061,7 @@ export function max_pool3d_with_indices_backward(grad_output: Tensor, self: Tens
 
 /** aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool3d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(780, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(780, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
@@ -4085,12 +4085,12 @@ export function max(self: Tensor): Tensor {
 }
 
 /** aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function max_dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(785, [self._h, dim, keepdim])) as [Tensor, Tensor];
+export function max$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(785, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max.other(Tensor self, Tensor other) -> Tensor */
-export function max_other(self: Tensor, other: Tensor): Tensor {
+export function max$other(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(786, [self._h, other._h])) as Tensor;
 }
 
@@ -4105,7 +4105,7 @@ export function mean(self: Tensor, dtype?: DTypeCode | null): Tensor {
 }
 
 /** aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export function mean_dim(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
+export function mean$dim(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(789, [self._h, dim, keepdim, dtype])) as Tensor;
 }
 
@@ -4115,8 +4115,8 @@ export function median(self: Tensor): Tensor {
 }
 
 /** aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function median_dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(791, [self._h, dim, keepdim])) as [Tensor, Tensor];
+export function median$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(791, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::meshgrid(Tensor[] tensors) -> Tensor[] */
@@ -4125,7 +4125,7 @@ export function meshgrid(tensors: readonly Tensor[]): Tensor[] {
 }
 
 /** aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[] */
-export function meshgrid_indexing(tensors: readonly Tensor[], indexing: string): Tensor[] {
+export function meshgrid$indexing(tensors: readonly Tensor[], indexing: string): Tensor[] {
   return wrapList(invoke(793, [tensors.map((t) => t._h), indexing])) as Tensor[];
 }
 
@@ -4140,12 +4140,12 @@ export function min(self: Tensor): Tensor {
 }
 
 /** aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function min_dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(796, [self._h, dim, keepdim])) as [Tensor, Tensor];
+export function min$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(796, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::min.other(Tensor self, Tensor other) -> Tensor */
-export function min_other(self: Tensor, other: Tensor): Tensor {
+export function min$other(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(797, [self._h, other._h])) as Tensor;
 }
 
@@ -4177,26 +4177,26 @@ export function mm(self: Tensor, mat2: Tensor): Tensor {
 
 /** aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function mode(self: Tensor, dim?: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(803, [self._h, dim, keepdim])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(803, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
-export function moveaxis_int(self: Tensor, source: number, destination: number): Tensor {
+export function moveaxis$int(self: Tensor, source: number, destination: number): Tensor {
   return wrap(invoke(804, [self._h, source, destination])) as Tensor;
 }
 
 /** aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
-export function moveaxis_intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
+export function moveaxis$intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
   return wrap(invoke(805, [self._h, source, destination])) as Tensor;
 }
 
 /** aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
-export function movedim_int(self: Tensor, source: number, destination: number): Tensor {
+export function movedim$int(self: Tensor, source: number, destination: number): Tensor {
   return wrap(invoke(806, [self._h, source, destination])) as Tensor;
 }
 
 /** aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
-export function movedim_intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
+export function movedim$intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
   return wrap(invoke(807, [self._h, source, destination])) as Tensor;
 }
 
@@ -4221,24 +4221,24 @@ export function mT(self: Tensor): Tensor {
 }
 
 /** aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function mul__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function mul_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(812, [self._h, other], true);
   return self;
 }
 
 /** aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function mul__Tensor(self: Tensor, other: Tensor): Tensor {
+export function mul_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(813, [self._h, other._h], true);
   return self;
 }
 
 /** aten::mul.Scalar(Tensor self, Scalar other) -> Tensor */
-export function mul_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function mul$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(814, [self._h, other])) as Tensor;
 }
 
 /** aten::mul.Tensor(Tensor self, Tensor other) -> Tensor */
-export function mul_Tensor(self: Tensor, other: Tensor): Tensor {
+export function mul$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(815, [self._h, other._h])) as Tensor;
 }
 
@@ -4259,7 +4259,7 @@ export function multilabel_margin_loss_backward(grad_output: Tensor, self: Tenso
 
 /** aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target) */
 export function multilabel_margin_loss_forward(self: Tensor, target: Tensor, reduction: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(819, [self._h, target._h, reduction])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(819, [self._h, target._h, reduction]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
@@ -4273,24 +4273,24 @@ export function multinomial(self: Tensor, num_samples: number, replacement?: boo
 }
 
 /** aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function multiply__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function multiply_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(822, [self._h, other], true);
   return self;
 }
 
 /** aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function multiply__Tensor(self: Tensor, other: Tensor): Tensor {
+export function multiply_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(823, [self._h, other._h], true);
   return self;
 }
 
 /** aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor */
-export function multiply_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function multiply$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(824, [self._h, other])) as Tensor;
 }
 
 /** aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor */
-export function multiply_Tensor(self: Tensor, other: Tensor): Tensor {
+export function multiply$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(825, [self._h, other._h])) as Tensor;
 }
 
@@ -4332,8 +4332,8 @@ export function nanmedian(self: Tensor): Tensor {
 }
 
 /** aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function nanmedian_dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(833, [self._h, dim, keepdim])) as [Tensor, Tensor];
+export function nanmedian$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(833, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
@@ -4342,7 +4342,7 @@ export function nanquantile(self: Tensor, q: Tensor, dim?: number | null, keepdi
 }
 
 /** aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
-export function nanquantile_scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
+export function nanquantile$scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
   return wrap(invoke(835, [self._h, q, dim, keepdim, interpolation])) as Tensor;
 }
 
@@ -4362,18 +4362,18 @@ export function narrow(self: Tensor, dim: number, start: number, length: number)
 }
 
 /** aten::narrow.Tensor(Tensor(a) self, int dim, Tensor start, int length) -> Tensor(a) */
-export function narrow_Tensor(self: Tensor, dim: number, start: Tensor, length: number): Tensor {
+export function narrow$Tensor(self: Tensor, dim: number, start: Tensor, length: number): Tensor {
   return wrap(invoke(839, [self._h, dim, start._h, length])) as Tensor;
 }
 
 /** aten::native_batch_norm_backward(Tensor grad_out, Tensor input, Tensor? weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_invstd, bool train, float eps, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_batch_norm_backward(grad_out: Tensor, input: Tensor, weight: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, save_mean: Tensor | null | undefined, save_invstd: Tensor | null | undefined, train: boolean, eps: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(840, [grad_out._h, input._h, weight?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, save_mean?._h ?? null, save_invstd?._h ?? null, train, eps, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(840, [grad_out._h, input._h, weight?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, save_mean?._h ?? null, save_invstd?._h ?? null, train, eps, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_batch_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, training: boolean, momentum: number, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(841, [input._h, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(841, [input._h, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_channel_shuffle(Tensor self, int groups) -> Tensor */
@@ -4388,27 +4388,27 @@ export function native_dropout_backward(grad_output: Tensor, mask: Tensor, scale
 
 /** aten::native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor) */
 export function native_dropout(input: Tensor, p: number, train?: boolean | null): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(844, [input._h, p, train])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(844, [input._h, p, train]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_group_norm_backward(grad_out: Tensor, input: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null | undefined, N: number, C: number, HxW: number, group: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(845, [grad_out._h, input._h, mean._h, rstd._h, weight?._h ?? null, N, C, HxW, group, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(845, [grad_out._h, input._h, mean._h, rstd._h, weight?._h ?? null, N, C, HxW, group, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_group_norm(Tensor input, Tensor? weight, Tensor? bias, SymInt N, SymInt C, SymInt HxW, int group, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_group_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, N: number, C: number, HxW: number, group: number, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(846, [input._h, weight?._h ?? null, bias?._h ?? null, N, C, HxW, group, eps])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(846, [input._h, weight?._h ?? null, bias?._h ?? null, N, C, HxW, group, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_layer_norm_backward(grad_out: Tensor, input: Tensor, normalized_shape: readonly number[], mean: Tensor, rstd: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(847, [grad_out._h, input._h, normalized_shape, mean._h, rstd._h, weight?._h ?? null, bias?._h ?? null, output_mask])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(847, [grad_out._h, input._h, normalized_shape, mean._h, rstd._h, weight?._h ?? null, bias?._h ?? null, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_layer_norm(input: Tensor, normalized_shape: readonly number[], weight: Tensor | null | undefined, bias: Tensor | null | undefined, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(848, [input._h, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(848, [input._h, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_norm(Tensor self, Scalar p=2) -> Tensor */
@@ -4417,29 +4417,29 @@ export function native_norm(self: Tensor, p?: number | boolean): Tensor {
 }
 
 /** aten::native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor */
-export function native_norm_ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype?: DTypeCode | null): Tensor {
+export function native_norm$ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(850, [self._h, p, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function ne__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function ne_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(851, [self._h, other], true);
   return self;
 }
 
 /** aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function ne__Tensor(self: Tensor, other: Tensor): Tensor {
+export function ne_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(852, [self._h, other._h], true);
   return self;
 }
 
 /** aten::ne.Scalar(Tensor self, Scalar other) -> Tensor */
-export function ne_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function ne$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(853, [self._h, other])) as Tensor;
 }
 
 /** aten::ne.Tensor(Tensor self, Tensor other) -> Tensor */
-export function ne_Tensor(self: Tensor, other: Tensor): Tensor {
+export function ne$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(854, [self._h, other._h])) as Tensor;
 }
 
@@ -4508,7 +4508,7 @@ export function nll_loss_backward(grad_output: Tensor, self: Tensor, target: Ten
 
 /** aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight) */
 export function nll_loss_forward(self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(867, [self._h, target._h, weight?._h ?? null, reduction, ignore_index])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(867, [self._h, target._h, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor */
@@ -4528,7 +4528,7 @@ export function nll_loss2d_backward(grad_output: Tensor, self: Tensor, target: T
 
 /** aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight) */
 export function nll_loss2d_forward(self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(871, [self._h, target._h, weight?._h ?? null, reduction, ignore_index])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(871, [self._h, target._h, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor */
@@ -4552,22 +4552,22 @@ export function norm_except_dim(v: Tensor, pow?: number, dim?: number): Tensor {
 }
 
 /** aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
-export function norm_Scalar(self: Tensor, p?: number | boolean): Tensor {
+export function norm$Scalar(self: Tensor, p?: number | boolean): Tensor {
   return wrap(invoke(876, [self._h, p])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
-export function norm_ScalarOpt_dim(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim?: boolean): Tensor {
+export function norm$ScalarOpt_dim(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim?: boolean): Tensor {
   return wrap(invoke(877, [self._h, p, dim, keepdim])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor */
-export function norm_ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype: DTypeCode): Tensor {
+export function norm$ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype: DTypeCode): Tensor {
   return wrap(invoke(878, [self._h, p, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
-export function norm_ScalarOpt_dtype(self: Tensor, p: number | boolean | null | undefined, dtype: DTypeCode): Tensor {
+export function norm$ScalarOpt_dtype(self: Tensor, p: number | boolean | null | undefined, dtype: DTypeCode): Tensor {
   return wrap(invoke(879, [self._h, p, dtype])) as Tensor;
 }
 
@@ -4583,44 +4583,44 @@ export function normal_functional(self: Tensor, mean?: number, std?: number, gen
 }
 
 /** aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function normal_float_float(mean: number, std: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function normal$float_float(mean: number, std: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(882, [mean, std, size, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor */
-export function normal_float_Tensor(mean: number, std: Tensor, generator?: Generator | null): Tensor {
+export function normal$float_Tensor(mean: number, std: Tensor, generator?: Generator | null): Tensor {
   return wrap(invoke(883, [mean, std._h, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor */
-export function normal_Tensor_float(mean: Tensor, std?: number, generator?: Generator | null): Tensor {
+export function normal$Tensor_float(mean: Tensor, std?: number, generator?: Generator | null): Tensor {
   return wrap(invoke(884, [mean._h, std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor */
-export function normal_Tensor_Tensor(mean: Tensor, std: Tensor, generator?: Generator | null): Tensor {
+export function normal$Tensor_Tensor(mean: Tensor, std: Tensor, generator?: Generator | null): Tensor {
   return wrap(invoke(885, [mean._h, std._h, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function not_equal__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function not_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(886, [self._h, other], true);
   return self;
 }
 
 /** aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function not_equal__Tensor(self: Tensor, other: Tensor): Tensor {
+export function not_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(887, [self._h, other._h], true);
   return self;
 }
 
 /** aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor */
-export function not_equal_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function not_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(888, [self._h, other])) as Tensor;
 }
 
 /** aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor */
-export function not_equal_Tensor(self: Tensor, other: Tensor): Tensor {
+export function not_equal$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(889, [self._h, other._h])) as Tensor;
 }
 
@@ -4630,7 +4630,7 @@ export function nuclear_norm(self: Tensor, keepdim?: boolean): Tensor {
 }
 
 /** aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor */
-export function nuclear_norm_dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
+export function nuclear_norm$dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
   return wrap(invoke(891, [self._h, dim, keepdim])) as Tensor;
 }
 
@@ -4756,35 +4756,35 @@ export function positive(self: Tensor): Tensor {
 }
 
 /** aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!) */
-export function pow__Scalar(self: Tensor, exponent: number | boolean): Tensor {
+export function pow_$Scalar(self: Tensor, exponent: number | boolean): Tensor {
   invoke(916, [self._h, exponent], true);
   return self;
 }
 
 /** aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!) */
-export function pow__Tensor(self: Tensor, exponent: Tensor): Tensor {
+export function pow_$Tensor(self: Tensor, exponent: Tensor): Tensor {
   invoke(917, [self._h, exponent._h], true);
   return self;
 }
 
 /** aten::pow.Scalar(Scalar self, Tensor exponent) -> Tensor */
-export function pow_Scalar(self: number | boolean, exponent: Tensor): Tensor {
+export function pow$Scalar(self: number | boolean, exponent: Tensor): Tensor {
   return wrap(invoke(918, [self, exponent._h])) as Tensor;
 }
 
 /** aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
-export function pow_Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
+export function pow$Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
   return wrap(invoke(919, [self._h, exponent])) as Tensor;
 }
 
 /** aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor */
-export function pow_Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
+export function pow$Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
   return wrap(invoke(920, [self._h, exponent._h])) as Tensor;
 }
 
 /** aten::prelu_backward(Tensor grad_output, Tensor self, Tensor weight) -> (Tensor, Tensor) */
 export function prelu_backward(grad_output: Tensor, self: Tensor, weight: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(921, [grad_output._h, self._h, weight._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(921, [grad_output._h, self._h, weight._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::prelu(Tensor self, Tensor weight) -> Tensor */
@@ -4798,7 +4798,7 @@ export function prod(self: Tensor, dtype?: DTypeCode | null): Tensor {
 }
 
 /** aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export function prod_dim_int(self: Tensor, dim: number, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
+export function prod$dim_int(self: Tensor, dim: number, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(924, [self._h, dim, keepdim, dtype])) as Tensor;
 }
 
@@ -4820,7 +4820,7 @@ export function put(self: Tensor, index: Tensor, source: Tensor, accumulate?: bo
 
 /** aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
 export function qr(self: Tensor, some?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(928, [self._h, some])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(928, [self._h, some]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
@@ -4829,7 +4829,7 @@ export function quantile(self: Tensor, q: Tensor, dim?: number | null, keepdim?:
 }
 
 /** aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
-export function quantile_scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
+export function quantile$scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
   return wrap(invoke(930, [self._h, q, dim, keepdim, interpolation])) as Tensor;
 }
 
@@ -4855,7 +4855,7 @@ export function rand(size: readonly number[], dtype?: DTypeCode | null, layout?:
 }
 
 /** aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function rand_generator(size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function rand$generator(size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(935, [size, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -4865,7 +4865,7 @@ export function randint_like(self: Tensor, high: number, dtype?: DTypeCode | nul
 }
 
 /** aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
-export function randint_like_low_dtype(self: Tensor, low: number, high: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
+export function randint_like$low_dtype(self: Tensor, low: number, high: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
   return wrap(invoke(937, [self._h, low, high, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
@@ -4875,17 +4875,17 @@ export function randint(high: number, size: readonly number[], dtype?: DTypeCode
 }
 
 /** aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function randint_generator(high: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function randint$generator(high: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(939, [high, size, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function randint_low(low: number, high: number, size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function randint$low(low: number, high: number, size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(940, [low, high, size, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function randint_low_generator(low: number, high: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function randint$low_generator(low: number, high: number, size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(941, [low, high, size, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -4900,7 +4900,7 @@ export function randn(size: readonly number[], dtype?: DTypeCode | null, layout?
 }
 
 /** aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function randn_generator(size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function randn$generator(size: readonly number[], generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(944, [size, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -4911,13 +4911,13 @@ export function random_(self: Tensor, generator?: Generator | null): Tensor {
 }
 
 /** aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
-export function random__from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
+export function random_$from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
   invoke(946, [self._h, from, to, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!) */
-export function random__to(self: Tensor, to: number, generator?: Generator | null): Tensor {
+export function random_$to(self: Tensor, to: number, generator?: Generator | null): Tensor {
   invoke(947, [self._h, to, generator?._h ?? null], true);
   return self;
 }
@@ -4928,12 +4928,12 @@ export function random(self: Tensor, generator?: Generator | null): Tensor {
 }
 
 /** aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor */
-export function random_from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
+export function random$from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
   return wrap(invoke(949, [self._h, from, to, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor */
-export function random_to(self: Tensor, to: number, generator?: Generator | null): Tensor {
+export function random$to(self: Tensor, to: number, generator?: Generator | null): Tensor {
   return wrap(invoke(950, [self._h, to, generator?._h ?? null])) as Tensor;
 }
 
@@ -4943,7 +4943,7 @@ export function randperm(n: number, dtype?: DTypeCode | null, layout?: number | 
 }
 
 /** aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function randperm_generator(n: number, generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function randperm$generator(n: number, generator?: Generator | null, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(952, [n, generator?._h ?? null, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -4953,7 +4953,7 @@ export function range(start: number | boolean, end: number | boolean, dtype?: DT
 }
 
 /** aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export function range_step(start: number | boolean, end: number | boolean, step?: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
+export function range$step(start: number | boolean, end: number | boolean, step?: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
   return wrap(invoke(954, [start, end, step, dtype, layout, device, pin_memory])) as Tensor;
 }
 
@@ -5031,29 +5031,29 @@ export function relu6(self: Tensor): Tensor {
 }
 
 /** aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function remainder__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function remainder_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(969, [self._h, other], true);
   return self;
 }
 
 /** aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function remainder__Tensor(self: Tensor, other: Tensor): Tensor {
+export function remainder_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(970, [self._h, other._h], true);
   return self;
 }
 
 /** aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor */
-export function remainder_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function remainder$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(971, [self._h, other])) as Tensor;
 }
 
 /** aten::remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
-export function remainder_Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
+export function remainder$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(972, [self, other._h])) as Tensor;
 }
 
 /** aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor */
-export function remainder_Tensor(self: Tensor, other: Tensor): Tensor {
+export function remainder$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(973, [self._h, other._h])) as Tensor;
 }
 
@@ -5069,17 +5069,17 @@ export function renorm(self: Tensor, p: number | boolean, dim: number, maxnorm: 
 }
 
 /** aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor */
-export function repeat_interleave_self_int(self: Tensor, repeats: number, dim?: number | null, output_size?: number | null): Tensor {
+export function repeat_interleave$self_int(self: Tensor, repeats: number, dim?: number | null, output_size?: number | null): Tensor {
   return wrap(invoke(976, [self._h, repeats, dim, output_size])) as Tensor;
 }
 
 /** aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor */
-export function repeat_interleave_self_Tensor(self: Tensor, repeats: Tensor, dim?: number | null, output_size?: number | null): Tensor {
+export function repeat_interleave$self_Tensor(self: Tensor, repeats: Tensor, dim?: number | null, output_size?: number | null): Tensor {
   return wrap(invoke(977, [self._h, repeats._h, dim, output_size])) as Tensor;
 }
 
 /** aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor */
-export function repeat_interleave_Tensor(repeats: Tensor, output_size?: number | null): Tensor {
+export function repeat_interleave$Tensor(repeats: Tensor, output_size?: number | null): Tensor {
   return wrap(invoke(978, [repeats._h, output_size])) as Tensor;
 }
 
@@ -5178,22 +5178,22 @@ export function resolve_neg(self: Tensor): Tensor {
 }
 
 /** aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType */
-export function result_type_Scalar(tensor: Tensor, other: number | boolean): DTypeCode {
+export function result_type$Scalar(tensor: Tensor, other: number | boolean): DTypeCode {
   return invoke(997, [tensor._h, other]) as DTypeCode;
 }
 
 /** aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType */
-export function result_type_Scalar_Scalar(scalar1: number | boolean, scalar2: number | boolean): DTypeCode {
+export function result_type$Scalar_Scalar(scalar1: number | boolean, scalar2: number | boolean): DTypeCode {
   return invoke(998, [scalar1, scalar2]) as DTypeCode;
 }
 
 /** aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType */
-export function result_type_Scalar_Tensor(scalar: number | boolean, tensor: Tensor): DTypeCode {
+export function result_type$Scalar_Tensor(scalar: number | boolean, tensor: Tensor): DTypeCode {
   return invoke(999, [scalar, tensor._h]) as DTypeCode;
 }
 
 /** aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType */
-export function result_type_Tensor(tensor: Tensor, other: Tensor): DTypeCode {
+export function result_type$Tensor(tensor: Tensor, other: Tensor): DTypeCode {
   return invoke(1000, [tensor._h, other._h]) as DTypeCode;
 }
 
@@ -5213,13 +5213,13 @@ export function rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Ten
 }
 
 /** aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
-export function rnn_relu_data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1004, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional])) as [Tensor, Tensor];
+export function rnn_relu$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1004, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
-export function rnn_relu_input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1005, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first])) as [Tensor, Tensor];
+export function rnn_relu$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1005, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
@@ -5228,13 +5228,13 @@ export function rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Ten
 }
 
 /** aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
-export function rnn_tanh_data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1007, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional])) as [Tensor, Tensor];
+export function rnn_tanh$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1007, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
-export function rnn_tanh_input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1008, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first])) as [Tensor, Tensor];
+export function rnn_tanh$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1008, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor */
@@ -5254,7 +5254,7 @@ export function round_(self: Tensor): Tensor {
 }
 
 /** aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!) */
-export function round__decimals(self: Tensor, decimals: number): Tensor {
+export function round_$decimals(self: Tensor, decimals: number): Tensor {
   invoke(1012, [self._h, decimals], true);
   return self;
 }
@@ -5265,7 +5265,7 @@ export function round(self: Tensor): Tensor {
 }
 
 /** aten::round.decimals(Tensor self, *, int decimals) -> Tensor */
-export function round_decimals(self: Tensor, decimals: number): Tensor {
+export function round$decimals(self: Tensor, decimals: number): Tensor {
   return wrap(invoke(1014, [self._h, decimals])) as Tensor;
 }
 
@@ -5313,12 +5313,12 @@ export function rsqrt(self: Tensor): Tensor {
 }
 
 /** aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
-export function rsub_Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function rsub$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   return wrap(invoke(1023, [self._h, other, alpha])) as Tensor;
 }
 
 /** aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
-export function rsub_Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function rsub$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   return wrap(invoke(1024, [self._h, other._h, alpha])) as Tensor;
 }
 
@@ -5328,25 +5328,25 @@ export function scalar_tensor(s: number | boolean, dtype?: DTypeCode | null, lay
 }
 
 /** aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!) */
-export function scatter__reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
+export function scatter_$reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
   invoke(1026, [self._h, dim, index._h, src._h, reduce], true);
   return self;
 }
 
 /** aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!) */
-export function scatter__src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+export function scatter_$src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
   invoke(1027, [self._h, dim, index._h, src._h], true);
   return self;
 }
 
 /** aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!) */
-export function scatter__value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
+export function scatter_$value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
   invoke(1028, [self._h, dim, index._h, value], true);
   return self;
 }
 
 /** aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!) */
-export function scatter__value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
+export function scatter_$value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
   invoke(1029, [self._h, dim, index._h, value, reduce], true);
   return self;
 }
@@ -5363,43 +5363,43 @@ export function scatter_add(self: Tensor, dim: number, index: Tensor, src: Tenso
 }
 
 /** aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!) */
-export function scatter_reduce__two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
+export function scatter_reduce_$two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
   invoke(1032, [self._h, dim, index._h, src._h, reduce, include_self], true);
   return self;
 }
 
 /** aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor */
-export function scatter_reduce_two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
+export function scatter_reduce$two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
   return wrap(invoke(1033, [self._h, dim, index._h, src._h, reduce, include_self])) as Tensor;
 }
 
 /** aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor */
-export function scatter_reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
+export function scatter$reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
   return wrap(invoke(1034, [self._h, dim, index._h, src._h, reduce])) as Tensor;
 }
 
 /** aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
-export function scatter_src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+export function scatter$src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
   return wrap(invoke(1035, [self._h, dim, index._h, src._h])) as Tensor;
 }
 
 /** aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor */
-export function scatter_value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
+export function scatter$value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
   return wrap(invoke(1036, [self._h, dim, index._h, value])) as Tensor;
 }
 
 /** aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor */
-export function scatter_value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
+export function scatter$value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
   return wrap(invoke(1037, [self._h, dim, index._h, value, reduce])) as Tensor;
 }
 
 /** aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor */
-export function searchsorted_Scalar(sorted_sequence: Tensor, self: number | boolean, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
+export function searchsorted$Scalar(sorted_sequence: Tensor, self: number | boolean, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
   return wrap(invoke(1038, [sorted_sequence._h, self, out_int32, right, side, sorter?._h ?? null])) as Tensor;
 }
 
 /** aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor */
-export function searchsorted_Tensor(sorted_sequence: Tensor, self: Tensor, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
+export function searchsorted$Tensor(sorted_sequence: Tensor, self: Tensor, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
   return wrap(invoke(1039, [sorted_sequence._h, self._h, out_int32, right, side, sorter?._h ?? null])) as Tensor;
 }
 
@@ -5409,7 +5409,7 @@ export function select_backward(grad_output: Tensor, input_sizes: readonly numbe
 }
 
 /** aten::select_copy.int(Tensor self, int dim, int index) -> Tensor */
-export function select_copy_int(self: Tensor, dim: number, index: number): Tensor {
+export function select_copy$int(self: Tensor, dim: number, index: number): Tensor {
   return wrap(invoke(1041, [self._h, dim, index])) as Tensor;
 }
 
@@ -5419,7 +5419,7 @@ export function select_scatter(self: Tensor, src: Tensor, dim: number, index: nu
 }
 
 /** aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a) */
-export function select_int(self: Tensor, dim: number, index: number): Tensor {
+export function select$int(self: Tensor, dim: number, index: number): Tensor {
   return wrap(invoke(1043, [self._h, dim, index])) as Tensor;
 }
 
@@ -5441,13 +5441,13 @@ export function set_(self: Tensor): Tensor {
 }
 
 /** aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!) */
-export function set__source_Tensor(self: Tensor, source: Tensor): Tensor {
+export function set_$source_Tensor(self: Tensor, source: Tensor): Tensor {
   invoke(1047, [self._h, source._h], true);
   return self;
 }
 
 /** aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!) */
-export function set__source_Tensor_storage_offset(self: Tensor, source: Tensor, storage_offset: number, size: readonly number[], stride?: readonly number[]): Tensor {
+export function set_$source_Tensor_storage_offset(self: Tensor, source: Tensor, storage_offset: number, size: readonly number[], stride?: readonly number[]): Tensor {
   invoke(1048, [self._h, source._h, storage_offset, size, stride], true);
   return self;
 }
@@ -5463,7 +5463,7 @@ export function set(self: Tensor): Tensor {
 }
 
 /** aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor */
-export function set_source_Tensor(self: Tensor, source: Tensor): Tensor {
+export function set$source_Tensor(self: Tensor, source: Tensor): Tensor {
   return wrap(invoke(1051, [self._h, source._h])) as Tensor;
 }
 
@@ -5560,7 +5560,7 @@ export function sinh(self: Tensor): Tensor {
 }
 
 /** aten::size.int(Tensor self, int dim) -> int */
-export function size_int(self: Tensor, dim: number): number {
+export function size$int(self: Tensor, dim: number): number {
   return invoke(1069, [self._h, dim]) as number;
 }
 
@@ -5570,7 +5570,7 @@ export function slice_backward(grad_output: Tensor, input_sizes: readonly number
 }
 
 /** aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
-export function slice_copy_Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
+export function slice_copy$Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
   return wrap(invoke(1071, [self._h, dim, start, end, step])) as Tensor;
 }
 
@@ -5580,13 +5580,13 @@ export function slice_scatter(self: Tensor, src: Tensor, dim?: number, start?: n
 }
 
 /** aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
-export function slice_Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
+export function slice$Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
   return wrap(invoke(1073, [self._h, dim, start, end, step])) as Tensor;
 }
 
 /** aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet) */
 export function slogdet(self: Tensor): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1074, [self._h])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1074, [self._h]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor */
@@ -5645,7 +5645,7 @@ export function soft_margin_loss(self: Tensor, target: Tensor, reduction?: numbe
 }
 
 /** aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
-export function softmax_int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
+export function softmax$int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(1086, [self._h, dim, dtype])) as Tensor;
 }
 
@@ -5671,12 +5671,12 @@ export function softshrink(self: Tensor, lambd?: number | boolean): Tensor {
 
 /** aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
 export function sort(self: Tensor, dim?: number, descending?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1091, [self._h, dim, descending])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1091, [self._h, dim, descending]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
-export function sort_stable(self: Tensor, stable?: boolean | null, dim?: number, descending?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1092, [self._h, stable, dim, descending])) as [Tensor, Tensor];
+export function sort$stable(self: Tensor, stable?: boolean | null, dim?: number, descending?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1092, [self._h, stable, dim, descending]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::special_airy_ai(Tensor x) -> Tensor */
@@ -5710,12 +5710,12 @@ export function special_chebyshev_polynomial_t(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_chebyshev_polynomial_t_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_chebyshev_polynomial_t$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1099, [x._h, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_chebyshev_polynomial_t_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_chebyshev_polynomial_t$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1100, [x, n._h])) as Tensor;
 }
 
@@ -5725,12 +5725,12 @@ export function special_chebyshev_polynomial_u(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_chebyshev_polynomial_u_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_chebyshev_polynomial_u$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1102, [x._h, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_chebyshev_polynomial_u_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_chebyshev_polynomial_u$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1103, [x, n._h])) as Tensor;
 }
 
@@ -5740,12 +5740,12 @@ export function special_chebyshev_polynomial_v(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_chebyshev_polynomial_v_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_chebyshev_polynomial_v$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1105, [x._h, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_chebyshev_polynomial_v_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_chebyshev_polynomial_v$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1106, [x, n._h])) as Tensor;
 }
 
@@ -5755,12 +5755,12 @@ export function special_chebyshev_polynomial_w(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_chebyshev_polynomial_w_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_chebyshev_polynomial_w$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1108, [x._h, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_chebyshev_polynomial_w_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_chebyshev_polynomial_w$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1109, [x, n._h])) as Tensor;
 }
 
@@ -5830,12 +5830,12 @@ export function special_hermite_polynomial_h(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_hermite_polynomial_h_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_hermite_polynomial_h$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1123, [x._h, n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_hermite_polynomial_h_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_hermite_polynomial_h$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1124, [x, n._h])) as Tensor;
 }
 
@@ -5845,12 +5845,12 @@ export function special_hermite_polynomial_he(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_hermite_polynomial_he_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_hermite_polynomial_he$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1126, [x._h, n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_hermite_polynomial_he_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_hermite_polynomial_he$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1127, [x, n._h])) as Tensor;
 }
 
@@ -5880,12 +5880,12 @@ export function special_laguerre_polynomial_l(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_laguerre_polynomial_l_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_laguerre_polynomial_l$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1133, [x._h, n])) as Tensor;
 }
 
 /** aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_laguerre_polynomial_l_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_laguerre_polynomial_l$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1134, [x, n._h])) as Tensor;
 }
 
@@ -5895,12 +5895,12 @@ export function special_legendre_polynomial_p(x: Tensor, n: Tensor): Tensor {
 }
 
 /** aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_legendre_polynomial_p_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_legendre_polynomial_p$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1136, [x._h, n])) as Tensor;
 }
 
 /** aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_legendre_polynomial_p_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_legendre_polynomial_p$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1137, [x, n._h])) as Tensor;
 }
 
@@ -5995,12 +5995,12 @@ export function special_shifted_chebyshev_polynomial_t(x: Tensor, n: Tensor): Te
 }
 
 /** aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_t_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_shifted_chebyshev_polynomial_t$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1156, [x._h, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_t_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_shifted_chebyshev_polynomial_t$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1157, [x, n._h])) as Tensor;
 }
 
@@ -6010,12 +6010,12 @@ export function special_shifted_chebyshev_polynomial_u(x: Tensor, n: Tensor): Te
 }
 
 /** aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_u_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_shifted_chebyshev_polynomial_u$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1159, [x._h, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_u_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_shifted_chebyshev_polynomial_u$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1160, [x, n._h])) as Tensor;
 }
 
@@ -6025,12 +6025,12 @@ export function special_shifted_chebyshev_polynomial_v(x: Tensor, n: Tensor): Te
 }
 
 /** aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_v_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_shifted_chebyshev_polynomial_v$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1162, [x._h, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_v_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_shifted_chebyshev_polynomial_v$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1163, [x, n._h])) as Tensor;
 }
 
@@ -6040,12 +6040,12 @@ export function special_shifted_chebyshev_polynomial_w(x: Tensor, n: Tensor): Te
 }
 
 /** aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_w_n_scalar(x: Tensor, n: number | boolean): Tensor {
+export function special_shifted_chebyshev_polynomial_w$n_scalar(x: Tensor, n: number | boolean): Tensor {
   return wrap(invoke(1165, [x._h, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor */
-export function special_shifted_chebyshev_polynomial_w_x_scalar(x: number | boolean, n: Tensor): Tensor {
+export function special_shifted_chebyshev_polynomial_w$x_scalar(x: number | boolean, n: Tensor): Tensor {
   return wrap(invoke(1166, [x, n._h])) as Tensor;
 }
 
@@ -6070,12 +6070,12 @@ export function special_xlog1py(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor */
-export function special_xlog1py_other_scalar(self: Tensor, other: number | boolean): Tensor {
+export function special_xlog1py$other_scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1171, [self._h, other])) as Tensor;
 }
 
 /** aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor */
-export function special_xlog1py_self_scalar(self: number | boolean, other: Tensor): Tensor {
+export function special_xlog1py$self_scalar(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(1172, [self, other._h])) as Tensor;
 }
 
@@ -6085,12 +6085,12 @@ export function special_xlogy(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor */
-export function special_xlogy_other_scalar(self: Tensor, other: number | boolean): Tensor {
+export function special_xlogy$other_scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1174, [self._h, other])) as Tensor;
 }
 
 /** aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor */
-export function special_xlogy_self_scalar(self: number | boolean, other: Tensor): Tensor {
+export function special_xlogy$self_scalar(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(1175, [self, other._h])) as Tensor;
 }
 
@@ -6100,17 +6100,17 @@ export function special_zeta(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor */
-export function special_zeta_other_scalar(self: Tensor, other: number | boolean): Tensor {
+export function special_zeta$other_scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1177, [self._h, other])) as Tensor;
 }
 
 /** aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor */
-export function special_zeta_self_scalar(self: number | boolean, other: Tensor): Tensor {
+export function special_zeta$self_scalar(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(1178, [self, other._h])) as Tensor;
 }
 
 /** aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
-export function split_copy_Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
+export function split_copy$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
   return wrapList(invoke(1179, [self._h, split_size, dim])) as Tensor[];
 }
 
@@ -6125,12 +6125,12 @@ export function split_with_sizes(self: Tensor, split_sizes: readonly number[], d
 }
 
 /** aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[] */
-export function split_sizes(self: Tensor, split_size: readonly number[], dim?: number): Tensor[] {
+export function split$sizes(self: Tensor, split_size: readonly number[], dim?: number): Tensor[] {
   return wrapList(invoke(1182, [self._h, split_size, dim])) as Tensor[];
 }
 
 /** aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[] */
-export function split_Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
+export function split$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
   return wrapList(invoke(1183, [self._h, split_size, dim])) as Tensor[];
 }
 
@@ -6163,7 +6163,7 @@ export function squeeze_(self: Tensor): Tensor {
 }
 
 /** aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!) */
-export function squeeze__dim(self: Tensor, dim: number): Tensor {
+export function squeeze_$dim(self: Tensor, dim: number): Tensor {
   invoke(1189, [self._h, dim], true);
   return self;
 }
@@ -6174,7 +6174,7 @@ export function squeeze_copy(self: Tensor): Tensor {
 }
 
 /** aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor */
-export function squeeze_copy_dim(self: Tensor, dim: number): Tensor {
+export function squeeze_copy$dim(self: Tensor, dim: number): Tensor {
   return wrap(invoke(1191, [self._h, dim])) as Tensor;
 }
 
@@ -6184,7 +6184,7 @@ export function squeeze(self: Tensor): Tensor {
 }
 
 /** aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a) */
-export function squeeze_dim(self: Tensor, dim: number): Tensor {
+export function squeeze$dim(self: Tensor, dim: number): Tensor {
   return wrap(invoke(1193, [self._h, dim])) as Tensor;
 }
 
@@ -6200,17 +6200,17 @@ export function stack(tensors: readonly Tensor[], dim?: number): Tensor {
 
 /** aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function std_mean(self: Tensor, unbiased?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1196, [self._h, unbiased])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1196, [self._h, unbiased]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
-export function std_mean_correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1197, [self._h, dim, correction, keepdim])) as [Tensor, Tensor];
+export function std_mean$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1197, [self._h, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
-export function std_mean_dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1198, [self._h, dim, unbiased, keepdim])) as [Tensor, Tensor];
+export function std_mean$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1198, [self._h, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std(Tensor self, bool unbiased=True) -> Tensor */
@@ -6219,12 +6219,12 @@ export function std(self: Tensor, unbiased?: boolean): Tensor {
 }
 
 /** aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
-export function std_correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
+export function std$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
   return wrap(invoke(1200, [self._h, dim, correction, keepdim])) as Tensor;
 }
 
 /** aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
-export function std_dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
+export function std$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
   return wrap(invoke(1201, [self._h, dim, unbiased, keepdim])) as Tensor;
 }
 
@@ -6234,56 +6234,56 @@ export function stft(self: Tensor, n_fft: number, hop_length?: number | null, wi
 }
 
 /** aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor */
-export function stft_center(self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, pad_mode?: string, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor {
+export function stft$center(self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, pad_mode?: string, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor {
   return wrap(invoke(1203, [self._h, n_fft, hop_length, win_length, window?._h ?? null, center, pad_mode, normalized, onesided, return_complex])) as Tensor;
 }
 
 /** aten::stride.int(Tensor self, int dim) -> int */
-export function stride_int(self: Tensor, dim: number): number {
+export function stride$int(self: Tensor, dim: number): number {
   return invoke(1204, [self._h, dim]) as number;
 }
 
 /** aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
-export function sub__Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function sub_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   invoke(1205, [self._h, other, alpha], true);
   return self;
 }
 
 /** aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
-export function sub__Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function sub_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   invoke(1206, [self._h, other._h, alpha], true);
   return self;
 }
 
 /** aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
-export function sub_Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function sub$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   return wrap(invoke(1207, [self._h, other, alpha])) as Tensor;
 }
 
 /** aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
-export function sub_Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function sub$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   return wrap(invoke(1208, [self._h, other._h, alpha])) as Tensor;
 }
 
 /** aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
-export function subtract__Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function subtract_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   invoke(1209, [self._h, other, alpha], true);
   return self;
 }
 
 /** aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
-export function subtract__Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function subtract_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   invoke(1210, [self._h, other._h, alpha], true);
   return self;
 }
 
 /** aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
-export function subtract_Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
+export function subtract$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
   return wrap(invoke(1211, [self._h, other, alpha])) as Tensor;
 }
 
 /** aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
-export function subtract_Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
+export function subtract$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
   return wrap(invoke(1212, [self._h, other._h, alpha])) as Tensor;
 }
 
@@ -6298,13 +6298,13 @@ export function sum(self: Tensor, dtype?: DTypeCode | null): Tensor {
 }
 
 /** aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export function sum_dim_IntList(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
+export function sum$dim_IntList(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
   return wrap(invoke(1215, [self._h, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
 export function svd(self: Tensor, some?: boolean, compute_uv?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1216, [self._h, some, compute_uv])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1216, [self._h, some, compute_uv]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!) */
@@ -6331,7 +6331,7 @@ export function swapdims(self: Tensor, dim0: number, dim1: number): Tensor {
 
 /** aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function symeig(self: Tensor, eigenvectors?: boolean, upper?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1221, [self._h, eigenvectors, upper])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1221, [self._h, eigenvectors, upper]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::t_(Tensor(a!) self) -> Tensor(a!) */
@@ -6388,17 +6388,17 @@ export function tanh(self: Tensor): Tensor {
 }
 
 /** aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[] */
-export function tensor_split_indices(self: Tensor, indices: readonly number[], dim?: number): Tensor[] {
+export function tensor_split$indices(self: Tensor, indices: readonly number[], dim?: number): Tensor[] {
   return wrapList(invoke(1232, [self._h, indices, dim])) as Tensor[];
 }
 
 /** aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[] */
-export function tensor_split_sections(self: Tensor, sections: number, dim?: number): Tensor[] {
+export function tensor_split$sections(self: Tensor, sections: number, dim?: number): Tensor[] {
   return wrapList(invoke(1233, [self._h, sections, dim])) as Tensor[];
 }
 
 /** aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
-export function tensor_split_tensor_indices_or_sections(self: Tensor, tensor_indices_or_sections: Tensor, dim?: number): Tensor[] {
+export function tensor_split$tensor_indices_or_sections(self: Tensor, tensor_indices_or_sections: Tensor, dim?: number): Tensor[] {
   return wrapList(invoke(1234, [self._h, tensor_indices_or_sections._h, dim])) as Tensor[];
 }
 
@@ -6444,28 +6444,28 @@ export function to_dense(self: Tensor, dtype?: DTypeCode | null): Tensor {
 }
 
 /** aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
-export function to_device(self: Tensor, device: string, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
+export function to$device(self: Tensor, device: string, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
   return wrap(invoke(1243, [self._h, device, dtype, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
-export function to_dtype(self: Tensor, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
+export function to$dtype(self: Tensor, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
   return wrap(invoke(1244, [self._h, dtype, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
-export function to_dtype_layout(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
+export function to$dtype_layout(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
   return wrap(invoke(1245, [self._h, dtype, layout, device, pin_memory, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
-export function to_other(self: Tensor, other: Tensor, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
+export function to$other(self: Tensor, other: Tensor, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
   return wrap(invoke(1246, [self._h, other._h, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
 export function topk(self: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1247, [self._h, k, dim, largest, sorted])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1247, [self._h, k, dim, largest, sorted]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::trace_backward(Tensor grad, int[] sizes) -> Tensor */
@@ -6485,38 +6485,38 @@ export function transpose_(self: Tensor, dim0: number, dim1: number): Tensor {
 }
 
 /** aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor */
-export function transpose_copy_int(self: Tensor, dim0: number, dim1: number): Tensor {
+export function transpose_copy$int(self: Tensor, dim0: number, dim1: number): Tensor {
   return wrap(invoke(1251, [self._h, dim0, dim1])) as Tensor;
 }
 
 /** aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
-export function transpose_int(self: Tensor, dim0: number, dim1: number): Tensor {
+export function transpose$int(self: Tensor, dim0: number, dim1: number): Tensor {
   return wrap(invoke(1252, [self._h, dim0, dim1])) as Tensor;
 }
 
 /** aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor */
-export function trapezoid_dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
+export function trapezoid$dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
   return wrap(invoke(1253, [y._h, dx, dim])) as Tensor;
 }
 
 /** aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
-export function trapezoid_x(y: Tensor, x: Tensor, dim?: number): Tensor {
+export function trapezoid$x(y: Tensor, x: Tensor, dim?: number): Tensor {
   return wrap(invoke(1254, [y._h, x._h, dim])) as Tensor;
 }
 
 /** aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor */
-export function trapz_dx(y: Tensor, dx?: number, dim?: number): Tensor {
+export function trapz$dx(y: Tensor, dx?: number, dim?: number): Tensor {
   return wrap(invoke(1255, [y._h, dx, dim])) as Tensor;
 }
 
 /** aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
-export function trapz_x(y: Tensor, x: Tensor, dim?: number): Tensor {
+export function trapz$x(y: Tensor, x: Tensor, dim?: number): Tensor {
   return wrap(invoke(1256, [y._h, x._h, dim])) as Tensor;
 }
 
 /** aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
 export function triangular_solve(self: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1257, [self._h, A._h, upper, transpose, unitriangular])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1257, [self._h, A._h, upper, transpose, unitriangular]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!) */
@@ -6557,24 +6557,24 @@ export function triu(self: Tensor, diagonal?: number): Tensor {
 }
 
 /** aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function true_divide__Scalar(self: Tensor, other: number | boolean): Tensor {
+export function true_divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
   invoke(1265, [self._h, other], true);
   return self;
 }
 
 /** aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function true_divide__Tensor(self: Tensor, other: Tensor): Tensor {
+export function true_divide_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(1266, [self._h, other._h], true);
   return self;
 }
 
 /** aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor */
-export function true_divide_Scalar(self: Tensor, other: number | boolean): Tensor {
+export function true_divide$Scalar(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1267, [self._h, other])) as Tensor;
 }
 
 /** aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor */
-export function true_divide_Tensor(self: Tensor, other: Tensor): Tensor {
+export function true_divide$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(1268, [self._h, other._h])) as Tensor;
 }
 
@@ -6595,12 +6595,12 @@ export function type_as(self: Tensor, other: Tensor): Tensor {
 }
 
 /** aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[] */
-export function unbind_copy_int(self: Tensor, dim?: number): Tensor[] {
+export function unbind_copy$int(self: Tensor, dim?: number): Tensor[] {
   return wrapList(invoke(1272, [self._h, dim])) as Tensor[];
 }
 
 /** aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
-export function unbind_int(self: Tensor, dim?: number): Tensor[] {
+export function unbind$int(self: Tensor, dim?: number): Tensor[] {
   return wrapList(invoke(1273, [self._h, dim])) as Tensor[];
 }
 
@@ -6610,7 +6610,7 @@ export function unflatten_dense_tensors(flat: Tensor, tensors: readonly Tensor[]
 }
 
 /** aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a) */
-export function unflatten_int(self: Tensor, dim: number, sizes: readonly number[]): Tensor {
+export function unflatten$int(self: Tensor, dim: number, sizes: readonly number[]): Tensor {
   return wrap(invoke(1275, [self._h, dim, sizes])) as Tensor;
 }
 
@@ -6642,17 +6642,17 @@ export function uniform(self: Tensor, from?: number, to?: number, generator?: Ge
 
 /** aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor) */
 export function unique_consecutive(self: Tensor, return_inverse?: boolean, return_counts?: boolean, dim?: number | null): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1281, [self._h, return_inverse, return_counts, dim])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1281, [self._h, return_inverse, return_counts, dim]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function unique_dim_consecutive(self: Tensor, dim: number, return_inverse?: boolean, return_counts?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1282, [self._h, dim, return_inverse, return_counts])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1282, [self._h, dim, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function unique_dim(self: Tensor, dim: number, sorted?: boolean, return_inverse?: boolean, return_counts?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1283, [self._h, dim, sorted, return_inverse, return_counts])) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1283, [self._h, dim, sorted, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
@@ -6666,7 +6666,7 @@ export function unsafe_split_with_sizes(self: Tensor, split_sizes: readonly numb
 }
 
 /** aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
-export function unsafe_split_Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
+export function unsafe_split$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
   return wrapList(invoke(1286, [self._h, split_size, dim])) as Tensor[];
 }
 
@@ -6692,7 +6692,7 @@ export function upsample_bicubic2d_backward(grad_output: Tensor, output_size: nu
 }
 
 /** aten::upsample_bicubic2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_bicubic2d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_bicubic2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1291, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6702,7 +6702,7 @@ export function upsample_bicubic2d(self: Tensor, output_size: number | readonly 
 }
 
 /** aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_bicubic2d_vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_bicubic2d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1293, [input._h, output_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6712,7 +6712,7 @@ export function upsample_bilinear2d_backward(grad_output: Tensor, output_size: n
 }
 
 /** aten::upsample_bilinear2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_bilinear2d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_bilinear2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1295, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6722,7 +6722,7 @@ export function upsample_bilinear2d(self: Tensor, output_size: number | readonly
 }
 
 /** aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_bilinear2d_vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_bilinear2d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1297, [input._h, output_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6732,7 +6732,7 @@ export function upsample_linear1d_backward(grad_output: Tensor, output_size: num
 }
 
 /** aten::upsample_linear1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_linear1d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_linear1d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1299, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6742,7 +6742,7 @@ export function upsample_linear1d(self: Tensor, output_size: number | readonly n
 }
 
 /** aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_linear1d_vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_linear1d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1301, [input._h, output_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6752,7 +6752,7 @@ export function upsample_nearest1d_backward(grad_output: Tensor, output_size: nu
 }
 
 /** aten::upsample_nearest1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest1d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest1d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1303, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
 }
 
@@ -6762,7 +6762,7 @@ export function upsample_nearest1d(self: Tensor, output_size: number | readonly 
 }
 
 /** aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest1d_vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest1d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1305, [input._h, output_size, scale_factors])) as Tensor;
 }
 
@@ -6772,7 +6772,7 @@ export function upsample_nearest2d_backward(grad_output: Tensor, output_size: nu
 }
 
 /** aten::upsample_nearest2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest2d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1307, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
 }
 
@@ -6782,7 +6782,7 @@ export function upsample_nearest2d(self: Tensor, output_size: number | readonly 
 }
 
 /** aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest2d_vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest2d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1309, [input._h, output_size, scale_factors])) as Tensor;
 }
 
@@ -6792,7 +6792,7 @@ export function upsample_nearest3d_backward(grad_output: Tensor, output_size: nu
 }
 
 /** aten::upsample_nearest3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest3d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest3d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1311, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
 }
 
@@ -6802,7 +6802,7 @@ export function upsample_nearest3d(self: Tensor, output_size: number | readonly 
 }
 
 /** aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export function upsample_nearest3d_vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_nearest3d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1313, [input._h, output_size, scale_factors])) as Tensor;
 }
 
@@ -6812,7 +6812,7 @@ export function upsample_trilinear3d_backward(grad_output: Tensor, output_size: 
 }
 
 /** aten::upsample_trilinear3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_trilinear3d_backward_vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_trilinear3d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1315, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6822,7 +6822,7 @@ export function upsample_trilinear3d(self: Tensor, output_size: number | readonl
 }
 
 /** aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export function upsample_trilinear3d_vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
+export function upsample_trilinear3d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
   return wrap(invoke(1317, [input._h, output_size, align_corners, scale_factors])) as Tensor;
 }
 
@@ -6848,31 +6848,31 @@ export function vander(x: Tensor, N?: number | null, increasing?: boolean): Tens
 
 /** aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function var_mean(self: Tensor, unbiased?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1322, [self._h, unbiased])) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1322, [self._h, unbiased]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
-export function var_mean_correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1323, [self._h, dim, correction, keepdim])) as [Tensor, Tensor];
+export function var_mean$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1323, [self._h, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
-export function var_mean_dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r) => [wrap(r[0]), wrap(r[1])])(invoke(1324, [self._h, dim, unbiased, keepdim])) as [Tensor, Tensor];
+export function var_mean$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1324, [self._h, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var(Tensor self, bool unbiased=True) -> Tensor */
-export function var(self: Tensor, unbiased?: boolean): Tensor {
+export function var_op(self: Tensor, unbiased?: boolean): Tensor {
   return wrap(invoke(1325, [self._h, unbiased])) as Tensor;
 }
 
 /** aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
-export function var_correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
+export function var_op$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
   return wrap(invoke(1326, [self._h, dim, correction, keepdim])) as Tensor;
 }
 
 /** aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
-export function var_dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
+export function var_op$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
   return wrap(invoke(1327, [self._h, dim, unbiased, keepdim])) as Tensor;
 }
 
@@ -6912,7 +6912,7 @@ export function view_copy(self: Tensor, size: readonly number[]): Tensor {
 }
 
 /** aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor */
-export function view_copy_dtype(self: Tensor, dtype: DTypeCode): Tensor {
+export function view_copy$dtype(self: Tensor, dtype: DTypeCode): Tensor {
   return wrap(invoke(1335, [self._h, dtype])) as Tensor;
 }
 
@@ -6922,17 +6922,17 @@ export function view(self: Tensor, size: readonly number[]): Tensor {
 }
 
 /** aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a) */
-export function view_dtype(self: Tensor, dtype: DTypeCode): Tensor {
+export function view$dtype(self: Tensor, dtype: DTypeCode): Tensor {
   return wrap(invoke(1337, [self._h, dtype])) as Tensor;
 }
 
 /** aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export function vsplit_array(self: Tensor, indices: readonly number[]): Tensor[] {
+export function vsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
   return wrapList(invoke(1338, [self._h, indices])) as Tensor[];
 }
 
 /** aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
-export function vsplit_int(self: Tensor, sections: number): Tensor[] {
+export function vsplit$int(self: Tensor, sections: number): Tensor[] {
   return wrapList(invoke(1339, [self._h, sections])) as Tensor[];
 }
 
@@ -6947,49 +6947,49 @@ export function where(condition: Tensor): Tensor[] {
 }
 
 /** aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor */
-export function where_Scalar(condition: Tensor, self: number | boolean, other: number | boolean): Tensor {
+export function where$Scalar(condition: Tensor, self: number | boolean, other: number | boolean): Tensor {
   return wrap(invoke(1342, [condition._h, self, other])) as Tensor;
 }
 
 /** aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor */
-export function where_ScalarOther(condition: Tensor, self: Tensor, other: number | boolean): Tensor {
+export function where$ScalarOther(condition: Tensor, self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1343, [condition._h, self._h, other])) as Tensor;
 }
 
 /** aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor */
-export function where_ScalarSelf(condition: Tensor, self: number | boolean, other: Tensor): Tensor {
+export function where$ScalarSelf(condition: Tensor, self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(1344, [condition._h, self, other._h])) as Tensor;
 }
 
 /** aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor */
-export function where_self(condition: Tensor, self: Tensor, other: Tensor): Tensor {
+export function where$self(condition: Tensor, self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(1345, [condition._h, self._h, other._h])) as Tensor;
 }
 
 /** aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!) */
-export function xlogy__Scalar_Other(self: Tensor, other: number | boolean): Tensor {
+export function xlogy_$Scalar_Other(self: Tensor, other: number | boolean): Tensor {
   invoke(1346, [self._h, other], true);
   return self;
 }
 
 /** aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
-export function xlogy__Tensor(self: Tensor, other: Tensor): Tensor {
+export function xlogy_$Tensor(self: Tensor, other: Tensor): Tensor {
   invoke(1347, [self._h, other._h], true);
   return self;
 }
 
 /** aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor */
-export function xlogy_Scalar_Other(self: Tensor, other: number | boolean): Tensor {
+export function xlogy$Scalar_Other(self: Tensor, other: number | boolean): Tensor {
   return wrap(invoke(1348, [self._h, other])) as Tensor;
 }
 
 /** aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor */
-export function xlogy_Scalar_Self(self: number | boolean, other: Tensor): Tensor {
+export function xlogy$Scalar_Self(self: number | boolean, other: Tensor): Tensor {
   return wrap(invoke(1349, [self, other._h])) as Tensor;
 }
 
 /** aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor */
-export function xlogy_Tensor(self: Tensor, other: Tensor): Tensor {
+export function xlogy$Tensor(self: Tensor, other: Tensor): Tensor {
   return wrap(invoke(1350, [self._h, other._h])) as Tensor;
 }
 

@@ -1,0 +1,81 @@
+// Loads the libtorch addon and types its raw surface. Nothing above src/torch touches this module.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+
+/** An opaque native tensor handle (one at::Tensor reference). */
+export interface NativeTensor {
+  readonly __nativeTensor: unique symbol;
+}
+
+export interface NativeGenerator {
+  seed(): bigint;
+  manualSeed(seed: number | bigint): void;
+  getState(): NativeTensor;
+  setState(state: NativeTensor): void;
+  device(): string;
+}
+
+type Arg = unknown;
+
+export interface NativeBinding {
+  NativeGenerator: new (device?: string) => NativeGenerator;
+  fromBuffer(data: ArrayBufferView, shape: readonly number[], dtype: number): NativeTensor;
+  toBuffer(t: NativeTensor): ArrayBuffer;
+  copyFromBuffer(t: NativeTensor, data: ArrayBufferView): void;
+  dispose(t: NativeTensor): void;
+  isDisposed(t: NativeTensor): boolean;
+  shape(t: NativeTensor): number[];
+  strides(t: NativeTensor): number[];
+  dtype(t: NativeTensor): number;
+  device(t: NativeTensor): string;
+  numel(t: NativeTensor): number;
+  isContiguous(t: NativeTensor, memoryFormat: number): boolean;
+  trackedBytes(): number;
+  liveStorages(): number;
+  defaultGenerator(device?: string): NativeGenerator;
+  resolveOp(name: string, overload: string): number;
+  call(id: number, args: Arg[], discardResult?: boolean): unknown;
+  listSchemas(prefix?: string): unknown[];
+  backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
+  grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: (NativeTensor | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
+  getGrad(t: NativeTensor): NativeTensor | null;
+  setGrad(t: NativeTensor, g: NativeTensor | null): void;
+  requiresGrad(t: NativeTensor): boolean;
+  setRequiresGrad(t: NativeTensor, on: boolean): void;
+  isLeaf(t: NativeTensor): boolean;
+  gradFnName(t: NativeTensor): string | null;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setNumInteropThreads(n: number): void;
+  manualSeed(seed: number | bigint): void;
+  cudaDeviceCount(): number;
+  setAutocast(deviceType: string, enabled: boolean, dtype: number): void;
+  isAutocastEnabled(deviceType: string): boolean;
+  buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
+}
+
+function addonPath(): string {
+  // dist/src/torch/native.js and src/torch/native.ts (under a TS loader) both sit three levels below the root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'torch_node.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+}
+
+// libgomp reads its settings once, when the addon loads it. Spin-waiting threads doubled step times on a busy
+// machine (shared/NOTES.md), so sleep-waiting is the default unless the user chose otherwise.
+process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+
+export const native: NativeBinding = createRequire(import.meta.url)(addonPath()) as NativeBinding;
+
+// libtorch starts with one intra-op thread on this platform; use every core unless told otherwise.
+const requestedThreads = Number(process.env.SIMCLR_NUM_THREADS ?? process.env.OMP_NUM_THREADS ?? 0);
+native.setNumThreads(requestedThreads > 0 ? requestedThreads : availableParallelism());
