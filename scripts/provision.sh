@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Brings a checkout to a runnable state, idempotently and quickly when nothing changed:
+#   system packages (libtorch, build tools, Fashion-MNIST) -> npm dependencies -> native addon -> TypeScript.
+# Set SIMCLR_SKIP_APT=1 to never touch system packages (you provide libtorch via LIBTORCH or a pip torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[provision] %s\n' "$*" >&2; }
+die() { printf '[provision] error: %s\n' "$*" >&2; exit 1; }
+
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || die "Node.js >= 20 is required (found $(node --version))"
+
+# ---- system packages ------------------------------------------------------------------------------------
+missing=()
+node scripts/find-libtorch.mjs root >/dev/null 2>&1 || missing+=(libtorch-dev)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1 || missing+=(libtcmalloc-minimal4)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "${SIMCLR_SKIP_APT:-0}" = 1 ]; then
+    say "SIMCLR_SKIP_APT=1: not installing ${missing[*]}"
+  elif ! command -v apt-get >/dev/null 2>&1; then
+    die "missing ${missing[*]} and this is not a Debian/Ubuntu system. Install a libtorch (pytorch.org zip, then LIBTORCH=/path/to/libtorch), a C++17 compiler, make and python3; Fashion-MNIST IDX files can be given with --data fashion-mnist:DIR."
+  else
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n" \
+        || die "missing ${missing[*]}; as root run: apt-get update && apt-get install -y ${missing[*]}"
+    fi
+    say "installing ${missing[*]} (apt)"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+      || die "apt-get install ${missing[*]} failed (see above)"
+  fi
+fi
+node scripts/find-libtorch.mjs root >/dev/null || exit 1
+
+# ---- npm dependencies -----------------------------------------------------------------------------------
+if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund >&2
+fi
+
+# ---- native addon: rebuilt only when its sources or the libtorch it links change -------------------------
+stamp_now=$( { cat native/binding.gyp native/src/*; node scripts/find-libtorch.mjs; } | sha256sum | cut -d' ' -f1)
+stamp_file=native/build/.simclr-stamp
+if [ ! -e native/build/Release/torch_node.node ] || [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp_now" ]; then
+  say "building the libtorch addon ($(node scripts/find-libtorch.mjs source), libtorch $(node scripts/find-libtorch.mjs version))"
+  npx --no-install node-gyp rebuild --directory native -j "$(nproc)" > native-build.log 2>&1 \
+    || { tail -n 40 native-build.log >&2; die "native build failed (full log: native-build.log)"; }
+  echo "$stamp_now" > "$stamp_file"
+fi
+
+# ---- TypeScript (incremental) ---------------------------------------------------------------------------
+npx --no-install tsc -p . >&2 || die "TypeScript build failed (see above)"
