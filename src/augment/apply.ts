@@ -1,0 +1,196 @@
+// Applies sampled view parameters (params.ts) to a whole batch with batched libtorch ops. Per-sample parameters
+// enter as small tensors; nothing loops over pixels in JavaScript. The transforms and their order follow the
+// SimCLR pipeline as written with torchvision: resized crop -> flip -> colour jitter -> grayscale -> blur ->
+// solarize, each matching the torchvision functional op on a float tensor image (see test/golden/gen_augment.py).
+
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { blurKernelSize, sampleViewParams, type AugmentConfig, type ViewParams } from './params.js';
+
+const F = torch.nn.functional;
+
+/** ITU-R 601-2 luma. torchvision's tensor path uses 0.2989 for red (PIL uses 0.299); the gap is below 1e-4. */
+const LUMA: readonly number[] = [0.299, 0.587, 0.114];
+
+export interface ApplyOptions {
+  /** Per-channel (x - mean) / std after every augmentation. Off by default: the paper feeds [0, 1] inputs. */
+  normalize?: { mean: readonly number[]; std: readonly number[] };
+}
+
+export interface ViewSeed {
+  seed: number;
+  epoch: number;
+  /** Dataset index of each image in the batch, in batch order. */
+  indices: ArrayLike<number>;
+}
+
+/** Parameters that leave an image as it is apart from resizing it whole to the output size. */
+export function identityViewParams(count: number, srcHeight: number, srcWidth: number): ViewParams {
+  const crop = new Float32Array(count * 4);
+  const jitterOrder = new Uint8Array(count * 4);
+  for (let b = 0; b < count; b++) {
+    crop.set([0, 0, srcWidth, srcHeight], b * 4);
+    jitterOrder.set([0, 1, 2, 3], b * 4);
+  }
+  return {
+    count, crop, flip: new Uint8Array(count), jitter: new Uint8Array(count),
+    brightness: new Float32Array(count).fill(1), contrast: new Float32Array(count).fill(1),
+    saturation: new Float32Array(count).fill(1), hue: new Float32Array(count), jitterOrder,
+    grayscale: new Uint8Array(count), blurSigma: new Float32Array(count), solarize: new Uint8Array(count),
+  };
+}
+
+/** One value per row as a [n,1,1,1] tensor, so it broadcasts over an [n,C,H,W] batch. */
+function perRow(values: ArrayLike<number>, rows: readonly number[], device: string): Tensor {
+  return torch.tensor(Float32Array.from(rows, (r) => values[r]!), { shape: [rows.length, 1, 1, 1], device });
+}
+
+/**
+ * Replaces rows `rows` of x (in place: applyViews owns x) by fn of those rows. Intermediates are freed per call,
+ * so a chain of ops on large batches never holds more than one op's temporaries.
+ */
+function updateRows(x: Tensor, rows: readonly number[], fn: (sub: Tensor) => Tensor): void {
+  if (rows.length === 0) return;
+  torch.scope(() => {
+    if (rows.length === x.shape[0]) {
+      x.copy_(fn(x));
+      return;
+    }
+    const index = torch.tensor(BigInt64Array.from(rows, (r) => BigInt(r)), { device: x.device });
+    torch.raw.index_copy_(x, 0, index, fn(x.indexSelect(0, index)));
+  });
+}
+
+function rowsWhere(count: number, pred: (b: number) => boolean): number[] {
+  const rows: number[] = [];
+  for (let b = 0; b < count; b++) if (pred(b)) rows.push(b);
+  return rows;
+}
+
+/**
+ * Crop, flip and resize in one bilinear grid sample. Coordinates follow F.interpolate(align_corners=False), which
+ * torchvision's resized_crop uses: output pixel j (centre j+0.5) reads source x = x0 + (j+0.5)*w/S - 0.5 in pixel
+ * units where pixel i has its centre at i. affineGrid/gridSample with alignCorners=false use the same pixel-centre
+ * convention, so theta maps output [-1, 1] onto the crop box's outer edges. interpolate sees only the cropped
+ * pixels and so clamps reads at the crop's edge pixels; clamping the grid to the edge pixels' centres reproduces
+ * that, which matters when upscaling. Not reproduced: antialiasing (PIL, or antialias=True) on strong downscale;
+ * this is plain bilinear, as torchvision's tensor resize with antialias=False.
+ */
+function resizedCropFlip(x: Tensor, p: ViewParams, size: number): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const theta = new Float32Array(n * 6);
+  const lo = new Float32Array(n * 2);
+  const hi = new Float32Array(n * 2);
+  for (let b = 0; b < n; b++) {
+    const [x0, y0, cw, ch] = p.crop.subarray(b * 4, b * 4 + 4) as unknown as [number, number, number, number];
+    const sx = cw / w;
+    theta.set([p.flip[b] ? -sx : sx, 0, (2 * x0 + cw) / w - 1, 0, ch / h, (2 * y0 + ch) / h - 1], b * 6);
+    // Normalised coordinates of the centres of the crop's first and last pixels (grid order is x, y).
+    lo.set([(2 * x0 + 1) / w - 1, (2 * y0 + 1) / h - 1], b * 2);
+    hi.set([(2 * (x0 + cw) - 1) / w - 1, (2 * (y0 + ch) - 1) / h - 1], b * 2);
+  }
+  return torch.scope(() => {
+    const dev = x.device;
+    const grid = F.affineGrid(torch.tensor(theta, { shape: [n, 2, 3], device: dev }), [n, c, size, size], false)
+      .clamp(torch.tensor(lo, { shape: [n, 1, 1, 2], device: dev }), torch.tensor(hi, { shape: [n, 1, 1, 2], device: dev }));
+    return F.gridSample(x, grid, { mode: 'bilinear', paddingMode: 'border', alignCorners: false });
+  });
+}
+
+/** [n,3,H,W] -> [n,1,H,W] luma. */
+function luma(x: Tensor): Tensor {
+  return x.mul(torch.tensor(Float32Array.from(LUMA), { shape: [1, 3, 1, 1], device: x.device })).sum(1, true);
+}
+
+// Colour jitter ops, indexed by the codes in ViewParams.jitterOrder; f is [n,1,1,1]. Each clamps to [0, 1] as
+// torchvision's blend does.
+function brightness(x: Tensor, f: Tensor): Tensor {
+  return x.mul(f).clamp(0, 1);
+}
+function contrast(x: Tensor, f: Tensor): Tensor {
+  const mean = (x.shape[1] === 3 ? luma(x) : x).mean([1, 2, 3], true);
+  return mean.lerp(x, f).clamp(0, 1);
+}
+function saturation(x: Tensor, f: Tensor): Tensor {
+  return luma(x).lerp(x, f).clamp(0, 1);
+}
+/** Shifts hue by f turns through HSV; the HSV -> RGB step uses the closed form v - v*s*clamp(min(k, 4-k), 0, 1). */
+function hue(x: Tensor, f: Tensor): Tensor {
+  const [r, g, b] = x.unbind(1) as [Tensor, Tensor, Tensor];
+  const maxc = x.amax(1), minc = x.amin(1);
+  const chroma = maxc.sub(minc);
+  const coloured = chroma.gt(0);
+  // Grey pixels (chroma 0) get hue 0 and saturation 0; the safe divisors only avoid 0/0 there.
+  const safeChroma = chroma.where(coloured, 1);
+  const rc = maxc.sub(r).div(safeChroma), gc = maxc.sub(g).div(safeChroma), bc = maxc.sub(b).div(safeChroma);
+  const sector = torch.where(maxc.eq(r), bc.sub(gc), torch.where(maxc.eq(g), rc.sub(bc).add(2), gc.sub(rc).add(4)));
+  const h = sector.div(6).unsqueeze(1).add(f).remainder(1);
+  const s = chroma.div(maxc.where(coloured, 1)).unsqueeze(1);
+  const v = maxc.unsqueeze(1);
+  // k = (n + 6h) mod 6 with n = 5, 3, 1 for R, G, B.
+  const k = h.mul(6).add(torch.tensor(Float32Array.of(5, 3, 1), { shape: [1, 3, 1, 1], device: x.device })).remainder(6);
+  const ramp = k.minimum(k.rsub(4)).clamp(0, 1);
+  return v.sub(v.mul(s).mul(ramp)).clamp(0, 1);
+}
+const JITTER_OPS: readonly ((x: Tensor, f: Tensor) => Tensor)[] = [brightness, contrast, saturation, hue];
+
+/** Separable Gaussian blur with one sigma per row ([n,1]), reflect padding and torchvision's kernel. */
+function gaussianBlur(x: Tensor, sigma: Tensor, k: number): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const half = (k - 1) / 2;
+  const taps = torch.linspace(-half, half, k, { device: x.device }).reshape(1, k);
+  const pdf = taps.div(sigma).square().mul(-0.5).exp();
+  const kernel = pdf.div(pdf.sum(1, true)).repeatInterleave(c, 0);
+  const planes = F.pad(x.reshape(1, n * c, h, w), [half, half, half, half], 'reflect');
+  const vertical = F.conv2d(planes, kernel.reshape(n * c, 1, k, 1), { groups: n * c });
+  // The kernel sums to 1 only up to rounding; keep the output inside [0, 1].
+  return F.conv2d(vertical, kernel.reshape(n * c, 1, 1, k), { groups: n * c }).reshape(n, c, h, w).clamp(0, 1);
+}
+
+/**
+ * Applies one view's parameters to each image: uint8 [B,C,H,W] (C = 1 or 3) -> float32 [B,C,S,S] in [0, 1]
+ * (unless normalised), S = cfg.outputSize. Colour jitter runs in each sample's own order: for each of the 4
+ * positions, each op runs once on the samples that have it at that position. One-channel images get brightness
+ * and contrast only (saturation, hue and grayscale are identities there, as in torchvision).
+ */
+export function applyViews(images: Tensor, params: ViewParams, cfg: AugmentConfig, opts: ApplyOptions = {}): Tensor {
+  if (images.dtype !== 'uint8' || images.ndim !== 4) throw new TypeError(`applyViews: expected uint8 [B,C,H,W] images, got ${images.dtype} [${images.shape.join(',')}]`);
+  const [n, c] = images.shape as [number, number, number, number];
+  if (c !== 1 && c !== 3) throw new RangeError(`applyViews: expected 1 or 3 channels, got ${c}`);
+  if (cfg.grayscaleInput !== (c === 1)) throw new RangeError(`applyViews: cfg.grayscaleInput is ${cfg.grayscaleInput} but images have ${c} channel(s)`);
+  if (params.count !== n) throw new RangeError(`applyViews: ${params.count} view parameters for ${n} images`);
+  const norm = opts.normalize;
+  if (norm && (norm.mean.length !== c || norm.std.length !== c)) throw new RangeError(`applyViews: normalize needs ${c} means and stds`);
+  const size = cfg.outputSize;
+  const dev = images.device;
+
+  return torch.scope(() => {
+    const x = resizedCropFlip(images.to('float32').div(255), params, size);
+
+    const factors = [params.brightness, params.contrast, params.saturation, params.hue];
+    const opCount = c === 3 ? 4 : 2;
+    for (let pos = 0; pos < 4; pos++) {
+      for (let op = 0; op < opCount; op++) {
+        const rows = rowsWhere(n, (b) => params.jitter[b] === 1 && params.jitterOrder[b * 4 + pos] === op);
+        updateRows(x, rows, (sub) => JITTER_OPS[op]!(sub, perRow(factors[op]!, rows, dev)));
+      }
+    }
+    if (c === 3) updateRows(x, rowsWhere(n, (b) => params.grayscale[b] === 1), (sub) => luma(sub).expand(sub.shape));
+    const blurRows = rowsWhere(n, (b) => params.blurSigma[b]! > 0);
+    updateRows(x, blurRows, (sub) =>
+      gaussianBlur(sub, perRow(params.blurSigma, blurRows, dev).reshape(blurRows.length, 1), blurKernelSize(size)));
+    updateRows(x, rowsWhere(n, (b) => params.solarize[b] === 1), (sub) => sub.rsub(1).where(sub.ge(0.5), sub));
+
+    if (!norm) return x;
+    const mean = torch.tensor(Float32Array.from(norm.mean), { shape: [1, c, 1, 1], device: dev });
+    const std = torch.tensor(Float32Array.from(norm.std), { shape: [1, c, 1, 1], device: dev });
+    return x.sub(mean).div(std);
+  });
+}
+
+/** The two SimCLR views (view ids 0 and 1) of each image. */
+export function createTwoViews(images: Tensor, cfg: AugmentConfig, at: ViewSeed, opts: ApplyOptions = {}): [Tensor, Tensor] {
+  const [, , h, w] = images.shape as [number, number, number, number];
+  const view = (v: number): Tensor => applyViews(images, sampleViewParams(cfg, h, w, at.seed, at.epoch, at.indices, v), cfg, opts);
+  return [view(0), view(1)];
+}
