@@ -1,0 +1,6 @@
+// The augmentation layer: per-view random parameters (rng, params), their batched application (apply) and a
+// PNG contact sheet of views (grid).
+export { CounterRng, philox4x32, mulhi32 } from './rng.js';
+export { type AugmentConfig, type ViewParams, defaultAugmentConfig, blurKernelSize, sampleViewParams } from './params.js';
+export { type ApplyOptions, type ViewSeed, applyViews, createTwoViews, identityViewParams } from './apply.js';
+export { type RawImage, tileRows, writeAugmentGrid } from './grid.js';
