@@ -21,7 +21,7 @@
         "<!@(node ../scripts/find-libtorch.mjs libs)"
       ],
       "defines": [
-        "NAPI_VERSION=8",
+        "NAPI_EXPERIMENTAL",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"

@@ -2,9 +2,15 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace tn {
 
-AddonState& state(Napi::Env env) { return *env.GetInstanceData<AddonState>(); }
+AddonState& state(Napi::BasicEnv env) { return *env.GetInstanceData<AddonState>(); }
 
 void throwJs(Napi::Env env, const std::string& where) {
   try {
@@ -20,7 +26,19 @@ void throwJs(Napi::Env env, const std::string& where) {
 
 }  // namespace tn
 
+// glibc raises its mmap threshold each time a large block is freed, after which tensor-sized blocks come from
+// the heap and are neither reused well nor returned: RSS grew by gigabytes in a loop that freed every tensor.
+// A fixed threshold keeps large blocks mmapped and returned at free. A preloaded tcmalloc/jemalloc needs none.
+static void tameGlibcMalloc() {
+#if defined(__GLIBC__)
+  const char* preload = std::getenv("LD_PRELOAD");
+  bool otherAllocator = preload != nullptr && (std::strstr(preload, "tcmalloc") || std::strstr(preload, "jemalloc"));
+  if (!otherAllocator && std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tameGlibcMalloc();
   env.SetInstanceData(new tn::AddonState());
   tn::InitTensor(env, exports);
   tn::InitOps(env, exports);

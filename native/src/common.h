@@ -34,16 +34,17 @@ struct AddonState {
   std::vector<OpEntry> ops;
 };
 
-AddonState& state(Napi::Env env);
+AddonState& state(Napi::BasicEnv env);
 
 // A JS handle owning one at::Tensor reference.
 class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit NativeTensor(const Napi::CallbackInfo& info);
-  ~NativeTensor() override;
+  // Runs synchronously inside GC (a basic finalizer), so dropped tensors free native memory at once.
+  void Finalize(Napi::BasicEnv env) override;
   at::Tensor tensor;
-  void Release(Napi::Env env);
+  void Release(Napi::BasicEnv env);
 
  private:
   const void* storageKey_ = nullptr;

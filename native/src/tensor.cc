@@ -16,7 +16,7 @@ thread_local bool pendingSet = false;
 thread_local at::Generator pendingGenerator;
 }  // namespace
 
-static void track(Napi::Env env, const at::Tensor& t, const void** key) {
+static void track(Napi::BasicEnv env, const at::Tensor& t, const void** key) {
   if (!t.defined() || !t.has_storage()) return;
   const c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
   *key = impl;
@@ -27,7 +27,7 @@ static void track(Napi::Env env, const at::Tensor& t, const void** key) {
   }
 }
 
-static void untrack(Napi::Env env, const void* key) {
+static void untrack(Napi::BasicEnv env, const void* key) {
   if (key == nullptr) return;
   auto& storages = state(env).storages;
   auto it = storages.find(key);
@@ -50,16 +50,13 @@ NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   track(info.Env(), tensor, &storageKey_);
 }
 
-void NativeTensor::Release(Napi::Env env) {
+void NativeTensor::Release(Napi::BasicEnv env) {
   untrack(env, storageKey_);
   storageKey_ = nullptr;
   tensor = at::Tensor();
 }
 
-NativeTensor::~NativeTensor() {
-  // Finalizers may run during GC; accounting calls are allowed there.
-  if (tensor.defined() || storageKey_ != nullptr) Release(Env());
-}
+void NativeTensor::Finalize(Napi::BasicEnv env) { Release(env); }
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
