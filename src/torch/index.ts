@@ -12,5 +12,6 @@ export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { scope, keep } from './scope.js';
 export { setNumThreads, getNumThreads, setNumInteropThreads, cuda, version, config, parallelInfo, autocast, isAutocastEnabled, memoryStats } from './runtime.js';
 export * as raw from './generated/ops.js';
+export * as safetensors from './safetensors.js';
 import * as functional from './functional.js';
 export const nn = { functional };
