@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node's test runner. Extra args go to `node --test`.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,5 +21,9 @@ if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', ...flags, ...files], { stdio: 'inherit' });
+// Tests run under the allocator simclr's CLI uses by default (tcmalloc where installed; see README, Performance).
+const env = { ...process.env };
+const tcmalloc = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'].find(existsSync);
+if (tcmalloc && !env.LD_PRELOAD && env.SIMCLR_ALLOCATOR !== 'system') env.LD_PRELOAD = tcmalloc;
+const r = spawnSync(process.execPath, ['--test', ...flags, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -26,14 +26,15 @@ void throwJs(Napi::Env env, const std::string& where) {
 
 }  // namespace tn
 
-// glibc raises its mmap threshold each time a large block is freed, after which tensor-sized blocks come from
-// the heap and are neither reused well nor returned: RSS grew by gigabytes in a loop that freed every tensor.
-// A fixed threshold keeps large blocks mmapped and returned at free. A preloaded tcmalloc/jemalloc needs none.
+// glibc malloc fragments under libtorch's aligned allocations: a loop that freed every tensor grew RSS without
+// bound (16 MB blocks: gigabytes, once glibc's dynamic mmap threshold rose; 16 KB blocks: ~15 KB a step). Blocks
+// of a page or more mmapped and returned at free kept RSS flat. A preloaded tcmalloc (simclr's default, faster)
+// or jemalloc needs none of this.
 static void tameGlibcMalloc() {
 #if defined(__GLIBC__)
   const char* preload = std::getenv("LD_PRELOAD");
   bool otherAllocator = preload != nullptr && (std::strstr(preload, "tcmalloc") || std::strstr(preload, "jemalloc"));
-  if (!otherAllocator && std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (!otherAllocator && std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 4096);
 #endif
 }
 
