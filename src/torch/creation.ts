@@ -60,14 +60,23 @@ function packed(values: (number | boolean | bigint)[], dtype: DType): ArrayBuffe
     case 'int32': return Int32Array.from(values, Number);
     case 'int16': return Int16Array.from(values, Number);
     case 'int8': return Int8Array.from(values, Number);
-    case 'uint8': case 'bool': return Uint8Array.from(values, Number);
+    case 'uint8': return Uint8Array.from(values, Number);
+    // Any nonzero value is true, as in PyTorch; storing the raw number would corrupt the bool storage.
+    case 'bool': return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
     default: return Float32Array.from(values, Number);
   }
 }
 
+// PyTorch's promotion bool < int < float over every element; JS numbers count as float, bigints as int.
+function naturalDtype(values: readonly (number | boolean | bigint)[]): DType {
+  if (values.length > 0 && values.every((v) => typeof v === 'boolean')) return 'bool';
+  if (values.length > 0 && values.every((v) => typeof v !== 'number')) return 'int64';
+  return 'float32';
+}
+
 /**
  * torch.tensor: from a typed array (its own dtype unless opts.dtype, shape [length] unless opts.shape), nested
- * arrays (float32 by default, bool for booleans, int64 for bigints) or a scalar. Always copies.
+ * arrays (bool when all booleans, int64 when all bigints or booleans, else float32) or a scalar. Always copies.
  */
 export function tensor(data: ArrayBufferView | NestedArray, opts: TensorOptions & { shape?: Shape } = {}): Tensor {
   let t: Tensor;
@@ -81,8 +90,7 @@ export function tensor(data: ArrayBufferView | NestedArray, opts: TensorOptions 
     const shape = inferShape(data);
     const values: (number | boolean | bigint)[] = [];
     flatten(data, shape, 0, values);
-    const first = values[0];
-    const natural: DType = typeof first === 'boolean' ? 'bool' : typeof first === 'bigint' ? 'int64' : 'float32';
+    const natural = naturalDtype(values);
     const dtype = opts.dtype ?? natural;
     const storeAs: DType = dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
     t = new Tensor(native.fromBuffer(packed(values, storeAs), opts.shape ?? shape, dtypeCode(storeAs)));

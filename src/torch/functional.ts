@@ -93,13 +93,31 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: Classification
 export function nllLoss(input: Tensor, target: Tensor, opts: ClassificationLossOptions = {}): Tensor {
   return ops.nll_loss_nd(input, target, opts.weight ?? null, reduction(opts.reduction), opts.ignoreIndex ?? -100);
 }
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// Broadcasts input and target to one shape first, as F.mse_loss/F.l1_loss do: aten's mse_loss backward scales
+// the target's gradient by the target's own element count, which is wrong for a target that was broadcast.
+function pointwiseLoss(op: (i: Tensor, t: Tensor, r: number) => Tensor, input: Tensor, target: Tensor, r: Reduction | undefined): Tensor {
+  const code = reduction(r);
+  if (sameShape(input.shape, target.shape)) return op(input, target, code);
+  const [i, t] = ops.broadcast_tensors([input, target]);
+  const out = op(i!, t!, code);
+  i!.dispose();
+  t!.dispose();
+  return out;
+}
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  return ops.mse_loss(input, target, reduction(opts.reduction));
+  return pointwiseLoss(ops.mse_loss, input, target, opts.reduction);
 }
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  return ops.l1_loss(input, target, reduction(opts.reduction));
+  return pointwiseLoss(ops.l1_loss, input, target, opts.reduction);
 }
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
+  if (!sameShape(input.shape, target.shape)) {
+    throw new RangeError(`binaryCrossEntropyWithLogits: target size [${target.shape.join(', ')}] must be the same as input size [${input.shape.join(', ')}]`);
+  }
   return ops.binary_cross_entropy_with_logits(input, target, opts.weight ?? null, opts.posWeight ?? null, reduction(opts.reduction));
 }
 

@@ -3,7 +3,7 @@ export { Tensor, Slice, slice, type Index, type Scalar, type TensorOrScalar, typ
 export { type DType, isFloatingPoint, elementSize } from './dtype.js';
 export {
   tensor, scalarTensor, zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint, randperm,
-  zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike, randintLike, type TensorOptions, type RandomOptions,
+  zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike, randintLike, type TensorOptions, type RandomOptions, type NestedArray,
 } from './creation.js';
 export { cat, stack, where, einsum, broadcastTensors, cdist } from './functions.js';
 export { noGrad, enableGrad, setGradEnabled, isGradEnabled } from './autograd.js';
