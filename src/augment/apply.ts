@@ -70,30 +70,39 @@ function rowsWhere(count: number, pred: (b: number) => boolean): number[] {
 /**
  * Crop, flip and resize in one bilinear grid sample. Coordinates follow F.interpolate(align_corners=False), which
  * torchvision's resized_crop uses: output pixel j (centre j+0.5) reads source x = x0 + (j+0.5)*w/S - 0.5 in pixel
- * units where pixel i has its centre at i. affineGrid/gridSample with alignCorners=false use the same pixel-centre
- * convention, so theta maps output [-1, 1] onto the crop box's outer edges. interpolate sees only the cropped
- * pixels and so clamps reads at the crop's edge pixels; clamping the grid to the edge pixels' centres reproduces
- * that, which matters when upscaling. Not reproduced: antialiasing (PIL, or antialias=True) on strong downscale;
- * this is plain bilinear, as torchvision's tensor resize with antialias=False.
+ * units where pixel i has its centre at i. gridSample with alignCorners=false uses the same pixel-centre
+ * convention, so each axis maps output [-1, 1] affinely onto the crop box's outer edges (negated x for a flip):
+ * the rows of theta in affineGrid(theta, size, false). The map is axis-aligned, so the grid is built from its two
+ * per-axis coordinate vectors, a fraction of affineGrid's cost (a batched matmul over all S*S points).
+ * interpolate sees only the cropped pixels and so clamps reads at the crop's edge pixels; clamping the per-axis
+ * coordinates to the edge pixels' centres reproduces that, which matters when upscaling. Not reproduced:
+ * antialiasing (PIL, or antialias=True) on strong downscale; this is plain bilinear, as torchvision's tensor resize
+ * with antialias=False.
  */
 function resizedCropFlip(x: Tensor, p: ViewParams, size: number): Tensor {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const theta = new Float32Array(n * 6);
-  const lo = new Float32Array(n * 2);
-  const hi = new Float32Array(n * 2);
+  const [n, , h, w] = x.shape as [number, number, number, number];
+  // Per sample and axis (x then y): scale, offset, and the clamp range, all in normalised coordinates.
+  const axis = (length: number, origin: number, span: number, flip: boolean): number[] => [
+    flip ? -span / length : span / length, (2 * origin + span) / length - 1,
+    (2 * origin + 1) / length - 1, (2 * (origin + span) - 1) / length - 1,
+  ];
+  const xs = new Float32Array(n * 4), ys = new Float32Array(n * 4);
   for (let b = 0; b < n; b++) {
     const [x0, y0, cw, ch] = p.crop.subarray(b * 4, b * 4 + 4) as unknown as [number, number, number, number];
-    const sx = cw / w;
-    theta.set([p.flip[b] ? -sx : sx, 0, (2 * x0 + cw) / w - 1, 0, ch / h, (2 * y0 + ch) / h - 1], b * 6);
-    // Normalised coordinates of the centres of the crop's first and last pixels (grid order is x, y).
-    lo.set([(2 * x0 + 1) / w - 1, (2 * y0 + 1) / h - 1], b * 2);
-    hi.set([(2 * (x0 + cw) - 1) / w - 1, (2 * (y0 + ch) - 1) / h - 1], b * 2);
+    xs.set(axis(w, x0, cw, p.flip[b] === 1), b * 4);
+    ys.set(axis(h, y0, ch, false), b * 4);
   }
   return torch.scope(() => {
     const dev = x.device;
-    const grid = F.affineGrid(torch.tensor(theta, { shape: [n, 2, 3], device: dev }), [n, c, size, size], false)
-      .clamp(torch.tensor(lo, { shape: [n, 1, 1, 2], device: dev }), torch.tensor(hi, { shape: [n, 1, 1, 2], device: dev }));
-    return F.gridSample(x, grid, { mode: 'bilinear', paddingMode: 'border', alignCorners: false });
+    // Output pixel centres in normalised coordinates, (2j+1)/S - 1, as affineGrid's base grid.
+    const base = torch.linspace(1 / size - 1, 1 - 1 / size, size, { device: dev }).reshape(1, size);
+    const coords = (a: Float32Array): Tensor => {
+      const [scale, offset, lo, hi] = torch.tensor(a, { shape: [n, 4], device: dev }).unbind(1) as [Tensor, Tensor, Tensor, Tensor];
+      return base.mul(scale.unsqueeze(1)).add(offset.unsqueeze(1)).clamp(lo.unsqueeze(1), hi.unsqueeze(1));
+    };
+    const gx = coords(xs).unsqueeze(1).expand(n, size, size);
+    const gy = coords(ys).unsqueeze(2).expand(n, size, size);
+    return F.gridSample(x, torch.stack([gx, gy], 3), { mode: 'bilinear', paddingMode: 'border', alignCorners: false });
   });
 }
 
@@ -105,32 +114,32 @@ function luma(x: Tensor): Tensor {
 // Colour jitter ops, indexed by the codes in ViewParams.jitterOrder; f is [n,1,1,1]. Each clamps to [0, 1] as
 // torchvision's blend does.
 function brightness(x: Tensor, f: Tensor): Tensor {
-  return x.mul(f).clamp(0, 1);
+  return x.mul(f).clamp_(0, 1);
 }
 function contrast(x: Tensor, f: Tensor): Tensor {
-  const mean = (x.shape[1] === 3 ? luma(x) : x).mean([1, 2, 3], true);
-  return mean.lerp(x, f).clamp(0, 1);
+  // The mean of the luma image is the luma of the per-channel means, which needs no full-size luma image.
+  const channelMeans = x.mean([2, 3], true);
+  const mean = x.shape[1] === 3 ? luma(channelMeans) : channelMeans;
+  return mean.lerp(x, f).clamp_(0, 1);
 }
 function saturation(x: Tensor, f: Tensor): Tensor {
-  return luma(x).lerp(x, f).clamp(0, 1);
+  return luma(x).lerp(x, f).clamp_(0, 1);
 }
-/** Shifts hue by f turns through HSV; the HSV -> RGB step uses the closed form v - v*s*clamp(min(k, 4-k), 0, 1). */
+/**
+ * Rotates hue by f turns, as torchvision's RGB -> HSV -> RGB. Hue is measured in sixths of a turn: for the largest
+ * channel i (first of r, g, b on ties, where the formula agrees anyway) it is 2i + (next - previous)/chroma.
+ * Back to RGB each channel is max - chroma * clamp(min(k, 4 - k), 0, 1) with k = (offset + hue) mod 6 and offsets
+ * 5, 3, 1 for r, g, b; value * saturation is the chroma. Results stay within [min, max] of the pixel, so in [0, 1].
+ */
 function hue(x: Tensor, f: Tensor): Tensor {
   const [r, g, b] = x.unbind(1) as [Tensor, Tensor, Tensor];
-  const maxc = x.amax(1), minc = x.amin(1);
-  const chroma = maxc.sub(minc);
-  const coloured = chroma.gt(0);
-  // Grey pixels (chroma 0) get hue 0 and saturation 0; the safe divisors only avoid 0/0 there.
-  const safeChroma = chroma.where(coloured, 1);
-  const rc = maxc.sub(r).div(safeChroma), gc = maxc.sub(g).div(safeChroma), bc = maxc.sub(b).div(safeChroma);
-  const sector = torch.where(maxc.eq(r), bc.sub(gc), torch.where(maxc.eq(g), rc.sub(bc).add(2), gc.sub(rc).add(4)));
-  const h = sector.div(6).unsqueeze(1).add(f).remainder(1);
-  const s = chroma.div(maxc.where(coloured, 1)).unsqueeze(1);
-  const v = maxc.unsqueeze(1);
-  // k = (n + 6h) mod 6 with n = 5, 3, 1 for R, G, B.
-  const k = h.mul(6).add(torch.tensor(Float32Array.of(5, 3, 1), { shape: [1, 3, 1, 1], device: x.device })).remainder(6);
-  const ramp = k.minimum(k.rsub(4)).clamp(0, 1);
-  return v.sub(v.mul(s).mul(ramp)).clamp(0, 1);
+  const maxc = x.amax(1), chroma = maxc.sub(x.amin(1));
+  const scaled = torch.where(r.eq(maxc), g.sub(b), torch.where(g.eq(maxc), b.sub(r).add(chroma, 2), r.sub(g).add(chroma, 4)));
+  // Grey pixels (chroma 0) come out as max whatever their hue; the divisor 1 only avoids 0/0.
+  const sixths = scaled.div(chroma.where(chroma.gt(0), 1)).unsqueeze(1).add(f.mul(6));
+  const k = sixths.add(torch.tensor(Float32Array.of(5, 3, 1), { shape: [1, 3, 1, 1], device: x.device })).remainder(6);
+  const ramp = k.minimum(k.rsub(4)).clamp_(0, 1);
+  return maxc.unsqueeze(1).sub(ramp.mul_(chroma.unsqueeze(1)));
 }
 const JITTER_OPS: readonly ((x: Tensor, f: Tensor) => Tensor)[] = [brightness, contrast, saturation, hue];
 
@@ -144,7 +153,7 @@ function gaussianBlur(x: Tensor, sigma: Tensor, k: number): Tensor {
   const planes = F.pad(x.reshape(1, n * c, h, w), [half, half, half, half], 'reflect');
   const vertical = F.conv2d(planes, kernel.reshape(n * c, 1, k, 1), { groups: n * c });
   // The kernel sums to 1 only up to rounding; keep the output inside [0, 1].
-  return F.conv2d(vertical, kernel.reshape(n * c, 1, 1, k), { groups: n * c }).reshape(n, c, h, w).clamp(0, 1);
+  return F.conv2d(vertical, kernel.reshape(n * c, 1, 1, k), { groups: n * c }).reshape(n, c, h, w).clamp_(0, 1);
 }
 
 /**
