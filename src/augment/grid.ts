@@ -19,7 +19,7 @@ export function tileRows(tiles: readonly Tensor[]): RawImage {
   return torch.scope(() => {
     const [b, c, s] = tiles[0]!.shape as [number, 1 | 3, number, number];
     const sheet = torch.cat(tiles, 3).permute(0, 2, 3, 1).reshape(b * s, tiles.length * s, c);
-    const bytes = sheet.mul(255).round().clamp(0, 255).to('uint8').contiguous().toArray() as Uint8Array;
+    const bytes = sheet.mul(255).round().clamp(0, 255).to('uint8').cpu().contiguous().toArray() as Uint8Array;
     return { pixels: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: tiles.length * s, height: b * s, channels: c };
   });
 }
