@@ -14,13 +14,15 @@ export interface LarsOptions extends GroupOptions {
 /** SimCLR's defaults: momentum 0.9, eta 0.001, weight decay 1e-6. */
 export const LARS_DEFAULTS: Readonly<Omit<LarsOptions, 'lr'>> = { momentum: 0.9, eta: 0.001, weightDecay: 1e-6, excludeFromAdaptation: false };
 
-const { _foreach_add$List, _foreach_add_$List, _foreach_addcmul_$Scalar, _foreach_mul_$Scalar, _foreach_norm$Scalar, _foreach_sub_$List } = torch.raw;
+const { _foreach_add_$List, _foreach_addcmul_$Scalar, _foreach_mul_$Scalar, _foreach_norm$Scalar, _foreach_sub_$List } = torch.raw;
 
 /**
  * Per parameter: g += weightDecay*w; trust = eta*||w||/||g|| when both norms are positive, else 1
  * (always 1 when excluded from adaptation); v = momentum*v + lr*trust*g; w -= v. The velocity carries the
  * learning rate, so a schedule's change reaches the update gradually, as in the TensorFlow original.
  * Weight decay is exempted by giving a group weightDecay 0; see larsParamGroups.
+ * The decay is added to p.grad in place (after step() the gradient holds g + weightDecay*w): a decayed copy
+ * would cost a parameter-sized allocation per step, a third of the step time for ResNet-18 on CPU.
  */
 export class LARS extends Optimizer<LarsOptions> {
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<LarsOptions>[], opts: Partial<LarsOptions> & { lr: number }) {
@@ -34,22 +36,22 @@ export class LARS extends Optimizer<LarsOptions> {
     if (!(g.weightDecay >= 0)) throw new RangeError(`LARS: invalid weight decay ${g.weightDecay}`);
   }
 
-  // A fixed number of launches per group whatever its size: the norms come back as 0-d tensors, the trust
+  // A fixed number of operator calls per group whatever its size: the norms come back as 0-d tensors, the trust
   // ratios are computed on one stacked vector, and each 0-d ratio broadcasts inside the fused momentum update.
   protected override updateGroup(g: ParamGroup<LarsOptions>, params: Tensor[], grads: Tensor[], states: ParamState[]): void {
     for (const [i, st] of states.entries()) {
       if (st.tensors.momentum === undefined) st.tensors.momentum = torch.zerosLike(params[i]!).keep();
     }
     const velocity = states.map((st) => st.tensors.momentum!);
-    const decayed = g.weightDecay !== 0 ? _foreach_add$List(grads, params, g.weightDecay) : grads;
+    if (g.weightDecay !== 0) _foreach_add_$List(grads, params, g.weightDecay);
     _foreach_mul_$Scalar(velocity, g.momentum);
     if (g.excludeFromAdaptation) {
-      _foreach_add_$List(velocity, decayed, g.lr);
+      _foreach_add_$List(velocity, grads, g.lr);
     } else {
       const wNorm = torch.stack(_foreach_norm$Scalar(params, 2));
-      const gNorm = torch.stack(_foreach_norm$Scalar(decayed, 2));
+      const gNorm = torch.stack(_foreach_norm$Scalar(grads, 2));
       const trust = torch.where(wNorm.gt(0).logicalAnd(gNorm.gt(0)), wNorm.mul(g.eta).div(gNorm), 1);
-      _foreach_addcmul_$Scalar(velocity, decayed, trust.mul(g.lr).unbind(0), 1);
+      _foreach_addcmul_$Scalar(velocity, grads, trust.mul(g.lr).unbind(0), 1);
     }
     _foreach_sub_$List(params, velocity);
   }

@@ -109,6 +109,18 @@ test('larsParamGroups excludes biases and norm parameters from weight decay and 
   });
 });
 
+test('LARS leaves the decayed gradient in p.grad', () => {
+  torch.scope(() => {
+    const w = torch.full([2, 2], 2, { requiresGrad: true });
+    const opt = new LARS([w], { lr: 1, weightDecay: 0.5 });
+    w.grad = torch.ones([2, 2]);
+    opt.step();
+    assert.deepEqual(Array.from(values(w.grad!)), [2, 2, 2, 2]);
+    // trust = 0.001 * ||w|| / ||g|| = 0.001 * 4 / 4, so w = 2 - 0.001 * 2.
+    for (const x of values(w)) assert.ok(Math.abs(x - 1.998) < 1e-6, `${x}`);
+  });
+});
+
 test('step skips parameters without gradients and zeroGrad clears them', () => {
   torch.scope(() => {
     const a = torch.ones([3], { requiresGrad: true });

@@ -24,11 +24,12 @@ function run(opt: Optimizer<GroupOptions>, params: torch.Tensor[], c: OptimCase<
   }
 }
 
-// Through JSON for the meta, and through a copy for the tensors, as a checkpoint on disk would be.
+// Through safetensors bytes, the meta as a JSON metadata string, as a checkpoint does.
 function roundTrip(sd: OptimizerStateDict): OptimizerStateDict {
-  const tensors = Object.fromEntries(Object.entries(sd.tensors).map(([k, t]) => [k, torch.tensor(values(t), { shape: t.shape })]));
+  const bytes = torch.safetensors.serialize(sd.tensors, { optimizer: JSON.stringify(sd.meta) });
   for (const t of Object.values(sd.tensors)) t.dispose();
-  return { tensors, meta: JSON.parse(JSON.stringify(sd.meta)) as OptimizerStateDict['meta'] };
+  const loaded = torch.safetensors.deserialize(bytes);
+  return { tensors: Object.fromEntries(loaded.tensors), meta: JSON.parse(loaded.metadata.optimizer!) as OptimizerStateDict['meta'] };
 }
 
 test('stateDict round trip makes the next step identical', () => {
