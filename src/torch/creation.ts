@@ -2,6 +2,7 @@
 import { native } from './native.js';
 import * as ops from './generated/ops.js';
 import { Tensor } from './tensor.js';
+import { generatorArg } from './dispatch.js';
 import type { Generator } from './random.js';
 import { type DType, dtypeCode, dtypeOfTypedArray } from './dtype.js';
 
@@ -46,7 +47,10 @@ function inferShape(data: NestedArray): number[] {
 function flatten(data: NestedArray, shape: readonly number[], depth: number, out: (number | boolean | bigint)[]): void {
   if (depth === shape.length) {
     if (Array.isArray(data)) throw new TypeError('tensor: ragged nested array (sub-arrays differ in length)');
-    out.push(data as number | boolean | bigint);
+    if (typeof data !== 'number' && typeof data !== 'boolean' && typeof data !== 'bigint') {
+      throw new TypeError(`tensor: elements must be numbers, booleans or bigints, got ${data === null ? 'null' : typeof data}`);
+    }
+    out.push(data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[depth]) throw new TypeError('tensor: ragged nested array (sub-arrays differ in length)');
@@ -134,17 +138,17 @@ export function eye(n: number, m?: number, opts: TensorOptions = {}): Tensor {
   return finish(ops.eye$m(n, m ?? n, dt(opts), null, opts.device ?? null), opts);
 }
 export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.rand$generator(checkShape(shape, 'rand'), opts.generator ?? null, dt(opts), null, opts.device ?? null), opts);
+  return finish(ops.rand$generator(checkShape(shape, 'rand'), generatorArg(opts.generator, 'rand'), dt(opts), null, opts.device ?? null), opts);
 }
 export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randn$generator(checkShape(shape, 'randn'), opts.generator ?? null, dt(opts), null, opts.device ?? null), opts);
+  return finish(ops.randn$generator(checkShape(shape, 'randn'), generatorArg(opts.generator, 'randn'), dt(opts), null, opts.device ?? null), opts);
 }
 /** Integers uniform in [low, high); int64 by default. */
 export function randint(low: number, high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randint$low_generator(low, high, checkShape(shape, 'randint'), opts.generator ?? null, dt(opts, 'int64'), null, opts.device ?? null), opts);
+  return finish(ops.randint$low_generator(low, high, checkShape(shape, 'randint'), generatorArg(opts.generator, 'randint'), dt(opts, 'int64'), null, opts.device ?? null), opts);
 }
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randperm$generator(n, opts.generator ?? null, dt(opts, 'int64'), null, opts.device ?? null), opts);
+  return finish(ops.randperm$generator(n, generatorArg(opts.generator, 'randperm'), dt(opts, 'int64'), null, opts.device ?? null), opts);
 }
 
 function likeDtype(opts: TensorOptions): number | null {

@@ -1,6 +1,7 @@
 // The bridge between the generated operator layer and the native binding: operator ids and handle wrapping.
 import { native, type NativeTensor } from './native.js';
 import type { Tensor } from './tensor.js';
+import type { Generator } from './random.js';
 
 const names: string[] = [];
 const ids: number[] = [];
@@ -32,4 +33,14 @@ export function wrap(h: unknown): Tensor | null {
 
 export function wrapList(hs: unknown): Tensor[] {
   return (hs as NativeTensor[]).map((h) => makeTensor!(h));
+}
+
+/**
+ * Checks an optional generator argument: the generated layer reads `generator?._h`, so any other object would
+ * silently fall back to the default generator instead of failing.
+ */
+export function generatorArg(g: Generator | null | undefined, where: string): Generator | null {
+  if (g === undefined || g === null) return null;
+  if (typeof g !== 'object' || !(g._h instanceof native.NativeGenerator)) throw new TypeError(`${where}: generator must be a torch.Generator`);
+  return g;
 }

@@ -11,7 +11,7 @@ export class Generator {
     this._h = handle ?? new native.NativeGenerator(device);
   }
   manualSeed(seed: number | bigint): this {
-    this._h.manualSeed(seed);
+    this._h.manualSeed(checkSeed(seed, 'Generator.manualSeed'));
     return this;
   }
   initialSeed(): bigint {
@@ -32,7 +32,22 @@ export class Generator {
 
 /** Seeds the default generators of all devices, like torch.manual_seed. */
 export function manualSeed(seed: number | bigint): void {
-  native.manualSeed(seed);
+  native.manualSeed(checkSeed(seed, 'manualSeed'));
+}
+
+// Seeds are 64-bit; negative ones wrap modulo 2^64 as in PyTorch. The binding would truncate a fractional number
+// and reject anything else with an unhelpful message.
+const SEED_MIN = -(2n ** 63n);
+const SEED_LIMIT = 2n ** 64n;
+function checkSeed(seed: number | bigint, where: string): number | bigint {
+  if (typeof seed === 'bigint') {
+    if (seed < SEED_MIN || seed >= SEED_LIMIT) throw new RangeError(`${where}: seed ${seed} is outside [-2^63, 2^64)`);
+    return seed;
+  }
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new TypeError(`${where}: seed must be a safe integer or a bigint, got ${typeof seed === 'number' ? seed : typeof seed}`);
+  }
+  return seed;
 }
 
 /** The default generator of a device; random ops without an explicit generator draw from it. */

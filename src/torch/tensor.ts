@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import { native, type NativeTensor } from './native.js';
 import * as ops from './generated/ops.js';
-import { setTensorFactory } from './dispatch.js';
+import { setTensorFactory, generatorArg } from './dispatch.js';
 import type { Generator } from './random.js';
 import { trackTensor, setScopedPredicate, keep as keepTensor } from './scope.js';
 import {
@@ -39,8 +39,8 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
-const INT64_MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
-const INT64_MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const LEAF_ONLY = 'you can only change requires_grad flags of leaf variables.';
+const DETACH_HINT = ' If you want to use a computed variable in a subgraph that does not require differentiation use detach().';
 
 function scalarOrTensor(v: TensorOrScalar, like: Tensor): Tensor {
   return v instanceof Tensor ? v : ops.scalar_tensor(v, dtypeCode(typeof v === 'boolean' ? 'bool' : like.dtype), undefined, like.device);
@@ -125,12 +125,7 @@ export class Tensor {
   /** The value of a one-element tensor as a JS number (int64 beyond 2^53 loses precision; bool gives 0/1). */
   item(): number {
     if (this.numel() !== 1) throw new RangeError(`item(): tensor has ${this.numel()} elements, expected 1`);
-    const v = this.toArray()[0]!;
-    if (typeof v === 'bigint') {
-      if (v < INT64_MIN_SAFE || v > INT64_MAX_SAFE) return Number(v);
-      return Number(v);
-    }
-    return v;
+    return Number(this.toArray()[0]!);
   }
   /** Nested arrays of numbers, like PyTorch's tolist(). */
   tolist(): unknown {
@@ -177,10 +172,14 @@ export class Tensor {
   get requiresGrad(): boolean {
     return native.requiresGrad(this._h);
   }
+  /** As PyTorch's property setter: only leaves may change the flag (libtorch would ignore it silently). */
   set requiresGrad(on: boolean) {
+    if (!this.isLeaf) throw new Error(`requiresGrad: ${LEAF_ONLY}${on ? '' : DETACH_HINT}`);
     native.setRequiresGrad(this._h, on);
   }
+  /** As PyTorch's requires_grad_(): turning it off is refused for non-leaves, turning it on is a no-op there. */
   requiresGrad_(on = true): this {
+    if (!on && !this.isLeaf) throw new Error(`requiresGrad_: ${LEAF_ONLY}${DETACH_HINT}`);
     native.setRequiresGrad(this._h, on);
     return this;
   }
@@ -189,7 +188,18 @@ export class Tensor {
     const g = native.getGrad(this._h);
     return g === null ? null : new Tensor(g);
   }
+  /** Replaces the gradient; like PyTorch it must match this tensor's dtype, device and shape. */
   set grad(g: Tensor | null) {
+    if (g !== null) {
+      if (!(g instanceof Tensor)) throw new TypeError('grad: expected a Tensor or null');
+      if (g.dtype !== this.dtype) throw new Error(`grad: assigned grad has data of a different type (${g.dtype}, expected ${this.dtype})`);
+      if (g.device !== this.device) throw new Error(`grad: assigned grad has data on a different device (${g.device}, expected ${this.device})`);
+      const a = g.shape;
+      const b = this.shape;
+      if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+        throw new Error(`grad: assigned grad has data of a different size ([${a.join(', ')}], expected [${b.join(', ')}])`);
+      }
+    }
     native.setGrad(this._h, g === null ? null : g._h);
   }
   get isLeaf(): boolean {
@@ -273,7 +283,10 @@ export class Tensor {
   }
   /** torch.where(condition, this, other), PyTorch's Tensor.where. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
-    return ops.where$self(condition, this, scalarOrTensor(other, this));
+    const o = scalarOrTensor(other, this);
+    const out = ops.where$self(condition, this, o);
+    if (o !== other) o.dispose();
+    return out;
   }
   nanToNum(nan = 0, posinf?: number, neginf?: number): Tensor {
     return ops.nan_to_num(this, nan, posinf ?? null, neginf ?? null);
@@ -418,39 +431,49 @@ export class Tensor {
       if (result !== this) result.dispose();
       result = next;
     };
-    for (const idx of indices) {
-      if (idx === '...') {
-        if (sawEllipsis) throw new TypeError('index: only one ellipsis allowed');
-        sawEllipsis = true;
-        const skip = ndim - consumed;
-        for (let k = 0; k < skip; k++) advanced.push(null);
-        dim += skip;
-      } else if (idx === null) {
-        step(result.unsqueeze(dim));
-        advanced.push(null);
-        dim++;
-      } else if (typeof idx === 'number') {
-        const size = result.shape[dim]!;
-        if (idx < -size || idx >= size) throw new RangeError(`index ${idx} is out of bounds for dimension ${dim} with size ${size}`);
-        step(result.select(dim, idx));
-      } else if (idx instanceof Slice) {
-        step(ops.slice$Tensor(result, dim, idx.start, idx.stop, idx.step));
-        advanced.push(null);
-        dim++;
-      } else {
-        advanced.push(idx);
-        dim += idx.dtype === 'bool' ? idx.ndim : 1;
+    // An invalid index part-way through must not leak the views made so far.
+    try {
+      for (const idx of indices) {
+        if (idx === '...') {
+          if (sawEllipsis) throw new TypeError('index: only one ellipsis allowed');
+          sawEllipsis = true;
+          const skip = ndim - consumed;
+          for (let k = 0; k < skip; k++) advanced.push(null);
+          dim += skip;
+        } else if (idx === null) {
+          step(result.unsqueeze(dim));
+          advanced.push(null);
+          dim++;
+        } else if (typeof idx === 'number') {
+          const size = result.shape[dim]!;
+          if (idx < -size || idx >= size) throw new RangeError(`index ${idx} is out of bounds for dimension ${dim} with size ${size}`);
+          step(result.select(dim, idx));
+        } else if (idx instanceof Slice) {
+          step(ops.slice$Tensor(result, dim, idx.start, idx.stop, idx.step));
+          advanced.push(null);
+          dim++;
+        } else if (idx instanceof Tensor) {
+          advanced.push(idx);
+          dim += idx.dtype === 'bool' ? idx.ndim : 1;
+        } else {
+          throw new TypeError(`index: expected an integer, slice(), null, '...' or a Tensor, got ${JSON.stringify(idx) ?? typeof idx}`);
+        }
       }
-    }
-    if (advanced.some((a) => a !== null)) {
-      while (advanced.length > 0 && advanced[advanced.length - 1] === null) advanced.pop();
-      step(ops.index$Tensor(result, advanced));
+      if (advanced.some((a) => a !== null)) {
+        while (advanced.length > 0 && advanced[advanced.length - 1] === null) advanced.pop();
+        step(ops.index$Tensor(result, advanced));
+      }
+    } catch (e) {
+      if (result !== this) result.dispose();
+      throw e;
     }
     return result === this ? ops.alias(this) : result;
   }
   /** In-place advanced assignment: this[indices] = values (accumulate adds instead). */
   indexPut_(indices: readonly (Tensor | null)[], values: TensorOrScalar, accumulate = false): this {
-    ops.index_put_(this, indices, scalarOrTensor(values, this), accumulate);
+    const v = scalarOrTensor(values, this);
+    ops.index_put_(this, indices, v, accumulate);
+    if (v !== values) v.dispose();
     return this;
   }
   indexAdd_(dim: number, index: Tensor, source: Tensor, alpha = 1): this { ops.index_add_(this, dim, index, source, alpha); return this; }
@@ -500,9 +523,9 @@ export class Tensor {
   relu_(): this { ops.relu_(this); return this; }
   pow_(exponent: number): this { ops.pow_$Scalar(this, exponent); return this; }
   maskedFill_(mask: Tensor, value: number): this { ops.masked_fill_$Scalar(this, mask, value); return this; }
-  uniform_(from = 0, to = 1, generator?: Generator): this { ops.uniform_(this, from, to, generator ?? null); return this; }
-  normal_(mean = 0, std = 1, generator?: Generator): this { ops.normal_(this, mean, std, generator ?? null); return this; }
-  bernoulli_(p: number, generator?: Generator): this { ops.bernoulli_$float(this, p, generator ?? null); return this; }
+  uniform_(from = 0, to = 1, generator?: Generator): this { ops.uniform_(this, from, to, generatorArg(generator, 'uniform_')); return this; }
+  normal_(mean = 0, std = 1, generator?: Generator): this { ops.normal_(this, mean, std, generatorArg(generator, 'normal_')); return this; }
+  bernoulli_(p: number, generator?: Generator): this { ops.bernoulli_$float(this, p, generatorArg(generator, 'bernoulli_')); return this; }
 
   // ------------------------------------------------------------------------------------------------ display
   toString(): string {

@@ -822,7 +822,7 @@ def random():
             return fn(a)
         Q.case(name, op, run, [], args)
 
-    for seed, shape, d in ((0, [5], None), (42, [3, 4], 'float64'), (7, [40], None)):
+    for seed, shape, d in ((0, [5], None), (42, [3, 4], 'float64'), (7, [40], None), (-1, [4], None)):
         seeded(f'rand/{seed}/{shape}/{d}', 'rand', lambda a: torch.rand(a['shape'], dtype=dt(a['dtype'])),
                {'seed': seed, 'shape': shape, 'dtype': d})
     for seed, shape, d in ((1, [7], None), (1, [20], None), (3, [4, 5], 'float64'), (2 ** 40 + 3, [6], None)):
