@@ -158,6 +158,9 @@ export function interpolate(input: Tensor, opts: InterpolateOptions): Tensor {
   const { mode = 'nearest' } = opts;
   if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new TypeError('interpolate: give exactly one of size and scaleFactor');
   if (input.ndim !== 4) throw new RangeError(`interpolate: expected a 4-d NCHW tensor, got ${input.ndim} dims`);
+  if (mode === 'nearest' && opts.alignCorners !== undefined) {
+    throw new TypeError('interpolate: alignCorners can only be set with the interpolating mode bilinear');
+  }
   const size = opts.size === undefined ? null : typeof opts.size === 'number' ? [opts.size, opts.size] : opts.size;
   const scales = opts.scaleFactor === undefined ? null : typeof opts.scaleFactor === 'number' ? [opts.scaleFactor, opts.scaleFactor] : opts.scaleFactor;
   if (mode === 'nearest') return ops.upsample_nearest2d$vec(input, size, scales);

@@ -290,6 +290,9 @@ def elementwise():
         E.case(name, name, lambda x, a, n=name: getattr(x[0], n)(), [maker(3, 4, **kw)])
     for name in ('exp', 'sigmoid', 'tanh', 'sqrt', 'log'):
         E.case(f'{name}/float32', name, lambda x, a, n=name: getattr(x[0], n)(), [E.pos(3, 4, dtype=torch.float32)])
+    for name in ('exp', 'sigmoid', 'relu', 'tanh'):
+        E.case(f'{name}/bfloat16', name, lambda x, a, n=name: getattr(x[0], n)(), [E.randn(3, 4, dtype=torch.bfloat16)])
+    E.case('abs/float16', 'abs', lambda x, a: x[0].abs(), [E.randn(3, 4, dtype=torch.float16)])
     E.case('abs/zero', 'abs', lambda x, a: x[0].abs(), [torch.tensor([-1.5, 0.0, 2.0], dtype=f64)])
     E.case('relu/zero', 'relu', lambda x, a: x[0].relu(), [torch.tensor([-1.5, 0.0, 2.0], dtype=f64)])
     E.case('round/half-even', 'round', lambda x, a: x[0].round(), [torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5], dtype=f64)])
@@ -394,6 +397,15 @@ def reduction():
            {'dim': 1, 'keepdim': False})
     R.case('sum/int64', 'sum', lambda x, a: x[0].sum(), [R.randint(-9, 9, 4, 5)], {'dim': None, 'keepdim': False})
     R.case('sum/bool-counts', 'sum', lambda x, a: x[0].sum(a['dim'], keepdim=a['keepdim']), [R.mask(4, 5)], {'dim': 1, 'keepdim': False})
+    for d in (torch.float16, torch.bfloat16):
+        R.case(f'sum/{DTYPES[d]}', 'sum', lambda x, a: x[0].sum(a['dim'], keepdim=a['keepdim']), [R.randn(4, 6, dtype=d)],
+               {'dim': 1, 'keepdim': False})
+        R.case(f'mean/{DTYPES[d]}', 'mean', lambda x, a: x[0].mean(), [R.randn(4, 6, dtype=d)], {'dim': None, 'keepdim': False})
+        R.case(f'max/{DTYPES[d]}', 'max_dim', lambda x, a: tuple(x[0].max(a['dim'], keepdim=a['keepdim'])), [R.randn(4, 6, dtype=d)],
+               {'dim': 0, 'keepdim': False})
+        R.case(f'sort/{DTYPES[d]}', 'sort', lambda x, a: tuple(x[0].sort(a['dim'], descending=a['descending'])),
+               [R.perm(12).reshape(3, 4).to(d)], {'dim': 1, 'descending': False})
+    R.case('cumsum/bfloat16', 'cumsum', lambda x, a: x[0].cumsum(a['dim']), [R.randn(3, 4, dtype=torch.bfloat16)], {'dim': 1})
     R.case('mean/all', 'mean', lambda x, a: x[0].mean(), [X()], {'dim': None, 'keepdim': False})
     R.case('mean/float32', 'mean', lambda x, a: x[0].mean(), [R.randn(7, 9, dtype=torch.float32)], {'dim': None, 'keepdim': False})
     R.case('prod/all', 'prod', lambda x, a: x[0].prod(), [R.pos(2, 3)], {'dim': None, 'keepdim': False})
@@ -466,6 +478,8 @@ def matmul():
         M.case(f'matmul/{sa}@{sb}', 'matmul', lambda x, a: x[0].matmul(x[1]), [M.randn(*sa), M.randn(*sb)])
     M.case('matmul/float32', 'matmul', lambda x, a: x[0].matmul(x[1]), [M.randn(16, 32, dtype=torch.float32),
                                                                           M.randn(32, 8, dtype=torch.float32)])
+    M.case('mm/bfloat16', 'mm', lambda x, a: x[0].mm(x[1]), [M.randn(3, 8, dtype=torch.bfloat16), M.randn(8, 2, dtype=torch.bfloat16)],
+           tol={'rtol': 2e-2, 'atol': 2e-2})
     M.case('mm', 'mm', lambda x, a: x[0].mm(x[1]), [M.randn(3, 4), M.randn(4, 2)])
     M.case('mm/transposed-operand', 'mm_t', lambda x, a: x[0].mm(x[1].t()), [M.randn(3, 4), M.randn(2, 4)])
     M.case('bmm', 'bmm', lambda x, a: x[0].bmm(x[1]), [M.randn(2, 3, 4), M.randn(2, 4, 5)])
@@ -635,6 +649,9 @@ def nn():
     N.case('conv2d/float32', 'conv2d', lambda x, a: F.conv2d(x[0], x[1], x[2], **a),
            [N.randn(2, 3, 8, 8, dtype=torch.float32), N.randn(4, 3, 3, 3, dtype=torch.float32), N.randn(4, dtype=torch.float32)],
            {'padding': 1}, tol={'rtol': 1e-4, 'atol': 1e-5})
+    N.case('conv2d/bfloat16', 'conv2d', lambda x, a: F.conv2d(x[0], x[1], x[2], **a),
+           [N.randn(1, 2, 5, 5, dtype=torch.bfloat16), N.randn(3, 2, 3, 3, dtype=torch.bfloat16), N.randn(3, dtype=torch.bfloat16)],
+           {'padding': 1}, tol={'rtol': 2e-2, 'atol': 2e-2})
     N.case('linear', 'linear', lambda x, a: F.linear(x[0], x[1], x[2]), [N.randn(3, 5), N.randn(4, 5), N.randn(4)])
     N.case('linear/no-bias', 'linear_nobias', lambda x, a: F.linear(x[0], x[1]), [N.randn(3, 5), N.randn(4, 5)])
     N.case('linear/3d', 'linear', lambda x, a: F.linear(x[0], x[1], x[2]), [N.randn(2, 3, 5), N.randn(4, 5), N.randn(4)])
@@ -673,6 +690,10 @@ def nn():
         N.case(f'softmax/{dim}', 'softmax', lambda x, a: F.softmax(x[0], a['dim']), [N.randn(3, 4, 5)], {'dim': dim})
         N.case(f'logSoftmax/{dim}', 'logSoftmax', lambda x, a: F.log_softmax(x[0], a['dim']), [N.randn(3, 4, 5)], {'dim': dim})
     N.case('softmax/float32', 'softmax', lambda x, a: F.softmax(x[0], a['dim']), [N.randn(4, 10, dtype=torch.float32, scale=5)], {'dim': 1})
+    N.case('softmax/bfloat16', 'softmax', lambda x, a: F.softmax(x[0], a['dim']), [N.randn(3, 8, dtype=torch.bfloat16)], {'dim': 1})
+    N.case('layerNorm/bfloat16', 'layerNorm', lambda x, a: F.layer_norm(x[0], a['shape'], x[1], x[2], eps=a['eps']),
+           [N.randn(2, 8, dtype=torch.bfloat16), N.pos(8, dtype=torch.bfloat16), N.randn(8, dtype=torch.bfloat16)],
+           {'shape': [8], 'eps': 1e-5}, tol={'rtol': 2e-2, 'atol': 2e-2})
     N.case('softmax/large-logits', 'softmax', lambda x, a: F.softmax(x[0], a['dim']), [N.randn(3, 4, scale=500)], {'dim': 1})
     N.case('softmax/float32-to-float64', 'softmax_dtype', lambda x, a: F.softmax(x[0], a['dim'], dtype=dt(a['dtype'])),
            [N.randn(3, 4, dtype=torch.float32)], {'dim': 1, 'dtype': 'float64'})
@@ -876,6 +897,7 @@ def errors():
     err('cross-entropy-target', 'crossEntropy', lambda: F.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 5])),
         'aten::cross_entropy_loss')
     err('mean-int', 'mean', lambda: torch.tensor([1, 2]).mean(), 'aten::mean')
+    err('half-exp-unsupported', 'halfExp', lambda: torch.ones(2, dtype=torch.float16).exp(), 'aten::exp')
     err('leaf-in-place', 'leafInPlace', lambda: torch.ones(2, requires_grad=True).add_(1), 'aten::add_.Scalar')
     path = os.path.join(HERE, 'ops_errors.json')
     with open(path, 'w') as f:

@@ -167,3 +167,9 @@ test('losses reject an unknown reduction, and BCE a target of another shape (as 
   });
 });
 
+
+test('interpolate refuses alignCorners with nearest, as F.interpolate does', () => {
+  torch.scope(() => {
+    assert.throws(() => F.interpolate(torch.zeros([1, 1, 2, 2]), { size: 3, alignCorners: true }), /alignCorners can only be set/);
+  });
+});

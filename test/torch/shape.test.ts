@@ -99,3 +99,37 @@ test('index() without arguments is an alias of the whole tensor', () => {
     assert.equal(t.index(0, 0).item(), 9);
   });
 });
+
+test('metadata: size, stride, ndim, numel and dtype predicates', () => {
+  torch.scope(() => {
+    const t = torch.zeros([2, 3, 4], { dtype: 'float64' });
+    assert.deepEqual(t.size(), [2, 3, 4]);
+    assert.equal(t.size(-1), 4);
+    assert.equal(t.size(0), 2);
+    assert.throws(() => t.size(3), RangeError);
+    assert.throws(() => t.size(-4), RangeError);
+    assert.deepEqual(t.stride(), [12, 4, 1]);
+    assert.equal(t.ndim, 3);
+    assert.equal(t.dim(), 3);
+    assert.equal(t.numel(), 24);
+    assert.equal(t.isFloatingPoint(), true);
+    assert.equal(t.long().isFloatingPoint(), false);
+    assert.equal(t.device, 'cpu');
+    assert.equal(torch.zeros([]).ndim, 0);
+    assert.equal(torch.zeros([]).numel(), 1);
+  });
+});
+
+test('channels-last memory format: NHWC strides for the same logical tensor', () => {
+  torch.scope(() => {
+    const t = torch.randn([2, 3, 4, 5]);
+    const cl = t.contiguous('channelsLast');
+    assert.deepEqual(cl.shape, t.shape);
+    assert.deepEqual(cl.stride(), [60, 1, 15, 3]);
+    assert.equal(cl.isContiguous('channelsLast'), true);
+    assert.equal(cl.isContiguous(), false);
+    assert.equal(cl.equal(t), true);
+    assert.deepEqual(cl.clone('preserve').stride(), cl.stride());
+    assert.deepEqual(t.to({ memoryFormat: 'channelsLast' }).stride(), [60, 1, 15, 3]);
+  });
+});
