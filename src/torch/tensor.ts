@@ -270,7 +270,13 @@ export class Tensor {
   relu(): Tensor { return ops.relu(this); }
   clamp(min?: number | Tensor | null, max?: number | Tensor | null): Tensor {
     if (min instanceof Tensor || max instanceof Tensor) {
-      return ops.clamp$Tensor(this, min instanceof Tensor ? min : null, max instanceof Tensor ? max : null);
+      // One tensor bound and one number: the number becomes a 0-d tensor, as torch.clamp(x, min=t, max=0.5).
+      const lo = min === undefined || min === null ? null : scalarOrTensor(min, this);
+      const hi = max === undefined || max === null ? null : scalarOrTensor(max, this);
+      const out = ops.clamp$Tensor(this, lo, hi);
+      if (lo !== null && lo !== min) lo.dispose();
+      if (hi !== null && hi !== max) hi.dispose();
+      return out;
     }
     return ops.clamp(this, min ?? null, max ?? null);
   }

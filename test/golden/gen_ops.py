@@ -307,6 +307,10 @@ def elementwise():
         E.case(f'clamp/{lo},{hi}', 'clamp', lambda x, a: x[0].clamp(a['min'], a['max']), [E.randn(4, 5)], {'min': lo, 'max': hi})
     E.case('clamp/tensor-bounds', 'clamp_tensor', lambda x, a: x[0].clamp(x[1], x[2]),
            [E.randn(4, 5), E.randn(5, scale=0.3).sub(0.5), E.randn(4, 1, scale=0.3).add(0.5)])
+    # PyTorch wants both bounds as tensors here; our clamp wraps the number, as a 0-d tensor of the input's dtype.
+    E.case('clamp/tensor-min-number-max', 'clamp_mixed',
+           lambda x, a: torch.clamp(x[0], min=x[1], max=torch.tensor(a['max'], dtype=x[0].dtype)),
+           [E.randn(4, 5), E.randn(5, scale=0.3).sub(0.5)], {'max': 0.4})
     E.case('clampMin', 'clampMin', lambda x, a: x[0].clamp_min(a['min']), [E.randn(4, 5)], {'min': 0.1})
     E.case('clampMax', 'clampMax', lambda x, a: x[0].clamp_max(a['max']), [E.randn(4, 5)], {'max': -0.1})
     binary('maximum', 'maximum', lambda x, a: x[0].maximum(x[1]), E.randn(*A), E.randn(*B))
@@ -555,6 +559,7 @@ def shape():
     S.case('cat/promotes', 'cat', lambda x, a: torch.cat(x, a['dim']), [S.randn(2, 3, dtype=torch.float32), S.randn(1, 3)], {'dim': 0})
     for d in (0, 2, -1):
         S.case(f'stack/{d}', 'stack', lambda x, a: torch.stack(x, a['dim']), [S.randn(2, 3), S.randn(2, 3), S.randn(2, 3)], {'dim': d})
+    S.case('broadcastTensors', 'broadcastTensors', lambda x, a: torch.broadcast_tensors(*x), [S.randn(3, 1), S.randn(4), S.randn(2, 1, 1)])
     S.case('split/size', 'split', lambda x, a: x[0].split(a['size'], a['dim']), [S.randn(2, 5, 3)], {'size': 2, 'dim': 1})
     S.case('split/sizes', 'split', lambda x, a: x[0].split(a['size'], a['dim']), [S.randn(2, 5, 3)], {'size': [1, 4], 'dim': 1})
     S.case('split/default-dim', 'split', lambda x, a: x[0].split(a['size']), [S.randn(5, 2)], {'size': 3, 'dim': 0})

@@ -42,6 +42,7 @@ goldenSuite('elementwise', {
   pow: (x) => x[0]!.pow(x[1]!),
   clamp: (x, a) => x[0]!.clamp(optNum(a.min), optNum(a.max)),
   clamp_tensor: (x) => x[0]!.clamp(x[1]!, x[2]!),
+  clamp_mixed: (x, a) => x[0]!.clamp(x[1]!, num(a.max)),
   clampMin: (x, a) => x[0]!.clampMin(num(a.min)),
   clampMax: (x, a) => x[0]!.clampMax(num(a.max)),
   maximum: (x) => x[0]!.maximum(x[1]!),

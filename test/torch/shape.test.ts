@@ -24,6 +24,7 @@ goldenSuite('shape', {
   repeatInterleave: (x, a) => x[0]!.repeatInterleave(int(a.repeats), optNum(a.dim)),
   cat: (x, a) => torch.cat(x, int(a.dim)),
   stack: (x, a) => torch.stack(x, int(a.dim)),
+  broadcastTensors: (x) => torch.broadcastTensors(x),
   split: (x, a) => x[0]!.split(dims(a.size), int(a.dim)),
   chunk: (x, a) => x[0]!.chunk(int(a.chunks), int(a.dim)),
   unbind: (x, a) => x[0]!.unbind(int(a.dim)),
