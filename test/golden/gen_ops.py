@@ -637,7 +637,7 @@ def shape():
 # ---------------------------------------------------------------------------------------------------- nn.functional
 def nn():
     N = Family('nn', 600)
-    x = lambda: N.randn(2, 4, 7, 7)
+    x = lambda: N.randn(2, 4, 5, 5)
     for name, args, wshape in (
             ('basic', {}, (6, 4, 3, 3)),
             ('stride2-pad1', {'stride': 2, 'padding': 1}, (6, 4, 3, 3)),

@@ -102,6 +102,10 @@ test('detach and noGrad produce tensors outside the graph; enableGrad re-enables
   torch.scope(() => {
     const x = torch.ones([2], { requiresGrad: true });
     assert.equal(x.detach().requiresGrad, false);
+    const y = x.mul(2);
+    assert.equal(y.detach_(), y);
+    assert.equal(y.requiresGrad, false);
+    assert.equal(y.isLeaf, true);
     assert.equal(torch.isGradEnabled(), true);
     const inner = torch.noGrad(() => {
       assert.equal(torch.isGradEnabled(), false);

@@ -109,11 +109,15 @@ test('views outlive the tensor they came from; scope() disposes what it made and
   base.dispose();
   assert.deepEqual(view.index(1).tolist(), [3, 4, 5]);
   let inner: Tensor | null = null;
+  let pinned: Tensor | null = null;
   const kept = torch.scope(() => {
     inner = view.mul(2);
+    pinned = view.mul(4).keep();
     return view.add(1);
   });
   assert.throws(() => inner!.sum(), /disposed/);
+  assert.equal(pinned!.isDisposed, false, 'keep() exempts a tensor from its scope');
+  pinned!.dispose();
   assert.deepEqual(kept.tolist(), [[1, 2, 3], [4, 5, 6]]);
   assert.throws(() => torch.scope(() => { view.mul(3); throw new RangeError('inside'); }), RangeError);
   kept.dispose();
