@@ -57,3 +57,5 @@ fi
 
 # ---- TypeScript (incremental) ---------------------------------------------------------------------------
 npx --no-install tsc -p . >&2 || die "TypeScript build failed (see above)"
+# Compiled tests read the committed golden files through dist/test/golden.
+[ -e dist/test/golden ] || ln -s ../../test/golden dist/test/golden

@@ -1,0 +1,123 @@
+// Command definitions for `simclr`: pretrain, augment, info, demo. Each command's --help lists its flags.
+import { Command, CommanderError } from 'commander';
+import { readFileSync, existsSync } from 'node:fs';
+import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
+import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
+import { int, num } from './options.js';
+import { resolveConfig, type PretrainConfig } from '../train/config.js';
+import { readRunConfig, runPaths, loadCheckpoint } from '../train/run.js';
+import type { MetricsRow } from '../train/pretrain.js';
+
+function readMetrics(path: string): MetricsRow[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as MetricsRow);
+}
+
+/** A compact text plot of a series: one row of block characters scaled between min and max. */
+function sparkline(values: readonly number[], width = 60): string {
+  if (values.length === 0) return '';
+  const blocks = '▁▂▃▄▅▆▇█';
+  const step = Math.max(1, Math.ceil(values.length / width));
+  const sampled = values.filter((_, i) => i % step === 0);
+  const lo = Math.min(...sampled);
+  const hi = Math.max(...sampled);
+  return sampled.map((v) => blocks[hi === lo ? 0 : Math.round(((v - lo) / (hi - lo)) * (blocks.length - 1))]).join('');
+}
+
+function printRunSummary(dir: string): void {
+  const run = readRunConfig(dir);
+  const rows = readMetrics(runPaths(dir).metrics);
+  const c = run.config;
+  console.log(`run        ${dir}`);
+  console.log(`data       ${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`);
+  console.log(`model      ${c.arch} width ${c.width}, projection ${c.projLayers} layers -> ${c.projDim}`);
+  console.log(`training   ${c.optimizer} lr ${c.lr ?? 'default'} (${c.lrScaling}), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
+  if (existsSync(runPaths(dir).checkpoint)) {
+    const ck = loadCheckpoint(runPaths(dir).checkpoint);
+    for (const t of [...ck.model.values(), ...Object.values(ck.optimizer)]) t.dispose();
+    ck.rng?.dispose();
+    console.log(`checkpoint step ${ck.meta.step} (epoch ${ck.meta.epoch + 1}, ${ck.meta.stepInEpoch} steps into it)`);
+  } else {
+    console.log('checkpoint none yet');
+  }
+  if (rows.length > 0) {
+    const last = rows[rows.length - 1]!;
+    console.log(`loss       ${rows[0]!.loss.toFixed(4)} -> ${last.loss.toFixed(4)}  ${sparkline(rows.map((r) => r.loss))}`);
+    console.log(`contr. acc ${rows[0]!.contrastive_acc.toFixed(3)} -> ${last.contrastive_acc.toFixed(3)}`);
+    const speeds = rows.map((r) => r.images_per_s);
+    console.log(`throughput ${(speeds.reduce((a, b) => a + b, 0) / speeds.length).toFixed(1)} img/s (mean of logged windows)`);
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('simclr')
+    .description('SimCLR contrastive self-supervised learning on libtorch')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  addPretrainOptions(program.command('pretrain').description('pretrain an encoder with SimCLR on unlabelled images'))
+    .action(async (_opts, cmd: Command) => {
+      const { config, resume } = configFromCommand(cmd);
+      const { result, interrupted } = await runPretrain(config, resume);
+      console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
+      if (interrupted) process.exitCode = EXIT_INTERRUPTED;
+    });
+
+  program.command('augment')
+    .description('write a PNG grid of original images beside their two augmented views')
+    .requiredOption('--data <spec>', 'dataset spec (as pretrain)')
+    .requiredOption('--out <file.png>', 'output PNG')
+    .option('--count <n>', 'images (rows)', int, 8)
+    .option('--seed <n>', 'seed for picking images and views', int, 0)
+    .option('--image-size <px>', 'folder: data decode size', int)
+    .option('--color-strength <s>', 'colour distortion strength', num, 1)
+    .option('--no-blur', 'no Gaussian blur')
+    .action(async (o: { data: string; out: string; count: number; seed: number; imageSize?: number; colorStrength: number; blur: boolean }) => {
+      const { writeAugmentationGrid } = await import('../train/preview.js');
+      await writeAugmentationGrid({ data: o.data, out: o.out, count: o.count, seed: o.seed, colorStrength: o.colorStrength, blur: o.blur, ...(o.imageSize ? { imageSize: o.imageSize } : {}) });
+      console.log(`wrote ${o.out}`);
+    });
+
+  program.command('info')
+    .description('summarise a run: config, checkpoint, loss curve, throughput')
+    .argument('<run>', 'run folder')
+    .action((dir: string) => printRunSummary(dir));
+
+  program.command('demo')
+    .description('the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget and show what it learnt')
+    .option('--out <dir>', 'run folder', 'runs/demo')
+    .option('--max-steps <n>', 'training budget in steps of 256 images', int, 120)
+    .option('--data <spec>', 'dataset', 'fashion-mnist')
+    .action(async (o: { out: string; maxSteps: number; data: string }) => {
+      const config: PretrainConfig = resolveConfig({
+        data: o.data, out: o.out, arch: 'resnet18', width: 0.25, epochs: 1, batchSize: 256, maxSteps: o.maxSteps,
+        logSteps: 10, lrScaling: 'linear', blur: false,
+      });
+      console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, ${o.maxSteps} steps (${o.maxSteps * 256} images)`);
+      const { result } = await runPretrain(config, false);
+      console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s`);
+      printRunSummary(o.out);
+    });
+  return program;
+}
+
+/** Parses argv and runs the command; resolves to the process exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every parse problem is a usage error (commander already printed it).
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof Error && e.message.startsWith('--resume')) {
+      process.stderr.write(`simclr: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    const { message, code } = describeError(e instanceof UsageError ? e : e);
+    process.stderr.write(`${message}\n`);
+    return code;
+  }
+}

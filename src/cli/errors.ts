@@ -1,0 +1,19 @@
+// Exit codes: 0 success, 1 a run failed (e.g. diverged), 2 a usage problem (bad flag, missing data, unwritable --out),
+// 130 interrupted by the user after a checkpoint was written.
+export const EXIT_USAGE = 2;
+export const EXIT_FAILURE = 1;
+export const EXIT_INTERRUPTED = 130;
+
+const USAGE_ERRORS = new Set(['ConfigError', 'DataError', 'SafetensorsError', 'UsageError']);
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** One line for the user, and the exit code that goes with the error's kind. */
+export function describeError(e: unknown): { message: string; code: number } {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const name = (err as { originalName?: string }).originalName ?? err.name;
+  if (USAGE_ERRORS.has(name)) return { message: `simclr: ${err.message}`, code: EXIT_USAGE };
+  return { message: `simclr: ${err.message}`, code: EXIT_FAILURE };
+}

@@ -1,0 +1,42 @@
+// Shared option parsing: typed value parsers that fail with a usage error naming the flag, and --config files.
+import { readFileSync, existsSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from './errors.js';
+
+export function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${value}'`);
+  return n;
+}
+
+export function num(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);
+  return n;
+}
+
+const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Reads a JSON or YAML config file; keys may be kebab-case (as flags) or camelCase. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);
+  let parsed: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    parsed = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new UsageError(`--config ${path}: cannot parse: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: expected a mapping of option names to values`);
+  return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [camel(k), v]));
+}
+
+/** The options the user actually gave on the command line (not defaults), by camelCase name. */
+export function givenOptions(cmd: Command): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cmd.opts())) {
+    if (cmd.getOptionValueSource(k) === 'cli' || cmd.getOptionValueSource(k) === 'env') out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+// `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../train/config.js';
+import { readRunConfig } from '../train/run.js';
+import { pretrainInBackground } from '../train/background.js';
+import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
+import { int, num, readConfigFile, givenOptions } from './options.js';
+import { EXIT_INTERRUPTED } from './errors.js';
+
+const d = DEFAULT_CONFIG;
+
+export function addPretrainOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <spec>', 'dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR[:SPLIT] | folder:DIR')
+    .option('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoints/)')
+    .addOption(new Option('--arch <name>', `encoder (default ${d.arch})`).choices(['resnet18', 'resnet34', 'resnet50']))
+    .option('--width <x>', `ResNet width multiplier, fractional allowed (default ${d.width})`, num)
+    .option('--image-size <px>', 'side of decoded images for folder: data (default 64)', int)
+    .addOption(new Option('--stem <kind>', 'ResNet stem; auto = CIFAR stem for images <= 32 px (default auto)').choices(['auto', 'cifar', 'imagenet']))
+    .option('--epochs <n>', `epochs (default ${d.epochs})`, num)
+    .option('--batch-size <n>', `global batch: source images per step, two views each (default ${d.batchSize})`, int)
+    .addOption(new Option('--optimizer <name>', `optimizer (default ${d.optimizer})`).choices(['lars', 'sgd', 'adamw']))
+    .option('--lr <base>', 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)', num)
+    .addOption(new Option('--lr-scaling <rule>', 'linear: base*bs/256, sqrt: base*sqrt(bs) (default linear)').choices(['linear', 'sqrt']))
+    .option('--warmup-epochs <n>', 'linear warm-up epochs (default min(10, epochs/10))', num)
+    .option('--weight-decay <x>', `weight decay (default ${d.weightDecay})`, num)
+    .option('--temperature <t>', `NT-Xent temperature (default ${d.temperature})`, num)
+    .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, int)
+    .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, int)
+    .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, num)
+    .option('--blur', 'Gaussian blur p=0.5 (default on)')
+    .option('--no-blur', 'no Gaussian blur')
+    .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, int)
+    .option('--resume', 'continue the run in --out from its last checkpoint, exactly')
+    .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', int)
+    .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, int)
+    .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', int)
+    .option('--threads <n>', 'intra-op threads (default: all cores)', int)
+    .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
+    .option('--strict', 'fail on unreadable images instead of skipping them')
+    .option('--config <file>', 'JSON or YAML file with the same keys; flags override it');
+}
+
+/** defaults < --config file < flags; with --resume, the run's own config.json takes the place of the defaults. */
+export function configFromCommand(cmd: Command): { config: PretrainConfig; resume: boolean } {
+  const given = givenOptions(cmd);
+  const resume = given.resume === true;
+  delete given.resume;
+  const file = typeof given.config === 'string' ? readConfigFile(given.config) : {};
+  delete given.config;
+  let base: Record<string, unknown> = {};
+  if (resume) {
+    const out = (given.out ?? file.out) as string | undefined;
+    if (out === undefined) throw new Error('--resume needs --out RUN_FOLDER');
+    base = { ...readRunConfig(out).config };
+  }
+  return { config: resolveConfig({ ...base, ...file, ...given }), resume };
+}
+
+function formatRow(r: MetricsRow): string {
+  return `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${r.epoch_end ? ' (epoch end)' : ''}`;
+}
+
+/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C checkpoints and stops. */
+export async function runPretrain(config: PretrainConfig, resume: boolean, quiet = false): Promise<{ result: PretrainResult; interrupted: boolean }> {
+  const tty = process.stderr.isTTY === true && !quiet;
+  const bar = tty
+    ? new cliProgress.SingleBar({
+        format: 'pretrain |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | acc {acc} | lr {lr} | {ips} img/s | ETA {eta_formatted}',
+        stream: process.stderr, hideCursor: true, etaBuffer: 50,
+      }, cliProgress.Presets.shades_classic)
+    : null;
+  let started = false;
+  const run = pretrainInBackground(config, {
+    onProgress: (p) => {
+      if (!bar) return;
+      if (!started) { bar.start(p.totalSteps, p.step - 1); started = true; }
+      bar.update(p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), acc: p.contrastiveAcc.toFixed(3), lr: p.lr.toExponential(2), ips: p.imagesPerSec.toFixed(1) });
+    },
+    onLog: (row) => { if (!tty && !quiet) process.stderr.write(`${formatRow(row)}\n`); },
+    onWarning: (msg) => process.stderr.write(`${tty ? '\n' : ''}warning: ${msg}\n`),
+  }, resume);
+  let interrupted = false;
+  const stop = (): void => {
+    if (!interrupted) process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)...\n');
+    else process.exit(EXIT_INTERRUPTED);
+    interrupted = true;
+    run.requestStop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const result = await run.result;
+    return { result, interrupted: result.stopped === 'interrupted' };
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

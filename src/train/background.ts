@@ -1,0 +1,46 @@
+// Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
+import { Worker } from 'node:worker_threads';
+import type { PretrainConfig } from './config.js';
+import type { MetricsRow, PretrainResult, Progress } from './pretrain.js';
+
+export interface BackgroundHooks {
+  onProgress?: (p: Progress) => void;
+  onLog?: (row: MetricsRow) => void;
+  onCheckpoint?: (path: string, step: number) => void;
+  onWarning?: (msg: string) => void;
+}
+
+export interface BackgroundRun {
+  /** Asks the loop to checkpoint and stop after the current step. */
+  requestStop(): void;
+  result: Promise<PretrainResult>;
+}
+
+/** An error raised inside the worker, with its original name (ConfigError, DataError, DivergenceError, ...). */
+export class WorkerError extends Error {
+  constructor(readonly originalName: string, message: string) {
+    super(message);
+    this.name = originalName;
+  }
+}
+
+export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume = false): BackgroundRun {
+  const stop = new SharedArrayBuffer(4);
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { config, resume, stop } });
+  const result = new Promise<PretrainResult>((resolve, reject) => {
+    let settled = false;
+    worker.on('message', (m: { type: string } & Record<string, unknown>) => {
+      switch (m.type) {
+        case 'progress': hooks.onProgress?.(m.progress as Progress); break;
+        case 'log': hooks.onLog?.(m.row as MetricsRow); break;
+        case 'checkpoint': hooks.onCheckpoint?.(m.path as string, m.step as number); break;
+        case 'warning': hooks.onWarning?.(m.message as string); break;
+        case 'done': settled = true; resolve(m.result as PretrainResult); void worker.terminate(); break;
+        case 'error': settled = true; reject(new WorkerError(m.name as string, m.message as string)); void worker.terminate(); break;
+      }
+    });
+    worker.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
+    worker.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`training worker exited with code ${code}`)); } });
+  });
+  return { requestStop: () => Atomics.store(new Int32Array(stop), 0, 1), result };
+}

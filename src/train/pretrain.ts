@@ -1,0 +1,222 @@
+// The SimCLR pretraining loop: data order, two augmented views, encoder + head, NT-Xent, optimizer and schedule,
+// metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as torch from '../torch/index.js';
+import { openDataset } from '../data/spec.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { epochPermutation } from '../data/loader.js';
+import { defaultAugmentConfig, type AugmentConfig } from '../augment/params.js';
+import { createTwoViews } from '../augment/apply.js';
+import { ntXentWithAccuracy } from '../loss/ntxent.js';
+import { LARS, larsParamGroups, SGD, AdamW, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
+import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
+import type { SimCLRModel } from '../models/simclr.js';
+import { ConfigError, type PretrainConfig } from './config.js';
+import { buildModel, loadCheckpoint, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+
+/** One metrics.jsonl row. images_per_s counts source images (each gives two views). */
+export interface MetricsRow {
+  epoch: number;
+  step: number;
+  loss: number;
+  lr: number;
+  contrastive_acc: number;
+  images_per_s: number;
+  epoch_end?: boolean;
+}
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  contrastiveAcc: number;
+  imagesPerSec: number;
+}
+
+export interface PretrainHooks {
+  onProgress?: (p: Progress) => void;
+  onLog?: (row: MetricsRow) => void;
+  onCheckpoint?: (path: string, step: number) => void;
+  onWarning?: (msg: string) => void;
+  /** Polled after every step; true ends the run after a checkpoint (SIGINT/SIGTERM). */
+  shouldStop?: () => boolean;
+}
+
+export interface PretrainResult {
+  steps: number;
+  totalSteps: number;
+  stopped: 'completed' | 'max-steps' | 'interrupted';
+  finalLoss: number;
+  checkpoint: string;
+  wallSeconds: number;
+}
+
+/** The loss went NaN or infinite: the run stops and the last good checkpoint stays as it was. */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+}
+
+function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Optimizer<GroupOptions> {
+  const named = model.namedParameters();
+  switch (cfg.optimizer) {
+    case 'lars':
+      return new LARS(larsParamGroups(named, { weightDecay: cfg.weightDecay }), { lr }) as unknown as Optimizer<GroupOptions>;
+    case 'sgd':
+      return new SGD(named.map(([, p]) => p), { lr, momentum: 0.9, weightDecay: cfg.weightDecay }) as unknown as Optimizer<GroupOptions>;
+    case 'adamw':
+      return new AdamW(named.map(([, p]) => p), { lr, weightDecay: cfg.weightDecay }) as unknown as Optimizer<GroupOptions>;
+  }
+}
+
+export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentConfig {
+  const aug = defaultAugmentConfig(ds.height, ds.channels === 1);
+  aug.colorStrength = cfg.colorStrength;
+  if (!cfg.blur) aug.blurP = 0;
+  return aug;
+}
+
+/** Keeps metrics.jsonl consistent with a resumed checkpoint: rows logged after it are dropped. */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as MetricsRow).step <= step);
+  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+}
+
+export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
+  const ds = await openDataset(cfg.data, {
+    split: 'train', strict: cfg.strict,
+    ...(cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {}),
+    ...(onWarning ? { onWarning } : {}),
+  });
+  if (cfg.imageSize !== null && !cfg.data.startsWith('folder:') && cfg.imageSize !== ds.height) {
+    throw new ConfigError(`--image-size ${cfg.imageSize} does not match ${ds.name} (${ds.height} px); it applies to folder: datasets`);
+  }
+  if (ds.height !== ds.width) throw new ConfigError(`${ds.name}: images must be square, got ${ds.height}x${ds.width}`);
+  if (ds.length < cfg.batchSize) throw new ConfigError(`--batch-size ${cfg.batchSize} exceeds the ${ds.length} training images of ${ds.name}`);
+  return ds;
+}
+
+/**
+ * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
+ * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
+ * state and schedule, so the result equals an uninterrupted run.
+ */
+export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false): Promise<PretrainResult> {
+  const started = process.hrtime.bigint();
+  if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
+  const paths: RunPaths = prepareRunDir(cfg.out);
+  const ds = await openTrainingData(cfg, hooks.onWarning);
+  const input = { channels: ds.channels, height: ds.height, width: ds.width };
+
+  const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
+  const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
+  const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
+  const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
+
+  torch.manualSeed(cfg.seed);
+  const model = buildModel(cfg, input).train();
+  const optimizer = makeOptimizer(cfg, model, peakLr);
+  const aug = augmentConfigFor(cfg, input);
+
+  let step = 0;
+  if (resume) {
+    const ckpt = loadCheckpoint(paths.checkpoint);
+    model.loadStateDict(ckpt.model);
+    optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
+    if (ckpt.rng) torch.defaultGenerator().setState(ckpt.rng);
+    for (const t of [...ckpt.model.values(), ...Object.values(ckpt.optimizer), ...(ckpt.rng ? [ckpt.rng] : [])]) t.dispose();
+    step = ckpt.meta.step;
+    truncateMetrics(paths.metrics, step);
+  } else {
+    writeFileSync(paths.metrics, '');
+  }
+  const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version() };
+  writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
+
+  const checkpoint = (): void => {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    const state = optimizer.stateDict();
+    try {
+      saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch });
+    } finally {
+      for (const t of Object.values(state.tensors)) t.dispose();
+    }
+    hooks.onCheckpoint?.(paths.checkpoint, step);
+  };
+  const log = (row: MetricsRow): void => {
+    appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
+    hooks.onLog?.(row);
+  };
+
+  const { channels: c, height: h, width: w } = input;
+  const batchBytes = new Uint8Array(cfg.batchSize * c * h * w);
+  let window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+  let lastLoss = NaN;
+  let stopped: PretrainResult['stopped'] = 'completed';
+  let perm: Uint32Array | null = null;
+  let permEpoch = -1;
+
+  while (step < lastStep) {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    const inEpoch = step - epoch * stepsPerEpoch;
+    if (permEpoch !== epoch) {
+      perm = epochPermutation(ds.length, cfg.seed, epoch);
+      permEpoch = epoch;
+    }
+    const indices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+    ds.readBatch(indices, batchBytes);
+    const lr = learningRate(step, { baseLr: peakLr, ...plan });
+    optimizer.lr = lr;
+
+    const [loss, acc] = torch.scope((): [number, number] => {
+      const images = torch.tensor(batchBytes, { shape: [cfg.batchSize, c, h, w] });
+      const [v1, v2] = createTwoViews(images, aug, { seed: cfg.seed, epoch, indices });
+      const x = torch.cat([v1, v2]);
+      const forward = (): torch.Tensor => model.call(x).z;
+      const z = (cfg.precision === 'bf16' ? torch.autocast('cpu', 'bfloat16', forward) : forward()).float();
+      const [z1, z2] = z.chunk(2);
+      const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature });
+      const lossValue = r.loss.item();
+      if (!Number.isFinite(lossValue)) {
+        throw new DivergenceError(`loss is ${lossValue} at step ${step + 1} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
+      }
+      optimizer.zeroGrad();
+      r.loss.backward();
+      optimizer.step();
+      return [lossValue, r.contrastiveAccuracy.item()];
+    });
+    step++;
+    lastLoss = loss;
+    window.loss += loss;
+    window.acc += acc;
+    window.steps++;
+    window.images += cfg.batchSize;
+
+    const elapsed = Number(process.hrtime.bigint() - window.started) / 1e9;
+    const imagesPerSec = window.images / elapsed;
+    hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec });
+    const epochEnd = step % stepsPerEpoch === 0;
+    if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
+      log({
+        epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
+        images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
+      });
+      window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+    }
+    const interrupted = hooks.shouldStop?.() === true;
+    if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
+    if (interrupted && step < lastStep) {
+      stopped = 'interrupted';
+      break;
+    }
+  }
+  if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
+  ds.close();
+  model.dispose();
+  return {
+    steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
+    wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+}

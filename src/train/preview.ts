@@ -1,0 +1,37 @@
+// `simclr augment`: a PNG of sampled images beside their two SimCLR views, so a person can check the augmentations.
+import * as torch from '../torch/index.js';
+import { openDataset } from '../data/spec.js';
+import { epochPermutation } from '../data/loader.js';
+import { writeAugmentGrid } from '../augment/grid.js';
+import { resolveConfig } from './config.js';
+import { augmentConfigFor } from './pretrain.js';
+
+export interface PreviewOptions {
+  data: string;
+  out: string;
+  count: number;
+  seed: number;
+  colorStrength: number;
+  blur: boolean;
+  imageSize?: number;
+}
+
+export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
+  const ds = await openDataset(o.data, { split: 'train', ...(o.imageSize ? { imageSize: o.imageSize } : {}) });
+  try {
+    const count = Math.min(o.count, ds.length);
+    const indices = epochPermutation(ds.length, o.seed, 0).slice(0, count);
+    const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
+    ds.readBatch(indices, bytes);
+    const cfg = resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
+    const aug = augmentConfigFor(cfg, ds);
+    const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
+    try {
+      await writeAugmentGrid(images, aug, { seed: o.seed, epoch: 0, indices }, o.out);
+    } finally {
+      images.dispose();
+    }
+  } finally {
+    ds.close();
+  }
+}

@@ -1,0 +1,31 @@
+// Worker-thread entry for pretraining: the loop owns every tensor here, so the parent's event loop stays free
+// for progress rendering and signals. Protocol: parent -> {config, resume, stop: SharedArrayBuffer};
+// worker -> 'progress' | 'log' | 'checkpoint' | 'warning' | 'done' | 'error' messages.
+import { parentPort, workerData } from 'node:worker_threads';
+import { pretrain } from './pretrain.js';
+import type { PretrainConfig } from './config.js';
+
+export interface WorkerInput {
+  config: PretrainConfig;
+  resume: boolean;
+  /** Int32Array(1) over shared memory: set to 1 by the parent to request checkpoint-and-stop. */
+  stop: SharedArrayBuffer;
+}
+
+const input = workerData as WorkerInput;
+const stopFlag = new Int32Array(input.stop);
+const port = parentPort!;
+
+pretrain(input.config, {
+  onProgress: (p) => port.postMessage({ type: 'progress', progress: p }),
+  onLog: (row) => port.postMessage({ type: 'log', row }),
+  onCheckpoint: (path, step) => port.postMessage({ type: 'checkpoint', path, step }),
+  onWarning: (message) => port.postMessage({ type: 'warning', message }),
+  shouldStop: () => Atomics.load(stopFlag, 0) === 1,
+}, input.resume).then(
+  (result) => port.postMessage({ type: 'done', result }),
+  (e: unknown) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    port.postMessage({ type: 'error', name: err.name, message: err.message, stack: err.stack });
+  },
+);
