@@ -42,7 +42,8 @@ node scripts/find-libtorch.mjs root >/dev/null || exit 1
 # ---- npm dependencies -----------------------------------------------------------------------------------
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund >&2
+  # onnxruntime-node (used by tests) would otherwise download GPU binaries at install; its CPU build is bundled.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >&2
 fi
 
 # ---- native addon: rebuilt only when its sources or the libtorch it links change -------------------------
