@@ -8,7 +8,8 @@
         "src/convert.cc",
         "src/ops.cc",
         "src/autograd.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/dist.cc"
       ],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include\")",
@@ -22,6 +23,7 @@
       ],
       "defines": [
         "NAPI_EXPERIMENTAL",
+        "USE_C10D_GLOO",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"

@@ -45,6 +45,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tn::InitOps(env, exports);
   tn::InitAutograd(env, exports);
   tn::InitRuntime(env, exports);
+  tn::InitDist(env, exports);
   return exports;
 }
 

@@ -15,3 +15,4 @@ export * as raw from './generated/ops.js';
 export * as safetensors from './safetensors.js';
 import * as functional from './functional.js';
 export const nn = { functional };
+export * as distributed from './distributed.js';

@@ -1,0 +1,659 @@
+// c10d: key-value stores for rendezvous (TCP, file), Gloo process groups with blocking collectives under a timeout,
+// differentiable all-gather / all-reduce (autograd nodes whose backward runs the matching collective), and a
+// bucketed gradient all-reduce that can start buckets from autograd hooks while backward is still running.
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/autograd/variable.h>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "common.h"
+
+namespace tn {
+
+using ms = std::chrono::milliseconds;
+
+static std::string describe(const std::exception& e) {
+  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+// ---------------------------------------------------------------------------------------------- stores
+
+class NativeStore : public Napi::ObjectWrap<NativeStore> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeStore",
+                       {InstanceMethod("set", &NativeStore::Set), InstanceMethod("get", &NativeStore::Get),
+                        InstanceMethod("add", &NativeStore::Add), InstanceMethod("check", &NativeStore::Check),
+                        InstanceMethod("wait", &NativeStore::Wait), InstanceMethod("port", &NativeStore::Port)});
+  }
+
+  // new NativeStore('tcp', host, port, isServer, worldSize, timeoutMs) | new NativeStore('file', path, worldSize, timeoutMs)
+  // A TCP server waits (up to the timeout) until worldSize clients, itself included, have connected.
+  explicit NativeStore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStore>(info) {
+    Napi::Env env = info.Env();
+    std::string kind = info[0].As<Napi::String>().Utf8Value();
+    TN_GUARD(env, "Store", {
+      if (kind == "tcp") {
+        c10d::TCPStoreOptions o;
+        o.port = static_cast<std::uint16_t>(info[2].As<Napi::Number>().Uint32Value());
+        o.isServer = info[3].As<Napi::Boolean>().Value();
+        o.numWorkers = static_cast<std::size_t>(info[4].As<Napi::Number>().Uint32Value());
+        o.waitWorkers = true;
+        o.timeout = ms(info[5].As<Napi::Number>().Int64Value());
+        auto tcp = c10::make_intrusive<c10d::TCPStore>(info[1].As<Napi::String>().Utf8Value(), o);
+        port_ = tcp->getPort();
+        store = tcp;
+      } else if (kind == "file") {
+        store = c10::make_intrusive<c10d::FileStore>(info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Number>().Int32Value());
+        store->setTimeout(ms(info[3].As<Napi::Number>().Int64Value()));
+      } else {
+        throw std::runtime_error("unknown store kind '" + kind + "' (expected 'tcp' or 'file')");
+      }
+    })
+  }
+
+  c10::intrusive_ptr<c10d::Store> store;
+
+ private:
+  int port_ = -1;
+
+  Napi::Value Set(const Napi::CallbackInfo& info) {
+    std::string key = info[0].As<Napi::String>().Utf8Value();
+    Napi::Uint8Array value = info[1].As<Napi::Uint8Array>();
+    std::vector<uint8_t> bytes(value.Data(), value.Data() + value.ByteLength());
+    TN_GUARD(info.Env(), "Store.set", { store->set(key, bytes); })
+    return info.Env().Undefined();
+  }
+
+  // Blocks until the key exists or the store's timeout passes.
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    std::string key = info[0].As<Napi::String>().Utf8Value();
+    std::vector<uint8_t> bytes;
+    TN_GUARD(info.Env(), "Store.get", { bytes = store->get(key); })
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), bytes.data(), bytes.size());
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    std::string key = info[0].As<Napi::String>().Utf8Value();
+    int64_t result = 0;
+    TN_GUARD(info.Env(), "Store.add", { result = store->add(key, info[1].As<Napi::Number>().Int64Value()); })
+    return Napi::Number::New(info.Env(), static_cast<double>(result));
+  }
+
+  Napi::Value Check(const Napi::CallbackInfo& info) {
+    std::vector<std::string> keys;
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) keys.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    bool ok = false;
+    TN_GUARD(info.Env(), "Store.check", { ok = store->check(keys); })
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  // wait(keys, timeoutMs)
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    std::vector<std::string> keys;
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) keys.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    TN_GUARD(info.Env(), "Store.wait", { store->wait(keys, ms(info[1].As<Napi::Number>().Int64Value())); })
+    return info.Env().Undefined();
+  }
+
+  // The bound port of a TCP store (useful when a server asked for port 0); -1 for other stores.
+  Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), port_); }
+};
+
+// ---------------------------------------------------------------------------------------------- process groups
+
+// Class references for instanceof checks, one set per environment (each worker thread loads its own addon instance
+// and calls it only from its own thread).
+struct DistState {
+  Napi::FunctionReference storeClass;
+  Napi::FunctionReference groupClass;
+};
+static thread_local DistState* distState = nullptr;
+
+static c10::intrusive_ptr<c10d::Store> unwrapStore(Napi::Env env, Napi::Value v) {
+  if (v.IsObject() && v.As<Napi::Object>().InstanceOf(distState->storeClass.Value())) return NativeStore::Unwrap(v.As<Napi::Object>())->store;
+  throw Napi::TypeError::New(env, "ProcessGroup: expected a Store");
+}
+
+static std::string seconds(ms t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, t.count() % 1000 == 0 ? "%.0f s" : "%.1f s", t.count() / 1000.0);
+  return buf;
+}
+
+// A process group shared by its JS handle, autograd nodes and gradient reducers (any of them may outlive the others).
+struct Group {
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  int rank = 0;
+  int size = 1;
+  ms timeout{0};
+  // Set once a collective failed. ProcessGroupGloo's destructor waits for queued work, which may never finish when a
+  // peer is gone, so a failed group is leaked instead of destroyed: the process is about to report and exit anyway.
+  std::atomic<bool> failed{false};
+
+  ~Group() {
+    if (failed.load()) (void)pg.release();
+  }
+
+  // Starts a collective and waits for it. Gloo enforces the group timeout itself; the wait gets a little longer so
+  // that Gloo's own, more specific message (which peer, which operation) is the one reported.
+  void run(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+    if (failed.load()) throw std::runtime_error(std::string(what) + ": the process group failed earlier and cannot be used");
+    try {
+      auto work = start();
+      work->wait(timeout + ms(5000));
+    } catch (const std::exception& e) {
+      failed.store(true);
+      throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(rank) + " of " + std::to_string(size) +
+                               " (" + pg->getBackendName() + ", timeout " + seconds(timeout) + "): " + describe(e));
+    }
+  }
+};
+
+static c10d::ReduceOp reduceOp(const std::string& name) {
+  if (name == "sum") return c10d::ReduceOp::SUM;
+  if (name == "product") return c10d::ReduceOp::PRODUCT;
+  if (name == "min") return c10d::ReduceOp::MIN;
+  if (name == "max") return c10d::ReduceOp::MAX;
+  throw std::runtime_error("unknown reduce op '" + name + "' (expected sum, product, min or max)");
+}
+
+// Same-dtype, same-device tensors flattened into one buffer per group, so a list costs one collective per dtype.
+struct Coalesced {
+  at::Tensor flat;
+  std::vector<size_t> members;
+};
+
+static std::vector<Coalesced> coalesce(const std::vector<at::Tensor>& tensors) {
+  std::map<std::pair<int, std::string>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < tensors.size(); i++) {
+    groups[{static_cast<int>(tensors[i].scalar_type()), tensors[i].device().str()}].push_back(i);
+  }
+  std::vector<Coalesced> out;
+  for (auto& kv : groups) {
+    std::vector<at::Tensor> parts;
+    for (size_t i : kv.second) parts.push_back(tensors[i].detach().reshape(-1));
+    out.push_back({at::cat(parts), kv.second});
+  }
+  return out;
+}
+
+static void scatterBack(const Coalesced& c, std::vector<at::Tensor>& tensors) {
+  int64_t offset = 0;
+  for (size_t i : c.members) {
+    at::Tensor t = tensors[i];
+    int64_t n = t.numel();
+    t.detach().copy_(c.flat.narrow(0, offset, n).view(t.sizes()));
+    offset += n;
+  }
+}
+
+class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeProcessGroup",
+                       {InstanceMethod("rank", &NativeProcessGroup::Rank), InstanceMethod("size", &NativeProcessGroup::Size),
+                        InstanceMethod("backend", &NativeProcessGroup::Backend),
+                        InstanceMethod("allReduce", &NativeProcessGroup::AllReduce),
+                        InstanceMethod("broadcast", &NativeProcessGroup::Broadcast),
+                        InstanceMethod("allGather", &NativeProcessGroup::AllGather),
+                        InstanceMethod("barrier", &NativeProcessGroup::Barrier),
+                        InstanceMethod("close", &NativeProcessGroup::Close)});
+  }
+
+  // new NativeProcessGroup(store, rank, size, {backend, timeoutMs, threads?, hostname?, interface?})
+  // Connects to every other rank through the store (blocking, up to the timeout).
+  explicit NativeProcessGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProcessGroup>(info) {
+    Napi::Env env = info.Env();
+    auto store = unwrapStore(env, info[0]);
+    int rank = info[1].As<Napi::Number>().Int32Value();
+    int size = info[2].As<Napi::Number>().Int32Value();
+    Napi::Object o = info[3].As<Napi::Object>();
+    std::string backend = o.Get("backend").As<Napi::String>().Utf8Value();
+    ms timeout(o.Get("timeoutMs").As<Napi::Number>().Int64Value());
+    if (backend != "gloo") {
+      throw Napi::Error::New(env, "ProcessGroup: backend '" + backend + "' is not built into this addon (available: gloo)");
+    }
+    auto g = std::make_shared<Group>();
+    g->rank = rank;
+    g->size = size;
+    g->timeout = timeout;
+    TN_GUARD(env, "ProcessGroup(gloo)", {
+      auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+      if (o.Has("interface") && o.Get("interface").IsString()) {
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(o.Get("interface").As<Napi::String>().Utf8Value()));
+      } else if (o.Has("hostname") && o.Get("hostname").IsString()) {
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.Get("hostname").As<Napi::String>().Utf8Value()));
+      } else {
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      }
+      if (o.Has("threads") && o.Get("threads").IsNumber()) opts->threads = o.Get("threads").As<Napi::Number>().Int32Value();
+      g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
+    })
+    group = g;
+  }
+
+  std::shared_ptr<Group> group;
+
+  // The group behind a handle; throws naming `what` if it is not a live process group.
+  static std::shared_ptr<Group> unwrap(Napi::Env env, Napi::Value v, const std::string& what);
+
+ private:
+  Group& live(Napi::Env env, const char* what) {
+    if (!group) throw Napi::Error::New(env, std::string(what) + ": process group was closed");
+    return *group;
+  }
+
+  Napi::Value Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env(), "rank").rank); }
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env(), "size").size); }
+  Napi::Value Backend(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), live(info.Env(), "backend").pg->getBackendName());
+  }
+
+  std::vector<at::Tensor> tensorArray(Napi::Env env, Napi::Value v, const std::string& where) {
+    if (!v.IsArray()) throw Napi::TypeError::New(env, where + ": expected an array of tensors");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<at::Tensor> out;
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(unwrapTensor(env, a.Get(i), where));
+    return out;
+  }
+
+  // allReduce(tensors, op): every tensor becomes the reduction of that tensor over all ranks, in place.
+  Napi::Value AllReduce(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Group& g = live(env, "allReduce");
+    auto tensors = tensorArray(env, info[0], "allReduce");
+    std::string opName = info[1].As<Napi::String>().Utf8Value();
+    TN_GUARD(env, "c10d", {
+      at::NoGradGuard noGrad;
+      c10d::AllreduceOptions opts;
+      opts.reduceOp = reduceOp(opName);
+      for (auto& c : coalesce(tensors)) {
+        std::vector<at::Tensor> buf{c.flat};
+        g.run("allReduce", [&] { return g.pg->allreduce(buf, opts); });
+        scatterBack(c, tensors);
+      }
+    })
+    return env.Undefined();
+  }
+
+  // broadcast(tensors, root): every tensor takes the root rank's values, in place.
+  Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Group& g = live(env, "broadcast");
+    auto tensors = tensorArray(env, info[0], "broadcast");
+    int root = info[1].As<Napi::Number>().Int32Value();
+    if (root < 0 || root >= g.size) throw Napi::RangeError::New(env, "broadcast: root " + std::to_string(root) + " is not a rank of a group of " + std::to_string(g.size));
+    TN_GUARD(env, "c10d", {
+      at::NoGradGuard noGrad;
+      c10d::BroadcastOptions opts;
+      opts.rootRank = root;
+      for (auto& c : coalesce(tensors)) {
+        std::vector<at::Tensor> buf{c.flat};
+        g.run("broadcast", [&] { return g.pg->broadcast(buf, opts); });
+        scatterBack(c, tensors);
+      }
+    })
+    return env.Undefined();
+  }
+
+  // allGather(tensor) -> one tensor per rank, in rank order (every rank must pass the same shape and dtype).
+  Napi::Value AllGather(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Group& g = live(env, "allGather");
+    at::Tensor input = unwrapTensor(env, info[0], "allGather");
+    std::vector<std::vector<at::Tensor>> out(1);
+    TN_GUARD(env, "c10d", {
+      at::NoGradGuard noGrad;
+      std::vector<at::Tensor> in{input.detach().contiguous()};
+      for (int i = 0; i < g.size; i++) out[0].push_back(at::empty_like(in[0]));
+      g.run("allGather", [&] { return g.pg->allgather(out, in); });
+    })
+    Napi::Array result = Napi::Array::New(env, out[0].size());
+    for (size_t i = 0; i < out[0].size(); i++) result.Set(static_cast<uint32_t>(i), wrapTensor(env, out[0][i]));
+    return result;
+  }
+
+  Napi::Value Barrier(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Group& g = live(env, "barrier");
+    TN_GUARD(env, "c10d", { g.run("barrier", [&] { return g.pg->barrier(); }); })
+    return env.Undefined();
+  }
+
+  // Drops this handle's reference; the group ends once autograd graphs and reducers using it are gone.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    group.reset();
+    return info.Env().Undefined();
+  }
+};
+
+std::shared_ptr<Group> NativeProcessGroup::unwrap(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (v.IsObject() && v.As<Napi::Object>().InstanceOf(distState->groupClass.Value())) {
+    auto g = NativeProcessGroup::Unwrap(v.As<Napi::Object>())->group;
+    if (!g) throw Napi::Error::New(env, what + ": process group was closed");
+    return g;
+  }
+  throw Napi::TypeError::New(env, what + ": expected a ProcessGroup");
+}
+
+// ---------------------------------------------------------------------------------------------- differentiable collectives
+
+// Backward of allGather: rank r's rows of the output feed every rank's loss, so the gradient of the summed loss with
+// respect to them is the sum over ranks of the output gradient, sliced to r's rows.
+struct AllGatherBackward : torch::autograd::Node {
+  std::shared_ptr<Group> group;
+  std::vector<int64_t> outSizes;
+  at::TensorOptions outOptions;
+  int64_t rows = 0;
+
+  std::string name() const override { return "AllGatherBackward"; }
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    at::Tensor g = grads[0].defined() ? grads[0].contiguous().clone() : at::zeros(outSizes, outOptions);
+    std::vector<at::Tensor> buf{g};
+    group->run("allGather backward", [&] { return group->pg->allreduce(buf); });
+    return {g.narrow(0, group->rank * rows, rows)};
+  }
+};
+
+// Backward of allReduce(sum): every rank's output depends on this rank's input with weight one.
+struct AllReduceBackward : torch::autograd::Node {
+  std::shared_ptr<Group> group;
+  std::vector<int64_t> sizes;
+  at::TensorOptions options;
+
+  std::string name() const override { return "AllReduceBackward"; }
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    at::Tensor g = grads[0].defined() ? grads[0].contiguous().clone() : at::zeros(sizes, options);
+    std::vector<at::Tensor> buf{g};
+    group->run("allReduce backward", [&] { return group->pg->allreduce(buf); });
+    return {g};
+  }
+};
+
+// allGatherCat(group, t) -> the inputs of all ranks concatenated along dim 0, differentiable (first order).
+static Napi::Value AllGatherCat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto group = NativeProcessGroup::unwrap(env, info[0], "allGather");
+  at::Tensor input = unwrapTensor(env, info[1], "allGather");
+  if (input.dim() < 1) throw Napi::RangeError::New(env, "allGather: expected a tensor with at least one dimension");
+  at::Tensor result;
+  TN_GUARD(env, "c10d", {
+    std::vector<at::Tensor> in{input.detach().contiguous()};
+    std::vector<std::vector<at::Tensor>> out(1);
+    {
+      at::NoGradGuard noGrad;
+      for (int i = 0; i < group->size; i++) out[0].push_back(at::empty_like(in[0]));
+      group->run("allGather", [&] { return group->pg->allgather(out, in); });
+      result = at::cat(out[0], 0);
+    }
+    if (at::GradMode::is_enabled() && input.requires_grad()) {
+      auto node = std::shared_ptr<AllGatherBackward>(new AllGatherBackward(), torch::autograd::deleteNode);
+      node->group = group;
+      node->outSizes = result.sizes().vec();
+      node->outOptions = result.options();
+      node->rows = input.size(0);
+      node->set_next_edges(torch::autograd::collect_next_edges(input));
+      torch::autograd::set_history(result, node);
+    }
+  })
+  return wrapTensor(env, result);
+}
+
+// allReduceSum(group, t) -> the sum of t over all ranks (a new tensor), differentiable (first order).
+static Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto group = NativeProcessGroup::unwrap(env, info[0], "allReduce");
+  at::Tensor input = unwrapTensor(env, info[1], "allReduce");
+  at::Tensor result;
+  TN_GUARD(env, "c10d", {
+    {
+      at::NoGradGuard noGrad;
+      result = input.detach().contiguous().clone();
+      std::vector<at::Tensor> buf{result};
+      group->run("allReduce", [&] { return group->pg->allreduce(buf); });
+    }
+    if (at::GradMode::is_enabled() && input.requires_grad()) {
+      auto node = std::shared_ptr<AllReduceBackward>(new AllReduceBackward(), torch::autograd::deleteNode);
+      node->group = group;
+      node->sizes = result.sizes().vec();
+      node->options = result.options();
+      node->set_next_edges(torch::autograd::collect_next_edges(input));
+      torch::autograd::set_history(result, node);
+    }
+  })
+  return wrapTensor(env, result);
+}
+
+// ---------------------------------------------------------------------------------------------- gradient reducer
+
+// Averages parameter gradients over the group in buckets of about bucketBytes. Buckets follow reverse parameter
+// order (roughly the order backward produces gradients). When armed before backward, a bucket starts its
+// all-reduce from the gradient-accumulator hooks as soon as all of its gradients exist, so communication overlaps
+// the rest of backward; buckets always start in index order, which keeps every rank's sequence of collectives equal.
+struct ReducerState {
+  struct Bucket {
+    std::vector<size_t> params;
+    std::vector<int64_t> offsets;
+    at::Tensor flat;
+    size_t pending = 0;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+
+  std::shared_ptr<Group> group;
+  std::vector<at::Tensor> params;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<uintptr_t> hookKeys;
+  std::vector<std::pair<size_t, size_t>> where;  // parameter -> (bucket, position in bucket)
+  std::vector<Bucket> buckets;
+  std::vector<bool> copied;
+  size_t nextLaunch = 0;
+  bool armed = false;
+  std::mutex mu;
+
+  void copyIn(size_t i) {
+    at::NoGradGuard noGrad;
+    auto [b, k] = where[i];
+    Bucket& bucket = buckets[b];
+    const at::Tensor& p = params[i];
+    at::Tensor slice = bucket.flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes());
+    const at::Tensor& grad = p.grad();
+    if (grad.defined()) slice.copy_(grad);
+    else slice.zero_();
+    copied[i] = true;
+    bucket.pending--;
+  }
+
+  void launchReady() {
+    while (nextLaunch < buckets.size() && buckets[nextLaunch].pending == 0) {
+      Bucket& bucket = buckets[nextLaunch++];
+      std::vector<at::Tensor> buf{bucket.flat};
+      try {
+        bucket.work = group->pg->allreduce(buf);
+      } catch (const std::exception& e) {
+        group->failed.store(true);
+        throw std::runtime_error("gradient all-reduce failed on rank " + std::to_string(group->rank) + " of " + std::to_string(group->size) + ": " + describe(e));
+      }
+    }
+  }
+
+  // From the accumulator hook: parameter i's gradient for this backward is final.
+  void ready(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed) return;
+    if (copied[i]) {
+      throw std::runtime_error("gradient reducer: a parameter's gradient was accumulated twice before finish() (two backward passes per step need finish() in between, or no arm())");
+    }
+    copyIn(i);
+    launchReady();
+  }
+
+  void finish() {
+    std::lock_guard<std::mutex> lock(mu);
+    armed = false;
+    for (size_t i = 0; i < params.size(); i++) if (!copied[i]) copyIn(i);
+    launchReady();
+    std::string error;
+    for (auto& bucket : buckets) {
+      try {
+        bucket.work->wait(group->timeout + ms(5000));
+      } catch (const std::exception& e) {
+        if (error.empty()) error = describe(e);
+      }
+      bucket.work.reset();
+    }
+    if (!error.empty()) {
+      group->failed.store(true);
+      reset();
+      throw std::runtime_error("gradient all-reduce failed on rank " + std::to_string(group->rank) + " of " + std::to_string(group->size) + ": " + error);
+    }
+    at::NoGradGuard noGrad;
+    for (auto& bucket : buckets) {
+      bucket.flat.div_(group->size);
+      for (size_t k = 0; k < bucket.params.size(); k++) {
+        at::Tensor& p = params[bucket.params[k]];
+        at::Tensor avg = bucket.flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes());
+        // Every rank ends with a gradient, even one that produced none itself, so optimizers stay in step.
+        if (p.grad().defined()) p.mutable_grad().copy_(avg);
+        else p.mutable_grad() = avg.clone();
+      }
+    }
+    reset();
+  }
+
+  void reset() {
+    nextLaunch = 0;
+    std::fill(copied.begin(), copied.end(), false);
+    for (auto& bucket : buckets) bucket.pending = bucket.params.size();
+  }
+};
+
+struct ReadyHook : torch::autograd::FunctionPostHook {
+  std::weak_ptr<ReducerState> state;
+  size_t index;
+  ReadyHook(std::weak_ptr<ReducerState> s, size_t i) : state(std::move(s)), index(i) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) override {
+    if (auto s = state.lock()) s->ready(index);
+    return outputs;
+  }
+};
+
+class NativeGradReducer : public Napi::ObjectWrap<NativeGradReducer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeGradReducer",
+                       {InstanceMethod("arm", &NativeGradReducer::Arm), InstanceMethod("finish", &NativeGradReducer::Finish),
+                        InstanceMethod("bucketSizes", &NativeGradReducer::BucketSizes)});
+  }
+
+  // new NativeGradReducer(group, params, bucketBytes)
+  explicit NativeGradReducer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeGradReducer>(info) {
+    Napi::Env env = info.Env();
+    auto s = std::make_shared<ReducerState>();
+    s->group = NativeProcessGroup::unwrap(env, info[0], "GradReducer");
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      at::Tensor p = unwrapTensor(env, a.Get(i), "GradReducer: params");
+      if (!p.is_leaf() || !p.requires_grad()) throw Napi::TypeError::New(env, "GradReducer: parameter " + std::to_string(i) + " is not a leaf that requires grad");
+      s->params.push_back(p);
+    }
+    int64_t cap = info[2].As<Napi::Number>().Int64Value();
+    TN_GUARD(env, "GradReducer", {
+      s->where.resize(s->params.size());
+      s->copied.assign(s->params.size(), false);
+      int64_t bytes = 0;
+      for (size_t j = s->params.size(); j-- > 0;) {
+        const at::Tensor& p = s->params[j];
+        bool fresh = s->buckets.empty() || bytes >= cap ||
+                     s->params[s->buckets.back().params.front()].options().dtype() != p.options().dtype() ||
+                     s->params[s->buckets.back().params.front()].device() != p.device();
+        if (fresh) {
+          s->buckets.emplace_back();
+          bytes = 0;
+        }
+        auto& bucket = s->buckets.back();
+        int64_t offset = bucket.offsets.empty() ? 0 : bucket.offsets.back() + s->params[bucket.params.back()].numel();
+        s->where[j] = std::make_pair(s->buckets.size() - 1, bucket.params.size());
+        bucket.params.push_back(j);
+        bucket.offsets.push_back(offset);
+        bytes += p.numel() * static_cast<int64_t>(p.element_size());
+      }
+      for (auto& bucket : s->buckets) {
+        const at::Tensor& last = s->params[bucket.params.back()];
+        bucket.flat = at::empty({bucket.offsets.back() + last.numel()}, last.options().requires_grad(false));
+        bucket.pending = bucket.params.size();
+      }
+      for (size_t j = 0; j < s->params.size(); j++) {
+        auto acc = torch::autograd::impl::grad_accumulator(s->params[j]);
+        s->hookKeys.push_back(acc->add_post_hook(std::make_unique<ReadyHook>(s, j)));
+        s->accumulators.push_back(std::move(acc));
+      }
+    })
+    state = s;
+  }
+
+  ~NativeGradReducer() override {
+    if (!state) return;
+    for (size_t j = 0; j < state->accumulators.size(); j++) state->accumulators[j]->del_post_hook(state->hookKeys[j]);
+  }
+
+ private:
+  std::shared_ptr<ReducerState> state;
+
+  // Lets the next backward start bucket all-reduces as gradients become ready.
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->armed = true;
+    return info.Env().Undefined();
+  }
+
+  // Starts what backward did not, waits for every bucket, and replaces each gradient with its average over ranks.
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    TN_GUARD(info.Env(), "c10d", { state->finish(); })
+    return info.Env().Undefined();
+  }
+
+  Napi::Value BucketSizes(const Napi::CallbackInfo& info) {
+    Napi::Array out = Napi::Array::New(info.Env(), state->buckets.size());
+    for (size_t b = 0; b < state->buckets.size(); b++) out.Set(static_cast<uint32_t>(b), Napi::Number::New(info.Env(), static_cast<double>(state->buckets[b].params.size())));
+    return out;
+  }
+};
+
+void InitDist(Napi::Env env, Napi::Object exports) {
+  distState = new DistState();
+  env.AddCleanupHook([] {
+    delete distState;
+    distState = nullptr;
+  });
+  Napi::Function store = NativeStore::Define(env);
+  distState->storeClass = Napi::Persistent(store);
+  Napi::Function group = NativeProcessGroup::Define(env);
+  distState->groupClass = Napi::Persistent(group);
+  exports.Set("NativeStore", store);
+  exports.Set("NativeProcessGroup", group);
+  exports.Set("NativeGradReducer", NativeGradReducer::Define(env));
+  exports.Set("allGatherCat", Napi::Function::New(env, AllGatherCat));
+  exports.Set("allReduceSum", Napi::Function::New(env, AllReduceSum));
+}
+
+}  // namespace tn
