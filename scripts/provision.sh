@@ -19,6 +19,7 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1 || missing+=(libtcmalloc-minimal4)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # headless browser for the HTML report test
 # c10d's ProcessGroupGloo.hpp includes gloo's headers, which Debian's libtorch-dev does not ship.
 [ -e /usr/include/gloo/algorithm.h ] || [ -e "$(node scripts/find-libtorch.mjs include 2>/dev/null | cut -d' ' -f1)/gloo/algorithm.h" ] || missing+=(libgloo-dev)
 

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
+import { registerExportReportCommands } from './export-report.js';
 import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
 import { int, num } from './options.js';
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
@@ -98,6 +99,7 @@ function buildProgram(): Command {
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s`);
       printRunSummary(o.out);
     });
+  registerExportReportCommands(program);
   return program;
 }
 
