@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
+import { registerEvalCommands } from './eval.js';
 import { registerExportReportCommands } from './export-report.js';
-import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
+import { registerLaunchCommand } from './launch.js';
+import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { int, num } from './options.js';
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
 import { readRunConfig, runPaths, loadCheckpoint } from '../train/run.js';
@@ -61,7 +63,7 @@ function buildProgram(): Command {
       const { config, resume } = configFromCommand(cmd);
       const { result, interrupted } = await runPretrain(config, resume);
       console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
-      if (interrupted) process.exitCode = EXIT_INTERRUPTED;
+      if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
     });
 
   program.command('augment')
@@ -99,7 +101,9 @@ function buildProgram(): Command {
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s`);
       printRunSummary(o.out);
     });
+  registerEvalCommands(program);
   registerExportReportCommands(program);
+  registerLaunchCommand(program);
   return program;
 }
 
@@ -108,7 +112,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return takeCommandExitCode();
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version exit 0; every parse problem is a usage error (commander already printed it).

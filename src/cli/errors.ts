@@ -17,3 +17,14 @@ export function describeError(e: unknown): { message: string; code: number } {
   if (USAGE_ERRORS.has(name)) return { message: `simclr: ${err.message}`, code: EXIT_USAGE };
   return { message: `simclr: ${err.message}`, code: EXIT_FAILURE };
 }
+
+// Commands report a non-zero outcome here rather than in process.exitCode, which test runners also write.
+let commandExitCode = 0;
+export function setCommandExitCode(code: number): void {
+  commandExitCode = code;
+}
+export function takeCommandExitCode(): number {
+  const c = commandExitCode;
+  commandExitCode = 0;
+  return c;
+}

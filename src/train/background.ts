@@ -26,7 +26,9 @@ export class WorkerError extends Error {
 
 export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume = false): BackgroundRun {
   const stop = new SharedArrayBuffer(4);
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { config, resume, stop } });
+  // Under a TS loader (tests via tsx) this module is worker.ts's sibling source; compiled, worker.js's.
+  const entry = import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js';
+  const worker = new Worker(new URL(entry, import.meta.url), { workerData: { config, resume, stop } });
   const result = new Promise<PretrainResult>((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: { type: string } & Record<string, unknown>) => {
