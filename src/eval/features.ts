@@ -3,16 +3,19 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import type { ImageDataset } from '../data/dataset.js';
+import { DataError, type ImageDataset } from '../data/dataset.js';
+import { openDataset, parseDataSpec, type Split } from '../data/spec.js';
 import { applyViews, defaultAugmentConfig, identityViewParams, sampleViewParams, type AugmentConfig } from '../augment/index.js';
 
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
 
-/** Training views for evaluation, drawn per sample from (seed, epoch, index) as pretraining draws them. */
+/** Training views for evaluation, drawn per sample from (seed, epoch, index, view) as pretraining draws them. */
 export interface FeatureAugment {
   config: AugmentConfig;
   seed: number;
   epoch: number;
+  /** View id (default 0); pretraining's pairs use 0 and 1, so other ids give crops of their own. */
+  view?: number;
 }
 
 export interface FeatureOptions {
@@ -43,6 +46,26 @@ export function cropFlipAugmentConfig(outputSize: number, grayscaleInput: boolea
   return { ...defaultAugmentConfig(outputSize, grayscaleInput), colorJitterP: 0, grayscaleP: 0, blurP: 0, solarizeP: 0 };
 }
 
+/**
+ * Opens a split of a data spec for a run's encoder: folder images are decoded at the run's input size and channel
+ * count; other datasets must have the run's channel count (a different size is resized when read). A split named
+ * in the spec (stl10:DIR:SPLIT) wins over `split`.
+ */
+export async function openForEncoder(spec: string, split: Split, input: { channels: number; height: number }): Promise<ImageDataset> {
+  const ds = await openDataset(spec, { split, imageSize: input.height, grayscale: input.channels === 1 });
+  if (ds.channels !== input.channels) {
+    ds.close();
+    throw new DataError(`data spec '${spec}': ${ds.name} has ${ds.channels}-channel images but the encoder takes ${input.channels}-channel ones`);
+  }
+  return ds;
+}
+
+/** openForEncoder for evaluation, which reads the train and test splits itself and so refuses a spec naming one. */
+export async function openEvalSplit(spec: string, split: 'train' | 'test', input: { channels: number; height: number }): Promise<ImageDataset> {
+  if (parseDataSpec(spec).split !== undefined) throw new DataError(`data spec '${spec}': evaluation reads the train and test splits itself; give the spec without a split`);
+  return openForEncoder(spec, split, input);
+}
+
 function positiveInt(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${v}`);
   return v;
@@ -67,7 +90,7 @@ export function loadImages(ds: ImageDataset, indices: Uint32Array, inputSize: nu
     const images = torch.tensor(bytes, { shape: [indices.length, c, h, w], device });
     if (augment) {
       if (augment.config.outputSize !== inputSize) throw new RangeError(`augment outputSize ${augment.config.outputSize} differs from the encoder's input size ${inputSize}`);
-      return applyViews(images, sampleViewParams(augment.config, h, w, augment.seed, augment.epoch, indices, 0), augment.config);
+      return applyViews(images, sampleViewParams(augment.config, h, w, augment.seed, augment.epoch, indices, augment.view ?? 0), augment.config);
     }
     if (h === inputSize && w === inputSize) return images.float().div(255);
     return applyViews(images, identityViewParams(indices.length, h, w), defaultAugmentConfig(inputSize, c === 1));
@@ -117,6 +140,20 @@ export function extractFeatures(encoder: Module<Tensor, Tensor>, ds: ImageDatase
     encoder.train(wasTraining);
   }
   return { features: result.features!, labels };
+}
+
+/**
+ * Features of `views` random training views of every selected sample (view v drawn as epoch v of `seed`), stacked
+ * view after view: [views * N, D], with the labels repeated to match.
+ */
+export function extractViews(encoder: Module<Tensor, Tensor>, ds: ImageDataset, views: number, augment: { config: AugmentConfig; seed: number }, opts: Omit<FeatureOptions, 'augment'> = {}): Features {
+  positiveInt(views, 'views');
+  return torch.scope(() => {
+    const parts = Array.from({ length: views }, (_, v) => extractFeatures(encoder, ds, { ...opts, augment: { ...augment, epoch: v } }));
+    const labels = new Int32Array(parts.reduce((n, p) => n + p.labels.length, 0));
+    parts.forEach((p, v) => labels.set(p.labels, v * p.labels.length));
+    return { features: torch.cat(parts.map((p) => p.features)), labels };
+  });
 }
 
 /**

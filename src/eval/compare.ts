@@ -1,0 +1,84 @@
+// What pretraining bought: kNN and linear accuracy of a run's encoder beside a freshly initialised encoder of the
+// same architecture and seed (the weights the run started from).
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { buildEncoder, loadRunModel } from '../train/run.js';
+import { extractFeatures, openEvalSplit } from './features.js';
+import { knnEvaluate } from './knn.js';
+import { linearEvaluate } from './linear.js';
+
+export interface CompareOptions {
+  /** Checkpoint file instead of the run's last one. */
+  checkpoint?: string;
+  /** First training samples used (default 10000). */
+  trainLimit?: number;
+  /** First test samples used (default 2000). */
+  testLimit?: number;
+  k?: number;
+  temperature?: number;
+  l2Grid?: readonly number[];
+  batchSize?: number;
+  device?: string;
+  /** Called before each encoder's evaluation. */
+  onStage?: (stage: 'pretrained' | 'random') => void;
+}
+
+export interface EncoderScores {
+  knnTop1: number;
+  linearTop1: number;
+}
+
+export interface CompareResult {
+  pretrained: EncoderScores;
+  random: EncoderScores;
+  trainCount: number;
+  testCount: number;
+}
+
+function scores(encoder: Module<Tensor, Tensor>, train: ImageDataset, test: ImageDataset, inputSize: number, opts: CompareOptions): EncoderScores {
+  return torch.scope(() => {
+    const common = {
+      inputSize, batchSize: opts.batchSize ?? 256, device: opts.device ?? 'cpu',
+    };
+    const tr = extractFeatures(encoder, train, { ...common, limit: opts.trainLimit ?? 10000 });
+    const te = extractFeatures(encoder, test, { ...common, limit: opts.testLimit ?? 2000 });
+    const knn = knnEvaluate(tr, te, {
+      numClasses: Math.max(train.numClasses, test.numClasses),
+      ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+    });
+    const linear = linearEvaluate(tr, te, { numClasses: Math.max(train.numClasses, test.numClasses), ...(opts.l2Grid ? { l2Grid: opts.l2Grid } : {}) });
+    return { knnTop1: knn.top1, linearTop1: linear.top1 };
+  });
+}
+
+/** Evaluates the run's encoder and its initialisation (buildEncoder with a generator seeded by the run's seed). */
+export async function compareWithRandomInit(runDir: string, dataSpec: string, opts: CompareOptions = {}): Promise<CompareResult> {
+  const { model, run } = loadRunModel(runDir, opts.checkpoint);
+  const random = buildEncoder(run.config, run.input, new torch.Generator().manualSeed(run.config.seed));
+  const train = await openEvalSplit(dataSpec, 'train', run.input);
+  try {
+    const test = await openEvalSplit(dataSpec, 'test', run.input);
+    try {
+      if (opts.device !== undefined && opts.device !== 'cpu') {
+        model.to(opts.device);
+        random.to(opts.device);
+      }
+      opts.onStage?.('pretrained');
+      const pretrained = scores(model.encoder, train, test, run.input.height, opts);
+      opts.onStage?.('random');
+      const initial = scores(random, train, test, run.input.height, opts);
+      return {
+        pretrained, random: initial,
+        trainCount: Math.min(train.length, opts.trainLimit ?? 10000), testCount: Math.min(test.length, opts.testLimit ?? 2000),
+      };
+    } finally {
+      test.close();
+    }
+  } finally {
+    train.close();
+    model.dispose();
+    random.dispose();
+  }
+}
