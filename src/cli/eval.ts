@@ -11,6 +11,7 @@ import { knnEvaluate, DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE } from '../eval/knn
 import { linearEvaluate, DEFAULT_L2_GRID } from '../eval/linear.js';
 import { finetune } from '../eval/finetune.js';
 import { writeEmbeddings } from '../eval/embed.js';
+import { appendEvalResult } from '../eval/report.js';
 import { int, num } from './options.js';
 
 interface CommonOptions {
@@ -119,6 +120,22 @@ function print(o: { json?: boolean }, json: Record<string, unknown>, text: strin
   console.log(o.json ? JSON.stringify(json) : text);
 }
 
+/** Adds a result row (without bulky tables) to RUN/eval.json for `simclr report`; a read-only run only warns. */
+function record(o: CommonOptions, result: Record<string, unknown> & { metric: string }): void {
+  const { validation: _table, ...row } = result;
+  try {
+    appendEvalResult(o.run, { ...row, data: o.data, ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) });
+  } catch (e) {
+    process.stderr.write(`warning: result not recorded in ${o.run}/eval.json: ${(e as Error).message}\n`);
+  }
+}
+
+/** Prints a metric result and records it in the run's eval.json. */
+function report(o: CommonOptions, json: Record<string, unknown> & { metric: string }, text: string): void {
+  record(o, json);
+  print(o, json, text);
+}
+
 function registerKnn(evalCmd: Command): void {
   addRunOptions(evalCmd.command('knn').description('weighted kNN accuracy of the frozen encoder (cosine similarity, votes exp(sim/T))'))
     .option('--k <n>', `neighbours (default ${DEFAULT_KNN_K})`, positiveInt, DEFAULT_KNN_K)
@@ -130,7 +147,7 @@ function registerKnn(evalCmd: Command): void {
         featuresOf(l, train, o, o.limit, 'train features'), featuresOf(l, test, o, o.testLimit, 'test features'),
         { k: o.k, temperature: o.temperature, numClasses: Math.max(train.numClasses, test.numClasses), ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}) },
       )));
-      print(o, {
+      report(o, {
         metric: 'knn', top1: r.top1, top5: r.top5, k: r.k, temperature: r.temperature, train_count: r.trainCount, test_count: r.testCount, step: l.meta.step,
       }, `kNN (k=${r.k}, T=${r.temperature}) at step ${l.meta.step}: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.trainCount} train / ${r.testCount} test)`);
     });
@@ -161,7 +178,7 @@ function registerLinear(evalCmd: Command): void {
             : `l2=${f.l2}: validation top-1 ${pct(f.valTop1)} (${f.iterations} iterations${f.converged ? '' : ', not converged'})`),
         });
       }));
-      print(o, {
+      report(o, {
         metric: 'linear', top1: r.top1, top5: r.top5, l2: r.l2, validation: r.validation, train_count: r.trainCount, test_count: r.testCount,
         augment_views: o.augmentViews ?? 0, converged: r.converged, step: l.meta.step,
       }, `linear at step ${l.meta.step} (l2=${r.l2}): top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.trainCount} train rows / ${r.testCount} test)`);
@@ -189,7 +206,7 @@ function registerFinetune(program: Command): void {
         ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
         ...(tty ? { onStep: (p) => process.stderr.write(`\rfinetune step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)}${p.step === p.totalSteps ? '\n' : ''}`) } : {}),
       }));
-      print(o, {
+      report(o, {
         metric: 'finetune', label_fraction: r.labelFraction, top1: r.top1, top5: r.top5, labelled: r.labelled, epochs: r.epochs, steps: r.steps,
         final_loss: r.finalLoss, test_count: r.testCount, weights: r.weightsFile, labels: r.labelsFile, step: l.meta.step,
       }, `fine-tuned on ${r.labelled} labels (${100 * r.labelFraction}%), ${r.epochs} epochs: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.testCount} test); weights ${r.weightsFile}`);

@@ -37,19 +37,17 @@ export interface CompareResult {
   testCount: number;
 }
 
-function scores(encoder: Module<Tensor, Tensor>, train: ImageDataset, test: ImageDataset, inputSize: number, opts: CompareOptions): EncoderScores {
+function scores(encoder: Module<Tensor, Tensor>, train: ImageDataset, test: ImageDataset, inputSize: number, opts: CompareOptions): { scores: EncoderScores; trainCount: number; testCount: number } {
+  const numClasses = Math.max(train.numClasses, test.numClasses);
   return torch.scope(() => {
-    const common = {
-      inputSize, batchSize: opts.batchSize ?? 256, device: opts.device ?? 'cpu',
-    };
+    const common = { inputSize, batchSize: opts.batchSize ?? 256, device: opts.device ?? 'cpu' };
     const tr = extractFeatures(encoder, train, { ...common, limit: opts.trainLimit ?? 10000 });
     const te = extractFeatures(encoder, test, { ...common, limit: opts.testLimit ?? 2000 });
     const knn = knnEvaluate(tr, te, {
-      numClasses: Math.max(train.numClasses, test.numClasses),
-      ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+      numClasses, ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     });
-    const linear = linearEvaluate(tr, te, { numClasses: Math.max(train.numClasses, test.numClasses), ...(opts.l2Grid ? { l2Grid: opts.l2Grid } : {}) });
-    return { knnTop1: knn.top1, linearTop1: linear.top1 };
+    const linear = linearEvaluate(tr, te, { numClasses, ...(opts.l2Grid ? { l2Grid: opts.l2Grid } : {}) });
+    return { scores: { knnTop1: knn.top1, linearTop1: linear.top1 }, trainCount: knn.trainCount, testCount: knn.testCount };
   });
 }
 
@@ -69,10 +67,7 @@ export async function compareWithRandomInit(runDir: string, dataSpec: string, op
       const pretrained = scores(model.encoder, train, test, run.input.height, opts);
       opts.onStage?.('random');
       const initial = scores(random, train, test, run.input.height, opts);
-      return {
-        pretrained, random: initial,
-        trainCount: Math.min(train.length, opts.trainLimit ?? 10000), testCount: Math.min(test.length, opts.testLimit ?? 2000),
-      };
+      return { pretrained: pretrained.scores, random: initial.scores, trainCount: pretrained.trainCount, testCount: pretrained.testCount };
     } finally {
       test.close();
     }

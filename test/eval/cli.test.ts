@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import { resolveConfig } from '../../src/train/config.js';
+import { readEvalResults } from '../../src/eval/report.js';
+import { compareWithRandomInit } from '../../src/eval/compare.js';
 import { buildModel, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile } from '../../src/train/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simclr-evalcli-'));
@@ -99,6 +101,13 @@ test('finetune --json trains on the label fraction and saves into RUN/finetune-<
   assert.equal(labels.indices.length, j.labelled);
 });
 
+test('each evaluation is recorded in RUN/eval.json for simclr report', () => {
+  const rows = readEvalResults(run);
+  assert.deepEqual(rows.map((r) => r.metric), ['knn', 'linear', 'finetune']);
+  assert.ok(rows.every((r) => r.data === 'fashion-mnist' && r.step === 7 && isRate(r.top1)));
+  assert.equal(rows[1]!.validation, undefined, 'the validation table stays out of eval.json');
+});
+
 test('embed writes the features file and --json describes it', async () => {
   const file = join(dir, 'emb.safetensors');
   const r = await cli('embed', '--run', run, '--data', 'fashion-mnist', '--split', 'test', '--limit', '32', '--out', file, '--json');
@@ -108,6 +117,14 @@ test('embed writes the features file and --json describes it', async () => {
   const { tensors } = torch.safetensors.loadFile(file);
   assert.deepEqual(tensors.get('features')!.shape, [32, 32]);
   assert.deepEqual(tensors.get('labels')!.shape, [32]);
+});
+
+test('compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed encoder', async () => {
+  const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
+  assert.equal(r.trainCount, 256);
+  assert.equal(r.testCount, 128);
+  assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
+  assert.deepEqual(r.random, r.pretrained);
 });
 
 test('usage errors exit 2 with one line on stderr', async () => {
