@@ -27,8 +27,12 @@ export class WorkerError extends Error {
 export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume = false): BackgroundRun {
   const stop = new SharedArrayBuffer(4);
   // Under a TS loader (tests via tsx) this module is worker.ts's sibling source; compiled, worker.js's.
-  const entry = import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js';
-  const worker = new Worker(new URL(entry, import.meta.url), { workerData: { config, resume, stop } });
+  // Run from TypeScript sources (tests under tsx), the worker registers tsx itself: loader hooks are per thread.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+  const worker = fromSource
+    ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { config, resume, stop } })
+    : new Worker(entry, { workerData: { config, resume, stop } });
   const result = new Promise<PretrainResult>((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: { type: string } & Record<string, unknown>) => {

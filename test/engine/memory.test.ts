@@ -2,7 +2,13 @@
 // loops keep a flat RSS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as torch from '../../src/torch/index.js';
+
+// Counting live storages exactly needs earlier garbage collected first, or a GC mid-test changes the counts.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const F = torch.nn.functional;
 const MB = 1024 * 1024;
@@ -57,6 +63,7 @@ test('tensors dropped without dispose are freed by GC under memory pressure (V8 
 });
 
 test('dispose frees at once; views of one storage are counted once; disposing twice is harmless', () => {
+  collectGarbage();
   const before = torch.memoryStats();
   const t = torch.zeros([MB]); // 4 MB
   const v = t.view([1024, 1024]);
@@ -72,6 +79,7 @@ test('dispose frees at once; views of one storage are counted once; disposing tw
 });
 
 test('scope returns nested results, keeps kept tensors, and disposes everything when fn throws', () => {
+  collectGarbage();
   const before = torch.memoryStats().liveStorages;
   let kept: torch.Tensor | null = null;
   const out = torch.scope(() => {

@@ -1,0 +1,81 @@
+// The simclr command as a user runs it: help, exit codes and one-line errors, --config files, augment, info.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+const MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+
+function simclr(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-cli-'));
+
+test('pretrain --help lists every documented flag', () => {
+  const r = simclr('pretrain', '--help');
+  assert.equal(r.code, 0);
+  for (const flag of ['--data', '--out', '--arch', '--width', '--image-size', '--epochs', '--batch-size', '--optimizer', '--lr ', '--lr-scaling',
+    '--warmup-epochs', '--weight-decay', '--temperature', '--proj-layers', '--proj-dim', '--color-strength', '--blur', '--no-blur', '--seed',
+    '--resume', '--max-steps', '--log-steps', '--checkpoint-steps', '--threads', '--config', '--precision']) {
+    assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
+  }
+});
+
+test('usage problems exit 2 with one line naming the problem', () => {
+  const cases: [string[], RegExp][] = [
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--bogus'], /unknown option '--bogus'/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--batch-size', 'abc'], /--batch-size.*abc/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--arch', 'vgg'], /--arch.*vgg/],
+    [['pretrain', '--data', `cifar10:${join(tmp(), 'missing')}`, '--out', tmp()], /cifar10.*missing/],
+    [['pretrain', '--data', 'nope:x', '--out', tmp()], /unknown dataset kind 'nope'/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', '/etc/hostname/run'], /--out \/etc\/hostname\/run is not writable/],
+    [['pretrain', '--out', tmp()], /--data is required/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--temperature', '-1'], /--temperature must be a positive number/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--config', '/nonexistent.yaml'], /--config \/nonexistent.yaml: no such file/],
+    [['info', tmp()], /not a simclr run folder/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = simclr(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} -> exit ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
+});
+
+test('--config (YAML) sets options, flags override it, and info summarises the run', () => {
+  const dir = tmp();
+  const out = join(dir, 'run');
+  const cfg = join(dir, 'cfg.yaml');
+  writeFileSync(cfg, ['data: fashion-mnist', 'width: 0.125', 'batch-size: 16', 'epochs: 0.01', 'temperature: 0.2', 'max-steps: 2', 'log-steps: 1'].join('\n'));
+  const r = simclr('pretrain', '--config', cfg, '--out', out, '--temperature', '0.3');
+  assert.equal(r.code, 0, r.stderr);
+  const run = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { config: Record<string, unknown> };
+  assert.equal(run.config.width, 0.125);
+  assert.equal(run.config.batchSize, 16);
+  assert.equal(run.config.temperature, 0.3);
+  assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+  const info = simclr('info', out);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /checkpoint step 2/);
+  assert.match(info.stdout, /resnet18 width 0.125/);
+});
+
+test('augment writes a grid of originals beside two views', async () => {
+  const png = join(tmp(), 'grid.png');
+  const r = simclr('augment', '--data', 'fashion-mnist', '--out', png, '--count', '5');
+  assert.equal(r.code, 0, r.stderr);
+  const meta = await sharp(png).metadata();
+  assert.equal(meta.width, 3 * 28);
+  assert.equal(meta.height, 5 * 28);
+});
