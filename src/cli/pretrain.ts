@@ -39,6 +39,8 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--threads <n>', 'intra-op threads (default: all cores)', int)
     .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
     .option('--strict', 'fail on unreadable images instead of skipping them')
+    .option('--sync-bn', 'distributed runs: BatchNorm statistics over all ranks, as the paper (default on)')
+    .option('--no-sync-bn', 'distributed runs: BatchNorm statistics per rank')
     .option('--config <file>', 'JSON or YAML file with the same keys; flags override it');
 }
 

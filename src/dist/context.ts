@@ -4,7 +4,7 @@
 // metrics and stop requests are agreed on so that every rank takes the same branch.
 import * as torch from '../torch/index.js';
 import type { AnyModule } from '../nn/index.js';
-import { DistributedError, initFromEnv, type DistEnv } from './env.js';
+import { guardCollective, initFromEnv, type DistEnv } from './env.js';
 import { shardBatch } from './sampler.js';
 import { convertSyncBatchNorm } from './syncbn.js';
 
@@ -25,8 +25,6 @@ export interface GatheredPairs {
   z2All: Tensor;
   rankOffset: number;
 }
-
-const HINT = 'another rank exited or stopped responding (its own output says why), or the ranks ran different code; SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
 
 export class DistributedContext {
   private reducer: torch.distributed.GradReducer | null = null;
@@ -66,7 +64,7 @@ export class DistributedContext {
     if (this.reducer !== null) throw new Error('DistributedContext.prepare: called twice');
     const params = model.parameters().filter((p) => p.requiresGrad);
     const buffers = model.buffers();
-    this.guard('broadcasting the initial parameters', () => this.group.broadcast([...model.parameters(), ...buffers], 0));
+    guardCollective('broadcasting the initial parameters', () => this.group.broadcast([...model.parameters(), ...buffers], 0));
     if (opts.syncBn ?? true) convertSyncBatchNorm(model, this.group);
     else this.syncedBuffers = buffers;
     this.overlap = opts.overlap ?? true;
@@ -75,14 +73,14 @@ export class DistributedContext {
 
   /** Per-rank BatchNorm: rank 0's running statistics replace the others' (as DDP's broadcast_buffers), so ranks stay equal. */
   beforeForward(): void {
-    if (this.syncedBuffers.length > 0) this.guard('syncing buffers', () => this.group.broadcast(this.syncedBuffers, 0));
+    if (this.syncedBuffers.length > 0) guardCollective('syncing buffers', () => this.group.broadcast(this.syncedBuffers, 0));
   }
 
   /** z1, z2 [n, D] of every rank concatenated in rank order (differentiable), for negatives from the global batch. */
   gatherPairs(z1: Tensor, z2: Tensor): GatheredPairs {
     const d = z1.shape[1]!;
     return torch.scope(() => {
-      const both = this.guard('gathering projections', () => torch.distributed.allGatherCat(torch.cat([z1, z2], 1), this.group));
+      const both = guardCollective('gathering projections', () => torch.distributed.allGatherCat(torch.cat([z1, z2], 1), this.group));
       return { z1All: both.narrow(1, 0, d), z2All: both.narrow(1, d, d), rankOffset: this.rank * z1.shape[0]! };
     });
   }
@@ -91,7 +89,7 @@ export class DistributedContext {
   backward(loss: Tensor): void {
     const reducer = this.reducer;
     if (reducer === null) throw new Error('DistributedContext.backward: call prepare(model) first');
-    this.guard('backward', () => {
+    guardCollective('backward', () => {
       if (this.overlap) reducer.arm();
       loss.backward();
       reducer.finish();
@@ -102,7 +100,7 @@ export class DistributedContext {
   mean(values: readonly number[]): number[] {
     const t = torch.tensor(Float64Array.from(values));
     try {
-      this.guard('averaging metrics', () => this.group.allReduce(t));
+      guardCollective('averaging metrics', () => this.group.allReduce(t));
       return Array.from(t.toArray() as Float64Array, (v) => v / this.worldSize);
     } finally {
       t.dispose();
@@ -113,7 +111,7 @@ export class DistributedContext {
   anyRank(flag: boolean): boolean {
     const t = torch.tensor(Int32Array.of(flag ? 1 : 0));
     try {
-      this.guard('agreeing on stopping', () => this.group.allReduce(t, 'max'));
+      guardCollective('agreeing on stopping', () => this.group.allReduce(t, 'max'));
       return t.item() > 0;
     } finally {
       t.dispose();
@@ -123,16 +121,5 @@ export class DistributedContext {
   close(): void {
     this.reducer = null;
     this.group.close();
-  }
-
-  private guard<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      const msg = (e as Error).message;
-      // Collective failures from the binding name the rank; anything else (a shape error, say) is not a dist problem.
-      if (!/ failed on rank \d+ of \d+/.test(msg)) throw e;
-      throw new DistributedError(`${what}: ${msg}. Likely cause: ${HINT}.`);
-    }
   }
 }

@@ -8,8 +8,30 @@ export class DistributedError extends Error {
   override name = 'DistributedError';
 }
 
-/** Collective and rendezvous timeout unless SIMCLR_DIST_TIMEOUT (seconds) says otherwise. */
+/** Collective timeout unless SIMCLR_DIST_TIMEOUT (seconds) says otherwise. */
 export const DEFAULT_TIMEOUT_S = 60;
+
+/**
+ * The rendezvous waits at least this long for every rank to start: process start-up, imports and opening the data
+ * can take far longer than a collective may, and a launcher ends the others at once if a rank fails before.
+ */
+export const MIN_RENDEZVOUS_TIMEOUT_S = 300;
+
+const HINT = 'another rank exited or stopped responding (its own output says why), or the ranks ran different code; SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
+
+/**
+ * Runs fn; a collective failure from the binding (its message names the failing rank) becomes a DistributedError
+ * that says what was being done and the likely cause. Other errors pass through unchanged.
+ */
+export function guardCollective<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (!/ failed on rank \d+ of \d+/.test(msg)) throw e;
+    throw new DistributedError(`${what}: ${msg}. Likely cause: ${HINT}.`);
+  }
+}
 
 export interface DistEnv {
   rank: number;
@@ -63,6 +85,7 @@ export interface InitOptions {
   worldSize: number;
   /** 'tcp://HOST:PORT' (rank 0 hosts the store) or 'file:///PATH' (a fresh file every rank can reach). */
   initMethod: string;
+  /** Collective timeout; the rendezvous allows at least MIN_RENDEZVOUS_TIMEOUT_S. */
   timeoutMs: number;
   /** Address Gloo binds to; by default loopback when the store host is, else this machine's host name. */
   hostname?: string;
@@ -71,7 +94,7 @@ export interface InitOptions {
 /** Meets the other ranks and connects a Gloo process group; fails with a DistributedError after the timeout. */
 export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGroup {
   const { rank, worldSize, initMethod, timeoutMs } = opts;
-  const seconds = timeoutMs / 1000;
+  const rendezvousMs = Math.max(timeoutMs, MIN_RENDEZVOUS_TIMEOUT_S * 1000);
   let store: torch.distributed.Store;
   let hostname = opts.hostname;
   try {
@@ -80,16 +103,16 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = Number(url.port);
       if (!Number.isInteger(port) || port < 1) throw new DistributedError(`init method ${initMethod} needs a port`);
-      store = torch.distributed.Store.tcp({ host, port, isServer: rank === 0, worldSize, timeoutMs });
+      store = torch.distributed.Store.tcp({ host, port, isServer: rank === 0, worldSize, timeoutMs: rendezvousMs });
       if (hostname === undefined && process.env.GLOO_SOCKET_IFNAME === undefined && LOOPBACK.has(host)) hostname = '127.0.0.1';
     } else if (initMethod.startsWith('file://')) {
-      store = torch.distributed.Store.file(new URL(initMethod).pathname, worldSize, timeoutMs);
+      store = torch.distributed.Store.file(new URL(initMethod).pathname, worldSize, rendezvousMs);
     } else {
       throw new DistributedError(`unknown init method '${initMethod}' (expected tcp://HOST:PORT or file:///PATH)`);
     }
   } catch (e) {
     if (e instanceof DistributedError) throw e;
-    throw new DistributedError(`rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${seconds} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`);
+    throw new DistributedError(`rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`);
   }
   try {
     const iface = process.env.GLOO_SOCKET_IFNAME;
@@ -97,7 +120,7 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
       timeoutMs, ...(iface !== undefined && iface !== '' ? { interface: iface } : hostname !== undefined ? { hostname } : {}),
     });
   } catch (e) {
-    throw new DistributedError(`rank ${rank} of ${worldSize}: connecting the Gloo process group failed within ${seconds} s: ${(e as Error).message}`);
+    throw new DistributedError(`rank ${rank} of ${worldSize}: connecting the Gloo process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`);
   }
 }
 

@@ -11,6 +11,7 @@
 // rank's loss, exactly as if one process had normalised the whole global batch.
 import * as torch from '../torch/index.js';
 import { BatchNorm1d, BatchNorm2d, type AnyModule } from '../nn/index.js';
+import { guardCollective } from './env.js';
 
 type Tensor = torch.Tensor;
 type BatchNorm = BatchNorm1d | BatchNorm2d;
@@ -41,7 +42,7 @@ export function syncBatchNorm(bn: BatchNorm, x: Tensor, group: torch.distributed
     const count = x.numel() / c;
     const [variance, mean] = torch.raw.var_mean$dim(xf, dims, false, false);
     const local = torch.stack([mean, variance, torch.full([c], count, { dtype: xf.dtype, device: x.device })]).unsqueeze(0);
-    const all = torch.distributed.allGatherCat(local, group); // [world, 3, C]
+    const all = guardCollective('synchronising BatchNorm statistics', () => torch.distributed.allGatherCat(local, group)); // [world, 3, C]
     const [means, variances, counts] = all.unbind(1) as [Tensor, Tensor, Tensor];
     const total = counts.sum(0);
     const globalMean = means.mul(counts).sum(0).div(total);

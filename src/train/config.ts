@@ -40,6 +40,8 @@ export interface PretrainConfig {
   threads: number | null;
   precision: Precision;
   strict: boolean;
+  /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
+  syncBn: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
@@ -66,6 +68,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   threads: null,
   precision: 'fp32',
   strict: false,
+  syncBn: true,
 };
 
 /** A configuration problem the user can fix; the CLI prints it on one line and exits with code 2. */
@@ -139,6 +142,7 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
     threads: c.threads === null ? null : positiveInt(c.threads, 'threads'),
     precision: oneOf(c.precision, 'precision', ['fp32', 'bf16'] as const),
     strict: c.strict === true,
+    syncBn: typeof c.syncBn === 'boolean' ? c.syncBn : (() => { throw new ConfigError(`--sync-bn must be true or false, got ${String(c.syncBn)}`); })(),
   };
   return cfg;
 }

@@ -11,10 +11,11 @@ import { ntXentWithAccuracy } from '../loss/ntxent.js';
 import { LARS, larsParamGroups, SGD, AdamW, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { SimCLRModel } from '../models/simclr.js';
+import { DistributedContext } from '../dist/context.js';
 import { ConfigError, type PretrainConfig } from './config.js';
 import { buildModel, loadCheckpoint, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
 
-/** One metrics.jsonl row. images_per_s counts source images (each gives two views). */
+/** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
   epoch: number;
   step: number;
@@ -109,6 +110,14 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   const paths: RunPaths = prepareRunDir(cfg.out);
   const ds = await openTrainingData(cfg, hooks.onWarning);
   const input = { channels: ds.channels, height: ds.height, width: ds.width };
+  // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
+  const dist = DistributedContext.fromEnv();
+  if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
+    throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`);
+  }
+  // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
+  const isMain = dist?.isMain ?? true;
+  const localBatch = cfg.batchSize / (dist?.worldSize ?? 1);
 
   const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
   const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
@@ -128,14 +137,16 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     if (ckpt.rng) torch.defaultGenerator().setState(ckpt.rng);
     for (const t of [...ckpt.model.values(), ...Object.values(ckpt.optimizer), ...(ckpt.rng ? [ckpt.rng] : [])]) t.dispose();
     step = ckpt.meta.step;
-    truncateMetrics(paths.metrics, step);
-  } else {
+    if (isMain) truncateMetrics(paths.metrics, step);
+  } else if (isMain) {
     writeFileSync(paths.metrics, '');
   }
+  dist?.prepare(model, { syncBn: cfg.syncBn });
   const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version() };
-  writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
+  if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
   const checkpoint = (): void => {
+    if (!isMain) return;
     const epoch = Math.floor(step / stepsPerEpoch);
     const state = optimizer.stateDict();
     try {
@@ -146,12 +157,13 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     hooks.onCheckpoint?.(paths.checkpoint, step);
   };
   const log = (row: MetricsRow): void => {
+    if (!isMain) return;
     appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
     hooks.onLog?.(row);
   };
 
   const { channels: c, height: h, width: w } = input;
-  const batchBytes = new Uint8Array(cfg.batchSize * c * h * w);
+  const batchBytes = new Uint8Array(localBatch * c * h * w);
   let window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
   let lastLoss = NaN;
   let stopped: PretrainResult['stopped'] = 'completed';
@@ -165,27 +177,32 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
       perm = epochPermutation(ds.length, cfg.seed, epoch);
       permEpoch = epoch;
     }
-    const indices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+    const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+    const indices = dist === null ? globalIndices : dist.shard(globalIndices);
     ds.readBatch(indices, batchBytes);
     const lr = learningRate(step, { baseLr: peakLr, ...plan });
     optimizer.lr = lr;
 
     const [loss, acc] = torch.scope((): [number, number] => {
-      const images = torch.tensor(batchBytes, { shape: [cfg.batchSize, c, h, w] });
+      const images = torch.tensor(batchBytes, { shape: [localBatch, c, h, w] });
       const [v1, v2] = createTwoViews(images, aug, { seed: cfg.seed, epoch, indices });
       const x = torch.cat([v1, v2]);
+      dist?.beforeForward();
       const forward = (): torch.Tensor => model.call(x).z;
       const z = (cfg.precision === 'bf16' ? torch.autocast('cpu', 'bfloat16', forward) : forward()).float();
       const [z1, z2] = z.chunk(2);
-      const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature });
-      const lossValue = r.loss.item();
+      // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
+      const gathered = dist?.gatherPairs(z1!, z2!);
+      const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
+      const [lossValue, accValue] = dist === null ? [r.loss.item(), r.contrastiveAccuracy.item()] : dist.mean([r.loss.item(), r.contrastiveAccuracy.item()]) as [number, number];
       if (!Number.isFinite(lossValue)) {
         throw new DivergenceError(`loss is ${lossValue} at step ${step + 1} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
       }
       optimizer.zeroGrad();
-      r.loss.backward();
+      if (dist === null) r.loss.backward();
+      else dist.backward(r.loss);
       optimizer.step();
-      return [lossValue, r.contrastiveAccuracy.item()];
+      return [lossValue, accValue];
     });
     step++;
     lastLoss = loss;
@@ -205,7 +222,8 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
       });
       window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
     }
-    const interrupted = hooks.shouldStop?.() === true;
+    // Every rank must stop at the same step, or the others would wait for it in the next collective.
+    const interrupted = dist === null ? hooks.shouldStop?.() === true : dist.anyRank(hooks.shouldStop?.() === true);
     if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
     if (interrupted && step < lastStep) {
       stopped = 'interrupted';
@@ -215,6 +233,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
   ds.close();
   model.dispose();
+  dist?.close();
   return {
     steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
     wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
