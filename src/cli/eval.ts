@@ -122,9 +122,10 @@ function print(o: { json?: boolean }, json: Record<string, unknown>, text: strin
 
 /** Adds a result row (without bulky tables) to RUN/eval.json for `simclr report`; a read-only run only warns. */
 function record(o: CommonOptions, result: Record<string, unknown> & { metric: string }): void {
-  const { validation: _table, ...row } = result;
+  const row: Record<string, unknown> & { metric: string } = { ...result, data: o.data, ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) };
+  delete row.validation;
   try {
-    appendEvalResult(o.run, { ...row, data: o.data, ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) });
+    appendEvalResult(o.run, row);
   } catch (e) {
     process.stderr.write(`warning: result not recorded in ${o.run}/eval.json: ${(e as Error).message}\n`);
   }
