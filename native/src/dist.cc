@@ -1,6 +1,6 @@
 // c10d: key-value stores for rendezvous (TCP, file), Gloo process groups with blocking collectives under a timeout,
-// differentiable all-gather / all-reduce (autograd nodes whose backward runs the matching collective), and a
-// bucketed gradient all-reduce that can start buckets from autograd hooks while backward is still running.
+// differentiable all-gather / all-reduce and synchronised batch norm (autograd nodes whose backward runs the matching
+// collective), and a bucketed gradient all-reduce that can start buckets from autograd hooks while backward runs.
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -9,8 +9,14 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <ATen/core/grad_mode.h>
+#include <ATen/ops/batch_norm_update_stats.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/native_batch_norm.h>
+#include <ATen/ops/native_batch_norm_backward.h>
+#include <ATen/ops/stack.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/ones.h>
 #include <ATen/ops/zeros.h>
 
 #include <atomic>
@@ -444,6 +450,138 @@ static Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
   return wrapTensor(env, result);
 }
 
+// ---------------------------------------------------------------------------------------------- synchronised batch norm
+
+// Backward of syncBatchNorm. With xhat = (x - mean) * invstd over the global batch of `total` samples, the input
+// gradient needs two per-channel sums over every rank's samples: sum(dy) and sum(dy * (x - mean)). ATen's eval-mode
+// batch-norm backward yields this rank's share of both (as its bias and weight gradients) and dy * weight * invstd;
+// after one all-reduce of the sums the rest is a per-channel affine correction of that. Weight and bias gradients stay
+// local: they are summed over ranks with the other parameters' gradients.
+struct SyncBatchNormBackward : torch::autograd::Node {
+  std::shared_ptr<Group> group;
+  at::Tensor input;   // in the compute dtype
+  at::Tensor weight;  // ones when the layer has none
+  at::Tensor mean, var, invstd;
+  double total = 0;
+  double eps = 0;
+  c10::ScalarType inputType = at::kFloat;
+
+  std::string name() const override { return "SyncBatchNormBackward"; }
+
+  void release_variables() override {
+    input.reset();
+    weight.reset();
+    mean.reset();
+    var.reset();
+    invstd.reset();
+  }
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    at::Tensor dy = grads[0].defined() ? grads[0].to(input.scalar_type()) : at::zeros_like(input);
+    auto local = at::native_batch_norm_backward(dy, input, weight, mean, var, {}, {}, false, eps, {true, true, true});
+    at::Tensor& dxLocal = std::get<0>(local);
+    at::Tensor& dWeight = std::get<1>(local);  // sum(dy * (x - mean)) * invstd over this rank
+    at::Tensor& dBias = std::get<2>(local);    // sum(dy) over this rank
+    int64_t c = mean.numel();
+    at::Tensor sums = at::cat({dBias, dWeight / invstd});
+    std::vector<at::Tensor> buf{sums};
+    group->run("SyncBatchNorm backward", [&] { return group->pg->allreduce(buf); });
+    at::Tensor meanDy = sums.narrow(0, 0, c) / total;
+    at::Tensor meanDyXmu = sums.narrow(0, c, c) / total;
+    // dx = w * invstd * (dy - meanDy - (x - mean) * invstd^2 * meanDyXmu) = dxLocal + k0 + k1 * x
+    at::Tensor k1 = -(weight * invstd.pow(3) * meanDyXmu);
+    at::Tensor k0 = -(weight * invstd * meanDy) - k1 * mean;
+    std::vector<int64_t> shape(input.dim(), 1);
+    shape[1] = c;
+    at::Tensor dx = dxLocal.add_(k0.view(shape)).addcmul_(input, k1.view(shape));
+    if (dx.scalar_type() != inputType) dx = dx.to(inputType);
+    return {task_should_compute_output(0) ? dx : at::Tensor(), task_should_compute_output(1) ? dWeight : at::Tensor(),
+            task_should_compute_output(2) ? dBias : at::Tensor()};
+  }
+};
+
+static at::Tensor optionalTensor(Napi::Env env, Napi::Value v, const std::string& what) {
+  return v.IsNull() || v.IsUndefined() ? at::Tensor() : unwrapTensor(env, v, what);
+}
+
+struct SyncBatchNormArgs {
+  std::shared_ptr<Group> group;
+  at::Tensor input, weight, bias, runningMean, runningVar;
+  double eps = 1e-5;
+  double momentum = 0.1;
+};
+
+static at::Tensor syncBatchNorm(const SyncBatchNormArgs& a) {
+  int64_t c = a.input.size(1);
+  // Half-precision inputs (autocast) are normalised in float32: their statistics need the digits.
+  bool wide = a.input.scalar_type() == at::kFloat || a.input.scalar_type() == at::kDouble;
+  at::Tensor x = wide ? a.input.detach() : a.input.detach().to(at::kFloat);
+  at::Tensor mean;
+  at::Tensor var;
+  at::Tensor output;
+  double total = 0;
+  {
+    at::NoGradGuard noGrad;
+    auto stats = at::batch_norm_update_stats(x, {}, {}, 0.0);
+    double count = static_cast<double>(x.numel() / c);
+    at::Tensor local = at::stack({std::get<0>(stats), std::get<1>(stats), at::full({c}, count, x.options())});
+    std::vector<at::Tensor> in{local};
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int i = 0; i < a.group->size; i++) out[0].push_back(at::empty_like(local));
+    a.group->run("SyncBatchNorm", [&] { return a.group->pg->allgather(out, in); });
+    at::Tensor all = at::stack(out[0]);  // [world, 3, C]
+    at::Tensor means = all.select(1, 0);
+    at::Tensor counts = all.select(1, 2);
+    at::Tensor totals = counts.sum(0);
+    mean = (means * counts).sum(0) / totals;
+    var = ((all.select(1, 1) + (means - mean).square()) * counts).sum(0) / totals;
+    total = totals[0].item<double>();
+    output = std::get<0>(at::native_batch_norm(x, a.weight, a.bias, mean, var, false, 0.0, a.eps));
+    if (a.runningMean.defined()) a.runningMean.mul_(1 - a.momentum).add_(mean.to(a.runningMean.scalar_type()), a.momentum);
+    if (a.runningVar.defined()) {
+      at::Tensor unbiased = var * (total / std::max(total - 1, 1.0));
+      a.runningVar.mul_(1 - a.momentum).add_(unbiased.to(a.runningVar.scalar_type()), a.momentum);
+    }
+  }
+  bool needsGrad = a.input.requires_grad() || (a.weight.defined() && a.weight.requires_grad()) || (a.bias.defined() && a.bias.requires_grad());
+  if (at::GradMode::is_enabled() && needsGrad) {
+    auto node = std::shared_ptr<SyncBatchNormBackward>(new SyncBatchNormBackward(), torch::autograd::deleteNode);
+    node->group = a.group;
+    node->input = x;
+    node->weight = a.weight.defined() ? a.weight.detach() : at::ones({c}, x.options());
+    node->mean = mean;
+    node->var = var;
+    node->invstd = (var + a.eps).rsqrt();
+    node->total = total;
+    node->eps = a.eps;
+    node->inputType = a.input.scalar_type();
+    node->set_next_edges(torch::autograd::collect_next_edges(a.input, a.weight, a.bias));
+    torch::autograd::set_history(output, node);
+  }
+  return wide ? output : output.to(a.input.scalar_type());
+}
+
+// syncBatchNorm(group, input, weight|null, bias|null, runningMean|null, runningVar|null, eps, momentum) -> output
+// Training-mode batch normalisation over the samples of every rank (ranks may hold different numbers): each rank's
+// mean, biased variance and count are all-gathered and combined with Chan et al.'s parallel formula; running
+// statistics move towards the global mean and unbiased variance by `momentum`. Differentiable (first order).
+static Napi::Value SyncBatchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SyncBatchNormArgs a;
+  a.group = NativeProcessGroup::unwrap(env, info[0], "syncBatchNorm");
+  a.input = unwrapTensor(env, info[1], "syncBatchNorm: input");
+  a.weight = optionalTensor(env, info[2], "syncBatchNorm: weight");
+  a.bias = optionalTensor(env, info[3], "syncBatchNorm: bias");
+  a.runningMean = optionalTensor(env, info[4], "syncBatchNorm: runningMean");
+  a.runningVar = optionalTensor(env, info[5], "syncBatchNorm: runningVar");
+  a.eps = info[6].As<Napi::Number>().DoubleValue();
+  a.momentum = info[7].As<Napi::Number>().DoubleValue();
+  if (a.input.dim() < 2) throw Napi::RangeError::New(env, "syncBatchNorm: expected an input of at least 2 dimensions [N, C, ...]");
+  at::Tensor output;
+  TN_GUARD(env, "c10d", { output = syncBatchNorm(a); })
+  return wrapTensor(env, output);
+}
+
 // ---------------------------------------------------------------------------------------------- gradient reducer
 
 // Averages parameter gradients over the group in buckets of about bucketBytes. Buckets follow reverse parameter
@@ -654,6 +792,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeGradReducer", NativeGradReducer::Define(env));
   exports.Set("allGatherCat", Napi::Function::New(env, AllGatherCat));
   exports.Set("allReduceSum", Napi::Function::New(env, AllReduceSum));
+  exports.Set("syncBatchNorm", Napi::Function::New(env, SyncBatchNorm));
 }
 
 }  // namespace tn

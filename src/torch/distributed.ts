@@ -42,6 +42,10 @@ interface DistBinding {
   NativeGradReducer: new (group: NativeProcessGroup, params: NativeTensor[], bucketBytes: number) => NativeGradReducer;
   allGatherCat(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
   allReduceSum(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
+  syncBatchNorm(
+    group: NativeProcessGroup, input: NativeTensor, weight: NativeTensor | null, bias: NativeTensor | null,
+    runningMean: NativeTensor | null, runningVar: NativeTensor | null, eps: number, momentum: number,
+  ): NativeTensor;
 }
 
 const dist = native as unknown as DistBinding;
@@ -201,6 +205,34 @@ export function allGatherCat(t: Tensor, group: ProcessGroup): Tensor {
 /** The sum of t over all ranks as a new tensor, differentiable: backward sums the output gradient over ranks. */
 export function allReduceSum(t: Tensor, group: ProcessGroup): Tensor {
   return new Tensor(dist.allReduceSum(group._h, handles(t, 'allReduceSum')[0]!));
+}
+
+export interface SyncBatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Updated in place towards the global batch mean and unbiased variance, when given. */
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  /** Weight of the new statistics in the running update (default 0.1). */
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Training-mode batch normalisation of input [N, C, ...] with the mean and variance of the samples of every rank
+ * (ranks may hold different N), as torch.nn.SyncBatchNorm. Differentiable (first order): backward all-reduces two
+ * per-channel sums, so the input gradient is that of one process holding the whole batch; weight and bias gradients
+ * are this rank's share (sum them over ranks, as gradient averaging does). Every rank must call it, and backward
+ * through it, in the same order.
+ */
+export function syncBatchNorm(input: Tensor, group: ProcessGroup, opts: SyncBatchNormOptions = {}): Tensor {
+  const { momentum = 0.1, eps = 1e-5 } = opts;
+  if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`syncBatchNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (!(eps > 0)) throw new RangeError(`syncBatchNorm: eps must be positive, got ${eps}`);
+  const h = (t: Tensor | null | undefined): NativeTensor | null => (t === null || t === undefined ? null : t._h);
+  return new Tensor(dist.syncBatchNorm(
+    group._h, handles(input, 'syncBatchNorm')[0]!, h(opts.weight), h(opts.bias), h(opts.runningMean), h(opts.runningVar), eps, momentum,
+  ));
 }
 
 export interface GradReducerOptions {
