@@ -38,6 +38,12 @@ function positiveNum(value: string): number {
   return n;
 }
 
+function nonNegativeNum(value: string): number {
+  const n = num(value);
+  if (!(n >= 0)) throw new InvalidArgumentError(`expected a number >= 0, got '${value}'`);
+  return n;
+}
+
 function fraction(value: string): number {
   const n = num(value);
   if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1], got '${value}'`);
@@ -60,7 +66,7 @@ function addRunOptions(cmd: Command, trainingBatch = false): Command {
     .option('--checkpoint <file>', 'evaluate this checkpoint instead of RUN/checkpoints/last.safetensors')
     .option('--limit <n>', 'use only the first n training samples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test samples', positiveInt)
-    .option('--batch-size <n>', trainingBatch ? 'training batch size (default 256)' : 'images per forward pass', positiveInt, 256)
+    .option('--batch-size <n>', trainingBatch ? 'training batch size' : 'images per forward pass', positiveInt, 256)
     .option('--device <dev>', 'cpu, or cuda / cuda:N', 'cpu')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt)
     .option('--json', 'print exactly one JSON object on stdout');
@@ -139,8 +145,8 @@ function report(o: CommonOptions, json: Record<string, unknown> & { metric: stri
 
 function registerKnn(evalCmd: Command): void {
   addRunOptions(evalCmd.command('knn').description('weighted kNN accuracy of the frozen encoder (cosine similarity, votes exp(sim/T))'))
-    .option('--k <n>', `neighbours (default ${DEFAULT_KNN_K})`, positiveInt, DEFAULT_KNN_K)
-    .option('--temperature <t>', `vote weight exp(sim/t) (default ${DEFAULT_KNN_TEMPERATURE})`, positiveNum, DEFAULT_KNN_TEMPERATURE)
+    .option('--k <n>', 'neighbours', positiveInt, DEFAULT_KNN_K)
+    .option('--temperature <t>', 'vote weight exp(sim/t)', positiveNum, DEFAULT_KNN_TEMPERATURE)
     .option('--chunk-size <n>', 'test rows per similarity chunk (default: about 16M similarities at once)', positiveInt)
     .action(async (o: CommonOptions & { k: number; temperature: number; chunkSize?: number }) => {
       const l = loadRun(o);
@@ -157,11 +163,11 @@ function registerKnn(evalCmd: Command): void {
 function registerLinear(evalCmd: Command): void {
   addRunOptions(evalCmd.command('linear').description('linear evaluation: L2-regularised logistic regression on frozen features, L2 chosen on a validation split'))
     .option('--l2 <list>', `comma-separated L2 strengths to try (default ${DEFAULT_L2_GRID.join(',')})`, numberList)
-    .option('--val-fraction <f>', 'share of each class held out to choose L2 (default 0.2)', positiveNum, 0.2)
+    .option('--val-fraction <f>', 'share of each class held out to choose L2', positiveNum, 0.2)
     .option('--augment-views <n>', 'train on n random crop+flip views per image instead of the plain images', positiveInt)
-    .option('--max-iter <n>', 'L-BFGS iterations per fit at most (default 1000)', positiveInt, 1000)
+    .option('--max-iter <n>', 'L-BFGS iterations per fit at most', positiveInt, 1000)
     .option('--no-standardize', 'fit on the raw features instead of standardised ones')
-    .option('--seed <n>', 'seed of the validation split and views (default 0)', int, 0)
+    .option('--seed <n>', 'seed of the validation split and views', int, 0)
     .action(async (o: CommonOptions & { l2?: number[]; valFraction: number; augmentViews?: number; maxIter: number; standardize: boolean; seed: number }) => {
       const l = loadRun(o);
       const r = await withSplits(o, l.run, (train, test) => torch.scope(() => {
@@ -190,11 +196,11 @@ function registerFinetune(program: Command): void {
   addRunOptions(program.command('finetune').description('fine-tune the encoder with a new linear head on a class-balanced fraction of the labels'), true)
     .requiredOption('--label-fraction <f>', 'share of each class\'s labels to train on, e.g. 0.01 or 0.1', fraction)
     .option('--epochs <n>', 'epochs over the labelled subset (default 60 for <= 1% labels, else 30)', positiveInt)
-    .option('--lr <base>', 'base learning rate, scaled by batch/256, cosine-decayed (default 0.05)', positiveNum, 0.05)
-    .option('--momentum <m>', 'Nesterov momentum (default 0.9)', num, 0.9)
-    .option('--weight-decay <x>', 'weight decay (default 0)', num, 0)
+    .option('--lr <base>', 'base learning rate, scaled by batch/256, cosine-decayed', positiveNum, 0.05)
+    .option('--momentum <m>', 'Nesterov momentum', nonNegativeNum, 0.9)
+    .option('--weight-decay <x>', 'weight decay', nonNegativeNum, 0)
     .option('--from-head-layer', 'keep the projection head\'s first layer under the new head (SimCLRv2)')
-    .option('--seed <n>', 'seed of the label subset, data order, views and head init (default 0)', int, 0)
+    .option('--seed <n>', 'seed of the label subset, data order, views and head init', int, 0)
     .option('--out <dir>', 'output folder (default RUN/finetune-<fraction>)')
     .action(async (o: CommonOptions & { labelFraction: number; epochs?: number; lr: number; momentum: number; weightDecay: number; fromHeadLayer?: boolean; seed: number; out?: string }) => {
       const l = loadRun(o);
