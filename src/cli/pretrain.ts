@@ -36,6 +36,7 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', int)
     .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, int)
     .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', int)
+    .option('--knn-every <n>', 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)', int)
     .option('--threads <n>', 'intra-op threads (default: all cores)', int)
     .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
     .option('--strict', 'fail on unreadable images instead of skipping them')
@@ -61,7 +62,8 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
 }
 
 function formatRow(r: MetricsRow): string {
-  return `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${r.epoch_end ? ' (epoch end)' : ''}`;
+  const knn = r.knn_top1 !== undefined ? ` knn top1 ${(r.knn_top1 * 100).toFixed(1)}%` : '';
+  return `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${knn}${r.epoch_end ? ' (epoch end)' : ''}`;
 }
 
 /** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C checkpoints and stops. */

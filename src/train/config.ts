@@ -42,6 +42,8 @@ export interface PretrainConfig {
   strict: boolean;
   /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
   syncBn: boolean;
+  /** kNN monitor on the labelled train/test splits every n epochs (0 = off; single-process runs). */
+  knnEvery: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
@@ -69,6 +71,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   precision: 'fp32',
   strict: false,
   syncBn: true,
+  knnEvery: 0,
 };
 
 /** A configuration problem the user can fix; the CLI prints it on one line and exits with code 2. */
@@ -142,6 +145,7 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
     threads: c.threads === null ? null : positiveInt(c.threads, 'threads'),
     precision: oneOf(c.precision, 'precision', ['fp32', 'bf16'] as const),
     strict: c.strict === true,
+    knnEvery: nonNegativeInt(c.knnEvery, 'knnEvery'),
     syncBn: typeof c.syncBn === 'boolean' ? c.syncBn : (() => { throw new ConfigError(`--sync-bn must be true or false, got ${String(c.syncBn)}`); })(),
   };
   return cfg;

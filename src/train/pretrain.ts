@@ -12,6 +12,7 @@ import { LARS, larsParamGroups, SGD, AdamW, type Optimizer, type GroupOptions, t
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
+import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
 import { buildModel, loadCheckpoint, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
 
@@ -23,6 +24,9 @@ export interface MetricsRow {
   lr: number;
   contrastive_acc: number;
   images_per_s: number;
+  /** kNN monitor (--knn-every) on epoch-end rows: weighted kNN top-1/top-5 on labelled subsets. */
+  knn_top1?: number;
+  knn_top5?: number;
   epoch_end?: boolean;
 }
 
@@ -117,6 +121,26 @@ export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: st
 }
 
 /**
+ * The labelled splits for --knn-every, or null (with a warning) where the data has no labels or the run is
+ * distributed: other ranks would wait in their next collective while rank 0 evaluated.
+ */
+async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?: (msg: string) => void): Promise<{ train: ImageDataset; test: ImageDataset } | null> {
+  const warn = onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  if (distributed) {
+    warn('--knn-every is ignored in distributed runs; evaluate with `simclr eval knn` instead');
+    return null;
+  }
+  const size = cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {};
+  const train = await openDataset(cfg.data, { split: 'train', ...size });
+  if (train.labels === null || train.numClasses === 0) {
+    train.close();
+    warn(`--knn-every needs labels, and ${cfg.data} has none; the kNN monitor is off`);
+    return null;
+  }
+  return { train, test: await openDataset(cfg.data, { split: 'test', ...size }) };
+}
+
+/**
  * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
  * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
  * state and schedule, so the result equals an uninterrupted run.
@@ -135,6 +159,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
   const isMain = dist?.isMain ?? true;
   const localBatch = cfg.batchSize / (dist?.worldSize ?? 1);
+  const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
 
   const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
   const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
@@ -245,9 +270,13 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec, phases });
     const epochEnd = step % stepsPerEpoch === 0;
     if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
+      const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
+        ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed })
+        : null;
       log({
         epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
         images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
+        ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
       });
       window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
     }
@@ -261,6 +290,8 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   }
   if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
   ds.close();
+  knnData?.train.close();
+  knnData?.test.close();
   model.dispose();
   dist?.close();
   return {
