@@ -12,9 +12,10 @@ import { LARS, larsParamGroups, SGD, AdamW, type Optimizer, type GroupOptions, t
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
+import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, loadCheckpoint, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, loadCheckpoint, prepareRunDir, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -148,7 +149,8 @@ async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?
 export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
-  const paths: RunPaths = prepareRunDir(cfg.out);
+  // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
+  const paths: RunPaths = (readDistEnv()?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
   const ds = await openTrainingData(cfg, hooks.onWarning);
   const input = { channels: ds.channels, height: ds.height, width: ds.width };
   // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
