@@ -29,6 +29,7 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, int)
     .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, int)
     .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, num)
+    .option('--crop-min-scale <x>', `smallest random-crop area fraction (default ${d.cropMinScale})`, num)
     .option('--blur', 'Gaussian blur p=0.5 (default on)')
     .option('--no-blur', 'no Gaussian blur')
     .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, int)

@@ -31,6 +31,8 @@ export interface PretrainConfig {
   projLayers: number;
   projDim: number;
   colorStrength: number;
+  /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
+  cropMinScale: number;
   blur: boolean;
   seed: number;
   maxSteps: number | null;
@@ -62,6 +64,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   projLayers: 2,
   projDim: 128,
   colorStrength: 1,
+  cropMinScale: 0.08,
   blur: true,
   seed: 0,
   maxSteps: null,
@@ -136,6 +139,11 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
       const s = c.colorStrength;
       if (typeof s !== 'number' || !(s >= 0 && s <= 2.5)) throw new ConfigError(`--color-strength must be in [0, 2.5], got ${String(s)}`);
       return s;
+    })(),
+    cropMinScale: (() => {
+      const m = c.cropMinScale;
+      if (typeof m !== 'number' || !(m > 0 && m <= 1)) throw new ConfigError(`--crop-min-scale must be in (0, 1], got ${String(m)}`);
+      return m;
     })(),
     blur: typeof c.blur === 'boolean' ? c.blur : (() => { throw new ConfigError(`--blur must be true or false, got ${String(c.blur)}`); })(),
     seed: nonNegativeInt(c.seed, 'seed'),

@@ -96,6 +96,7 @@ function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Opt
 export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentConfig {
   const aug = defaultAugmentConfig(ds.height, ds.channels === 1);
   aug.colorStrength = cfg.colorStrength;
+  aug.cropScale = [cfg.cropMinScale, 1];
   if (!cfg.blur) aug.blurP = 0;
   return aug;
 }
