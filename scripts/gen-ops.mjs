@@ -64,12 +64,13 @@ function retType(rets) {
   return `[${ts.join(', ')}]`;
 }
 
-// How a JS argument is handed to the native call: tensors by handle, generators by handle.
+// How a JS argument is handed to the native call: tensors and generators by handle. A value that is not a tensor
+// goes through as it is, so the addon's error names the operator, the argument and what it got.
 function marshal(name, t) {
   const base = t.replace(/^Optional\[(.*)\]$/, '$1');
   const optional = base !== t;
-  if (base === 'Tensor') return optional ? `${name}?._h ?? null` : `${name}._h`;
-  if (base === 'List[Tensor]') return `${name}.map((t) => t._h)`;
+  if (base === 'Tensor') return optional ? `${name}?._h ?? null` : `${name}?._h ?? ${name}`;
+  if (base === 'List[Tensor]') return `${name}.map((t) => t?._h ?? t)`;
   if (base === 'List[Optional[Tensor]]') return `${name}.map((t) => t?._h ?? null)`;
   if (base === 'Generator') return `${name}?._h ?? null`;
   return name;

@@ -123,3 +123,10 @@ test('views outlive the tensor they came from; scope() disposes what it made and
   kept.dispose();
   view.dispose();
 });
+
+test('null or a non-tensor where a tensor is required names the operator and argument', () => {
+  const a = torch.ones([2]);
+  assert.throws(() => torch.nn.functional.conv2d(a, null as unknown as torch.Tensor), { name: 'TypeError', message: /aten::conv2d argument 'weight': expected a Tensor, got null/ });
+  assert.throws(() => torch.cat([a, 3 as unknown as torch.Tensor]), { name: 'TypeError', message: /aten::cat argument 'tensors'\[1\]: expected a Tensor, got a number/ });
+  a.dispose();
+});

@@ -11,746 +11,746 @@ resolveOperators([["aten::_amp_foreach_non_finite_check_and_unscale_",""],["aten
 
 /** aten::_amp_foreach_non_finite_check_and_unscale_(Tensor(a!)[] self, Tensor(b!) found_inf, Tensor inv_scale) -> () */
 export function _amp_foreach_non_finite_check_and_unscale_(self: readonly Tensor[], found_inf: Tensor, inv_scale: Tensor): void {
-  invoke(0, [self.map((t) => t._h), found_inf._h, inv_scale._h], true);
+  invoke(0, [self.map((t) => t?._h ?? t), found_inf?._h ?? found_inf, inv_scale?._h ?? inv_scale], true);
 }
 
 /** aten::_amp_foreach_non_finite_check_and_unscale(Tensor[] self, Tensor found_inf, Tensor inv_scale) -> (Tensor[] self_out, Tensor found_inf_out) */
 export function _amp_foreach_non_finite_check_and_unscale(self: readonly Tensor[], found_inf: Tensor, inv_scale: Tensor): [Tensor[], Tensor] {
-  return ((r: unknown[]) => [wrapList(r[0]), wrap(r[1])])(invoke(1, [self.map((t) => t._h), found_inf._h, inv_scale._h]) as unknown[]) as [Tensor[], Tensor];
+  return ((r: unknown[]) => [wrapList(r[0]), wrap(r[1])])(invoke(1, [self.map((t) => t?._h ?? t), found_inf?._h ?? found_inf, inv_scale?._h ?? inv_scale]) as unknown[]) as [Tensor[], Tensor];
 }
 
 /** aten::_amp_update_scale_(Tensor(a!) self, Tensor(b!) growth_tracker, Tensor found_inf, float scale_growth_factor, float scale_backoff_factor, int growth_interval) -> Tensor(a!) */
 export function _amp_update_scale_(self: Tensor, growth_tracker: Tensor, found_inf: Tensor, scale_growth_factor: number, scale_backoff_factor: number, growth_interval: number): Tensor {
-  invoke(2, [self._h, growth_tracker._h, found_inf._h, scale_growth_factor, scale_backoff_factor, growth_interval], true);
+  invoke(2, [self?._h ?? self, growth_tracker?._h ?? growth_tracker, found_inf?._h ?? found_inf, scale_growth_factor, scale_backoff_factor, growth_interval], true);
   return self;
 }
 
 /** aten::_amp_update_scale(Tensor self, Tensor growth_tracker, Tensor found_inf, float scale_growth_factor, float scale_backoff_factor, int growth_interval) -> (Tensor, Tensor growth_tracker_out) */
 export function _amp_update_scale(self: Tensor, growth_tracker: Tensor, found_inf: Tensor, scale_growth_factor: number, scale_backoff_factor: number, growth_interval: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(3, [self._h, growth_tracker._h, found_inf._h, scale_growth_factor, scale_backoff_factor, growth_interval]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(3, [self?._h ?? self, growth_tracker?._h ?? growth_tracker, found_inf?._h ?? found_inf, scale_growth_factor, scale_backoff_factor, growth_interval]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::_cdist_forward(Tensor x1, Tensor x2, float p, int? compute_mode) -> Tensor */
 export function _cdist_forward(x1: Tensor, x2: Tensor, p: number, compute_mode?: number | null): Tensor {
-  return wrap(invoke(4, [x1._h, x2._h, p, compute_mode])) as Tensor;
+  return wrap(invoke(4, [x1?._h ?? x1, x2?._h ?? x2, p, compute_mode])) as Tensor;
 }
 
 /** aten::_convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool benchmark, bool deterministic, bool cudnn_enabled, bool allow_tf32) -> Tensor */
 export function _convolution(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean, allow_tf32: boolean): Tensor {
-  return wrap(invoke(5, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups, benchmark, deterministic, cudnn_enabled, allow_tf32])) as Tensor;
+  return wrap(invoke(5, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups, benchmark, deterministic, cudnn_enabled, allow_tf32])) as Tensor;
 }
 
 /** aten::_convolution.deprecated(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool benchmark, bool deterministic, bool cudnn_enabled) -> Tensor */
 export function _convolution$deprecated(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean): Tensor {
-  return wrap(invoke(6, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups, benchmark, deterministic, cudnn_enabled])) as Tensor;
+  return wrap(invoke(6, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups, benchmark, deterministic, cudnn_enabled])) as Tensor;
 }
 
 /** aten::_copy_from(Tensor self, Tensor dst, bool non_blocking=False) -> Tensor */
 export function _copy_from(self: Tensor, dst: Tensor, non_blocking?: boolean): Tensor {
-  return wrap(invoke(7, [self._h, dst._h, non_blocking])) as Tensor;
+  return wrap(invoke(7, [self?._h ?? self, dst?._h ?? dst, non_blocking])) as Tensor;
 }
 
 /** aten::_foreach_abs_(Tensor(a!)[] self) -> () */
 export function _foreach_abs_(self: readonly Tensor[]): void {
-  invoke(8, [self.map((t) => t._h)], true);
+  invoke(8, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_abs(Tensor[] self) -> Tensor[] */
 export function _foreach_abs(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(9, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(9, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_acos_(Tensor(a!)[] self) -> () */
 export function _foreach_acos_(self: readonly Tensor[]): void {
-  invoke(10, [self.map((t) => t._h)], true);
+  invoke(10, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_acos(Tensor[] self) -> Tensor[] */
 export function _foreach_acos(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(11, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(11, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_add_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> () */
 export function _foreach_add_$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
-  invoke(12, [self.map((t) => t._h), other.map((t) => t._h), alpha], true);
+  invoke(12, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t), alpha], true);
 }
 
 /** aten::_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
 export function _foreach_add_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
-  invoke(13, [self.map((t) => t._h), scalar], true);
+  invoke(13, [self.map((t) => t?._h ?? t), scalar], true);
 }
 
 /** aten::_foreach_add.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[] */
 export function _foreach_add$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
-  return wrapList(invoke(14, [self.map((t) => t._h), other.map((t) => t._h), alpha])) as Tensor[];
+  return wrapList(invoke(14, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t), alpha])) as Tensor[];
 }
 
 /** aten::_foreach_add.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
 export function _foreach_add$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
-  return wrapList(invoke(15, [self.map((t) => t._h), scalar])) as Tensor[];
+  return wrapList(invoke(15, [self.map((t) => t?._h ?? t), scalar])) as Tensor[];
 }
 
 /** aten::_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> () */
 export function _foreach_addcdiv_$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
-  invoke(16, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value], true);
+  invoke(16, [self.map((t) => t?._h ?? t), tensor1.map((t) => t?._h ?? t), tensor2.map((t) => t?._h ?? t), value], true);
 }
 
 /** aten::_foreach_addcdiv.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[] */
 export function _foreach_addcdiv$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
-  return wrapList(invoke(17, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value])) as Tensor[];
+  return wrapList(invoke(17, [self.map((t) => t?._h ?? t), tensor1.map((t) => t?._h ?? t), tensor2.map((t) => t?._h ?? t), value])) as Tensor[];
 }
 
 /** aten::_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> () */
 export function _foreach_addcmul_$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): void {
-  invoke(18, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value], true);
+  invoke(18, [self.map((t) => t?._h ?? t), tensor1.map((t) => t?._h ?? t), tensor2.map((t) => t?._h ?? t), value], true);
 }
 
 /** aten::_foreach_addcmul.Scalar(Tensor[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> Tensor[] */
 export function _foreach_addcmul$Scalar(self: readonly Tensor[], tensor1: readonly Tensor[], tensor2: readonly Tensor[], value?: number | boolean): Tensor[] {
-  return wrapList(invoke(19, [self.map((t) => t._h), tensor1.map((t) => t._h), tensor2.map((t) => t._h), value])) as Tensor[];
+  return wrapList(invoke(19, [self.map((t) => t?._h ?? t), tensor1.map((t) => t?._h ?? t), tensor2.map((t) => t?._h ?? t), value])) as Tensor[];
 }
 
 /** aten::_foreach_asin_(Tensor(a!)[] self) -> () */
 export function _foreach_asin_(self: readonly Tensor[]): void {
-  invoke(20, [self.map((t) => t._h)], true);
+  invoke(20, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_asin(Tensor[] self) -> Tensor[] */
 export function _foreach_asin(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(21, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(21, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_atan_(Tensor(a!)[] self) -> () */
 export function _foreach_atan_(self: readonly Tensor[]): void {
-  invoke(22, [self.map((t) => t._h)], true);
+  invoke(22, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_atan(Tensor[] self) -> Tensor[] */
 export function _foreach_atan(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(23, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(23, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_ceil_(Tensor(a!)[] self) -> () */
 export function _foreach_ceil_(self: readonly Tensor[]): void {
-  invoke(24, [self.map((t) => t._h)], true);
+  invoke(24, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_ceil(Tensor[] self) -> Tensor[] */
 export function _foreach_ceil(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(25, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(25, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_cos_(Tensor(a!)[] self) -> () */
 export function _foreach_cos_(self: readonly Tensor[]): void {
-  invoke(26, [self.map((t) => t._h)], true);
+  invoke(26, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_cos(Tensor[] self) -> Tensor[] */
 export function _foreach_cos(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(27, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(27, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_cosh_(Tensor(a!)[] self) -> () */
 export function _foreach_cosh_(self: readonly Tensor[]): void {
-  invoke(28, [self.map((t) => t._h)], true);
+  invoke(28, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_cosh(Tensor[] self) -> Tensor[] */
 export function _foreach_cosh(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(29, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(29, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_div_.List(Tensor(a!)[] self, Tensor[] other) -> () */
 export function _foreach_div_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
-  invoke(30, [self.map((t) => t._h), other.map((t) => t._h)], true);
+  invoke(30, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
 export function _foreach_div_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
-  invoke(31, [self.map((t) => t._h), scalar], true);
+  invoke(31, [self.map((t) => t?._h ?? t), scalar], true);
 }
 
 /** aten::_foreach_div.List(Tensor[] self, Tensor[] other) -> Tensor[] */
 export function _foreach_div$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(32, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(32, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_div.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
 export function _foreach_div$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
-  return wrapList(invoke(33, [self.map((t) => t._h), scalar])) as Tensor[];
+  return wrapList(invoke(33, [self.map((t) => t?._h ?? t), scalar])) as Tensor[];
 }
 
 /** aten::_foreach_erf_(Tensor(a!)[] self) -> () */
 export function _foreach_erf_(self: readonly Tensor[]): void {
-  invoke(34, [self.map((t) => t._h)], true);
+  invoke(34, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_erf(Tensor[] self) -> Tensor[] */
 export function _foreach_erf(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(35, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(35, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_erfc_(Tensor(a!)[] self) -> () */
 export function _foreach_erfc_(self: readonly Tensor[]): void {
-  invoke(36, [self.map((t) => t._h)], true);
+  invoke(36, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_erfc(Tensor[] self) -> Tensor[] */
 export function _foreach_erfc(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(37, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(37, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_exp_(Tensor(a!)[] self) -> () */
 export function _foreach_exp_(self: readonly Tensor[]): void {
-  invoke(38, [self.map((t) => t._h)], true);
+  invoke(38, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_exp(Tensor[] self) -> Tensor[] */
 export function _foreach_exp(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(39, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(39, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_expm1_(Tensor(a!)[] self) -> () */
 export function _foreach_expm1_(self: readonly Tensor[]): void {
-  invoke(40, [self.map((t) => t._h)], true);
+  invoke(40, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_expm1(Tensor[] self) -> Tensor[] */
 export function _foreach_expm1(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(41, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(41, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_floor_(Tensor(a!)[] self) -> () */
 export function _foreach_floor_(self: readonly Tensor[]): void {
-  invoke(42, [self.map((t) => t._h)], true);
+  invoke(42, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_floor(Tensor[] self) -> Tensor[] */
 export function _foreach_floor(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(43, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(43, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_frac_(Tensor(a!)[] self) -> () */
 export function _foreach_frac_(self: readonly Tensor[]): void {
-  invoke(44, [self.map((t) => t._h)], true);
+  invoke(44, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_frac(Tensor[] self) -> Tensor[] */
 export function _foreach_frac(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(45, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(45, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_lgamma_(Tensor(a!)[] self) -> () */
 export function _foreach_lgamma_(self: readonly Tensor[]): void {
-  invoke(46, [self.map((t) => t._h)], true);
+  invoke(46, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_lgamma(Tensor[] self) -> Tensor[] */
 export function _foreach_lgamma(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(47, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(47, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_log_(Tensor(a!)[] self) -> () */
 export function _foreach_log_(self: readonly Tensor[]): void {
-  invoke(48, [self.map((t) => t._h)], true);
+  invoke(48, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_log(Tensor[] self) -> Tensor[] */
 export function _foreach_log(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(49, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(49, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_log10_(Tensor(a!)[] self) -> () */
 export function _foreach_log10_(self: readonly Tensor[]): void {
-  invoke(50, [self.map((t) => t._h)], true);
+  invoke(50, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_log10(Tensor[] self) -> Tensor[] */
 export function _foreach_log10(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(51, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(51, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_log1p_(Tensor(a!)[] self) -> () */
 export function _foreach_log1p_(self: readonly Tensor[]): void {
-  invoke(52, [self.map((t) => t._h)], true);
+  invoke(52, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_log1p(Tensor[] self) -> Tensor[] */
 export function _foreach_log1p(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(53, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(53, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_log2_(Tensor(a!)[] self) -> () */
 export function _foreach_log2_(self: readonly Tensor[]): void {
-  invoke(54, [self.map((t) => t._h)], true);
+  invoke(54, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_log2(Tensor[] self) -> Tensor[] */
 export function _foreach_log2(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(55, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(55, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_maximum_.List(Tensor(a!)[] self, Tensor[] other) -> () */
 export function _foreach_maximum_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
-  invoke(56, [self.map((t) => t._h), other.map((t) => t._h)], true);
+  invoke(56, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_maximum.List(Tensor[] self, Tensor[] other) -> Tensor[] */
 export function _foreach_maximum$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(57, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(57, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_minimum_.List(Tensor(a!)[] self, Tensor[] other) -> () */
 export function _foreach_minimum_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
-  invoke(58, [self.map((t) => t._h), other.map((t) => t._h)], true);
+  invoke(58, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_minimum.List(Tensor[] self, Tensor[] other) -> Tensor[] */
 export function _foreach_minimum$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(59, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(59, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_mul_.List(Tensor(a!)[] self, Tensor[] other) -> () */
 export function _foreach_mul_$List(self: readonly Tensor[], other: readonly Tensor[]): void {
-  invoke(60, [self.map((t) => t._h), other.map((t) => t._h)], true);
+  invoke(60, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
 export function _foreach_mul_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
-  invoke(61, [self.map((t) => t._h), scalar], true);
+  invoke(61, [self.map((t) => t?._h ?? t), scalar], true);
 }
 
 /** aten::_foreach_mul.List(Tensor[] self, Tensor[] other) -> Tensor[] */
 export function _foreach_mul$List(self: readonly Tensor[], other: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(62, [self.map((t) => t._h), other.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(62, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_mul.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
 export function _foreach_mul$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
-  return wrapList(invoke(63, [self.map((t) => t._h), scalar])) as Tensor[];
+  return wrapList(invoke(63, [self.map((t) => t?._h ?? t), scalar])) as Tensor[];
 }
 
 /** aten::_foreach_neg_(Tensor(a!)[] self) -> () */
 export function _foreach_neg_(self: readonly Tensor[]): void {
-  invoke(64, [self.map((t) => t._h)], true);
+  invoke(64, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_neg(Tensor[] self) -> Tensor[] */
 export function _foreach_neg(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(65, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(65, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_norm.Scalar(Tensor[] self, Scalar ord=2) -> Tensor[] */
 export function _foreach_norm$Scalar(self: readonly Tensor[], ord?: number | boolean): Tensor[] {
-  return wrapList(invoke(66, [self.map((t) => t._h), ord])) as Tensor[];
+  return wrapList(invoke(66, [self.map((t) => t?._h ?? t), ord])) as Tensor[];
 }
 
 /** aten::_foreach_reciprocal_(Tensor(a!)[] self) -> () */
 export function _foreach_reciprocal_(self: readonly Tensor[]): void {
-  invoke(67, [self.map((t) => t._h)], true);
+  invoke(67, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_reciprocal(Tensor[] self) -> Tensor[] */
 export function _foreach_reciprocal(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(68, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(68, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_round_(Tensor(a!)[] self) -> () */
 export function _foreach_round_(self: readonly Tensor[]): void {
-  invoke(69, [self.map((t) => t._h)], true);
+  invoke(69, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_round(Tensor[] self) -> Tensor[] */
 export function _foreach_round(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(70, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(70, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_sigmoid_(Tensor(a!)[] self) -> () */
 export function _foreach_sigmoid_(self: readonly Tensor[]): void {
-  invoke(71, [self.map((t) => t._h)], true);
+  invoke(71, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_sigmoid(Tensor[] self) -> Tensor[] */
 export function _foreach_sigmoid(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(72, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(72, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_sin_(Tensor(a!)[] self) -> () */
 export function _foreach_sin_(self: readonly Tensor[]): void {
-  invoke(73, [self.map((t) => t._h)], true);
+  invoke(73, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_sin(Tensor[] self) -> Tensor[] */
 export function _foreach_sin(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(74, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(74, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_sinh_(Tensor(a!)[] self) -> () */
 export function _foreach_sinh_(self: readonly Tensor[]): void {
-  invoke(75, [self.map((t) => t._h)], true);
+  invoke(75, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_sinh(Tensor[] self) -> Tensor[] */
 export function _foreach_sinh(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(76, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(76, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_sqrt_(Tensor(a!)[] self) -> () */
 export function _foreach_sqrt_(self: readonly Tensor[]): void {
-  invoke(77, [self.map((t) => t._h)], true);
+  invoke(77, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_sqrt(Tensor[] self) -> Tensor[] */
 export function _foreach_sqrt(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(78, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(78, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_sub_.List(Tensor(a!)[] self, Tensor[] other, *, Scalar alpha=1) -> () */
 export function _foreach_sub_$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): void {
-  invoke(79, [self.map((t) => t._h), other.map((t) => t._h), alpha], true);
+  invoke(79, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t), alpha], true);
 }
 
 /** aten::_foreach_sub_.Scalar(Tensor(a!)[] self, Scalar scalar) -> () */
 export function _foreach_sub_$Scalar(self: readonly Tensor[], scalar: number | boolean): void {
-  invoke(80, [self.map((t) => t._h), scalar], true);
+  invoke(80, [self.map((t) => t?._h ?? t), scalar], true);
 }
 
 /** aten::_foreach_sub.List(Tensor[] self, Tensor[] other, *, Scalar alpha=1) -> Tensor[] */
 export function _foreach_sub$List(self: readonly Tensor[], other: readonly Tensor[], alpha?: number | boolean): Tensor[] {
-  return wrapList(invoke(81, [self.map((t) => t._h), other.map((t) => t._h), alpha])) as Tensor[];
+  return wrapList(invoke(81, [self.map((t) => t?._h ?? t), other.map((t) => t?._h ?? t), alpha])) as Tensor[];
 }
 
 /** aten::_foreach_sub.Scalar(Tensor[] self, Scalar scalar) -> Tensor[] */
 export function _foreach_sub$Scalar(self: readonly Tensor[], scalar: number | boolean): Tensor[] {
-  return wrapList(invoke(82, [self.map((t) => t._h), scalar])) as Tensor[];
+  return wrapList(invoke(82, [self.map((t) => t?._h ?? t), scalar])) as Tensor[];
 }
 
 /** aten::_foreach_tan_(Tensor(a!)[] self) -> () */
 export function _foreach_tan_(self: readonly Tensor[]): void {
-  invoke(83, [self.map((t) => t._h)], true);
+  invoke(83, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_tan(Tensor[] self) -> Tensor[] */
 export function _foreach_tan(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(84, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(84, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_tanh_(Tensor(a!)[] self) -> () */
 export function _foreach_tanh_(self: readonly Tensor[]): void {
-  invoke(85, [self.map((t) => t._h)], true);
+  invoke(85, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_tanh(Tensor[] self) -> Tensor[] */
 export function _foreach_tanh(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(86, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(86, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_trunc_(Tensor(a!)[] self) -> () */
 export function _foreach_trunc_(self: readonly Tensor[]): void {
-  invoke(87, [self.map((t) => t._h)], true);
+  invoke(87, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_trunc(Tensor[] self) -> Tensor[] */
 export function _foreach_trunc(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(88, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(88, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_foreach_zero_(Tensor(a!)[] self) -> () */
 export function _foreach_zero_(self: readonly Tensor[]): void {
-  invoke(89, [self.map((t) => t._h)], true);
+  invoke(89, [self.map((t) => t?._h ?? t)], true);
 }
 
 /** aten::_foreach_zero(Tensor[] self) -> Tensor[] self_out */
 export function _foreach_zero(self: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(90, [self.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(90, [self.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::_fused_moving_avg_obs_fq_helper_functional(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor running_min, Tensor running_max, Tensor scale, Tensor zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> (Tensor output, Tensor mask, Tensor running_min_out, Tensor running_max_out, Tensor scale_out, Tensor zero_point_out) */
 export function _fused_moving_avg_obs_fq_helper_functional(self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3]), wrap(r[4]), wrap(r[5])])(invoke(91, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3]), wrap(r[4]), wrap(r[5])])(invoke(91, [self?._h ?? self, observer_on?._h ?? observer_on, fake_quant_on?._h ?? fake_quant_on, running_min?._h ?? running_min, running_max?._h ?? running_max, scale?._h ?? scale, zero_point?._h ?? zero_point, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::_fused_moving_avg_obs_fq_helper(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> (Tensor output, Tensor mask) */
 export function _fused_moving_avg_obs_fq_helper(self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(92, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(92, [self?._h ?? self, observer_on?._h ?? observer_on, fake_quant_on?._h ?? fake_quant_on, running_min?._h ?? running_min, running_max?._h ?? running_max, scale?._h ?? scale, zero_point?._h ?? zero_point, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor */
 export function _log_softmax(self: Tensor, dim: number, half_to_float: boolean): Tensor {
-  return wrap(invoke(93, [self._h, dim, half_to_float])) as Tensor;
+  return wrap(invoke(93, [self?._h ?? self, dim, half_to_float])) as Tensor;
 }
 
 /** aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor */
 export function _softmax(self: Tensor, dim: number, half_to_float: boolean): Tensor {
-  return wrap(invoke(94, [self._h, dim, half_to_float])) as Tensor;
+  return wrap(invoke(94, [self?._h ?? self, dim, half_to_float])) as Tensor;
 }
 
 /** aten::_to_copy(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, MemoryFormat? memory_format=None) -> Tensor */
 export function _to_copy(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, non_blocking?: boolean, memory_format?: number | null): Tensor {
-  return wrap(invoke(95, [self._h, dtype, layout, device, pin_memory, non_blocking, memory_format])) as Tensor;
+  return wrap(invoke(95, [self?._h ?? self, dtype, layout, device, pin_memory, non_blocking, memory_format])) as Tensor;
 }
 
 /** aten::abs_(Tensor(a!) self) -> Tensor(a!) */
 export function abs_(self: Tensor): Tensor {
-  invoke(96, [self._h], true);
+  invoke(96, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::abs(Tensor self) -> Tensor */
 export function abs(self: Tensor): Tensor {
-  return wrap(invoke(97, [self._h])) as Tensor;
+  return wrap(invoke(97, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::absolute_(Tensor(a!) self) -> Tensor(a!) */
 export function absolute_(self: Tensor): Tensor {
-  invoke(98, [self._h], true);
+  invoke(98, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::absolute(Tensor self) -> Tensor */
 export function absolute(self: Tensor): Tensor {
-  return wrap(invoke(99, [self._h])) as Tensor;
+  return wrap(invoke(99, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::acos_(Tensor(a!) self) -> Tensor(a!) */
 export function acos_(self: Tensor): Tensor {
-  invoke(100, [self._h], true);
+  invoke(100, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::acos(Tensor self) -> Tensor */
 export function acos(self: Tensor): Tensor {
-  return wrap(invoke(101, [self._h])) as Tensor;
+  return wrap(invoke(101, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::acosh_(Tensor(a!) self) -> Tensor(a!) */
 export function acosh_(self: Tensor): Tensor {
-  invoke(102, [self._h], true);
+  invoke(102, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::acosh(Tensor self) -> Tensor */
 export function acosh(self: Tensor): Tensor {
-  return wrap(invoke(103, [self._h])) as Tensor;
+  return wrap(invoke(103, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor */
 export function adaptive_avg_pool1d(self: Tensor, output_size: number | readonly number[]): Tensor {
-  return wrap(invoke(104, [self._h, output_size])) as Tensor;
+  return wrap(invoke(104, [self?._h ?? self, output_size])) as Tensor;
 }
 
 /** aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor */
 export function adaptive_avg_pool2d(self: Tensor, output_size: number | readonly number[]): Tensor {
-  return wrap(invoke(105, [self._h, output_size])) as Tensor;
+  return wrap(invoke(105, [self?._h ?? self, output_size])) as Tensor;
 }
 
 /** aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor */
 export function adaptive_avg_pool3d(self: Tensor, output_size: number | readonly number[]): Tensor {
-  return wrap(invoke(106, [self._h, output_size])) as Tensor;
+  return wrap(invoke(106, [self?._h ?? self, output_size])) as Tensor;
 }
 
 /** aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool1d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(107, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(107, [self?._h ?? self, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
 export function adaptive_max_pool2d_backward(grad_output: Tensor, self: Tensor, indices: Tensor): Tensor {
-  return wrap(invoke(108, [grad_output._h, self._h, indices._h])) as Tensor;
+  return wrap(invoke(108, [grad_output?._h ?? grad_output, self?._h ?? self, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool2d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(109, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(109, [self?._h ?? self, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
 export function adaptive_max_pool3d_backward(grad_output: Tensor, self: Tensor, indices: Tensor): Tensor {
-  return wrap(invoke(110, [grad_output._h, self._h, indices._h])) as Tensor;
+  return wrap(invoke(110, [grad_output?._h ?? grad_output, self?._h ?? self, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor) */
 export function adaptive_max_pool3d(self: Tensor, output_size: number | readonly number[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(111, [self._h, output_size]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(111, [self?._h ?? self, output_size]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
 export function add_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(112, [self._h, other, alpha], true);
+  invoke(112, [self?._h ?? self, other, alpha], true);
   return self;
 }
 
 /** aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
 export function add_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  invoke(113, [self._h, other._h, alpha], true);
+  invoke(113, [self?._h ?? self, other?._h ?? other, alpha], true);
   return self;
 }
 
 /** aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function add$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(114, [self._h, other, alpha])) as Tensor;
+  return wrap(invoke(114, [self?._h ?? self, other, alpha])) as Tensor;
 }
 
 /** aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function add$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(115, [self._h, other._h, alpha])) as Tensor;
+  return wrap(invoke(115, [self?._h ?? self, other?._h ?? other, alpha])) as Tensor;
 }
 
 /** aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
 export function addbmm_(self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(116, [self._h, batch1._h, batch2._h, beta, alpha], true);
+  invoke(116, [self?._h ?? self, batch1?._h ?? batch1, batch2?._h ?? batch2, beta, alpha], true);
   return self;
 }
 
 /** aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addbmm(self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(117, [self._h, batch1._h, batch2._h, beta, alpha])) as Tensor;
+  return wrap(invoke(117, [self?._h ?? self, batch1?._h ?? batch1, batch2?._h ?? batch2, beta, alpha])) as Tensor;
 }
 
 /** aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!) */
 export function addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number | boolean): Tensor {
-  invoke(118, [self._h, tensor1._h, tensor2._h, value], true);
+  invoke(118, [self?._h ?? self, tensor1?._h ?? tensor1, tensor2?._h ?? tensor2, value], true);
   return self;
 }
 
 /** aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor */
 export function addcdiv(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number | boolean): Tensor {
-  return wrap(invoke(119, [self._h, tensor1._h, tensor2._h, value])) as Tensor;
+  return wrap(invoke(119, [self?._h ?? self, tensor1?._h ?? tensor1, tensor2?._h ?? tensor2, value])) as Tensor;
 }
 
 /** aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!) */
 export function addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number | boolean): Tensor {
-  invoke(120, [self._h, tensor1._h, tensor2._h, value], true);
+  invoke(120, [self?._h ?? self, tensor1?._h ?? tensor1, tensor2?._h ?? tensor2, value], true);
   return self;
 }
 
 /** aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor */
 export function addcmul(self: Tensor, tensor1: Tensor, tensor2: Tensor, value?: number | boolean): Tensor {
-  return wrap(invoke(121, [self._h, tensor1._h, tensor2._h, value])) as Tensor;
+  return wrap(invoke(121, [self?._h ?? self, tensor1?._h ?? tensor1, tensor2?._h ?? tensor2, value])) as Tensor;
 }
 
 /** aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
 export function addmm_(self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(122, [self._h, mat1._h, mat2._h, beta, alpha], true);
+  invoke(122, [self?._h ?? self, mat1?._h ?? mat1, mat2?._h ?? mat2, beta, alpha], true);
   return self;
 }
 
 /** aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addmm(self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(123, [self._h, mat1._h, mat2._h, beta, alpha])) as Tensor;
+  return wrap(invoke(123, [self?._h ?? self, mat1?._h ?? mat1, mat2?._h ?? mat2, beta, alpha])) as Tensor;
 }
 
 /** aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
 export function addmv_(self: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(124, [self._h, mat._h, vec._h, beta, alpha], true);
+  invoke(124, [self?._h ?? self, mat?._h ?? mat, vec?._h ?? vec, beta, alpha], true);
   return self;
 }
 
 /** aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addmv(self: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(125, [self._h, mat._h, vec._h, beta, alpha])) as Tensor;
+  return wrap(invoke(125, [self?._h ?? self, mat?._h ?? mat, vec?._h ?? vec, beta, alpha])) as Tensor;
 }
 
 /** aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
 export function addr_(self: Tensor, vec1: Tensor, vec2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(126, [self._h, vec1._h, vec2._h, beta, alpha], true);
+  invoke(126, [self?._h ?? self, vec1?._h ?? vec1, vec2?._h ?? vec2, beta, alpha], true);
   return self;
 }
 
 /** aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addr(self: Tensor, vec1: Tensor, vec2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(127, [self._h, vec1._h, vec2._h, beta, alpha])) as Tensor;
+  return wrap(invoke(127, [self?._h ?? self, vec1?._h ?? vec1, vec2?._h ?? vec2, beta, alpha])) as Tensor;
 }
 
 /** aten::adjoint(Tensor(a) self) -> Tensor(a) */
 export function adjoint(self: Tensor): Tensor {
-  return wrap(invoke(128, [self._h])) as Tensor;
+  return wrap(invoke(128, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::affine_grid_generator_backward(Tensor grad, int[] size, bool align_corners) -> Tensor */
 export function affine_grid_generator_backward(grad: Tensor, size: readonly number[], align_corners: boolean): Tensor {
-  return wrap(invoke(129, [grad._h, size, align_corners])) as Tensor;
+  return wrap(invoke(129, [grad?._h ?? grad, size, align_corners])) as Tensor;
 }
 
 /** aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor */
 export function affine_grid_generator(theta: Tensor, size: readonly number[], align_corners: boolean): Tensor {
-  return wrap(invoke(130, [theta._h, size, align_corners])) as Tensor;
+  return wrap(invoke(130, [theta?._h ?? theta, size, align_corners])) as Tensor;
 }
 
 /** aten::alias_copy(Tensor self) -> Tensor */
 export function alias_copy(self: Tensor): Tensor {
-  return wrap(invoke(131, [self._h])) as Tensor;
+  return wrap(invoke(131, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::alias(Tensor(a) self) -> Tensor(a) */
 export function alias(self: Tensor): Tensor {
-  return wrap(invoke(132, [self._h])) as Tensor;
+  return wrap(invoke(132, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::align_as(Tensor self, Tensor other) -> Tensor */
 export function align_as(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(133, [self._h, other._h])) as Tensor;
+  return wrap(invoke(133, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::align_tensors(Tensor[] tensors) -> Tensor[] */
 export function align_tensors(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(134, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(134, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::all(Tensor self) -> Tensor */
 export function all(self: Tensor): Tensor {
-  return wrap(invoke(135, [self._h])) as Tensor;
+  return wrap(invoke(135, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
 export function all$dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
-  return wrap(invoke(136, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(136, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool */
 export function allclose(self: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): boolean {
-  return invoke(137, [self._h, other._h, rtol, atol, equal_nan]) as boolean;
+  return invoke(137, [self?._h ?? self, other?._h ?? other, rtol, atol, equal_nan]) as boolean;
 }
 
 /** aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export function alpha_dropout_(self: Tensor, p: number, train: boolean): Tensor {
-  invoke(138, [self._h, p, train], true);
+  invoke(138, [self?._h ?? self, p, train], true);
   return self;
 }
 
 /** aten::alpha_dropout(Tensor input, float p, bool train) -> Tensor */
 export function alpha_dropout(input: Tensor, p: number, train: boolean): Tensor {
-  return wrap(invoke(139, [input._h, p, train])) as Tensor;
+  return wrap(invoke(139, [input?._h ?? input, p, train])) as Tensor;
 }
 
 /** aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amax(self: Tensor, dim?: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(140, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(140, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amin(self: Tensor, dim?: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(141, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(141, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max) */
 export function aminmax(self: Tensor, dim?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(142, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(142, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::angle(Tensor self) -> Tensor */
 export function angle(self: Tensor): Tensor {
-  return wrap(invoke(143, [self._h])) as Tensor;
+  return wrap(invoke(143, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::any(Tensor self) -> Tensor */
 export function any(self: Tensor): Tensor {
-  return wrap(invoke(144, [self._h])) as Tensor;
+  return wrap(invoke(144, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
 export function any$dim(self: Tensor, dim: number, keepdim?: boolean): Tensor {
-  return wrap(invoke(145, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(145, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -770,246 +770,246 @@ export function arange$start_step(start: number | boolean, end: number | boolean
 
 /** aten::arccos_(Tensor(a!) self) -> Tensor(a!) */
 export function arccos_(self: Tensor): Tensor {
-  invoke(149, [self._h], true);
+  invoke(149, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arccos(Tensor self) -> Tensor */
 export function arccos(self: Tensor): Tensor {
-  return wrap(invoke(150, [self._h])) as Tensor;
+  return wrap(invoke(150, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::arccosh_(Tensor(a!) self) -> Tensor(a!) */
 export function arccosh_(self: Tensor): Tensor {
-  invoke(151, [self._h], true);
+  invoke(151, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arccosh(Tensor self) -> Tensor */
 export function arccosh(self: Tensor): Tensor {
-  return wrap(invoke(152, [self._h])) as Tensor;
+  return wrap(invoke(152, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::arcsin_(Tensor(a!) self) -> Tensor(a!) */
 export function arcsin_(self: Tensor): Tensor {
-  invoke(153, [self._h], true);
+  invoke(153, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arcsin(Tensor self) -> Tensor */
 export function arcsin(self: Tensor): Tensor {
-  return wrap(invoke(154, [self._h])) as Tensor;
+  return wrap(invoke(154, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::arcsinh_(Tensor(a!) self) -> Tensor(a!) */
 export function arcsinh_(self: Tensor): Tensor {
-  invoke(155, [self._h], true);
+  invoke(155, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arcsinh(Tensor self) -> Tensor */
 export function arcsinh(self: Tensor): Tensor {
-  return wrap(invoke(156, [self._h])) as Tensor;
+  return wrap(invoke(156, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::arctan_(Tensor(a!) self) -> Tensor(a!) */
 export function arctan_(self: Tensor): Tensor {
-  invoke(157, [self._h], true);
+  invoke(157, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arctan(Tensor self) -> Tensor */
 export function arctan(self: Tensor): Tensor {
-  return wrap(invoke(158, [self._h])) as Tensor;
+  return wrap(invoke(158, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function arctan2_(self: Tensor, other: Tensor): Tensor {
-  invoke(159, [self._h, other._h], true);
+  invoke(159, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::arctan2(Tensor self, Tensor other) -> Tensor */
 export function arctan2(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(160, [self._h, other._h])) as Tensor;
+  return wrap(invoke(160, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::arctanh_(Tensor(a!) self) -> Tensor(a!) */
 export function arctanh_(self: Tensor): Tensor {
-  invoke(161, [self._h], true);
+  invoke(161, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::arctanh(Tensor self) -> Tensor */
 export function arctanh(self: Tensor): Tensor {
-  return wrap(invoke(162, [self._h])) as Tensor;
+  return wrap(invoke(162, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmax(self: Tensor, dim?: number | null, keepdim?: boolean): Tensor {
-  return wrap(invoke(163, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(163, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmin(self: Tensor, dim?: number | null, keepdim?: boolean): Tensor {
-  return wrap(invoke(164, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(164, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor */
 export function argsort(self: Tensor, dim?: number, descending?: boolean): Tensor {
-  return wrap(invoke(165, [self._h, dim, descending])) as Tensor;
+  return wrap(invoke(165, [self?._h ?? self, dim, descending])) as Tensor;
 }
 
 /** aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor */
 export function argsort$stable(self: Tensor, stable: boolean, dim?: number, descending?: boolean): Tensor {
-  return wrap(invoke(166, [self._h, stable, dim, descending])) as Tensor;
+  return wrap(invoke(166, [self?._h ?? self, stable, dim, descending])) as Tensor;
 }
 
 /** aten::argwhere(Tensor self) -> Tensor */
 export function argwhere(self: Tensor): Tensor {
-  return wrap(invoke(167, [self._h])) as Tensor;
+  return wrap(invoke(167, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
 export function as_strided_(self: Tensor, size: readonly number[], stride: readonly number[], storage_offset?: number | null): Tensor {
-  invoke(168, [self._h, size, stride, storage_offset], true);
+  invoke(168, [self?._h ?? self, size, stride, storage_offset], true);
   return self;
 }
 
 /** aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
 export function as_strided_copy(self: Tensor, size: readonly number[], stride: readonly number[], storage_offset?: number | null): Tensor {
-  return wrap(invoke(169, [self._h, size, stride, storage_offset])) as Tensor;
+  return wrap(invoke(169, [self?._h ?? self, size, stride, storage_offset])) as Tensor;
 }
 
 /** aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
 export function as_strided_scatter(self: Tensor, src: Tensor, size: readonly number[], stride: readonly number[], storage_offset?: number | null): Tensor {
-  return wrap(invoke(170, [self._h, src._h, size, stride, storage_offset])) as Tensor;
+  return wrap(invoke(170, [self?._h ?? self, src?._h ?? src, size, stride, storage_offset])) as Tensor;
 }
 
 /** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
 export function as_strided(self: Tensor, size: readonly number[], stride: readonly number[], storage_offset?: number | null): Tensor {
-  return wrap(invoke(171, [self._h, size, stride, storage_offset])) as Tensor;
+  return wrap(invoke(171, [self?._h ?? self, size, stride, storage_offset])) as Tensor;
 }
 
 /** aten::asin_(Tensor(a!) self) -> Tensor(a!) */
 export function asin_(self: Tensor): Tensor {
-  invoke(172, [self._h], true);
+  invoke(172, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::asin(Tensor self) -> Tensor */
 export function asin(self: Tensor): Tensor {
-  return wrap(invoke(173, [self._h])) as Tensor;
+  return wrap(invoke(173, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::asinh_(Tensor(a!) self) -> Tensor(a!) */
 export function asinh_(self: Tensor): Tensor {
-  invoke(174, [self._h], true);
+  invoke(174, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::asinh(Tensor self) -> Tensor */
 export function asinh(self: Tensor): Tensor {
-  return wrap(invoke(175, [self._h])) as Tensor;
+  return wrap(invoke(175, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atan_(Tensor(a!) self) -> Tensor(a!) */
 export function atan_(self: Tensor): Tensor {
-  invoke(176, [self._h], true);
+  invoke(176, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::atan(Tensor self) -> Tensor */
 export function atan(self: Tensor): Tensor {
-  return wrap(invoke(177, [self._h])) as Tensor;
+  return wrap(invoke(177, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function atan2_(self: Tensor, other: Tensor): Tensor {
-  invoke(178, [self._h, other._h], true);
+  invoke(178, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::atan2(Tensor self, Tensor other) -> Tensor */
 export function atan2(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(179, [self._h, other._h])) as Tensor;
+  return wrap(invoke(179, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::atanh_(Tensor(a!) self) -> Tensor(a!) */
 export function atanh_(self: Tensor): Tensor {
-  invoke(180, [self._h], true);
+  invoke(180, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::atanh(Tensor self) -> Tensor */
 export function atanh(self: Tensor): Tensor {
-  return wrap(invoke(181, [self._h])) as Tensor;
+  return wrap(invoke(181, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atleast_1d(Tensor self) -> Tensor */
 export function atleast_1d(self: Tensor): Tensor {
-  return wrap(invoke(182, [self._h])) as Tensor;
+  return wrap(invoke(182, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[] */
 export function atleast_1d$Sequence(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(183, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(183, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::atleast_2d(Tensor self) -> Tensor */
 export function atleast_2d(self: Tensor): Tensor {
-  return wrap(invoke(184, [self._h])) as Tensor;
+  return wrap(invoke(184, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[] */
 export function atleast_2d$Sequence(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(185, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(185, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::atleast_3d(Tensor self) -> Tensor */
 export function atleast_3d(self: Tensor): Tensor {
-  return wrap(invoke(186, [self._h])) as Tensor;
+  return wrap(invoke(186, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[] */
 export function atleast_3d$Sequence(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(187, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(187, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor */
 export function avg_pool1d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], ceil_mode?: boolean, count_include_pad?: boolean): Tensor {
-  return wrap(invoke(188, [self._h, kernel_size, stride, padding, ceil_mode, count_include_pad])) as Tensor;
+  return wrap(invoke(188, [self?._h ?? self, kernel_size, stride, padding, ceil_mode, count_include_pad])) as Tensor;
 }
 
 /** aten::avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
 export function avg_pool2d_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], stride: number | readonly number[], padding: number | readonly number[], ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null): Tensor {
-  return wrap(invoke(189, [grad_output._h, self._h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
+  return wrap(invoke(189, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
 }
 
 /** aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
 export function avg_pool2d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null): Tensor {
-  return wrap(invoke(190, [self._h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
+  return wrap(invoke(190, [self?._h ?? self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
 }
 
 /** aten::avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
 export function avg_pool3d_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], stride: number | readonly number[], padding: number | readonly number[], ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null): Tensor {
-  return wrap(invoke(191, [grad_output._h, self._h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
+  return wrap(invoke(191, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
 }
 
 /** aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
 export function avg_pool3d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null): Tensor {
-  return wrap(invoke(192, [self._h, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
+  return wrap(invoke(192, [self?._h ?? self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override])) as Tensor;
 }
 
 /** aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
 export function baddbmm_(self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(193, [self._h, batch1._h, batch2._h, beta, alpha], true);
+  invoke(193, [self?._h ?? self, batch1?._h ?? batch1, batch2?._h ?? batch2, beta, alpha], true);
   return self;
 }
 
 /** aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function baddbmm(self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(194, [self._h, batch1._h, batch2._h, beta, alpha])) as Tensor;
+  return wrap(invoke(194, [self?._h ?? self, batch1?._h ?? batch1, batch2?._h ?? batch2, beta, alpha])) as Tensor;
 }
 
 /** aten::bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -1024,245 +1024,245 @@ export function bartlett_window$periodic(window_length: number, periodic: boolea
 
 /** aten::batch_norm_backward_elemt(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, Tensor mean_dy, Tensor mean_dy_xmu, Tensor count) -> Tensor */
 export function batch_norm_backward_elemt(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null | undefined, mean_dy: Tensor, mean_dy_xmu: Tensor, count: Tensor): Tensor {
-  return wrap(invoke(197, [grad_out._h, input._h, mean._h, invstd._h, weight?._h ?? null, mean_dy._h, mean_dy_xmu._h, count._h])) as Tensor;
+  return wrap(invoke(197, [grad_out?._h ?? grad_out, input?._h ?? input, mean?._h ?? mean, invstd?._h ?? invstd, weight?._h ?? null, mean_dy?._h ?? mean_dy, mean_dy_xmu?._h ?? mean_dy_xmu, count?._h ?? count])) as Tensor;
 }
 
 /** aten::batch_norm_backward_reduce(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, bool input_g, bool weight_g, bool bias_g) -> (Tensor, Tensor, Tensor, Tensor) */
 export function batch_norm_backward_reduce(grad_out: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null | undefined, input_g: boolean, weight_g: boolean, bias_g: boolean): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(198, [grad_out._h, input._h, mean._h, invstd._h, weight?._h ?? null, input_g, weight_g, bias_g]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(198, [grad_out?._h ?? grad_out, input?._h ?? input, mean?._h ?? mean, invstd?._h ?? invstd, weight?._h ?? null, input_g, weight_g, bias_g]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor */
 export function batch_norm_elemt(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, mean: Tensor, invstd: Tensor, eps: number): Tensor {
-  return wrap(invoke(199, [input._h, weight?._h ?? null, bias?._h ?? null, mean._h, invstd._h, eps])) as Tensor;
+  return wrap(invoke(199, [input?._h ?? input, weight?._h ?? null, bias?._h ?? null, mean?._h ?? mean, invstd?._h ?? invstd, eps])) as Tensor;
 }
 
 /** aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor) */
 export function batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number, eps: number, counts: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(200, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, counts._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(200, [input?._h ?? input, mean?._h ?? mean, invstd?._h ?? invstd, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, counts?._h ?? counts]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor) */
 export function batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number, eps: number, count: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(201, [input._h, mean._h, invstd._h, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, count]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(201, [input?._h ?? input, mean?._h ?? mean, invstd?._h ?? invstd, running_mean?._h ?? null, running_var?._h ?? null, momentum, eps, count]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor) */
 export function batch_norm_stats(input: Tensor, eps: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(202, [input._h, eps]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(202, [input?._h ?? input, eps]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor) */
 export function batch_norm_update_stats(input: Tensor, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, momentum: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(203, [input._h, running_mean?._h ?? null, running_var?._h ?? null, momentum]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(203, [input?._h ?? input, running_mean?._h ?? null, running_var?._h ?? null, momentum]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor */
 export function batch_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, training: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor {
-  return wrap(invoke(204, [input._h, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps, cudnn_enabled])) as Tensor;
+  return wrap(invoke(204, [input?._h ?? input, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps, cudnn_enabled])) as Tensor;
 }
 
 /** aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
 export function bernoulli_$float(self: Tensor, p?: number, generator?: Generator | null): Tensor {
-  invoke(205, [self._h, p, generator?._h ?? null], true);
+  invoke(205, [self?._h ?? self, p, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!) */
 export function bernoulli_$Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
-  invoke(206, [self._h, p._h, generator?._h ?? null], true);
+  invoke(206, [self?._h ?? self, p?._h ?? p, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor */
 export function bernoulli(self: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(207, [self._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(207, [self?._h ?? self, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor */
 export function bernoulli$p(self: Tensor, p: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(208, [self._h, p, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(208, [self?._h ?? self, p, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor */
 export function bernoulli$Tensor(self: Tensor, p: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(209, [self._h, p._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(209, [self?._h ?? self, p?._h ?? p, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor */
 export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return wrap(invoke(210, [input1._h, input2._h, weight._h, bias?._h ?? null])) as Tensor;
+  return wrap(invoke(210, [input1?._h ?? input1, input2?._h ?? input2, weight?._h ?? weight, bias?._h ?? null])) as Tensor;
 }
 
 /** aten::binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor */
 export function binary_cross_entropy_backward(grad_output: Tensor, self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number): Tensor {
-  return wrap(invoke(211, [grad_output._h, self._h, target._h, weight?._h ?? null, reduction])) as Tensor;
+  return wrap(invoke(211, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction])) as Tensor;
 }
 
 /** aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor */
 export function binary_cross_entropy_with_logits(self: Tensor, target: Tensor, weight?: Tensor | null, pos_weight?: Tensor | null, reduction?: number): Tensor {
-  return wrap(invoke(212, [self._h, target._h, weight?._h ?? null, pos_weight?._h ?? null, reduction])) as Tensor;
+  return wrap(invoke(212, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, pos_weight?._h ?? null, reduction])) as Tensor;
 }
 
 /** aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor */
 export function binary_cross_entropy(self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number): Tensor {
-  return wrap(invoke(213, [self._h, target._h, weight?._h ?? null, reduction])) as Tensor;
+  return wrap(invoke(213, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction])) as Tensor;
 }
 
 /** aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor */
 export function bincount(self: Tensor, weights?: Tensor | null, minlength?: number): Tensor {
-  return wrap(invoke(214, [self._h, weights?._h ?? null, minlength])) as Tensor;
+  return wrap(invoke(214, [self?._h ?? self, weights?._h ?? null, minlength])) as Tensor;
 }
 
 /** aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor */
 export function binomial(count: Tensor, prob: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(215, [count._h, prob._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(215, [count?._h ?? count, prob?._h ?? prob, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function bitwise_and_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(216, [self._h, other], true);
+  invoke(216, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function bitwise_and_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(217, [self._h, other._h], true);
+  invoke(217, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor */
 export function bitwise_and$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(218, [self._h, other])) as Tensor;
+  return wrap(invoke(218, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function bitwise_and$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(219, [self, other._h])) as Tensor;
+  return wrap(invoke(219, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor */
 export function bitwise_and$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(220, [self._h, other._h])) as Tensor;
+  return wrap(invoke(220, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function bitwise_left_shift_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(221, [self._h, other._h], true);
+  invoke(221, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function bitwise_left_shift_$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(222, [self._h, other], true);
+  invoke(222, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function bitwise_left_shift$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(223, [self, other._h])) as Tensor;
+  return wrap(invoke(223, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor */
 export function bitwise_left_shift$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(224, [self._h, other._h])) as Tensor;
+  return wrap(invoke(224, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor */
 export function bitwise_left_shift$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(225, [self._h, other])) as Tensor;
+  return wrap(invoke(225, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::bitwise_not_(Tensor(a!) self) -> Tensor(a!) */
 export function bitwise_not_(self: Tensor): Tensor {
-  invoke(226, [self._h], true);
+  invoke(226, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::bitwise_not(Tensor self) -> Tensor */
 export function bitwise_not(self: Tensor): Tensor {
-  return wrap(invoke(227, [self._h])) as Tensor;
+  return wrap(invoke(227, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function bitwise_or_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(228, [self._h, other], true);
+  invoke(228, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function bitwise_or_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(229, [self._h, other._h], true);
+  invoke(229, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor */
 export function bitwise_or$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(230, [self._h, other])) as Tensor;
+  return wrap(invoke(230, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function bitwise_or$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(231, [self, other._h])) as Tensor;
+  return wrap(invoke(231, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor */
 export function bitwise_or$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(232, [self._h, other._h])) as Tensor;
+  return wrap(invoke(232, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function bitwise_right_shift_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(233, [self._h, other._h], true);
+  invoke(233, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function bitwise_right_shift_$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(234, [self._h, other], true);
+  invoke(234, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function bitwise_right_shift$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(235, [self, other._h])) as Tensor;
+  return wrap(invoke(235, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor */
 export function bitwise_right_shift$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(236, [self._h, other._h])) as Tensor;
+  return wrap(invoke(236, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor */
 export function bitwise_right_shift$Tensor_Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(237, [self._h, other])) as Tensor;
+  return wrap(invoke(237, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function bitwise_xor_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(238, [self._h, other], true);
+  invoke(238, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function bitwise_xor_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(239, [self._h, other._h], true);
+  invoke(239, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor */
 export function bitwise_xor$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(240, [self._h, other])) as Tensor;
+  return wrap(invoke(240, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function bitwise_xor$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(241, [self, other._h])) as Tensor;
+  return wrap(invoke(241, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor */
 export function bitwise_xor$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(242, [self._h, other._h])) as Tensor;
+  return wrap(invoke(242, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -1277,32 +1277,32 @@ export function blackman_window$periodic(window_length: number, periodic: boolea
 
 /** aten::block_diag(Tensor[] tensors) -> Tensor */
 export function block_diag(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(245, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(245, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::bmm(Tensor self, Tensor mat2) -> Tensor */
 export function bmm(self: Tensor, mat2: Tensor): Tensor {
-  return wrap(invoke(246, [self._h, mat2._h])) as Tensor;
+  return wrap(invoke(246, [self?._h ?? self, mat2?._h ?? mat2])) as Tensor;
 }
 
 /** aten::broadcast_tensors(Tensor[] tensors) -> Tensor[] */
 export function broadcast_tensors(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(247, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(247, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a) */
 export function broadcast_to(self: Tensor, size: readonly number[]): Tensor {
-  return wrap(invoke(248, [self._h, size])) as Tensor;
+  return wrap(invoke(248, [self?._h ?? self, size])) as Tensor;
 }
 
 /** aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
 export function bucketize$Scalar(self: number | boolean, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
-  return wrap(invoke(249, [self, boundaries._h, out_int32, right])) as Tensor;
+  return wrap(invoke(249, [self, boundaries?._h ?? boundaries, out_int32, right])) as Tensor;
 }
 
 /** aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
 export function bucketize$Tensor(self: Tensor, boundaries: Tensor, out_int32?: boolean, right?: boolean): Tensor {
-  return wrap(invoke(250, [self._h, boundaries._h, out_int32, right])) as Tensor;
+  return wrap(invoke(250, [self?._h ?? self, boundaries?._h ?? boundaries, out_int32, right])) as Tensor;
 }
 
 /** aten::can_cast(ScalarType from, ScalarType to) -> bool */
@@ -1312,781 +1312,781 @@ export function can_cast(from: DTypeCode, to: DTypeCode): boolean {
 
 /** aten::cartesian_prod(Tensor[] tensors) -> Tensor */
 export function cartesian_prod(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(252, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(252, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::cat(Tensor[] tensors, int dim=0) -> Tensor */
 export function cat(tensors: readonly Tensor[], dim?: number): Tensor {
-  return wrap(invoke(253, [tensors.map((t) => t._h), dim])) as Tensor;
+  return wrap(invoke(253, [tensors.map((t) => t?._h ?? t), dim])) as Tensor;
 }
 
 /** aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!) */
 export function cauchy_(self: Tensor, median?: number, sigma?: number, generator?: Generator | null): Tensor {
-  invoke(254, [self._h, median, sigma, generator?._h ?? null], true);
+  invoke(254, [self?._h ?? self, median, sigma, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor */
 export function cauchy(self: Tensor, median?: number, sigma?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(255, [self._h, median, sigma, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(255, [self?._h ?? self, median, sigma, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor */
 export function cdist(x1: Tensor, x2: Tensor, p?: number, compute_mode?: number | null): Tensor {
-  return wrap(invoke(256, [x1._h, x2._h, p, compute_mode])) as Tensor;
+  return wrap(invoke(256, [x1?._h ?? x1, x2?._h ?? x2, p, compute_mode])) as Tensor;
 }
 
 /** aten::ceil_(Tensor(a!) self) -> Tensor(a!) */
 export function ceil_(self: Tensor): Tensor {
-  invoke(257, [self._h], true);
+  invoke(257, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::ceil(Tensor self) -> Tensor */
 export function ceil(self: Tensor): Tensor {
-  return wrap(invoke(258, [self._h])) as Tensor;
+  return wrap(invoke(258, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::celu_(Tensor(a!) self, Scalar alpha=1.) -> Tensor(a!) */
 export function celu_(self: Tensor, alpha?: number | boolean): Tensor {
-  invoke(259, [self._h, alpha], true);
+  invoke(259, [self?._h ?? self, alpha], true);
   return self;
 }
 
 /** aten::celu(Tensor self, Scalar alpha=1.) -> Tensor */
 export function celu(self: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(260, [self._h, alpha])) as Tensor;
+  return wrap(invoke(260, [self?._h ?? self, alpha])) as Tensor;
 }
 
 /** aten::chain_matmul(Tensor[] matrices) -> Tensor */
 export function chain_matmul(matrices: readonly Tensor[]): Tensor {
-  return wrap(invoke(261, [matrices.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(261, [matrices.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
 export function chalf(self: Tensor, memory_format?: number | null): Tensor {
-  return wrap(invoke(262, [self._h, memory_format])) as Tensor;
+  return wrap(invoke(262, [self?._h ?? self, memory_format])) as Tensor;
 }
 
 /** aten::channel_shuffle(Tensor self, int groups) -> Tensor */
 export function channel_shuffle(self: Tensor, groups: number): Tensor {
-  return wrap(invoke(263, [self._h, groups])) as Tensor;
+  return wrap(invoke(263, [self?._h ?? self, groups])) as Tensor;
 }
 
 /** aten::cholesky_inverse(Tensor self, bool upper=False) -> Tensor */
 export function cholesky_inverse(self: Tensor, upper?: boolean): Tensor {
-  return wrap(invoke(264, [self._h, upper])) as Tensor;
+  return wrap(invoke(264, [self?._h ?? self, upper])) as Tensor;
 }
 
 /** aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor */
 export function cholesky_solve(self: Tensor, input2: Tensor, upper?: boolean): Tensor {
-  return wrap(invoke(265, [self._h, input2._h, upper])) as Tensor;
+  return wrap(invoke(265, [self?._h ?? self, input2?._h ?? input2, upper])) as Tensor;
 }
 
 /** aten::cholesky(Tensor self, bool upper=False) -> Tensor */
 export function cholesky(self: Tensor, upper?: boolean): Tensor {
-  return wrap(invoke(266, [self._h, upper])) as Tensor;
+  return wrap(invoke(266, [self?._h ?? self, upper])) as Tensor;
 }
 
 /** aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
 export function chunk(self: Tensor, chunks: number, dim?: number): Tensor[] {
-  return wrapList(invoke(267, [self._h, chunks, dim])) as Tensor[];
+  return wrapList(invoke(267, [self?._h ?? self, chunks, dim])) as Tensor[];
 }
 
 /** aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
 export function clamp_(self: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor {
-  invoke(268, [self._h, min, max], true);
+  invoke(268, [self?._h ?? self, min, max], true);
   return self;
 }
 
 /** aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
 export function clamp_$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
-  invoke(269, [self._h, min?._h ?? null, max?._h ?? null], true);
+  invoke(269, [self?._h ?? self, min?._h ?? null, max?._h ?? null], true);
   return self;
 }
 
 /** aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!) */
 export function clamp_max_(self: Tensor, max: number | boolean): Tensor {
-  invoke(270, [self._h, max], true);
+  invoke(270, [self?._h ?? self, max], true);
   return self;
 }
 
 /** aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!) */
 export function clamp_max_$Tensor(self: Tensor, max: Tensor): Tensor {
-  invoke(271, [self._h, max._h], true);
+  invoke(271, [self?._h ?? self, max?._h ?? max], true);
   return self;
 }
 
 /** aten::clamp_max(Tensor self, Scalar max) -> Tensor */
 export function clamp_max(self: Tensor, max: number | boolean): Tensor {
-  return wrap(invoke(272, [self._h, max])) as Tensor;
+  return wrap(invoke(272, [self?._h ?? self, max])) as Tensor;
 }
 
 /** aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor */
 export function clamp_max$Tensor(self: Tensor, max: Tensor): Tensor {
-  return wrap(invoke(273, [self._h, max._h])) as Tensor;
+  return wrap(invoke(273, [self?._h ?? self, max?._h ?? max])) as Tensor;
 }
 
 /** aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!) */
 export function clamp_min_(self: Tensor, min: number | boolean): Tensor {
-  invoke(274, [self._h, min], true);
+  invoke(274, [self?._h ?? self, min], true);
   return self;
 }
 
 /** aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!) */
 export function clamp_min_$Tensor(self: Tensor, min: Tensor): Tensor {
-  invoke(275, [self._h, min._h], true);
+  invoke(275, [self?._h ?? self, min?._h ?? min], true);
   return self;
 }
 
 /** aten::clamp_min(Tensor self, Scalar min) -> Tensor */
 export function clamp_min(self: Tensor, min: number | boolean): Tensor {
-  return wrap(invoke(276, [self._h, min])) as Tensor;
+  return wrap(invoke(276, [self?._h ?? self, min])) as Tensor;
 }
 
 /** aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor */
 export function clamp_min$Tensor(self: Tensor, min: Tensor): Tensor {
-  return wrap(invoke(277, [self._h, min._h])) as Tensor;
+  return wrap(invoke(277, [self?._h ?? self, min?._h ?? min])) as Tensor;
 }
 
 /** aten::clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
 export function clamp(self: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor {
-  return wrap(invoke(278, [self._h, min, max])) as Tensor;
+  return wrap(invoke(278, [self?._h ?? self, min, max])) as Tensor;
 }
 
 /** aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
 export function clamp$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
-  return wrap(invoke(279, [self._h, min?._h ?? null, max?._h ?? null])) as Tensor;
+  return wrap(invoke(279, [self?._h ?? self, min?._h ?? null, max?._h ?? null])) as Tensor;
 }
 
 /** aten::clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
 export function clip_(self: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor {
-  invoke(280, [self._h, min, max], true);
+  invoke(280, [self?._h ?? self, min, max], true);
   return self;
 }
 
 /** aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
 export function clip_$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
-  invoke(281, [self._h, min?._h ?? null, max?._h ?? null], true);
+  invoke(281, [self?._h ?? self, min?._h ?? null, max?._h ?? null], true);
   return self;
 }
 
 /** aten::clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
 export function clip(self: Tensor, min?: number | boolean | null, max?: number | boolean | null): Tensor {
-  return wrap(invoke(282, [self._h, min, max])) as Tensor;
+  return wrap(invoke(282, [self?._h ?? self, min, max])) as Tensor;
 }
 
 /** aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
 export function clip$Tensor(self: Tensor, min?: Tensor | null, max?: Tensor | null): Tensor {
-  return wrap(invoke(283, [self._h, min?._h ?? null, max?._h ?? null])) as Tensor;
+  return wrap(invoke(283, [self?._h ?? self, min?._h ?? null, max?._h ?? null])) as Tensor;
 }
 
 /** aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
 export function clone(self: Tensor, memory_format?: number | null): Tensor {
-  return wrap(invoke(284, [self._h, memory_format])) as Tensor;
+  return wrap(invoke(284, [self?._h ?? self, memory_format])) as Tensor;
 }
 
 /** aten::coalesce(Tensor(a) self) -> Tensor(a) */
 export function coalesce(self: Tensor): Tensor {
-  return wrap(invoke(285, [self._h])) as Tensor;
+  return wrap(invoke(285, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor */
 export function col2im(self: Tensor, output_size: number | readonly number[], kernel_size: number | readonly number[], dilation: number | readonly number[], padding: number | readonly number[], stride: number | readonly number[]): Tensor {
-  return wrap(invoke(286, [self._h, output_size, kernel_size, dilation, padding, stride])) as Tensor;
+  return wrap(invoke(286, [self?._h ?? self, output_size, kernel_size, dilation, padding, stride])) as Tensor;
 }
 
 /** aten::column_stack(Tensor[] tensors) -> Tensor */
 export function column_stack(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(287, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(287, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor */
 export function combinations(self: Tensor, r?: number, with_replacement?: boolean): Tensor {
-  return wrap(invoke(288, [self._h, r, with_replacement])) as Tensor;
+  return wrap(invoke(288, [self?._h ?? self, r, with_replacement])) as Tensor;
 }
 
 /** aten::complex(Tensor real, Tensor imag) -> Tensor */
 export function complex(real: Tensor, imag: Tensor): Tensor {
-  return wrap(invoke(289, [real._h, imag._h])) as Tensor;
+  return wrap(invoke(289, [real?._h ?? real, imag?._h ?? imag])) as Tensor;
 }
 
 /** aten::concat(Tensor[] tensors, int dim=0) -> Tensor */
 export function concat(tensors: readonly Tensor[], dim?: number): Tensor {
-  return wrap(invoke(290, [tensors.map((t) => t._h), dim])) as Tensor;
+  return wrap(invoke(290, [tensors.map((t) => t?._h ?? t), dim])) as Tensor;
 }
 
 /** aten::concatenate(Tensor[] tensors, int dim=0) -> Tensor */
 export function concatenate(tensors: readonly Tensor[], dim?: number): Tensor {
-  return wrap(invoke(291, [tensors.map((t) => t._h), dim])) as Tensor;
+  return wrap(invoke(291, [tensors.map((t) => t?._h ?? t), dim])) as Tensor;
 }
 
 /** aten::conj_physical_(Tensor(a!) self) -> Tensor(a!) */
 export function conj_physical_(self: Tensor): Tensor {
-  invoke(292, [self._h], true);
+  invoke(292, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::conj_physical(Tensor self) -> Tensor */
 export function conj_physical(self: Tensor): Tensor {
-  return wrap(invoke(293, [self._h])) as Tensor;
+  return wrap(invoke(293, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::conj(Tensor(a) self) -> Tensor(a) */
 export function conj(self: Tensor): Tensor {
-  return wrap(invoke(294, [self._h])) as Tensor;
+  return wrap(invoke(294, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor */
 export function constant_pad_nd(self: Tensor, pad: readonly number[], value?: number | boolean): Tensor {
-  return wrap(invoke(295, [self._h, pad, value])) as Tensor;
+  return wrap(invoke(295, [self?._h ?? self, pad, value])) as Tensor;
 }
 
 /** aten::contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a) */
 export function contiguous(self: Tensor, memory_format?: number): Tensor {
-  return wrap(invoke(296, [self._h, memory_format])) as Tensor;
+  return wrap(invoke(296, [self?._h ?? self, memory_format])) as Tensor;
 }
 
 /** aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor */
 export function conv_depthwise3d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias: Tensor | null | undefined, stride: number | readonly number[], padding: number | readonly number[], dilation: number | readonly number[]): Tensor {
-  return wrap(invoke(297, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
+  return wrap(invoke(297, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
 }
 
 /** aten::conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor) */
 export function conv_tbc_backward(self: Tensor, input: Tensor, weight: Tensor, bias: Tensor, pad: number): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(298, [self._h, input._h, weight._h, bias._h, pad]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(298, [self?._h ?? self, input?._h ?? input, weight?._h ?? weight, bias?._h ?? bias, pad]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor */
 export function conv_tbc(self: Tensor, weight: Tensor, bias: Tensor, pad?: number): Tensor {
-  return wrap(invoke(299, [self._h, weight._h, bias._h, pad])) as Tensor;
+  return wrap(invoke(299, [self?._h ?? self, weight?._h ?? weight, bias?._h ?? bias, pad])) as Tensor;
 }
 
 /** aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor */
 export function conv_transpose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(300, [input._h, weight._h, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
+  return wrap(invoke(300, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
 }
 
 /** aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor */
 export function conv_transpose2d$input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(301, [input._h, weight._h, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
+  return wrap(invoke(301, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
 }
 
 /** aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor */
 export function conv_transpose3d$input(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], groups?: number, dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(302, [input._h, weight._h, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
+  return wrap(invoke(302, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, output_padding, groups, dilation])) as Tensor;
 }
 
 /** aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(303, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(303, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor */
 export function conv1d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(304, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(304, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(305, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(305, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor */
 export function conv2d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(306, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(306, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor */
 export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(307, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(307, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor */
 export function conv3d$padding(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | readonly number[], padding?: string, dilation?: number | readonly number[], groups?: number): Tensor {
-  return wrap(invoke(308, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
+  return wrap(invoke(308, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, groups])) as Tensor;
 }
 
 /** aten::convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias) */
 export function convolution_backward_overrideable(grad_output: Tensor, input: Tensor, weight: Tensor, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(309, [grad_output._h, input._h, weight._h, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(309, [grad_output?._h ?? grad_output, input?._h ?? input, weight?._h ?? weight, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function convolution_backward(grad_output: Tensor, input: Tensor, weight: Tensor, bias_sizes: readonly number[] | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(310, [grad_output._h, input._h, weight._h, bias_sizes, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(310, [grad_output?._h ?? grad_output, input?._h ?? input, weight?._h ?? weight, bias_sizes, stride, padding, dilation, transposed, output_padding, groups, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor */
 export function convolution_overrideable(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number): Tensor {
-  return wrap(invoke(311, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups])) as Tensor;
+  return wrap(invoke(311, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups])) as Tensor;
 }
 
 /** aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor */
 export function convolution(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: readonly number[], padding: readonly number[], dilation: readonly number[], transposed: boolean, output_padding: readonly number[], groups: number): Tensor {
-  return wrap(invoke(312, [input._h, weight._h, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups])) as Tensor;
+  return wrap(invoke(312, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null, stride, padding, dilation, transposed, output_padding, groups])) as Tensor;
 }
 
 /** aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
 export function copy_(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  invoke(313, [self._h, src._h, non_blocking], true);
+  invoke(313, [self?._h ?? self, src?._h ?? src, non_blocking], true);
   return self;
 }
 
 /** aten::copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
 export function copy_sparse_to_sparse_(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  invoke(314, [self._h, src._h, non_blocking], true);
+  invoke(314, [self?._h ?? self, src?._h ?? src, non_blocking], true);
   return self;
 }
 
 /** aten::copy_sparse_to_sparse(Tensor self, Tensor src, bool non_blocking=False) -> Tensor */
 export function copy_sparse_to_sparse(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  return wrap(invoke(315, [self._h, src._h, non_blocking])) as Tensor;
+  return wrap(invoke(315, [self?._h ?? self, src?._h ?? src, non_blocking])) as Tensor;
 }
 
 /** aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor */
 export function copy(self: Tensor, src: Tensor, non_blocking?: boolean): Tensor {
-  return wrap(invoke(316, [self._h, src._h, non_blocking])) as Tensor;
+  return wrap(invoke(316, [self?._h ?? self, src?._h ?? src, non_blocking])) as Tensor;
 }
 
 /** aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function copysign_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(317, [self._h, other], true);
+  invoke(317, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function copysign_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(318, [self._h, other._h], true);
+  invoke(318, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor */
 export function copysign$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(319, [self._h, other])) as Tensor;
+  return wrap(invoke(319, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor */
 export function copysign$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(320, [self._h, other._h])) as Tensor;
+  return wrap(invoke(320, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::corrcoef(Tensor self) -> Tensor */
 export function corrcoef(self: Tensor): Tensor {
-  return wrap(invoke(321, [self._h])) as Tensor;
+  return wrap(invoke(321, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::cos_(Tensor(a!) self) -> Tensor(a!) */
 export function cos_(self: Tensor): Tensor {
-  invoke(322, [self._h], true);
+  invoke(322, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::cos(Tensor self) -> Tensor */
 export function cos(self: Tensor): Tensor {
-  return wrap(invoke(323, [self._h])) as Tensor;
+  return wrap(invoke(323, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::cosh_(Tensor(a!) self) -> Tensor(a!) */
 export function cosh_(self: Tensor): Tensor {
-  invoke(324, [self._h], true);
+  invoke(324, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::cosh(Tensor self) -> Tensor */
 export function cosh(self: Tensor): Tensor {
-  return wrap(invoke(325, [self._h])) as Tensor;
+  return wrap(invoke(325, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor */
 export function cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor {
-  return wrap(invoke(326, [input1._h, input2._h, target._h, margin, reduction])) as Tensor;
+  return wrap(invoke(326, [input1?._h ?? input1, input2?._h ?? input2, target?._h ?? target, margin, reduction])) as Tensor;
 }
 
 /** aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor */
 export function cosine_similarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number): Tensor {
-  return wrap(invoke(327, [x1._h, x2._h, dim, eps])) as Tensor;
+  return wrap(invoke(327, [x1?._h ?? x1, x2?._h ?? x2, dim, eps])) as Tensor;
 }
 
 /** aten::count_nonzero(Tensor self, int? dim=None) -> Tensor */
 export function count_nonzero(self: Tensor, dim?: number | null): Tensor {
-  return wrap(invoke(328, [self._h, dim])) as Tensor;
+  return wrap(invoke(328, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor */
 export function count_nonzero$dim_IntList(self: Tensor, dim: readonly number[]): Tensor {
-  return wrap(invoke(329, [self._h, dim])) as Tensor;
+  return wrap(invoke(329, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor */
 export function cov(self: Tensor, correction?: number, fweights?: Tensor | null, aweights?: Tensor | null): Tensor {
-  return wrap(invoke(330, [self._h, correction, fweights?._h ?? null, aweights?._h ?? null])) as Tensor;
+  return wrap(invoke(330, [self?._h ?? self, correction, fweights?._h ?? null, aweights?._h ?? null])) as Tensor;
 }
 
 /** aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor */
 export function cross_entropy_loss(self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignore_index?: number, label_smoothing?: number): Tensor {
-  return wrap(invoke(331, [self._h, target._h, weight?._h ?? null, reduction, ignore_index, label_smoothing])) as Tensor;
+  return wrap(invoke(331, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index, label_smoothing])) as Tensor;
 }
 
 /** aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
 export function cross(self: Tensor, other: Tensor, dim?: number | null): Tensor {
-  return wrap(invoke(332, [self._h, other._h, dim])) as Tensor;
+  return wrap(invoke(332, [self?._h ?? self, other?._h ?? other, dim])) as Tensor;
 }
 
 /** aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
 export function ctc_loss$IntList(log_probs: Tensor, targets: Tensor, input_lengths: readonly number[], target_lengths: readonly number[], blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
-  return wrap(invoke(333, [log_probs._h, targets._h, input_lengths, target_lengths, blank, reduction, zero_infinity])) as Tensor;
+  return wrap(invoke(333, [log_probs?._h ?? log_probs, targets?._h ?? targets, input_lengths, target_lengths, blank, reduction, zero_infinity])) as Tensor;
 }
 
 /** aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
 export function ctc_loss$Tensor(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean): Tensor {
-  return wrap(invoke(334, [log_probs._h, targets._h, input_lengths._h, target_lengths._h, blank, reduction, zero_infinity])) as Tensor;
+  return wrap(invoke(334, [log_probs?._h ?? log_probs, targets?._h ?? targets, input_lengths?._h ?? input_lengths, target_lengths?._h ?? target_lengths, blank, reduction, zero_infinity])) as Tensor;
 }
 
 /** aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices) */
 export function cummax(self: Tensor, dim: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(335, [self._h, dim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(335, [self?._h ?? self, dim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor */
 export function cummaxmin_backward(grad: Tensor, input: Tensor, indices: Tensor, dim: number): Tensor {
-  return wrap(invoke(336, [grad._h, input._h, indices._h, dim])) as Tensor;
+  return wrap(invoke(336, [grad?._h ?? grad, input?._h ?? input, indices?._h ?? indices, dim])) as Tensor;
 }
 
 /** aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices) */
 export function cummin(self: Tensor, dim: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(337, [self._h, dim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(337, [self?._h ?? self, dim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!) */
 export function cumprod_(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  invoke(338, [self._h, dim, dtype], true);
+  invoke(338, [self?._h ?? self, dim, dtype], true);
   return self;
 }
 
 /** aten::cumprod_backward(Tensor grad, Tensor input, int dim, Tensor output) -> Tensor */
 export function cumprod_backward(grad: Tensor, input: Tensor, dim: number, output: Tensor): Tensor {
-  return wrap(invoke(339, [grad._h, input._h, dim, output._h])) as Tensor;
+  return wrap(invoke(339, [grad?._h ?? grad, input?._h ?? input, dim, output?._h ?? output])) as Tensor;
 }
 
 /** aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
 export function cumprod(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(340, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(340, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!) */
 export function cumsum_(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  invoke(341, [self._h, dim, dtype], true);
+  invoke(341, [self?._h ?? self, dim, dtype], true);
   return self;
 }
 
 /** aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
 export function cumsum(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(342, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(342, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor */
 export function cumulative_trapezoid$dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
-  return wrap(invoke(343, [y._h, dx, dim])) as Tensor;
+  return wrap(invoke(343, [y?._h ?? y, dx, dim])) as Tensor;
 }
 
 /** aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
 export function cumulative_trapezoid$x(y: Tensor, x: Tensor, dim?: number): Tensor {
-  return wrap(invoke(344, [y._h, x._h, dim])) as Tensor;
+  return wrap(invoke(344, [y?._h ?? y, x?._h ?? x, dim])) as Tensor;
 }
 
 /** aten::data(Tensor self) -> Tensor */
 export function data(self: Tensor): Tensor {
-  return wrap(invoke(345, [self._h])) as Tensor;
+  return wrap(invoke(345, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::deg2rad_(Tensor(a!) self) -> Tensor(a!) */
 export function deg2rad_(self: Tensor): Tensor {
-  invoke(346, [self._h], true);
+  invoke(346, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::deg2rad(Tensor self) -> Tensor */
 export function deg2rad(self: Tensor): Tensor {
-  return wrap(invoke(347, [self._h])) as Tensor;
+  return wrap(invoke(347, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::dense_dim(Tensor self) -> int */
 export function dense_dim(self: Tensor): number {
-  return invoke(348, [self._h]) as number;
+  return invoke(348, [self?._h ?? self]) as number;
 }
 
 /** aten::det(Tensor self) -> Tensor */
 export function det(self: Tensor): Tensor {
-  return wrap(invoke(349, [self._h])) as Tensor;
+  return wrap(invoke(349, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::detach_(Tensor(a!) self) -> Tensor(a!) */
 export function detach_(self: Tensor): Tensor {
-  invoke(350, [self._h], true);
+  invoke(350, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::detach_copy(Tensor self) -> Tensor */
 export function detach_copy(self: Tensor): Tensor {
-  return wrap(invoke(351, [self._h])) as Tensor;
+  return wrap(invoke(351, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::detach(Tensor(a) self) -> Tensor(a) */
 export function detach(self: Tensor): Tensor {
-  return wrap(invoke(352, [self._h])) as Tensor;
+  return wrap(invoke(352, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::diag_backward(Tensor grad, SymInt[] input_sizes, int diagonal) -> Tensor */
 export function diag_backward(grad: Tensor, input_sizes: readonly number[], diagonal: number): Tensor {
-  return wrap(invoke(353, [grad._h, input_sizes, diagonal])) as Tensor;
+  return wrap(invoke(353, [grad?._h ?? grad, input_sizes, diagonal])) as Tensor;
 }
 
 /** aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
 export function diag_embed(self: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  return wrap(invoke(354, [self._h, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(354, [self?._h ?? self, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::diag(Tensor self, int diagonal=0) -> Tensor */
 export function diag(self: Tensor, diagonal?: number): Tensor {
-  return wrap(invoke(355, [self._h, diagonal])) as Tensor;
+  return wrap(invoke(355, [self?._h ?? self, diagonal])) as Tensor;
 }
 
 /** aten::diagflat(Tensor self, int offset=0) -> Tensor */
 export function diagflat(self: Tensor, offset?: number): Tensor {
-  return wrap(invoke(356, [self._h, offset])) as Tensor;
+  return wrap(invoke(356, [self?._h ?? self, offset])) as Tensor;
 }
 
 /** aten::diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor */
 export function diagonal_backward(grad_output: Tensor, input_sizes: readonly number[], offset: number, dim1: number, dim2: number): Tensor {
-  return wrap(invoke(357, [grad_output._h, input_sizes, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(357, [grad_output?._h ?? grad_output, input_sizes, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor */
 export function diagonal_copy(self: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  return wrap(invoke(358, [self._h, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(358, [self?._h ?? self, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
 export function diagonal_scatter(self: Tensor, src: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  return wrap(invoke(359, [self._h, src._h, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(359, [self?._h ?? self, src?._h ?? src, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
 export function diagonal(self: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  return wrap(invoke(360, [self._h, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(360, [self?._h ?? self, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor */
 export function diff(self: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null): Tensor {
-  return wrap(invoke(361, [self._h, n, dim, prepend?._h ?? null, append?._h ?? null])) as Tensor;
+  return wrap(invoke(361, [self?._h ?? self, n, dim, prepend?._h ?? null, append?._h ?? null])) as Tensor;
 }
 
 /** aten::digamma_(Tensor(a!) self) -> Tensor(a!) */
 export function digamma_(self: Tensor): Tensor {
-  invoke(362, [self._h], true);
+  invoke(362, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::digamma(Tensor self) -> Tensor */
 export function digamma(self: Tensor): Tensor {
-  return wrap(invoke(363, [self._h])) as Tensor;
+  return wrap(invoke(363, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor */
 export function dist(self: Tensor, other: Tensor, p?: number | boolean): Tensor {
-  return wrap(invoke(364, [self._h, other._h, p])) as Tensor;
+  return wrap(invoke(364, [self?._h ?? self, other?._h ?? other, p])) as Tensor;
 }
 
 /** aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function div_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(365, [self._h, other], true);
+  invoke(365, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!) */
 export function div_$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
-  invoke(366, [self._h, other, rounding_mode], true);
+  invoke(366, [self?._h ?? self, other, rounding_mode], true);
   return self;
 }
 
 /** aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function div_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(367, [self._h, other._h], true);
+  invoke(367, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!) */
 export function div_$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
-  invoke(368, [self._h, other._h, rounding_mode], true);
+  invoke(368, [self?._h ?? self, other?._h ?? other, rounding_mode], true);
   return self;
 }
 
 /** aten::div.Scalar(Tensor self, Scalar other) -> Tensor */
 export function div$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(369, [self._h, other])) as Tensor;
+  return wrap(invoke(369, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor */
 export function div$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
-  return wrap(invoke(370, [self._h, other, rounding_mode])) as Tensor;
+  return wrap(invoke(370, [self?._h ?? self, other, rounding_mode])) as Tensor;
 }
 
 /** aten::div.Tensor(Tensor self, Tensor other) -> Tensor */
 export function div$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(371, [self._h, other._h])) as Tensor;
+  return wrap(invoke(371, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor */
 export function div$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
-  return wrap(invoke(372, [self._h, other._h, rounding_mode])) as Tensor;
+  return wrap(invoke(372, [self?._h ?? self, other?._h ?? other, rounding_mode])) as Tensor;
 }
 
 /** aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(373, [self._h, other], true);
+  invoke(373, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!) */
 export function divide_$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
-  invoke(374, [self._h, other, rounding_mode], true);
+  invoke(374, [self?._h ?? self, other, rounding_mode], true);
   return self;
 }
 
 /** aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function divide_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(375, [self._h, other._h], true);
+  invoke(375, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!) */
 export function divide_$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
-  invoke(376, [self._h, other._h, rounding_mode], true);
+  invoke(376, [self?._h ?? self, other?._h ?? other, rounding_mode], true);
   return self;
 }
 
 /** aten::divide.Scalar(Tensor self, Scalar other) -> Tensor */
 export function divide$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(377, [self._h, other])) as Tensor;
+  return wrap(invoke(377, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor */
 export function divide$Scalar_mode(self: Tensor, other: number | boolean, rounding_mode?: string | null): Tensor {
-  return wrap(invoke(378, [self._h, other, rounding_mode])) as Tensor;
+  return wrap(invoke(378, [self?._h ?? self, other, rounding_mode])) as Tensor;
 }
 
 /** aten::divide.Tensor(Tensor self, Tensor other) -> Tensor */
 export function divide$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(379, [self._h, other._h])) as Tensor;
+  return wrap(invoke(379, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor */
 export function divide$Tensor_mode(self: Tensor, other: Tensor, rounding_mode?: string | null): Tensor {
-  return wrap(invoke(380, [self._h, other._h, rounding_mode])) as Tensor;
+  return wrap(invoke(380, [self?._h ?? self, other?._h ?? other, rounding_mode])) as Tensor;
 }
 
 /** aten::dot(Tensor self, Tensor tensor) -> Tensor */
 export function dot(self: Tensor, tensor: Tensor): Tensor {
-  return wrap(invoke(381, [self._h, tensor._h])) as Tensor;
+  return wrap(invoke(381, [self?._h ?? self, tensor?._h ?? tensor])) as Tensor;
 }
 
 /** aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export function dropout_(self: Tensor, p: number, train: boolean): Tensor {
-  invoke(382, [self._h, p, train], true);
+  invoke(382, [self?._h ?? self, p, train], true);
   return self;
 }
 
 /** aten::dropout(Tensor input, float p, bool train) -> Tensor */
 export function dropout(input: Tensor, p: number, train: boolean): Tensor {
-  return wrap(invoke(383, [input._h, p, train])) as Tensor;
+  return wrap(invoke(383, [input?._h ?? input, p, train])) as Tensor;
 }
 
 /** aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
 export function dsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
-  return wrapList(invoke(384, [self._h, indices])) as Tensor[];
+  return wrapList(invoke(384, [self?._h ?? self, indices])) as Tensor[];
 }
 
 /** aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export function dsplit$int(self: Tensor, sections: number): Tensor[] {
-  return wrapList(invoke(385, [self._h, sections])) as Tensor[];
+  return wrapList(invoke(385, [self?._h ?? self, sections])) as Tensor[];
 }
 
 /** aten::dstack(Tensor[] tensors) -> Tensor */
 export function dstack(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(386, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(386, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor */
 export function einsum(equation: string, tensors: readonly Tensor[], path?: readonly number[] | null): Tensor {
-  return wrap(invoke(387, [equation, tensors.map((t) => t._h), path])) as Tensor;
+  return wrap(invoke(387, [equation, tensors.map((t) => t?._h ?? t), path])) as Tensor;
 }
 
 /** aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!) */
 export function elu_(self: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean): Tensor {
-  invoke(388, [self._h, alpha, scale, input_scale], true);
+  invoke(388, [self?._h ?? self, alpha, scale, input_scale], true);
   return self;
 }
 
 /** aten::elu_backward(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result) -> Tensor */
 export function elu_backward(grad_output: Tensor, alpha: number | boolean, scale: number | boolean, input_scale: number | boolean, is_result: boolean, self_or_result: Tensor): Tensor {
-  return wrap(invoke(389, [grad_output._h, alpha, scale, input_scale, is_result, self_or_result._h])) as Tensor;
+  return wrap(invoke(389, [grad_output?._h ?? grad_output, alpha, scale, input_scale, is_result, self_or_result?._h ?? self_or_result])) as Tensor;
 }
 
 /** aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor */
 export function elu(self: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean): Tensor {
-  return wrap(invoke(390, [self._h, alpha, scale, input_scale])) as Tensor;
+  return wrap(invoke(390, [self?._h ?? self, alpha, scale, input_scale])) as Tensor;
 }
 
 /** aten::embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, int padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor */
 export function embedding_backward(grad: Tensor, indices: Tensor, num_weights: number, padding_idx: number, scale_grad_by_freq: boolean, sparse: boolean): Tensor {
-  return wrap(invoke(391, [grad._h, indices._h, num_weights, padding_idx, scale_grad_by_freq, sparse])) as Tensor;
+  return wrap(invoke(391, [grad?._h ?? grad, indices?._h ?? indices, num_weights, padding_idx, scale_grad_by_freq, sparse])) as Tensor;
 }
 
 /** aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor) */
 export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(392, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(392, [weight?._h ?? weight, indices?._h ?? indices, offsets?._h ?? offsets, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor) */
 export function embedding_bag$padding_idx(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: boolean, mode: number, sparse: boolean, per_sample_weights: Tensor | null | undefined, include_last_offset: boolean, padding_idx?: number | null): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(393, [weight._h, indices._h, offsets._h, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset, padding_idx]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(393, [weight?._h ?? weight, indices?._h ?? indices, offsets?._h ?? offsets, scale_grad_by_freq, mode, sparse, per_sample_weights?._h ?? null, include_last_offset, padding_idx]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::embedding_dense_backward(Tensor grad_output, Tensor indices, SymInt num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor */
 export function embedding_dense_backward(grad_output: Tensor, indices: Tensor, num_weights: number, padding_idx: number, scale_grad_by_freq: boolean): Tensor {
-  return wrap(invoke(394, [grad_output._h, indices._h, num_weights, padding_idx, scale_grad_by_freq])) as Tensor;
+  return wrap(invoke(394, [grad_output?._h ?? grad_output, indices?._h ?? indices, num_weights, padding_idx, scale_grad_by_freq])) as Tensor;
 }
 
 /** aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!) */
 export function embedding_renorm_(self: Tensor, indices: Tensor, max_norm: number, norm_type: number): Tensor {
-  invoke(395, [self._h, indices._h, max_norm, norm_type], true);
+  invoke(395, [self?._h ?? self, indices?._h ?? indices, max_norm, norm_type], true);
   return self;
 }
 
 /** aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor */
 export function embedding_renorm(self: Tensor, indices: Tensor, max_norm: number, norm_type: number): Tensor {
-  return wrap(invoke(396, [self._h, indices._h, max_norm, norm_type])) as Tensor;
+  return wrap(invoke(396, [self?._h ?? self, indices?._h ?? indices, max_norm, norm_type])) as Tensor;
 }
 
 /** aten::embedding_sparse_backward(Tensor grad, Tensor indices, int num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor */
 export function embedding_sparse_backward(grad: Tensor, indices: Tensor, num_weights: number, padding_idx: number, scale_grad_by_freq: boolean): Tensor {
-  return wrap(invoke(397, [grad._h, indices._h, num_weights, padding_idx, scale_grad_by_freq])) as Tensor;
+  return wrap(invoke(397, [grad?._h ?? grad, indices?._h ?? indices, num_weights, padding_idx, scale_grad_by_freq])) as Tensor;
 }
 
 /** aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor */
 export function embedding(weight: Tensor, indices: Tensor, padding_idx?: number, scale_grad_by_freq?: boolean, sparse?: boolean): Tensor {
-  return wrap(invoke(398, [weight._h, indices._h, padding_idx, scale_grad_by_freq, sparse])) as Tensor;
+  return wrap(invoke(398, [weight?._h ?? weight, indices?._h ?? indices, padding_idx, scale_grad_by_freq, sparse])) as Tensor;
 }
 
 /** aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function empty_like(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(399, [self._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(399, [self?._h ?? self, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::empty_quantized(int[] size, Tensor qtensor, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function empty_quantized(size: readonly number[], qtensor: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(400, [size, qtensor._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(400, [size, qtensor?._h ?? qtensor, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2101,121 +2101,121 @@ export function empty$memory_format(size: readonly number[], dtype?: DTypeCode |
 
 /** aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function eq_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(403, [self._h, other], true);
+  invoke(403, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function eq_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(404, [self._h, other._h], true);
+  invoke(404, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::eq.Scalar(Tensor self, Scalar other) -> Tensor */
 export function eq$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(405, [self._h, other])) as Tensor;
+  return wrap(invoke(405, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::eq.Tensor(Tensor self, Tensor other) -> Tensor */
 export function eq$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(406, [self._h, other._h])) as Tensor;
+  return wrap(invoke(406, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::equal(Tensor self, Tensor other) -> bool */
 export function equal(self: Tensor, other: Tensor): boolean {
-  return invoke(407, [self._h, other._h]) as boolean;
+  return invoke(407, [self?._h ?? self, other?._h ?? other]) as boolean;
 }
 
 /** aten::erf_(Tensor(a!) self) -> Tensor(a!) */
 export function erf_(self: Tensor): Tensor {
-  invoke(408, [self._h], true);
+  invoke(408, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::erf(Tensor self) -> Tensor */
 export function erf(self: Tensor): Tensor {
-  return wrap(invoke(409, [self._h])) as Tensor;
+  return wrap(invoke(409, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::erfc_(Tensor(a!) self) -> Tensor(a!) */
 export function erfc_(self: Tensor): Tensor {
-  invoke(410, [self._h], true);
+  invoke(410, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::erfc(Tensor self) -> Tensor */
 export function erfc(self: Tensor): Tensor {
-  return wrap(invoke(411, [self._h])) as Tensor;
+  return wrap(invoke(411, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::erfinv_(Tensor(a!) self) -> Tensor(a!) */
 export function erfinv_(self: Tensor): Tensor {
-  invoke(412, [self._h], true);
+  invoke(412, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::erfinv(Tensor self) -> Tensor */
 export function erfinv(self: Tensor): Tensor {
-  return wrap(invoke(413, [self._h])) as Tensor;
+  return wrap(invoke(413, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::exp_(Tensor(a!) self) -> Tensor(a!) */
 export function exp_(self: Tensor): Tensor {
-  invoke(414, [self._h], true);
+  invoke(414, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::exp(Tensor self) -> Tensor */
 export function exp(self: Tensor): Tensor {
-  return wrap(invoke(415, [self._h])) as Tensor;
+  return wrap(invoke(415, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::exp2_(Tensor(a!) self) -> Tensor(a!) */
 export function exp2_(self: Tensor): Tensor {
-  invoke(416, [self._h], true);
+  invoke(416, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::exp2(Tensor self) -> Tensor */
 export function exp2(self: Tensor): Tensor {
-  return wrap(invoke(417, [self._h])) as Tensor;
+  return wrap(invoke(417, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a) */
 export function expand_as(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(418, [self._h, other._h])) as Tensor;
+  return wrap(invoke(418, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor */
 export function expand_copy(self: Tensor, size: readonly number[], implicit?: boolean): Tensor {
-  return wrap(invoke(419, [self._h, size, implicit])) as Tensor;
+  return wrap(invoke(419, [self?._h ?? self, size, implicit])) as Tensor;
 }
 
 /** aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a) */
 export function expand(self: Tensor, size: readonly number[], implicit?: boolean): Tensor {
-  return wrap(invoke(420, [self._h, size, implicit])) as Tensor;
+  return wrap(invoke(420, [self?._h ?? self, size, implicit])) as Tensor;
 }
 
 /** aten::expm1_(Tensor(a!) self) -> Tensor(a!) */
 export function expm1_(self: Tensor): Tensor {
-  invoke(421, [self._h], true);
+  invoke(421, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::expm1(Tensor self) -> Tensor */
 export function expm1(self: Tensor): Tensor {
-  return wrap(invoke(422, [self._h])) as Tensor;
+  return wrap(invoke(422, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!) */
 export function exponential_(self: Tensor, lambd?: number, generator?: Generator | null): Tensor {
-  invoke(423, [self._h, lambd, generator?._h ?? null], true);
+  invoke(423, [self?._h ?? self, lambd, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor */
 export function exponential(self: Tensor, lambd?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(424, [self._h, lambd, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(424, [self?._h ?? self, lambd, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2230,34 +2230,34 @@ export function eye$m(n: number, m: number, dtype?: DTypeCode | null, layout?: n
 
 /** aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export function feature_alpha_dropout_(self: Tensor, p: number, train: boolean): Tensor {
-  invoke(427, [self._h, p, train], true);
+  invoke(427, [self?._h ?? self, p, train], true);
   return self;
 }
 
 /** aten::feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor */
 export function feature_alpha_dropout(input: Tensor, p: number, train: boolean): Tensor {
-  return wrap(invoke(428, [input._h, p, train])) as Tensor;
+  return wrap(invoke(428, [input?._h ?? input, p, train])) as Tensor;
 }
 
 /** aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export function feature_dropout_(self: Tensor, p: number, train: boolean): Tensor {
-  invoke(429, [self._h, p, train], true);
+  invoke(429, [self?._h ?? self, p, train], true);
   return self;
 }
 
 /** aten::feature_dropout(Tensor input, float p, bool train) -> Tensor */
 export function feature_dropout(input: Tensor, p: number, train: boolean): Tensor {
-  return wrap(invoke(430, [input._h, p, train])) as Tensor;
+  return wrap(invoke(430, [input?._h ?? input, p, train])) as Tensor;
 }
 
 /** aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_fft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(431, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(431, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_fft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(432, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(432, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2267,87 +2267,87 @@ export function fft_fftfreq(n: number, d?: number, dtype?: DTypeCode | null, lay
 
 /** aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_fftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(434, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(434, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor */
 export function fft_fftshift(self: Tensor, dim?: number | readonly number[] | null): Tensor {
-  return wrap(invoke(435, [self._h, dim])) as Tensor;
+  return wrap(invoke(435, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_hfft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(436, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(436, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_hfft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(437, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(437, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_hfftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(438, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(438, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_ifft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(439, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(439, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_ifft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(440, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(440, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_ifftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(441, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(441, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor */
 export function fft_ifftshift(self: Tensor, dim?: number | readonly number[] | null): Tensor {
-  return wrap(invoke(442, [self._h, dim])) as Tensor;
+  return wrap(invoke(442, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_ihfft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(443, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(443, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_ihfft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(444, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(444, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_ihfftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(445, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(445, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_irfft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(446, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(446, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_irfft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(447, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(447, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_irfftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(448, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(448, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fft_rfft(self: Tensor, n?: number | null, dim?: number, norm?: string | null): Tensor {
-  return wrap(invoke(449, [self._h, n, dim, norm])) as Tensor;
+  return wrap(invoke(449, [self?._h ?? self, n, dim, norm])) as Tensor;
 }
 
 /** aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
 export function fft_rfft2(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[], norm?: string | null): Tensor {
-  return wrap(invoke(450, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(450, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2357,214 +2357,214 @@ export function fft_rfftfreq(n: number, d?: number, dtype?: DTypeCode | null, la
 
 /** aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fft_rfftn(self: Tensor, s?: number | readonly number[] | null, dim?: number | readonly number[] | null, norm?: string | null): Tensor {
-  return wrap(invoke(452, [self._h, s, dim, norm])) as Tensor;
+  return wrap(invoke(452, [self?._h ?? self, s, dim, norm])) as Tensor;
 }
 
 /** aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!) */
 export function fill_$Scalar(self: Tensor, value: number | boolean): Tensor {
-  invoke(453, [self._h, value], true);
+  invoke(453, [self?._h ?? self, value], true);
   return self;
 }
 
 /** aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!) */
 export function fill_$Tensor(self: Tensor, value: Tensor): Tensor {
-  invoke(454, [self._h, value._h], true);
+  invoke(454, [self?._h ?? self, value?._h ?? value], true);
   return self;
 }
 
 /** aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!) */
 export function fill_diagonal_(self: Tensor, fill_value: number | boolean, wrap?: boolean): Tensor {
-  invoke(455, [self._h, fill_value, wrap], true);
+  invoke(455, [self?._h ?? self, fill_value, wrap], true);
   return self;
 }
 
 /** aten::fill.Scalar(Tensor self, Scalar value) -> Tensor */
 export function fill$Scalar(self: Tensor, value: number | boolean): Tensor {
-  return wrap(invoke(456, [self._h, value])) as Tensor;
+  return wrap(invoke(456, [self?._h ?? self, value])) as Tensor;
 }
 
 /** aten::fill.Tensor(Tensor self, Tensor value) -> Tensor */
 export function fill$Tensor(self: Tensor, value: Tensor): Tensor {
-  return wrap(invoke(457, [self._h, value._h])) as Tensor;
+  return wrap(invoke(457, [self?._h ?? self, value?._h ?? value])) as Tensor;
 }
 
 /** aten::fix_(Tensor(a!) self) -> Tensor(a!) */
 export function fix_(self: Tensor): Tensor {
-  invoke(458, [self._h], true);
+  invoke(458, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::fix(Tensor self) -> Tensor */
 export function fix(self: Tensor): Tensor {
-  return wrap(invoke(459, [self._h])) as Tensor;
+  return wrap(invoke(459, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor */
 export function flatten_dense_tensors(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(460, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(460, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::flatten.named_out_dim(Tensor(a) self, int start_dim, int end_dim, str out_dim) -> Tensor(a) */
 export function flatten$named_out_dim(self: Tensor, start_dim: number, end_dim: number, out_dim: string): Tensor {
-  return wrap(invoke(461, [self._h, start_dim, end_dim, out_dim])) as Tensor;
+  return wrap(invoke(461, [self?._h ?? self, start_dim, end_dim, out_dim])) as Tensor;
 }
 
 /** aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
 export function flatten$using_ints(self: Tensor, start_dim?: number, end_dim?: number): Tensor {
-  return wrap(invoke(462, [self._h, start_dim, end_dim])) as Tensor;
+  return wrap(invoke(462, [self?._h ?? self, start_dim, end_dim])) as Tensor;
 }
 
 /** aten::flip(Tensor self, int[] dims) -> Tensor */
 export function flip(self: Tensor, dims: readonly number[]): Tensor {
-  return wrap(invoke(463, [self._h, dims])) as Tensor;
+  return wrap(invoke(463, [self?._h ?? self, dims])) as Tensor;
 }
 
 /** aten::fliplr(Tensor self) -> Tensor */
 export function fliplr(self: Tensor): Tensor {
-  return wrap(invoke(464, [self._h])) as Tensor;
+  return wrap(invoke(464, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::flipud(Tensor self) -> Tensor */
 export function flipud(self: Tensor): Tensor {
-  return wrap(invoke(465, [self._h])) as Tensor;
+  return wrap(invoke(465, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!) */
 export function float_power_$Scalar(self: Tensor, exponent: number | boolean): Tensor {
-  invoke(466, [self._h, exponent], true);
+  invoke(466, [self?._h ?? self, exponent], true);
   return self;
 }
 
 /** aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!) */
 export function float_power_$Tensor(self: Tensor, exponent: Tensor): Tensor {
-  invoke(467, [self._h, exponent._h], true);
+  invoke(467, [self?._h ?? self, exponent?._h ?? exponent], true);
   return self;
 }
 
 /** aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor */
 export function float_power$Scalar(self: number | boolean, exponent: Tensor): Tensor {
-  return wrap(invoke(468, [self, exponent._h])) as Tensor;
+  return wrap(invoke(468, [self, exponent?._h ?? exponent])) as Tensor;
 }
 
 /** aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
 export function float_power$Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
-  return wrap(invoke(469, [self._h, exponent])) as Tensor;
+  return wrap(invoke(469, [self?._h ?? self, exponent])) as Tensor;
 }
 
 /** aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor */
 export function float_power$Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
-  return wrap(invoke(470, [self._h, exponent._h])) as Tensor;
+  return wrap(invoke(470, [self?._h ?? self, exponent?._h ?? exponent])) as Tensor;
 }
 
 /** aten::floor_(Tensor(a!) self) -> Tensor(a!) */
 export function floor_(self: Tensor): Tensor {
-  invoke(471, [self._h], true);
+  invoke(471, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function floor_divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(472, [self._h, other], true);
+  invoke(472, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function floor_divide_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(473, [self._h, other._h], true);
+  invoke(473, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::floor_divide(Tensor self, Tensor other) -> Tensor */
 export function floor_divide(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(474, [self._h, other._h])) as Tensor;
+  return wrap(invoke(474, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor */
 export function floor_divide$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(475, [self._h, other])) as Tensor;
+  return wrap(invoke(475, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::floor(Tensor self) -> Tensor */
 export function floor(self: Tensor): Tensor {
-  return wrap(invoke(476, [self._h])) as Tensor;
+  return wrap(invoke(476, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::fmax(Tensor self, Tensor other) -> Tensor */
 export function fmax(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(477, [self._h, other._h])) as Tensor;
+  return wrap(invoke(477, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::fmin(Tensor self, Tensor other) -> Tensor */
 export function fmin(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(478, [self._h, other._h])) as Tensor;
+  return wrap(invoke(478, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function fmod_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(479, [self._h, other], true);
+  invoke(479, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function fmod_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(480, [self._h, other._h], true);
+  invoke(480, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor */
 export function fmod$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(481, [self._h, other])) as Tensor;
+  return wrap(invoke(481, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor */
 export function fmod$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(482, [self._h, other._h])) as Tensor;
+  return wrap(invoke(482, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::frac_(Tensor(a!) self) -> Tensor(a!) */
 export function frac_(self: Tensor): Tensor {
-  invoke(483, [self._h], true);
+  invoke(483, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::frac(Tensor self) -> Tensor */
 export function frac(self: Tensor): Tensor {
-  return wrap(invoke(484, [self._h])) as Tensor;
+  return wrap(invoke(484, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::fractional_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] output_size, Tensor indices) -> Tensor */
 export function fractional_max_pool2d_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], indices: Tensor): Tensor {
-  return wrap(invoke(485, [grad_output._h, self._h, kernel_size, output_size, indices._h])) as Tensor;
+  return wrap(invoke(485, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, output_size, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor) */
 export function fractional_max_pool2d(self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], random_samples: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(486, [self._h, kernel_size, output_size, random_samples._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(486, [self?._h ?? self, kernel_size, output_size, random_samples?._h ?? random_samples]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor */
 export function fractional_max_pool3d_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], indices: Tensor): Tensor {
-  return wrap(invoke(487, [grad_output._h, self._h, kernel_size, output_size, indices._h])) as Tensor;
+  return wrap(invoke(487, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, output_size, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor) */
 export function fractional_max_pool3d(self: Tensor, kernel_size: number | readonly number[], output_size: number | readonly number[], random_samples: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(488, [self._h, kernel_size, output_size, random_samples._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(488, [self?._h ?? self, kernel_size, output_size, random_samples?._h ?? random_samples]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent) */
 export function frexp$Tensor(self: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(489, [self._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(489, [self?._h ?? self]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::frobenius_norm(Tensor self) -> Tensor */
 export function frobenius_norm(self: Tensor): Tensor {
-  return wrap(invoke(490, [self._h])) as Tensor;
+  return wrap(invoke(490, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function frobenius_norm$dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(491, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(491, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2574,7 +2574,7 @@ export function from_file(filename: string, shared?: boolean | null, size?: numb
 
 /** aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function full_like(self: Tensor, fill_value: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(493, [self._h, fill_value, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(493, [self?._h ?? self, fill_value, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2584,243 +2584,243 @@ export function full(size: readonly number[], fill_value: number | boolean, dtyp
 
 /** aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor */
 export function fused_moving_avg_obs_fake_quant(self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean): Tensor {
-  return wrap(invoke(495, [self._h, observer_on._h, fake_quant_on._h, running_min._h, running_max._h, scale._h, zero_point._h, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant])) as Tensor;
+  return wrap(invoke(495, [self?._h ?? self, observer_on?._h ?? observer_on, fake_quant_on?._h ?? fake_quant_on, running_min?._h ?? running_min, running_max?._h ?? running_max, scale?._h ?? scale, zero_point?._h ?? zero_point, averaging_const, quant_min, quant_max, ch_axis, per_row_fake_quant, symmetric_quant])) as Tensor;
 }
 
 /** aten::gather_backward(Tensor grad, Tensor self, int dim, Tensor index, bool sparse_grad) -> Tensor */
 export function gather_backward(grad: Tensor, self: Tensor, dim: number, index: Tensor, sparse_grad: boolean): Tensor {
-  return wrap(invoke(496, [grad._h, self._h, dim, index._h, sparse_grad])) as Tensor;
+  return wrap(invoke(496, [grad?._h ?? grad, self?._h ?? self, dim, index?._h ?? index, sparse_grad])) as Tensor;
 }
 
 /** aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor */
 export function gather(self: Tensor, dim: number, index: Tensor, sparse_grad?: boolean): Tensor {
-  return wrap(invoke(497, [self._h, dim, index._h, sparse_grad])) as Tensor;
+  return wrap(invoke(497, [self?._h ?? self, dim, index?._h ?? index, sparse_grad])) as Tensor;
 }
 
 /** aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function gcd_(self: Tensor, other: Tensor): Tensor {
-  invoke(498, [self._h, other._h], true);
+  invoke(498, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::gcd(Tensor self, Tensor other) -> Tensor */
 export function gcd(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(499, [self._h, other._h])) as Tensor;
+  return wrap(invoke(499, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function ge_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(500, [self._h, other], true);
+  invoke(500, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function ge_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(501, [self._h, other._h], true);
+  invoke(501, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::ge.Scalar(Tensor self, Scalar other) -> Tensor */
 export function ge$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(502, [self._h, other])) as Tensor;
+  return wrap(invoke(502, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::ge.Tensor(Tensor self, Tensor other) -> Tensor */
 export function ge$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(503, [self._h, other._h])) as Tensor;
+  return wrap(invoke(503, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::gelu_(Tensor(a!) self, *, str approximate="none") -> Tensor(a!) */
 export function gelu_(self: Tensor, approximate?: string): Tensor {
-  invoke(504, [self._h, approximate], true);
+  invoke(504, [self?._h ?? self, approximate], true);
   return self;
 }
 
 /** aten::gelu_backward(Tensor grad_output, Tensor self, *, str approximate="none") -> Tensor */
 export function gelu_backward(grad_output: Tensor, self: Tensor, approximate?: string): Tensor {
-  return wrap(invoke(505, [grad_output._h, self._h, approximate])) as Tensor;
+  return wrap(invoke(505, [grad_output?._h ?? grad_output, self?._h ?? self, approximate])) as Tensor;
 }
 
 /** aten::gelu(Tensor self, *, str approximate="none") -> Tensor */
 export function gelu(self: Tensor, approximate?: string): Tensor {
-  return wrap(invoke(506, [self._h, approximate])) as Tensor;
+  return wrap(invoke(506, [self?._h ?? self, approximate])) as Tensor;
 }
 
 /** aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!) */
 export function geometric_(self: Tensor, p: number, generator?: Generator | null): Tensor {
-  invoke(507, [self._h, p, generator?._h ?? null], true);
+  invoke(507, [self?._h ?? self, p, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor */
 export function geometric(self: Tensor, p: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(508, [self._h, p, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(508, [self?._h ?? self, p, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::geqrf(Tensor self) -> (Tensor a, Tensor tau) */
 export function geqrf(self: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(509, [self._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(509, [self?._h ?? self]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::ger(Tensor self, Tensor vec2) -> Tensor */
 export function ger(self: Tensor, vec2: Tensor): Tensor {
-  return wrap(invoke(510, [self._h, vec2._h])) as Tensor;
+  return wrap(invoke(510, [self?._h ?? self, vec2?._h ?? vec2])) as Tensor;
 }
 
 /** aten::glu_backward_jvp(Tensor grad_x, Tensor grad_glu, Tensor x, Tensor dgrad_glu, Tensor dx, int dim) -> Tensor */
 export function glu_backward_jvp(grad_x: Tensor, grad_glu: Tensor, x: Tensor, dgrad_glu: Tensor, dx: Tensor, dim: number): Tensor {
-  return wrap(invoke(511, [grad_x._h, grad_glu._h, x._h, dgrad_glu._h, dx._h, dim])) as Tensor;
+  return wrap(invoke(511, [grad_x?._h ?? grad_x, grad_glu?._h ?? grad_glu, x?._h ?? x, dgrad_glu?._h ?? dgrad_glu, dx?._h ?? dx, dim])) as Tensor;
 }
 
 /** aten::glu_backward(Tensor grad_output, Tensor self, int dim) -> Tensor */
 export function glu_backward(grad_output: Tensor, self: Tensor, dim: number): Tensor {
-  return wrap(invoke(512, [grad_output._h, self._h, dim])) as Tensor;
+  return wrap(invoke(512, [grad_output?._h ?? grad_output, self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor */
 export function glu_jvp(glu: Tensor, x: Tensor, dx: Tensor, dim: number): Tensor {
-  return wrap(invoke(513, [glu._h, x._h, dx._h, dim])) as Tensor;
+  return wrap(invoke(513, [glu?._h ?? glu, x?._h ?? x, dx?._h ?? dx, dim])) as Tensor;
 }
 
 /** aten::glu(Tensor self, int dim=-1) -> Tensor */
 export function glu(self: Tensor, dim?: number): Tensor {
-  return wrap(invoke(514, [self._h, dim])) as Tensor;
+  return wrap(invoke(514, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[] */
 export function gradient$array(self: Tensor, dim: readonly number[], edge_order?: number): Tensor[] {
-  return wrapList(invoke(515, [self._h, dim, edge_order])) as Tensor[];
+  return wrapList(invoke(515, [self?._h ?? self, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[] */
 export function gradient$scalararray(self: Tensor, spacing: number | boolean, dim: readonly number[], edge_order?: number): Tensor[] {
-  return wrapList(invoke(516, [self._h, spacing, dim, edge_order])) as Tensor[];
+  return wrapList(invoke(516, [self?._h ?? self, spacing, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[] */
 export function gradient$scalarint(self: Tensor, spacing?: number | boolean | null, dim?: number | null, edge_order?: number): Tensor[] {
-  return wrapList(invoke(517, [self._h, spacing, dim, edge_order])) as Tensor[];
+  return wrapList(invoke(517, [self?._h ?? self, spacing, dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[] */
 export function gradient$tensorarray(self: Tensor, spacing: readonly Tensor[], dim: readonly number[], edge_order?: number): Tensor[] {
-  return wrapList(invoke(518, [self._h, spacing.map((t) => t._h), dim, edge_order])) as Tensor[];
+  return wrapList(invoke(518, [self?._h ?? self, spacing.map((t) => t?._h ?? t), dim, edge_order])) as Tensor[];
 }
 
 /** aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[] */
 export function gradient$tensorarrayint(self: Tensor, spacing: readonly Tensor[], dim?: number | null, edge_order?: number): Tensor[] {
-  return wrapList(invoke(519, [self._h, spacing.map((t) => t._h), dim, edge_order])) as Tensor[];
+  return wrapList(invoke(519, [self?._h ?? self, spacing.map((t) => t?._h ?? t), dim, edge_order])) as Tensor[];
 }
 
 /** aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function greater_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(520, [self._h, other], true);
+  invoke(520, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function greater_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(521, [self._h, other._h], true);
+  invoke(521, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function greater_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(522, [self._h, other], true);
+  invoke(522, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function greater_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(523, [self._h, other._h], true);
+  invoke(523, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor */
 export function greater_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(524, [self._h, other])) as Tensor;
+  return wrap(invoke(524, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor */
 export function greater_equal$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(525, [self._h, other._h])) as Tensor;
+  return wrap(invoke(525, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::greater.Scalar(Tensor self, Scalar other) -> Tensor */
 export function greater$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(526, [self._h, other])) as Tensor;
+  return wrap(invoke(526, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::greater.Tensor(Tensor self, Tensor other) -> Tensor */
 export function greater$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(527, [self._h, other._h])) as Tensor;
+  return wrap(invoke(527, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::grid_sampler_2d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor) */
 export function grid_sampler_2d_backward(grad_output: Tensor, input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, output_mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(528, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(528, [grad_output?._h ?? grad_output, input?._h ?? input, grid?._h ?? grid, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor */
 export function grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean): Tensor {
-  return wrap(invoke(529, [input._h, grid._h, interpolation_mode, padding_mode, align_corners])) as Tensor;
+  return wrap(invoke(529, [input?._h ?? input, grid?._h ?? grid, interpolation_mode, padding_mode, align_corners])) as Tensor;
 }
 
 /** aten::grid_sampler_3d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor) */
 export function grid_sampler_3d_backward(grad_output: Tensor, input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean, output_mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(530, [grad_output._h, input._h, grid._h, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(530, [grad_output?._h ?? grad_output, input?._h ?? input, grid?._h ?? grid, interpolation_mode, padding_mode, align_corners, output_mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor */
 export function grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean): Tensor {
-  return wrap(invoke(531, [input._h, grid._h, interpolation_mode, padding_mode, align_corners])) as Tensor;
+  return wrap(invoke(531, [input?._h ?? input, grid?._h ?? grid, interpolation_mode, padding_mode, align_corners])) as Tensor;
 }
 
 /** aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor */
 export function grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: number, padding_mode: number, align_corners: boolean): Tensor {
-  return wrap(invoke(532, [input._h, grid._h, interpolation_mode, padding_mode, align_corners])) as Tensor;
+  return wrap(invoke(532, [input?._h ?? input, grid?._h ?? grid, interpolation_mode, padding_mode, align_corners])) as Tensor;
 }
 
 /** aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enabled=True) -> Tensor */
 export function group_norm(input: Tensor, num_groups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enabled?: boolean): Tensor {
-  return wrap(invoke(533, [input._h, num_groups, weight?._h ?? null, bias?._h ?? null, eps, cudnn_enabled])) as Tensor;
+  return wrap(invoke(533, [input?._h ?? input, num_groups, weight?._h ?? null, bias?._h ?? null, eps, cudnn_enabled])) as Tensor;
 }
 
 /** aten::gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor {
-  return wrap(invoke(534, [input._h, hx._h, w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
+  return wrap(invoke(534, [input?._h ?? input, hx?._h ?? hx, w_ih?._h ?? w_ih, w_hh?._h ?? w_hh, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
 }
 
 /** aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
 export function gru$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(535, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(535, [data?._h ?? data, batch_sizes?._h ?? batch_sizes, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
 export function gru$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(536, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(536, [input?._h ?? input, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function gt_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(537, [self._h, other], true);
+  invoke(537, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function gt_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(538, [self._h, other._h], true);
+  invoke(538, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::gt.Scalar(Tensor self, Scalar other) -> Tensor */
 export function gt$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(539, [self._h, other])) as Tensor;
+  return wrap(invoke(539, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::gt.Tensor(Tensor self, Tensor other) -> Tensor */
 export function gt$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(540, [self._h, other._h])) as Tensor;
+  return wrap(invoke(540, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2855,426 +2855,426 @@ export function hann_window$periodic(window_length: number, periodic: boolean, d
 
 /** aten::hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor */
 export function hardshrink_backward(grad_out: Tensor, self: Tensor, lambd: number | boolean): Tensor {
-  return wrap(invoke(547, [grad_out._h, self._h, lambd])) as Tensor;
+  return wrap(invoke(547, [grad_out?._h ?? grad_out, self?._h ?? self, lambd])) as Tensor;
 }
 
 /** aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
 export function hardshrink(self: Tensor, lambd?: number | boolean): Tensor {
-  return wrap(invoke(548, [self._h, lambd])) as Tensor;
+  return wrap(invoke(548, [self?._h ?? self, lambd])) as Tensor;
 }
 
 /** aten::hardsigmoid_(Tensor(a!) self) -> Tensor(a!) */
 export function hardsigmoid_(self: Tensor): Tensor {
-  invoke(549, [self._h], true);
+  invoke(549, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor */
 export function hardsigmoid_backward(grad_output: Tensor, self: Tensor): Tensor {
-  return wrap(invoke(550, [grad_output._h, self._h])) as Tensor;
+  return wrap(invoke(550, [grad_output?._h ?? grad_output, self?._h ?? self])) as Tensor;
 }
 
 /** aten::hardsigmoid(Tensor self) -> Tensor */
 export function hardsigmoid(self: Tensor): Tensor {
-  return wrap(invoke(551, [self._h])) as Tensor;
+  return wrap(invoke(551, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::hardswish_(Tensor(a!) self) -> Tensor(a!) */
 export function hardswish_(self: Tensor): Tensor {
-  invoke(552, [self._h], true);
+  invoke(552, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::hardswish_backward(Tensor grad_output, Tensor self) -> Tensor */
 export function hardswish_backward(grad_output: Tensor, self: Tensor): Tensor {
-  return wrap(invoke(553, [grad_output._h, self._h])) as Tensor;
+  return wrap(invoke(553, [grad_output?._h ?? grad_output, self?._h ?? self])) as Tensor;
 }
 
 /** aten::hardswish(Tensor self) -> Tensor */
 export function hardswish(self: Tensor): Tensor {
-  return wrap(invoke(554, [self._h])) as Tensor;
+  return wrap(invoke(554, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!) */
 export function hardtanh_(self: Tensor, min_val?: number | boolean, max_val?: number | boolean): Tensor {
-  invoke(555, [self._h, min_val, max_val], true);
+  invoke(555, [self?._h ?? self, min_val, max_val], true);
   return self;
 }
 
 /** aten::hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor */
 export function hardtanh_backward(grad_output: Tensor, self: Tensor, min_val: number | boolean, max_val: number | boolean): Tensor {
-  return wrap(invoke(556, [grad_output._h, self._h, min_val, max_val])) as Tensor;
+  return wrap(invoke(556, [grad_output?._h ?? grad_output, self?._h ?? self, min_val, max_val])) as Tensor;
 }
 
 /** aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor */
 export function hardtanh(self: Tensor, min_val?: number | boolean, max_val?: number | boolean): Tensor {
-  return wrap(invoke(557, [self._h, min_val, max_val])) as Tensor;
+  return wrap(invoke(557, [self?._h ?? self, min_val, max_val])) as Tensor;
 }
 
 /** aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!) */
 export function heaviside_(self: Tensor, values: Tensor): Tensor {
-  invoke(558, [self._h, values._h], true);
+  invoke(558, [self?._h ?? self, values?._h ?? values], true);
   return self;
 }
 
 /** aten::heaviside(Tensor self, Tensor values) -> Tensor */
 export function heaviside(self: Tensor, values: Tensor): Tensor {
-  return wrap(invoke(559, [self._h, values._h])) as Tensor;
+  return wrap(invoke(559, [self?._h ?? self, values?._h ?? values])) as Tensor;
 }
 
 /** aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor */
 export function hinge_embedding_loss(self: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor {
-  return wrap(invoke(560, [self._h, target._h, margin, reduction])) as Tensor;
+  return wrap(invoke(560, [self?._h ?? self, target?._h ?? target, margin, reduction])) as Tensor;
 }
 
 /** aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor */
 export function histc(self: Tensor, bins?: number, min?: number | boolean, max?: number | boolean): Tensor {
-  return wrap(invoke(561, [self._h, bins, min, max])) as Tensor;
+  return wrap(invoke(561, [self?._h ?? self, bins, min, max])) as Tensor;
 }
 
 /** aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
 export function histogram$bin_ct(self: Tensor, bins?: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(562, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(562, [self?._h ?? self, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
 export function histogram$bins_tensor(self: Tensor, bins: Tensor, weight?: Tensor | null, density?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(563, [self._h, bins._h, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(563, [self?._h ?? self, bins?._h ?? bins, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd(self: Tensor, bins: readonly number[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(564, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(564, [self?._h ?? self, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd$int_bins(self: Tensor, bins: number, range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(565, [self._h, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(565, [self?._h ?? self, bins, range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd$TensorList_bins(self: Tensor, bins: readonly Tensor[], range?: readonly number[] | null, weight?: Tensor | null, density?: boolean): [Tensor, Tensor[]] {
-  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(566, [self._h, bins.map((t) => t._h), range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1])])(invoke(566, [self?._h ?? self, bins.map((t) => t?._h ?? t), range, weight?._h ?? null, density]) as unknown[]) as [Tensor, Tensor[]];
 }
 
 /** aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
 export function hsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
-  return wrapList(invoke(567, [self._h, indices])) as Tensor[];
+  return wrapList(invoke(567, [self?._h ?? self, indices])) as Tensor[];
 }
 
 /** aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export function hsplit$int(self: Tensor, sections: number): Tensor[] {
-  return wrapList(invoke(568, [self._h, sections])) as Tensor[];
+  return wrapList(invoke(568, [self?._h ?? self, sections])) as Tensor[];
 }
 
 /** aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor */
 export function hspmm(mat1: Tensor, mat2: Tensor): Tensor {
-  return wrap(invoke(569, [mat1._h, mat2._h])) as Tensor;
+  return wrap(invoke(569, [mat1?._h ?? mat1, mat2?._h ?? mat2])) as Tensor;
 }
 
 /** aten::hstack(Tensor[] tensors) -> Tensor */
 export function hstack(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(570, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(570, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::huber_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float delta) -> Tensor */
 export function huber_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, reduction: number, delta: number): Tensor {
-  return wrap(invoke(571, [grad_output._h, self._h, target._h, reduction, delta])) as Tensor;
+  return wrap(invoke(571, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, reduction, delta])) as Tensor;
 }
 
 /** aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor */
 export function huber_loss(self: Tensor, target: Tensor, reduction?: number, delta?: number): Tensor {
-  return wrap(invoke(572, [self._h, target._h, reduction, delta])) as Tensor;
+  return wrap(invoke(572, [self?._h ?? self, target?._h ?? target, reduction, delta])) as Tensor;
 }
 
 /** aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function hypot_(self: Tensor, other: Tensor): Tensor {
-  invoke(573, [self._h, other._h], true);
+  invoke(573, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::hypot(Tensor self, Tensor other) -> Tensor */
 export function hypot(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(574, [self._h, other._h])) as Tensor;
+  return wrap(invoke(574, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::i0_(Tensor(a!) self) -> Tensor(a!) */
 export function i0_(self: Tensor): Tensor {
-  invoke(575, [self._h], true);
+  invoke(575, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::i0(Tensor self) -> Tensor */
 export function i0(self: Tensor): Tensor {
-  return wrap(invoke(576, [self._h])) as Tensor;
+  return wrap(invoke(576, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function igamma_(self: Tensor, other: Tensor): Tensor {
-  invoke(577, [self._h, other._h], true);
+  invoke(577, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::igamma(Tensor self, Tensor other) -> Tensor */
 export function igamma(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(578, [self._h, other._h])) as Tensor;
+  return wrap(invoke(578, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function igammac_(self: Tensor, other: Tensor): Tensor {
-  invoke(579, [self._h, other._h], true);
+  invoke(579, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::igammac(Tensor self, Tensor other) -> Tensor */
 export function igammac(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(580, [self._h, other._h])) as Tensor;
+  return wrap(invoke(580, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor */
 export function im2col(self: Tensor, kernel_size: number | readonly number[], dilation: number | readonly number[], padding: number | readonly number[], stride: number | readonly number[]): Tensor {
-  return wrap(invoke(581, [self._h, kernel_size, dilation, padding, stride])) as Tensor;
+  return wrap(invoke(581, [self?._h ?? self, kernel_size, dilation, padding, stride])) as Tensor;
 }
 
 /** aten::imag(Tensor(a) self) -> Tensor(a) */
 export function imag(self: Tensor): Tensor {
-  return wrap(invoke(582, [self._h])) as Tensor;
+  return wrap(invoke(582, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!) */
 export function index_add_(self: Tensor, dim: number, index: Tensor, source: Tensor, alpha?: number | boolean): Tensor {
-  invoke(583, [self._h, dim, index._h, source._h, alpha], true);
+  invoke(583, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source, alpha], true);
   return self;
 }
 
 /** aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor */
 export function index_add(self: Tensor, dim: number, index: Tensor, source: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(584, [self._h, dim, index._h, source._h, alpha])) as Tensor;
+  return wrap(invoke(584, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source, alpha])) as Tensor;
 }
 
 /** aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!) */
 export function index_copy_(self: Tensor, dim: number, index: Tensor, source: Tensor): Tensor {
-  invoke(585, [self._h, dim, index._h, source._h], true);
+  invoke(585, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source], true);
   return self;
 }
 
 /** aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor */
 export function index_copy(self: Tensor, dim: number, index: Tensor, source: Tensor): Tensor {
-  return wrap(invoke(586, [self._h, dim, index._h, source._h])) as Tensor;
+  return wrap(invoke(586, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source])) as Tensor;
 }
 
 /** aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!) */
 export function index_fill_$int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
-  invoke(587, [self._h, dim, index._h, value], true);
+  invoke(587, [self?._h ?? self, dim, index?._h ?? index, value], true);
   return self;
 }
 
 /** aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!) */
 export function index_fill_$int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
-  invoke(588, [self._h, dim, index._h, value._h], true);
+  invoke(588, [self?._h ?? self, dim, index?._h ?? index, value?._h ?? value], true);
   return self;
 }
 
 /** aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor */
 export function index_fill$int_Scalar(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
-  return wrap(invoke(589, [self._h, dim, index._h, value])) as Tensor;
+  return wrap(invoke(589, [self?._h ?? self, dim, index?._h ?? index, value])) as Tensor;
 }
 
 /** aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor */
 export function index_fill$int_Tensor(self: Tensor, dim: number, index: Tensor, value: Tensor): Tensor {
-  return wrap(invoke(590, [self._h, dim, index._h, value._h])) as Tensor;
+  return wrap(invoke(590, [self?._h ?? self, dim, index?._h ?? index, value?._h ?? value])) as Tensor;
 }
 
 /** aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!) */
 export function index_put_(self: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean): Tensor {
-  invoke(591, [self._h, indices.map((t) => t?._h ?? null), values._h, accumulate], true);
+  invoke(591, [self?._h ?? self, indices.map((t) => t?._h ?? null), values?._h ?? values, accumulate], true);
   return self;
 }
 
 /** aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor */
 export function index_put(self: Tensor, indices: readonly (Tensor | null)[], values: Tensor, accumulate?: boolean): Tensor {
-  return wrap(invoke(592, [self._h, indices.map((t) => t?._h ?? null), values._h, accumulate])) as Tensor;
+  return wrap(invoke(592, [self?._h ?? self, indices.map((t) => t?._h ?? null), values?._h ?? values, accumulate])) as Tensor;
 }
 
 /** aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!) */
 export function index_reduce_(self: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, include_self?: boolean): Tensor {
-  invoke(593, [self._h, dim, index._h, source._h, reduce, include_self], true);
+  invoke(593, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source, reduce, include_self], true);
   return self;
 }
 
 /** aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor */
 export function index_reduce(self: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, include_self?: boolean): Tensor {
-  return wrap(invoke(594, [self._h, dim, index._h, source._h, reduce, include_self])) as Tensor;
+  return wrap(invoke(594, [self?._h ?? self, dim, index?._h ?? index, source?._h ?? source, reduce, include_self])) as Tensor;
 }
 
 /** aten::index_select_backward(Tensor grad, int[] self_sizes, int dim, Tensor index) -> Tensor */
 export function index_select_backward(grad: Tensor, self_sizes: readonly number[], dim: number, index: Tensor): Tensor {
-  return wrap(invoke(595, [grad._h, self_sizes, dim, index._h])) as Tensor;
+  return wrap(invoke(595, [grad?._h ?? grad, self_sizes, dim, index?._h ?? index])) as Tensor;
 }
 
 /** aten::index_select(Tensor self, int dim, Tensor index) -> Tensor */
 export function index_select(self: Tensor, dim: number, index: Tensor): Tensor {
-  return wrap(invoke(596, [self._h, dim, index._h])) as Tensor;
+  return wrap(invoke(596, [self?._h ?? self, dim, index?._h ?? index])) as Tensor;
 }
 
 /** aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor */
 export function index$Tensor(self: Tensor, indices: readonly (Tensor | null)[]): Tensor {
-  return wrap(invoke(597, [self._h, indices.map((t) => t?._h ?? null)])) as Tensor;
+  return wrap(invoke(597, [self?._h ?? self, indices.map((t) => t?._h ?? null)])) as Tensor;
 }
 
 /** aten::indices_copy(Tensor self) -> Tensor */
 export function indices_copy(self: Tensor): Tensor {
-  return wrap(invoke(598, [self._h])) as Tensor;
+  return wrap(invoke(598, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::indices(Tensor(a) self) -> Tensor(a) */
 export function indices(self: Tensor): Tensor {
-  return wrap(invoke(599, [self._h])) as Tensor;
+  return wrap(invoke(599, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::infinitely_differentiable_gelu_backward(Tensor grad, Tensor self) -> Tensor */
 export function infinitely_differentiable_gelu_backward(grad: Tensor, self: Tensor): Tensor {
-  return wrap(invoke(600, [grad._h, self._h])) as Tensor;
+  return wrap(invoke(600, [grad?._h ?? grad, self?._h ?? self])) as Tensor;
 }
 
 /** aten::inner(Tensor self, Tensor other) -> Tensor */
 export function inner(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(601, [self._h, other._h])) as Tensor;
+  return wrap(invoke(601, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor */
 export function instance_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, use_input_stats: boolean, momentum: number, eps: number, cudnn_enabled: boolean): Tensor {
-  return wrap(invoke(602, [input._h, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, use_input_stats, momentum, eps, cudnn_enabled])) as Tensor;
+  return wrap(invoke(602, [input?._h ?? input, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, use_input_stats, momentum, eps, cudnn_enabled])) as Tensor;
 }
 
 /** aten::inverse(Tensor self) -> Tensor */
 export function inverse(self: Tensor): Tensor {
-  return wrap(invoke(603, [self._h])) as Tensor;
+  return wrap(invoke(603, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::is_coalesced(Tensor self) -> bool */
 export function is_coalesced(self: Tensor): boolean {
-  return invoke(604, [self._h]) as boolean;
+  return invoke(604, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_complex(Tensor self) -> bool */
 export function is_complex(self: Tensor): boolean {
-  return invoke(605, [self._h]) as boolean;
+  return invoke(605, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_conj(Tensor self) -> bool */
 export function is_conj(self: Tensor): boolean {
-  return invoke(606, [self._h]) as boolean;
+  return invoke(606, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_distributed(Tensor self) -> bool */
 export function is_distributed(self: Tensor): boolean {
-  return invoke(607, [self._h]) as boolean;
+  return invoke(607, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_floating_point(Tensor self) -> bool */
 export function is_floating_point(self: Tensor): boolean {
-  return invoke(608, [self._h]) as boolean;
+  return invoke(608, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_inference(Tensor self) -> bool */
 export function is_inference(self: Tensor): boolean {
-  return invoke(609, [self._h]) as boolean;
+  return invoke(609, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_leaf(Tensor self) -> bool */
 export function is_leaf(self: Tensor): boolean {
-  return invoke(610, [self._h]) as boolean;
+  return invoke(610, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_neg(Tensor self) -> bool */
 export function is_neg(self: Tensor): boolean {
-  return invoke(611, [self._h]) as boolean;
+  return invoke(611, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_nonzero(Tensor self) -> bool */
 export function is_nonzero(self: Tensor): boolean {
-  return invoke(612, [self._h]) as boolean;
+  return invoke(612, [self?._h ?? self]) as boolean;
 }
 
 /** aten::is_pinned(Tensor self, Device? device=None) -> bool */
 export function is_pinned(self: Tensor, device?: string | null): boolean {
-  return invoke(613, [self._h, device]) as boolean;
+  return invoke(613, [self?._h ?? self, device]) as boolean;
 }
 
 /** aten::is_same_size(Tensor self, Tensor other) -> bool */
 export function is_same_size(self: Tensor, other: Tensor): boolean {
-  return invoke(614, [self._h, other._h]) as boolean;
+  return invoke(614, [self?._h ?? self, other?._h ?? other]) as boolean;
 }
 
 /** aten::is_set_to(Tensor self, Tensor tensor) -> bool */
 export function is_set_to(self: Tensor, tensor: Tensor): boolean {
-  return invoke(615, [self._h, tensor._h]) as boolean;
+  return invoke(615, [self?._h ?? self, tensor?._h ?? tensor]) as boolean;
 }
 
 /** aten::is_signed(Tensor self) -> bool */
 export function is_signed(self: Tensor): boolean {
-  return invoke(616, [self._h]) as boolean;
+  return invoke(616, [self?._h ?? self]) as boolean;
 }
 
 /** aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor */
 export function isclose(self: Tensor, other: Tensor, rtol?: number, atol?: number, equal_nan?: boolean): Tensor {
-  return wrap(invoke(617, [self._h, other._h, rtol, atol, equal_nan])) as Tensor;
+  return wrap(invoke(617, [self?._h ?? self, other?._h ?? other, rtol, atol, equal_nan])) as Tensor;
 }
 
 /** aten::isfinite(Tensor self) -> Tensor */
 export function isfinite(self: Tensor): Tensor {
-  return wrap(invoke(618, [self._h])) as Tensor;
+  return wrap(invoke(618, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor */
 export function isin$Scalar_Tensor(element: number | boolean, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
-  return wrap(invoke(619, [element, test_elements._h, assume_unique, invert])) as Tensor;
+  return wrap(invoke(619, [element, test_elements?._h ?? test_elements, assume_unique, invert])) as Tensor;
 }
 
 /** aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor */
 export function isin$Tensor_Scalar(elements: Tensor, test_element: number | boolean, assume_unique?: boolean, invert?: boolean): Tensor {
-  return wrap(invoke(620, [elements._h, test_element, assume_unique, invert])) as Tensor;
+  return wrap(invoke(620, [elements?._h ?? elements, test_element, assume_unique, invert])) as Tensor;
 }
 
 /** aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor */
 export function isin$Tensor_Tensor(elements: Tensor, test_elements: Tensor, assume_unique?: boolean, invert?: boolean): Tensor {
-  return wrap(invoke(621, [elements._h, test_elements._h, assume_unique, invert])) as Tensor;
+  return wrap(invoke(621, [elements?._h ?? elements, test_elements?._h ?? test_elements, assume_unique, invert])) as Tensor;
 }
 
 /** aten::isinf(Tensor self) -> Tensor */
 export function isinf(self: Tensor): Tensor {
-  return wrap(invoke(622, [self._h])) as Tensor;
+  return wrap(invoke(622, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::isnan(Tensor self) -> Tensor */
 export function isnan(self: Tensor): Tensor {
-  return wrap(invoke(623, [self._h])) as Tensor;
+  return wrap(invoke(623, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::isneginf(Tensor self) -> Tensor */
 export function isneginf(self: Tensor): Tensor {
-  return wrap(invoke(624, [self._h])) as Tensor;
+  return wrap(invoke(624, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::isposinf(Tensor self) -> Tensor */
 export function isposinf(self: Tensor): Tensor {
-  return wrap(invoke(625, [self._h])) as Tensor;
+  return wrap(invoke(625, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::isreal(Tensor self) -> Tensor */
 export function isreal(self: Tensor): Tensor {
-  return wrap(invoke(626, [self._h])) as Tensor;
+  return wrap(invoke(626, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor */
 export function istft(self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, return_complex?: boolean): Tensor {
-  return wrap(invoke(627, [self._h, n_fft, hop_length, win_length, window?._h ?? null, center, normalized, onesided, length, return_complex])) as Tensor;
+  return wrap(invoke(627, [self?._h ?? self, n_fft, hop_length, win_length, window?._h ?? null, center, normalized, onesided, length, return_complex])) as Tensor;
 }
 
 /** aten::item(Tensor self) -> Scalar */
 export function item(self: Tensor): number {
-  return invoke(628, [self._h]) as number;
+  return invoke(628, [self?._h ?? self]) as number;
 }
 
 /** aten::kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -3294,439 +3294,439 @@ export function kaiser_window$periodic(window_length: number, periodic: boolean,
 
 /** aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor */
 export function kl_div(self: Tensor, target: Tensor, reduction?: number, log_target?: boolean): Tensor {
-  return wrap(invoke(632, [self._h, target._h, reduction, log_target])) as Tensor;
+  return wrap(invoke(632, [self?._h ?? self, target?._h ?? target, reduction, log_target])) as Tensor;
 }
 
 /** aten::kron(Tensor self, Tensor other) -> Tensor */
 export function kron(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(633, [self._h, other._h])) as Tensor;
+  return wrap(invoke(633, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function kthvalue(self: Tensor, k: number, dim?: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(634, [self._h, k, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(634, [self?._h ?? self, k, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export function l1_loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  return wrap(invoke(635, [self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(635, [self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor */
 export function layer_norm(input: Tensor, normalized_shape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enable?: boolean): Tensor {
-  return wrap(invoke(636, [input._h, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps, cudnn_enable])) as Tensor;
+  return wrap(invoke(636, [input?._h ?? input, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps, cudnn_enable])) as Tensor;
 }
 
 /** aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function lcm_(self: Tensor, other: Tensor): Tensor {
-  invoke(637, [self._h, other._h], true);
+  invoke(637, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::lcm(Tensor self, Tensor other) -> Tensor */
 export function lcm(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(638, [self._h, other._h])) as Tensor;
+  return wrap(invoke(638, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function ldexp_(self: Tensor, other: Tensor): Tensor {
-  invoke(639, [self._h, other._h], true);
+  invoke(639, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor */
 export function ldexp$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(640, [self._h, other._h])) as Tensor;
+  return wrap(invoke(640, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function le_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(641, [self._h, other], true);
+  invoke(641, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function le_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(642, [self._h, other._h], true);
+  invoke(642, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::le.Scalar(Tensor self, Scalar other) -> Tensor */
 export function le$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(643, [self._h, other])) as Tensor;
+  return wrap(invoke(643, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::le.Tensor(Tensor self, Tensor other) -> Tensor */
 export function le$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(644, [self._h, other._h])) as Tensor;
+  return wrap(invoke(644, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!) */
 export function leaky_relu_(self: Tensor, negative_slope?: number | boolean): Tensor {
-  invoke(645, [self._h, negative_slope], true);
+  invoke(645, [self?._h ?? self, negative_slope], true);
   return self;
 }
 
 /** aten::leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor */
 export function leaky_relu_backward(grad_output: Tensor, self: Tensor, negative_slope: number | boolean, self_is_result: boolean): Tensor {
-  return wrap(invoke(646, [grad_output._h, self._h, negative_slope, self_is_result])) as Tensor;
+  return wrap(invoke(646, [grad_output?._h ?? grad_output, self?._h ?? self, negative_slope, self_is_result])) as Tensor;
 }
 
 /** aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor */
 export function leaky_relu(self: Tensor, negative_slope?: number | boolean): Tensor {
-  return wrap(invoke(647, [self._h, negative_slope])) as Tensor;
+  return wrap(invoke(647, [self?._h ?? self, negative_slope])) as Tensor;
 }
 
 /** aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!) */
 export function lerp_$Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
-  invoke(648, [self._h, end._h, weight], true);
+  invoke(648, [self?._h ?? self, end?._h ?? end, weight], true);
   return self;
 }
 
 /** aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!) */
 export function lerp_$Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
-  invoke(649, [self._h, end._h, weight._h], true);
+  invoke(649, [self?._h ?? self, end?._h ?? end, weight?._h ?? weight], true);
   return self;
 }
 
 /** aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor */
 export function lerp$Scalar(self: Tensor, end: Tensor, weight: number | boolean): Tensor {
-  return wrap(invoke(650, [self._h, end._h, weight])) as Tensor;
+  return wrap(invoke(650, [self?._h ?? self, end?._h ?? end, weight])) as Tensor;
 }
 
 /** aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor */
 export function lerp$Tensor(self: Tensor, end: Tensor, weight: Tensor): Tensor {
-  return wrap(invoke(651, [self._h, end._h, weight._h])) as Tensor;
+  return wrap(invoke(651, [self?._h ?? self, end?._h ?? end, weight?._h ?? weight])) as Tensor;
 }
 
 /** aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function less_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(652, [self._h, other], true);
+  invoke(652, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function less_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(653, [self._h, other._h], true);
+  invoke(653, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function less_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(654, [self._h, other], true);
+  invoke(654, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function less_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(655, [self._h, other._h], true);
+  invoke(655, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor */
 export function less_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(656, [self._h, other])) as Tensor;
+  return wrap(invoke(656, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor */
 export function less_equal$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(657, [self._h, other._h])) as Tensor;
+  return wrap(invoke(657, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::less.Scalar(Tensor self, Scalar other) -> Tensor */
 export function less$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(658, [self._h, other])) as Tensor;
+  return wrap(invoke(658, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::less.Tensor(Tensor self, Tensor other) -> Tensor */
 export function less$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(659, [self._h, other._h])) as Tensor;
+  return wrap(invoke(659, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::lgamma_(Tensor(a!) self) -> Tensor(a!) */
 export function lgamma_(self: Tensor): Tensor {
-  invoke(660, [self._h], true);
+  invoke(660, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::lgamma(Tensor self) -> Tensor */
 export function lgamma(self: Tensor): Tensor {
-  return wrap(invoke(661, [self._h])) as Tensor;
+  return wrap(invoke(661, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::lift_fresh_copy(Tensor self) -> Tensor */
 export function lift_fresh_copy(self: Tensor): Tensor {
-  return wrap(invoke(662, [self._h])) as Tensor;
+  return wrap(invoke(662, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::lift_fresh(Tensor(a) self) -> Tensor(a) */
 export function lift_fresh(self: Tensor): Tensor {
-  return wrap(invoke(663, [self._h])) as Tensor;
+  return wrap(invoke(663, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::lift(Tensor self) -> Tensor */
 export function lift(self: Tensor): Tensor {
-  return wrap(invoke(664, [self._h])) as Tensor;
+  return wrap(invoke(664, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info) */
 export function linalg_cholesky_ex(self: Tensor, upper?: boolean, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(665, [self._h, upper, check_errors]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(665, [self?._h ?? self, upper, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor */
 export function linalg_cholesky(self: Tensor, upper?: boolean): Tensor {
-  return wrap(invoke(666, [self._h, upper])) as Tensor;
+  return wrap(invoke(666, [self?._h ?? self, upper])) as Tensor;
 }
 
 /** aten::linalg_cond(Tensor self, Scalar? p=None) -> Tensor */
 export function linalg_cond(self: Tensor, p?: number | boolean | null): Tensor {
-  return wrap(invoke(667, [self._h, p])) as Tensor;
+  return wrap(invoke(667, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::linalg_cond.p_str(Tensor self, str p) -> Tensor */
 export function linalg_cond$p_str(self: Tensor, p: string): Tensor {
-  return wrap(invoke(668, [self._h, p])) as Tensor;
+  return wrap(invoke(668, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor */
 export function linalg_cross(self: Tensor, other: Tensor, dim?: number): Tensor {
-  return wrap(invoke(669, [self._h, other._h, dim])) as Tensor;
+  return wrap(invoke(669, [self?._h ?? self, other?._h ?? other, dim])) as Tensor;
 }
 
 /** aten::linalg_det(Tensor A) -> Tensor */
 export function linalg_det(A: Tensor): Tensor {
-  return wrap(invoke(670, [A._h])) as Tensor;
+  return wrap(invoke(670, [A?._h ?? A])) as Tensor;
 }
 
 /** aten::linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a) */
 export function linalg_diagonal(A: Tensor, offset?: number, dim1?: number, dim2?: number): Tensor {
-  return wrap(invoke(671, [A._h, offset, dim1, dim2])) as Tensor;
+  return wrap(invoke(671, [A?._h ?? A, offset, dim1, dim2])) as Tensor;
 }
 
 /** aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function linalg_eig(self: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(672, [self._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(672, [self?._h ?? self]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function linalg_eigh(self: Tensor, UPLO?: string): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(673, [self._h, UPLO]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(673, [self?._h ?? self, UPLO]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_eigvals(Tensor self) -> Tensor */
 export function linalg_eigvals(self: Tensor): Tensor {
-  return wrap(invoke(674, [self._h])) as Tensor;
+  return wrap(invoke(674, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor */
 export function linalg_eigvalsh(self: Tensor, UPLO?: string): Tensor {
-  return wrap(invoke(675, [self._h, UPLO])) as Tensor;
+  return wrap(invoke(675, [self?._h ?? self, UPLO])) as Tensor;
 }
 
 /** aten::linalg_householder_product(Tensor input, Tensor tau) -> Tensor */
 export function linalg_householder_product(input: Tensor, tau: Tensor): Tensor {
-  return wrap(invoke(676, [input._h, tau._h])) as Tensor;
+  return wrap(invoke(676, [input?._h ?? input, tau?._h ?? tau])) as Tensor;
 }
 
 /** aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info) */
 export function linalg_inv_ex(A: Tensor, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(677, [A._h, check_errors]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(677, [A?._h ?? A, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_inv(Tensor A) -> Tensor */
 export function linalg_inv(A: Tensor): Tensor {
-  return wrap(invoke(678, [A._h])) as Tensor;
+  return wrap(invoke(678, [A?._h ?? A])) as Tensor;
 }
 
 /** aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info) */
 export function linalg_ldl_factor_ex(self: Tensor, hermitian?: boolean, check_errors?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(679, [self._h, hermitian, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(679, [self?._h ?? self, hermitian, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots) */
 export function linalg_ldl_factor(self: Tensor, hermitian?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(680, [self._h, hermitian]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(680, [self?._h ?? self, hermitian]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor */
 export function linalg_ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, hermitian?: boolean): Tensor {
-  return wrap(invoke(681, [LD._h, pivots._h, B._h, hermitian])) as Tensor;
+  return wrap(invoke(681, [LD?._h ?? LD, pivots?._h ?? pivots, B?._h ?? B, hermitian])) as Tensor;
 }
 
 /** aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values) */
 export function linalg_lstsq(self: Tensor, b: Tensor, rcond?: number | null, driver?: string | null): [Tensor, Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(682, [self._h, b._h, rcond, driver]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2]), wrap(r[3])])(invoke(682, [self?._h ?? self, b?._h ?? b, rcond, driver]) as unknown[]) as [Tensor, Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info) */
 export function linalg_lu_factor_ex(A: Tensor, pivot?: boolean, check_errors?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(683, [A._h, pivot, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(683, [A?._h ?? A, pivot, check_errors]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots) */
 export function linalg_lu_factor(A: Tensor, pivot?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(684, [A._h, pivot]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(684, [A?._h ?? A, pivot]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor */
 export function linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, left?: boolean, adjoint?: boolean): Tensor {
-  return wrap(invoke(685, [LU._h, pivots._h, B._h, left, adjoint])) as Tensor;
+  return wrap(invoke(685, [LU?._h ?? LU, pivots?._h ?? pivots, B?._h ?? B, left, adjoint])) as Tensor;
 }
 
 /** aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U) */
 export function linalg_lu(A: Tensor, pivot?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(686, [A._h, pivot]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(686, [A?._h ?? A, pivot]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_matmul(Tensor self, Tensor other) -> Tensor */
 export function linalg_matmul(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(687, [self._h, other._h])) as Tensor;
+  return wrap(invoke(687, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::linalg_matrix_exp(Tensor self) -> Tensor */
 export function linalg_matrix_exp(self: Tensor): Tensor {
-  return wrap(invoke(688, [self._h])) as Tensor;
+  return wrap(invoke(688, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_matrix_norm(self: Tensor, ord: number | boolean, dim?: readonly number[], keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(689, [self._h, ord, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(689, [self?._h ?? self, ord, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_matrix_norm$str_ord(self: Tensor, ord?: string, dim?: readonly number[], keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(690, [self._h, ord, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(690, [self?._h ?? self, ord, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::linalg_matrix_power(Tensor self, int n) -> Tensor */
 export function linalg_matrix_power(self: Tensor, n: number): Tensor {
-  return wrap(invoke(691, [self._h, n])) as Tensor;
+  return wrap(invoke(691, [self?._h ?? self, n])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor */
 export function linalg_matrix_rank(self: Tensor, tol: number, hermitian?: boolean): Tensor {
-  return wrap(invoke(692, [self._h, tol, hermitian])) as Tensor;
+  return wrap(invoke(692, [self?._h ?? self, tol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor */
 export function linalg_matrix_rank$atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
-  return wrap(invoke(693, [self._h, atol, rtol, hermitian])) as Tensor;
+  return wrap(invoke(693, [self?._h ?? self, atol, rtol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor */
 export function linalg_matrix_rank$atol_rtol_tensor(input: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
-  return wrap(invoke(694, [input._h, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
+  return wrap(invoke(694, [input?._h ?? input, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
 }
 
 /** aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor */
 export function linalg_matrix_rank$tol_tensor(input: Tensor, tol: Tensor, hermitian?: boolean): Tensor {
-  return wrap(invoke(695, [input._h, tol._h, hermitian])) as Tensor;
+  return wrap(invoke(695, [input?._h ?? input, tol?._h ?? tol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_multi_dot(Tensor[] tensors) -> Tensor */
 export function linalg_multi_dot(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(696, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(696, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_norm(self: Tensor, ord?: number | boolean | null, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(697, [self._h, ord, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(697, [self?._h ?? self, ord, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_norm$ord_str(self: Tensor, ord: string, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(698, [self._h, ord, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(698, [self?._h ?? self, ord, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor */
 export function linalg_pinv(self: Tensor, rcond: number, hermitian?: boolean): Tensor {
-  return wrap(invoke(699, [self._h, rcond, hermitian])) as Tensor;
+  return wrap(invoke(699, [self?._h ?? self, rcond, hermitian])) as Tensor;
 }
 
 /** aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor */
 export function linalg_pinv$atol_rtol_float(self: Tensor, atol?: number | null, rtol?: number | null, hermitian?: boolean): Tensor {
-  return wrap(invoke(700, [self._h, atol, rtol, hermitian])) as Tensor;
+  return wrap(invoke(700, [self?._h ?? self, atol, rtol, hermitian])) as Tensor;
 }
 
 /** aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor */
 export function linalg_pinv$atol_rtol_tensor(self: Tensor, atol?: Tensor | null, rtol?: Tensor | null, hermitian?: boolean): Tensor {
-  return wrap(invoke(701, [self._h, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
+  return wrap(invoke(701, [self?._h ?? self, atol?._h ?? null, rtol?._h ?? null, hermitian])) as Tensor;
 }
 
 /** aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor */
 export function linalg_pinv$rcond_tensor(self: Tensor, rcond: Tensor, hermitian?: boolean): Tensor {
-  return wrap(invoke(702, [self._h, rcond._h, hermitian])) as Tensor;
+  return wrap(invoke(702, [self?._h ?? self, rcond?._h ?? rcond, hermitian])) as Tensor;
 }
 
 /** aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R) */
 export function linalg_qr(A: Tensor, mode?: string): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(703, [A._h, mode]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(703, [A?._h ?? A, mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet) */
 export function linalg_slogdet(A: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(704, [A._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(704, [A?._h ?? A]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info) */
 export function linalg_solve_ex(A: Tensor, B: Tensor, left?: boolean, check_errors?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(705, [A._h, B._h, left, check_errors]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(705, [A?._h ?? A, B?._h ?? B, left, check_errors]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor */
 export function linalg_solve_triangular(self: Tensor, B: Tensor, upper: boolean, left?: boolean, unitriangular?: boolean): Tensor {
-  return wrap(invoke(706, [self._h, B._h, upper, left, unitriangular])) as Tensor;
+  return wrap(invoke(706, [self?._h ?? self, B?._h ?? B, upper, left, unitriangular])) as Tensor;
 }
 
 /** aten::linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor */
 export function linalg_solve(A: Tensor, B: Tensor, left?: boolean): Tensor {
-  return wrap(invoke(707, [A._h, B._h, left])) as Tensor;
+  return wrap(invoke(707, [A?._h ?? A, B?._h ?? B, left])) as Tensor;
 }
 
 /** aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh) */
 export function linalg_svd(A: Tensor, full_matrices?: boolean, driver?: string | null): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(708, [A._h, full_matrices, driver]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(708, [A?._h ?? A, full_matrices, driver]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor */
 export function linalg_svdvals(A: Tensor, driver?: string | null): Tensor {
-  return wrap(invoke(709, [A._h, driver])) as Tensor;
+  return wrap(invoke(709, [A?._h ?? A, driver])) as Tensor;
 }
 
 /** aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor */
 export function linalg_tensorinv(self: Tensor, ind?: number): Tensor {
-  return wrap(invoke(710, [self._h, ind])) as Tensor;
+  return wrap(invoke(710, [self?._h ?? self, ind])) as Tensor;
 }
 
 /** aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor */
 export function linalg_tensorsolve(self: Tensor, other: Tensor, dims?: readonly number[] | null): Tensor {
-  return wrap(invoke(711, [self._h, other._h, dims])) as Tensor;
+  return wrap(invoke(711, [self?._h ?? self, other?._h ?? other, dims])) as Tensor;
 }
 
 /** aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor */
 export function linalg_vander(x: Tensor, N?: number | null): Tensor {
-  return wrap(invoke(712, [x._h, N])) as Tensor;
+  return wrap(invoke(712, [x?._h ?? x, N])) as Tensor;
 }
 
 /** aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor */
 export function linalg_vecdot(x: Tensor, y: Tensor, dim?: number): Tensor {
-  return wrap(invoke(713, [x._h, y._h, dim])) as Tensor;
+  return wrap(invoke(713, [x?._h ?? x, y?._h ?? y, dim])) as Tensor;
 }
 
 /** aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_vector_norm(self: Tensor, ord?: number | boolean, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(714, [self._h, ord, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(714, [self?._h ?? self, ord, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function linear_backward(self: Tensor, grad_output: Tensor, weight: Tensor, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(715, [self._h, grad_output._h, weight._h, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(715, [self?._h ?? self, grad_output?._h ?? grad_output, weight?._h ?? weight, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return wrap(invoke(716, [input._h, weight._h, bias?._h ?? null])) as Tensor;
+  return wrap(invoke(716, [input?._h ?? input, weight?._h ?? weight, bias?._h ?? null])) as Tensor;
 }
 
 /** aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -3736,157 +3736,157 @@ export function linspace(start: number | boolean, end: number | boolean, steps: 
 
 /** aten::log_(Tensor(a!) self) -> Tensor(a!) */
 export function log_(self: Tensor): Tensor {
-  invoke(718, [self._h], true);
+  invoke(718, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!) */
 export function log_normal_(self: Tensor, mean?: number, std?: number, generator?: Generator | null): Tensor {
-  invoke(719, [self._h, mean, std, generator?._h ?? null], true);
+  invoke(719, [self?._h ?? self, mean, std, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor */
 export function log_normal(self: Tensor, mean?: number, std?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(720, [self._h, mean, std, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(720, [self?._h ?? self, mean, std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::log_sigmoid_backward(Tensor grad_output, Tensor self, Tensor buffer) -> Tensor */
 export function log_sigmoid_backward(grad_output: Tensor, self: Tensor, buffer: Tensor): Tensor {
-  return wrap(invoke(721, [grad_output._h, self._h, buffer._h])) as Tensor;
+  return wrap(invoke(721, [grad_output?._h ?? grad_output, self?._h ?? self, buffer?._h ?? buffer])) as Tensor;
 }
 
 /** aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer) */
 export function log_sigmoid_forward(self: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(722, [self._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(722, [self?._h ?? self]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::log_sigmoid(Tensor self) -> Tensor */
 export function log_sigmoid(self: Tensor): Tensor {
-  return wrap(invoke(723, [self._h])) as Tensor;
+  return wrap(invoke(723, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function log_softmax$int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(724, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(724, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::log(Tensor self) -> Tensor */
 export function log(self: Tensor): Tensor {
-  return wrap(invoke(725, [self._h])) as Tensor;
+  return wrap(invoke(725, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::log10_(Tensor(a!) self) -> Tensor(a!) */
 export function log10_(self: Tensor): Tensor {
-  invoke(726, [self._h], true);
+  invoke(726, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::log10(Tensor self) -> Tensor */
 export function log10(self: Tensor): Tensor {
-  return wrap(invoke(727, [self._h])) as Tensor;
+  return wrap(invoke(727, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::log1p_(Tensor(a!) self) -> Tensor(a!) */
 export function log1p_(self: Tensor): Tensor {
-  invoke(728, [self._h], true);
+  invoke(728, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::log1p(Tensor self) -> Tensor */
 export function log1p(self: Tensor): Tensor {
-  return wrap(invoke(729, [self._h])) as Tensor;
+  return wrap(invoke(729, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::log2_(Tensor(a!) self) -> Tensor(a!) */
 export function log2_(self: Tensor): Tensor {
-  invoke(730, [self._h], true);
+  invoke(730, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::log2(Tensor self) -> Tensor */
 export function log2(self: Tensor): Tensor {
-  return wrap(invoke(731, [self._h])) as Tensor;
+  return wrap(invoke(731, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::logaddexp(Tensor self, Tensor other) -> Tensor */
 export function logaddexp(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(732, [self._h, other._h])) as Tensor;
+  return wrap(invoke(732, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::logaddexp2(Tensor self, Tensor other) -> Tensor */
 export function logaddexp2(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(733, [self._h, other._h])) as Tensor;
+  return wrap(invoke(733, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::logcumsumexp(Tensor self, int dim) -> Tensor */
 export function logcumsumexp(self: Tensor, dim: number): Tensor {
-  return wrap(invoke(734, [self._h, dim])) as Tensor;
+  return wrap(invoke(734, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::logdet(Tensor self) -> Tensor */
 export function logdet(self: Tensor): Tensor {
-  return wrap(invoke(735, [self._h])) as Tensor;
+  return wrap(invoke(735, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function logical_and_(self: Tensor, other: Tensor): Tensor {
-  invoke(736, [self._h, other._h], true);
+  invoke(736, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::logical_and(Tensor self, Tensor other) -> Tensor */
 export function logical_and(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(737, [self._h, other._h])) as Tensor;
+  return wrap(invoke(737, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::logical_not_(Tensor(a!) self) -> Tensor(a!) */
 export function logical_not_(self: Tensor): Tensor {
-  invoke(738, [self._h], true);
+  invoke(738, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::logical_not(Tensor self) -> Tensor */
 export function logical_not(self: Tensor): Tensor {
-  return wrap(invoke(739, [self._h])) as Tensor;
+  return wrap(invoke(739, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function logical_or_(self: Tensor, other: Tensor): Tensor {
-  invoke(740, [self._h, other._h], true);
+  invoke(740, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::logical_or(Tensor self, Tensor other) -> Tensor */
 export function logical_or(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(741, [self._h, other._h])) as Tensor;
+  return wrap(invoke(741, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function logical_xor_(self: Tensor, other: Tensor): Tensor {
-  invoke(742, [self._h, other._h], true);
+  invoke(742, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::logical_xor(Tensor self, Tensor other) -> Tensor */
 export function logical_xor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(743, [self._h, other._h])) as Tensor;
+  return wrap(invoke(743, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!) */
 export function logit_(self: Tensor, eps?: number | null): Tensor {
-  invoke(744, [self._h, eps], true);
+  invoke(744, [self?._h ?? self, eps], true);
   return self;
 }
 
 /** aten::logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor */
 export function logit_backward(grad_output: Tensor, self: Tensor, eps?: number | null): Tensor {
-  return wrap(invoke(745, [grad_output._h, self._h, eps])) as Tensor;
+  return wrap(invoke(745, [grad_output?._h ?? grad_output, self?._h ?? self, eps])) as Tensor;
 }
 
 /** aten::logit(Tensor self, float? eps=None) -> Tensor */
 export function logit(self: Tensor, eps?: number | null): Tensor {
-  return wrap(invoke(746, [self._h, eps])) as Tensor;
+  return wrap(invoke(746, [self?._h ?? self, eps])) as Tensor;
 }
 
 /** aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -3896,690 +3896,690 @@ export function logspace(start: number | boolean, end: number | boolean, steps: 
 
 /** aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function logsumexp(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(748, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(748, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor) */
 export function lstm_cell(input: Tensor, hx: readonly Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(749, [input._h, hx.map((t) => t._h), w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(749, [input?._h ?? input, hx.map((t) => t?._h ?? t), w_ih?._h ?? w_ih, w_hh?._h ?? w_hh, b_ih?._h ?? null, b_hh?._h ?? null]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::lstm_mps_backward(Tensor grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[]) */
 export function lstm_mps_backward(grad_y: Tensor, grad_hy: Tensor | null | undefined, grad_cy: Tensor | null | undefined, z_state: Tensor, cell_state_fwd: Tensor, input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor[], Tensor[]] {
-  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1]), wrapList(r[2])])(invoke(750, [grad_y._h, grad_hy?._h ?? null, grad_cy?._h ?? null, z_state._h, cell_state_fwd._h, input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor[], Tensor[]];
+  return ((r: unknown[]) => [wrap(r[0]), wrapList(r[1]), wrapList(r[2])])(invoke(750, [grad_y?._h ?? grad_y, grad_hy?._h ?? null, grad_cy?._h ?? null, z_state?._h ?? z_state, cell_state_fwd?._h ?? cell_state_fwd, input?._h ?? input, hx.map((t) => t?._h ?? t), params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor[], Tensor[]];
 }
 
 /** aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor) */
 export function lstm$data(data: Tensor, batch_sizes: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(751, [data._h, batch_sizes._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(751, [data?._h ?? data, batch_sizes?._h ?? batch_sizes, hx.map((t) => t?._h ?? t), params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor) */
 export function lstm$input(input: Tensor, hx: readonly Tensor[], params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(752, [input._h, hx.map((t) => t._h), params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(752, [input?._h ?? input, hx.map((t) => t?._h ?? t), params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function lt_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(753, [self._h, other], true);
+  invoke(753, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function lt_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(754, [self._h, other._h], true);
+  invoke(754, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::lt.Scalar(Tensor self, Scalar other) -> Tensor */
 export function lt$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(755, [self._h, other])) as Tensor;
+  return wrap(invoke(755, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::lt.Tensor(Tensor self, Tensor other) -> Tensor */
 export function lt$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(756, [self._h, other._h])) as Tensor;
+  return wrap(invoke(756, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor */
 export function lu_solve(self: Tensor, LU_data: Tensor, LU_pivots: Tensor): Tensor {
-  return wrap(invoke(757, [self._h, LU_data._h, LU_pivots._h])) as Tensor;
+  return wrap(invoke(757, [self?._h ?? self, LU_data?._h ?? LU_data, LU_pivots?._h ?? LU_pivots])) as Tensor;
 }
 
 /** aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U) */
 export function lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data?: boolean, unpack_pivots?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(758, [LU_data._h, LU_pivots._h, unpack_data, unpack_pivots]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(758, [LU_data?._h ?? LU_data, LU_pivots?._h ?? LU_pivots, unpack_data, unpack_pivots]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor */
 export function margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number): Tensor {
-  return wrap(invoke(759, [input1._h, input2._h, target._h, margin, reduction])) as Tensor;
+  return wrap(invoke(759, [input1?._h ?? input1, input2?._h ?? input2, target?._h ?? target, margin, reduction])) as Tensor;
 }
 
 /** aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!) */
 export function masked_fill_$Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
-  invoke(760, [self._h, mask._h, value], true);
+  invoke(760, [self?._h ?? self, mask?._h ?? mask, value], true);
   return self;
 }
 
 /** aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!) */
 export function masked_fill_$Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
-  invoke(761, [self._h, mask._h, value._h], true);
+  invoke(761, [self?._h ?? self, mask?._h ?? mask, value?._h ?? value], true);
   return self;
 }
 
 /** aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor */
 export function masked_fill$Scalar(self: Tensor, mask: Tensor, value: number | boolean): Tensor {
-  return wrap(invoke(762, [self._h, mask._h, value])) as Tensor;
+  return wrap(invoke(762, [self?._h ?? self, mask?._h ?? mask, value])) as Tensor;
 }
 
 /** aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor */
 export function masked_fill$Tensor(self: Tensor, mask: Tensor, value: Tensor): Tensor {
-  return wrap(invoke(763, [self._h, mask._h, value._h])) as Tensor;
+  return wrap(invoke(763, [self?._h ?? self, mask?._h ?? mask, value?._h ?? value])) as Tensor;
 }
 
 /** aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!) */
 export function masked_scatter_(self: Tensor, mask: Tensor, source: Tensor): Tensor {
-  invoke(764, [self._h, mask._h, source._h], true);
+  invoke(764, [self?._h ?? self, mask?._h ?? mask, source?._h ?? source], true);
   return self;
 }
 
 /** aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor */
 export function masked_scatter(self: Tensor, mask: Tensor, source: Tensor): Tensor {
-  return wrap(invoke(765, [self._h, mask._h, source._h])) as Tensor;
+  return wrap(invoke(765, [self?._h ?? self, mask?._h ?? mask, source?._h ?? source])) as Tensor;
 }
 
 /** aten::masked_select_backward(Tensor grad, Tensor input, Tensor mask) -> Tensor */
 export function masked_select_backward(grad: Tensor, input: Tensor, mask: Tensor): Tensor {
-  return wrap(invoke(766, [grad._h, input._h, mask._h])) as Tensor;
+  return wrap(invoke(766, [grad?._h ?? grad, input?._h ?? input, mask?._h ?? mask])) as Tensor;
 }
 
 /** aten::masked_select(Tensor self, Tensor mask) -> Tensor */
 export function masked_select(self: Tensor, mask: Tensor): Tensor {
-  return wrap(invoke(767, [self._h, mask._h])) as Tensor;
+  return wrap(invoke(767, [self?._h ?? self, mask?._h ?? mask])) as Tensor;
 }
 
 /** aten::matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor) */
 export function matmul_backward(grad: Tensor, self: Tensor, other: Tensor, mask: boolean | readonly boolean[]): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(768, [grad._h, self._h, other._h, mask]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(768, [grad?._h ?? grad, self?._h ?? self, other?._h ?? other, mask]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::matmul(Tensor self, Tensor other) -> Tensor */
 export function matmul(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(769, [self._h, other._h])) as Tensor;
+  return wrap(invoke(769, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::matrix_exp_backward(Tensor self, Tensor grad) -> Tensor */
 export function matrix_exp_backward(self: Tensor, grad: Tensor): Tensor {
-  return wrap(invoke(770, [self._h, grad._h])) as Tensor;
+  return wrap(invoke(770, [self?._h ?? self, grad?._h ?? grad])) as Tensor;
 }
 
 /** aten::matrix_exp(Tensor self) -> Tensor */
 export function matrix_exp(self: Tensor): Tensor {
-  return wrap(invoke(771, [self._h])) as Tensor;
+  return wrap(invoke(771, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::matrix_H(Tensor(a) self) -> Tensor(a) */
 export function matrix_H(self: Tensor): Tensor {
-  return wrap(invoke(772, [self._h])) as Tensor;
+  return wrap(invoke(772, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::matrix_power(Tensor self, int n) -> Tensor */
 export function matrix_power(self: Tensor, n: number): Tensor {
-  return wrap(invoke(773, [self._h, n])) as Tensor;
+  return wrap(invoke(773, [self?._h ?? self, n])) as Tensor;
 }
 
 /** aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool1d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(774, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(774, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor */
 export function max_pool1d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): Tensor {
-  return wrap(invoke(775, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
+  return wrap(invoke(775, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
 }
 
 /** aten::max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor */
 export function max_pool2d_with_indices_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], stride: number | readonly number[], padding: number | readonly number[], dilation: number | readonly number[], ceil_mode: boolean, indices: Tensor): Tensor {
-  return wrap(invoke(776, [grad_output._h, self._h, kernel_size, stride, padding, dilation, ceil_mode, indices._h])) as Tensor;
+  return wrap(invoke(776, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool2d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(777, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(777, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function max_pool2d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): Tensor {
-  return wrap(invoke(778, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
+  return wrap(invoke(778, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
 }
 
 /** aten::max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor */
 export function max_pool3d_with_indices_backward(grad_output: Tensor, self: Tensor, kernel_size: number | readonly number[], stride: number | readonly number[], padding: number | readonly number[], dilation: number | readonly number[], ceil_mode: boolean, indices: Tensor): Tensor {
-  return wrap(invoke(779, [grad_output._h, self._h, kernel_size, stride, padding, dilation, ceil_mode, indices._h])) as Tensor;
+  return wrap(invoke(779, [grad_output?._h ?? grad_output, self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode, indices?._h ?? indices])) as Tensor;
 }
 
 /** aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function max_pool3d_with_indices(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(780, [self._h, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(780, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
 export function max_pool3d(self: Tensor, kernel_size: number | readonly number[], stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[], ceil_mode?: boolean): Tensor {
-  return wrap(invoke(781, [self._h, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
+  return wrap(invoke(781, [self?._h ?? self, kernel_size, stride, padding, dilation, ceil_mode])) as Tensor;
 }
 
 /** aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor */
 export function max_unpool2d(self: Tensor, indices: Tensor, output_size: number | readonly number[]): Tensor {
-  return wrap(invoke(782, [self._h, indices._h, output_size])) as Tensor;
+  return wrap(invoke(782, [self?._h ?? self, indices?._h ?? indices, output_size])) as Tensor;
 }
 
 /** aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor */
 export function max_unpool3d(self: Tensor, indices: Tensor, output_size: number | readonly number[], stride: number | readonly number[], padding: number | readonly number[]): Tensor {
-  return wrap(invoke(783, [self._h, indices._h, output_size, stride, padding])) as Tensor;
+  return wrap(invoke(783, [self?._h ?? self, indices?._h ?? indices, output_size, stride, padding])) as Tensor;
 }
 
 /** aten::max(Tensor self) -> Tensor */
 export function max(self: Tensor): Tensor {
-  return wrap(invoke(784, [self._h])) as Tensor;
+  return wrap(invoke(784, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function max$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(785, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(785, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::max.other(Tensor self, Tensor other) -> Tensor */
 export function max$other(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(786, [self._h, other._h])) as Tensor;
+  return wrap(invoke(786, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::maximum(Tensor self, Tensor other) -> Tensor */
 export function maximum(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(787, [self._h, other._h])) as Tensor;
+  return wrap(invoke(787, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::mean(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export function mean(self: Tensor, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(788, [self._h, dtype])) as Tensor;
+  return wrap(invoke(788, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function mean$dim(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(789, [self._h, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(789, [self?._h ?? self, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::median(Tensor self) -> Tensor */
 export function median(self: Tensor): Tensor {
-  return wrap(invoke(790, [self._h])) as Tensor;
+  return wrap(invoke(790, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function median$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(791, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(791, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::meshgrid(Tensor[] tensors) -> Tensor[] */
 export function meshgrid(tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(792, [tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(792, [tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[] */
 export function meshgrid$indexing(tensors: readonly Tensor[], indexing: string): Tensor[] {
-  return wrapList(invoke(793, [tensors.map((t) => t._h), indexing])) as Tensor[];
+  return wrapList(invoke(793, [tensors.map((t) => t?._h ?? t), indexing])) as Tensor[];
 }
 
 /** aten::mH(Tensor(a) self) -> Tensor(a) */
 export function mH(self: Tensor): Tensor {
-  return wrap(invoke(794, [self._h])) as Tensor;
+  return wrap(invoke(794, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::min(Tensor self) -> Tensor */
 export function min(self: Tensor): Tensor {
-  return wrap(invoke(795, [self._h])) as Tensor;
+  return wrap(invoke(795, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function min$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(796, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(796, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::min.other(Tensor self, Tensor other) -> Tensor */
 export function min$other(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(797, [self._h, other._h])) as Tensor;
+  return wrap(invoke(797, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::minimum(Tensor self, Tensor other) -> Tensor */
 export function minimum(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(798, [self._h, other._h])) as Tensor;
+  return wrap(invoke(798, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::mish_(Tensor(a!) self) -> Tensor(a!) */
 export function mish_(self: Tensor): Tensor {
-  invoke(799, [self._h], true);
+  invoke(799, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::mish_backward(Tensor grad_output, Tensor self) -> Tensor */
 export function mish_backward(grad_output: Tensor, self: Tensor): Tensor {
-  return wrap(invoke(800, [grad_output._h, self._h])) as Tensor;
+  return wrap(invoke(800, [grad_output?._h ?? grad_output, self?._h ?? self])) as Tensor;
 }
 
 /** aten::mish(Tensor self) -> Tensor */
 export function mish(self: Tensor): Tensor {
-  return wrap(invoke(801, [self._h])) as Tensor;
+  return wrap(invoke(801, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::mm(Tensor self, Tensor mat2) -> Tensor */
 export function mm(self: Tensor, mat2: Tensor): Tensor {
-  return wrap(invoke(802, [self._h, mat2._h])) as Tensor;
+  return wrap(invoke(802, [self?._h ?? self, mat2?._h ?? mat2])) as Tensor;
 }
 
 /** aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function mode(self: Tensor, dim?: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(803, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(803, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
 export function moveaxis$int(self: Tensor, source: number, destination: number): Tensor {
-  return wrap(invoke(804, [self._h, source, destination])) as Tensor;
+  return wrap(invoke(804, [self?._h ?? self, source, destination])) as Tensor;
 }
 
 /** aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
 export function moveaxis$intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
-  return wrap(invoke(805, [self._h, source, destination])) as Tensor;
+  return wrap(invoke(805, [self?._h ?? self, source, destination])) as Tensor;
 }
 
 /** aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
 export function movedim$int(self: Tensor, source: number, destination: number): Tensor {
-  return wrap(invoke(806, [self._h, source, destination])) as Tensor;
+  return wrap(invoke(806, [self?._h ?? self, source, destination])) as Tensor;
 }
 
 /** aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
 export function movedim$intlist(self: Tensor, source: readonly number[], destination: readonly number[]): Tensor {
-  return wrap(invoke(807, [self._h, source, destination])) as Tensor;
+  return wrap(invoke(807, [self?._h ?? self, source, destination])) as Tensor;
 }
 
 /** aten::mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor */
 export function mse_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, reduction: number): Tensor {
-  return wrap(invoke(808, [grad_output._h, self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(808, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export function mse_loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  return wrap(invoke(809, [self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(809, [self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::msort(Tensor self) -> Tensor */
 export function msort(self: Tensor): Tensor {
-  return wrap(invoke(810, [self._h])) as Tensor;
+  return wrap(invoke(810, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::mT(Tensor(a) self) -> Tensor(a) */
 export function mT(self: Tensor): Tensor {
-  return wrap(invoke(811, [self._h])) as Tensor;
+  return wrap(invoke(811, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function mul_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(812, [self._h, other], true);
+  invoke(812, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function mul_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(813, [self._h, other._h], true);
+  invoke(813, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::mul.Scalar(Tensor self, Scalar other) -> Tensor */
 export function mul$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(814, [self._h, other])) as Tensor;
+  return wrap(invoke(814, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::mul.Tensor(Tensor self, Tensor other) -> Tensor */
 export function mul$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(815, [self._h, other._h])) as Tensor;
+  return wrap(invoke(815, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=1) -> Tensor */
 export function multi_margin_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, weight?: Tensor | null, reduction?: number): Tensor {
-  return wrap(invoke(816, [grad_output._h, self._h, target._h, p, margin, weight?._h ?? null, reduction])) as Tensor;
+  return wrap(invoke(816, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, p, margin, weight?._h ?? null, reduction])) as Tensor;
 }
 
 /** aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor */
 export function multi_margin_loss(self: Tensor, target: Tensor, p?: number | boolean, margin?: number | boolean, weight?: Tensor | null, reduction?: number): Tensor {
-  return wrap(invoke(817, [self._h, target._h, p, margin, weight?._h ?? null, reduction])) as Tensor;
+  return wrap(invoke(817, [self?._h ?? self, target?._h ?? target, p, margin, weight?._h ?? null, reduction])) as Tensor;
 }
 
 /** aten::multilabel_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target) -> Tensor */
 export function multilabel_margin_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, reduction: number, is_target: Tensor): Tensor {
-  return wrap(invoke(818, [grad_output._h, self._h, target._h, reduction, is_target._h])) as Tensor;
+  return wrap(invoke(818, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, reduction, is_target?._h ?? is_target])) as Tensor;
 }
 
 /** aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target) */
 export function multilabel_margin_loss_forward(self: Tensor, target: Tensor, reduction: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(819, [self._h, target._h, reduction]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(819, [self?._h ?? self, target?._h ?? target, reduction]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export function multilabel_margin_loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  return wrap(invoke(820, [self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(820, [self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
 export function multinomial(self: Tensor, num_samples: number, replacement?: boolean, generator?: Generator | null): Tensor {
-  return wrap(invoke(821, [self._h, num_samples, replacement, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(821, [self?._h ?? self, num_samples, replacement, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function multiply_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(822, [self._h, other], true);
+  invoke(822, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function multiply_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(823, [self._h, other._h], true);
+  invoke(823, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor */
 export function multiply$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(824, [self._h, other])) as Tensor;
+  return wrap(invoke(824, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor */
 export function multiply$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(825, [self._h, other._h])) as Tensor;
+  return wrap(invoke(825, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::mv(Tensor self, Tensor vec) -> Tensor */
 export function mv(self: Tensor, vec: Tensor): Tensor {
-  return wrap(invoke(826, [self._h, vec._h])) as Tensor;
+  return wrap(invoke(826, [self?._h ?? self, vec?._h ?? vec])) as Tensor;
 }
 
 /** aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!) */
 export function mvlgamma_(self: Tensor, p: number): Tensor {
-  invoke(827, [self._h, p], true);
+  invoke(827, [self?._h ?? self, p], true);
   return self;
 }
 
 /** aten::mvlgamma(Tensor self, int p) -> Tensor */
 export function mvlgamma(self: Tensor, p: number): Tensor {
-  return wrap(invoke(828, [self._h, p])) as Tensor;
+  return wrap(invoke(828, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
 export function nan_to_num_(self: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null): Tensor {
-  invoke(829, [self._h, nan, posinf, neginf], true);
+  invoke(829, [self?._h ?? self, nan, posinf, neginf], true);
   return self;
 }
 
 /** aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor */
 export function nan_to_num(self: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null): Tensor {
-  return wrap(invoke(830, [self._h, nan, posinf, neginf])) as Tensor;
+  return wrap(invoke(830, [self?._h ?? self, nan, posinf, neginf])) as Tensor;
 }
 
 /** aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function nanmean(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(831, [self._h, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(831, [self?._h ?? self, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::nanmedian(Tensor self) -> Tensor */
 export function nanmedian(self: Tensor): Tensor {
-  return wrap(invoke(832, [self._h])) as Tensor;
+  return wrap(invoke(832, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function nanmedian$dim(self: Tensor, dim: number, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(833, [self._h, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(833, [self?._h ?? self, dim, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
 export function nanquantile(self: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
-  return wrap(invoke(834, [self._h, q._h, dim, keepdim, interpolation])) as Tensor;
+  return wrap(invoke(834, [self?._h ?? self, q?._h ?? q, dim, keepdim, interpolation])) as Tensor;
 }
 
 /** aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
 export function nanquantile$scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
-  return wrap(invoke(835, [self._h, q, dim, keepdim, interpolation])) as Tensor;
+  return wrap(invoke(835, [self?._h ?? self, q, dim, keepdim, interpolation])) as Tensor;
 }
 
 /** aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function nansum(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(836, [self._h, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(836, [self?._h ?? self, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor */
 export function narrow_copy(self: Tensor, dim: number, start: number, length: number): Tensor {
-  return wrap(invoke(837, [self._h, dim, start, length])) as Tensor;
+  return wrap(invoke(837, [self?._h ?? self, dim, start, length])) as Tensor;
 }
 
 /** aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a) */
 export function narrow(self: Tensor, dim: number, start: number, length: number): Tensor {
-  return wrap(invoke(838, [self._h, dim, start, length])) as Tensor;
+  return wrap(invoke(838, [self?._h ?? self, dim, start, length])) as Tensor;
 }
 
 /** aten::narrow.Tensor(Tensor(a) self, int dim, Tensor start, int length) -> Tensor(a) */
 export function narrow$Tensor(self: Tensor, dim: number, start: Tensor, length: number): Tensor {
-  return wrap(invoke(839, [self._h, dim, start._h, length])) as Tensor;
+  return wrap(invoke(839, [self?._h ?? self, dim, start?._h ?? start, length])) as Tensor;
 }
 
 /** aten::native_batch_norm_backward(Tensor grad_out, Tensor input, Tensor? weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_invstd, bool train, float eps, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_batch_norm_backward(grad_out: Tensor, input: Tensor, weight: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, save_mean: Tensor | null | undefined, save_invstd: Tensor | null | undefined, train: boolean, eps: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(840, [grad_out._h, input._h, weight?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, save_mean?._h ?? null, save_invstd?._h ?? null, train, eps, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(840, [grad_out?._h ?? grad_out, input?._h ?? input, weight?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, save_mean?._h ?? null, save_invstd?._h ?? null, train, eps, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_batch_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, running_mean: Tensor | null | undefined, running_var: Tensor | null | undefined, training: boolean, momentum: number, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(841, [input._h, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(841, [input?._h ?? input, weight?._h ?? null, bias?._h ?? null, running_mean?._h ?? null, running_var?._h ?? null, training, momentum, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_channel_shuffle(Tensor self, int groups) -> Tensor */
 export function native_channel_shuffle(self: Tensor, groups: number): Tensor {
-  return wrap(invoke(842, [self._h, groups])) as Tensor;
+  return wrap(invoke(842, [self?._h ?? self, groups])) as Tensor;
 }
 
 /** aten::native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor */
 export function native_dropout_backward(grad_output: Tensor, mask: Tensor, scale: number): Tensor {
-  return wrap(invoke(843, [grad_output._h, mask._h, scale])) as Tensor;
+  return wrap(invoke(843, [grad_output?._h ?? grad_output, mask?._h ?? mask, scale])) as Tensor;
 }
 
 /** aten::native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor) */
 export function native_dropout(input: Tensor, p: number, train?: boolean | null): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(844, [input._h, p, train]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(844, [input?._h ?? input, p, train]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_group_norm_backward(grad_out: Tensor, input: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null | undefined, N: number, C: number, HxW: number, group: number, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(845, [grad_out._h, input._h, mean._h, rstd._h, weight?._h ?? null, N, C, HxW, group, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(845, [grad_out?._h ?? grad_out, input?._h ?? input, mean?._h ?? mean, rstd?._h ?? rstd, weight?._h ?? null, N, C, HxW, group, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_group_norm(Tensor input, Tensor? weight, Tensor? bias, SymInt N, SymInt C, SymInt HxW, int group, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_group_norm(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, N: number, C: number, HxW: number, group: number, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(846, [input._h, weight?._h ?? null, bias?._h ?? null, N, C, HxW, group, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(846, [input?._h ?? input, weight?._h ?? null, bias?._h ?? null, N, C, HxW, group, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function native_layer_norm_backward(grad_out: Tensor, input: Tensor, normalized_shape: readonly number[], mean: Tensor, rstd: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, output_mask: boolean | readonly boolean[]): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(847, [grad_out._h, input._h, normalized_shape, mean._h, rstd._h, weight?._h ?? null, bias?._h ?? null, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(847, [grad_out?._h ?? grad_out, input?._h ?? input, normalized_shape, mean?._h ?? mean, rstd?._h ?? rstd, weight?._h ?? null, bias?._h ?? null, output_mask]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor) */
 export function native_layer_norm(input: Tensor, normalized_shape: readonly number[], weight: Tensor | null | undefined, bias: Tensor | null | undefined, eps: number): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(848, [input._h, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(848, [input?._h ?? input, normalized_shape, weight?._h ?? null, bias?._h ?? null, eps]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::native_norm(Tensor self, Scalar p=2) -> Tensor */
 export function native_norm(self: Tensor, p?: number | boolean): Tensor {
-  return wrap(invoke(849, [self._h, p])) as Tensor;
+  return wrap(invoke(849, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor */
 export function native_norm$ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(850, [self._h, p, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(850, [self?._h ?? self, p, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function ne_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(851, [self._h, other], true);
+  invoke(851, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function ne_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(852, [self._h, other._h], true);
+  invoke(852, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::ne.Scalar(Tensor self, Scalar other) -> Tensor */
 export function ne$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(853, [self._h, other])) as Tensor;
+  return wrap(invoke(853, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::ne.Tensor(Tensor self, Tensor other) -> Tensor */
 export function ne$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(854, [self._h, other._h])) as Tensor;
+  return wrap(invoke(854, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::neg_(Tensor(a!) self) -> Tensor(a!) */
 export function neg_(self: Tensor): Tensor {
-  invoke(855, [self._h], true);
+  invoke(855, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::neg(Tensor self) -> Tensor */
 export function neg(self: Tensor): Tensor {
-  return wrap(invoke(856, [self._h])) as Tensor;
+  return wrap(invoke(856, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::negative_(Tensor(a!) self) -> Tensor(a!) */
 export function negative_(self: Tensor): Tensor {
-  invoke(857, [self._h], true);
+  invoke(857, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::negative(Tensor self) -> Tensor */
 export function negative(self: Tensor): Tensor {
-  return wrap(invoke(858, [self._h])) as Tensor;
+  return wrap(invoke(858, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function new_empty_strided(self: Tensor, size: readonly number[], stride: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
-  return wrap(invoke(859, [self._h, size, stride, dtype, layout, device, pin_memory])) as Tensor;
+  return wrap(invoke(859, [self?._h ?? self, size, stride, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function new_empty(self: Tensor, size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
-  return wrap(invoke(860, [self._h, size, dtype, layout, device, pin_memory])) as Tensor;
+  return wrap(invoke(860, [self?._h ?? self, size, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function new_full(self: Tensor, size: readonly number[], fill_value: number | boolean, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
-  return wrap(invoke(861, [self._h, size, fill_value, dtype, layout, device, pin_memory])) as Tensor;
+  return wrap(invoke(861, [self?._h ?? self, size, fill_value, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function new_ones(self: Tensor, size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
-  return wrap(invoke(862, [self._h, size, dtype, layout, device, pin_memory])) as Tensor;
+  return wrap(invoke(862, [self?._h ?? self, size, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function new_zeros(self: Tensor, size: readonly number[], dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null): Tensor {
-  return wrap(invoke(863, [self._h, size, dtype, layout, device, pin_memory])) as Tensor;
+  return wrap(invoke(863, [self?._h ?? self, size, dtype, layout, device, pin_memory])) as Tensor;
 }
 
 /** aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function nextafter_(self: Tensor, other: Tensor): Tensor {
-  invoke(864, [self._h, other._h], true);
+  invoke(864, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::nextafter(Tensor self, Tensor other) -> Tensor */
 export function nextafter(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(865, [self._h, other._h])) as Tensor;
+  return wrap(invoke(865, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::nll_loss_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight) -> Tensor */
 export function nll_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number, total_weight: Tensor): Tensor {
-  return wrap(invoke(866, [grad_output._h, self._h, target._h, weight?._h ?? null, reduction, ignore_index, total_weight._h])) as Tensor;
+  return wrap(invoke(866, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index, total_weight?._h ?? total_weight])) as Tensor;
 }
 
 /** aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight) */
 export function nll_loss_forward(self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(867, [self._h, target._h, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(867, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor */
 export function nll_loss_nd(self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignore_index?: number): Tensor {
-  return wrap(invoke(868, [self._h, target._h, weight?._h ?? null, reduction, ignore_index])) as Tensor;
+  return wrap(invoke(868, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index])) as Tensor;
 }
 
 /** aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor */
 export function nll_loss(self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignore_index?: number): Tensor {
-  return wrap(invoke(869, [self._h, target._h, weight?._h ?? null, reduction, ignore_index])) as Tensor;
+  return wrap(invoke(869, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index])) as Tensor;
 }
 
 /** aten::nll_loss2d_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight) -> Tensor */
 export function nll_loss2d_backward(grad_output: Tensor, self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number, total_weight: Tensor): Tensor {
-  return wrap(invoke(870, [grad_output._h, self._h, target._h, weight?._h ?? null, reduction, ignore_index, total_weight._h])) as Tensor;
+  return wrap(invoke(870, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index, total_weight?._h ?? total_weight])) as Tensor;
 }
 
 /** aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight) */
 export function nll_loss2d_forward(self: Tensor, target: Tensor, weight: Tensor | null | undefined, reduction: number, ignore_index: number): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(871, [self._h, target._h, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(871, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor */
 export function nll_loss2d(self: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignore_index?: number): Tensor {
-  return wrap(invoke(872, [self._h, target._h, weight?._h ?? null, reduction, ignore_index])) as Tensor;
+  return wrap(invoke(872, [self?._h ?? self, target?._h ?? target, weight?._h ?? null, reduction, ignore_index])) as Tensor;
 }
 
 /** aten::nonzero_numpy(Tensor self) -> Tensor[] */
 export function nonzero_numpy(self: Tensor): Tensor[] {
-  return wrapList(invoke(873, [self._h])) as Tensor[];
+  return wrapList(invoke(873, [self?._h ?? self])) as Tensor[];
 }
 
 /** aten::nonzero(Tensor self) -> Tensor */
 export function nonzero(self: Tensor): Tensor {
-  return wrap(invoke(874, [self._h])) as Tensor;
+  return wrap(invoke(874, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor */
 export function norm_except_dim(v: Tensor, pow?: number, dim?: number): Tensor {
-  return wrap(invoke(875, [v._h, pow, dim])) as Tensor;
+  return wrap(invoke(875, [v?._h ?? v, pow, dim])) as Tensor;
 }
 
 /** aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
 export function norm$Scalar(self: Tensor, p?: number | boolean): Tensor {
-  return wrap(invoke(876, [self._h, p])) as Tensor;
+  return wrap(invoke(876, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
 export function norm$ScalarOpt_dim(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(877, [self._h, p, dim, keepdim])) as Tensor;
+  return wrap(invoke(877, [self?._h ?? self, p, dim, keepdim])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor */
 export function norm$ScalarOpt_dim_dtype(self: Tensor, p: number | boolean | null | undefined, dim: number | readonly number[], keepdim: boolean, dtype: DTypeCode): Tensor {
-  return wrap(invoke(878, [self._h, p, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(878, [self?._h ?? self, p, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
 export function norm$ScalarOpt_dtype(self: Tensor, p: number | boolean | null | undefined, dtype: DTypeCode): Tensor {
-  return wrap(invoke(879, [self._h, p, dtype])) as Tensor;
+  return wrap(invoke(879, [self?._h ?? self, p, dtype])) as Tensor;
 }
 
 /** aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!) */
 export function normal_(self: Tensor, mean?: number, std?: number, generator?: Generator | null): Tensor {
-  invoke(880, [self._h, mean, std, generator?._h ?? null], true);
+  invoke(880, [self?._h ?? self, mean, std, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor */
 export function normal_functional(self: Tensor, mean?: number, std?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(881, [self._h, mean, std, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(881, [self?._h ?? self, mean, std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4589,64 +4589,64 @@ export function normal$float_float(mean: number, std: number, size: readonly num
 
 /** aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor */
 export function normal$float_Tensor(mean: number, std: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(883, [mean, std._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(883, [mean, std?._h ?? std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor */
 export function normal$Tensor_float(mean: Tensor, std?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(884, [mean._h, std, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(884, [mean?._h ?? mean, std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor */
 export function normal$Tensor_Tensor(mean: Tensor, std: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(885, [mean._h, std._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(885, [mean?._h ?? mean, std?._h ?? std, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function not_equal_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(886, [self._h, other], true);
+  invoke(886, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function not_equal_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(887, [self._h, other._h], true);
+  invoke(887, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor */
 export function not_equal$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(888, [self._h, other])) as Tensor;
+  return wrap(invoke(888, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor */
 export function not_equal$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(889, [self._h, other._h])) as Tensor;
+  return wrap(invoke(889, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor */
 export function nuclear_norm(self: Tensor, keepdim?: boolean): Tensor {
-  return wrap(invoke(890, [self._h, keepdim])) as Tensor;
+  return wrap(invoke(890, [self?._h ?? self, keepdim])) as Tensor;
 }
 
 /** aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor */
 export function nuclear_norm$dim(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(891, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(891, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::numpy_T(Tensor(a) self) -> Tensor(a) */
 export function numpy_T(self: Tensor): Tensor {
-  return wrap(invoke(892, [self._h])) as Tensor;
+  return wrap(invoke(892, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::one_hot(Tensor self, int num_classes=-1) -> Tensor */
 export function one_hot(self: Tensor, num_classes?: number): Tensor {
-  return wrap(invoke(893, [self._h, num_classes])) as Tensor;
+  return wrap(invoke(893, [self?._h ?? self, num_classes])) as Tensor;
 }
 
 /** aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function ones_like(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(894, [self._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(894, [self?._h ?? self, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4656,150 +4656,150 @@ export function ones(size: readonly number[], dtype?: DTypeCode | null, layout?:
 
 /** aten::orgqr(Tensor self, Tensor input2) -> Tensor */
 export function orgqr(self: Tensor, input2: Tensor): Tensor {
-  return wrap(invoke(896, [self._h, input2._h])) as Tensor;
+  return wrap(invoke(896, [self?._h ?? self, input2?._h ?? input2])) as Tensor;
 }
 
 /** aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor */
 export function ormqr(self: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean): Tensor {
-  return wrap(invoke(897, [self._h, input2._h, input3._h, left, transpose])) as Tensor;
+  return wrap(invoke(897, [self?._h ?? self, input2?._h ?? input2, input3?._h ?? input3, left, transpose])) as Tensor;
 }
 
 /** aten::outer(Tensor self, Tensor vec2) -> Tensor */
 export function outer(self: Tensor, vec2: Tensor): Tensor {
-  return wrap(invoke(898, [self._h, vec2._h])) as Tensor;
+  return wrap(invoke(898, [self?._h ?? self, vec2?._h ?? vec2])) as Tensor;
 }
 
 /** aten::output_nr(Tensor self) -> int */
 export function output_nr(self: Tensor): number {
-  return invoke(899, [self._h]) as number;
+  return invoke(899, [self?._h ?? self]) as number;
 }
 
 /** aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor */
 export function pad_sequence(sequences: readonly Tensor[], batch_first?: boolean, padding_value?: number): Tensor {
-  return wrap(invoke(900, [sequences.map((t) => t._h), batch_first, padding_value])) as Tensor;
+  return wrap(invoke(900, [sequences.map((t) => t?._h ?? t), batch_first, padding_value])) as Tensor;
 }
 
 /** aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor */
 export function pad(self: Tensor, pad: readonly number[], mode?: string, value?: number | null): Tensor {
-  return wrap(invoke(901, [self._h, pad, mode, value])) as Tensor;
+  return wrap(invoke(901, [self?._h ?? self, pad, mode, value])) as Tensor;
 }
 
 /** aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor */
 export function pairwise_distance(x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean): Tensor {
-  return wrap(invoke(902, [x1._h, x2._h, p, eps, keepdim])) as Tensor;
+  return wrap(invoke(902, [x1?._h ?? x1, x2?._h ?? x2, p, eps, keepdim])) as Tensor;
 }
 
 /** aten::pdist(Tensor self, float p=2.) -> Tensor */
 export function pdist(self: Tensor, p?: number): Tensor {
-  return wrap(invoke(903, [self._h, p])) as Tensor;
+  return wrap(invoke(903, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::permute_copy(Tensor self, int[] dims) -> Tensor */
 export function permute_copy(self: Tensor, dims: readonly number[]): Tensor {
-  return wrap(invoke(904, [self._h, dims])) as Tensor;
+  return wrap(invoke(904, [self?._h ?? self, dims])) as Tensor;
 }
 
 /** aten::permute(Tensor(a) self, int[] dims) -> Tensor(a) */
 export function permute(self: Tensor, dims: readonly number[]): Tensor {
-  return wrap(invoke(905, [self._h, dims])) as Tensor;
+  return wrap(invoke(905, [self?._h ?? self, dims])) as Tensor;
 }
 
 /** aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a) */
 export function pin_memory(self: Tensor, device?: string | null): Tensor {
-  return wrap(invoke(906, [self._h, device])) as Tensor;
+  return wrap(invoke(906, [self?._h ?? self, device])) as Tensor;
 }
 
 /** aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor */
 export function pinverse(self: Tensor, rcond?: number): Tensor {
-  return wrap(invoke(907, [self._h, rcond])) as Tensor;
+  return wrap(invoke(907, [self?._h ?? self, rcond])) as Tensor;
 }
 
 /** aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor */
 export function pixel_shuffle(self: Tensor, upscale_factor: number): Tensor {
-  return wrap(invoke(908, [self._h, upscale_factor])) as Tensor;
+  return wrap(invoke(908, [self?._h ?? self, upscale_factor])) as Tensor;
 }
 
 /** aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor */
 export function pixel_unshuffle(self: Tensor, downscale_factor: number): Tensor {
-  return wrap(invoke(909, [self._h, downscale_factor])) as Tensor;
+  return wrap(invoke(909, [self?._h ?? self, downscale_factor])) as Tensor;
 }
 
 /** aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor */
 export function poisson_nll_loss(input: Tensor, target: Tensor, log_input: boolean, full: boolean, eps: number, reduction: number): Tensor {
-  return wrap(invoke(910, [input._h, target._h, log_input, full, eps, reduction])) as Tensor;
+  return wrap(invoke(910, [input?._h ?? input, target?._h ?? target, log_input, full, eps, reduction])) as Tensor;
 }
 
 /** aten::poisson(Tensor self, Generator? generator=None) -> Tensor */
 export function poisson(self: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(911, [self._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(911, [self?._h ?? self, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::polar(Tensor abs, Tensor angle) -> Tensor */
 export function polar(abs: Tensor, angle: Tensor): Tensor {
-  return wrap(invoke(912, [abs._h, angle._h])) as Tensor;
+  return wrap(invoke(912, [abs?._h ?? abs, angle?._h ?? angle])) as Tensor;
 }
 
 /** aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!) */
 export function polygamma_(self: Tensor, n: number): Tensor {
-  invoke(913, [self._h, n], true);
+  invoke(913, [self?._h ?? self, n], true);
   return self;
 }
 
 /** aten::polygamma(int n, Tensor self) -> Tensor */
 export function polygamma(n: number, self: Tensor): Tensor {
-  return wrap(invoke(914, [n, self._h])) as Tensor;
+  return wrap(invoke(914, [n, self?._h ?? self])) as Tensor;
 }
 
 /** aten::positive(Tensor(a) self) -> Tensor(a) */
 export function positive(self: Tensor): Tensor {
-  return wrap(invoke(915, [self._h])) as Tensor;
+  return wrap(invoke(915, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!) */
 export function pow_$Scalar(self: Tensor, exponent: number | boolean): Tensor {
-  invoke(916, [self._h, exponent], true);
+  invoke(916, [self?._h ?? self, exponent], true);
   return self;
 }
 
 /** aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!) */
 export function pow_$Tensor(self: Tensor, exponent: Tensor): Tensor {
-  invoke(917, [self._h, exponent._h], true);
+  invoke(917, [self?._h ?? self, exponent?._h ?? exponent], true);
   return self;
 }
 
 /** aten::pow.Scalar(Scalar self, Tensor exponent) -> Tensor */
 export function pow$Scalar(self: number | boolean, exponent: Tensor): Tensor {
-  return wrap(invoke(918, [self, exponent._h])) as Tensor;
+  return wrap(invoke(918, [self, exponent?._h ?? exponent])) as Tensor;
 }
 
 /** aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
 export function pow$Tensor_Scalar(self: Tensor, exponent: number | boolean): Tensor {
-  return wrap(invoke(919, [self._h, exponent])) as Tensor;
+  return wrap(invoke(919, [self?._h ?? self, exponent])) as Tensor;
 }
 
 /** aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor */
 export function pow$Tensor_Tensor(self: Tensor, exponent: Tensor): Tensor {
-  return wrap(invoke(920, [self._h, exponent._h])) as Tensor;
+  return wrap(invoke(920, [self?._h ?? self, exponent?._h ?? exponent])) as Tensor;
 }
 
 /** aten::prelu_backward(Tensor grad_output, Tensor self, Tensor weight) -> (Tensor, Tensor) */
 export function prelu_backward(grad_output: Tensor, self: Tensor, weight: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(921, [grad_output._h, self._h, weight._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(921, [grad_output?._h ?? grad_output, self?._h ?? self, weight?._h ?? weight]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::prelu(Tensor self, Tensor weight) -> Tensor */
 export function prelu(self: Tensor, weight: Tensor): Tensor {
-  return wrap(invoke(922, [self._h, weight._h])) as Tensor;
+  return wrap(invoke(922, [self?._h ?? self, weight?._h ?? weight])) as Tensor;
 }
 
 /** aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export function prod(self: Tensor, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(923, [self._h, dtype])) as Tensor;
+  return wrap(invoke(923, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function prod$dim_int(self: Tensor, dim: number, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(924, [self._h, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(924, [self?._h ?? self, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::promote_types(ScalarType type1, ScalarType type2) -> ScalarType */
@@ -4809,44 +4809,44 @@ export function promote_types(type1: DTypeCode, type2: DTypeCode): DTypeCode {
 
 /** aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!) */
 export function put_(self: Tensor, index: Tensor, source: Tensor, accumulate?: boolean): Tensor {
-  invoke(926, [self._h, index._h, source._h, accumulate], true);
+  invoke(926, [self?._h ?? self, index?._h ?? index, source?._h ?? source, accumulate], true);
   return self;
 }
 
 /** aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor */
 export function put(self: Tensor, index: Tensor, source: Tensor, accumulate?: boolean): Tensor {
-  return wrap(invoke(927, [self._h, index._h, source._h, accumulate])) as Tensor;
+  return wrap(invoke(927, [self?._h ?? self, index?._h ?? index, source?._h ?? source, accumulate])) as Tensor;
 }
 
 /** aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
 export function qr(self: Tensor, some?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(928, [self._h, some]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(928, [self?._h ?? self, some]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
 export function quantile(self: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
-  return wrap(invoke(929, [self._h, q._h, dim, keepdim, interpolation])) as Tensor;
+  return wrap(invoke(929, [self?._h ?? self, q?._h ?? q, dim, keepdim, interpolation])) as Tensor;
 }
 
 /** aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
 export function quantile$scalar(self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string): Tensor {
-  return wrap(invoke(930, [self._h, q, dim, keepdim, interpolation])) as Tensor;
+  return wrap(invoke(930, [self?._h ?? self, q, dim, keepdim, interpolation])) as Tensor;
 }
 
 /** aten::rad2deg_(Tensor(a!) self) -> Tensor(a!) */
 export function rad2deg_(self: Tensor): Tensor {
-  invoke(931, [self._h], true);
+  invoke(931, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::rad2deg(Tensor self) -> Tensor */
 export function rad2deg(self: Tensor): Tensor {
-  return wrap(invoke(932, [self._h])) as Tensor;
+  return wrap(invoke(932, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function rand_like(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(933, [self._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(933, [self?._h ?? self, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4861,12 +4861,12 @@ export function rand$generator(size: readonly number[], generator?: Generator | 
 
 /** aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function randint_like(self: Tensor, high: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(936, [self._h, high, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(936, [self?._h ?? self, high, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function randint_like$low_dtype(self: Tensor, low: number, high: number, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(937, [self._h, low, high, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(937, [self?._h ?? self, low, high, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::randint(int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4891,7 +4891,7 @@ export function randint$low_generator(low: number, high: number, size: readonly 
 
 /** aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function randn_like(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(942, [self._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(942, [self?._h ?? self, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4906,35 +4906,35 @@ export function randn$generator(size: readonly number[], generator?: Generator |
 
 /** aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!) */
 export function random_(self: Tensor, generator?: Generator | null): Tensor {
-  invoke(945, [self._h, generator?._h ?? null], true);
+  invoke(945, [self?._h ?? self, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
 export function random_$from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
-  invoke(946, [self._h, from, to, generator?._h ?? null], true);
+  invoke(946, [self?._h ?? self, from, to, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!) */
 export function random_$to(self: Tensor, to: number, generator?: Generator | null): Tensor {
-  invoke(947, [self._h, to, generator?._h ?? null], true);
+  invoke(947, [self?._h ?? self, to, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::random(Tensor self, *, Generator? generator=None) -> Tensor */
 export function random(self: Tensor, generator?: Generator | null): Tensor {
-  return wrap(invoke(948, [self._h, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(948, [self?._h ?? self, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor */
 export function random$from(self: Tensor, from: number, to?: number | null, generator?: Generator | null): Tensor {
-  return wrap(invoke(949, [self._h, from, to, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(949, [self?._h ?? self, from, to, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor */
 export function random$to(self: Tensor, to: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(950, [self._h, to, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(950, [self?._h ?? self, to, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -4959,227 +4959,227 @@ export function range$step(start: number | boolean, end: number | boolean, step?
 
 /** aten::ravel(Tensor(a) self) -> Tensor(a) */
 export function ravel(self: Tensor): Tensor {
-  return wrap(invoke(955, [self._h])) as Tensor;
+  return wrap(invoke(955, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::real(Tensor(a) self) -> Tensor(a) */
 export function real(self: Tensor): Tensor {
-  return wrap(invoke(956, [self._h])) as Tensor;
+  return wrap(invoke(956, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::reciprocal_(Tensor(a!) self) -> Tensor(a!) */
 export function reciprocal_(self: Tensor): Tensor {
-  invoke(957, [self._h], true);
+  invoke(957, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::reciprocal(Tensor self) -> Tensor */
 export function reciprocal(self: Tensor): Tensor {
-  return wrap(invoke(958, [self._h])) as Tensor;
+  return wrap(invoke(958, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::reflection_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor */
 export function reflection_pad1d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(959, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(959, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor */
 export function reflection_pad1d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(960, [self._h, padding])) as Tensor;
+  return wrap(invoke(960, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::reflection_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor */
 export function reflection_pad2d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(961, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(961, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor */
 export function reflection_pad2d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(962, [self._h, padding])) as Tensor;
+  return wrap(invoke(962, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::reflection_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor */
 export function reflection_pad3d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(963, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(963, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor */
 export function reflection_pad3d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(964, [self._h, padding])) as Tensor;
+  return wrap(invoke(964, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::relu_(Tensor(a!) self) -> Tensor(a!) */
 export function relu_(self: Tensor): Tensor {
-  invoke(965, [self._h], true);
+  invoke(965, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::relu(Tensor self) -> Tensor */
 export function relu(self: Tensor): Tensor {
-  return wrap(invoke(966, [self._h])) as Tensor;
+  return wrap(invoke(966, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::relu6_(Tensor(a!) self) -> Tensor(a!) */
 export function relu6_(self: Tensor): Tensor {
-  invoke(967, [self._h], true);
+  invoke(967, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::relu6(Tensor self) -> Tensor */
 export function relu6(self: Tensor): Tensor {
-  return wrap(invoke(968, [self._h])) as Tensor;
+  return wrap(invoke(968, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function remainder_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(969, [self._h, other], true);
+  invoke(969, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function remainder_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(970, [self._h, other._h], true);
+  invoke(970, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor */
 export function remainder$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(971, [self._h, other])) as Tensor;
+  return wrap(invoke(971, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
 export function remainder$Scalar_Tensor(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(972, [self, other._h])) as Tensor;
+  return wrap(invoke(972, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor */
 export function remainder$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(973, [self._h, other._h])) as Tensor;
+  return wrap(invoke(973, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!) */
 export function renorm_(self: Tensor, p: number | boolean, dim: number, maxnorm: number | boolean): Tensor {
-  invoke(974, [self._h, p, dim, maxnorm], true);
+  invoke(974, [self?._h ?? self, p, dim, maxnorm], true);
   return self;
 }
 
 /** aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor */
 export function renorm(self: Tensor, p: number | boolean, dim: number, maxnorm: number | boolean): Tensor {
-  return wrap(invoke(975, [self._h, p, dim, maxnorm])) as Tensor;
+  return wrap(invoke(975, [self?._h ?? self, p, dim, maxnorm])) as Tensor;
 }
 
 /** aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor */
 export function repeat_interleave$self_int(self: Tensor, repeats: number, dim?: number | null, output_size?: number | null): Tensor {
-  return wrap(invoke(976, [self._h, repeats, dim, output_size])) as Tensor;
+  return wrap(invoke(976, [self?._h ?? self, repeats, dim, output_size])) as Tensor;
 }
 
 /** aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor */
 export function repeat_interleave$self_Tensor(self: Tensor, repeats: Tensor, dim?: number | null, output_size?: number | null): Tensor {
-  return wrap(invoke(977, [self._h, repeats._h, dim, output_size])) as Tensor;
+  return wrap(invoke(977, [self?._h ?? self, repeats?._h ?? repeats, dim, output_size])) as Tensor;
 }
 
 /** aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor */
 export function repeat_interleave$Tensor(repeats: Tensor, output_size?: number | null): Tensor {
-  return wrap(invoke(978, [repeats._h, output_size])) as Tensor;
+  return wrap(invoke(978, [repeats?._h ?? repeats, output_size])) as Tensor;
 }
 
 /** aten::repeat(Tensor self, SymInt[] repeats) -> Tensor */
 export function repeat(self: Tensor, repeats: readonly number[]): Tensor {
-  return wrap(invoke(979, [self._h, repeats])) as Tensor;
+  return wrap(invoke(979, [self?._h ?? self, repeats])) as Tensor;
 }
 
 /** aten::replication_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor */
 export function replication_pad1d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(980, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(980, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor */
 export function replication_pad1d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(981, [self._h, padding])) as Tensor;
+  return wrap(invoke(981, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::replication_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor */
 export function replication_pad2d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(982, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(982, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor */
 export function replication_pad2d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(983, [self._h, padding])) as Tensor;
+  return wrap(invoke(983, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::replication_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor */
 export function replication_pad3d_backward(grad_output: Tensor, self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(984, [grad_output._h, self._h, padding])) as Tensor;
+  return wrap(invoke(984, [grad_output?._h ?? grad_output, self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor */
 export function replication_pad3d(self: Tensor, padding: number | readonly number[]): Tensor {
-  return wrap(invoke(985, [self._h, padding])) as Tensor;
+  return wrap(invoke(985, [self?._h ?? self, padding])) as Tensor;
 }
 
 /** aten::requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!) */
 export function requires_grad_(self: Tensor, requires_grad?: boolean): Tensor {
-  invoke(986, [self._h, requires_grad], true);
+  invoke(986, [self?._h ?? self, requires_grad], true);
   return self;
 }
 
 /** aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a) */
 export function reshape_as(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(987, [self._h, other._h])) as Tensor;
+  return wrap(invoke(987, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a) */
 export function reshape(self: Tensor, shape: readonly number[]): Tensor {
-  return wrap(invoke(988, [self._h, shape])) as Tensor;
+  return wrap(invoke(988, [self?._h ?? self, shape])) as Tensor;
 }
 
 /** aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!) */
 export function resize_(self: Tensor, size: readonly number[], memory_format?: number | null): Tensor {
-  invoke(989, [self._h, size, memory_format], true);
+  invoke(989, [self?._h ?? self, size, memory_format], true);
   return self;
 }
 
 /** aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!) */
 export function resize_as_(self: Tensor, the_template: Tensor, memory_format?: number | null): Tensor {
-  invoke(990, [self._h, the_template._h, memory_format], true);
+  invoke(990, [self?._h ?? self, the_template?._h ?? the_template, memory_format], true);
   return self;
 }
 
 /** aten::resize_as_sparse_(Tensor(a!) self, Tensor the_template) -> Tensor(a!) */
 export function resize_as_sparse_(self: Tensor, the_template: Tensor): Tensor {
-  invoke(991, [self._h, the_template._h], true);
+  invoke(991, [self?._h ?? self, the_template?._h ?? the_template], true);
   return self;
 }
 
 /** aten::resize_as_sparse(Tensor self, Tensor the_template) -> Tensor */
 export function resize_as_sparse(self: Tensor, the_template: Tensor): Tensor {
-  return wrap(invoke(992, [self._h, the_template._h])) as Tensor;
+  return wrap(invoke(992, [self?._h ?? self, the_template?._h ?? the_template])) as Tensor;
 }
 
 /** aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor */
 export function resize_as(self: Tensor, the_template: Tensor, memory_format?: number | null): Tensor {
-  return wrap(invoke(993, [self._h, the_template._h, memory_format])) as Tensor;
+  return wrap(invoke(993, [self?._h ?? self, the_template?._h ?? the_template, memory_format])) as Tensor;
 }
 
 /** aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor */
 export function resize(self: Tensor, size: readonly number[], memory_format?: number | null): Tensor {
-  return wrap(invoke(994, [self._h, size, memory_format])) as Tensor;
+  return wrap(invoke(994, [self?._h ?? self, size, memory_format])) as Tensor;
 }
 
 /** aten::resolve_conj(Tensor(a) self) -> Tensor(a) */
 export function resolve_conj(self: Tensor): Tensor {
-  return wrap(invoke(995, [self._h])) as Tensor;
+  return wrap(invoke(995, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::resolve_neg(Tensor(a) self) -> Tensor(a) */
 export function resolve_neg(self: Tensor): Tensor {
-  return wrap(invoke(996, [self._h])) as Tensor;
+  return wrap(invoke(996, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType */
 export function result_type$Scalar(tensor: Tensor, other: number | boolean): DTypeCode {
-  return invoke(997, [tensor._h, other]) as DTypeCode;
+  return invoke(997, [tensor?._h ?? tensor, other]) as DTypeCode;
 }
 
 /** aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType */
@@ -5189,137 +5189,137 @@ export function result_type$Scalar_Scalar(scalar1: number | boolean, scalar2: nu
 
 /** aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType */
 export function result_type$Scalar_Tensor(scalar: number | boolean, tensor: Tensor): DTypeCode {
-  return invoke(999, [scalar, tensor._h]) as DTypeCode;
+  return invoke(999, [scalar, tensor?._h ?? tensor]) as DTypeCode;
 }
 
 /** aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType */
 export function result_type$Tensor(tensor: Tensor, other: Tensor): DTypeCode {
-  return invoke(1000, [tensor._h, other._h]) as DTypeCode;
+  return invoke(1000, [tensor?._h ?? tensor, other?._h ?? other]) as DTypeCode;
 }
 
 /** aten::retain_grad(Tensor(a!) self) -> () */
 export function retain_grad(self: Tensor): void {
-  invoke(1001, [self._h], true);
+  invoke(1001, [self?._h ?? self], true);
 }
 
 /** aten::retains_grad(Tensor self) -> bool */
 export function retains_grad(self: Tensor): boolean {
-  return invoke(1002, [self._h]) as boolean;
+  return invoke(1002, [self?._h ?? self]) as boolean;
 }
 
 /** aten::rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor {
-  return wrap(invoke(1003, [input._h, hx._h, w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
+  return wrap(invoke(1003, [input?._h ?? input, hx?._h ?? hx, w_ih?._h ?? w_ih, w_hh?._h ?? w_hh, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
 }
 
 /** aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
 export function rnn_relu$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1004, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1004, [data?._h ?? data, batch_sizes?._h ?? batch_sizes, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
 export function rnn_relu$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1005, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1005, [input?._h ?? input, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null): Tensor {
-  return wrap(invoke(1006, [input._h, hx._h, w_ih._h, w_hh._h, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
+  return wrap(invoke(1006, [input?._h ?? input, hx?._h ?? hx, w_ih?._h ?? w_ih, w_hh?._h ?? w_hh, b_ih?._h ?? null, b_hh?._h ?? null])) as Tensor;
 }
 
 /** aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor) */
 export function rnn_tanh$data(data: Tensor, batch_sizes: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1007, [data._h, batch_sizes._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1007, [data?._h ?? data, batch_sizes?._h ?? batch_sizes, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
 export function rnn_tanh$input(input: Tensor, hx: Tensor, params: readonly Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean, batch_first: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1008, [input._h, hx._h, params.map((t) => t._h), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1008, [input?._h ?? input, hx?._h ?? hx, params.map((t) => t?._h ?? t), has_biases, num_layers, dropout, train, bidirectional, batch_first]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor */
 export function roll(self: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
-  return wrap(invoke(1009, [self._h, shifts, dims])) as Tensor;
+  return wrap(invoke(1009, [self?._h ?? self, shifts, dims])) as Tensor;
 }
 
 /** aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor */
 export function rot90(self: Tensor, k?: number, dims?: readonly number[]): Tensor {
-  return wrap(invoke(1010, [self._h, k, dims])) as Tensor;
+  return wrap(invoke(1010, [self?._h ?? self, k, dims])) as Tensor;
 }
 
 /** aten::round_(Tensor(a!) self) -> Tensor(a!) */
 export function round_(self: Tensor): Tensor {
-  invoke(1011, [self._h], true);
+  invoke(1011, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!) */
 export function round_$decimals(self: Tensor, decimals: number): Tensor {
-  invoke(1012, [self._h, decimals], true);
+  invoke(1012, [self?._h ?? self, decimals], true);
   return self;
 }
 
 /** aten::round(Tensor self) -> Tensor */
 export function round(self: Tensor): Tensor {
-  return wrap(invoke(1013, [self._h])) as Tensor;
+  return wrap(invoke(1013, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::round.decimals(Tensor self, *, int decimals) -> Tensor */
 export function round$decimals(self: Tensor, decimals: number): Tensor {
-  return wrap(invoke(1014, [self._h, decimals])) as Tensor;
+  return wrap(invoke(1014, [self?._h ?? self, decimals])) as Tensor;
 }
 
 /** aten::row_stack(Tensor[] tensors) -> Tensor */
 export function row_stack(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(1015, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(1015, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!) */
 export function rrelu_(self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null): Tensor {
-  invoke(1016, [self._h, lower, upper, training, generator?._h ?? null], true);
+  invoke(1016, [self?._h ?? self, lower, upper, training, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!) */
 export function rrelu_with_noise_(self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null): Tensor {
-  invoke(1017, [self._h, noise._h, lower, upper, training, generator?._h ?? null], true);
+  invoke(1017, [self?._h ?? self, noise?._h ?? noise, lower, upper, training, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor */
 export function rrelu_with_noise_backward(grad_output: Tensor, self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, self_is_result: boolean): Tensor {
-  return wrap(invoke(1018, [grad_output._h, self._h, noise._h, lower, upper, training, self_is_result])) as Tensor;
+  return wrap(invoke(1018, [grad_output?._h ?? grad_output, self?._h ?? self, noise?._h ?? noise, lower, upper, training, self_is_result])) as Tensor;
 }
 
 /** aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor */
 export function rrelu_with_noise(self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null): Tensor {
-  return wrap(invoke(1019, [self._h, noise._h, lower, upper, training, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(1019, [self?._h ?? self, noise?._h ?? noise, lower, upper, training, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor */
 export function rrelu(self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null): Tensor {
-  return wrap(invoke(1020, [self._h, lower, upper, training, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(1020, [self?._h ?? self, lower, upper, training, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::rsqrt_(Tensor(a!) self) -> Tensor(a!) */
 export function rsqrt_(self: Tensor): Tensor {
-  invoke(1021, [self._h], true);
+  invoke(1021, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::rsqrt(Tensor self) -> Tensor */
 export function rsqrt(self: Tensor): Tensor {
-  return wrap(invoke(1022, [self._h])) as Tensor;
+  return wrap(invoke(1022, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function rsub$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1023, [self._h, other, alpha])) as Tensor;
+  return wrap(invoke(1023, [self?._h ?? self, other, alpha])) as Tensor;
 }
 
 /** aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function rsub$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1024, [self._h, other._h, alpha])) as Tensor;
+  return wrap(invoke(1024, [self?._h ?? self, other?._h ?? other, alpha])) as Tensor;
 }
 
 /** aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -5329,1199 +5329,1199 @@ export function scalar_tensor(s: number | boolean, dtype?: DTypeCode | null, lay
 
 /** aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!) */
 export function scatter_$reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
-  invoke(1026, [self._h, dim, index._h, src._h, reduce], true);
+  invoke(1026, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src, reduce], true);
   return self;
 }
 
 /** aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!) */
 export function scatter_$src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  invoke(1027, [self._h, dim, index._h, src._h], true);
+  invoke(1027, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src], true);
   return self;
 }
 
 /** aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!) */
 export function scatter_$value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
-  invoke(1028, [self._h, dim, index._h, value], true);
+  invoke(1028, [self?._h ?? self, dim, index?._h ?? index, value], true);
   return self;
 }
 
 /** aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!) */
 export function scatter_$value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
-  invoke(1029, [self._h, dim, index._h, value, reduce], true);
+  invoke(1029, [self?._h ?? self, dim, index?._h ?? index, value, reduce], true);
   return self;
 }
 
 /** aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!) */
 export function scatter_add_(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  invoke(1030, [self._h, dim, index._h, src._h], true);
+  invoke(1030, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src], true);
   return self;
 }
 
 /** aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
 export function scatter_add(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  return wrap(invoke(1031, [self._h, dim, index._h, src._h])) as Tensor;
+  return wrap(invoke(1031, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src])) as Tensor;
 }
 
 /** aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!) */
 export function scatter_reduce_$two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
-  invoke(1032, [self._h, dim, index._h, src._h, reduce, include_self], true);
+  invoke(1032, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src, reduce, include_self], true);
   return self;
 }
 
 /** aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor */
 export function scatter_reduce$two(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, include_self?: boolean): Tensor {
-  return wrap(invoke(1033, [self._h, dim, index._h, src._h, reduce, include_self])) as Tensor;
+  return wrap(invoke(1033, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src, reduce, include_self])) as Tensor;
 }
 
 /** aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor */
 export function scatter$reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string): Tensor {
-  return wrap(invoke(1034, [self._h, dim, index._h, src._h, reduce])) as Tensor;
+  return wrap(invoke(1034, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src, reduce])) as Tensor;
 }
 
 /** aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
 export function scatter$src(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  return wrap(invoke(1035, [self._h, dim, index._h, src._h])) as Tensor;
+  return wrap(invoke(1035, [self?._h ?? self, dim, index?._h ?? index, src?._h ?? src])) as Tensor;
 }
 
 /** aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor */
 export function scatter$value(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor {
-  return wrap(invoke(1036, [self._h, dim, index._h, value])) as Tensor;
+  return wrap(invoke(1036, [self?._h ?? self, dim, index?._h ?? index, value])) as Tensor;
 }
 
 /** aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor */
 export function scatter$value_reduce(self: Tensor, dim: number, index: Tensor, value: number | boolean, reduce: string): Tensor {
-  return wrap(invoke(1037, [self._h, dim, index._h, value, reduce])) as Tensor;
+  return wrap(invoke(1037, [self?._h ?? self, dim, index?._h ?? index, value, reduce])) as Tensor;
 }
 
 /** aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor */
 export function searchsorted$Scalar(sorted_sequence: Tensor, self: number | boolean, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
-  return wrap(invoke(1038, [sorted_sequence._h, self, out_int32, right, side, sorter?._h ?? null])) as Tensor;
+  return wrap(invoke(1038, [sorted_sequence?._h ?? sorted_sequence, self, out_int32, right, side, sorter?._h ?? null])) as Tensor;
 }
 
 /** aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor */
 export function searchsorted$Tensor(sorted_sequence: Tensor, self: Tensor, out_int32?: boolean, right?: boolean, side?: string | null, sorter?: Tensor | null): Tensor {
-  return wrap(invoke(1039, [sorted_sequence._h, self._h, out_int32, right, side, sorter?._h ?? null])) as Tensor;
+  return wrap(invoke(1039, [sorted_sequence?._h ?? sorted_sequence, self?._h ?? self, out_int32, right, side, sorter?._h ?? null])) as Tensor;
 }
 
 /** aten::select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, int index) -> Tensor */
 export function select_backward(grad_output: Tensor, input_sizes: readonly number[], dim: number, index: number): Tensor {
-  return wrap(invoke(1040, [grad_output._h, input_sizes, dim, index])) as Tensor;
+  return wrap(invoke(1040, [grad_output?._h ?? grad_output, input_sizes, dim, index])) as Tensor;
 }
 
 /** aten::select_copy.int(Tensor self, int dim, int index) -> Tensor */
 export function select_copy$int(self: Tensor, dim: number, index: number): Tensor {
-  return wrap(invoke(1041, [self._h, dim, index])) as Tensor;
+  return wrap(invoke(1041, [self?._h ?? self, dim, index])) as Tensor;
 }
 
 /** aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor */
 export function select_scatter(self: Tensor, src: Tensor, dim: number, index: number): Tensor {
-  return wrap(invoke(1042, [self._h, src._h, dim, index])) as Tensor;
+  return wrap(invoke(1042, [self?._h ?? self, src?._h ?? src, dim, index])) as Tensor;
 }
 
 /** aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a) */
 export function select$int(self: Tensor, dim: number, index: number): Tensor {
-  return wrap(invoke(1043, [self._h, dim, index])) as Tensor;
+  return wrap(invoke(1043, [self?._h ?? self, dim, index])) as Tensor;
 }
 
 /** aten::selu_(Tensor(a!) self) -> Tensor(a!) */
 export function selu_(self: Tensor): Tensor {
-  invoke(1044, [self._h], true);
+  invoke(1044, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::selu(Tensor self) -> Tensor */
 export function selu(self: Tensor): Tensor {
-  return wrap(invoke(1045, [self._h])) as Tensor;
+  return wrap(invoke(1045, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::set_(Tensor(a!) self) -> Tensor(a!) */
 export function set_(self: Tensor): Tensor {
-  invoke(1046, [self._h], true);
+  invoke(1046, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!) */
 export function set_$source_Tensor(self: Tensor, source: Tensor): Tensor {
-  invoke(1047, [self._h, source._h], true);
+  invoke(1047, [self?._h ?? self, source?._h ?? source], true);
   return self;
 }
 
 /** aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!) */
 export function set_$source_Tensor_storage_offset(self: Tensor, source: Tensor, storage_offset: number, size: readonly number[], stride?: readonly number[]): Tensor {
-  invoke(1048, [self._h, source._h, storage_offset, size, stride], true);
+  invoke(1048, [self?._h ?? self, source?._h ?? source, storage_offset, size, stride], true);
   return self;
 }
 
 /** aten::set_data(Tensor(a!) self, Tensor new_data) -> () */
 export function set_data(self: Tensor, new_data: Tensor): void {
-  invoke(1049, [self._h, new_data._h], true);
+  invoke(1049, [self?._h ?? self, new_data?._h ?? new_data], true);
 }
 
 /** aten::set(Tensor self) -> Tensor */
 export function set(self: Tensor): Tensor {
-  return wrap(invoke(1050, [self._h])) as Tensor;
+  return wrap(invoke(1050, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor */
 export function set$source_Tensor(self: Tensor, source: Tensor): Tensor {
-  return wrap(invoke(1051, [self._h, source._h])) as Tensor;
+  return wrap(invoke(1051, [self?._h ?? self, source?._h ?? source])) as Tensor;
 }
 
 /** aten::sgn_(Tensor(a!) self) -> Tensor(a!) */
 export function sgn_(self: Tensor): Tensor {
-  invoke(1052, [self._h], true);
+  invoke(1052, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sgn(Tensor self) -> Tensor */
 export function sgn(self: Tensor): Tensor {
-  return wrap(invoke(1053, [self._h])) as Tensor;
+  return wrap(invoke(1053, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::sigmoid_(Tensor(a!) self) -> Tensor(a!) */
 export function sigmoid_(self: Tensor): Tensor {
-  invoke(1054, [self._h], true);
+  invoke(1054, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor */
 export function sigmoid_backward(grad_output: Tensor, output: Tensor): Tensor {
-  return wrap(invoke(1055, [grad_output._h, output._h])) as Tensor;
+  return wrap(invoke(1055, [grad_output?._h ?? grad_output, output?._h ?? output])) as Tensor;
 }
 
 /** aten::sigmoid(Tensor self) -> Tensor */
 export function sigmoid(self: Tensor): Tensor {
-  return wrap(invoke(1056, [self._h])) as Tensor;
+  return wrap(invoke(1056, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::sign_(Tensor(a!) self) -> Tensor(a!) */
 export function sign_(self: Tensor): Tensor {
-  invoke(1057, [self._h], true);
+  invoke(1057, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sign(Tensor self) -> Tensor */
 export function sign(self: Tensor): Tensor {
-  return wrap(invoke(1058, [self._h])) as Tensor;
+  return wrap(invoke(1058, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::signbit(Tensor self) -> Tensor */
 export function signbit(self: Tensor): Tensor {
-  return wrap(invoke(1059, [self._h])) as Tensor;
+  return wrap(invoke(1059, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::silu_(Tensor(a!) self) -> Tensor(a!) */
 export function silu_(self: Tensor): Tensor {
-  invoke(1060, [self._h], true);
+  invoke(1060, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::silu_backward(Tensor grad_output, Tensor self) -> Tensor */
 export function silu_backward(grad_output: Tensor, self: Tensor): Tensor {
-  return wrap(invoke(1061, [grad_output._h, self._h])) as Tensor;
+  return wrap(invoke(1061, [grad_output?._h ?? grad_output, self?._h ?? self])) as Tensor;
 }
 
 /** aten::silu(Tensor self) -> Tensor */
 export function silu(self: Tensor): Tensor {
-  return wrap(invoke(1062, [self._h])) as Tensor;
+  return wrap(invoke(1062, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::sin_(Tensor(a!) self) -> Tensor(a!) */
 export function sin_(self: Tensor): Tensor {
-  invoke(1063, [self._h], true);
+  invoke(1063, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sin(Tensor self) -> Tensor */
 export function sin(self: Tensor): Tensor {
-  return wrap(invoke(1064, [self._h])) as Tensor;
+  return wrap(invoke(1064, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::sinc_(Tensor(a!) self) -> Tensor(a!) */
 export function sinc_(self: Tensor): Tensor {
-  invoke(1065, [self._h], true);
+  invoke(1065, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sinc(Tensor self) -> Tensor */
 export function sinc(self: Tensor): Tensor {
-  return wrap(invoke(1066, [self._h])) as Tensor;
+  return wrap(invoke(1066, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::sinh_(Tensor(a!) self) -> Tensor(a!) */
 export function sinh_(self: Tensor): Tensor {
-  invoke(1067, [self._h], true);
+  invoke(1067, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sinh(Tensor self) -> Tensor */
 export function sinh(self: Tensor): Tensor {
-  return wrap(invoke(1068, [self._h])) as Tensor;
+  return wrap(invoke(1068, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::size.int(Tensor self, int dim) -> int */
 export function size$int(self: Tensor, dim: number): number {
-  return invoke(1069, [self._h, dim]) as number;
+  return invoke(1069, [self?._h ?? self, dim]) as number;
 }
 
 /** aten::slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor */
 export function slice_backward(grad_output: Tensor, input_sizes: readonly number[], dim: number, start: number, end: number, step: number): Tensor {
-  return wrap(invoke(1070, [grad_output._h, input_sizes, dim, start, end, step])) as Tensor;
+  return wrap(invoke(1070, [grad_output?._h ?? grad_output, input_sizes, dim, start, end, step])) as Tensor;
 }
 
 /** aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
 export function slice_copy$Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
-  return wrap(invoke(1071, [self._h, dim, start, end, step])) as Tensor;
+  return wrap(invoke(1071, [self?._h ?? self, dim, start, end, step])) as Tensor;
 }
 
 /** aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
 export function slice_scatter(self: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
-  return wrap(invoke(1072, [self._h, src._h, dim, start, end, step])) as Tensor;
+  return wrap(invoke(1072, [self?._h ?? self, src?._h ?? src, dim, start, end, step])) as Tensor;
 }
 
 /** aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
 export function slice$Tensor(self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
-  return wrap(invoke(1073, [self._h, dim, start, end, step])) as Tensor;
+  return wrap(invoke(1073, [self?._h ?? self, dim, start, end, step])) as Tensor;
 }
 
 /** aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet) */
 export function slogdet(self: Tensor): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1074, [self._h]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1074, [self?._h ?? self]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor */
 export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(1075, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
+  return wrap(invoke(1075, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
 }
 
 /** aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor */
 export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(1076, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
+  return wrap(invoke(1076, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding, dilation])) as Tensor;
 }
 
 /** aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor */
 export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(1077, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding, output_padding, dilation])) as Tensor;
+  return wrap(invoke(1077, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding, output_padding, dilation])) as Tensor;
 }
 
 /** aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor */
 export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[], output_padding?: number | readonly number[], dilation?: number | readonly number[]): Tensor {
-  return wrap(invoke(1078, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding, output_padding, dilation])) as Tensor;
+  return wrap(invoke(1078, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding, output_padding, dilation])) as Tensor;
 }
 
 /** aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor */
 export function slow_conv3d_forward(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias: Tensor | null | undefined, stride: number | readonly number[], padding: number | readonly number[]): Tensor {
-  return wrap(invoke(1079, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
+  return wrap(invoke(1079, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
 }
 
 /** aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor */
 export function slow_conv3d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[]): Tensor {
-  return wrap(invoke(1080, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
+  return wrap(invoke(1080, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
 }
 
 /** aten::smm(Tensor self, Tensor mat2) -> Tensor */
 export function smm(self: Tensor, mat2: Tensor): Tensor {
-  return wrap(invoke(1081, [self._h, mat2._h])) as Tensor;
+  return wrap(invoke(1081, [self?._h ?? self, mat2?._h ?? mat2])) as Tensor;
 }
 
 /** aten::smooth_l1_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta) -> Tensor */
 export function smooth_l1_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, reduction: number, beta: number): Tensor {
-  return wrap(invoke(1082, [grad_output._h, self._h, target._h, reduction, beta])) as Tensor;
+  return wrap(invoke(1082, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, reduction, beta])) as Tensor;
 }
 
 /** aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor */
 export function smooth_l1_loss(self: Tensor, target: Tensor, reduction?: number, beta?: number): Tensor {
-  return wrap(invoke(1083, [self._h, target._h, reduction, beta])) as Tensor;
+  return wrap(invoke(1083, [self?._h ?? self, target?._h ?? target, reduction, beta])) as Tensor;
 }
 
 /** aten::soft_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor */
 export function soft_margin_loss_backward(grad_output: Tensor, self: Tensor, target: Tensor, reduction: number): Tensor {
-  return wrap(invoke(1084, [grad_output._h, self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(1084, [grad_output?._h ?? grad_output, self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export function soft_margin_loss(self: Tensor, target: Tensor, reduction?: number): Tensor {
-  return wrap(invoke(1085, [self._h, target._h, reduction])) as Tensor;
+  return wrap(invoke(1085, [self?._h ?? self, target?._h ?? target, reduction])) as Tensor;
 }
 
 /** aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function softmax$int(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1086, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(1086, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::softplus_backward(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold) -> Tensor */
 export function softplus_backward(grad_output: Tensor, self: Tensor, beta: number | boolean, threshold: number | boolean): Tensor {
-  return wrap(invoke(1087, [grad_output._h, self._h, beta, threshold])) as Tensor;
+  return wrap(invoke(1087, [grad_output?._h ?? grad_output, self?._h ?? self, beta, threshold])) as Tensor;
 }
 
 /** aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor */
 export function softplus(self: Tensor, beta?: number | boolean, threshold?: number | boolean): Tensor {
-  return wrap(invoke(1088, [self._h, beta, threshold])) as Tensor;
+  return wrap(invoke(1088, [self?._h ?? self, beta, threshold])) as Tensor;
 }
 
 /** aten::softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor */
 export function softshrink_backward(grad_output: Tensor, self: Tensor, lambd: number | boolean): Tensor {
-  return wrap(invoke(1089, [grad_output._h, self._h, lambd])) as Tensor;
+  return wrap(invoke(1089, [grad_output?._h ?? grad_output, self?._h ?? self, lambd])) as Tensor;
 }
 
 /** aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
 export function softshrink(self: Tensor, lambd?: number | boolean): Tensor {
-  return wrap(invoke(1090, [self._h, lambd])) as Tensor;
+  return wrap(invoke(1090, [self?._h ?? self, lambd])) as Tensor;
 }
 
 /** aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
 export function sort(self: Tensor, dim?: number, descending?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1091, [self._h, dim, descending]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1091, [self?._h ?? self, dim, descending]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
 export function sort$stable(self: Tensor, stable?: boolean | null, dim?: number, descending?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1092, [self._h, stable, dim, descending]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1092, [self?._h ?? self, stable, dim, descending]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::special_airy_ai(Tensor x) -> Tensor */
 export function special_airy_ai(x: Tensor): Tensor {
-  return wrap(invoke(1093, [x._h])) as Tensor;
+  return wrap(invoke(1093, [x?._h ?? x])) as Tensor;
 }
 
 /** aten::special_bessel_j0(Tensor self) -> Tensor */
 export function special_bessel_j0(self: Tensor): Tensor {
-  return wrap(invoke(1094, [self._h])) as Tensor;
+  return wrap(invoke(1094, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_bessel_j1(Tensor self) -> Tensor */
 export function special_bessel_j1(self: Tensor): Tensor {
-  return wrap(invoke(1095, [self._h])) as Tensor;
+  return wrap(invoke(1095, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_bessel_y0(Tensor self) -> Tensor */
 export function special_bessel_y0(self: Tensor): Tensor {
-  return wrap(invoke(1096, [self._h])) as Tensor;
+  return wrap(invoke(1096, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_bessel_y1(Tensor self) -> Tensor */
 export function special_bessel_y1(self: Tensor): Tensor {
-  return wrap(invoke(1097, [self._h])) as Tensor;
+  return wrap(invoke(1097, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_t(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1098, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1098, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_chebyshev_polynomial_t$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1099, [x._h, n])) as Tensor;
+  return wrap(invoke(1099, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_t$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1100, [x, n._h])) as Tensor;
+  return wrap(invoke(1100, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_u(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1101, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1101, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_chebyshev_polynomial_u$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1102, [x._h, n])) as Tensor;
+  return wrap(invoke(1102, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_u$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1103, [x, n._h])) as Tensor;
+  return wrap(invoke(1103, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_v(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1104, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1104, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_chebyshev_polynomial_v$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1105, [x._h, n])) as Tensor;
+  return wrap(invoke(1105, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_v$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1106, [x, n._h])) as Tensor;
+  return wrap(invoke(1106, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_w(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1107, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1107, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_chebyshev_polynomial_w$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1108, [x._h, n])) as Tensor;
+  return wrap(invoke(1108, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_chebyshev_polynomial_w$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1109, [x, n._h])) as Tensor;
+  return wrap(invoke(1109, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_digamma(Tensor self) -> Tensor */
 export function special_digamma(self: Tensor): Tensor {
-  return wrap(invoke(1110, [self._h])) as Tensor;
+  return wrap(invoke(1110, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_entr(Tensor self) -> Tensor */
 export function special_entr(self: Tensor): Tensor {
-  return wrap(invoke(1111, [self._h])) as Tensor;
+  return wrap(invoke(1111, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_erf(Tensor self) -> Tensor */
 export function special_erf(self: Tensor): Tensor {
-  return wrap(invoke(1112, [self._h])) as Tensor;
+  return wrap(invoke(1112, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_erfc(Tensor self) -> Tensor */
 export function special_erfc(self: Tensor): Tensor {
-  return wrap(invoke(1113, [self._h])) as Tensor;
+  return wrap(invoke(1113, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_erfcx(Tensor self) -> Tensor */
 export function special_erfcx(self: Tensor): Tensor {
-  return wrap(invoke(1114, [self._h])) as Tensor;
+  return wrap(invoke(1114, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_erfinv(Tensor self) -> Tensor */
 export function special_erfinv(self: Tensor): Tensor {
-  return wrap(invoke(1115, [self._h])) as Tensor;
+  return wrap(invoke(1115, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_exp2(Tensor self) -> Tensor */
 export function special_exp2(self: Tensor): Tensor {
-  return wrap(invoke(1116, [self._h])) as Tensor;
+  return wrap(invoke(1116, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_expit(Tensor self) -> Tensor */
 export function special_expit(self: Tensor): Tensor {
-  return wrap(invoke(1117, [self._h])) as Tensor;
+  return wrap(invoke(1117, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_expm1(Tensor self) -> Tensor */
 export function special_expm1(self: Tensor): Tensor {
-  return wrap(invoke(1118, [self._h])) as Tensor;
+  return wrap(invoke(1118, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_gammainc(Tensor self, Tensor other) -> Tensor */
 export function special_gammainc(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1119, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1119, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_gammaincc(Tensor self, Tensor other) -> Tensor */
 export function special_gammaincc(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1120, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1120, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_gammaln(Tensor self) -> Tensor */
 export function special_gammaln(self: Tensor): Tensor {
-  return wrap(invoke(1121, [self._h])) as Tensor;
+  return wrap(invoke(1121, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor */
 export function special_hermite_polynomial_h(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1122, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1122, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_hermite_polynomial_h$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1123, [x._h, n])) as Tensor;
+  return wrap(invoke(1123, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_hermite_polynomial_h$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1124, [x, n._h])) as Tensor;
+  return wrap(invoke(1124, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor */
 export function special_hermite_polynomial_he(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1125, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1125, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_hermite_polynomial_he$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1126, [x._h, n])) as Tensor;
+  return wrap(invoke(1126, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_hermite_polynomial_he$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1127, [x, n._h])) as Tensor;
+  return wrap(invoke(1127, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_i0(Tensor self) -> Tensor */
 export function special_i0(self: Tensor): Tensor {
-  return wrap(invoke(1128, [self._h])) as Tensor;
+  return wrap(invoke(1128, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_i0e(Tensor self) -> Tensor */
 export function special_i0e(self: Tensor): Tensor {
-  return wrap(invoke(1129, [self._h])) as Tensor;
+  return wrap(invoke(1129, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_i1(Tensor self) -> Tensor */
 export function special_i1(self: Tensor): Tensor {
-  return wrap(invoke(1130, [self._h])) as Tensor;
+  return wrap(invoke(1130, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_i1e(Tensor self) -> Tensor */
 export function special_i1e(self: Tensor): Tensor {
-  return wrap(invoke(1131, [self._h])) as Tensor;
+  return wrap(invoke(1131, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor */
 export function special_laguerre_polynomial_l(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1132, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1132, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_laguerre_polynomial_l$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1133, [x._h, n])) as Tensor;
+  return wrap(invoke(1133, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_laguerre_polynomial_l$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1134, [x, n._h])) as Tensor;
+  return wrap(invoke(1134, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor */
 export function special_legendre_polynomial_p(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1135, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1135, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_legendre_polynomial_p$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1136, [x._h, n])) as Tensor;
+  return wrap(invoke(1136, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_legendre_polynomial_p$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1137, [x, n._h])) as Tensor;
+  return wrap(invoke(1137, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_log_ndtr(Tensor self) -> Tensor */
 export function special_log_ndtr(self: Tensor): Tensor {
-  return wrap(invoke(1138, [self._h])) as Tensor;
+  return wrap(invoke(1138, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
 export function special_log_softmax(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1139, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(1139, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::special_log1p(Tensor self) -> Tensor */
 export function special_log1p(self: Tensor): Tensor {
-  return wrap(invoke(1140, [self._h])) as Tensor;
+  return wrap(invoke(1140, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_logit(Tensor self, float? eps=None) -> Tensor */
 export function special_logit(self: Tensor, eps?: number | null): Tensor {
-  return wrap(invoke(1141, [self._h, eps])) as Tensor;
+  return wrap(invoke(1141, [self?._h ?? self, eps])) as Tensor;
 }
 
 /** aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function special_logsumexp(self: Tensor, dim: number | readonly number[], keepdim?: boolean): Tensor {
-  return wrap(invoke(1142, [self._h, dim, keepdim])) as Tensor;
+  return wrap(invoke(1142, [self?._h ?? self, dim, keepdim])) as Tensor;
 }
 
 /** aten::special_modified_bessel_i0(Tensor self) -> Tensor */
 export function special_modified_bessel_i0(self: Tensor): Tensor {
-  return wrap(invoke(1143, [self._h])) as Tensor;
+  return wrap(invoke(1143, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_modified_bessel_i1(Tensor self) -> Tensor */
 export function special_modified_bessel_i1(self: Tensor): Tensor {
-  return wrap(invoke(1144, [self._h])) as Tensor;
+  return wrap(invoke(1144, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_modified_bessel_k0(Tensor self) -> Tensor */
 export function special_modified_bessel_k0(self: Tensor): Tensor {
-  return wrap(invoke(1145, [self._h])) as Tensor;
+  return wrap(invoke(1145, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_modified_bessel_k1(Tensor self) -> Tensor */
 export function special_modified_bessel_k1(self: Tensor): Tensor {
-  return wrap(invoke(1146, [self._h])) as Tensor;
+  return wrap(invoke(1146, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_multigammaln(Tensor self, int p) -> Tensor */
 export function special_multigammaln(self: Tensor, p: number): Tensor {
-  return wrap(invoke(1147, [self._h, p])) as Tensor;
+  return wrap(invoke(1147, [self?._h ?? self, p])) as Tensor;
 }
 
 /** aten::special_ndtr(Tensor self) -> Tensor */
 export function special_ndtr(self: Tensor): Tensor {
-  return wrap(invoke(1148, [self._h])) as Tensor;
+  return wrap(invoke(1148, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_ndtri(Tensor self) -> Tensor */
 export function special_ndtri(self: Tensor): Tensor {
-  return wrap(invoke(1149, [self._h])) as Tensor;
+  return wrap(invoke(1149, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_polygamma(int n, Tensor self) -> Tensor */
 export function special_polygamma(n: number, self: Tensor): Tensor {
-  return wrap(invoke(1150, [n, self._h])) as Tensor;
+  return wrap(invoke(1150, [n, self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_psi(Tensor self) -> Tensor */
 export function special_psi(self: Tensor): Tensor {
-  return wrap(invoke(1151, [self._h])) as Tensor;
+  return wrap(invoke(1151, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_round(Tensor self, *, int decimals=0) -> Tensor */
 export function special_round(self: Tensor, decimals?: number): Tensor {
-  return wrap(invoke(1152, [self._h, decimals])) as Tensor;
+  return wrap(invoke(1152, [self?._h ?? self, decimals])) as Tensor;
 }
 
 /** aten::special_scaled_modified_bessel_k0(Tensor x) -> Tensor */
 export function special_scaled_modified_bessel_k0(x: Tensor): Tensor {
-  return wrap(invoke(1153, [x._h])) as Tensor;
+  return wrap(invoke(1153, [x?._h ?? x])) as Tensor;
 }
 
 /** aten::special_scaled_modified_bessel_k1(Tensor x) -> Tensor */
 export function special_scaled_modified_bessel_k1(x: Tensor): Tensor {
-  return wrap(invoke(1154, [x._h])) as Tensor;
+  return wrap(invoke(1154, [x?._h ?? x])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_t(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1155, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1155, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_t$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1156, [x._h, n])) as Tensor;
+  return wrap(invoke(1156, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_t$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1157, [x, n._h])) as Tensor;
+  return wrap(invoke(1157, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_u(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1158, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1158, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_u$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1159, [x._h, n])) as Tensor;
+  return wrap(invoke(1159, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_u$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1160, [x, n._h])) as Tensor;
+  return wrap(invoke(1160, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_v(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1161, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1161, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_v$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1162, [x._h, n])) as Tensor;
+  return wrap(invoke(1162, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_v$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1163, [x, n._h])) as Tensor;
+  return wrap(invoke(1163, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_w(x: Tensor, n: Tensor): Tensor {
-  return wrap(invoke(1164, [x._h, n._h])) as Tensor;
+  return wrap(invoke(1164, [x?._h ?? x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_w$n_scalar(x: Tensor, n: number | boolean): Tensor {
-  return wrap(invoke(1165, [x._h, n])) as Tensor;
+  return wrap(invoke(1165, [x?._h ?? x, n])) as Tensor;
 }
 
 /** aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor */
 export function special_shifted_chebyshev_polynomial_w$x_scalar(x: number | boolean, n: Tensor): Tensor {
-  return wrap(invoke(1166, [x, n._h])) as Tensor;
+  return wrap(invoke(1166, [x, n?._h ?? n])) as Tensor;
 }
 
 /** aten::special_sinc(Tensor self) -> Tensor */
 export function special_sinc(self: Tensor): Tensor {
-  return wrap(invoke(1167, [self._h])) as Tensor;
+  return wrap(invoke(1167, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function special_softmax(self: Tensor, dim: number, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1168, [self._h, dim, dtype])) as Tensor;
+  return wrap(invoke(1168, [self?._h ?? self, dim, dtype])) as Tensor;
 }
 
 /** aten::special_spherical_bessel_j0(Tensor x) -> Tensor */
 export function special_spherical_bessel_j0(x: Tensor): Tensor {
-  return wrap(invoke(1169, [x._h])) as Tensor;
+  return wrap(invoke(1169, [x?._h ?? x])) as Tensor;
 }
 
 /** aten::special_xlog1py(Tensor self, Tensor other) -> Tensor */
 export function special_xlog1py(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1170, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1170, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor */
 export function special_xlog1py$other_scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1171, [self._h, other])) as Tensor;
+  return wrap(invoke(1171, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor */
 export function special_xlog1py$self_scalar(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(1172, [self, other._h])) as Tensor;
+  return wrap(invoke(1172, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_xlogy(Tensor self, Tensor other) -> Tensor */
 export function special_xlogy(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1173, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1173, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor */
 export function special_xlogy$other_scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1174, [self._h, other])) as Tensor;
+  return wrap(invoke(1174, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor */
 export function special_xlogy$self_scalar(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(1175, [self, other._h])) as Tensor;
+  return wrap(invoke(1175, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_zeta(Tensor self, Tensor other) -> Tensor */
 export function special_zeta(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1176, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1176, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor */
 export function special_zeta$other_scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1177, [self._h, other])) as Tensor;
+  return wrap(invoke(1177, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor */
 export function special_zeta$self_scalar(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(1178, [self, other._h])) as Tensor;
+  return wrap(invoke(1178, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
 export function split_copy$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
-  return wrapList(invoke(1179, [self._h, split_size, dim])) as Tensor[];
+  return wrapList(invoke(1179, [self?._h ?? self, split_size, dim])) as Tensor[];
 }
 
 /** aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[] */
 export function split_with_sizes_copy(self: Tensor, split_sizes: readonly number[], dim?: number): Tensor[] {
-  return wrapList(invoke(1180, [self._h, split_sizes, dim])) as Tensor[];
+  return wrapList(invoke(1180, [self?._h ?? self, split_sizes, dim])) as Tensor[];
 }
 
 /** aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[] */
 export function split_with_sizes(self: Tensor, split_sizes: readonly number[], dim?: number): Tensor[] {
-  return wrapList(invoke(1181, [self._h, split_sizes, dim])) as Tensor[];
+  return wrapList(invoke(1181, [self?._h ?? self, split_sizes, dim])) as Tensor[];
 }
 
 /** aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[] */
 export function split$sizes(self: Tensor, split_size: readonly number[], dim?: number): Tensor[] {
-  return wrapList(invoke(1182, [self._h, split_size, dim])) as Tensor[];
+  return wrapList(invoke(1182, [self?._h ?? self, split_size, dim])) as Tensor[];
 }
 
 /** aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[] */
 export function split$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
-  return wrapList(invoke(1183, [self._h, split_size, dim])) as Tensor[];
+  return wrapList(invoke(1183, [self?._h ?? self, split_size, dim])) as Tensor[];
 }
 
 /** aten::sqrt_(Tensor(a!) self) -> Tensor(a!) */
 export function sqrt_(self: Tensor): Tensor {
-  invoke(1184, [self._h], true);
+  invoke(1184, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::sqrt(Tensor self) -> Tensor */
 export function sqrt(self: Tensor): Tensor {
-  return wrap(invoke(1185, [self._h])) as Tensor;
+  return wrap(invoke(1185, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::square_(Tensor(a!) self) -> Tensor(a!) */
 export function square_(self: Tensor): Tensor {
-  invoke(1186, [self._h], true);
+  invoke(1186, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::square(Tensor self) -> Tensor */
 export function square(self: Tensor): Tensor {
-  return wrap(invoke(1187, [self._h])) as Tensor;
+  return wrap(invoke(1187, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::squeeze_(Tensor(a!) self) -> Tensor(a!) */
 export function squeeze_(self: Tensor): Tensor {
-  invoke(1188, [self._h], true);
+  invoke(1188, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!) */
 export function squeeze_$dim(self: Tensor, dim: number): Tensor {
-  invoke(1189, [self._h, dim], true);
+  invoke(1189, [self?._h ?? self, dim], true);
   return self;
 }
 
 /** aten::squeeze_copy(Tensor self) -> Tensor */
 export function squeeze_copy(self: Tensor): Tensor {
-  return wrap(invoke(1190, [self._h])) as Tensor;
+  return wrap(invoke(1190, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor */
 export function squeeze_copy$dim(self: Tensor, dim: number): Tensor {
-  return wrap(invoke(1191, [self._h, dim])) as Tensor;
+  return wrap(invoke(1191, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::squeeze(Tensor(a) self) -> Tensor(a) */
 export function squeeze(self: Tensor): Tensor {
-  return wrap(invoke(1192, [self._h])) as Tensor;
+  return wrap(invoke(1192, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::squeeze.dim(Tensor(a) self, int dim) -> Tensor(a) */
 export function squeeze$dim(self: Tensor, dim: number): Tensor {
-  return wrap(invoke(1193, [self._h, dim])) as Tensor;
+  return wrap(invoke(1193, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function sspaddmm(self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1194, [self._h, mat1._h, mat2._h, beta, alpha])) as Tensor;
+  return wrap(invoke(1194, [self?._h ?? self, mat1?._h ?? mat1, mat2?._h ?? mat2, beta, alpha])) as Tensor;
 }
 
 /** aten::stack(Tensor[] tensors, int dim=0) -> Tensor */
 export function stack(tensors: readonly Tensor[], dim?: number): Tensor {
-  return wrap(invoke(1195, [tensors.map((t) => t._h), dim])) as Tensor;
+  return wrap(invoke(1195, [tensors.map((t) => t?._h ?? t), dim])) as Tensor;
 }
 
 /** aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function std_mean(self: Tensor, unbiased?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1196, [self._h, unbiased]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1196, [self?._h ?? self, unbiased]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
 export function std_mean$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1197, [self._h, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1197, [self?._h ?? self, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
 export function std_mean$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1198, [self._h, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1198, [self?._h ?? self, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::std(Tensor self, bool unbiased=True) -> Tensor */
 export function std(self: Tensor, unbiased?: boolean): Tensor {
-  return wrap(invoke(1199, [self._h, unbiased])) as Tensor;
+  return wrap(invoke(1199, [self?._h ?? self, unbiased])) as Tensor;
 }
 
 /** aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
 export function std$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
-  return wrap(invoke(1200, [self._h, dim, correction, keepdim])) as Tensor;
+  return wrap(invoke(1200, [self?._h ?? self, dim, correction, keepdim])) as Tensor;
 }
 
 /** aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
 export function std$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
-  return wrap(invoke(1201, [self._h, dim, unbiased, keepdim])) as Tensor;
+  return wrap(invoke(1201, [self?._h ?? self, dim, unbiased, keepdim])) as Tensor;
 }
 
 /** aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor */
 export function stft(self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor {
-  return wrap(invoke(1202, [self._h, n_fft, hop_length, win_length, window?._h ?? null, normalized, onesided, return_complex])) as Tensor;
+  return wrap(invoke(1202, [self?._h ?? self, n_fft, hop_length, win_length, window?._h ?? null, normalized, onesided, return_complex])) as Tensor;
 }
 
 /** aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor */
 export function stft$center(self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, center?: boolean, pad_mode?: string, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null): Tensor {
-  return wrap(invoke(1203, [self._h, n_fft, hop_length, win_length, window?._h ?? null, center, pad_mode, normalized, onesided, return_complex])) as Tensor;
+  return wrap(invoke(1203, [self?._h ?? self, n_fft, hop_length, win_length, window?._h ?? null, center, pad_mode, normalized, onesided, return_complex])) as Tensor;
 }
 
 /** aten::stride.int(Tensor self, int dim) -> int */
 export function stride$int(self: Tensor, dim: number): number {
-  return invoke(1204, [self._h, dim]) as number;
+  return invoke(1204, [self?._h ?? self, dim]) as number;
 }
 
 /** aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
 export function sub_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(1205, [self._h, other, alpha], true);
+  invoke(1205, [self?._h ?? self, other, alpha], true);
   return self;
 }
 
 /** aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
 export function sub_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  invoke(1206, [self._h, other._h, alpha], true);
+  invoke(1206, [self?._h ?? self, other?._h ?? other, alpha], true);
   return self;
 }
 
 /** aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function sub$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1207, [self._h, other, alpha])) as Tensor;
+  return wrap(invoke(1207, [self?._h ?? self, other, alpha])) as Tensor;
 }
 
 /** aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function sub$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1208, [self._h, other._h, alpha])) as Tensor;
+  return wrap(invoke(1208, [self?._h ?? self, other?._h ?? other, alpha])) as Tensor;
 }
 
 /** aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
 export function subtract_$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  invoke(1209, [self._h, other, alpha], true);
+  invoke(1209, [self?._h ?? self, other, alpha], true);
   return self;
 }
 
 /** aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
 export function subtract_$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  invoke(1210, [self._h, other._h, alpha], true);
+  invoke(1210, [self?._h ?? self, other?._h ?? other, alpha], true);
   return self;
 }
 
 /** aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function subtract$Scalar(self: Tensor, other: number | boolean, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1211, [self._h, other, alpha])) as Tensor;
+  return wrap(invoke(1211, [self?._h ?? self, other, alpha])) as Tensor;
 }
 
 /** aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function subtract$Tensor(self: Tensor, other: Tensor, alpha?: number | boolean): Tensor {
-  return wrap(invoke(1212, [self._h, other._h, alpha])) as Tensor;
+  return wrap(invoke(1212, [self?._h ?? self, other?._h ?? other, alpha])) as Tensor;
 }
 
 /** aten::sum_to_size(Tensor self, int[] size) -> Tensor */
 export function sum_to_size(self: Tensor, size: readonly number[]): Tensor {
-  return wrap(invoke(1213, [self._h, size])) as Tensor;
+  return wrap(invoke(1213, [self?._h ?? self, size])) as Tensor;
 }
 
 /** aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export function sum(self: Tensor, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1214, [self._h, dtype])) as Tensor;
+  return wrap(invoke(1214, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function sum$dim_IntList(self: Tensor, dim?: number | readonly number[] | null, keepdim?: boolean, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1215, [self._h, dim, keepdim, dtype])) as Tensor;
+  return wrap(invoke(1215, [self?._h ?? self, dim, keepdim, dtype])) as Tensor;
 }
 
 /** aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
 export function svd(self: Tensor, some?: boolean, compute_uv?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1216, [self._h, some, compute_uv]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1216, [self?._h ?? self, some, compute_uv]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!) */
 export function swapaxes_(self: Tensor, axis0: number, axis1: number): Tensor {
-  invoke(1217, [self._h, axis0, axis1], true);
+  invoke(1217, [self?._h ?? self, axis0, axis1], true);
   return self;
 }
 
 /** aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a) */
 export function swapaxes(self: Tensor, axis0: number, axis1: number): Tensor {
-  return wrap(invoke(1218, [self._h, axis0, axis1])) as Tensor;
+  return wrap(invoke(1218, [self?._h ?? self, axis0, axis1])) as Tensor;
 }
 
 /** aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!) */
 export function swapdims_(self: Tensor, dim0: number, dim1: number): Tensor {
-  invoke(1219, [self._h, dim0, dim1], true);
+  invoke(1219, [self?._h ?? self, dim0, dim1], true);
   return self;
 }
 
 /** aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
 export function swapdims(self: Tensor, dim0: number, dim1: number): Tensor {
-  return wrap(invoke(1220, [self._h, dim0, dim1])) as Tensor;
+  return wrap(invoke(1220, [self?._h ?? self, dim0, dim1])) as Tensor;
 }
 
 /** aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors) */
 export function symeig(self: Tensor, eigenvectors?: boolean, upper?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1221, [self._h, eigenvectors, upper]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1221, [self?._h ?? self, eigenvectors, upper]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::t_(Tensor(a!) self) -> Tensor(a!) */
 export function t_(self: Tensor): Tensor {
-  invoke(1222, [self._h], true);
+  invoke(1222, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::t_copy(Tensor self) -> Tensor */
 export function t_copy(self: Tensor): Tensor {
-  return wrap(invoke(1223, [self._h])) as Tensor;
+  return wrap(invoke(1223, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::t(Tensor(a) self) -> Tensor(a) */
 export function t(self: Tensor): Tensor {
-  return wrap(invoke(1224, [self._h])) as Tensor;
+  return wrap(invoke(1224, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor */
 export function take_along_dim(self: Tensor, indices: Tensor, dim?: number | null): Tensor {
-  return wrap(invoke(1225, [self._h, indices._h, dim])) as Tensor;
+  return wrap(invoke(1225, [self?._h ?? self, indices?._h ?? indices, dim])) as Tensor;
 }
 
 /** aten::take(Tensor self, Tensor index) -> Tensor */
 export function take(self: Tensor, index: Tensor): Tensor {
-  return wrap(invoke(1226, [self._h, index._h])) as Tensor;
+  return wrap(invoke(1226, [self?._h ?? self, index?._h ?? index])) as Tensor;
 }
 
 /** aten::tan_(Tensor(a!) self) -> Tensor(a!) */
 export function tan_(self: Tensor): Tensor {
-  invoke(1227, [self._h], true);
+  invoke(1227, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::tan(Tensor self) -> Tensor */
 export function tan(self: Tensor): Tensor {
-  return wrap(invoke(1228, [self._h])) as Tensor;
+  return wrap(invoke(1228, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::tanh_(Tensor(a!) self) -> Tensor(a!) */
 export function tanh_(self: Tensor): Tensor {
-  invoke(1229, [self._h], true);
+  invoke(1229, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::tanh_backward(Tensor grad_output, Tensor output) -> Tensor */
 export function tanh_backward(grad_output: Tensor, output: Tensor): Tensor {
-  return wrap(invoke(1230, [grad_output._h, output._h])) as Tensor;
+  return wrap(invoke(1230, [grad_output?._h ?? grad_output, output?._h ?? output])) as Tensor;
 }
 
 /** aten::tanh(Tensor self) -> Tensor */
 export function tanh(self: Tensor): Tensor {
-  return wrap(invoke(1231, [self._h])) as Tensor;
+  return wrap(invoke(1231, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[] */
 export function tensor_split$indices(self: Tensor, indices: readonly number[], dim?: number): Tensor[] {
-  return wrapList(invoke(1232, [self._h, indices, dim])) as Tensor[];
+  return wrapList(invoke(1232, [self?._h ?? self, indices, dim])) as Tensor[];
 }
 
 /** aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[] */
 export function tensor_split$sections(self: Tensor, sections: number, dim?: number): Tensor[] {
-  return wrapList(invoke(1233, [self._h, sections, dim])) as Tensor[];
+  return wrapList(invoke(1233, [self?._h ?? self, sections, dim])) as Tensor[];
 }
 
 /** aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
 export function tensor_split$tensor_indices_or_sections(self: Tensor, tensor_indices_or_sections: Tensor, dim?: number): Tensor[] {
-  return wrapList(invoke(1234, [self._h, tensor_indices_or_sections._h, dim])) as Tensor[];
+  return wrapList(invoke(1234, [self?._h ?? self, tensor_indices_or_sections?._h ?? tensor_indices_or_sections, dim])) as Tensor[];
 }
 
 /** aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor */
 export function tensordot(self: Tensor, other: Tensor, dims_self: readonly number[], dims_other: readonly number[]): Tensor {
-  return wrap(invoke(1235, [self._h, other._h, dims_self, dims_other])) as Tensor;
+  return wrap(invoke(1235, [self?._h ?? self, other?._h ?? other, dims_self, dims_other])) as Tensor;
 }
 
 /** aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor */
 export function thnn_conv2d(self: Tensor, weight: Tensor, kernel_size: number | readonly number[], bias?: Tensor | null, stride?: number | readonly number[], padding?: number | readonly number[]): Tensor {
-  return wrap(invoke(1236, [self._h, weight._h, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
+  return wrap(invoke(1236, [self?._h ?? self, weight?._h ?? weight, kernel_size, bias?._h ?? null, stride, padding])) as Tensor;
 }
 
 /** aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!) */
 export function threshold_(self: Tensor, threshold: number | boolean, value: number | boolean): Tensor {
-  invoke(1237, [self._h, threshold, value], true);
+  invoke(1237, [self?._h ?? self, threshold, value], true);
   return self;
 }
 
 /** aten::threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor */
 export function threshold_backward(grad_output: Tensor, self: Tensor, threshold: number | boolean): Tensor {
-  return wrap(invoke(1238, [grad_output._h, self._h, threshold])) as Tensor;
+  return wrap(invoke(1238, [grad_output?._h ?? grad_output, self?._h ?? self, threshold])) as Tensor;
 }
 
 /** aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor */
 export function threshold(self: Tensor, threshold: number | boolean, value: number | boolean): Tensor {
-  return wrap(invoke(1239, [self._h, threshold, value])) as Tensor;
+  return wrap(invoke(1239, [self?._h ?? self, threshold, value])) as Tensor;
 }
 
 /** aten::tile(Tensor self, int[] dims) -> Tensor */
 export function tile(self: Tensor, dims: readonly number[]): Tensor {
-  return wrap(invoke(1240, [self._h, dims])) as Tensor;
+  return wrap(invoke(1240, [self?._h ?? self, dims])) as Tensor;
 }
 
 /** aten::to_dense_backward(Tensor grad, Tensor input) -> Tensor */
 export function to_dense_backward(grad: Tensor, input: Tensor): Tensor {
-  return wrap(invoke(1241, [grad._h, input._h])) as Tensor;
+  return wrap(invoke(1241, [grad?._h ?? grad, input?._h ?? input])) as Tensor;
 }
 
 /** aten::to_dense(Tensor self, ScalarType? dtype=None) -> Tensor */
 export function to_dense(self: Tensor, dtype?: DTypeCode | null): Tensor {
-  return wrap(invoke(1242, [self._h, dtype])) as Tensor;
+  return wrap(invoke(1242, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export function to$device(self: Tensor, device: string, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
-  return wrap(invoke(1243, [self._h, device, dtype, non_blocking, copy, memory_format])) as Tensor;
+  return wrap(invoke(1243, [self?._h ?? self, device, dtype, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export function to$dtype(self: Tensor, dtype: DTypeCode, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
-  return wrap(invoke(1244, [self._h, dtype, non_blocking, copy, memory_format])) as Tensor;
+  return wrap(invoke(1244, [self?._h ?? self, dtype, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export function to$dtype_layout(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
-  return wrap(invoke(1245, [self._h, dtype, layout, device, pin_memory, non_blocking, copy, memory_format])) as Tensor;
+  return wrap(invoke(1245, [self?._h ?? self, dtype, layout, device, pin_memory, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export function to$other(self: Tensor, other: Tensor, non_blocking?: boolean, copy?: boolean, memory_format?: number | null): Tensor {
-  return wrap(invoke(1246, [self._h, other._h, non_blocking, copy, memory_format])) as Tensor;
+  return wrap(invoke(1246, [self?._h ?? self, other?._h ?? other, non_blocking, copy, memory_format])) as Tensor;
 }
 
 /** aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
 export function topk(self: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1247, [self._h, k, dim, largest, sorted]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1247, [self?._h ?? self, k, dim, largest, sorted]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::trace_backward(Tensor grad, int[] sizes) -> Tensor */
 export function trace_backward(grad: Tensor, sizes: readonly number[]): Tensor {
-  return wrap(invoke(1248, [grad._h, sizes])) as Tensor;
+  return wrap(invoke(1248, [grad?._h ?? grad, sizes])) as Tensor;
 }
 
 /** aten::trace(Tensor self) -> Tensor */
 export function trace(self: Tensor): Tensor {
-  return wrap(invoke(1249, [self._h])) as Tensor;
+  return wrap(invoke(1249, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!) */
 export function transpose_(self: Tensor, dim0: number, dim1: number): Tensor {
-  invoke(1250, [self._h, dim0, dim1], true);
+  invoke(1250, [self?._h ?? self, dim0, dim1], true);
   return self;
 }
 
 /** aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor */
 export function transpose_copy$int(self: Tensor, dim0: number, dim1: number): Tensor {
-  return wrap(invoke(1251, [self._h, dim0, dim1])) as Tensor;
+  return wrap(invoke(1251, [self?._h ?? self, dim0, dim1])) as Tensor;
 }
 
 /** aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
 export function transpose$int(self: Tensor, dim0: number, dim1: number): Tensor {
-  return wrap(invoke(1252, [self._h, dim0, dim1])) as Tensor;
+  return wrap(invoke(1252, [self?._h ?? self, dim0, dim1])) as Tensor;
 }
 
 /** aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor */
 export function trapezoid$dx(y: Tensor, dx?: number | boolean, dim?: number): Tensor {
-  return wrap(invoke(1253, [y._h, dx, dim])) as Tensor;
+  return wrap(invoke(1253, [y?._h ?? y, dx, dim])) as Tensor;
 }
 
 /** aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
 export function trapezoid$x(y: Tensor, x: Tensor, dim?: number): Tensor {
-  return wrap(invoke(1254, [y._h, x._h, dim])) as Tensor;
+  return wrap(invoke(1254, [y?._h ?? y, x?._h ?? x, dim])) as Tensor;
 }
 
 /** aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor */
 export function trapz$dx(y: Tensor, dx?: number, dim?: number): Tensor {
-  return wrap(invoke(1255, [y._h, dx, dim])) as Tensor;
+  return wrap(invoke(1255, [y?._h ?? y, dx, dim])) as Tensor;
 }
 
 /** aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
 export function trapz$x(y: Tensor, x: Tensor, dim?: number): Tensor {
-  return wrap(invoke(1256, [y._h, x._h, dim])) as Tensor;
+  return wrap(invoke(1256, [y?._h ?? y, x?._h ?? x, dim])) as Tensor;
 }
 
 /** aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
 export function triangular_solve(self: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1257, [self._h, A._h, upper, transpose, unitriangular]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1257, [self?._h ?? self, A?._h ?? A, upper, transpose, unitriangular]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!) */
 export function tril_(self: Tensor, diagonal?: number): Tensor {
-  invoke(1258, [self._h, diagonal], true);
+  invoke(1258, [self?._h ?? self, diagonal], true);
   return self;
 }
 
@@ -6532,17 +6532,17 @@ export function tril_indices(row: number, col: number, offset?: number, dtype?: 
 
 /** aten::tril(Tensor self, int diagonal=0) -> Tensor */
 export function tril(self: Tensor, diagonal?: number): Tensor {
-  return wrap(invoke(1260, [self._h, diagonal])) as Tensor;
+  return wrap(invoke(1260, [self?._h ?? self, diagonal])) as Tensor;
 }
 
 /** aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1., float p=2., float eps=9.9999999999999995e-07, bool swap=False, int reduction=1) -> Tensor */
 export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number): Tensor {
-  return wrap(invoke(1261, [anchor._h, positive._h, negative._h, margin, p, eps, swap, reduction])) as Tensor;
+  return wrap(invoke(1261, [anchor?._h ?? anchor, positive?._h ?? positive, negative?._h ?? negative, margin, p, eps, swap, reduction])) as Tensor;
 }
 
 /** aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!) */
 export function triu_(self: Tensor, diagonal?: number): Tensor {
-  invoke(1262, [self._h, diagonal], true);
+  invoke(1262, [self?._h ?? self, diagonal], true);
   return self;
 }
 
@@ -6553,460 +6553,460 @@ export function triu_indices(row: number, col: number, offset?: number, dtype?: 
 
 /** aten::triu(Tensor self, int diagonal=0) -> Tensor */
 export function triu(self: Tensor, diagonal?: number): Tensor {
-  return wrap(invoke(1264, [self._h, diagonal])) as Tensor;
+  return wrap(invoke(1264, [self?._h ?? self, diagonal])) as Tensor;
 }
 
 /** aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function true_divide_$Scalar(self: Tensor, other: number | boolean): Tensor {
-  invoke(1265, [self._h, other], true);
+  invoke(1265, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function true_divide_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(1266, [self._h, other._h], true);
+  invoke(1266, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor */
 export function true_divide$Scalar(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1267, [self._h, other])) as Tensor;
+  return wrap(invoke(1267, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor */
 export function true_divide$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1268, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1268, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::trunc_(Tensor(a!) self) -> Tensor(a!) */
 export function trunc_(self: Tensor): Tensor {
-  invoke(1269, [self._h], true);
+  invoke(1269, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::trunc(Tensor self) -> Tensor */
 export function trunc(self: Tensor): Tensor {
-  return wrap(invoke(1270, [self._h])) as Tensor;
+  return wrap(invoke(1270, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::type_as(Tensor self, Tensor other) -> Tensor */
 export function type_as(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1271, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1271, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[] */
 export function unbind_copy$int(self: Tensor, dim?: number): Tensor[] {
-  return wrapList(invoke(1272, [self._h, dim])) as Tensor[];
+  return wrapList(invoke(1272, [self?._h ?? self, dim])) as Tensor[];
 }
 
 /** aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
 export function unbind$int(self: Tensor, dim?: number): Tensor[] {
-  return wrapList(invoke(1273, [self._h, dim])) as Tensor[];
+  return wrapList(invoke(1273, [self?._h ?? self, dim])) as Tensor[];
 }
 
 /** aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[] */
 export function unflatten_dense_tensors(flat: Tensor, tensors: readonly Tensor[]): Tensor[] {
-  return wrapList(invoke(1274, [flat._h, tensors.map((t) => t._h)])) as Tensor[];
+  return wrapList(invoke(1274, [flat?._h ?? flat, tensors.map((t) => t?._h ?? t)])) as Tensor[];
 }
 
 /** aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a) */
 export function unflatten$int(self: Tensor, dim: number, sizes: readonly number[]): Tensor {
-  return wrap(invoke(1275, [self._h, dim, sizes])) as Tensor;
+  return wrap(invoke(1275, [self?._h ?? self, dim, sizes])) as Tensor;
 }
 
 /** aten::unfold_backward(Tensor grad_in, int[] input_sizes, int dim, int size, int step) -> Tensor */
 export function unfold_backward(grad_in: Tensor, input_sizes: readonly number[], dim: number, size: number, step: number): Tensor {
-  return wrap(invoke(1276, [grad_in._h, input_sizes, dim, size, step])) as Tensor;
+  return wrap(invoke(1276, [grad_in?._h ?? grad_in, input_sizes, dim, size, step])) as Tensor;
 }
 
 /** aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor */
 export function unfold_copy(self: Tensor, dimension: number, size: number, step: number): Tensor {
-  return wrap(invoke(1277, [self._h, dimension, size, step])) as Tensor;
+  return wrap(invoke(1277, [self?._h ?? self, dimension, size, step])) as Tensor;
 }
 
 /** aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a) */
 export function unfold(self: Tensor, dimension: number, size: number, step: number): Tensor {
-  return wrap(invoke(1278, [self._h, dimension, size, step])) as Tensor;
+  return wrap(invoke(1278, [self?._h ?? self, dimension, size, step])) as Tensor;
 }
 
 /** aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!) */
 export function uniform_(self: Tensor, from?: number, to?: number, generator?: Generator | null): Tensor {
-  invoke(1279, [self._h, from, to, generator?._h ?? null], true);
+  invoke(1279, [self?._h ?? self, from, to, generator?._h ?? null], true);
   return self;
 }
 
 /** aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor */
 export function uniform(self: Tensor, from?: number, to?: number, generator?: Generator | null): Tensor {
-  return wrap(invoke(1280, [self._h, from, to, generator?._h ?? null])) as Tensor;
+  return wrap(invoke(1280, [self?._h ?? self, from, to, generator?._h ?? null])) as Tensor;
 }
 
 /** aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor) */
 export function unique_consecutive(self: Tensor, return_inverse?: boolean, return_counts?: boolean, dim?: number | null): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1281, [self._h, return_inverse, return_counts, dim]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1281, [self?._h ?? self, return_inverse, return_counts, dim]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function unique_dim_consecutive(self: Tensor, dim: number, return_inverse?: boolean, return_counts?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1282, [self._h, dim, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1282, [self?._h ?? self, dim, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function unique_dim(self: Tensor, dim: number, sorted?: boolean, return_inverse?: boolean, return_counts?: boolean): [Tensor, Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1283, [self._h, dim, sorted, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1]), wrap(r[2])])(invoke(1283, [self?._h ?? self, dim, sorted, return_inverse, return_counts]) as unknown[]) as [Tensor, Tensor, Tensor];
 }
 
 /** aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
 export function unsafe_chunk(self: Tensor, chunks: number, dim?: number): Tensor[] {
-  return wrapList(invoke(1284, [self._h, chunks, dim])) as Tensor[];
+  return wrapList(invoke(1284, [self?._h ?? self, chunks, dim])) as Tensor[];
 }
 
 /** aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[] */
 export function unsafe_split_with_sizes(self: Tensor, split_sizes: readonly number[], dim?: number): Tensor[] {
-  return wrapList(invoke(1285, [self._h, split_sizes, dim])) as Tensor[];
+  return wrapList(invoke(1285, [self?._h ?? self, split_sizes, dim])) as Tensor[];
 }
 
 /** aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
 export function unsafe_split$Tensor(self: Tensor, split_size: number, dim?: number): Tensor[] {
-  return wrapList(invoke(1286, [self._h, split_size, dim])) as Tensor[];
+  return wrapList(invoke(1286, [self?._h ?? self, split_size, dim])) as Tensor[];
 }
 
 /** aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!) */
 export function unsqueeze_(self: Tensor, dim: number): Tensor {
-  invoke(1287, [self._h, dim], true);
+  invoke(1287, [self?._h ?? self, dim], true);
   return self;
 }
 
 /** aten::unsqueeze_copy(Tensor self, int dim) -> Tensor */
 export function unsqueeze_copy(self: Tensor, dim: number): Tensor {
-  return wrap(invoke(1288, [self._h, dim])) as Tensor;
+  return wrap(invoke(1288, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a) */
 export function unsqueeze(self: Tensor, dim: number): Tensor {
-  return wrap(invoke(1289, [self._h, dim])) as Tensor;
+  return wrap(invoke(1289, [self?._h ?? self, dim])) as Tensor;
 }
 
 /** aten::upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_bicubic2d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1290, [grad_output._h, output_size, input_size, align_corners, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1290, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_bicubic2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_bicubic2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1291, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1291, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_bicubic2d(self: Tensor, output_size: number | readonly number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1292, [self._h, output_size, align_corners, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1292, [self?._h ?? self, output_size, align_corners, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_bicubic2d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1293, [input._h, output_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1293, [input?._h ?? input, output_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_bilinear2d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1294, [grad_output._h, output_size, input_size, align_corners, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1294, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_bilinear2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_bilinear2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1295, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1295, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_bilinear2d(self: Tensor, output_size: number | readonly number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1296, [self._h, output_size, align_corners, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1296, [self?._h ?? self, output_size, align_corners, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_bilinear2d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1297, [input._h, output_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1297, [input?._h ?? input, output_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor */
 export function upsample_linear1d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], align_corners: boolean, scales?: number | null): Tensor {
-  return wrap(invoke(1298, [grad_output._h, output_size, input_size, align_corners, scales])) as Tensor;
+  return wrap(invoke(1298, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scales])) as Tensor;
 }
 
 /** aten::upsample_linear1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_linear1d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1299, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1299, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor */
 export function upsample_linear1d(self: Tensor, output_size: number | readonly number[], align_corners: boolean, scales?: number | null): Tensor {
-  return wrap(invoke(1300, [self._h, output_size, align_corners, scales])) as Tensor;
+  return wrap(invoke(1300, [self?._h ?? self, output_size, align_corners, scales])) as Tensor;
 }
 
 /** aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_linear1d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1301, [input._h, output_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1301, [input?._h ?? input, output_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor */
 export function upsample_nearest1d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], scales?: number | null): Tensor {
-  return wrap(invoke(1302, [grad_output._h, output_size, input_size, scales])) as Tensor;
+  return wrap(invoke(1302, [grad_output?._h ?? grad_output, output_size, input_size, scales])) as Tensor;
 }
 
 /** aten::upsample_nearest1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest1d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1303, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
+  return wrap(invoke(1303, [grad_output?._h ?? grad_output, output_size, input_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor */
 export function upsample_nearest1d(self: Tensor, output_size: number | readonly number[], scales?: number | null): Tensor {
-  return wrap(invoke(1304, [self._h, output_size, scales])) as Tensor;
+  return wrap(invoke(1304, [self?._h ?? self, output_size, scales])) as Tensor;
 }
 
 /** aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest1d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1305, [input._h, output_size, scale_factors])) as Tensor;
+  return wrap(invoke(1305, [input?._h ?? input, output_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_nearest2d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1306, [grad_output._h, output_size, input_size, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1306, [grad_output?._h ?? grad_output, output_size, input_size, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_nearest2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest2d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1307, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
+  return wrap(invoke(1307, [grad_output?._h ?? grad_output, output_size, input_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_nearest2d(self: Tensor, output_size: number | readonly number[], scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1308, [self._h, output_size, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1308, [self?._h ?? self, output_size, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest2d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1309, [input._h, output_size, scale_factors])) as Tensor;
+  return wrap(invoke(1309, [input?._h ?? input, output_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_nearest3d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1310, [grad_output._h, output_size, input_size, scales_d, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1310, [grad_output?._h ?? grad_output, output_size, input_size, scales_d, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_nearest3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest3d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1311, [grad_output._h, output_size, input_size, scale_factors])) as Tensor;
+  return wrap(invoke(1311, [grad_output?._h ?? grad_output, output_size, input_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_nearest3d(self: Tensor, output_size: number | readonly number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1312, [self._h, output_size, scales_d, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1312, [self?._h ?? self, output_size, scales_d, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsample_nearest3d$vec(input: Tensor, output_size?: readonly number[] | null, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1313, [input._h, output_size, scale_factors])) as Tensor;
+  return wrap(invoke(1313, [input?._h ?? input, output_size, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_trilinear3d_backward(grad_output: Tensor, output_size: number | readonly number[], input_size: number | readonly number[], align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1314, [grad_output._h, output_size, input_size, align_corners, scales_d, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1314, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scales_d, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_trilinear3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_trilinear3d_backward$vec(grad_output: Tensor, output_size: readonly number[] | null | undefined, input_size: readonly number[], align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1315, [grad_output._h, output_size, input_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1315, [grad_output?._h ?? grad_output, output_size, input_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsample_trilinear3d(self: Tensor, output_size: number | readonly number[], align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null): Tensor {
-  return wrap(invoke(1316, [self._h, output_size, align_corners, scales_d, scales_h, scales_w])) as Tensor;
+  return wrap(invoke(1316, [self?._h ?? self, output_size, align_corners, scales_d, scales_h, scales_w])) as Tensor;
 }
 
 /** aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsample_trilinear3d$vec(input: Tensor, output_size: readonly number[] | null | undefined, align_corners: boolean, scale_factors?: readonly number[] | null): Tensor {
-  return wrap(invoke(1317, [input._h, output_size, align_corners, scale_factors])) as Tensor;
+  return wrap(invoke(1317, [input?._h ?? input, output_size, align_corners, scale_factors])) as Tensor;
 }
 
 /** aten::value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, int[] sizes, bool keepdim) -> Tensor */
 export function value_selecting_reduction_backward(grad: Tensor, dim: number, indices: Tensor, sizes: readonly number[], keepdim: boolean): Tensor {
-  return wrap(invoke(1318, [grad._h, dim, indices._h, sizes, keepdim])) as Tensor;
+  return wrap(invoke(1318, [grad?._h ?? grad, dim, indices?._h ?? indices, sizes, keepdim])) as Tensor;
 }
 
 /** aten::values_copy(Tensor self) -> Tensor */
 export function values_copy(self: Tensor): Tensor {
-  return wrap(invoke(1319, [self._h])) as Tensor;
+  return wrap(invoke(1319, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::values(Tensor(a) self) -> Tensor(a) */
 export function values(self: Tensor): Tensor {
-  return wrap(invoke(1320, [self._h])) as Tensor;
+  return wrap(invoke(1320, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::vander(Tensor x, int? N=None, bool increasing=False) -> Tensor */
 export function vander(x: Tensor, N?: number | null, increasing?: boolean): Tensor {
-  return wrap(invoke(1321, [x._h, N, increasing])) as Tensor;
+  return wrap(invoke(1321, [x?._h ?? x, N, increasing])) as Tensor;
 }
 
 /** aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function var_mean(self: Tensor, unbiased?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1322, [self._h, unbiased]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1322, [self?._h ?? self, unbiased]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
 export function var_mean$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1323, [self._h, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1323, [self?._h ?? self, dim, correction, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
 export function var_mean$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): [Tensor, Tensor] {
-  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1324, [self._h, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
+  return ((r: unknown[]) => [wrap(r[0]), wrap(r[1])])(invoke(1324, [self?._h ?? self, dim, unbiased, keepdim]) as unknown[]) as [Tensor, Tensor];
 }
 
 /** aten::var(Tensor self, bool unbiased=True) -> Tensor */
 export function var_op(self: Tensor, unbiased?: boolean): Tensor {
-  return wrap(invoke(1325, [self._h, unbiased])) as Tensor;
+  return wrap(invoke(1325, [self?._h ?? self, unbiased])) as Tensor;
 }
 
 /** aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
 export function var_op$correction(self: Tensor, dim?: number | readonly number[] | null, correction?: number | null, keepdim?: boolean): Tensor {
-  return wrap(invoke(1326, [self._h, dim, correction, keepdim])) as Tensor;
+  return wrap(invoke(1326, [self?._h ?? self, dim, correction, keepdim])) as Tensor;
 }
 
 /** aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
 export function var_op$dim(self: Tensor, dim?: number | readonly number[] | null, unbiased?: boolean, keepdim?: boolean): Tensor {
-  return wrap(invoke(1327, [self._h, dim, unbiased, keepdim])) as Tensor;
+  return wrap(invoke(1327, [self?._h ?? self, dim, unbiased, keepdim])) as Tensor;
 }
 
 /** aten::vdot(Tensor self, Tensor other) -> Tensor */
 export function vdot(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1328, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1328, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::view_as_complex_copy(Tensor self) -> Tensor */
 export function view_as_complex_copy(self: Tensor): Tensor {
-  return wrap(invoke(1329, [self._h])) as Tensor;
+  return wrap(invoke(1329, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::view_as_complex(Tensor(a) self) -> Tensor(a) */
 export function view_as_complex(self: Tensor): Tensor {
-  return wrap(invoke(1330, [self._h])) as Tensor;
+  return wrap(invoke(1330, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::view_as_real_copy(Tensor self) -> Tensor */
 export function view_as_real_copy(self: Tensor): Tensor {
-  return wrap(invoke(1331, [self._h])) as Tensor;
+  return wrap(invoke(1331, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::view_as_real(Tensor(a) self) -> Tensor(a) */
 export function view_as_real(self: Tensor): Tensor {
-  return wrap(invoke(1332, [self._h])) as Tensor;
+  return wrap(invoke(1332, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a) */
 export function view_as(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1333, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1333, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::view_copy(Tensor self, SymInt[] size) -> Tensor */
 export function view_copy(self: Tensor, size: readonly number[]): Tensor {
-  return wrap(invoke(1334, [self._h, size])) as Tensor;
+  return wrap(invoke(1334, [self?._h ?? self, size])) as Tensor;
 }
 
 /** aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor */
 export function view_copy$dtype(self: Tensor, dtype: DTypeCode): Tensor {
-  return wrap(invoke(1335, [self._h, dtype])) as Tensor;
+  return wrap(invoke(1335, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a) */
 export function view(self: Tensor, size: readonly number[]): Tensor {
-  return wrap(invoke(1336, [self._h, size])) as Tensor;
+  return wrap(invoke(1336, [self?._h ?? self, size])) as Tensor;
 }
 
 /** aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a) */
 export function view$dtype(self: Tensor, dtype: DTypeCode): Tensor {
-  return wrap(invoke(1337, [self._h, dtype])) as Tensor;
+  return wrap(invoke(1337, [self?._h ?? self, dtype])) as Tensor;
 }
 
 /** aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
 export function vsplit$array(self: Tensor, indices: readonly number[]): Tensor[] {
-  return wrapList(invoke(1338, [self._h, indices])) as Tensor[];
+  return wrapList(invoke(1338, [self?._h ?? self, indices])) as Tensor[];
 }
 
 /** aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export function vsplit$int(self: Tensor, sections: number): Tensor[] {
-  return wrapList(invoke(1339, [self._h, sections])) as Tensor[];
+  return wrapList(invoke(1339, [self?._h ?? self, sections])) as Tensor[];
 }
 
 /** aten::vstack(Tensor[] tensors) -> Tensor */
 export function vstack(tensors: readonly Tensor[]): Tensor {
-  return wrap(invoke(1340, [tensors.map((t) => t._h)])) as Tensor;
+  return wrap(invoke(1340, [tensors.map((t) => t?._h ?? t)])) as Tensor;
 }
 
 /** aten::where(Tensor condition) -> Tensor[] */
 export function where(condition: Tensor): Tensor[] {
-  return wrapList(invoke(1341, [condition._h])) as Tensor[];
+  return wrapList(invoke(1341, [condition?._h ?? condition])) as Tensor[];
 }
 
 /** aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor */
 export function where$Scalar(condition: Tensor, self: number | boolean, other: number | boolean): Tensor {
-  return wrap(invoke(1342, [condition._h, self, other])) as Tensor;
+  return wrap(invoke(1342, [condition?._h ?? condition, self, other])) as Tensor;
 }
 
 /** aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor */
 export function where$ScalarOther(condition: Tensor, self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1343, [condition._h, self._h, other])) as Tensor;
+  return wrap(invoke(1343, [condition?._h ?? condition, self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor */
 export function where$ScalarSelf(condition: Tensor, self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(1344, [condition._h, self, other._h])) as Tensor;
+  return wrap(invoke(1344, [condition?._h ?? condition, self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor */
 export function where$self(condition: Tensor, self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1345, [condition._h, self._h, other._h])) as Tensor;
+  return wrap(invoke(1345, [condition?._h ?? condition, self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!) */
 export function xlogy_$Scalar_Other(self: Tensor, other: number | boolean): Tensor {
-  invoke(1346, [self._h, other], true);
+  invoke(1346, [self?._h ?? self, other], true);
   return self;
 }
 
 /** aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export function xlogy_$Tensor(self: Tensor, other: Tensor): Tensor {
-  invoke(1347, [self._h, other._h], true);
+  invoke(1347, [self?._h ?? self, other?._h ?? other], true);
   return self;
 }
 
 /** aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor */
 export function xlogy$Scalar_Other(self: Tensor, other: number | boolean): Tensor {
-  return wrap(invoke(1348, [self._h, other])) as Tensor;
+  return wrap(invoke(1348, [self?._h ?? self, other])) as Tensor;
 }
 
 /** aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor */
 export function xlogy$Scalar_Self(self: number | boolean, other: Tensor): Tensor {
-  return wrap(invoke(1349, [self, other._h])) as Tensor;
+  return wrap(invoke(1349, [self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor */
 export function xlogy$Tensor(self: Tensor, other: Tensor): Tensor {
-  return wrap(invoke(1350, [self._h, other._h])) as Tensor;
+  return wrap(invoke(1350, [self?._h ?? self, other?._h ?? other])) as Tensor;
 }
 
 /** aten::zero_(Tensor(a!) self) -> Tensor(a!) */
 export function zero_(self: Tensor): Tensor {
-  invoke(1351, [self._h], true);
+  invoke(1351, [self?._h ?? self], true);
   return self;
 }
 
 /** aten::zero(Tensor self) -> Tensor */
 export function zero(self: Tensor): Tensor {
-  return wrap(invoke(1352, [self._h])) as Tensor;
+  return wrap(invoke(1352, [self?._h ?? self])) as Tensor;
 }
 
 /** aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function zeros_like(self: Tensor, dtype?: DTypeCode | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null): Tensor {
-  return wrap(invoke(1353, [self._h, dtype, layout, device, pin_memory, memory_format])) as Tensor;
+  return wrap(invoke(1353, [self?._h ?? self, dtype, layout, device, pin_memory, memory_format])) as Tensor;
 }
 
 /** aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
