@@ -7,10 +7,13 @@
 //   torch PIL       Python torch with torchvision PIL transforms in a DataLoader with workers
 // Every run is a fresh process. Variants alternate within each round (the order reverses every other round), so
 // the load other users put on a shared machine hits all of them; img/s comes from the median step time of all
-// measured steps of all rounds (the best step is reported too). Also measured: the allocator and OpenMP
-// settings, and weighted-kNN top-1 of the fp32 and bf16 runs. Writes JSON and a Markdown table.
+// measured steps of all rounds (the best step is reported too), with CPU time per step beside it. Also measured:
+// allocator, OpenMP wait policy and thread count (runSettings), the idle core time a prefetch could use
+// (bench/overlap.ts), the dtypes of a bf16 step, and weighted-kNN top-1 of the fp32 and bf16 runs. Writes JSON and
+// Markdown (bench/PERFORMANCE.md explains the method and the results).
 // Environment: BENCH_ROUNDS (default 2), BENCH_STEPS (measured steps per run, default 3), BENCH_THREADS (default:
-// all cores), BENCH_OUT (default bench/results), BENCH_CASES (comma list of case ids).
+// all cores), BENCH_OUT (default bench/results), BENCH_CASES (comma list of case ids), BENCH_SETTINGS_ROUNDS
+// (default 2).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -18,12 +21,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchData, type BenchData, type DataName } from './datasets.js';
 import type { OursSpec, StepTimes } from './ours.js';
+import type { OverlapRow } from './overlap.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = '/usr/bin/python3';
 const LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const measured = Number(process.env.BENCH_STEPS ?? 3);
+const settingsRounds = Number(process.env.BENCH_SETTINGS_ROUNDS ?? 2);
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const outDir = resolve(process.env.BENCH_OUT ?? join(ROOT, 'bench', 'results'));
 const work = join(tmpdir(), `simclr-bench-${process.pid}`);
@@ -42,12 +47,12 @@ interface CaseDef {
 
 type VariantName = 'ours' | 'ours compute' | 'ours bf16' | 'torch batched' | 'torch PIL';
 
-// Batches and variants are sized so that `npm run bench` stays under 10 minutes on a busy 2-core machine: bf16 runs
-// where the kNN check needs it (gray28) and on the widest network (cifar32); the PIL reference on the 96 px case.
+// Batches and variants are sized so that `npm run bench` stays under 10 minutes on a busy 2-core machine: bf16 on
+// gray28 (where the kNN check is; on cifar32 it measured 0.3x fp32 at 12 s a step), PIL on the 96 px case.
 const CASES: readonly CaseDef[] = [
   {
     id: 'cifar32', title: 'ResNet-18, CIFAR stem, 32 px colour', data: 'cifar-like', width: 1, stem: 'cifar', batch: 32, colorStrength: 0.5, blur: false,
-    variants: ['ours', 'ours compute', 'ours bf16', 'torch batched'],
+    variants: ['ours', 'ours compute', 'torch batched'],
   },
   {
     id: 'gray28', title: 'ResNet-18 x0.25, 28 px grayscale (Fashion-MNIST)', data: 'fashion-mnist', width: 0.25, stem: 'cifar', batch: 256, colorStrength: 0.5, blur: false,
@@ -170,7 +175,10 @@ const RATIOS: readonly [string, VariantName, VariantName][] = [
   ['ours bf16 / ours', 'ours bf16', 'ours'],
 ];
 
-function runCase(c: CaseDef, knnRuns: Map<string, string>): CaseResult {
+/** Run folders of the first round's end-to-end runs, by `${case} ${variant}`, for the kNN comparison. */
+const runDirs = new Map<string, string>();
+
+function runCase(c: CaseDef): CaseResult {
   const data = benchData(c.data, join(ROOT, '.cache', 'bench'));
   const collected = new Map<VariantName, { steps: StepTimes[]; load: number }[]>();
   for (let round = 0; round < rounds; round++) {
@@ -186,7 +194,7 @@ function runCase(c: CaseDef, knnRuns: Map<string, string>): CaseResult {
       if (!collected.has(v)) collected.set(v, []);
       collected.get(v)!.push({ steps, load });
       log(`${c.id} round ${round + 1} ${v}: ${fmt(c.batch / median(steps.map((s) => s.total)))} img/s (load ${fmt(load, 2)})`);
-      if (round === 0 && (v === 'ours' || v === 'ours bf16')) knnRuns.set(`${c.id} ${v}`, out);
+      if (round === 0) runDirs.set(`${c.id} ${v}`, out);
     }
   }
   const variants: CaseResult['variants'] = {};
@@ -216,7 +224,7 @@ function runSettings(c: CaseDef): SettingResult[] {
     ...(threads > 1 ? [{ name: `${DEFAULT_ALLOCATOR}, PASSIVE, 1 thread`, env: STANDARD_ENV, threads: 1 }] : []),
   ];
   const collected = settings.map(() => [] as { steps: StepTimes[]; load: number }[]);
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < settingsRounds; round++) {
     const order = settings.map((_, i) => i);
     if (round % 2 === 1) order.reverse();
     for (const i of order) {
@@ -256,7 +264,7 @@ function targets(cases: CaseResult[], knn: Report['knn']): Target[] {
   }
   if (knn) {
     const diff = (knn.bf16 - knn.fp32) * 100;
-    t.push({ what: 'gray28: kNN top-1, bf16 - fp32 (points)', value: diff, cpuValue: NaN, goal: '>= -1', met: diff >= -1 });
+    t.push({ what: `gray28: kNN top-1 after ${knn.steps} steps, bf16 - fp32 (points)`, value: diff, cpuValue: NaN, goal: '>= -1', met: diff >= -1 });
   }
   return t;
 }
@@ -302,20 +310,26 @@ function markdown(r: Report): string {
   }
   if (r.settingsStudy.length > 0) {
     L.push('');
-    L.push(`Runtime settings, ours end to end on ${r.settingsCase}:`);
+    L.push(`Runtime settings, ours end to end on ${r.settingsCase} (${r.settings.settingsRounds} round(s) x ${r.settings.steps} steps):`);
     L.push('');
     L.push('| setting | img/s | vs default | img per CPU-s |');
     L.push('|---|---:|---:|---:|');
     const base = r.settingsStudy[0]!.summary.imgPerSec;
     for (const s of r.settingsStudy) L.push(`| ${s.name} | ${fmt(s.summary.imgPerSec)} | ${fmt(s.summary.imgPerSec / base, 2)} | ${fmt(s.summary.imgPerCpuSec)} |`);
   }
+  L.push('');
+  L.push('Could step t+1\'s augmentation run while step t computes? Core time the compute step leaves idle (main thread CPU minus OpenMP worker CPU, per step) against the augmentation\'s CPU time (bench/overlap.ts):');
+  L.push('');
+  L.push('| case | compute step wall s | idle core-s | augmentation CPU-s | hideable share of the augmentation |');
+  L.push('|---|---:|---:|---:|---:|');
+  for (const o of r.overlap) L.push(`| ${o.case} | ${fmt(o.computeWall, 3)} | ${fmt(o.idleCoreSeconds, 3)} | ${fmt(o.augmentCpu, 3)} | ${fmt(Math.min(1, o.idleCoreSeconds / o.augmentCpu) * 100, 0)}% |`);
   if (r.bf16Dtypes) {
     L.push('');
     L.push(`bf16 (one step of the loop's code): ${Object.entries(r.bf16Dtypes).map(([k, v]) => `${k} ${v.join('/')}`).join('; ')}.`);
   }
   if (r.knn) {
     L.push('');
-    L.push(`Weighted kNN (k=200, T=0.1; 10k train / 2k test Fashion-MNIST images) after the same ${r.knn.steps}-step gray28 run: fp32 top-1 ${fmt(r.knn.fp32 * 100, 2)}%, bf16 ${fmt(r.knn.bf16 * 100, 2)}%.`);
+    L.push(`Weighted kNN (k=200, T=0.1; 10k train / 2k test Fashion-MNIST images) after the same ${r.knn.steps}-step gray28 run (seed, data order, augmentations): fp32 top-1 ${fmt(r.knn.fp32 * 100, 2)}%, bf16 ${fmt(r.knn.bf16 * 100, 2)}%.`);
   }
   L.push('');
   L.push('| target | measured (CPU-time basis) | goal | met |');
@@ -327,10 +341,11 @@ function markdown(r: Report): string {
 interface Report {
   created: string;
   machine: { cpu: string; isa: string; cores: number; memoryGiB: number; node: string; libtorch: string; pythonTorch: string; loadStart: number; loadEnd: number };
-  settings: { threads: number; rounds: number; steps: number; allocator: string };
+  settings: { threads: number; rounds: number; steps: number; settingsRounds: number; allocator: string };
   cases: CaseResult[];
   settingsCase: string;
   settingsStudy: SettingResult[];
+  overlap: OverlapRow[];
   bf16Dtypes: Record<string, string[]> | null;
   knn: { steps: number; fp32: number; bf16: number } | null;
   targets: Target[];
@@ -349,21 +364,23 @@ const started = Date.now();
 const loadStart = loadavg()[0]!;
 mkdirSync(work, { recursive: true });
 const chosen = process.env.BENCH_CASES ? CASES.filter((c) => process.env.BENCH_CASES!.split(',').includes(c.id)) : CASES;
-const knnRuns = new Map<string, string>();
 try {
-  const cases = chosen.map((c) => runCase(c, knnRuns));
+  const cases = chosen.map((c) => runCase(c));
   const settingsCase = chosen.find((c) => c.id === 'colour96') ?? chosen[0]!;
   const settingsStudy = runSettings(settingsCase);
+  const overlap = runChild(process.execPath, [join(ROOT, 'dist', 'bench', 'overlap.js'), '--json', ...chosen.map((c) => c.id)], STANDARD_ENV).rows as OverlapRow[];
   const gray = CASES.find((c) => c.id === 'gray28')!;
   const grayData = benchData('fashion-mnist', join(ROOT, '.cache', 'bench'));
   const bf16Dtypes = ours({ ...oursSpec(gray, grayData, 'e2e', 'bf16', join(work, 'dtypes')), mode: 'dtypes', batch: 32 }).dtypes as Record<string, string[]>;
+  // The first round's fp32 and bf16 gray28 runs: same seed, data order, augmentations and steps. (bf16 steps cost
+  // 10x fp32 ones here, so a longer dedicated run would not fit the time budget.)
   let knn: Report['knn'] = null;
-  const fp32Run = knnRuns.get('gray28 ours');
-  const bf16Run = knnRuns.get('gray28 ours bf16');
+  const fp32Run = runDirs.get('gray28 ours');
+  const bf16Run = runDirs.get('gray28 ours bf16');
   if (fp32Run && bf16Run) {
     const top1 = (out: string): number => ours({ ...oursSpec(gray, grayData, 'e2e', 'fp32', out), mode: 'knn' }).top1 as number;
     knn = { steps: 1 + measured, fp32: top1(fp32Run), bf16: top1(bf16Run) };
-    log(`kNN top-1: fp32 ${fmt(knn.fp32 * 100, 2)}%, bf16 ${fmt(knn.bf16 * 100, 2)}%`);
+    log(`kNN top-1 after ${knn.steps} steps: fp32 ${fmt(knn.fp32 * 100, 2)}%, bf16 ${fmt(knn.bf16 * 100, 2)}%`);
   }
   const py = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   const probe = spawnSync(process.execPath, ['-e', `import('${join(ROOT, 'dist', 'src', 'torch', 'index.js')}').then((t) => console.log(t.version()))`], { encoding: 'utf8' });
@@ -373,8 +390,8 @@ try {
       cpu: cpus()[0]?.model ?? 'unknown', isa: isa(), cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version,
       libtorch: probe.stdout.trim(), pythonTorch: py.stdout.trim(), loadStart, loadEnd: loadavg()[0]!,
     },
-    settings: { threads, rounds, steps: measured, allocator: DEFAULT_ALLOCATOR },
-    cases, settingsCase: settingsCase.id, settingsStudy, bf16Dtypes, knn, targets: targets(cases, knn),
+    settings: { threads, rounds, steps: measured, settingsRounds, allocator: DEFAULT_ALLOCATOR },
+    cases, settingsCase: settingsCase.id, settingsStudy, overlap, bf16Dtypes, knn, targets: targets(cases, knn),
     wallSeconds: (Date.now() - started) / 1000,
   };
   mkdirSync(outDir, { recursive: true });

@@ -303,20 +303,26 @@ def main():
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
     images = load_images(spec["data"])
-    bs, steps = spec["batch"], spec["warmup"] + spec["steps"]
+    mode = spec["mode"]
+    # The DataLoader fills a queue of workers x prefetch_factor (2) batches during the first step; measuring before
+    # it has drained would credit the PIL pipeline with augmentation done before the measured steps.
+    warmup = spec["warmup"] + (2 * spec["workers"] if mode == "pil" else 0)
+    bs, steps = spec["batch"], warmup + spec["steps"]
     c = images.shape[1]
     cfg = dict(size=images.shape[2], color_strength=spec["color_strength"], blur_p=spec["blur_p"], grayscale_input=c == 1)
     model = SimCLRModel(spec["width"], c, spec["stem"] == "cifar").train()
     opt = LARS(lars_groups(model, 1e-6), lr=0.3 * bs / 256)
     bf16 = spec.get("precision") == "bf16"
 
-    mode = spec["mode"]
     loader = None
     if mode == "pil":
         ds = PilTwoViews(images, cfg)
-        loader = iter(torch.utils.data.DataLoader(
-            ds, batch_size=bs, shuffle=True, num_workers=spec["workers"], drop_last=True, persistent_workers=True,
-            generator=torch.Generator().manual_seed(spec["seed"])))
+        # One sampling pass covering the run plus the queue's lookahead: no epoch boundary falls inside the run, and
+        # the workers keep producing (at one batch per step in the steady state) until its last step.
+        sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=bs * (steps + 2 * spec["workers"]),
+                                                 generator=torch.Generator().manual_seed(spec["seed"]))
+        loader = iter(torch.utils.data.DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=spec["workers"],
+                                                  drop_last=True, persistent_workers=True))
     fixed = None
     if mode == "compute":
         idx = torch.arange(bs) % images.shape[0]
@@ -371,7 +377,7 @@ def main():
             raise SystemExit(f"loss is {loss_value} at step {step}")
         rows.append(dict(data=t1 - t0, augment=t2 - t1, forward=t3 - t2, loss=t4 - t3, backward=t5 - t4, optimizer=t6 - t5, total=t6 - t0,
                          cpu=cpu_seconds() - c0))
-    print(json.dumps(dict(steps=rows[spec["warmup"]:], wall=time.perf_counter() - started, threads=torch.get_num_threads(),
+    print(json.dumps(dict(steps=rows[warmup:], wall=time.perf_counter() - started, threads=torch.get_num_threads(),
                           torch=torch.__version__)))
 
 
