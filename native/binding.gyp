@@ -31,6 +31,23 @@
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+    },
+    {
+      "target_name": "simclr_ops",
+      "type": "loadable_module",
+      "sources": ["kernels/augment.cc"],
+      "include_dirs": ["<!@(node ../scripts/find-libtorch.mjs include)"],
+      "libraries": [
+        "-L<!(node ../scripts/find-libtorch.mjs lib)",
+        "-Wl,-rpath,<!(node ../scripts/find-libtorch.mjs lib)",
+        "-Wl,--no-as-needed",
+        "<!@(node ../scripts/find-libtorch.mjs libs)"
+      ],
+      "defines": ["_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "ldflags": ["-fopenmp"]
     }
   ]
 }

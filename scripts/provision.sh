@@ -50,10 +50,10 @@ if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # ---- native addon: rebuilt only when its sources or the libtorch it links change -------------------------
-stamp_now=$( { cat native/binding.gyp native/src/*; node scripts/find-libtorch.mjs; } | sha256sum | cut -d' ' -f1)
+stamp_now=$( { cat native/binding.gyp native/src/* native/kernels/*; node scripts/find-libtorch.mjs; } | sha256sum | cut -d' ' -f1)
 stamp_file=native/build/.simclr-stamp
-if [ ! -e native/build/Release/torch_node.node ] || [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp_now" ]; then
-  say "building the libtorch addon ($(node scripts/find-libtorch.mjs source), libtorch $(node scripts/find-libtorch.mjs version))"
+if [ ! -e native/build/Release/torch_node.node ] || [ ! -e native/build/Release/simclr_ops.node ] || [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp_now" ]; then
+  say "building the libtorch addon and kernels ($(node scripts/find-libtorch.mjs source), libtorch $(node scripts/find-libtorch.mjs version))"
   npx --no-install node-gyp rebuild --directory native -j "$(nproc)" > native-build.log 2>&1 \
     || { tail -n 40 native-build.log >&2; die "native build failed (full log: native-build.log)"; }
   echo "$stamp_now" > "$stamp_file"

@@ -5,6 +5,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include <dlfcn.h>
+
 #include "common.h"
 
 namespace tn {
@@ -43,6 +45,18 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
       }
     }
   })
+  return env.Undefined();
+}
+
+// loadLibrary(path): dlopens a shared library whose static initialisers register operators with the dispatcher
+// (TORCH_LIBRARY), as torch.ops.load_library; they are then found by resolveOp like any ATen operator.
+static Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    const char* why = dlerror();
+    Napi::Error::New(env, "loadLibrary: cannot load " + path + ": " + (why ? why : "unknown error")).ThrowAsJavaScriptException();
+  }
   return env.Undefined();
 }
 
@@ -95,6 +109,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("setNumInteropThreads", Napi::Function::New(env, SetNumInteropThreads));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("loadLibrary", Napi::Function::New(env, LoadLibrary));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
   exports.Set("isAutocastEnabled", Napi::Function::New(env, IsAutocastEnabled));

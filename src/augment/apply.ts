@@ -6,6 +6,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { blurKernelSize, sampleViewParams, type AugmentConfig, type ViewParams } from './params.js';
+import { augmentFused, fusedKernelAvailable } from './fused.js';
 
 const F = torch.nn.functional;
 
@@ -15,6 +16,13 @@ const LUMA: readonly number[] = [0.299, 0.587, 0.114];
 export interface ApplyOptions {
   /** Per-channel (x - mean) / std after every augmentation. Off by default: the paper feeds [0, 1] inputs. */
   normalize?: { mean: readonly number[]; std: readonly number[] };
+  /** Memory layout of the result; channels-last is what the training loop feeds the model. Default contiguous. */
+  memoryFormat?: 'contiguous' | 'channelsLast';
+  /**
+   * 'fused': the CPU kernel (fused.ts), one pass per view; 'tensor': batched libtorch ops on any device. Default:
+   * fused for CPU images when the kernel is built, tensor otherwise. Both give the same views (to float rounding).
+   */
+  implementation?: 'fused' | 'tensor';
 }
 
 export interface ViewSeed {
@@ -157,19 +165,11 @@ function gaussianBlur(x: Tensor, sigma: Tensor, k: number): Tensor {
 }
 
 /**
- * Applies one view's parameters to each image: uint8 [B,C,H,W] (C = 1 or 3) -> float32 [B,C,S,S] in [0, 1]
- * (unless normalised), S = cfg.outputSize. Colour jitter runs in each sample's own order: for each of the 4
- * positions, each op runs once on the samples that have it at that position. One-channel images get brightness
- * and contrast only (saturation, hue and grayscale are identities there, as in torchvision).
+ * The tensor-op path for one view of each image. Colour jitter runs in each sample's own order: for each of the 4
+ * positions, each op runs once on the samples that have it at that position.
  */
-export function applyViews(images: Tensor, params: ViewParams, cfg: AugmentConfig, opts: ApplyOptions = {}): Tensor {
-  if (images.dtype !== 'uint8' || images.ndim !== 4) throw new TypeError(`applyViews: expected uint8 [B,C,H,W] images, got ${images.dtype} [${images.shape.join(',')}]`);
+function applyViewsWithTensorOps(images: Tensor, params: ViewParams, cfg: AugmentConfig, norm: ApplyOptions['normalize']): Tensor {
   const [n, c] = images.shape as [number, number, number, number];
-  if (c !== 1 && c !== 3) throw new RangeError(`applyViews: expected 1 or 3 channels, got ${c}`);
-  if (cfg.grayscaleInput !== (c === 1)) throw new RangeError(`applyViews: cfg.grayscaleInput is ${cfg.grayscaleInput} but images have ${c} channel(s)`);
-  if (params.count !== n) throw new RangeError(`applyViews: ${params.count} view parameters for ${n} images`);
-  const norm = opts.normalize;
-  if (norm && (norm.mean.length !== c || norm.std.length !== c)) throw new RangeError(`applyViews: normalize needs ${c} means and stds`);
   const size = cfg.outputSize;
   const dev = images.device;
 
@@ -197,9 +197,46 @@ export function applyViews(images: Tensor, params: ViewParams, cfg: AugmentConfi
   });
 }
 
+function checkInputs(images: Tensor, views: readonly ViewParams[], cfg: AugmentConfig, opts: ApplyOptions): void {
+  if (images.dtype !== 'uint8' || images.ndim !== 4) throw new TypeError(`applyViews: expected uint8 [B,C,H,W] images, got ${images.dtype} [${images.shape.join(',')}]`);
+  const [n, c] = images.shape as [number, number, number, number];
+  if (c !== 1 && c !== 3) throw new RangeError(`applyViews: expected 1 or 3 channels, got ${c}`);
+  if (cfg.grayscaleInput !== (c === 1)) throw new RangeError(`applyViews: cfg.grayscaleInput is ${cfg.grayscaleInput} but images have ${c} channel(s)`);
+  for (const p of views) if (p.count !== n) throw new RangeError(`applyViews: ${p.count} view parameters for ${n} images`);
+  const norm = opts.normalize;
+  if (norm && (norm.mean.length !== c || norm.std.length !== c)) throw new RangeError(`applyViews: normalize needs ${c} means and stds`);
+}
+
+/** Every view in `views` of each image, view after view: [V*B,C,S,S]. */
+function applyViewList(images: Tensor, views: readonly ViewParams[], cfg: AugmentConfig, opts: ApplyOptions): Tensor {
+  checkInputs(images, views, cfg, opts);
+  const channelsLast = opts.memoryFormat === 'channelsLast';
+  const fused = opts.implementation === 'fused' || (opts.implementation === undefined && images.device === 'cpu' && fusedKernelAvailable());
+  if (fused) return augmentFused(images, views, { size: cfg.outputSize, blurKernel: blurKernelSize(cfg.outputSize), normalize: opts.normalize, channelsLast });
+  return torch.scope(() => {
+    const parts = views.map((p) => applyViewsWithTensorOps(images, p, cfg, opts.normalize));
+    const x = parts.length === 1 ? parts[0]! : torch.cat(parts);
+    return channelsLast ? x.contiguous('channelsLast') : x;
+  });
+}
+
+/**
+ * Applies one view's parameters to each image: uint8 [B,C,H,W] (C = 1 or 3) -> float32 [B,C,S,S] in [0, 1]
+ * (unless normalised), S = cfg.outputSize. One-channel images get brightness and contrast only (saturation, hue
+ * and grayscale are identities there, as in torchvision).
+ */
+export function applyViews(images: Tensor, params: ViewParams, cfg: AugmentConfig, opts: ApplyOptions = {}): Tensor {
+  return applyViewList(images, [params], cfg, opts);
+}
+
+/** Both SimCLR views (view ids 0 and 1) of each image in one batch: [2B,C,S,S], every view 0 first. */
+export function createViewBatch(images: Tensor, cfg: AugmentConfig, at: ViewSeed, opts: ApplyOptions = {}): Tensor {
+  const [, , h, w] = images.shape as [number, number, number, number];
+  const views = [0, 1].map((v) => sampleViewParams(cfg, h, w, at.seed, at.epoch, at.indices, v));
+  return applyViewList(images, views, cfg, opts);
+}
+
 /** The two SimCLR views (view ids 0 and 1) of each image. */
 export function createTwoViews(images: Tensor, cfg: AugmentConfig, at: ViewSeed, opts: ApplyOptions = {}): [Tensor, Tensor] {
-  const [, , h, w] = images.shape as [number, number, number, number];
-  const view = (v: number): Tensor => applyViews(images, sampleViewParams(cfg, h, w, at.seed, at.epoch, at.indices, v), cfg, opts);
-  return [view(0), view(1)];
+  return torch.scope(() => createViewBatch(images, cfg, at, opts).chunk(2) as [Tensor, Tensor]);
 }

@@ -2,5 +2,6 @@
 // PNG contact sheet of views (grid).
 export { CounterRng, philox4x32, mulhi32 } from './rng.js';
 export { type AugmentConfig, type ViewParams, defaultAugmentConfig, blurKernelSize, sampleViewParams } from './params.js';
-export { type ApplyOptions, type ViewSeed, applyViews, createTwoViews, identityViewParams } from './apply.js';
+export { type ApplyOptions, type ViewSeed, applyViews, createTwoViews, createViewBatch, identityViewParams } from './apply.js';
+export { fusedKernelAvailable } from './fused.js';
 export { type RawImage, tileRows, writeAugmentGrid } from './grid.js';

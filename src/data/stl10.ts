@@ -15,8 +15,44 @@ const NUM_CLASSES = 10;
 export type Stl10Split = 'train' | 'test' | 'unlabeled' | 'train+unlabeled';
 export const STL10_SPLITS: readonly Stl10Split[] = ['train', 'test', 'unlabeled', 'train+unlabeled'];
 
-/** STL-10 stores each channel column-major (MATLAB order); samples are served row-major. */
+const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * STL-10 stores each channel column-major (MATLAB order); samples are served row-major. The transpose runs on 4x4
+ * pixel blocks held in 32-bit words (two rounds of mask-and-shift swaps): a quarter of the memory accesses of a
+ * byte loop, which made it the largest cost of reading a batch.
+ */
 export function transposeStlImage(record: Uint8Array, out: Uint8Array): void {
+  if (!littleEndian || record.byteOffset % 4 !== 0 || out.byteOffset % 4 !== 0) {
+    transposeBytes(record, out);
+    return;
+  }
+  const src = new Uint32Array(record.buffer, record.byteOffset, IMAGE_BYTES / 4);
+  const dst = new Uint32Array(out.buffer, out.byteOffset, IMAGE_BYTES / 4);
+  const rowWords = SIDE / 4;
+  for (let c = 0; c < 3; c++) {
+    const base = (c * PLANE) / 4;
+    for (let x = 0; x < SIDE; x += 4) {
+      for (let y = 0; y < SIDE; y += 4) {
+        // Word k holds rows y..y+3 of column x+k (byte j = row y+j).
+        const at = base + (x * SIDE + y) / 4;
+        const w0 = src[at]!, w1 = src[at + rowWords]!, w2 = src[at + 2 * rowWords]!, w3 = src[at + 3 * rowWords]!;
+        const t0 = (w0 & 0x00ff00ff) | ((w1 & 0x00ff00ff) << 8);
+        const t1 = ((w0 >>> 8) & 0x00ff00ff) | (w1 & 0xff00ff00);
+        const t2 = (w2 & 0x00ff00ff) | ((w3 & 0x00ff00ff) << 8);
+        const t3 = ((w2 >>> 8) & 0x00ff00ff) | (w3 & 0xff00ff00);
+        // Word j of the output holds columns x..x+3 of row y+j.
+        const to = base + (y * SIDE + x) / 4;
+        dst[to] = (t0 & 0xffff) | (t2 << 16);
+        dst[to + rowWords] = (t1 & 0xffff) | (t3 << 16);
+        dst[to + 2 * rowWords] = (t0 >>> 16) | (t2 & 0xffff0000);
+        dst[to + 3 * rowWords] = (t1 >>> 16) | (t3 & 0xffff0000);
+      }
+    }
+  }
+}
+
+function transposeBytes(record: Uint8Array, out: Uint8Array): void {
   for (let c = 0; c < 3; c++) {
     const base = c * PLANE;
     for (let x = 0; x < SIDE; x++) {

@@ -21,6 +21,7 @@ export interface NativeGenerator {
 type Arg = unknown;
 
 export interface NativeBinding {
+  NativeTensor: abstract new () => NativeTensor;
   NativeGenerator: new (device?: string) => NativeGenerator;
   fromBuffer(data: ArrayBufferView, shape: readonly number[], dtype: number): NativeTensor;
   toBuffer(t: NativeTensor): ArrayBuffer;
@@ -53,6 +54,7 @@ export interface NativeBinding {
   getNumThreads(): number;
   setNumInteropThreads(n: number): void;
   manualSeed(seed: number | bigint): void;
+  loadLibrary(path: string): void;
   cudaDeviceCount(): number;
   setAutocast(deviceType: string, enabled: boolean, dtype: number): void;
   isAutocastEnabled(deviceType: string): boolean;
