@@ -11,7 +11,7 @@ import { resolveConfig } from '../src/train/config.js';
 import { buildModel } from '../src/train/run.js';
 import { openDataset } from '../src/data/spec.js';
 import { defaultAugmentConfig } from '../src/augment/params.js';
-import { createTwoViews } from '../src/augment/apply.js';
+import { createViewBatch } from '../src/augment/apply.js';
 import { ntXentWithAccuracy } from '../src/loss/ntxent.js';
 import { LARS, larsParamGroups } from '../src/optim/index.js';
 import { benchData, type DataName } from './datasets.js';
@@ -79,7 +79,7 @@ for (const id of chosen.length > 0 ? chosen : Object.keys(CASES)) {
   aug.colorStrength = c.colorStrength;
   if (!c.blur) aug.blurP = 0;
   const images = torch.tensor(bytes, { shape }).keep();
-  const augment = (): torch.Tensor => torch.scope(() => torch.cat(createTwoViews(images, aug, { seed: 0, epoch: 0, indices })).contiguous('channelsLast'));
+  const augment = (): torch.Tensor => createViewBatch(images, aug, { seed: 0, epoch: 0, indices }, { memoryFormat: 'channelsLast' });
   const model = buildModel(cfg, { channels: ds.channels, height: ds.height }).train();
   const optimizer = new LARS(larsParamGroups(model.namedParameters(), { weightDecay: cfg.weightDecay }), { lr: 0.1 });
   const x = augment().keep();

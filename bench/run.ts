@@ -45,7 +45,7 @@ interface CaseDef {
   variants: readonly VariantName[];
 }
 
-type VariantName = 'ours' | 'ours compute' | 'ours bf16' | 'torch batched' | 'torch PIL';
+type VariantName = 'ours' | 'ours compute' | 'ours bf16' | 'torch batched' | 'torch batched bf16' | 'torch PIL';
 
 // Batches and variants are sized so that `npm run bench` stays under 10 minutes on a busy 2-core machine: bf16 on
 // gray28 (where the kNN check is; on cifar32 it measured 0.3x fp32 at 12 s a step), PIL on the 96 px case.
@@ -56,7 +56,8 @@ const CASES: readonly CaseDef[] = [
   },
   {
     id: 'gray28', title: 'ResNet-18 x0.25, 28 px grayscale (Fashion-MNIST)', data: 'fashion-mnist', width: 0.25, stem: 'cifar', batch: 256, colorStrength: 0.5, blur: false,
-    variants: ['ours', 'ours compute', 'ours bf16', 'torch batched'],
+    // torch batched bf16: what autocast gives Python torch on the same libtorch and CPU, the yardstick for ours bf16.
+    variants: ['ours', 'ours compute', 'ours bf16', 'torch batched', 'torch batched bf16'],
   },
   {
     id: 'colour96', title: 'ResNet-18 x0.25, 96 px colour, full colour distortion + blur', data: 'stl-like', width: 0.25, stem: 'imagenet', batch: 256, colorStrength: 1, blur: true,
@@ -104,9 +105,9 @@ function ours(spec: OursSpec, env: RunEnv = STANDARD_ENV): Record<string, unknow
   return runChild(process.execPath, [join(ROOT, 'dist', 'bench', 'ours.js'), JSON.stringify(spec)], env);
 }
 
-function torchRef(c: CaseDef, data: BenchData, mode: 'batched' | 'pil' | 'compute', env: RunEnv = STANDARD_ENV): Record<string, unknown> {
+function torchRef(c: CaseDef, data: BenchData, mode: 'batched' | 'pil' | 'compute', precision: 'fp32' | 'bf16' = 'fp32', env: RunEnv = STANDARD_ENV): Record<string, unknown> {
   const spec = {
-    mode, threads, seed: 0, data: data.python, batch: c.batch, warmup: 1, steps: measured, width: c.width, stem: c.stem,
+    mode, precision, threads, seed: 0, data: data.python, batch: c.batch, warmup: 1, steps: measured, width: c.width, stem: c.stem,
     color_strength: c.colorStrength, blur_p: c.blur ? 0.5 : 0, workers: threads,
   };
   return runChild(PYTHON, [join(ROOT, 'bench', 'torch_pretrain.py'), JSON.stringify(spec)], env);
@@ -173,6 +174,7 @@ const RATIOS: readonly [string, VariantName, VariantName][] = [
   ['ours / ours compute', 'ours', 'ours compute'],
   ['ours / torch PIL', 'ours', 'torch PIL'],
   ['ours bf16 / ours', 'ours bf16', 'ours'],
+  ['torch bf16 / torch', 'torch batched bf16', 'torch batched'],
 ];
 
 /** Run folders of the first round's end-to-end runs, by `${case} ${variant}`, for the kNN comparison. */
@@ -189,7 +191,8 @@ function runCase(c: CaseDef): CaseResult {
       const r = v === 'ours' ? ours(oursSpec(c, data, 'e2e', 'fp32', out))
         : v === 'ours compute' ? ours(oursSpec(c, data, 'compute', 'fp32', out))
           : v === 'ours bf16' ? ours(oursSpec(c, data, 'e2e', 'bf16', out))
-            : torchRef(c, data, v === 'torch batched' ? 'batched' : 'pil');
+            : v === 'torch batched bf16' ? torchRef(c, data, 'batched', 'bf16')
+              : torchRef(c, data, v === 'torch batched' ? 'batched' : 'pil');
       const steps = r.steps as StepTimes[];
       if (!collected.has(v)) collected.set(v, []);
       collected.get(v)!.push({ steps, load });
@@ -278,7 +281,7 @@ function markdown(r: Report): string {
   L.push('');
   L.push('Images per second (source images, two views each; median step time, best step in brackets):');
   L.push('');
-  const names: VariantName[] = ['ours', 'ours compute', 'ours bf16', 'torch batched', 'torch PIL'];
+  const names: VariantName[] = ['ours', 'ours compute', 'ours bf16', 'torch batched', 'torch batched bf16', 'torch PIL'];
   L.push(`| case | batch | ${names.join(' | ')} |`);
   L.push(`|---|---:|${names.map(() => '---:').join('|')}|`);
   for (const c of r.cases) {
@@ -294,7 +297,7 @@ function markdown(r: Report): string {
   }
   L.push('');
   L.push('Where a step goes: median ms per phase (share of the phase sum).');
-  for (const variant of ['ours', 'torch batched', 'ours bf16', 'torch PIL'] as const) {
+  for (const variant of ['ours', 'torch batched', 'ours bf16', 'torch batched bf16', 'torch PIL'] as const) {
     const rows = r.cases.filter((c) => c.variants[variant]);
     if (rows.length === 0) continue;
     L.push('');
