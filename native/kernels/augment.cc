@@ -366,7 +366,9 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
                 "simclr::augment_views: view ", v, " crop box is outside the ", height, "x", width, " image");
   }
 
-  const auto format = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  // One channel: both layouts are the same bytes, and the strides are those .contiguous(channels_last) leaves on
+  // such a tensor (NCHW), so libtorch picks the same kernels as for the tensor path's output.
+  const auto format = channelsLast && channels > 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   at::Tensor out = at::empty({views, channels, size, size}, images.options().dtype(at::kFloat).memory_format(format));
   float* od = out.data_ptr<float>();
   const uint8_t* sd = src.data_ptr<uint8_t>();
