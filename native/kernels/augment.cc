@@ -11,6 +11,7 @@
 // grayscale, separable Gaussian blur with reflect padding, solarize, optional per-channel normalisation.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <omp.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -51,7 +52,7 @@ struct AxisTaps {
 };
 
 // Blends follow torch.lerp's two forms (start + w * (end - start) below w = 0.5, end - (end - start) * (1 - w) from
-// there), so results match the tensor path to the last bit where the inputs do.
+// there); results still differ from the tensor path by rounding where its vectorised kernels fuse or reorder.
 // The per-view work on planar float channels of n = size*size pixels each. Plain loops over contiguous rows
 // that the compiler vectorises; built for several instruction sets and picked at load time.
 #define SIMCLR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -137,7 +138,7 @@ inline int reflect(int i, int length) { return i < 0 ? -i : (i >= length ? 2 * (
 // lets it load from and store to any float address.
 typedef float Float16 __attribute__((vector_size(64), aligned(4)));
 
-inline Float16 clamp01(Float16 v) {
+__attribute__((always_inline)) inline Float16 clamp01(Float16 v) {
   v = v < 0.0f ? Float16{} : v;
   return v > 1.0f ? Float16{} + 1.0f : v;
 }
@@ -196,13 +197,22 @@ void blurPlane(float* plane, float* tmp, int size, const float* kernel, int k, s
   }
 }
 
+// v / 255 in float for every byte, exactly as the tensor path's division (a multiply by 1/255 is off by an ulp for
+// about half of the values).
+const struct ByteToUnit {
+  float values[256];
+  ByteToUnit() {
+    for (int v = 0; v < 256; v++) values[v] = static_cast<float>(v) / 255.0f;
+  }
+  float operator[](uint8_t v) const { return values[v]; }
+} kByteToUnit;
+
 // Bilinear resampling of a uint8 image (planar, channels x height x width) into planar floats, in two separable
 // passes: every crop row is interpolated along x once (all channels together, so each tap index and weight is
 // loaded once per pixel), then each output row blends its two source rows.
 SIMCLR_CLONES void resample(const uint8_t* src, int channels, int height, int width, int cropX0, int cropW, int cropY0,
                             int cropH, float* dst, int size, const AxisTaps& ys, const AxisTaps& xs,
                             std::vector<float>& lines, std::vector<float>& rows) {
-  constexpr float kInv255 = 1.0f / 255.0f;
   const int64_t plane = static_cast<int64_t>(height) * width;
   const int64_t rowsPerChannel = static_cast<int64_t>(cropH) * size;
   lines.resize(static_cast<size_t>(channels) * width);
@@ -214,7 +224,7 @@ SIMCLR_CLONES void resample(const uint8_t* src, int channels, int height, int wi
     for (int c = 0; c < channels; c++) {
       const uint8_t* in = src + c * plane + static_cast<int64_t>(cropY0 + r) * width;
       float* line = lines.data() + static_cast<int64_t>(c) * width;
-      for (int x = cropX0; x < cropX0 + cropW; x++) line[x] = in[x] * kInv255;
+      for (int x = cropX0; x < cropX0 + cropW; x++) line[x] = kByteToUnit[in[x]];
     }
     const float* l0 = lines.data();
     float* o0 = rows.data() + static_cast<int64_t>(r) * size;
@@ -279,7 +289,7 @@ SIMCLR_CLONES void store(const float* x, float* o, int64_t channels, int64_t n, 
 }
 
 struct Scratch {
-  std::vector<float> planes, tmp, line, rows, padded;
+  std::vector<float> planes, tmp, line, rows, padded, kernel;
   std::vector<const float*> taps;
   AxisTaps ys, xs;
 };
@@ -294,9 +304,10 @@ void augmentOne(const uint8_t* image, int channels, int height, int width, const
   resample(image, channels, height, width, static_cast<int>(p[kX0]), static_cast<int>(p[kCropW]),
            static_cast<int>(p[kY0]), static_cast<int>(p[kCropH]), x, size, s.ys, s.xs, s.line, s.rows);
 
+  // Channel planes of a colour view (unused for one channel).
   float* r = x;
-  float* g = x + n;
-  float* b = x + 2 * n;
+  float* g = channels == 3 ? x + n : nullptr;
+  float* b = channels == 3 ? x + 2 * n : nullptr;
   if (p[kJitter] != 0.0f) {
     for (int position = 0; position < 4; position++) {
       const int op = static_cast<int>(p[kOrder0 + position]);
@@ -322,7 +333,8 @@ void augmentOne(const uint8_t* image, int channels, int height, int width, const
   if (p[kBlurSigma] > 0.0f) {
     const float sigma = p[kBlurSigma];
     const int half = blurKernel / 2;
-    std::vector<float> kernel(blurKernel);
+    std::vector<float>& kernel = s.kernel;
+    kernel.resize(blurKernel);
     float total = 0.0f;
     for (int t = 0; t < blurKernel; t++) {
       const float z = static_cast<float>(t - half) / sigma;
@@ -347,7 +359,7 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
               params.scalar_type(), " ", params.sizes());
   const int64_t count = images.size(0), channels = images.size(1), height = images.size(2), width = images.size(3);
   TORCH_CHECK(channels == 1 || channels == 3, "simclr::augment_views: 1 or 3 channels, got ", channels);
-  TORCH_CHECK(size > 0 && blurKernel >= 1 && blurKernel % 2 == 1 && blurKernel / 2 < size,
+  TORCH_CHECK(size > 0 && blurKernel >= 1 && blurKernel % 2 == 1,
               "simclr::augment_views: bad size ", size, " or blur kernel ", blurKernel);
   TORCH_CHECK(mean.has_value() == std.has_value() && (!mean || (static_cast<int64_t>(mean->size()) == channels &&
                                                                static_cast<int64_t>(std->size()) == channels)),
@@ -361,9 +373,16 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
     const double index = row[kImage];
     TORCH_CHECK(index >= 0 && index < count && index == std::floor(index), "simclr::augment_views: view ", v,
                 " names image ", index, " of ", count);
+    // Whole pixels: only the crop's rows and columns are read into the scratch buffers.
+    bool whole = true;
+    for (int k : {kX0, kY0, kCropW, kCropH}) whole = whole && row[k] == std::floor(row[k]);
+    TORCH_CHECK(whole, "simclr::augment_views: view ", v, " crop box is not in whole pixels");
     TORCH_CHECK(row[kX0] >= 0 && row[kY0] >= 0 && row[kCropW] >= 1 && row[kCropH] >= 1 &&
                     row[kX0] + row[kCropW] <= width && row[kY0] + row[kCropH] <= height,
                 "simclr::augment_views: view ", v, " crop box is outside the ", height, "x", width, " image");
+    // Reflect padding needs the kernel's half-width inside the image, as F.pad(mode='reflect') does.
+    TORCH_CHECK(!(row[kBlurSigma] > 0) || blurKernel / 2 < size, "simclr::augment_views: view ", v,
+                " blurs with a ", blurKernel, "-tap kernel, too wide for ", size, "-pixel views");
   }
 
   // One channel: both layouts are the same bytes, and the strides are those .contiguous(channels_last) leaves on
@@ -381,6 +400,9 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
       stds[c] = static_cast<float>((*std)[c]);
     }
 
+  // at::parallel_for is inlined here and runs on the OpenMP runtime this library links. Where that is not the one
+  // libtorch uses (a pip or pytorch.org libtorch bundles its own), its thread count still follows torch's.
+  omp_set_num_threads(at::get_num_threads());
   at::parallel_for(0, views, 1, [&](int64_t begin, int64_t end) {
     Scratch scratch;
     for (int64_t v = begin; v < end; v++) {

@@ -14,6 +14,8 @@ const PARAM_COUNT = 18;
 
 type AugmentOp = (...args: unknown[]) => unknown;
 let augmentOp: AugmentOp | null | undefined;
+let loadError: Error | null = null;
+let warned = false;
 
 function kernelLibraryPath(): string | null {
   // dist/src/augment/fused.js and src/augment/fused.ts (under a TS loader) both sit below the package root.
@@ -26,20 +28,39 @@ function kernelLibraryPath(): string | null {
   return null;
 }
 
+/** Loads the kernel once. A failure is kept (and reported where the kernel is asked for) rather than thrown here. */
 function loadOp(): AugmentOp | null {
-  if (augmentOp === undefined) {
-    const path = kernelLibraryPath();
-    if (path !== null) torch.loadLibrary(path);
-    augmentOp = path === null ? null : torch.customOp('simclr::augment_views');
+  if (augmentOp !== undefined) return augmentOp;
+  augmentOp = null;
+  try {
+    // Another copy of this package in the process may have registered the operator already.
+    let op = torch.customOp('simclr::augment_views');
+    if (op === null) {
+      const path = kernelLibraryPath();
+      if (path === null) throw new Error('native/build/Release/simclr_ops.node is not built');
+      torch.loadLibrary(path);
+      op = torch.customOp('simclr::augment_views');
+      if (op === null) throw new Error(`${path} did not register simclr::augment_views`);
+    }
+    augmentOp = op;
+  } catch (e) {
+    loadError = e as Error;
   }
   return augmentOp;
 }
 
-/** Whether the fused kernel is built and loadable (it is built with the addon by `npm run build`). */
+/**
+ * Whether the fused kernel is built and loads (`npm run build` builds it with the addon). The first time it does
+ * not, a warning says why: augmentation then runs on the slower tensor ops.
+ */
 export function fusedKernelAvailable(): boolean {
-  return loadOp() !== null;
+  const available = loadOp() !== null;
+  if (!available && !warned) {
+    warned = true;
+    process.emitWarning(`the fused augmentation kernel is unavailable (${loadError?.message}); augmenting with tensor ops, which is slower. Run \`npm run build\`.`, 'SimclrWarning');
+  }
+  return available;
 }
-
 /** One row per view: the source image's batch index, then the view's parameters in the kernel's column order. */
 function packParams(views: readonly ViewParams[]): Float32Array {
   const rows = new Float32Array(views.reduce((n, v) => n + v.count, 0) * PARAM_COUNT);
@@ -77,7 +98,7 @@ export interface FusedOptions {
  */
 export function augmentFused(images: Tensor, views: readonly ViewParams[], opts: FusedOptions): Tensor {
   const op = loadOp();
-  if (op === null) throw new Error('simclr: the augmentation kernel is not built (native/build/Release/simclr_ops.node). Run `npm run build`.');
+  if (op === null) throw new Error(`simclr: the fused augmentation kernel is unavailable: ${loadError?.message}. Run \`npm run build\`, or use implementation: 'tensor'.`);
   const rows = packParams(views);
   const params = torch.tensor(rows, { shape: [rows.length / PARAM_COUNT, PARAM_COUNT] });
   try {

@@ -179,12 +179,37 @@ test('a view batch holds every first view, then every second, in the layout aske
   });
 });
 
-test('the fused kernel names a crop box outside the image', () => {
+test('the fused kernel and the tensor ops agree on non-square images and one-pixel crops at every edge', () => {
+  torch.scope(() => {
+    const [h, w] = [13, 21];
+    const images = torch.randint(0, 256, [8, 3, h, w], { dtype: 'uint8', generator: new torch.Generator().manualSeed(8) });
+    const cfg: AugmentConfig = { ...defaultAugmentConfig(9, false), blurP: 1 };
+    const p = sampleViewParams(cfg, h, w, 2, 0, [0, 1, 2, 3, 4, 5, 6, 7], 0);
+    // x0, y0, width, height: single columns and rows at the right, bottom, left and top edges, a single pixel in the
+    // bottom-right corner, the whole image, a tall and a wide strip.
+    const boxes = [[w - 1, 0, 1, h], [0, h - 1, w, 1], [0, 0, 1, h], [0, 0, w, 1], [w - 1, h - 1, 1, 1], [0, 0, w, h], [5, 0, 3, h], [0, 4, w, 2]];
+    boxes.forEach((box, b) => p.crop.set(box, b * 4));
+    for (let b = 0; b < 8; b++) p.flip[b] = b % 2;
+    const diff = maxAbsDiff(applyViews(images, p, cfg, { implementation: 'fused' }), applyViews(images, p, cfg, { implementation: 'tensor' }));
+    assert.ok(diff <= 1e-4, `max |diff| ${diff}`);
+  });
+});
+
+test('the fused kernel names a crop box it cannot use, and a blur too wide only where a view blurs', () => {
   torch.scope(() => {
     const images = torch.zeros([2, 3, 8, 8], { dtype: 'uint8' });
+    const cfg = defaultAugmentConfig(8, false);
     const p = identityViewParams(2, 8, 8);
     p.crop.set([4, 0, 6, 8], 4);
-    assert.throws(() => applyViews(images, p, defaultAugmentConfig(8, false), { implementation: 'fused' }), /view 1 crop box is outside the 8x8 image/);
+    assert.throws(() => applyViews(images, p, cfg, { implementation: 'fused' }), /view 1 crop box is outside the 8x8 image/);
+    p.crop.set([0.5, 0, 6, 8], 4);
+    assert.throws(() => applyViews(images, p, cfg, { implementation: 'fused' }), /view 1 crop box is not in whole pixels/);
+    // A 1-pixel output has a 3-tap blur kernel: fine until a view blurs.
+    const tiny = defaultAugmentConfig(1, false);
+    const q = identityViewParams(2, 8, 8);
+    assert.deepEqual(applyViews(images, q, tiny, { implementation: 'fused' }).shape, [2, 3, 1, 1]);
+    q.blurSigma[1] = 1;
+    assert.throws(() => applyViews(images, q, tiny, { implementation: 'fused' }), /view 1 blurs with a 3-tap kernel, too wide for 1-pixel views/);
   });
 });
 
