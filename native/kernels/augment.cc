@@ -15,6 +15,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <exception>
 #include <cmath>
 #include <vector>
 
@@ -197,16 +198,6 @@ void blurPlane(float* plane, float* tmp, int size, const float* kernel, int k, s
   }
 }
 
-// v / 255 in float for every byte, exactly as the tensor path's division (a multiply by 1/255 is off by an ulp for
-// about half of the values).
-const struct ByteToUnit {
-  float values[256];
-  ByteToUnit() {
-    for (int v = 0; v < 256; v++) values[v] = static_cast<float>(v) / 255.0f;
-  }
-  float operator[](uint8_t v) const { return values[v]; }
-} kByteToUnit;
-
 // Bilinear resampling of a uint8 image (planar, channels x height x width) into planar floats, in two separable
 // passes: every crop row is interpolated along x once (all channels together, so each tap index and weight is
 // loaded once per pixel), then each output row blends its two source rows.
@@ -224,7 +215,8 @@ SIMCLR_CLONES void resample(const uint8_t* src, int channels, int height, int wi
     for (int c = 0; c < channels; c++) {
       const uint8_t* in = src + c * plane + static_cast<int64_t>(cropY0 + r) * width;
       float* line = lines.data() + static_cast<int64_t>(c) * width;
-      for (int x = cropX0; x < cropX0 + cropW; x++) line[x] = kByteToUnit[in[x]];
+      // A division, as the tensor path's x / 255 (a multiply by 1/255 is an ulp off for about half the values).
+      for (int x = cropX0; x < cropX0 + cropW; x++) line[x] = static_cast<float>(in[x]) / 255.0f;
     }
     const float* l0 = lines.data();
     float* o0 = rows.data() + static_cast<int64_t>(r) * size;
@@ -400,19 +392,28 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
       stds[c] = static_cast<float>((*std)[c]);
     }
 
-  // at::parallel_for is inlined here and runs on the OpenMP runtime this library links. Where that is not the one
-  // libtorch uses (a pip or pytorch.org libtorch bundles its own), its thread count still follows torch's.
-  omp_set_num_threads(at::get_num_threads());
-  at::parallel_for(0, views, 1, [&](int64_t begin, int64_t end) {
+  // Views are handed out a few at a time rather than split into one fixed share per thread: they differ in cost
+  // (blur, jitter), and on a shared machine a thread that loses its core would otherwise hold up the whole call.
+  // OpenMP directly (the runtime this library links), with torch's thread count.
+  std::exception_ptr failure;
+#pragma omp parallel num_threads(at::get_num_threads())
+  {
     Scratch scratch;
-    for (int64_t v = begin; v < end; v++) {
-      const float* row = pd + v * kParamCount;
-      const uint8_t* image = sd + static_cast<int64_t>(row[kImage]) * channels * height * width;
-      augmentOne(image, channels, height, width, row, size, blurKernel, scratch);
-      store(scratch.planes.data(), od + v * channels * n, channels, n, mean ? means.data() : nullptr, stds.data(),
-            channelsLast);
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t v = 0; v < views; v++) {
+      try {
+        const float* row = pd + v * kParamCount;
+        const uint8_t* image = sd + static_cast<int64_t>(row[kImage]) * channels * height * width;
+        augmentOne(image, channels, height, width, row, size, blurKernel, scratch);
+        store(scratch.planes.data(), od + v * channels * n, channels, n, mean ? means.data() : nullptr, stds.data(),
+              channelsLast);
+      } catch (...) {
+#pragma omp critical
+        if (!failure) failure = std::current_exception();
+      }
     }
-  });
+  }
+  if (failure) std::rethrow_exception(failure);
   return out;
 }
 
