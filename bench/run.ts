@@ -3,7 +3,9 @@
 //   ours            pretraining steps through simclr's pretrain() API (data, augmentation, model, loss, optimiser)
 //   ours compute    the same step on fixed views (what the input pipeline costs is the gap to `ours`)
 //   ours bf16       `--precision bf16` (CPU autocast, fp32 master weights, loss and BN statistics)
-//   torch batched   Python torch with the same batched tensor augmentations (bench/torch_pretrain.py)
+//   torch batched   Python torch with the same augmentations as batched tensor ops (bench/torch_pretrain.py, a port
+//                   of simclr's tensor-op path; simclr itself runs the fused kernel, which gives the same views)
+//   torch batched bf16  the same under torch.autocast(bfloat16): Python torch's own bf16 ratio, for comparison
 //   torch PIL       Python torch with torchvision PIL transforms in a DataLoader with workers
 // Every run is a fresh process. Variants alternate within each round (the order reverses every other round), so
 // the load other users put on a shared machine hits all of them; img/s comes from the median step time of all

@@ -1,5 +1,6 @@
-// Applies sampled view parameters (params.ts) to a whole batch with batched libtorch ops. Per-sample parameters
-// enter as small tensors; nothing loops over pixels in JavaScript. The transforms and their order follow the
+// Applies sampled view parameters (params.ts) to a whole batch. Two implementations of the same transforms: the
+// fused CPU kernel (fused.ts), used by default on the CPU, and batched libtorch ops (below), the reference and the
+// path for other devices; nothing loops over pixels in JavaScript. The transforms and their order follow the
 // SimCLR pipeline as written with torchvision: resized crop -> flip -> colour jitter -> grayscale -> blur ->
 // solarize, each matching the torchvision functional op on a float tensor image (see test/golden/gen_augment.py).
 
