@@ -398,7 +398,9 @@ at::Tensor augmentViews(const at::Tensor& images, const at::Tensor& params, int6
   std::exception_ptr failure;
 #pragma omp parallel num_threads(at::get_num_threads())
   {
-    Scratch scratch;
+    // Per thread and kept across calls: OpenMP reuses its threads, so the buffers are allocated (and their pages
+    // touched) once, not on every call.
+    static thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t v = 0; v < views; v++) {
       try {
