@@ -15,8 +15,8 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <exception>
 #include <cmath>
+#include <exception>
 #include <vector>
 
 namespace {
@@ -52,10 +52,10 @@ struct AxisTaps {
   }
 };
 
-// Blends follow torch.lerp's two forms (start + w * (end - start) below w = 0.5, end - (end - start) * (1 - w) from
-// there); results still differ from the tensor path by rounding where its vectorised kernels fuse or reorder.
-// The per-view work on planar float channels of n = size*size pixels each. Plain loops over contiguous rows
-// that the compiler vectorises; built for several instruction sets and picked at load time.
+// The per-view work on planar float channels of n = size*size pixels each: plain loops over contiguous rows that
+// the compiler vectorises, built for several instruction sets and picked at load time. Blends follow torch.lerp's
+// two forms (start + w * (end - start) below w = 0.5, end - (end - start) * (1 - w) from there); results still
+// differ from the tensor path by rounding where its vectorised kernels fuse or reorder operations.
 #define SIMCLR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 SIMCLR_CLONES void brightness(float* x, int64_t count, float f) {
