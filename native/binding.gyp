@@ -1,4 +1,17 @@
 {
+  "target_defaults": {
+    "include_dirs": ["<!@(node ../scripts/find-libtorch.mjs include)"],
+    "libraries": [
+      "-L<!(node ../scripts/find-libtorch.mjs lib)",
+      "-Wl,-rpath,<!(node ../scripts/find-libtorch.mjs lib)",
+      "-Wl,--no-as-needed",
+      "<!@(node ../scripts/find-libtorch.mjs libs)"
+    ],
+    "defines": ["_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"],
+    "cflags!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+  },
   "targets": [
     {
       "target_name": "torch_node",
@@ -11,42 +24,20 @@
         "src/runtime.cc",
         "src/dist.cc"
       ],
-      "include_dirs": [
-        "<!@(node -p \"require('node-addon-api').include\")",
-        "<!@(node ../scripts/find-libtorch.mjs include)"
-      ],
-      "libraries": [
-        "-L<!(node ../scripts/find-libtorch.mjs lib)",
-        "-Wl,-rpath,<!(node ../scripts/find-libtorch.mjs lib)",
-        "-Wl,--no-as-needed",
-        "<!@(node ../scripts/find-libtorch.mjs libs)"
-      ],
+      "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "defines": [
         "NAPI_EXPERIMENTAL",
         "USE_C10D_GLOO",
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
-      "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+      "cflags_cc": ["-O2"]
     },
     {
       "target_name": "simclr_ops",
       "type": "loadable_module",
       "sources": ["kernels/augment.cc"],
-      "include_dirs": ["<!@(node ../scripts/find-libtorch.mjs include)"],
-      "libraries": [
-        "-L<!(node ../scripts/find-libtorch.mjs lib)",
-        "-Wl,-rpath,<!(node ../scripts/find-libtorch.mjs lib)",
-        "-Wl,--no-as-needed",
-        "<!@(node ../scripts/find-libtorch.mjs libs)"
-      ],
-      "defines": ["_GLIBCXX_USE_CXX11_ABI=<!(node ../scripts/find-libtorch.mjs abi)"],
-      "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"],
       "ldflags": ["-fopenmp"]
     }
   ]

@@ -36,13 +36,13 @@ inline float clamp01(float v) { return std::min(std::max(v, 0.0f), 1.0f); }
 struct AxisTaps {
   std::vector<int32_t> lo, hi;
   std::vector<float> frac;
-  void build(int size, int length, double origin, double span, bool flip) {
+  void build(int size, double origin, double span, bool flip) {
     lo.resize(size); hi.resize(size); frac.resize(size);
     for (int j = 0; j < size; j++) {
       double offset = (j + 0.5) * span / size;
       double src = (flip ? origin + span - offset : origin + offset) - 0.5;
+      // Inside the image too: the crop box was checked to be.
       src = std::min(std::max(src, origin), origin + span - 1.0);
-      src = std::min(std::max(src, 0.0), static_cast<double>(length - 1));
       int l = static_cast<int>(std::floor(src));
       lo[j] = l;
       // The crop's last pixel rather than its neighbour where the weight on it is 0: only crop pixels are read.
@@ -291,8 +291,8 @@ void augmentOne(const uint8_t* image, int channels, int height, int width, const
   const int64_t n = static_cast<int64_t>(size) * size;
   s.planes.resize(channels * n);
   float* x = s.planes.data();
-  s.ys.build(size, height, p[kY0], p[kCropH], false);
-  s.xs.build(size, width, p[kX0], p[kCropW], p[kFlip] != 0.0f);
+  s.ys.build(size, p[kY0], p[kCropH], false);
+  s.xs.build(size, p[kX0], p[kCropW], p[kFlip] != 0.0f);
   resample(image, channels, height, width, static_cast<int>(p[kX0]), static_cast<int>(p[kCropW]),
            static_cast<int>(p[kY0]), static_cast<int>(p[kCropH]), x, size, s.ys, s.xs, s.line, s.rows);
 

@@ -2,31 +2,21 @@
 // transforms of apply.ts's batched tensor ops, made in one cache-resident pass per view and written straight into
 // the layout the model reads. apply.ts picks it for CPU tensors; the tensor ops remain the path for other devices.
 
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { ViewParams } from './params.js';
 
-/** Columns of the kernel's params rows; keep in step with `enum Param` in native/kernels/augment.cc. */
+/** Columns of the kernel's params rows, as `enum Param` in native/kernels/augment.cc (keep the two in step). */
+const COLUMN = {
+  image: 0, crop: 1, flip: 5, jitter: 6, brightness: 7, contrast: 8, saturation: 9, hue: 10, order: 11, grayscale: 15,
+  blurSigma: 16, solarize: 17,
+} as const;
 const PARAM_COUNT = 18;
 
 type AugmentOp = (...args: unknown[]) => unknown;
 let augmentOp: AugmentOp | null | undefined;
 let loadError: Error | null = null;
 let warned = false;
-
-function kernelLibraryPath(): string | null {
-  // dist/src/augment/fused.js and src/augment/fused.ts (under a TS loader) both sit below the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const candidate = join(dir, 'native', 'build', 'Release', 'simclr_ops.node');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return null;
-}
 
 /** Loads the kernel once. A failure is kept (and reported where the kernel is asked for) rather than thrown here. */
 function loadOp(): AugmentOp | null {
@@ -36,7 +26,7 @@ function loadOp(): AugmentOp | null {
     // Another copy of this package in the process may have registered the operator already.
     let op = torch.customOp('simclr::augment_views');
     if (op === null) {
-      const path = kernelLibraryPath();
+      const path = torch.builtLibraryPath('simclr_ops.node');
       if (path === null) throw new Error('native/build/Release/simclr_ops.node is not built');
       torch.loadLibrary(path);
       op = torch.customOp('simclr::augment_views');
@@ -68,18 +58,18 @@ function packParams(views: readonly ViewParams[]): Float32Array {
   for (const p of views) {
     for (let b = 0; b < p.count; b++, r++) {
       const o = r * PARAM_COUNT;
-      rows[o] = b;
-      rows.set(p.crop.subarray(b * 4, b * 4 + 4), o + 1);
-      rows[o + 5] = p.flip[b]!;
-      rows[o + 6] = p.jitter[b]!;
-      rows[o + 7] = p.brightness[b]!;
-      rows[o + 8] = p.contrast[b]!;
-      rows[o + 9] = p.saturation[b]!;
-      rows[o + 10] = p.hue[b]!;
-      rows.set(p.jitterOrder.subarray(b * 4, b * 4 + 4), o + 11);
-      rows[o + 15] = p.grayscale[b]!;
-      rows[o + 16] = p.blurSigma[b]!;
-      rows[o + 17] = p.solarize[b]!;
+      rows[o + COLUMN.image] = b;
+      rows.set(p.crop.subarray(b * 4, b * 4 + 4), o + COLUMN.crop);
+      rows[o + COLUMN.flip] = p.flip[b]!;
+      rows[o + COLUMN.jitter] = p.jitter[b]!;
+      rows[o + COLUMN.brightness] = p.brightness[b]!;
+      rows[o + COLUMN.contrast] = p.contrast[b]!;
+      rows[o + COLUMN.saturation] = p.saturation[b]!;
+      rows[o + COLUMN.hue] = p.hue[b]!;
+      rows.set(p.jitterOrder.subarray(b * 4, b * 4 + 4), o + COLUMN.order);
+      rows[o + COLUMN.grayscale] = p.grayscale[b]!;
+      rows[o + COLUMN.blurSigma] = p.blurSigma[b]!;
+      rows[o + COLUMN.solarize] = p.solarize[b]!;
     }
   }
   return rows;

@@ -13,7 +13,7 @@ export { scope, keep } from './scope.js';
 export { setNumThreads, getNumThreads, setNumInteropThreads, cuda, version, config, parallelInfo, autocast, isAutocastEnabled, memoryStats } from './runtime.js';
 export * as raw from './generated/ops.js';
 export * as safetensors from './safetensors.js';
-export { loadLibrary, customOp } from './library.js';
+export { loadLibrary, customOp, builtLibraryPath } from './library.js';
 import * as functional from './functional.js';
 export const nn = { functional };
 export * as distributed from './distributed.js';

@@ -1,6 +1,7 @@
 // Operators from outside ATen, as torch.ops: a shared library registers them with the dispatcher (TORCH_LIBRARY)
 // when loaded, and they are then called through the same boxed path as the generated ATen layer.
 import { native } from './native.js';
+export { builtNativeFile as builtLibraryPath } from './native.js';
 import { wrap } from './dispatch.js';
 import { Tensor } from './tensor.js';
 

@@ -61,15 +61,22 @@ export interface NativeBinding {
   buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
 }
 
-function addonPath(): string {
+/** A file that `npm run build` puts in this package's native/build/Release, or null when it is not there. */
+export function builtNativeFile(name: string): string | null {
   // dist/src/torch/native.js and src/torch/native.ts (under a TS loader) both sit three levels below the root.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
-    const candidate = join(dir, 'native', 'build', 'Release', 'torch_node.node');
+    const candidate = join(dir, 'native', 'build', 'Release', name);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new Error('simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+  return null;
+}
+
+function addonPath(): string {
+  const path = builtNativeFile('torch_node.node');
+  if (path === null) throw new Error('simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+  return path;
 }
 
 // libgomp reads its settings once, when the addon loads it. Spin-waiting threads doubled step times on a busy

@@ -2,24 +2,17 @@
 // The library under test is the one this package builds (native/build/Release/simclr_ops.node).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 
-function builtLibrary(): string {
-  for (const up of ['../../', '../../../']) {
-    const p = fileURLToPath(new URL(`${up}native/build/Release/simclr_ops.node`, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  throw new Error('native/build/Release/simclr_ops.node is not built; run npm run build');
-}
 
 test('loadLibrary names a library it cannot load', () => {
   assert.throws(() => torch.loadLibrary('/nonexistent/libnothing.so'), /loadLibrary: cannot load \/nonexistent\/libnothing\.so/);
 });
 
 test('a loaded library registers its operators with the dispatcher; unknown ones resolve to null', () => {
-  const path = builtLibrary();
+  const path = torch.builtLibraryPath('simclr_ops.node');
+  assert.ok(path !== null, 'native/build/Release/simclr_ops.node is not built; run npm run build');
+  assert.equal(torch.builtLibraryPath('no-such-library.so'), null);
   torch.loadLibrary(path);
   torch.loadLibrary(path); // idempotent
   assert.equal(torch.customOp('simclr::no_such_operator'), null);
