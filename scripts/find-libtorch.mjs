@@ -22,11 +22,14 @@ function layout(root, source, cxx11Abi) {
   };
 }
 
+// 1.13 defines the version in torch/version.h; 2.x moved it to torch/headeronly/version.h (the old file includes it).
 function readVersion(include) {
-  const f = join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!existsSync(f)) return 'unknown';
-  const m = /TORCH_VERSION\s*\\?\s*"([^"]+)"/.exec(readFileSync(f, 'utf8'));
-  return m ? m[1] : 'unknown';
+  for (const f of [join(include, 'torch', 'headeronly', 'version.h'), join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
+    if (!existsSync(f)) continue;
+    const m = /#define TORCH_VERSION\s*\\?\s*"([^"]+)"/.exec(readFileSync(f, 'utf8'));
+    if (m) return m[1];
+  }
+  return 'unknown';
 }
 
 function fromPython(python) {

@@ -110,7 +110,9 @@ for (const s of schemas.sort((a, b) => (a.name + '.' + a.overload).localeCompare
   if (seen.has(fname)) throw new Error(`duplicate operator function ${fname}`);
   seen.add(fname);
   const id = table.length;
-  table.push([s.name, s.overload]);
+  // The declaration as the addon describes it, compared at load with the linked libtorch's (src/torch/dispatch.ts).
+  const resolved = native.resolveOp(s.name, s.overload);
+  table.push([s.name, s.overload, native.opSignature(resolved)]);
   const lastRequired = params.reduce((last, p, i) => (p.default === undefined && !p.realType.startsWith('Optional[') ? i : last), -1);
   const sig = params.map((p, i) => {
     const pname = RESERVED.has(p.name) ? `${p.name}_` : p.name;
@@ -139,7 +141,7 @@ import type { Generator } from '../random.js';
 import type { DTypeCode } from '../dtype.js';
 import { resolveOperators, invoke, wrap, wrapList } from '../dispatch.js';
 
-resolveOperators(${JSON.stringify(table)});
+resolveOperators(${JSON.stringify(table)}, ${JSON.stringify(version)});
 
 `;
 mkdirSync(dirname(outFile), { recursive: true });

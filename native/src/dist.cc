@@ -27,6 +27,8 @@
 #include <mutex>
 
 #include "common.h"
+#define TN_COMPAT_C10D
+#include "compat.h"
 
 namespace tn {
 
@@ -146,7 +148,7 @@ static std::string seconds(ms t) {
 
 // A process group shared by its JS handle, autograd nodes and gradient reducers (any of them may outlive the others).
 struct Group {
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<compat::Collectives> pg;
   int rank = 0;
   int size = 1;
   ms timeout{0};
@@ -413,7 +415,7 @@ static Napi::Value AllGatherCat(const Napi::CallbackInfo& info) {
       result = at::cat(out[0], 0);
     }
     if (at::GradMode::is_enabled() && input.requires_grad()) {
-      auto node = std::shared_ptr<AllGatherBackward>(new AllGatherBackward(), torch::autograd::deleteNode);
+      auto node = compat::makeNode<AllGatherBackward>();
       node->group = group;
       node->outSizes = result.sizes().vec();
       node->outOptions = result.options();
@@ -439,7 +441,7 @@ static Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
       group->run("allReduce", [&] { return group->pg->allreduce(buf); });
     }
     if (at::GradMode::is_enabled() && input.requires_grad()) {
-      auto node = std::shared_ptr<AllReduceBackward>(new AllReduceBackward(), torch::autograd::deleteNode);
+      auto node = compat::makeNode<AllReduceBackward>();
       node->group = group;
       node->sizes = result.sizes().vec();
       node->options = result.options();
@@ -545,7 +547,7 @@ static at::Tensor syncBatchNorm(const SyncBatchNormArgs& a) {
   }
   bool needsGrad = a.input.requires_grad() || (a.weight.defined() && a.weight.requires_grad()) || (a.bias.defined() && a.bias.requires_grad());
   if (at::GradMode::is_enabled() && needsGrad) {
-    auto node = std::shared_ptr<SyncBatchNormBackward>(new SyncBatchNormBackward(), torch::autograd::deleteNode);
+    auto node = compat::makeNode<SyncBatchNormBackward>();
     node->group = a.group;
     node->input = x;
     node->weight = a.weight.defined() ? a.weight.detach() : at::ones({c}, x.options());
@@ -599,7 +601,7 @@ struct ReducerState {
 
   std::shared_ptr<Group> group;
   std::vector<at::Tensor> params;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<compat::NodePtr<torch::autograd::Node>> accumulators;
   std::vector<uintptr_t> hookKeys;
   std::vector<std::pair<size_t, size_t>> where;  // parameter -> (bucket, position in bucket)
   std::vector<Bucket> buckets;

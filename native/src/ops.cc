@@ -65,6 +65,25 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// opSignature(id) -> "name:Type[=],...->Type,...": an operator's declaration as this libtorch has it, compact enough
+// to be embedded per operator in the generated layer and compared at load ('=' marks an argument that may be left out).
+static Napi::Value OpSignature(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState& s = state(env);
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= s.ops.size()) throw Napi::RangeError::New(env, "opSignature: unknown operator id");
+  const c10::FunctionSchema& schema = s.ops[id].handle.schema();
+  std::string out;
+  for (size_t i = 0; i < schema.arguments().size(); i++) {
+    const c10::Argument& a = schema.arguments()[i];
+    bool omittable = a.default_value().has_value() || a.real_type()->kind() == c10::TypeKind::OptionalType;
+    out += (i ? "," : "") + a.name() + ":" + a.real_type()->annotation_str() + (omittable ? "=" : "");
+  }
+  out += "->";
+  for (size_t i = 0; i < schema.returns().size(); i++) out += (i ? "," : "") + schema.returns()[i].real_type()->annotation_str();
+  return Napi::String::New(env, out);
+}
+
 static Napi::Object describeArgument(Napi::Env env, const c10::Argument& a) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", a.name());
@@ -114,6 +133,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveOp", Napi::Function::New(env, ResolveOp));
   exports.Set("call", Napi::Function::New(env, Call));
   exports.Set("listSchemas", Napi::Function::New(env, ListSchemas));
+  exports.Set("opSignature", Napi::Function::New(env, OpSignature));
 }
 
 }  // namespace tn

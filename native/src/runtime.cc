@@ -1,13 +1,12 @@
 // Process-level settings: threads, seeds, autocast, backend availability, build facts.
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/api/include/torch/version.h>
 
 #include <dlfcn.h>
 
 #include "common.h"
+#include "compat.h"
 
 namespace tn {
 
@@ -37,12 +36,10 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
-    if (at::globalContext().hasCUDA()) {
-      for (int i = 0; i < static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()); i++) {
-        auto g = at::globalContext().defaultGenerator(c10::Device(c10::DeviceType::CUDA, i));
-        std::lock_guard<std::mutex> lock(g.mutex());
-        g.set_current_seed(seed);
-      }
+    for (int i = 0; i < compat::cudaDeviceCount(); i++) {
+      auto g = at::globalContext().defaultGenerator(c10::Device(c10::DeviceType::CUDA, i));
+      std::lock_guard<std::mutex> lock(g.mutex());
+      g.set_current_seed(seed);
     }
   })
   return env.Undefined();
@@ -61,8 +58,7 @@ static Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
-  int n = at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
-  return Napi::Number::New(info.Env(), n);
+  return Napi::Number::New(info.Env(), compat::cudaDeviceCount());
 }
 
 // setAutocast(deviceType, enabled, dtype): mixed precision for ops the autocast lists cover.
@@ -72,15 +68,8 @@ static Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   bool enabled = info[1].As<Napi::Boolean>().Value();
   auto dtype = static_cast<c10::ScalarType>(info[2].As<Napi::Number>().Int32Value());
   TN_GUARD(env, "autocast", {
-    if (device == "cpu") {
-      at::autocast::set_cpu_enabled(enabled);
-      at::autocast::set_autocast_cpu_dtype(dtype);
-    } else if (device == "cuda") {
-      at::autocast::set_enabled(enabled);
-      at::autocast::set_autocast_gpu_dtype(dtype);
-    } else {
-      throw std::runtime_error("autocast supports 'cpu' and 'cuda', not '" + device + "'");
-    }
+    if (device != "cpu" && device != "cuda") throw std::runtime_error("autocast supports 'cpu' and 'cuda', not '" + device + "'");
+    compat::setAutocast(device == "cpu" ? c10::DeviceType::CPU : c10::DeviceType::CUDA, enabled, dtype);
     // Cached casts of weights are valid only inside one autocast region.
     if (!enabled) at::autocast::clear_cache();
   })
@@ -89,7 +78,7 @@ static Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
 
 static Napi::Value IsAutocastEnabled(const Napi::CallbackInfo& info) {
   std::string device = info[0].As<Napi::String>().Utf8Value();
-  bool on = device == "cpu" ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+  bool on = compat::isAutocastEnabled(device == "cpu" ? c10::DeviceType::CPU : c10::DeviceType::CUDA);
   return Napi::Boolean::New(info.Env(), on);
 }
 

@@ -40,6 +40,7 @@ export interface NativeBinding {
   resolveOp(name: string, overload: string): number;
   call(id: number, args: Arg[], discardResult?: boolean): unknown;
   listSchemas(prefix?: string): unknown[];
+  opSignature(id: number): string;
   backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
   grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: (NativeTensor | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
   getGrad(t: NativeTensor): NativeTensor | null;

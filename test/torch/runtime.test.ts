@@ -4,10 +4,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as torch from '../../src/torch/index.js';
 
-test('the binding runs the libtorch release the golden files were generated with', () => {
+// The golden files come from PyTorch 1.13 (Debian); the suite is checked against libtorch 1.13 and 2.13 (CI runs
+// both), with each difference argued where a test allows it. Another release may differ in ways nobody checked.
+test('the binding runs a libtorch release the golden files are checked against', () => {
   const golden = JSON.parse(readFileSync(new URL('../golden/ops_creation.json', import.meta.url), 'utf8')) as { torch: string };
   const release = (v: string): string => v.split('.').slice(0, 2).join('.');
-  assert.equal(release(torch.version()), release(golden.torch));
+  assert.equal(release(golden.torch), '1.13');
+  assert.ok(['1.13', '2.13'].includes(release(torch.version())), `libtorch ${torch.version()} is not one the suite is checked against`);
   assert.equal(typeof torch.config(), 'string');
   assert.equal(torch.cuda.isAvailable(), torch.cuda.deviceCount() > 0);
 });

@@ -1,0 +1,93 @@
+// The one place where libtorch versions differ for the binding. Every other file is written against the APIs that
+// 1.13 and 2.x share; what 2.x renamed or reshaped is wrapped here, keyed on TORCH_VERSION_MAJOR/MINOR.
+//   - c10d (2.0): a Gloo group is a c10d::Backend; c10d::ProcessGroup became a dispatcher over backends.
+//   - autograd (2.x): torch::autograd::deleteNode, 1.13's iterative graph deleter, is gone; later 2.x releases own
+//     nodes by c10::intrusive_ptr instead of std::shared_ptr.
+//   - autocast (2.4): per-device-type set_autocast_enabled / set_autocast_dtype replace set_cpu_enabled & co.
+//   - CUDA hooks (2.x): deviceCount() joins getNumGPUs() (kept by 2.13; used where both exist).
+#pragma once
+#include <torch/csrc/api/include/torch/version.h>  // 2.x forwards this to torch/headeronly/version.h
+
+#include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#define TN_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+#if defined(TN_COMPAT_C10D)
+#if TN_TORCH_AT_LEAST(2, 0)
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
+#endif
+
+namespace tn::compat {
+
+#if defined(TN_COMPAT_C10D)
+// What runs collectives for one backend (allreduce, allgather, broadcast, barrier, getBackendName): the Gloo object
+// itself in both versions, typed by its base class.
+#if TN_TORCH_AT_LEAST(2, 0)
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+#endif
+
+// How autograd nodes are owned: std::shared_ptr up to the 2.x releases that made Node an intrusive_ptr_target, then
+// c10::intrusive_ptr. Detected from the type itself rather than a version number, since the switch came mid-2.x.
+inline constexpr bool kIntrusiveNodes = std::is_base_of_v<c10::intrusive_ptr_target, torch::autograd::Node>;
+template <class T>
+using NodePtr = std::conditional_t<kIntrusiveNodes, c10::intrusive_ptr<T>, std::shared_ptr<T>>;
+
+// A new autograd node of type T. 1.13 needs its own deleter (which frees long graphs without deep recursion).
+template <class T>
+NodePtr<T> makeNode() {
+  if constexpr (kIntrusiveNodes) {
+    return c10::make_intrusive<T>();
+  } else {
+#if TN_TORCH_AT_LEAST(2, 0)
+    return std::make_shared<T>();
+#else
+    return std::shared_ptr<T>(new T(), torch::autograd::deleteNode);
+#endif
+  }
+}
+
+// Autocast state of one device type (CPU or CUDA).
+inline void setAutocast(c10::DeviceType device, bool enabled, c10::ScalarType dtype) {
+#if TN_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_enabled(device, enabled);
+  at::autocast::set_autocast_dtype(device, dtype);
+#else
+  if (device == c10::DeviceType::CPU) {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  } else {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  }
+#endif
+}
+
+inline bool isAutocastEnabled(c10::DeviceType device) {
+#if TN_TORCH_AT_LEAST(2, 4)
+  return at::autocast::is_autocast_enabled(device);
+#else
+  return device == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+
+// Number of visible CUDA devices; 0 when the libtorch has no CUDA.
+inline int cudaDeviceCount() {
+  if (!at::globalContext().hasCUDA()) return 0;
+  return static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+}
+
+}  // namespace tn::compat
