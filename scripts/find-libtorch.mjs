@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Locates a libtorch to build against, in the order the README documents:
 //   1. $LIBTORCH: a folder with include/ and lib/ (a pytorch.org libtorch zip, or a pip torch's package folder)
-//   2. a python3 on PATH (or /usr/bin/python3) that imports torch and ships include/ + lib/
-//   3. Debian/Ubuntu's system install (apt-get install libtorch-dev)
+//   2. SIMCLR_LIBTORCH=system: Debian/Ubuntu's system install only (apt-get install libtorch-dev, 1.13)
+//   3. otherwise (SIMCLR_LIBTORCH=pip, the default): the project's own virtual environment .venv-torch, where
+//      scripts/provision.sh installs the pinned pip torch; then a python3 on PATH that imports torch and ships
+//      include/ + lib/; then the system install
 // Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function layout(root, source, cxx11Abi) {
   const include = join(root, 'include');
@@ -60,6 +63,22 @@ function fromSystem() {
   };
 }
 
+// The project-local virtual environment that provision.sh fills with the pinned pip torch.
+export const VENV = join(dirname(fileURLToPath(import.meta.url)), '..', '.venv-torch');
+
+// provision.sh records the package folder and ABI once after installing (importing torch takes seconds, and gyp
+// asks for several fields).
+function fromVenv() {
+  const record = join(VENV, 'libtorch.json');
+  if (!existsSync(record)) return null;
+  try {
+    const { root, cxx11Abi } = JSON.parse(readFileSync(record, 'utf8'));
+    return layout(root, 'pip torch (.venv-torch)', cxx11Abi === true);
+  } catch {
+    return null;
+  }
+}
+
 export function findLibtorch() {
   const env = process.env.LIBTORCH;
   if (env) {
@@ -67,7 +86,10 @@ export function findLibtorch() {
     if (!found) throw new Error(`LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch package folder`);
     return found;
   }
-  return fromPython('python3') ?? fromPython('/usr/bin/python3') ?? fromSystem();
+  const choice = process.env.SIMCLR_LIBTORCH ?? 'pip';
+  if (choice === 'system') return fromSystem();
+  if (choice !== 'pip') throw new Error(`SIMCLR_LIBTORCH=${choice}: expected 'pip' (the default) or 'system'`);
+  return fromVenv() ?? fromPython('python3') ?? fromPython('/usr/bin/python3') ?? fromSystem();
 }
 
 // CUDA builds split their kernels into libtorch_cuda; linking it (with --no-as-needed) registers the CUDA ops.

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Brings a checkout to a runnable state, idempotently and quickly when nothing changed:
 #   system packages (libtorch, build tools, Fashion-MNIST) -> npm dependencies -> native addon -> TypeScript.
+# libtorch: PyTorch 2.13's CPU build from pip in the project's own virtual environment .venv-torch (the default,
+# SIMCLR_LIBTORCH=pip), or Debian's libtorch-dev 1.13 (SIMCLR_LIBTORCH=system); LIBTORCH=/path overrides both.
+# Where pip or the wheel cannot be had, the pip choice falls back to Debian's libtorch-dev, saying so.
 # Set SIMCLR_SKIP_APT=1 to never touch system packages (you provide libtorch via LIBTORCH or a pip torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +13,41 @@ die() { printf '[provision] error: %s\n' "$*" >&2; exit 1; }
 
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "Node.js >= 20 is required (found $(node --version))"
+
+# ---- libtorch from pip (default) ------------------------------------------------------------------------
+TORCH_PIP_VERSION=2.13.0   # the release the suite is checked against besides Debian's 1.13 (README, libtorch)
+choice=${SIMCLR_LIBTORCH:-pip}
+case "$choice" in pip|system) ;; *) die "SIMCLR_LIBTORCH=$choice: expected 'pip' (the default) or 'system'" ;; esac
+venv=.venv-torch
+if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && [ -e "$venv.unavailable" ] && [ ! -e "$venv/libtorch.json" ]; then
+  say "pip torch==$TORCH_PIP_VERSION could not be installed earlier ($(cat "$venv.unavailable")); using Debian's libtorch-dev 1.13 (rm $venv.unavailable to retry)"
+  choice=system
+fi
+if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && [ ! -e "$venv/libtorch.json" ]; then
+  # Debian's own python3 needs python3-venv for `-m venv`; a python3 without it takes this path only once it has it.
+  py=$(command -v python3 || true)
+  if [ -n "$py" ] && ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "${SIMCLR_SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >&2 || true
+  fi
+  say "installing torch==$TORCH_PIP_VERSION with pip into $venv (about 900 MB for the CPU build; SIMCLR_LIBTORCH=system uses Debian's libtorch-dev instead)"
+  # libtorch.json, written last, marks a complete install; anything short of it is started over.
+  rm -rf "$venv"
+  # SIMCLR_PIP_ARGS adds pip options, e.g. PyTorch's CPU-only index on a machine where PyPI serves the CUDA build.
+  # shellcheck disable=SC2086
+  if [ -n "$py" ] && "$py" -m venv "$venv" >&2 \
+     && PIP_RETRIES="${PIP_RETRIES:-1}" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
+          ${SIMCLR_PIP_ARGS:-} "torch==$TORCH_PIP_VERSION" >&2 \
+     && "$venv/bin/python" -c 'import json,os,torch; print(json.dumps({"root": os.path.dirname(torch.__file__), "cxx11Abi": bool(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__}))' \
+          2>/dev/null > "$venv/libtorch.json.tmp"; then
+    mv "$venv/libtorch.json.tmp" "$venv/libtorch.json"
+  else
+    rm -rf "$venv"
+    echo "pip failed on $(date -u +%F)" > "$venv.unavailable"
+    say "pip could not install torch==$TORCH_PIP_VERSION (see above): falling back to Debian's libtorch-dev 1.13"
+    choice=system
+  fi
+fi
+export SIMCLR_LIBTORCH=$choice
 
 # ---- system packages ------------------------------------------------------------------------------------
 missing=()
