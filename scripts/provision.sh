@@ -96,6 +96,9 @@ if [ ! -e native/build/Release/torch_node.node ] || [ ! -e native/build/Release/
     || { tail -n 40 native-build.log >&2; die "native build failed (full log: native-build.log)"; }
   echo "$stamp_now" > "$stamp_file"
 fi
+# Which libtorch the addon links, for `simclr doctor` (a copied build folder carries it along).
+[ -e native/build/Release/libtorch.json ] && [ native/build/Release/libtorch.json -nt "$stamp_file" ] \
+  || node scripts/find-libtorch.mjs > native/build/Release/libtorch.json
 
 # ---- TypeScript (incremental) ---------------------------------------------------------------------------
 npx --no-install tsc -p . >&2 || die "TypeScript build failed (see above)"

@@ -43,14 +43,19 @@ function loadOp(): AugmentOp | null {
  * Whether the fused kernel is built and loads (`npm run build` builds it with the addon). The first time it does
  * not, a warning says why: augmentation then runs on the slower tensor ops.
  */
-export function fusedKernelAvailable(): boolean {
+export function fusedKernelAvailable(options: { quiet?: boolean } = {}): boolean {
   const available = loadOp() !== null;
-  if (!available && !warned) {
+  if (!available && !warned && options.quiet !== true) {
     warned = true;
     process.emitWarning(`the fused augmentation kernel is unavailable (${loadError?.message}); augmenting with tensor ops, which is slower. Run \`npm run build\`.`, 'SimclrWarning');
   }
   return available;
 }
+/** Why the kernel did not load, or null when it loaded or was not asked for yet. */
+export function fusedKernelError(): string | null {
+  return loadError?.message ?? null;
+}
+
 /** One row per view: the source image's batch index, then the view's parameters in the kernel's column order. */
 function packParams(views: readonly ViewParams[]): Float32Array {
   const rows = new Float32Array(views.reduce((n, v) => n + v.count, 0) * PARAM_COUNT);

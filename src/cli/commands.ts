@@ -64,6 +64,12 @@ const DEMO_SETTINGS = {
   cropMinScale: 0.25, blur: false, logSteps: 10,
 } as const;
 
+async function printDoctor(json: boolean): Promise<void> {
+  const { doctorReport, formatDoctor } = await import('./doctor.js');
+  const report = doctorReport();
+  console.log(json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+}
+
 function buildProgram(): Command {
   const program = new Command('simclr')
     .description('SimCLR contrastive self-supervised learning on libtorch')
@@ -94,9 +100,21 @@ function buildProgram(): Command {
     });
 
   program.command('info')
-    .description('summarise a run: config, checkpoint, loss curve, throughput')
-    .argument('<run>', 'run folder')
-    .action((dir: string) => printRunSummary(dir));
+    .description('summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)')
+    .argument('[run]', 'run folder')
+    .option('--env', 'libtorch, CPU, BLAS/oneDNN, threads, allocator and CUDA facts for a bug report')
+    .option('--json', 'with --env: one JSON object')
+    .action(async (dir: string | undefined, o: { env?: boolean; json?: boolean }) => {
+      if (o.env) return printDoctor(o.json === true);
+      if (dir === undefined) throw new UsageError('info: give a run folder, or --env for the environment');
+      if (o.json) throw new UsageError('info: --json goes with --env');
+      printRunSummary(dir);
+    });
+
+  program.command('doctor')
+    .description('the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA')
+    .option('--json', 'one JSON object')
+    .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
 
   program.command('demo')
     .description('the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one')

@@ -62,8 +62,14 @@ export interface NativeBinding {
   buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
 }
 
-/** A file that `npm run build` puts in this package's native/build/Release, or null when it is not there. */
+/**
+ * A file that `npm run build` puts in this package's native/build/Release, or null when it is not there.
+ * SIMCLR_ADDON_DIR names another folder of built files instead (an addon built against another libtorch: the
+ * libtorch comparison bench runs two side by side).
+ */
 export function builtNativeFile(name: string): string | null {
+  const override = process.env.SIMCLR_ADDON_DIR;
+  if (override) return existsSync(join(override, name)) ? join(override, name) : null;
   // dist/src/torch/native.js and src/torch/native.ts (under a TS loader) both sit three levels below the root.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
@@ -76,7 +82,10 @@ export function builtNativeFile(name: string): string | null {
 
 function addonPath(): string {
   const path = builtNativeFile('torch_node.node');
-  if (path === null) throw new Error('simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+  if (path === null) {
+    const dir = process.env.SIMCLR_ADDON_DIR;
+    throw new Error(dir ? `simclr: SIMCLR_ADDON_DIR=${dir} has no torch_node.node` : 'simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+  }
   return path;
 }
 

@@ -79,3 +79,36 @@ test('augment writes a grid of originals beside two views', async () => {
   assert.equal(meta.width, 3 * 28);
   assert.equal(meta.height, 5 * 28);
 });
+
+test('doctor and info --env report libtorch, CPU capability, BLAS, threads, allocator and CUDA', () => {
+  const r = simclr('doctor', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as {
+    torch: {
+      libtorch: { version: string; source: string; addon: string | null };
+      cpu: { capability: string; cores: number; features: string[] };
+      blas: string; onednn: string | null; threads: { intraOp: number; interOp: number }; allocator: string;
+      cuda: { built: boolean; deviceCount: number };
+    };
+    augmentKernel: { loaded: boolean };
+  };
+  const t = report.torch;
+  assert.match(t.libtorch.version, /^\d+\.\d+\.\d+/);
+  assert.ok(t.libtorch.source.length > 0 && t.libtorch.addon !== null);
+  assert.match(t.cpu.capability, /^(DEFAULT|AVX2|AVX512|ZVECTOR|VSX|SVE\d*|NEON)$/);
+  assert.ok(t.cpu.cores >= 1);
+  assert.ok(t.blas !== 'unknown' && t.blas.length > 0);
+  assert.ok(t.threads.intraOp >= 1 && t.threads.interOp >= 1);
+  // The CLI re-executes itself under tcmalloc where Debian's libtcmalloc-minimal4 is installed (provision does).
+  assert.match(t.allocator, existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') ? /^tcmalloc/ : /^(glibc|tcmalloc|jemalloc)/);
+  if (!t.cuda.built) assert.equal(t.cuda.deviceCount, 0);
+  assert.equal(report.augmentKernel.loaded, true);
+  const text = simclr('info', '--env');
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^libtorch +${t.libtorch.version.replace(/\./g, '\\.')} from `, 'm'));
+  assert.match(text.stdout, new RegExp(`^aten kernels +${t.cpu.capability} `, 'm'));
+  assert.match(text.stdout, /^cuda +/m);
+  const bare = simclr('info');
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /give a run folder, or --env/);
+});
