@@ -32,13 +32,15 @@ interface CaseDef {
   batch: number;
   colorStrength: number;
   blur: boolean;
+  precisions: readonly ('fp32' | 'bf16')[];
 }
 
-// The cases of bench/run.ts (stems follow the image size: CIFAR stem at 28-32 px, ImageNet stem at 96 px).
+// The cases of bench/run.ts (stems follow the image size: CIFAR stem at 28-32 px, ImageNet stem at 96 px). No bf16
+// on cifar32: on a CPU without AVX512-BF16, libtorch 1.13's bf16 convolutions at full width took minutes a step.
 const CASES: readonly CaseDef[] = [
-  { id: 'cifar32', title: 'ResNet-18, CIFAR stem, 32 px colour', data: 'cifar-like', width: 1, batch: 32, colorStrength: 0.5, blur: false },
-  { id: 'gray28', title: 'ResNet-18 x0.25, 28 px grayscale (Fashion-MNIST)', data: 'fashion-mnist', width: 0.25, batch: 256, colorStrength: 0.5, blur: false },
-  { id: 'colour96', title: 'ResNet-18 x0.25, 96 px colour, full colour distortion + blur', data: 'stl-like', width: 0.25, batch: 256, colorStrength: 1, blur: true },
+  { id: 'cifar32', title: 'ResNet-18, CIFAR stem, 32 px colour', data: 'cifar-like', width: 1, batch: 32, colorStrength: 0.5, blur: false, precisions: ['fp32'] },
+  { id: 'gray28', title: 'ResNet-18 x0.25, 28 px grayscale (Fashion-MNIST)', data: 'fashion-mnist', width: 0.25, batch: 256, colorStrength: 0.5, blur: false, precisions: ['fp32', 'bf16'] },
+  { id: 'colour96', title: 'ResNet-18 x0.25, 96 px colour, full colour distortion + blur', data: 'stl-like', width: 0.25, batch: 256, colorStrength: 1, blur: true, precisions: ['fp32', 'bf16'] },
 ];
 
 type Choice = 'system' | 'pip';
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
   const results: { id: string; title: string; batch: number; cells: Record<string, Cell> }[] = [];
   for (const c of cases) {
     const data = benchData(c.data, join(ROOT, '.cache', 'bench'));
-    const variants = engines.flatMap((e) => precisions.map((p) => ({ e, p, key: `${e.version} ${p}` })));
+    const variants = engines.flatMap((e) => c.precisions.map((p) => ({ e, p, key: `${e.version} ${p}` })));
     const collected = new Map<string, StepTimes[]>();
     for (let round = 0; round < rounds; round++) {
       for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {

@@ -52,6 +52,12 @@ export SIMCLR_LIBTORCH=$choice
 # ---- system packages ------------------------------------------------------------------------------------
 missing=()
 node scripts/find-libtorch.mjs root >/dev/null 2>&1 || missing+=(libtorch-dev)
+# Debian's libtorch links the generic libblas.so.3, which is the slow reference BLAS unless an optimised one is
+# installed (Debian recommends OpenBLAS; --no-install-recommends below leaves it out).
+if [ "$SIMCLR_LIBTORCH" = system ] && [ -z "${LIBTORCH:-}" ] && command -v dpkg >/dev/null 2>&1 \
+   && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 && ! dpkg -s libopenblas0-openmp >/dev/null 2>&1; then
+  missing+=(libopenblas0-pthread)
+fi
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
