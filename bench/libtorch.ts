@@ -6,7 +6,7 @@
 // every other round) so that other users' load hits all of them; img/s from the median step time of all measured
 // steps, with the same ratio from CPU time per step beside it. The build left in native/build is the default one.
 // Environment: BENCH_ROUNDS (default 2), BENCH_STEPS (measured steps per run, default 3), BENCH_THREADS (default:
-// all cores), BENCH_OUT (default bench/results), BENCH_CASES (comma list of case ids).
+// all cores), BENCH_OUT (default bench/results), BENCH_CASES (comma list of case ids), BENCH_PRECISIONS (fp32,bf16).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchData, type DataName } from './datasets.js';
 import type { OursSpec, StepTimes } from './ours.js';
+import type { TorchEnv } from '../src/torch/env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -48,7 +49,7 @@ interface Engine {
   choice: Choice;
   dir: string;
   version: string;
-  /** show_config's "CPU capability usage", BLAS_INFO and oneDNN lines. */
+  /** From `simclr doctor`: ATen's CPU capability in use, BLAS, oneDNN. */
   capability: string;
   blas: string;
   onednn: string;
@@ -56,8 +57,7 @@ interface Engine {
 
 // The stamp scripts/provision.sh keeps in native/build/.simclr-stamp: sources plus the libtorch they build against.
 function stampFor(choice: Choice): string {
-  const script = '{ cat native/binding.gyp native/src/* native/kernels/*; node scripts/find-libtorch.mjs; } | sha256sum | cut -d" " -f1';
-  return execFileSync('bash', ['-c', script], { cwd: ROOT, env: { ...process.env, SIMCLR_LIBTORCH: choice }, encoding: 'utf8' }).trim();
+  return execFileSync(process.execPath, [join(ROOT, 'scripts', 'find-libtorch.mjs'), 'stamp'], { env: { ...process.env, SIMCLR_LIBTORCH: choice }, encoding: 'utf8' }).trim();
 }
 
 /** Builds (or reuses) the addon for one libtorch choice; returns where it lies and what it links. */
@@ -76,12 +76,24 @@ function engine(choice: Choice): Engine {
     cpSync(join(ROOT, 'native', 'build', 'Release'), dir, { recursive: true });
     writeFileSync(join(dir, '.stamp'), stamp);
   }
-  const info = JSON.parse(execFileSync(process.execPath, ['-e', `const b=require(${JSON.stringify(join(dir, 'torch_node.node'))}).buildInfo();console.log(JSON.stringify(b))`], { encoding: 'utf8' })) as { version: string; config: string };
-  const pick = (re: RegExp): string => re.exec(info.config)?.[1]?.trim() ?? '?';
-  return {
-    choice, dir, version: info.version,
-    capability: pick(/CPU capability usage: (\S+)/), blas: pick(/BLAS_INFO=([^,]+)/), onednn: pick(/MKL-DNN (v[\d.]+)/),
-  };
+  // What `simclr doctor` reports for that build.
+  const doctor = JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'doctor', '--json'], {
+    env: { ...process.env, SIMCLR_ADDON_DIR: dir }, encoding: 'utf8',
+  })) as { torch: TorchEnv };
+  const t = doctor.torch;
+  return { choice, dir, version: t.libtorch.version, capability: t.cpu.capability, blas: t.blas, onednn: t.onednn ?? 'none' };
+}
+
+/** Puts the default (pip) build back into native/build where a cached copy of it was used instead of a build. */
+function restoreDefaultBuild(e: Engine): void {
+  const stampFile = join(ROOT, 'native', 'build', '.simclr-stamp');
+  const stamp = stampFor(e.choice);
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return;
+  rmSync(join(ROOT, 'native', 'build', 'Release'), { recursive: true, force: true });
+  cpSync(e.dir, join(ROOT, 'native', 'build', 'Release'), { recursive: true });
+  rmSync(join(ROOT, 'native', 'build', 'Release', '.stamp'), { force: true });
+  writeFileSync(stampFile, `${stamp}\n`);
+  log(`native/build holds the default build again (libtorch ${e.version})`);
 }
 
 function ours(spec: OursSpec, e: Engine): StepTimes[] {
@@ -112,14 +124,15 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0]!;
   // The non-default first, so that the default build is the one left in native/build.
   const engines = [engine('system'), engine('pip')];
+  if (engines[0]!.version === engines[1]!.version) throw new Error(`both builds link libtorch ${engines[0]!.version} (did pip fall back to Debian's? see .venv-torch.unavailable)`);
   for (const e of engines) log(`${e.choice}: libtorch ${e.version}, CPU capability ${e.capability}, BLAS ${e.blas}, oneDNN ${e.onednn}`);
   const wanted = process.env.BENCH_CASES?.split(',');
   const cases = CASES.filter((c) => !wanted || wanted.includes(c.id));
-  const precisions = ['fp32', 'bf16'] as const;
+  const onlyPrecisions = process.env.BENCH_PRECISIONS?.split(',');
   const results: { id: string; title: string; batch: number; cells: Record<string, Cell> }[] = [];
   for (const c of cases) {
     const data = benchData(c.data, join(ROOT, '.cache', 'bench'));
-    const variants = engines.flatMap((e) => c.precisions.map((p) => ({ e, p, key: `${e.version} ${p}` })));
+    const variants = engines.flatMap((e) => c.precisions.filter((p) => !onlyPrecisions || onlyPrecisions.includes(p)).map((p) => ({ e, p, key: `${e.version} ${p}` })));
     const collected = new Map<string, StepTimes[]>();
     for (let round = 0; round < rounds; round++) {
       for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
@@ -139,6 +152,7 @@ async function main(): Promise<void> {
     results.push({ id: c.id, title: c.title, batch: c.batch, cells });
   }
   rmSync(work, { recursive: true, force: true });
+  restoreDefaultBuild(engines[1]!);
 
   const [a, b] = engines as [Engine, Engine];
   const L: string[] = [];
@@ -150,7 +164,7 @@ async function main(): Promise<void> {
   L.push('');
   L.push(`Images per second, ours end to end (median step; in brackets images per CPU-second):`);
   L.push('');
-  const keys = engines.flatMap((e) => precisions.map((p) => `${e.version} ${p}`));
+  const keys = engines.flatMap((e) => (['fp32', 'bf16'] as const).map((p) => `${e.version} ${p}`));
   L.push(`| case | batch | ${keys.join(' | ')} | ${b.version} / ${a.version} fp32 | ${b.version} / ${a.version} bf16 | bf16 / fp32 on ${a.version} | bf16 / fp32 on ${b.version} |`);
   L.push(`|---|---:|${keys.map(() => '---:').join('|')}|---:|---:|---:|---:|`);
   for (const r of results) {

@@ -5,6 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as torch from '../src/torch/index.js';
+import { sameLibtorchPython } from './python.js';
+
+// Python torch on the same libtorch as ours.
+const PYTHON = sameLibtorchPython([]);
 
 const F = torch.nn.functional;
 const threads = Number(process.env.BENCH_THREADS ?? torch.getNumThreads());
@@ -44,7 +48,7 @@ function block(): void {
 
 function python(): Record<string, number> {
   const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'torch_micro.py');
-  const r = spawnSync('/usr/bin/python3', [script, String(threads), String(iters)], { encoding: 'utf8' });
+  const r = spawnSync(PYTHON, [script, String(threads), String(iters)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`python torch reference failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, number>;
 }

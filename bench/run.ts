@@ -24,9 +24,13 @@ import { fileURLToPath } from 'node:url';
 import { benchData, type BenchData, type DataName } from './datasets.js';
 import type { OursSpec, StepTimes } from './ours.js';
 import type { OverlapRow } from './overlap.js';
+import { DEBIAN_PYTHON, sameLibtorchPython } from './python.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PYTHON = '/usr/bin/python3';
+// The batched references run Python torch on the same libtorch as ours (bench/python.ts). The PIL DataLoader
+// reference needs torchvision, which only Debian's Python has here (1.13): on the default build it runs on another
+// libtorch, which the report says.
+const PYTHON = sameLibtorchPython(['numpy']);
 const LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const measured = Number(process.env.BENCH_STEPS ?? 3);
@@ -112,7 +116,7 @@ function torchRef(c: CaseDef, data: BenchData, mode: 'batched' | 'pil' | 'comput
     mode, precision, threads, seed: 0, data: data.python, batch: c.batch, warmup: 1, steps: measured, width: c.width, stem: c.stem,
     color_strength: c.colorStrength, blur_p: c.blur ? 0.5 : 0, workers: threads,
   };
-  return runChild(PYTHON, [join(ROOT, 'bench', 'torch_pretrain.py'), JSON.stringify(spec)], env);
+  return runChild(mode === 'pil' ? DEBIAN_PYTHON : PYTHON, [join(ROOT, 'bench', 'torch_pretrain.py'), JSON.stringify(spec)], env);
 }
 
 function oursSpec(c: CaseDef, data: BenchData, mode: 'e2e' | 'compute', precision: 'fp32' | 'bf16', out: string): OursSpec {
@@ -277,7 +281,7 @@ function targets(cases: CaseResult[], knn: Report['knn']): Target[] {
 function markdown(r: Report): string {
   const L: string[] = [];
   const m = r.machine;
-  L.push(`Machine: ${m.cpu} (${m.isa}), ${m.cores} cores, ${m.memoryGiB} GiB, shared with other users (1-minute load average ${fmt(m.loadStart, 2)} at the start, ${fmt(m.loadEnd, 2)} at the end). libtorch ${m.libtorch} (Debian's python3-torch), Node ${m.node}, Python torch ${m.pythonTorch}.`);
+  L.push(`Machine: ${m.cpu} (${m.isa}), ${m.cores} cores, ${m.memoryGiB} GiB, shared with other users (1-minute load average ${fmt(m.loadStart, 2)} at the start, ${fmt(m.loadEnd, 2)} at the end). libtorch ${m.libtorch}, Node ${m.node}, Python torch ${m.pythonTorch}.`);
   L.push('');
   L.push(`Settings: ${r.settings.threads} threads for every variant; ${r.settings.rounds} rounds x ${r.settings.steps} measured steps per variant after 1 warm-up step, variants alternating; allocator ${r.settings.allocator} and OMP_WAIT_POLICY=PASSIVE for ours and the Python references alike. ${fmt(r.wallSeconds, 0)} s in all.`);
   L.push('');
@@ -387,7 +391,8 @@ try {
     knn = { steps: 1 + measured, fp32: top1(fp32Run), bf16: top1(bf16Run) };
     log(`kNN top-1 after ${knn.steps} steps: fp32 ${fmt(knn.fp32 * 100, 2)}%, bf16 ${fmt(knn.bf16 * 100, 2)}%`);
   }
-  const py = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  const pyVersion = (python: string): string => spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout?.trim() ?? '?';
+  const py = { stdout: PYTHON === DEBIAN_PYTHON ? pyVersion(PYTHON) : `${pyVersion(PYTHON)} (batched, .venv-torch), ${pyVersion(DEBIAN_PYTHON)} (PIL DataLoader, Debian's python3-torch)` };
   const probe = spawnSync(process.execPath, ['-e', `import('${join(ROOT, 'dist', 'src', 'torch', 'index.js')}').then((t) => console.log(t.version()))`], { encoding: 'utf8' });
   const report: Report = {
     created: new Date().toISOString(),

@@ -6,7 +6,8 @@
 //      scripts/provision.sh installs the pinned pip torch; then a python3 on PATH that imports torch and ships
 //      include/ + lib/; then the system install
 // Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,15 +69,20 @@ export const VENV = join(dirname(fileURLToPath(import.meta.url)), '..', '.venv-t
 
 // provision.sh records the package folder and ABI once after installing (importing torch takes seconds, and gyp
 // asks for several fields).
+// A record that no longer matches its folder (a moved checkout, a deleted package) is an error rather than a silent
+// switch to another libtorch: provision.sh reinstalls it.
 function fromVenv() {
   const record = join(VENV, 'libtorch.json');
   if (!existsSync(record)) return null;
+  let found = null;
   try {
     const { root, cxx11Abi } = JSON.parse(readFileSync(record, 'utf8'));
-    return layout(root, 'pip torch (.venv-torch)', cxx11Abi === true);
+    found = layout(root, 'pip torch (.venv-torch)', cxx11Abi === true);
   } catch {
-    return null;
+    // unreadable: reported below
   }
+  if (!found) throw new Error(`${record} does not describe an installed torch (moved checkout?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`);
+  return found;
 }
 
 export function findLibtorch() {
@@ -99,6 +105,16 @@ export function linkFlags(lib) {
   return flags;
 }
 
+// What the native build depends on: its sources and the libtorch it links. provision.sh rebuilds when this changes;
+// the libtorch bench keys its cached builds on it.
+export function buildStamp(found) {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
+  const hash = createHash('sha256');
+  const files = ['binding.gyp', ...['src', 'kernels'].flatMap((d) => readdirSync(join(root, d)).sort().map((f) => join(d, f)))];
+  for (const f of files) hash.update(f).update(readFileSync(join(root, f)));
+  return hash.update(JSON.stringify(found)).digest('hex');
+}
+
 const HOW_TO_GET =
   'simclr needs libtorch (PyTorch C++ library). Get one of:\n' +
   '  - Debian/Ubuntu: sudo apt-get install libtorch-dev\n' +
@@ -119,6 +135,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const field = process.argv[2];
   if (!field) console.log(JSON.stringify(found, null, 2));
+  else if (field === 'stamp') console.log(buildStamp(found));
   else if (field === 'include') console.log(found.include.join(' '));
   else if (field === 'abi') console.log(found.cxx11Abi ? 1 : 0);
   else if (field === 'libs') console.log(linkFlags(found.lib).join(' '));

@@ -14,77 +14,103 @@ die() { printf '[provision] error: %s\n' "$*" >&2; exit 1; }
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "Node.js >= 20 is required (found $(node --version))"
 
-# ---- libtorch from pip (default) ------------------------------------------------------------------------
+# ---- apt: one place that installs Debian packages (as root, or with passwordless sudo) -----------------------
+# apt_install REASON PKG...: installs, or dies with the exact command to run where it cannot.
+apt_install() {
+  local reason=$1; shift
+  [ $# -gt 0 ] || return 0
+  if [ "${SIMCLR_SKIP_APT:-0}" = 1 ]; then
+    say "SIMCLR_SKIP_APT=1: not installing $* ($reason)"; return 0
+  fi
+  command -v apt-get >/dev/null 2>&1 \
+    || die "missing $* ($reason) and this is not a Debian/Ubuntu system. Install a libtorch (pip install torch, or a pytorch.org zip, then LIBTORCH=/path), a C++17 compiler, make and python3; Fashion-MNIST IDX files can be given with --data fashion-mnist:DIR."
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n" \
+      || die "missing $* ($reason); as root run: apt-get update && apt-get install -y $*"
+  fi
+  say "installing $* (apt: $reason)"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed (see above)"
+}
+can_apt() { [ "${SIMCLR_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; }
+
+# ---- which libtorch --------------------------------------------------------------------------------------
 TORCH_PIP_VERSION=2.13.0   # the release the suite is checked against besides Debian's 1.13 (README, libtorch)
 choice=${SIMCLR_LIBTORCH:-pip}
 case "$choice" in pip|system) ;; *) die "SIMCLR_LIBTORCH=$choice: expected 'pip' (the default) or 'system'" ;; esac
 venv=.venv-torch
-if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && [ -e "$venv.unavailable" ] && [ ! -e "$venv/libtorch.json" ]; then
-  say "pip torch==$TORCH_PIP_VERSION could not be installed earlier ($(cat "$venv.unavailable")); using Debian's libtorch-dev 1.13 (rm $venv.unavailable to retry)"
-  choice=system
-fi
-if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && [ ! -e "$venv/libtorch.json" ]; then
-  # Debian's own python3 needs python3-venv for `-m venv`; a python3 without it takes this path only once it has it.
-  py=$(command -v python3 || true)
-  if [ -n "$py" ] && ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "${SIMCLR_SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >&2 || true
+# A complete install: the record provision writes last names this version and a package folder that exists.
+venv_complete() {
+  [ -e "$venv/libtorch.json" ] && node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    process.exit(r.version.split("+")[0] === process.argv[2] && require("fs").existsSync(r.root + "/include/ATen/ATen.h") ? 0 : 1);' \
+    "$venv/libtorch.json" "$TORCH_PIP_VERSION" 2>/dev/null
+}
+want_pip=0
+if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && ! venv_complete; then
+  if [ -e "$venv.unavailable" ]; then
+    say "pip torch==$TORCH_PIP_VERSION could not be installed earlier ($(cat "$venv.unavailable")); using Debian's libtorch-dev 1.13 (rm $venv.unavailable to retry)"
+    choice=system
+  else
+    want_pip=1
   fi
-  say "installing torch==$TORCH_PIP_VERSION with pip into $venv (about 900 MB for the CPU build; SIMCLR_LIBTORCH=system uses Debian's libtorch-dev instead)"
+fi
+
+# ---- system packages (libtorch-dev comes later, once it is known to be needed) ----------------------------
+missing=()
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3; pip torch needs it too
+# Debian's own python3 makes virtual environments only with python3-venv.
+if [ $want_pip = 1 ] && { ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }; then
+  missing+=(python3-venv)
+fi
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1 || missing+=(libtcmalloc-minimal4)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # headless browser for the HTML report test
+# c10d's ProcessGroupGloo.hpp includes gloo's headers, which neither Debian's libtorch-dev nor the pip wheel ships.
+# The binding holds gloo objects only through shared_ptr and never lays out a gloo type itself, so Debian's
+# headers serve the gloo that pip's libtorch has built in as well.
+[ -e /usr/include/gloo/algorithm.h ] || missing+=(libgloo-dev)
+apt_install "build tools, data and headers" "${missing[@]}"
+
+# ---- libtorch from pip (the default) ---------------------------------------------------------------------
+if [ $want_pip = 1 ]; then
+  say "installing torch==$TORCH_PIP_VERSION with pip into $venv (SIMCLR_LIBTORCH=system uses Debian's libtorch-dev instead)"
   # libtorch.json, written last, marks a complete install; anything short of it is started over.
   rm -rf "$venv"
-  # SIMCLR_PIP_ARGS adds pip options, e.g. PyTorch's CPU-only index on a machine where PyPI serves the CUDA build.
+  python3 -m venv "$venv" >&2 || die "python3 -m venv $venv failed (see above)"
+  # SIMCLR_PIP_ARGS adds pip options, e.g. PyTorch's CPU-only wheel index: on Linux x86-64 PyPI serves the CUDA
+  # build of torch, whose nvidia-* wheels add several GB.
   # shellcheck disable=SC2086
-  if [ -n "$py" ] && "$py" -m venv "$venv" >&2 \
-     && PIP_RETRIES="${PIP_RETRIES:-1}" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
-          ${SIMCLR_PIP_ARGS:-} "torch==$TORCH_PIP_VERSION" >&2 \
-     && "$venv/bin/python" -c 'import json,os,torch; print(json.dumps({"root": os.path.dirname(torch.__file__), "cxx11Abi": bool(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__}))' \
-          2>/dev/null > "$venv/libtorch.json.tmp"; then
+  if PIP_RETRIES="${PIP_RETRIES:-1}" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
+       ${SIMCLR_PIP_ARGS:-} "torch==$TORCH_PIP_VERSION" >&2; then
+    "$venv/bin/python" -c 'import json,os,torch; print(json.dumps({"root": os.path.dirname(torch.__file__), "cxx11Abi": bool(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__}))' \
+      2>/dev/null > "$venv/libtorch.json.tmp" || die "torch==$TORCH_PIP_VERSION installed into $venv but does not import (see above)"
     mv "$venv/libtorch.json.tmp" "$venv/libtorch.json"
   else
     rm -rf "$venv"
-    echo "pip failed on $(date -u +%F)" > "$venv.unavailable"
+    echo "pip install torch==$TORCH_PIP_VERSION failed on $(date -u +%F)" > "$venv.unavailable"
     say "pip could not install torch==$TORCH_PIP_VERSION (see above): falling back to Debian's libtorch-dev 1.13"
     choice=system
   fi
 fi
 export SIMCLR_LIBTORCH=$choice
 
-# ---- system packages ------------------------------------------------------------------------------------
-missing=()
-node scripts/find-libtorch.mjs root >/dev/null 2>&1 || missing+=(libtorch-dev)
-# Debian's libtorch links the generic libblas.so.3, which is the slow reference BLAS unless an optimised one is
-# installed (Debian recommends OpenBLAS; --no-install-recommends below leaves it out).
-if [ "$SIMCLR_LIBTORCH" = system ] && [ -z "${LIBTORCH:-}" ] && command -v dpkg >/dev/null 2>&1 \
+# ---- libtorch from Debian (SIMCLR_LIBTORCH=system, or the fallback) ----------------------------------------
+node scripts/find-libtorch.mjs root >/dev/null 2>&1 || apt_install "libtorch" libtorch-dev
+# Debian's libtorch links the generic libblas.so.3: the slow reference BLAS unless an optimised one is installed
+# (Debian recommends OpenBLAS, which --no-install-recommends leaves out). A speed-up only: warn where it cannot be had.
+if [ "$choice" = system ] && [ -z "${LIBTORCH:-}" ] && command -v dpkg >/dev/null 2>&1 \
    && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 && ! dpkg -s libopenblas0-openmp >/dev/null 2>&1; then
-  missing+=(libopenblas0-pthread)
+  if can_apt; then apt_install "an optimised BLAS for Debian's libtorch" libopenblas0-pthread
+  else say "warning: Debian's libtorch will use the reference BLAS (slow); install libopenblas0-pthread"; fi
 fi
-command -v g++ >/dev/null 2>&1 || missing+=(g++)
-command -v make >/dev/null 2>&1 || missing+=(make)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
-[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
-ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1 || missing+=(libtcmalloc-minimal4)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # headless browser for the HTML report test
-# c10d's ProcessGroupGloo.hpp includes gloo's headers, which Debian's libtorch-dev does not ship.
-[ -e /usr/include/gloo/algorithm.h ] || [ -e "$(node scripts/find-libtorch.mjs include 2>/dev/null | cut -d' ' -f1)/gloo/algorithm.h" ] || missing+=(libgloo-dev)
-
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "${SIMCLR_SKIP_APT:-0}" = 1 ]; then
-    say "SIMCLR_SKIP_APT=1: not installing ${missing[*]}"
-  elif ! command -v apt-get >/dev/null 2>&1; then
-    die "missing ${missing[*]} and this is not a Debian/Ubuntu system. Install a libtorch (pytorch.org zip, then LIBTORCH=/path/to/libtorch), a C++17 compiler, make and python3; Fashion-MNIST IDX files can be given with --data fashion-mnist:DIR."
-  else
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then
-      command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n" \
-        || die "missing ${missing[*]}; as root run: apt-get update && apt-get install -y ${missing[*]}"
-    fi
-    say "installing ${missing[*]} (apt)"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-      || die "apt-get install ${missing[*]} failed (see above)"
-  fi
-fi
-node scripts/find-libtorch.mjs root >/dev/null || exit 1
+root=$(node scripts/find-libtorch.mjs root) || exit 1
+# node-gyp splits include and library paths at whitespace.
+case "$root" in *[[:space:]]*) die "libtorch's folder '$root' contains a space, which node-gyp cannot build against: move the checkout (pip's libtorch lives inside it) or use SIMCLR_LIBTORCH=system" ;; esac
 
 # ---- npm dependencies -----------------------------------------------------------------------------------
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -94,7 +120,7 @@ if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # ---- native addon: rebuilt only when its sources or the libtorch it links change -------------------------
-stamp_now=$( { cat native/binding.gyp native/src/* native/kernels/*; node scripts/find-libtorch.mjs; } | sha256sum | cut -d' ' -f1)
+stamp_now=$(node scripts/find-libtorch.mjs stamp)
 stamp_file=native/build/.simclr-stamp
 if [ ! -e native/build/Release/torch_node.node ] || [ ! -e native/build/Release/simclr_ops.node ] || [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp_now" ]; then
   say "building the libtorch addon and kernels ($(node scripts/find-libtorch.mjs source), libtorch $(node scripts/find-libtorch.mjs version))"

@@ -1,10 +1,10 @@
 // The one place where libtorch versions differ for the binding. Every other file is written against the APIs that
 // 1.13 and 2.x share; what 2.x renamed or reshaped is wrapped here, keyed on TORCH_VERSION_MAJOR/MINOR.
 //   - c10d (2.0): a Gloo group is a c10d::Backend; c10d::ProcessGroup became a dispatcher over backends.
-//   - autograd (2.x): torch::autograd::deleteNode, 1.13's iterative graph deleter, is gone; later 2.x releases own
-//     nodes by c10::intrusive_ptr instead of std::shared_ptr.
+//   - autograd (later 2.x): nodes are owned by c10::intrusive_ptr instead of std::shared_ptr, and the shared_ptr
+//     deleter torch::autograd::deleteNode is gone (detected from the Node type, not a version number).
 //   - autocast (2.4): per-device-type set_autocast_enabled / set_autocast_dtype replace set_cpu_enabled & co.
-//   - CUDA hooks (2.x): deviceCount() joins getNumGPUs() (kept by 2.13; used where both exist).
+//   - CUDA hooks: getNumGPUs(), which both releases have (2.x adds deviceCount() beside it).
 #pragma once
 #include <torch/csrc/api/include/torch/version.h>  // 2.x forwards this to torch/headeronly/version.h
 
@@ -46,16 +46,19 @@ inline constexpr bool kIntrusiveNodes = std::is_base_of_v<c10::intrusive_ptr_tar
 template <class T>
 using NodePtr = std::conditional_t<kIntrusiveNodes, c10::intrusive_ptr<T>, std::shared_ptr<T>>;
 
-// A new autograd node of type T. 1.13 needs its own deleter (which frees long graphs without deep recursion).
+// A new autograd node of type T. 1.13 frees nodes with deleteNode (which frees long graphs without deep recursion);
+// intrusive_ptr releases have no such deleter.
 template <class T>
 NodePtr<T> makeNode() {
   if constexpr (kIntrusiveNodes) {
     return c10::make_intrusive<T>();
   } else {
-#if TN_TORCH_AT_LEAST(2, 0)
-    return std::make_shared<T>();
-#else
+#if TORCH_VERSION_MAJOR < 2
     return std::shared_ptr<T>(new T(), torch::autograd::deleteNode);
+#else
+    // (A name the branch not taken cannot even look up: 2.x releases without deleteNode would not compile.) Freeing
+    // this node releases the graph below it through that graph's own deleters, so plain ownership suffices here.
+    return std::make_shared<T>();
 #endif
   }
 }

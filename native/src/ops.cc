@@ -65,8 +65,10 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// opSignature(id) -> "name:Type[=],...->Type,...": an operator's declaration as this libtorch has it, compact enough
-// to be embedded per operator in the generated layer and compared at load ('=' marks an argument that may be left out).
+// opSignature(id) -> "name:Type[!][=],...->Type,...": an operator's declaration as this libtorch has it, compact
+// enough to be embedded per operator in the generated layer and compared at load ('!' marks an argument the operator
+// writes in place, '=' one that may be left out). Default values are left out: releases print them differently
+// (1.13's `int[2] stride=1` is 2.x's `[1, 1]`).
 static Napi::Value OpSignature(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState& s = state(env);
@@ -77,7 +79,8 @@ static Napi::Value OpSignature(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < schema.arguments().size(); i++) {
     const c10::Argument& a = schema.arguments()[i];
     bool omittable = a.default_value().has_value() || a.real_type()->kind() == c10::TypeKind::OptionalType;
-    out += (i ? "," : "") + a.name() + ":" + a.real_type()->annotation_str() + (omittable ? "=" : "");
+    bool written = a.alias_info() != nullptr && a.alias_info()->isWrite();
+    out += (i ? "," : "") + a.name() + ":" + a.real_type()->annotation_str() + (written ? "!" : "") + (omittable ? "=" : "");
   }
   out += "->";
   for (size_t i = 0; i < schema.returns().size(); i++) out += (i ? "," : "") + schema.returns()[i].real_type()->annotation_str();

@@ -25,10 +25,12 @@ export function setTensorFactory(f: (h: NativeTensor) => Tensor): void {
 interface Formal {
   name: string;
   type: string;
+  /** The operator writes this argument in place (Tensor(a!)). */
+  written: boolean;
   omittable: boolean;
 }
 
-/** Parses the addon's compact declaration, "name:Type[=],...->Type,..." (native opSignature). */
+/** Parses the addon's compact declaration, "name:Type[!][=],...->Type,..." (native opSignature). */
 function parseSignature(sig: string): { args: Formal[]; returns: string[] } {
   const [argPart = '', retPart = ''] = sig.split('->');
   // Types hold commas only inside brackets (List[...], Optional[...], Tuple[...]); split at depth 0.
@@ -51,7 +53,9 @@ function parseSignature(sig: string): { args: Formal[]; returns: string[] } {
   const args = split(argPart).map((a) => {
     const colon = a.indexOf(':');
     const omittable = a.endsWith('=');
-    return { name: a.slice(0, colon), type: a.slice(colon + 1, omittable ? -1 : undefined), omittable };
+    const type = a.slice(colon + 1, omittable ? -1 : undefined);
+    const written = type.endsWith('!');
+    return { name: a.slice(0, colon), type: written ? type.slice(0, -1) : type, written, omittable };
   });
   return { args, returns: split(retPart) };
 }
@@ -86,8 +90,11 @@ export function compareSignatures(expected: string, actual: string): { why: stri
   for (let i = 0; i < n; i++) {
     const x = e.args[i]!;
     const y = a.args[i]!;
-    if (x.name !== y.name) return { why: `argument ${i + 1} is '${y.name}' here, '${x.name}' there` };
+    // A trailing underscore only keeps a name clear of a Python keyword (2.x's can_cast(from_, to)); calls are positional.
+    if (x.name.replace(/_$/, '') !== y.name.replace(/_$/, '')) return { why: `argument ${i + 1} is '${y.name}' here, '${x.name}' there` };
     if (!accepts(y.type, x.type)) return { why: `argument '${x.name}' is ${y.type} here, ${x.type} there` };
+    const access = (f: Formal): string => (f.written ? 'written in place' : 'only read');
+    if (x.written !== y.written) return { why: `argument '${x.name}' is ${access(y)} here, ${access(x)} there` };
     if (x.omittable && !y.omittable) return { why: `argument '${x.name}' is required here, optional there` };
   }
   const required = a.args.slice(n).find((f) => !f.omittable);
@@ -123,16 +130,29 @@ export function resolveOperators(table: readonly (readonly [string, string, stri
   return first;
 }
 
+/** What the linked libtorch makes of the resolved tables: operators it lacks, declares incompatibly, or takes with fewer trailing arguments. */
+export function operatorStatus(): { total: number; missing: string[]; incompatible: string[]; fewerArguments: string[] } {
+  const pick = (keep: (i: number) => boolean): string[] => names.filter((_, i) => keep(i));
+  return {
+    total: names.length,
+    missing: pick((i) => ids[i]! < 0),
+    incompatible: names.flatMap((n, i) => (incompatible[i] !== undefined ? [`${n}: ${incompatible[i]}`] : [])),
+    fewerArguments: pick((i) => arity[i] !== undefined),
+  };
+}
+
 export function invoke(index: number, args: unknown[], discardResult = false): unknown {
   const id = ids[index]!;
   if (id < 0) throw new Error(`${names[index]} is not available in this libtorch (${native.buildInfo().version}); the operator layer was generated from ${generatedFrom[index]}`);
   const why = incompatible[index];
   if (why !== undefined) {
-    throw new Error(`${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ${generatedFrom[index]}, which the operator layer was generated from: ${why}. Regenerate it with \`npm run gen:ops\`.`);
+    throw new Error(`${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ${generatedFrom[index]}, which the operator layer was generated from: ${why}. Use libtorch ${generatedFrom[index]} (scripts/provision.sh's default) to call it.`);
   }
   const n = arity[index];
   if (n !== undefined && args.length > n) {
-    const given = args.slice(n).findIndex((v) => v !== undefined);
+    // Every trailing argument a release lacks is optional: null (what the generated layer passes for an absent
+    // Tensor? or Generator?) means its default as much as undefined does.
+    const given = args.slice(n).findIndex((v) => v !== undefined && v !== null);
     if (given >= 0) throw new Error(`${names[index]}: argument '${extraNames[index]![given]}' is not in this libtorch (${native.buildInfo().version}), only in ${generatedFrom[index]}, which the operator layer was generated from`);
     args = args.slice(0, n);
   }

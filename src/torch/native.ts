@@ -1,7 +1,7 @@
 // Loads the libtorch addon and types its raw surface. Nothing above src/torch touches this module.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 
@@ -69,7 +69,7 @@ export interface NativeBinding {
  */
 export function builtNativeFile(name: string): string | null {
   const override = process.env.SIMCLR_ADDON_DIR;
-  if (override) return existsSync(join(override, name)) ? join(override, name) : null;
+  if (override) return existsSync(join(override, name)) ? resolve(override, name) : null;
   // dist/src/torch/native.js and src/torch/native.ts (under a TS loader) both sit three levels below the root.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
