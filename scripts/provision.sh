@@ -92,7 +92,7 @@ if [ $want_pip = 1 ]; then
     mv "$venv/libtorch.json.tmp" "$venv/libtorch.json"
   else
     rm -rf "$venv"
-    echo "pip install torch==$TORCH_PIP_VERSION failed on $(date -u +%F)" > "$venv.unavailable"
+    echo "pip failed on $(date -u +%F)" > "$venv.unavailable"
     say "pip could not install torch==$TORCH_PIP_VERSION (see above): falling back to Debian's libtorch-dev 1.13"
     choice=system
   fi
