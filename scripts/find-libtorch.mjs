@@ -23,7 +23,13 @@ function layout(root, source, cxx11Abi) {
     cxx11Abi,
     source,
     version: readVersion(include),
+    cxxStd: readCxxStd(include),
   };
+}
+
+// The C++ standard the headers need: 2.14's ATen.h refuses anything before C++20; earlier releases build as C++17.
+function readCxxStd(include) {
+  return /C\+\+20 or later/.test(readFileSync(join(include, 'ATen', 'ATen.h'), 'utf8')) ? 'c++20' : 'c++17';
 }
 
 // 1.13 defines the version in torch/version.h; 2.x moved it to torch/headeronly/version.h (the old file includes it).
@@ -61,6 +67,7 @@ function fromSystem() {
     cxx11Abi: true,
     source: 'system (libtorch-dev)',
     version: readVersion('/usr/include'),
+    cxxStd: readCxxStd('/usr/include'),
   };
 }
 
@@ -139,5 +146,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'include') console.log(found.include.join(' '));
   else if (field === 'abi') console.log(found.cxx11Abi ? 1 : 0);
   else if (field === 'libs') console.log(linkFlags(found.lib).join(' '));
+  else if (field === 'std') console.log(found.cxxStd);
   else console.log(found[field]);
 }
