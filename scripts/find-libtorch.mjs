@@ -7,7 +7,7 @@
 //      include/ + lib/; then the system install
 // Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,12 +83,15 @@ function fromVenv() {
   if (!existsSync(record)) return null;
   let found = null;
   try {
-    const { root, cxx11Abi } = JSON.parse(readFileSync(record, 'utf8'));
-    found = layout(root, 'pip torch (.venv-torch)', cxx11Abi === true);
+    const { root, cxx11Abi, version } = JSON.parse(readFileSync(record, 'utf8'));
+    // The package folder must be the venv's own, with the version the record names.
+    const inside = typeof root === 'string' && realpathSync(root).startsWith(`${realpathSync(VENV)}/`);
+    found = inside ? layout(root, 'pip torch (.venv-torch)', cxx11Abi === true) : null;
+    if (found && String(version).split('+')[0] !== found.version) found = null;
   } catch {
-    // unreadable: reported below
+    // unreadable, or the folder is gone: reported below
   }
-  if (!found) throw new Error(`${record} does not describe an installed torch (moved checkout?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`);
+  if (!found) throw new Error(`${record} does not describe the torch installed in ${VENV} (moved checkout, or edited?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`);
   return found;
 }
 

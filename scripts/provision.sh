@@ -41,12 +41,14 @@ TORCH_PIP_VERSION=2.13.0   # the release the suite is checked against besides De
 choice=${SIMCLR_LIBTORCH:-pip}
 case "$choice" in pip|system) ;; *) die "SIMCLR_LIBTORCH=$choice: expected 'pip' (the default) or 'system'" ;; esac
 venv=.venv-torch
-# A complete install: the record provision writes last names this version and a package folder that exists.
+# LIBTORCH names the libtorch outright: check it before anything is installed for another one.
+if [ -n "${LIBTORCH:-}" ]; then
+  why=$(node scripts/find-libtorch.mjs root 2>&1 >/dev/null) || die "$why"
+fi
+# A complete install: the record provision writes last names this version and a package folder inside the venv
+# whose headers are that version (find-libtorch checks the same when it reads the record).
 venv_complete() {
-  [ -e "$venv/libtorch.json" ] && node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    process.exit(r.version.split("+")[0] === process.argv[2] && require("fs").existsSync(r.root + "/include/ATen/ATen.h") ? 0 : 1);' \
-    "$venv/libtorch.json" "$TORCH_PIP_VERSION" 2>/dev/null
+  [ -e "$venv/libtorch.json" ] && SIMCLR_LIBTORCH=pip node scripts/find-libtorch.mjs version 2>/dev/null | grep -qx "$TORCH_PIP_VERSION"
 }
 want_pip=0
 if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && ! venv_complete; then
@@ -55,6 +57,7 @@ if [ -z "${LIBTORCH:-}" ] && [ "$choice" = pip ] && ! venv_complete; then
     choice=system
   else
     want_pip=1
+    [ ! -e "$venv/libtorch.json" ] || say "$venv does not hold the torch==$TORCH_PIP_VERSION its record names (edited, or moved?): reinstalling"
   fi
 fi
 

@@ -105,7 +105,10 @@ function buildProgram(): Command {
     .option('--env', 'libtorch, CPU, BLAS/oneDNN, threads, allocator and CUDA facts for a bug report')
     .option('--json', 'with --env: one JSON object')
     .action(async (dir: string | undefined, o: { env?: boolean; json?: boolean }) => {
-      if (o.env) return printDoctor(o.json === true);
+      if (o.env) {
+        if (dir !== undefined) throw new UsageError('info: --env describes this machine, not a run: leave out the run folder');
+        return printDoctor(o.json === true);
+      }
       if (dir === undefined) throw new UsageError('info: give a run folder, or --env for the environment');
       if (o.json) throw new UsageError('info: --json goes with --env');
       printRunSummary(dir);

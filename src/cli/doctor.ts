@@ -60,6 +60,7 @@ export function formatDoctor(r: DoctorReport): string {
       ? `built (CUDA ${t.cuda.runtime ?? '?'}, cuDNN ${t.cuda.cudnn ?? '?'}); ${t.cuda.deviceCount} device(s) visible`
       : `not built into this libtorch (CPU only)${t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''}`],
     ...t.cuda.devices.map((d): [string, string] => ['', d]),
+    ...t.loaded.map((path, i): [string, string] => [i === 0 ? 'loaded' : '', path]),
     ['augment kernel', r.augmentKernel.loaded ? 'fused CPU kernel loaded' : `unavailable, tensor ops in use: ${r.augmentKernel.error}`],
     ['fashion-mnist', r.fashionMnist ?? `not at ${DEFAULT_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)`],
     ...Object.entries(t.variables).map(([k, v]): [string, string] => [k, v]),

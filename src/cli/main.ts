@@ -21,7 +21,21 @@ function relaunchWithTcmalloc(): boolean {
   return true;
 }
 
+// Loading the commands loads the libtorch addon: a missing, stale or mismatched build is one line, not a stack trace.
+async function loadCli(): Promise<typeof import('./commands.js') | null> {
+  try {
+    return await import('./commands.js');
+  } catch (e) {
+    const message = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/^simclr: /, '');
+    const stale = /undefined symbol|version `|wrong ELF|cannot open shared object/.test(message)
+      ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that one moved?)'
+      : '';
+    process.stderr.write(`simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, \`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`);
+    return null;
+  }
+}
+
 if (!relaunchWithTcmalloc()) {
-  const { runCli } = await import('./commands.js');
-  process.exitCode = await runCli(process.argv);
+  const cli = await loadCli();
+  process.exitCode = cli === null ? 1 : await cli.runCli(process.argv);
 }

@@ -44,6 +44,11 @@ export interface TorchEnv {
     /** nvidia-smi -L lines, where nvidia-smi exists. */
     devices: string[];
   };
+  /**
+   * The libtorch, BLAS/LAPACK, oneDNN, OpenMP, allocator and CUDA libraries this process has actually mapped (from
+   * /proc/self/maps): which BLAS a generic libblas.so.3 resolved to, which libtorch the addon really loaded.
+   */
+  loaded: string[];
   /** Environment variables that change how libtorch or simclr run. */
   variables: Record<string, string>;
   /** The full show_config text. */
@@ -62,6 +67,17 @@ function cpuFeatures(): string[] {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const flags = pick(info, /^(?:flags|Features)\s*:(.*)$/m) ?? '';
     return flags.split(/\s+/).filter((f) => FEATURES.test(f)).sort();
+  } catch {
+    return [];
+  }
+}
+
+const LOADED = /\/lib(torch_cpu|c10|blas|lapack|openblas[^/]*|mkl[^/]*|dnnl|gomp|iomp5|omp|tcmalloc[^/]*|jemalloc|cudart|cublas|cudnn|nccl)[.-][^/]*$/;
+
+function loadedLibraries(): string[] {
+  try {
+    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.slice(l.indexOf('/'))).filter((p) => p.startsWith('/') && LOADED.test(p));
+    return [...new Set(paths)].sort();
   } catch {
     return [];
   }
@@ -115,6 +131,7 @@ export function collectEnv(): TorchEnv {
       built, runtime: pick(config, /CUDA Runtime ([\d.]+)/), cudnn: pick(config, /CuDNN ([\d.]+)/),
       deviceCount: native.cudaDeviceCount(), devices: built || existsSync('/dev/nvidiactl') ? nvidiaDevices() : [],
     },
+    loaded: loadedLibraries(),
     variables,
     config,
   };
