@@ -62,7 +62,8 @@ function pick(text: string, re: RegExp): string | null {
   return re.exec(text)?.[1]?.trim() ?? null;
 }
 
-function cpuFeatures(): string[] {
+/** This CPU's vector extensions that matter to libtorch's kernels (x86: avx2, avx512f, avx512_bf16, amx_bf16, ...; Arm: asimd, sve), from /proc/cpuinfo; [] where unreadable. */
+export function cpuFeatures(): string[] {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const flags = pick(info, /^(?:flags|Features)\s*:(.*)$/m) ?? '';

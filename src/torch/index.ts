@@ -14,7 +14,7 @@ export { setNumThreads, getNumThreads, setNumInteropThreads, cuda, version, conf
 export * as raw from './generated/ops.js';
 export * as safetensors from './safetensors.js';
 export { loadLibrary, customOp, builtLibraryPath } from './library.js';
-export { collectEnv, type TorchEnv } from './env.js';
+export { collectEnv, cpuFeatures, type TorchEnv } from './env.js';
 import * as functional from './functional.js';
 export const nn = { functional };
 export * as distributed from './distributed.js';

@@ -147,8 +147,20 @@ async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?
  * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
  * state and schedule, so the result equals an uninterrupted run.
  */
+/**
+ * Why `--precision bf16` will be slow on a CPU with these features (an x86 CPU without AVX512-BF16 or AMX), or null.
+ * Measured 2026-11-29 on an AVX2-only CPU: bf16 ran at 5-11% of fp32's speed on libtorch 1.13 and 2.13 alike
+ * (oneDNN emulates bfloat16 there; bench/PERFORMANCE.md).
+ */
+export function bf16CpuWarning(features: readonly string[]): string | null {
+  if (!features.includes('avx2') || features.includes('avx512_bf16') || features.includes('amx_bf16')) return null;
+  return '--precision bf16 on a CPU without AVX512-BF16 or AMX: libtorch emulates bfloat16 here, measured at 5-11% of fp32 speed on such a CPU (bench/PERFORMANCE.md); fp32 is faster on this machine';
+}
+
 export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
+  const slowBf16 = cfg.precision === 'bf16' && (readDistEnv()?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
+  if (slowBf16 !== null) (hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(slowBf16);
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
   // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
   const paths: RunPaths = (readDistEnv()?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);

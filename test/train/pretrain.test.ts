@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as torch from '../../src/torch/index.js';
 import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
-import { pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
+import { bf16CpuWarning, pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
 import { loadCheckpoint, runPaths } from '../../src/train/run.js';
 import { pretrainInBackground } from '../../src/train/background.js';
 
@@ -138,4 +138,13 @@ test('--knn-every logs kNN accuracy on epoch-end rows', async () => {
     assert.ok(r.knn_top5 !== undefined && r.knn_top5 >= r.knn_top1);
   }
   assert.ok(metrics(dir).filter((r) => !r.epoch_end).every((r) => r.knn_top1 === undefined));
+});
+
+test('--precision bf16 warns on an x86 CPU without AVX512-BF16 or AMX, and only there', () => {
+  assert.match(bf16CpuWarning(['avx', 'avx2', 'f16c', 'fma']) ?? '', /without AVX512-BF16 or AMX.*5-11% of fp32/);
+  assert.equal(bf16CpuWarning(['avx2', 'avx512f', 'avx512_bf16']), null);
+  assert.equal(bf16CpuWarning(['avx2', 'amx_bf16', 'amx_tile']), null);
+  // Arm, or /proc/cpuinfo unreadable: nothing known, nothing said.
+  assert.equal(bf16CpuWarning(['asimd']), null);
+  assert.equal(bf16CpuWarning([]), null);
 });
