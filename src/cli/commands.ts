@@ -9,6 +9,7 @@ import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, setCommandExit
 import { int, num } from './options.js';
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
 import { readRunConfig, runPaths, loadCheckpoint } from '../train/run.js';
+import { scaledLearningRate } from '../optim/schedule.js';
 import type { MetricsRow } from '../train/pretrain.js';
 
 function readMetrics(path: string): MetricsRow[] {
@@ -34,7 +35,10 @@ function printRunSummary(dir: string): void {
   console.log(`run        ${dir}`);
   console.log(`data       ${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`);
   console.log(`model      ${c.arch} width ${c.width}, projection ${c.projLayers} layers -> ${c.projDim}`);
-  console.log(`training   ${c.optimizer} lr ${c.lr ?? 'default'} (${c.lrScaling}), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
+  // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
+  const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
+  console.log(`training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
+  console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   if (existsSync(runPaths(dir).checkpoint)) {
     const ck = loadCheckpoint(runPaths(dir).checkpoint);
     for (const t of [...ck.model.values(), ...Object.values(ck.optimizer)]) t.dispose();

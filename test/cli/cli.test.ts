@@ -69,6 +69,9 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   assert.equal(info.code, 0, info.stderr);
   assert.match(info.stdout, /checkpoint step 2/);
   assert.match(info.stdout, /resnet18 width 0.125/);
+  // The rate the schedule peaked at (LARS default 0.3 x 16/256), and the libtorch the run was trained with.
+  assert.match(info.stdout, /lars peak lr 0\.01875 \(base default, linear scaling\)/);
+  assert.match(info.stdout, /^libtorch   \d+\.\d+\.\d+/m);
 });
 
 test('augment writes a grid of originals beside two views', async () => {
