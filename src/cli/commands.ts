@@ -2,13 +2,14 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
-import { registerEvalCommands } from './eval.js';
+import { registerEvalCommands, DEVICE_HELP } from './eval.js';
+import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
 import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { int, num } from './options.js';
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
-import { readRunConfig, runPaths, loadCheckpoint } from '../train/run.js';
+import { readRunConfig, runPaths, loadCheckpoint, disposeCheckpoint } from '../train/run.js';
 import { scaledLearningRate } from '../optim/schedule.js';
 import type { MetricsRow } from '../train/pretrain.js';
 
@@ -39,10 +40,10 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(`training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
+  console.log(`device     ${run.device ?? 'cpu (not recorded)'}${c.device !== undefined && c.device !== run.device ? ` (asked: ${c.device})` : ''}`);
   if (existsSync(runPaths(dir).checkpoint)) {
     const ck = loadCheckpoint(runPaths(dir).checkpoint);
-    for (const t of [...ck.model.values(), ...Object.values(ck.optimizer)]) t.dispose();
-    ck.rng?.dispose();
+    disposeCheckpoint(ck);
     const where = ck.meta.stepInEpoch === 0 && ck.meta.step > 0 ? `end of epoch ${ck.meta.epoch}` : `epoch ${ck.meta.epoch + 1}, ${ck.meta.stepInEpoch} steps into it`;
     console.log(`checkpoint step ${ck.meta.step} (${where})`);
   } else {
@@ -128,15 +129,16 @@ function buildProgram(): Command {
     .option('--out <dir>', 'run folder', 'runs/demo')
     .option('--max-steps <n>', 'stop early after this many steps of 256 images (default: two epochs)', int)
     .option('--data <spec>', 'dataset', 'fashion-mnist')
-    .action(async (o: { out: string; maxSteps?: number; data: string }) => {
-      const config: PretrainConfig = resolveConfig({ ...DEMO_SETTINGS, data: o.data, out: o.out, ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}) });
+    .option('--device <dev>', DEVICE_HELP, 'auto')
+    .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {
+      const config: PretrainConfig = resolveConfig({ ...DEMO_SETTINGS, data: o.data, out: o.out, device: o.device, ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}) });
       console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`);
       const { result } = await runPretrain(config, false);
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s\n`);
       printRunSummary(o.out);
       console.log('\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...');
       const { compareWithRandomInit } = await import('../eval/compare.js');
-      const cmp = await compareWithRandomInit(o.out, o.data);
+      const cmp = await compareWithRandomInit(o.out, o.data, { device: torch.resolveDevice(o.device) });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);

@@ -4,7 +4,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERRUPTED = 130;
 
-const USAGE_ERRORS = new Set(['ConfigError', 'DataError', 'SafetensorsError', 'UsageError']);
+const USAGE_ERRORS = new Set(['ConfigError', 'DataError', 'SafetensorsError', 'UsageError', 'DeviceError']);
 
 export class UsageError extends Error {
   override name = 'UsageError';

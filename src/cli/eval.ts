@@ -67,7 +67,7 @@ function addRunOptions(cmd: Command, trainingBatch = false): Command {
     .option('--limit <n>', 'use only the first n training samples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test samples', positiveInt)
     .option('--batch-size <n>', trainingBatch ? 'training batch size' : 'images per forward pass', positiveInt, 256)
-    .option('--device <dev>', 'cpu, or cuda / cuda:N', 'cpu')
+    .option('--device <dev>', DEVICE_HELP, 'auto')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt)
     .option('--json', 'print exactly one JSON object on stdout');
 }
@@ -88,8 +88,13 @@ interface Loaded {
   meta: CheckpointMeta;
 }
 
-function loadRun(o: CommonOptions): Loaded {
+/** --device's help, the same for every command that computes. */
+export const DEVICE_HELP = 'cpu | cuda | cuda:N | auto: the first visible GPU, else the CPU';
+
+function loadRun(o: Pick<CommonOptions, 'threads' | 'device' | 'run' | 'checkpoint'>): Loaded {
   if (o.threads !== undefined) torch.setNumThreads(o.threads);
+  // Resolved once, before any work: a missing GPU is a one-line usage error (exit 2), not a libtorch trace later.
+  o.device = torch.resolveDevice(o.device);
   const loaded = loadRunModel(o.run, o.checkpoint);
   if (o.device !== 'cpu') loaded.model.to(o.device);
   return loaded;
@@ -230,7 +235,7 @@ function registerEmbed(program: Command): void {
     .option('--checkpoint <file>', 'use this checkpoint instead of RUN/checkpoints/last.safetensors')
     .option('--limit <n>', 'only the first n samples', positiveInt)
     .option('--batch-size <n>', 'images per forward pass', positiveInt, 256)
-    .option('--device <dev>', 'cpu, or cuda / cuda:N', 'cpu')
+    .option('--device <dev>', DEVICE_HELP, 'auto')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt)
     .option('--json', 'print exactly one JSON object on stdout')
     .action(async (o: Omit<CommonOptions, 'testLimit'> & { out: string; split: 'train' | 'test' }) => {

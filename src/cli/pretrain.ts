@@ -40,6 +40,7 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--knn-every <n>', 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)', int)
     .option('--threads <n>', 'intra-op threads (default: all cores)', int)
     .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
+    .option('--device <dev>', 'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default auto)')
     .option('--strict', 'fail on unreadable images instead of skipping them')
     .option('--sync-bn', 'distributed runs: BatchNorm statistics over all ranks, as the paper (default on)')
     .option('--no-sync-bn', 'distributed runs: BatchNorm statistics per rank')

@@ -32,12 +32,17 @@ export class DistributedContext {
   /** Buffers re-sent from rank 0 before each forward when BatchNorm statistics are per rank. */
   private syncedBuffers: Tensor[] = [];
 
-  constructor(readonly group: torch.distributed.ProcessGroup, readonly env: DistEnv) {}
+  /**
+   * @param device where this rank computes ('cpu' or 'cuda:LOCAL_RANK'): host values sent through the group (metrics,
+   *   stop flags) are put there, since an NCCL group only moves CUDA tensors.
+   */
+  constructor(readonly group: torch.distributed.ProcessGroup, readonly env: DistEnv, readonly device = 'cpu') {}
 
   /** Joins the group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; null when WORLD_SIZE is unset. */
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): DistributedContext | null {
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, opts: { device?: string } = {}): DistributedContext | null {
+    const device = opts.device ?? 'cpu';
     const joined = initFromEnv(env);
-    return joined === null ? null : new DistributedContext(joined.group, joined.env);
+    return joined === null ? null : new DistributedContext(joined.group, joined.env, device);
   }
 
   get rank(): number {
@@ -96,9 +101,18 @@ export class DistributedContext {
     });
   }
 
+  /**
+   * Replaces a tensor by its mean over the ranks, in place, on its own device (NCCL needs CUDA tensors, Gloo takes
+   * either): for metrics that stay on the GPU until read back.
+   */
+  averageInPlace(t: Tensor): void {
+    guardCollective('averaging metrics', () => this.group.allReduce(t));
+    torch.noGrad(() => t.div_(this.worldSize));
+  }
+
   /** The mean over ranks of each value. */
   mean(values: readonly number[]): number[] {
-    const t = torch.tensor(Float64Array.from(values));
+    const t = torch.tensor(Float64Array.from(values), { device: this.device });
     try {
       guardCollective('averaging metrics', () => this.group.allReduce(t));
       return Array.from(t.toArray() as Float64Array, (v) => v / this.worldSize);
@@ -109,7 +123,7 @@ export class DistributedContext {
 
   /** True on every rank if it is true on any (e.g. a stop request that reached one rank). */
   anyRank(flag: boolean): boolean {
-    const t = torch.tensor(Int32Array.of(flag ? 1 : 0));
+    const t = torch.tensor(Int32Array.of(flag ? 1 : 0), { device: this.device });
     try {
       guardCollective('agreeing on stopping', () => this.group.allReduce(t, 'max'));
       return t.item() > 0;

@@ -122,8 +122,9 @@ export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
 export function full(shape: Shape, value: number | boolean, opts: TensorOptions = {}): Tensor {
   return finish(ops.full(checkShape(shape, 'full'), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null), opts);
 }
-export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return finish(ops.empty$memory_format(checkShape(shape, 'empty'), dt(opts), null, opts.device ?? null), opts);
+/** torch.empty; `pinMemory` allocates page-locked host memory (CPU tensors; needs a CUDA libtorch). */
+export function empty(shape: Shape, opts: TensorOptions & { pinMemory?: boolean } = {}): Tensor {
+  return finish(ops.empty$memory_format(checkShape(shape, 'empty'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
 /** arange(end) or arange(start, end, step); int64 when every argument is an integer, as PyTorch with Python ints. */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {

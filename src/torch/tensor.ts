@@ -511,6 +511,12 @@ export class Tensor {
   /** this += value * t1 / t2 */
   addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { ops.addcdiv_(this, t1, t2, value); return this; }
   copy_(src: Tensor, nonBlocking = false): this { ops.copy_(this, src, nonBlocking); return this; }
+  /**
+   * Overwrites this tensor's bytes with a typed array's (no dtype conversion), in place: for reusable host staging
+   * buffers, pinned ones included. @throws Error unless this is a contiguous CPU tensor; RangeError unless the
+   * byte lengths match.
+   */
+  copyFromBuffer_(data: ArrayBufferView): this { native.copyFromBuffer(this._h, data); return this; }
   zero_(): this { ops.zero_(this); return this; }
   fill_(value: TensorOrScalar): this {
     if (value instanceof Tensor) ops.fill_$Tensor(this, value);

@@ -41,6 +41,11 @@ export interface PretrainConfig {
   checkpointSteps: number;
   threads: number | null;
   precision: Precision;
+  /**
+   * Where to train: 'auto' (the first visible CUDA device, or cuda:LOCAL_RANK under `simclr launch`, else the
+   * CPU), 'cpu', 'cuda' or 'cuda:N'. Resolved when the run starts (torch.resolveDevice).
+   */
+  device: string;
   strict: boolean;
   /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
   syncBn: boolean;
@@ -72,6 +77,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   checkpointSteps: 0,
   threads: null,
   precision: 'fp32',
+  device: 'auto',
   strict: false,
   syncBn: true,
   knnEvery: 0,
@@ -152,6 +158,11 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
     checkpointSteps: nonNegativeInt(c.checkpointSteps, 'checkpointSteps'),
     threads: c.threads === null ? null : positiveInt(c.threads, 'threads'),
     precision: oneOf(c.precision, 'precision', ['fp32', 'bf16'] as const),
+    device: (() => {
+      const d = c.device;
+      if (typeof d !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(d)) throw new ConfigError(`--device must be cpu, cuda, cuda:N or auto, got '${String(d)}'`);
+      return d;
+    })(),
     strict: c.strict === true,
     knnEvery: nonNegativeInt(c.knnEvery, 'knnEvery'),
     syncBn: typeof c.syncBn === 'boolean' ? c.syncBn : (() => { throw new ConfigError(`--sync-bn must be true or false, got ${String(c.syncBn)}`); })(),

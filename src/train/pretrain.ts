@@ -5,6 +5,7 @@ import * as torch from '../torch/index.js';
 import { openDataset } from '../data/spec.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/loader.js';
+import { BatchUploader } from '../data/uploader.js';
 import { defaultAugmentConfig, type AugmentConfig } from '../augment/params.js';
 import { createViewBatch } from '../augment/apply.js';
 import { ntXentWithAccuracy } from '../loss/ntxent.js';
@@ -15,7 +16,7 @@ import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, loadCheckpoint, prepareRunDir, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, disposeCheckpoint, loadCheckpoint, prepareRunDir, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -46,7 +47,8 @@ export interface Progress {
 /**
  * Seconds per phase of one step. On the CPU every libtorch op returns when its work is done, so consecutive
  * wall-clock marks split the step exactly: data (reading the batch's pixels), augment (both views, batched),
- * forward, loss (and reading it back), backward, optimizer.
+ * forward, loss, backward, optimizer. On CUDA the ops only queue work: the phases are the host's time to queue
+ * them, and `wait` is the time the host then waited for the GPU to finish the step (near 0: the GPU is starved).
  */
 export interface StepPhases {
   data: number;
@@ -55,6 +57,19 @@ export interface StepPhases {
   loss: number;
   backward: number;
   optimizer: number;
+  /** Time reading the step's loss back waited for the device (~0 on the CPU). */
+  wait?: number;
+}
+
+/** A queued step whose loss and accuracy (float32 [2] on the device) are not read back yet. */
+interface StepRecord {
+  step: number;
+  /** 1-based, as logged. */
+  epoch: number;
+  lr: number;
+  stats: torch.Tensor;
+  phases: StepPhases;
+  imagesPerSec: number;
 }
 const PHASES: readonly (keyof StepPhases)[] = ['data', 'augment', 'forward', 'loss', 'backward', 'optimizer'];
 
@@ -157,9 +172,20 @@ export function bf16CpuWarning(features: readonly string[]): string | null {
   return '--precision bf16 on a CPU without AVX512-BF16 or AMX: libtorch emulates bfloat16 here, measured at 5-11% of fp32 speed on such a CPU (bench/PERFORMANCE.md); fp32 is faster on this machine';
 }
 
-export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false): Promise<PretrainResult> {
+export interface PretrainInternals {
+  /**
+   * Steps queued before the oldest one's loss is read back: 0 on the CPU, 1 on CUDA (default by device). Tests set
+   * it to check on the CPU that reading back late changes nothing.
+   */
+  readbackLag?: number;
+}
+
+export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
-  const slowBf16 = cfg.precision === 'bf16' && (readDistEnv()?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
+  const distEnv = readDistEnv();
+  const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0 });
+  const onCuda = torch.deviceType(device) === 'cuda';
+  const slowBf16 = cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
   if (slowBf16 !== null) (hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(slowBf16);
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
   // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
@@ -167,7 +193,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   const ds = await openTrainingData(cfg, hooks.onWarning);
   const input = { channels: ds.channels, height: ds.height, width: ds.width };
   // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
-  const dist = DistributedContext.fromEnv();
+  const dist = DistributedContext.fromEnv(process.env, { device });
   if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
     throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`);
   }
@@ -182,7 +208,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
 
   torch.manualSeed(cfg.seed);
+  // Initialised on the CPU from the seeded CPU generator, then moved: the same initial weights on every device.
   const model = buildModel(cfg, input).train();
+  if (device !== 'cpu') model.to(device);
   const optimizer = makeOptimizer(cfg, model, peakLr);
   const aug = augmentConfigFor(cfg, input);
 
@@ -191,23 +219,24 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     const ckpt = loadCheckpoint(paths.checkpoint);
     model.loadStateDict(ckpt.model);
     optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
-    if (ckpt.rng) torch.defaultGenerator().setState(ckpt.rng);
-    for (const t of [...ckpt.model.values(), ...Object.values(ckpt.optimizer), ...(ckpt.rng ? [ckpt.rng] : [])]) t.dispose();
+    restoreGenerators(ckpt, device);
+    disposeCheckpoint(ckpt);
     step = ckpt.meta.step;
     if (isMain) truncateMetrics(paths.metrics, step);
   } else if (isMain) {
     writeFileSync(paths.metrics, '');
   }
   dist?.prepare(model, { syncBn: cfg.syncBn });
-  const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version() };
+  const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
   if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
   const checkpoint = (): void => {
+    settleAll(); // a checkpoint never holds a step whose loss was not checked
     if (!isMain) return;
     const epoch = Math.floor(step / stepsPerEpoch);
     const state = optimizer.stateDict();
     try {
-      saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch });
+      saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch }, device);
     } finally {
       for (const t of Object.values(state.tensors)) t.dispose();
     }
@@ -221,87 +250,122 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
 
   const { channels: c, height: h, width: w } = input;
   const batchBytes = new Uint8Array(localBatch * c * h * w);
+  const uploader = new BatchUploader([localBatch, c, h, w], device);
   let window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
   let lastLoss = NaN;
   let stopped: PretrainResult['stopped'] = 'completed';
   let perm: Uint32Array | null = null;
   let permEpoch = -1;
-
-  while (step < lastStep) {
-    const epoch = Math.floor(step / stepsPerEpoch);
-    const inEpoch = step - epoch * stepsPerEpoch;
-    if (permEpoch !== epoch) {
-      perm = epochPermutation(ds.length, cfg.seed, epoch);
-      permEpoch = epoch;
+  // Steps whose loss and accuracy have not been read back yet. On the CPU every step is read at once. On CUDA a
+  // step is read after the next one is queued, so the GPU always has work while the host reads and augments the
+  // next batch; at log, checkpoint and stop points every queued step is read first.
+  const unread: StepRecord[] = [];
+  const settle = (rec: StepRecord): void => {
+    const waitStart = process.hrtime.bigint();
+    const values = rec.stats.toArray() as Float32Array; // waits for that step's kernels on a GPU
+    rec.stats.dispose();
+    rec.phases.wait = Number(process.hrtime.bigint() - waitStart) / 1e9;
+    const [loss, acc] = [values[0]!, values[1]!];
+    if (!Number.isFinite(loss)) {
+      throw new DivergenceError(`loss is ${loss} at step ${rec.step} (epoch ${rec.epoch}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
     }
-    const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
-    const indices = dist === null ? globalIndices : dist.shard(globalIndices);
-    const marks: bigint[] = [process.hrtime.bigint()];
-    const mark = (): void => { marks.push(process.hrtime.bigint()); };
-    ds.readBatch(indices, batchBytes);
-    mark();
-    const lr = learningRate(step, { baseLr: peakLr, ...plan });
-    optimizer.lr = lr;
-
-    const [loss, acc] = torch.scope((): [number, number] => {
-      const images = torch.tensor(batchBytes, { shape: [localBatch, c, h, w] });
-      // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC
-      // directly instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured
-      // 1.2x less compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW,
-      // so checkpoints do not change.
-      const x = createViewBatch(images, aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' });
-      mark();
-      dist?.beforeForward();
-      const forward = (): torch.Tensor => model.call(x).z;
-      const z = (cfg.precision === 'bf16' ? torch.autocast('cpu', 'bfloat16', forward) : forward()).float();
-      mark();
-      const [z1, z2] = z.chunk(2);
-      // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
-      const gathered = dist?.gatherPairs(z1!, z2!);
-      const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
-      const [lossValue, accValue] = dist === null ? [r.loss.item(), r.contrastiveAccuracy.item()] : dist.mean([r.loss.item(), r.contrastiveAccuracy.item()]) as [number, number];
-      if (!Number.isFinite(lossValue)) {
-        throw new DivergenceError(`loss is ${lossValue} at step ${step + 1} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
-      }
-      mark();
-      optimizer.zeroGrad();
-      if (dist === null) r.loss.backward();
-      else dist.backward(r.loss);
-      mark();
-      optimizer.step();
-      mark();
-      return [lossValue, accValue];
-    });
-    step++;
     lastLoss = loss;
     window.loss += loss;
     window.acc += acc;
     window.steps++;
     window.images += cfg.batchSize;
-
     const elapsed = Number(process.hrtime.bigint() - window.started) / 1e9;
-    const imagesPerSec = window.images / elapsed;
-    const phases = Object.fromEntries(PHASES.map((k, i) => [k, Number(marks[i + 1]! - marks[i]!) / 1e9])) as unknown as StepPhases;
-    hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec, phases });
-    const epochEnd = step % stepsPerEpoch === 0;
-    if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
-      const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
-        ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed })
-        : null;
-      log({
-        epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
-        images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
-        ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
+    rec.imagesPerSec = window.images / elapsed;
+    hooks.onProgress?.({ step: rec.step, totalSteps: lastStep, epoch: rec.epoch, loss, lr: rec.lr, contrastiveAcc: acc, imagesPerSec: rec.imagesPerSec, phases: rec.phases });
+  };
+  const settleAll = (): void => {
+    while (unread.length > 0) settle(unread.shift()!);
+  };
+  const lag = internals.readbackLag ?? (onCuda ? 1 : 0);
+
+  try {
+    while (step < lastStep) {
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const inEpoch = step - epoch * stepsPerEpoch;
+      if (permEpoch !== epoch) {
+        perm = epochPermutation(ds.length, cfg.seed, epoch);
+        permEpoch = epoch;
+      }
+      const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+      const indices = dist === null ? globalIndices : dist.shard(globalIndices);
+      const marks: bigint[] = [process.hrtime.bigint()];
+      const mark = (): void => { marks.push(process.hrtime.bigint()); };
+      ds.readBatch(indices, batchBytes);
+      mark();
+      const lr = learningRate(step, { baseLr: peakLr, ...plan });
+      optimizer.lr = lr;
+
+      const stats = torch.scope((): torch.Tensor => {
+        // On CUDA the bytes go through pinned memory without blocking the host (BatchUploader).
+        const images = uploader.upload(batchBytes);
+        // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC
+        // directly instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured
+        // 1.2x less compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW,
+        // so checkpoints do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC.
+        const x = createViewBatch(images, aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' });
+        mark();
+        dist?.beforeForward();
+        const forward = (): torch.Tensor => model.call(x).z;
+        const z = (cfg.precision === 'bf16' ? torch.autocast(torch.deviceType(device), 'bfloat16', forward) : forward()).float();
+        mark();
+        const [z1, z2] = z.chunk(2);
+        // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
+        const gathered = dist?.gatherPairs(z1!, z2!);
+        const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
+        // Loss and accuracy stay on the device until read back (settle), so nothing here waits for the GPU.
+        const both = torch.stack([r.loss.detach(), r.contrastiveAccuracy]).float();
+        if (dist !== null) dist.averageInPlace(both);
+        mark();
+        optimizer.zeroGrad();
+        if (dist === null) r.loss.backward();
+        else dist.backward(r.loss);
+        mark();
+        optimizer.step();
+        mark();
+        return both.keep();
       });
-      window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+      step++;
+      const phases = Object.fromEntries(PHASES.map((k, i) => [k, Number(marks[i + 1]! - marks[i]!) / 1e9])) as unknown as StepPhases;
+      unread.push({ step, epoch: epoch + 1, lr, stats, phases, imagesPerSec: 0 });
+
+      const epochEnd = step % stepsPerEpoch === 0;
+      const logDue = step % cfg.logSteps === 0 || epochEnd || step === lastStep;
+      const checkpointDue = epochEnd || step === lastStep || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0);
+      // Ranks agree on stopping at sync points: each step on the CPU (free there); on a GPU only where the host
+      // reads back anyway, so that the agreement never drains the GPU's queue.
+      const syncPoint = lag === 0 || logDue || checkpointDue;
+      if (syncPoint) settleAll();
+      else while (unread.length > lag) settle(unread.shift()!);
+
+      if (logDue) {
+        const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
+          ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed, device })
+          : null;
+        log({
+          epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
+          images_per_s: Math.round((window.images / (Number(process.hrtime.bigint() - window.started) / 1e9)) * 10) / 10,
+          ...(epochEnd ? { epoch_end: true } : {}),
+          ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
+        });
+        window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+      }
+      // Every rank must stop at the same step, or the others would wait for it in the next collective.
+      const interrupted = dist === null ? hooks.shouldStop?.() === true : syncPoint && dist.anyRank(hooks.shouldStop?.() === true);
+      if (checkpointDue || interrupted) checkpoint();
+      if (interrupted && step < lastStep) {
+        stopped = 'interrupted';
+        break;
+      }
     }
-    // Every rank must stop at the same step, or the others would wait for it in the next collective.
-    const interrupted = dist === null ? hooks.shouldStop?.() === true : dist.anyRank(hooks.shouldStop?.() === true);
-    if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
-    if (interrupted && step < lastStep) {
-      stopped = 'interrupted';
-      break;
-    }
+    settleAll();
+  } finally {
+    for (const rec of unread) rec.stats.dispose();
+    uploader.dispose();
   }
   if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
   ds.close();

@@ -56,6 +56,8 @@ export interface RunConfigFile {
   input: { channels: number; height: number; width: number };
   created: string;
   libtorch: string;
+  /** The device the run trained on, resolved ('cpu', 'cuda:0'); absent in runs made before --device existed. */
+  device?: string;
 }
 
 export function readRunConfig(dir: string): RunConfigFile {
@@ -93,15 +95,22 @@ export interface Checkpoint {
   model: Map<string, torch.Tensor>;
   optimizer: Record<string, torch.Tensor>;
   rng: torch.Tensor | null;
+  /** The training device's default generator state ('rng.cuda' in the file), for runs trained on a GPU. */
+  rngCuda: torch.Tensor | null;
 }
 
-/** Saves model, optimizer and RNG state in one safetensors file, atomically replacing the previous one. */
-export function saveCheckpoint(path: string, model: SimCLRModel, optimizerState: { tensors: Record<string, torch.Tensor>; meta: OptimizerStateMeta }, meta: Omit<CheckpointMeta, 'format' | 'optimizer'>): void {
+/**
+ * Saves model, optimizer and RNG state in one safetensors file, atomically replacing the previous one. Tensors are
+ * written from whatever device they are on (safetensors copies to the host); on a CUDA `device` its default
+ * generator's state is saved too, so a resumed run draws what an uninterrupted one would.
+ */
+export function saveCheckpoint(path: string, model: SimCLRModel, optimizerState: { tensors: Record<string, torch.Tensor>; meta: OptimizerStateMeta }, meta: Omit<CheckpointMeta, 'format' | 'optimizer'>, device = 'cpu'): void {
   torch.scope(() => {
     const tensors = new Map<string, torch.Tensor>();
     for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, t);
     for (const [k, t] of Object.entries(optimizerState.tensors)) tensors.set(`optimizer.${k}`, t);
     tensors.set('rng.default', torch.defaultGenerator().getState());
+    if (device !== 'cpu') tensors.set('rng.cuda', torch.defaultGenerator(device).getState());
     const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, ...meta, optimizer: optimizerState.meta };
     torch.safetensors.saveFile(path, tensors, { simclr: JSON.stringify(full) });
   });
@@ -117,12 +126,30 @@ export function loadCheckpoint(path: string): Checkpoint {
   const model = new Map<string, torch.Tensor>();
   const optimizer: Record<string, torch.Tensor> = {};
   let rng: torch.Tensor | null = null;
+  let rngCuda: torch.Tensor | null = null;
   for (const [k, t] of tensors) {
     if (k.startsWith('model.')) model.set(k.slice('model.'.length), t);
     else if (k.startsWith('optimizer.')) optimizer[k.slice('optimizer.'.length)] = t;
     else if (k === 'rng.default') rng = t;
+    else if (k === 'rng.cuda') rngCuda = t;
+    else t.dispose();
   }
-  return { meta, model, optimizer, rng };
+  return { meta, model, optimizer, rng, rngCuda };
+}
+
+/**
+ * Puts a checkpoint's generator states back: the CPU's, and the CUDA device's when both the checkpoint and this run
+ * are on a GPU. A run moved between the CPU and a GPU keeps the CPU state only: simclr's training draws nothing from
+ * a device generator (augmentations come from the keyed counter RNG), so results do not depend on it.
+ */
+export function restoreGenerators(ckpt: Checkpoint, device: string): void {
+  if (ckpt.rng) torch.defaultGenerator().setState(ckpt.rng);
+  if (ckpt.rngCuda && device !== 'cpu') torch.defaultGenerator(device).setState(ckpt.rngCuda);
+}
+
+/** Frees every tensor a loaded checkpoint holds. */
+export function disposeCheckpoint(ckpt: Checkpoint): void {
+  for (const t of [...ckpt.model.values(), ...Object.values(ckpt.optimizer), ckpt.rng, ckpt.rngCuda]) t?.dispose();
 }
 
 /** A pretrained run's model with weights loaded from its last (or the given) checkpoint, in eval mode. */
@@ -131,8 +158,6 @@ export function loadRunModel(dir: string, checkpointPath?: string): { model: Sim
   const ckpt = loadCheckpoint(checkpointPath ?? runPaths(dir).checkpoint);
   const model = buildModel(run.config, run.input);
   model.loadStateDict(ckpt.model);
-  for (const t of ckpt.model.values()) t.dispose();
-  for (const t of Object.values(ckpt.optimizer)) t.dispose();
-  ckpt.rng?.dispose();
+  disposeCheckpoint(ckpt);
   return { model: model.eval(), run, meta: ckpt.meta };
 }

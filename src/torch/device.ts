@@ -1,0 +1,75 @@
+// Device names as PyTorch writes them ('cpu', 'cuda', 'cuda:N'), the 'auto' choice, and one clear error where a
+// requested device does not exist. Everything above this layer takes a resolved device string.
+import { native } from './native.js';
+
+/** What a user may ask for: a device, or 'auto' (the first visible CUDA device, else the CPU). */
+export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
+/** The requested device cannot be used here (no CUDA in this libtorch, no GPU visible, index out of range). */
+export class DeviceError extends Error {
+  override name = 'DeviceError';
+}
+
+const SPEC = /^(auto|cpu|cuda)(?::(\d+))?$/;
+
+/** Whether this libtorch was built with CUDA (at::globalContext().hasCUDA(); false for CPU-only builds). */
+export function cudaBuilt(): boolean {
+  return native.buildInfo().hasCuda === true;
+}
+
+/** CUDA devices visible to this process (0 with a CPU-only libtorch, or no GPU, or CUDA_VISIBLE_DEVICES=''). */
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+
+export interface ResolveDeviceOptions {
+  /**
+   * The process's rank on this machine (LOCAL_RANK under `simclr launch`): 'cuda' and 'auto' then mean
+   * cuda:LOCAL_RANK, as torchrun scripts conventionally use. Default 0.
+   */
+  localRank?: number;
+  /** Name of the option in messages (default '--device'). */
+  flag?: string;
+  /** Device count to check against (default: the CUDA devices visible now); for tests. */
+  deviceCount?: number;
+  /** Whether the libtorch has CUDA (default: the linked one's answer); for tests. */
+  built?: boolean;
+}
+
+/**
+ * Turns a device request into the device string tensors take: 'cpu' or 'cuda:N'.
+ * - 'auto': cuda:LOCAL_RANK when this libtorch has CUDA and that device is visible, else 'cpu'.
+ * - 'cuda': cuda:LOCAL_RANK (cuda:0 outside a launch); 'cuda:N': device N.
+ * @throws DeviceError naming the flag and the reason: a malformed name, a CPU-only libtorch, no visible GPU, or an
+ *   index at or past the visible device count. The CLI prints it on one line and exits with code 2.
+ */
+export function resolveDevice(spec: string, opts: ResolveDeviceOptions = {}): string {
+  const flag = opts.flag ?? '--device';
+  const m = SPEC.exec(spec);
+  if (m === null || (m[1] !== 'cuda' && m[2] !== undefined)) {
+    throw new DeviceError(`${flag} must be cpu, cuda, cuda:N or auto, got '${spec}'`);
+  }
+  const localRank = opts.localRank ?? 0;
+  const count = opts.deviceCount ?? cudaDeviceCount();
+  const built = opts.built ?? cudaBuilt();
+  if (m[1] === 'cpu') return 'cpu';
+  if (m[1] === 'auto') return built && localRank < count ? `cuda:${localRank}` : 'cpu';
+  const index = m[2] !== undefined ? Number(m[2]) : localRank;
+  if (!built) {
+    throw new DeviceError(`${flag} ${spec}: this libtorch (${native.buildInfo().version}) was built without CUDA; build simclr against a CUDA PyTorch (README, "GPU") or use --device cpu`);
+  }
+  if (count === 0) {
+    throw new DeviceError(`${flag} ${spec}: no CUDA device is visible (libtorch has CUDA, but the device count is 0: check nvidia-smi and CUDA_VISIBLE_DEVICES)`);
+  }
+  if (index >= count) {
+    throw new DeviceError(`${flag} ${spec}: cuda:${index} does not exist; ${count} CUDA device(s) visible (cuda:0${count > 1 ? `..cuda:${count - 1}` : ''})`);
+  }
+  return `cuda:${index}`;
+}
+
+/** 'cpu' or 'cuda' for a device string: the device type autocast and generators are keyed by. */
+export function deviceType(device: string): 'cpu' | 'cuda' {
+  if (device === 'cpu') return 'cpu';
+  if (device === 'cuda' || device.startsWith('cuda:')) return 'cuda';
+  throw new DeviceError(`unsupported device '${device}' (expected cpu or cuda:N)`);
+}
