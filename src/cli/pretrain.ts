@@ -79,6 +79,12 @@ export async function runPretrain(config: PretrainConfig, resume: boolean, quiet
     : null;
   let started = false;
   const run = pretrainInBackground(config, {
+    onStart: (i) => {
+      if (quiet) return;
+      const ranks = i.worldSize > 1 ? `, ${i.worldSize} ranks over ${i.backend}` : '';
+      const from = i.step > 0 ? `from step ${i.step} ` : '';
+      process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);
+    },
     onProgress: (p) => {
       if (!bar) return;
       if (!started) { bar.start(p.totalSteps, p.step - 1); started = true; }

@@ -1,5 +1,6 @@
 // Device names as PyTorch writes them ('cpu', 'cuda', 'cuda:N'), the 'auto' choice, and one clear error where a
 // requested device does not exist. Everything above this layer takes a resolved device string.
+import { cpus } from 'node:os';
 import { native } from './native.js';
 
 /** What a user may ask for: a device, or 'auto' (the first visible CUDA device, else the CPU). */
@@ -72,4 +73,10 @@ export function deviceType(device: string): 'cpu' | 'cuda' {
   if (device === 'cpu') return 'cpu';
   if (device === 'cuda' || device.startsWith('cuda:')) return 'cuda';
   throw new DeviceError(`unsupported device '${device}' (expected cpu or cuda:N)`);
+}
+
+/** A device's name for people: the CPU model, or the GPU's name (e.g. 'NVIDIA H200'). */
+export function deviceName(device: string): string {
+  if (deviceType(device) === 'cpu') return cpus()[0]?.model.trim() ?? 'CPU';
+  return `CUDA device ${device}`;
 }

@@ -15,7 +15,7 @@ export * as raw from './generated/ops.js';
 export * as safetensors from './safetensors.js';
 export { loadLibrary, customOp, builtLibraryPath } from './library.js';
 export { collectEnv, cpuFeatures, type TorchEnv } from './env.js';
-export { resolveDevice, deviceType, cudaBuilt, DeviceError, type DeviceSpec, type ResolveDeviceOptions } from './device.js';
+export { resolveDevice, deviceType, deviceName, cudaBuilt, DeviceError, type DeviceSpec, type ResolveDeviceOptions } from './device.js';
 import * as functional from './functional.js';
 export const nn = { functional };
 export * as distributed from './distributed.js';

@@ -1,9 +1,10 @@
 // Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
 import { Worker } from 'node:worker_threads';
 import type { PretrainConfig } from './config.js';
-import type { MetricsRow, PretrainResult, Progress } from './pretrain.js';
+import type { MetricsRow, PretrainResult, Progress, StartInfo } from './pretrain.js';
 
 export interface BackgroundHooks {
+  onStart?: (info: StartInfo) => void;
   onProgress?: (p: Progress) => void;
   onLog?: (row: MetricsRow) => void;
   onCheckpoint?: (path: string, step: number) => void;
@@ -37,6 +38,7 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
     let settled = false;
     worker.on('message', (m: { type: string } & Record<string, unknown>) => {
       switch (m.type) {
+        case 'start': hooks.onStart?.(m.info as StartInfo); break;
         case 'progress': hooks.onProgress?.(m.progress as Progress); break;
         case 'log': hooks.onLog?.(m.row as MetricsRow); break;
         case 'checkpoint': hooks.onCheckpoint?.(m.path as string, m.step as number); break;

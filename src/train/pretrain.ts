@@ -73,7 +73,21 @@ interface StepRecord {
 }
 const PHASES: readonly (keyof StepPhases)[] = ['data', 'augment', 'forward', 'loss', 'backward', 'optimizer'];
 
+/** What a run is about to do, once its data, device and model are ready. */
+export interface StartInfo {
+  /** Resolved device ('cpu', 'cuda:0') and its name (CPU model or GPU name). */
+  device: string;
+  deviceName: string;
+  /** Steps already done (resumed runs) and the last step this run will do. */
+  step: number;
+  totalSteps: number;
+  /** Data-parallel ranks (1 without `simclr launch`) and their process-group backend, if any. */
+  worldSize: number;
+  backend: string | null;
+}
+
 export interface PretrainHooks {
+  onStart?: (info: StartInfo) => void;
   onProgress?: (p: Progress) => void;
   onLog?: (row: MetricsRow) => void;
   onCheckpoint?: (path: string, step: number) => void;
@@ -227,6 +241,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     writeFileSync(paths.metrics, '');
   }
   dist?.prepare(model, { syncBn: cfg.syncBn });
+  hooks.onStart?.({
+    device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
+    backend: dist?.group.backend ?? null,
+  });
   const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
   if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 

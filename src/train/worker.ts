@@ -1,6 +1,6 @@
 // Worker-thread entry for pretraining: the loop owns every tensor here, so the parent's event loop stays free
 // for progress rendering and signals. Protocol: parent -> {config, resume, stop: SharedArrayBuffer};
-// worker -> 'progress' | 'log' | 'checkpoint' | 'warning' | 'done' | 'error' messages.
+// worker -> 'start' | 'progress' | 'log' | 'checkpoint' | 'warning' | 'done' | 'error' messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pretrain } from './pretrain.js';
 import type { PretrainConfig } from './config.js';
@@ -17,6 +17,7 @@ const stopFlag = new Int32Array(input.stop);
 const port = parentPort!;
 
 pretrain(input.config, {
+  onStart: (info) => port.postMessage({ type: 'start', info }),
   onProgress: (p) => port.postMessage({ type: 'progress', progress: p }),
   onLog: (row) => port.postMessage({ type: 'log', row }),
   onCheckpoint: (path, step) => port.postMessage({ type: 'checkpoint', path, step }),
