@@ -27,16 +27,14 @@ struct SerialExec {
 };
 
 struct Workspace {
-  std::vector<int32_t> taps;
-  std::vector<float> fracs, kernel, tmp;
+  std::vector<int32_t> words;  // taps, then the float tables (int32 and float are both 4 bytes)
+  std::vector<float> tmp;
   ViewWork bind(int size, int blurKernel, int64_t tmpFloats) {
-    taps.resize(4 * static_cast<size_t>(size));
-    fracs.resize(2 * static_cast<size_t>(size));
-    kernel.resize(blurKernel);
+    words.resize(viewWorkWords(size, blurKernel));
     if (static_cast<int64_t>(tmp.size()) < tmpFloats) tmp.resize(tmpFloats);
-    int32_t* t = taps.data();
-    return ViewWork{t, t + size, t + 2 * size, t + 3 * size, fracs.data(), fracs.data() + size, kernel.data(),
-                    tmp.data()};
+    int32_t* t = words.data();
+    float* f = reinterpret_cast<float*>(t + 4 * size);
+    return ViewWork{t, t + size, t + 2 * size, t + 3 * size, f, f + size, f + 2 * size, f + 2 * size + 256, tmp.data()};
   }
 };
 

@@ -50,7 +50,7 @@ struct BlockExec {
 template <int C>
 __global__ void __launch_bounds__(kMaxThreads) augmentViewsKernel(ViewBatch batch, const float* __restrict__ params,
                                                                    float* __restrict__ out, float* tmp) {
-  // Dynamic shared memory: 4*S int32 taps, 2*S float fractions, blurKernel float weights.
+  // Dynamic shared memory: 4*S int32 taps, 2*S float fractions, the 256-entry byte table, blur weights.
   extern __shared__ int32_t taps[];
   __shared__ float row[kParamCount];
   __shared__ double partials[3 * kWarps];
@@ -68,7 +68,7 @@ __global__ void __launch_bounds__(kMaxThreads) augmentViewsKernel(ViewBatch batc
   const int S = batch.size;
   float* fracs = reinterpret_cast<float*>(taps + 4 * S);
   const ViewWork work{taps, taps + S, taps + 2 * S, taps + 3 * S, fracs, fracs + S, fracs + 2 * S,
-                      tmp == nullptr ? nullptr : tmp + view * viewFloats};
+                      fracs + 2 * S + 256, tmp == nullptr ? nullptr : tmp + view * viewFloats};
   BlockExec ex{partials};
   makeView<C>(ex, batch, row, work, o);
 }
@@ -106,7 +106,7 @@ at::Tensor augmentViewsCuda(const at::Tensor& images, const at::Tensor& params, 
   // Blurred views need a second plane per channel; unchecked device rows may all blur.
   at::Tensor tmp;
   if (anyBlur) tmp = at::empty({views * channels * n}, images.options().dtype(at::kFloat));
-  const size_t shared = (6 * static_cast<size_t>(size) + static_cast<size_t>(blurKernel)) * 4;
+  const size_t shared = static_cast<size_t>(viewWorkWords(b.size, b.blurKernel)) * 4;
   TORCH_CHECK(shared <= 48 * 1024, op, ": ", size, "-pixel views with a ", blurKernel,
               "-tap blur need more shared memory than a block gets by default");
   // Enough threads per block to keep a big view's passes short, few enough that small views fill the GPU.

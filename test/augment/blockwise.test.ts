@@ -81,8 +81,11 @@ test('blockwise equals the fused CPU kernel within 1e-5 on every op and order, b
         const what = `${n}x${channels}x${src}->${out} ${JSON.stringify(opts)}`;
         assert.deepEqual(blockwise.shape, fused.shape, what);
         assert.deepEqual(blockwise.stride(), fused.stride(), what);
+        // 1e-5 in [0, 1] units; normalising divides the difference by std too. The fused kernel's vectorised
+        // clones round differently by instruction set (bit-equal here, up to 7e-6 apart on an AVX-512 machine).
+        const tol = 1e-5 / Math.min(...(opts.normalize?.std ?? [1]));
         const diff = maxAbsDiff(blockwise, fused);
-        assert.ok(diff <= 1e-5, `${what}: max |diff| ${diff}`);
+        assert.ok(diff <= tol, `${what}: max |diff| ${diff} > ${tol}`);
       }
     });
   }

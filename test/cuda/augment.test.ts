@@ -25,7 +25,7 @@ test('the CUDA kernel loads', { skip }, () => {
   assert.ok(fusedKernelDevices().includes('cuda'), `CUDA kernel: ${fusedKernelError('cuda')}`);
 });
 
-test('CUDA kernel equals the CPU kernel within 1e-5: 512 x 32 px, 64 x 224 px, one channel, both layouts, normalised', { skip }, () => {
+test('CUDA kernel equals the CPU kernel within 1e-5 (/ std where normalised): 512 x 32 px, 64 x 224 px, one channel, both layouts, normalised', { skip }, () => {
   const cases = [[512, 32, 32, 3], [64, 224, 224, 3], [64, 256, 224, 3], [128, 28, 28, 1], [32, 40, 23, 3]] as const;
   for (const [n, side, out, channels] of cases) {
     torch.scope(() => {
@@ -42,8 +42,10 @@ test('CUDA kernel equals the CPU kernel within 1e-5: 512 x 32 px, 64 x 224 px, o
         assert.deepEqual(gpu.shape, cpu.shape, what);
         if (opts.memoryFormat === 'channelsLast' && channels === 3) assert.ok(gpu.isContiguous('channelsLast'), what);
         else assert.ok(gpu.isContiguous(), what);
+        // 1e-5 in [0, 1] units, divided by std where normalised (as the difference is).
+        const tol = 1e-5 / Math.min(...(opts.normalize?.std ?? [1]));
         const diff = maxAbsDiff(gpu, cpu);
-        assert.ok(diff <= 1e-5, `${what}: max |diff| ${diff}`);
+        assert.ok(diff <= tol, `${what}: max |diff| ${diff} > ${tol}`);
       }
     });
   }
