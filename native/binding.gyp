@@ -36,7 +36,7 @@
     {
       "target_name": "simclr_ops",
       "type": "loadable_module",
-      "sources": ["kernels/augment.cc"],
+      "sources": ["kernels/augment.cc", "kernels/augment_blockwise.cc"],
       "cflags_cc": ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"],
       "ldflags": ["-fopenmp"]
     }

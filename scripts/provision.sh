@@ -131,6 +131,14 @@ if [ ! -e native/build/Release/torch_node.node ] || [ ! -e native/build/Release/
     || { tail -n 40 native-build.log >&2; die "native build failed (full log: native-build.log)"; }
   echo "$stamp_now" > "$stamp_file"
 fi
+# The CUDA augmentation kernel, with a CUDA libtorch only (nvcc; scripts/build-cuda-kernels.mjs says why it skips).
+cuda_stamp=native/build/.simclr-cuda-stamp
+if [ -e "$(node scripts/find-libtorch.mjs lib)/libtorch_cuda.so" ] \
+   && { [ ! -e native/build/Release/simclr_ops_cuda.so ] || [ "$(cat "$cuda_stamp" 2>/dev/null)" != "$stamp_now" ]; }; then
+  say "building the CUDA augmentation kernel"
+  node scripts/build-cuda-kernels.mjs >&2 || die "CUDA kernel build failed (see above)"
+  [ ! -e native/build/Release/simclr_ops_cuda.so ] || echo "$stamp_now" > "$cuda_stamp"
+fi
 # Which libtorch the addon links, for `simclr doctor` (a copied build folder carries it along).
 [ -e native/build/Release/libtorch.json ] && [ native/build/Release/libtorch.json -nt "$stamp_file" ] \
   || node scripts/find-libtorch.mjs > native/build/Release/libtorch.json

@@ -19,13 +19,12 @@
 #include <exception>
 #include <vector>
 
+#include "augment_params.h"
+
 namespace {
 
-// Columns of the params tensor, one row per output view. Keep in step with src/augment/fused.ts.
-enum Param {
-  kImage, kX0, kY0, kCropW, kCropH, kFlip, kJitter, kBrightness, kContrast, kSaturation, kHue,
-  kOrder0, kOrder1, kOrder2, kOrder3, kGrayscale, kBlurSigma, kSolarize, kParamCount
-};
+// Columns of the params tensor (kImage, kX0, ... kParamCount): augment_params.h.
+using namespace simclr::columns;
 
 constexpr float kLumaR = 0.299f, kLumaG = 0.587f, kLumaB = 0.114f;
 

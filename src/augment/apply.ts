@@ -1,6 +1,6 @@
 // Applies sampled view parameters (params.ts) to a whole batch. Two implementations of the same transforms: the
-// fused CPU kernel (fused.ts), used by default on the CPU, and batched libtorch ops (below), the reference and the
-// path for other devices; nothing loops over pixels in JavaScript. The transforms and their order follow the
+// fused kernels (fused.ts: CPU, and CUDA where built), used by default on those devices, and batched libtorch ops
+// (below), the reference and the path for other devices; nothing loops over pixels in JavaScript. The transforms and their order follow the
 // SimCLR pipeline as written with torchvision: resized crop -> flip -> colour jitter -> grayscale -> blur ->
 // solarize, each matching the torchvision functional op on a float tensor image (see test/golden/gen_augment.py).
 
@@ -20,10 +20,13 @@ export interface ApplyOptions {
   /** Memory layout of the result; channels-last is what the training loop feeds the model. Default contiguous. */
   memoryFormat?: 'contiguous' | 'channelsLast';
   /**
-   * 'fused': the CPU kernel (fused.ts), one pass per view; 'tensor': batched libtorch ops on any device. Default:
-   * fused for CPU images when the kernel is built, tensor otherwise. Both give the same views (to float rounding).
+   * 'fused': the fused kernel for the images' device (fused.ts; CPU, or CUDA where simclr_ops_cuda.so is built),
+   * one pass per view; 'tensor': batched libtorch ops on any device; 'blockwise': the CUDA kernel's per-view code
+   * run on the CPU (CPU images only; for tests). Default: fused for CPU and CUDA images when that device's kernel
+   * loads (a one-time warning says why where it does not), tensor otherwise. All give the same views (to float
+   * rounding).
    */
-  implementation?: 'fused' | 'tensor';
+  implementation?: 'fused' | 'tensor' | 'blockwise';
 }
 
 export interface ViewSeed {
@@ -212,8 +215,11 @@ function checkInputs(images: Tensor, views: readonly ViewParams[], cfg: AugmentC
 function applyViewList(images: Tensor, views: readonly ViewParams[], cfg: AugmentConfig, opts: ApplyOptions): Tensor {
   checkInputs(images, views, cfg, opts);
   const channelsLast = opts.memoryFormat === 'channelsLast';
-  const fused = opts.implementation === 'fused' || (opts.implementation === undefined && images.device === 'cpu' && fusedKernelAvailable());
-  if (fused) return augmentFused(images, views, { size: cfg.outputSize, blurKernel: blurKernelSize(cfg.outputSize), normalize: opts.normalize, channelsLast });
+  // fusedKernelAvailable is false (warning once where the kernel should exist) for devices without a fused kernel.
+  const implementation = opts.implementation ?? (fusedKernelAvailable(images.device) ? 'fused' : 'tensor');
+  if (implementation !== 'tensor') {
+    return augmentFused(images, views, { size: cfg.outputSize, blurKernel: blurKernelSize(cfg.outputSize), normalize: opts.normalize, channelsLast, implementation });
+  }
   return torch.scope(() => {
     const parts = views.map((p) => applyViewsWithTensorOps(images, p, cfg, opts.normalize));
     const x = parts.length === 1 ? parts[0]! : torch.cat(parts);

@@ -1,29 +1,80 @@
-// The fused CPU kernel for view augmentation (native/kernels/augment.cc, operator simclr::augment_views): the
-// transforms of apply.ts's batched tensor ops, made in one cache-resident pass per view and written straight into
-// the layout the model reads. apply.ts picks it for CPU tensors; the tensor ops remain the path for other devices.
+// The fused augmentation kernels (operator simclr::augment_views): the transforms of apply.ts's batched tensor ops,
+// made in one pass per view and written straight into the layout the model reads. The CPU kernel
+// (native/kernels/augment.cc, in simclr_ops.node) and the CUDA kernel (augment_cuda.cu, in simclr_ops_cuda.so,
+// built by scripts/build-cuda-kernels.mjs where nvcc and a CUDA libtorch are found) are two implementations of the
+// same operator, which the dispatcher picks by the images' device. simclr::augment_views_blockwise is the CUDA
+// kernel's per-view code compiled for the CPU, for tests. apply.ts picks the fused op for CPU and CUDA tensors
+// when it loads; the tensor ops remain the reference and the path for other devices.
 
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { ViewParams } from './params.js';
 
-/** Columns of the kernel's params rows, as `enum Param` in native/kernels/augment.cc (keep the two in step). */
+/**
+ * Columns of the kernels' params rows, in order: the names of `enum Param` in native/kernels/augment_params.h. The
+ * libraries report theirs (simclr::param_layout, simclr::cuda_param_layout) and loading fails on any difference.
+ */
+const PARAM_LAYOUT = [
+  'image', 'x0', 'y0', 'crop_w', 'crop_h', 'flip', 'jitter', 'brightness', 'contrast', 'saturation', 'hue',
+  'order0', 'order1', 'order2', 'order3', 'grayscale', 'blur_sigma', 'solarize',
+] as const;
+const col = (name: (typeof PARAM_LAYOUT)[number]): number => PARAM_LAYOUT.indexOf(name);
+/** Where packParams writes each field (crop and order are 4 consecutive columns). */
 const COLUMN = {
-  image: 0, crop: 1, flip: 5, jitter: 6, brightness: 7, contrast: 8, saturation: 9, hue: 10, order: 11, grayscale: 15,
-  blurSigma: 16, solarize: 17,
+  image: col('image'), crop: col('x0'), flip: col('flip'), jitter: col('jitter'), brightness: col('brightness'),
+  contrast: col('contrast'), saturation: col('saturation'), hue: col('hue'), order: col('order0'),
+  grayscale: col('grayscale'), blurSigma: col('blur_sigma'), solarize: col('solarize'),
 } as const;
-const PARAM_COUNT = 18;
+const PARAM_COUNT = PARAM_LAYOUT.length;
+
+/**
+ * Null when a library's reported params layout (comma-separated column names) is this module's, else a message
+ * naming the first column that differs. Exported for tests.
+ */
+export function paramLayoutMismatch(reported: string, library: string): string | null {
+  const theirs = reported.split(',');
+  if (theirs.join(',') === PARAM_LAYOUT.join(',')) return null;
+  const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
+  const where = at < 0 ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}` : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
+  return `${library} was built with another params layout (${where}): rebuild it, or bring src/augment/fused.ts and native/kernels/augment_params.h back in step`;
+}
+
+/** Device kinds with a fused kernel. */
+export type FusedDevice = 'cpu' | 'cuda';
 
 type AugmentOp = (...args: unknown[]) => unknown;
-let augmentOp: AugmentOp | null | undefined;
-let loadError: Error | null = null;
-let warned = false;
 
-/** Loads the kernel once. A failure is kept (and reported where the kernel is asked for) rather than thrown here. */
-function loadOp(): AugmentOp | null {
-  if (augmentOp !== undefined) return augmentOp;
-  augmentOp = null;
+interface Loaded {
+  /** simclr::augment_views (both devices, once each library is loaded). */
+  op: AugmentOp;
+  /** simclr::augment_views_blockwise (CPU); null when simclr_ops.node predates it. */
+  blockwise: AugmentOp | null;
+}
+interface LoadState {
+  done: boolean;
+  error: Error | null;
+  warned: boolean;
+}
+const state: Record<FusedDevice, LoadState> = {
+  cpu: { done: false, error: null, warned: false },
+  cuda: { done: false, error: null, warned: false },
+};
+let loaded: Loaded | null = null;
+
+/** Calls a layout-reporting operator and throws when it is missing or disagrees. */
+function checkLayout(opName: string, library: string): void {
+  const layout = torch.customOp(opName);
+  if (layout === null) throw new Error(`${library} does not report its params layout (${opName}; built before the check?): rebuild it`);
+  const mismatch = paramLayoutMismatch(String(layout()), library);
+  if (mismatch !== null) throw new Error(mismatch);
+}
+
+/** Loads simclr_ops.node once. A failure is kept (and reported where a kernel is asked for) rather than thrown here. */
+function loadCpu(): Loaded | null {
+  if (state.cpu.done) return loaded;
+  state.cpu.done = true;
   try {
-    // Another copy of this package in the process may have registered the operator already.
+    // Another copy of this package in the process may have registered the operators already.
     let op = torch.customOp('simclr::augment_views');
     if (op === null) {
       const path = torch.builtLibraryPath('simclr_ops.node');
@@ -32,28 +83,71 @@ function loadOp(): AugmentOp | null {
       op = torch.customOp('simclr::augment_views');
       if (op === null) throw new Error(`${path} did not register simclr::augment_views`);
     }
-    augmentOp = op;
+    checkLayout('simclr::param_layout', 'simclr_ops.node');
+    loaded = { op, blockwise: torch.customOp('simclr::augment_views_blockwise') };
   } catch (e) {
-    loadError = e as Error;
+    state.cpu.error = e as Error;
   }
-  return augmentOp;
+  return loaded;
+}
+
+/** Loads simclr_ops_cuda.so once, after simclr_ops.node (which defines the operator it implements for CUDA). */
+function loadCuda(): boolean {
+  if (state.cuda.done) return state.cuda.error === null;
+  state.cuda.done = true;
+  try {
+    if (loadCpu() === null) throw new Error(`the CPU kernel library did not load (${state.cpu.error?.message})`);
+    if (!torch.cuda.isAvailable()) throw new Error('no CUDA device (torch.cuda.isAvailable() is false)');
+    if (torch.customOp('simclr::cuda_param_layout') === null) {
+      const path = torch.builtLibraryPath('simclr_ops_cuda.so');
+      if (path === null) throw new Error('native/build/Release/simclr_ops_cuda.so is not built (node scripts/build-cuda-kernels.mjs, which needs nvcc and a CUDA libtorch)');
+      torch.loadLibrary(path);
+    }
+    checkLayout('simclr::cuda_param_layout', 'simclr_ops_cuda.so');
+  } catch (e) {
+    state.cuda.error = e as Error;
+  }
+  return state.cuda.error === null;
+}
+
+/** The device kind of a device string ('cpu', 'cuda', 'cuda:1'), or null for devices without a fused kernel. */
+function deviceKind(device: string): FusedDevice | null {
+  if (device === 'cpu') return 'cpu';
+  if (device === 'cuda' || device.startsWith('cuda:')) return 'cuda';
+  return null;
 }
 
 /**
- * Whether the fused kernel is built and loads (`npm run build` builds it with the addon). The first time it does
- * not, a warning says why: augmentation then runs on the slower tensor ops.
+ * Whether the fused kernel runs on `device` ('cpu' by default; 'cuda' or 'cuda:N'): for the CPU, simclr_ops.node
+ * is built and loads (`npm run build` builds it with the addon); for CUDA, simclr_ops_cuda.so is built too
+ * (scripts/build-cuda-kernels.mjs) and a GPU is present. The first time it does not, a warning says why (unless
+ * `quiet`): augmentation then runs on the slower tensor ops. Other devices: false, silently. The options object
+ * may come first (device 'cpu').
  */
-export function fusedKernelAvailable(options: { quiet?: boolean } = {}): boolean {
-  const available = loadOp() !== null;
-  if (!available && !warned && options.quiet !== true) {
-    warned = true;
-    process.emitWarning(`the fused augmentation kernel is unavailable (${loadError?.message}); augmenting with tensor ops, which is slower. Run \`npm run build\`.`, 'SimclrWarning');
+export function fusedKernelAvailable(device?: string | { quiet?: boolean }, options: { quiet?: boolean } = {}): boolean {
+  if (typeof device === 'object') return fusedKernelAvailable('cpu', device);
+  const kind = deviceKind(device ?? 'cpu');
+  if (kind === null) return false;
+  const available = kind === 'cpu' ? loadCpu() !== null : loadCuda();
+  const s = state[kind];
+  if (!available && !s.warned && options.quiet !== true) {
+    s.warned = true;
+    const fix = kind === 'cpu' ? 'Run `npm run build`.' : 'Run `node scripts/build-cuda-kernels.mjs` on a machine with nvcc and a CUDA libtorch.';
+    process.emitWarning(`the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable (${s.error?.message}); augmenting ${kind === 'cpu' ? 'CPU' : 'CUDA'} tensors with tensor ops, which is slower. ${fix}`, 'SimclrWarning');
   }
   return available;
 }
-/** Why the kernel did not load, or null when it loaded or was not asked for yet. */
-export function fusedKernelError(): string | null {
-  return loadError?.message ?? null;
+
+/** The device kinds the fused kernel runs on in this process (loading the libraries if not yet done; no warnings). */
+export function fusedKernelDevices(): FusedDevice[] {
+  return (['cpu', 'cuda'] as const).filter((d) => fusedKernelAvailable(d, { quiet: true }));
+}
+
+/** Why the kernel for `device` ('cpu' by default) did not load, or null when it loaded or was not asked for yet. */
+export function fusedKernelError(device = 'cpu'): string | null {
+  const kind = deviceKind(device);
+  if (kind === null) return `no fused kernel for device '${device}'`;
+  return state[kind].error?.message ?? null;
 }
 
 /** One row per view: the source image's batch index, then the view's parameters in the kernel's column order. */
@@ -85,16 +179,33 @@ export interface FusedOptions {
   blurKernel: number;
   normalize?: { mean: readonly number[]; std: readonly number[] } | undefined;
   channelsLast: boolean;
+  /**
+   * 'fused' (default): simclr::augment_views on the images' device (CPU or CUDA). 'blockwise': the CUDA kernel's
+   * per-view code run on the CPU (simclr::augment_views_blockwise), for tests; CPU images only.
+   */
+  implementation?: 'fused' | 'blockwise';
 }
 
 /**
  * Every view of `views` (each covering the whole batch, in batch order), concatenated: uint8 [B,C,H,W] on the CPU
- * -> float32 [V*B,C,S,S].
+ * or a CUDA device -> float32 [V*B,C,S,S] on the same device (channels-last strides when asked for and C = 3).
+ * Throws when the kernel for the images' device is unavailable (naming why) or when a view's parameters do not fit
+ * the images (the operator's message names the view).
  */
 export function augmentFused(images: Tensor, views: readonly ViewParams[], opts: FusedOptions): Tensor {
-  const op = loadOp();
-  if (op === null) throw new Error(`simclr: the fused augmentation kernel is unavailable: ${loadError?.message}. Run \`npm run build\`, or use implementation: 'tensor'.`);
+  const kind = deviceKind(images.device);
+  if (kind === null) throw new Error(`simclr: no fused augmentation kernel for device '${images.device}'; use implementation: 'tensor'.`);
+  let op: AugmentOp | null;
+  if (opts.implementation === 'blockwise') {
+    op = loadCpu()?.blockwise ?? null;
+    if (op === null) throw new Error(`simclr: the blockwise augmentation operator is unavailable: ${state.cpu.error?.message ?? 'simclr_ops.node predates it'}. Run \`npm run build\`.`);
+  } else {
+    op = (kind === 'cpu' ? loadCpu() !== null : loadCuda()) ? loaded!.op : null;
+    if (op === null) throw new Error(`simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ${state[kind].error?.message}. ${kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'}, or use implementation: 'tensor'.`);
+  }
   const rows = packParams(views);
+  // On the CPU even for CUDA images: the CUDA operator sends it from pinned memory on the current stream, without
+  // blocking the host.
   const params = torch.tensor(rows, { shape: [rows.length / PARAM_COUNT, PARAM_COUNT] });
   try {
     return op(images, params, opts.size, opts.blurKernel, opts.normalize?.mean ?? null, opts.normalize?.std ?? null, opts.channelsLast) as Tensor;
