@@ -5,7 +5,8 @@
 //   3. otherwise (SIMCLR_LIBTORCH=pip, the default): the project's own virtual environment .venv-torch, where
 //      scripts/provision.sh installs the pinned pip torch; then a python3 on PATH that imports torch and ships
 //      include/ + lib/; then the system install
-// Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
+// Prints JSON {root, include: [...], lib, cxx11Abi, source, version, cxxStd, cuda, cudaInclude: [...]}; with an
+// argument, prints one field for gyp.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -24,7 +25,29 @@ function layout(root, source, cxx11Abi) {
     source,
     version: readVersion(include),
     cxxStd: readCxxStd(include),
+    ...cudaFacts(root, lib),
   };
+}
+
+// A CUDA libtorch ships libtorch_cuda.so beside libtorch_cpu.so; building its CUDA parts (ProcessGroupNCCL, the CUDA
+// runtime calls) needs the CUDA runtime and NCCL headers, which libtorch does not carry. pip's torch finds them in the
+// nvidia-* wheels next to it (CUDA 13: nvidia/cu13/include; CUDA 12: one folder per library, nvidia/cuda_runtime/include
+// and so on), other libtorch builds in a CUDA toolkit ($CUDA_HOME, /usr/local/cuda; NCCL often in /usr/include).
+function cudaFacts(root, lib) {
+  if (!existsSync(join(lib, 'libtorch_cuda.so'))) return { cuda: false, cudaInclude: [] };
+  const has = (dir, header) => existsSync(join(dir, header));
+  const wheels = join(dirname(root), 'nvidia');
+  let dirs = existsSync(wheels)
+    ? readdirSync(wheels).sort().map((d) => join(wheels, d, 'include')).filter((d) => existsSync(d))
+    : [];
+  if (!dirs.some((d) => has(d, 'cuda_runtime_api.h'))) {
+    const toolkit = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+      .filter((d) => d)
+      .map((d) => join(d, 'include'))
+      .find((d) => has(d, 'cuda_runtime_api.h'));
+    dirs = toolkit ? [toolkit, ...dirs.filter((d) => d !== toolkit)] : dirs;
+  }
+  return { cuda: true, cudaInclude: dirs };
 }
 
 // The C++ standard the headers need: 2.14's ATen.h refuses anything before C++20; earlier releases build as C++17.
@@ -68,6 +91,7 @@ function fromSystem() {
     source: 'system (libtorch-dev)',
     version: readVersion('/usr/include'),
     cxxStd: readCxxStd('/usr/include'),
+    ...cudaFacts('/usr', lib),
   };
 }
 
@@ -115,7 +139,8 @@ export function linkFlags(lib) {
   return flags;
 }
 
-// What the native build depends on: its sources and the libtorch it links. provision.sh rebuilds when this changes;
+// What the native build depends on: its sources and the libtorch it links (its facts include whether it has CUDA and
+// which CUDA headers the build uses, so switching between a CPU and a CUDA libtorch rebuilds). provision.sh rebuilds when this changes;
 // the libtorch bench keys its cached builds on it.
 export function buildStamp(found) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
@@ -150,5 +175,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'abi') console.log(found.cxx11Abi ? 1 : 0);
   else if (field === 'libs') console.log(linkFlags(found.lib).join(' '));
   else if (field === 'std') console.log(found.cxxStd);
+  else if (field === 'cuda') console.log(found.cuda ? 1 : 0);
+  else if (field === 'cudaInclude') {
+    if (found.cuda && !found.cudaInclude.some((d) => existsSync(join(d, 'cuda_runtime_api.h')))) {
+      console.error(`${found.root} is a CUDA libtorch, but no cuda_runtime_api.h was found (pip's nvidia-* wheels beside it, $CUDA_HOME/include, /usr/local/cuda/include): install the CUDA runtime headers or set CUDA_HOME`);
+      process.exit(1);
+    }
+    console.log(found.cudaInclude.join(' '));
+  }
   else console.log(found[field]);
 }

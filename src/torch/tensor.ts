@@ -107,6 +107,27 @@ export class Tensor {
   keep(): this {
     return keepTensor(this);
   }
+  /**
+   * A copy in page-locked (pinned) host memory, from which copies to a CUDA device can run without blocking
+   * (`to({device, nonBlocking: true})`); this tensor itself when already pinned. CPU tensors only; throws when the
+   * libtorch has no CUDA or no CUDA device is visible (pinning needs the CUDA driver).
+   */
+  pinMemory(): Tensor {
+    return ops.pin_memory(this, null);
+  }
+  /** Whether this tensor lives in pinned host memory (false for device tensors and ordinary CPU memory). */
+  isPinned(): boolean {
+    return ops.is_pinned(this, null);
+  }
+  /**
+   * Overwrites the elements of this contiguous CPU tensor (pinned or not) with the bytes of `data`, in place: the
+   * way to refill a reusable staging buffer. Throws a RangeError unless data's byte length equals this tensor's.
+   */
+  copyFromBuffer_(data: ArrayBufferView): this {
+    if (!ArrayBuffer.isView(data)) throw new TypeError('copyFromBuffer_: data must be a typed array or DataView');
+    native.copyFromBuffer(this._h, data);
+    return this;
+  }
 
   // ------------------------------------------------------------------------------------------------ data out
   /** A copy of the elements as a typed array of the tensor's dtype (float16/bfloat16 widen to Float32Array, bool to Uint8Array). */
