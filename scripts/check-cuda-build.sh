@@ -62,7 +62,8 @@ else
   say "building the addon against libtorch $version (CUDA) in $dir/native (log: $dir/build.log)"
   rm -f "$dir/stamp"
   t0=$SECONDS
-  if ! (cd "$dir/native" && "$root/node_modules/.bin/node-gyp" configure && "$root/node_modules/.bin/node-gyp" build -j "${JOBS:-2}") >"$dir/build.log" 2>&1; then
+  # Through npx, so node-gyp sees npm's configuration (nodedir: local Node headers, no download).
+  if ! (npx node-gyp configure --directory "$dir/native" && npx node-gyp build --directory "$dir/native" -j "${JOBS:-2}") >"$dir/build.log" 2>&1; then
     grep -E 'error|Error' "$dir/build.log" | head -20 >&2 || true
     say "build failed; see $dir/build.log"
     echo "check-cuda-build: FAIL (build against libtorch $version)"
@@ -75,22 +76,26 @@ fi
 
 # ---------------------------------------------------------------------------------------------- what the addon links
 fail() { say "$*"; echo "check-cuda-build: FAIL ($*)"; exit 1; }
-ldd "$addon" | grep -q 'libtorch_cuda\.so => /' || fail "the addon does not link libtorch_cuda.so"
-ldd "$addon" | grep -q 'libc10_cuda\.so => /' || fail "the addon does not link libc10_cuda.so"
-nccl_symbols=$(nm -DC --undefined-only "$addon" | grep -c 'c10d::ProcessGroupNCCL::' || true)
+# (Captured first: grep -q ending a pipe early would fail it under pipefail.)
+libs=$(ldd "$addon")
+symbols=$(nm -DC --undefined-only "$addon")
+grep -q 'libtorch_cuda\.so => /' <<<"$libs" || fail "the addon does not link libtorch_cuda.so"
+grep -q 'libc10_cuda\.so => /' <<<"$libs" || fail "the addon does not link libc10_cuda.so"
+nccl_symbols=$(grep -c 'c10d::ProcessGroupNCCL::' <<<"$symbols" || true)
 [ "$nccl_symbols" -gt 0 ] || fail "the addon has no c10d::ProcessGroupNCCL code"
-cuda_symbols=$(nm -DC --undefined-only "$addon" | grep -c 'c10::cuda::' || true)
+cuda_symbols=$(grep -c 'c10::cuda::' <<<"$symbols" || true)
 [ "$cuda_symbols" -gt 0 ] || fail "the addon has no c10::cuda calls"
 
 # ---------------------------------------------------------------------------------------------- load it and run the tests
 export SIMCLR_ADDON_DIR=$release
 say "compiling TypeScript"
 npx tsc -p .
+[ -e dist/test/golden ] || ln -s ../../test/golden dist/test/golden  # as provision.sh links it
 facts=$(node --input-type=module -e '
   const { native } = await import(process.argv[1]);
   const t = await import(process.argv[2]);
   const b = native.buildInfo();
-  if (!b.withCuda || !b.hasCuda) { console.error("loaded addon: withCuda " + b.withCuda + ", hasCuda " + b.hasCuda); process.exit(1); }
+  if (b.withCuda !== true) { console.error("the loaded addon has no CUDA code (buildInfo().withCuda " + b.withCuda + ")"); process.exit(1); }
   console.log(`libtorch ${b.version}, CUDA devices ${t.cuda.deviceCount()}`);' "$root/dist/src/torch/native.js" "$root/dist/src/torch/index.js") \
   || fail "the addon does not load with CUDA compiled in"
 say "loaded: $facts"

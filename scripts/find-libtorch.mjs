@@ -30,24 +30,27 @@ function layout(root, source, cxx11Abi) {
 }
 
 // A CUDA libtorch ships libtorch_cuda.so beside libtorch_cpu.so; building its CUDA parts (ProcessGroupNCCL, the CUDA
-// runtime calls) needs the CUDA runtime and NCCL headers, which libtorch does not carry. pip's torch finds them in the
+// runtime calls) needs the CUDA runtime and NCCL headers, which libtorch does not carry. pip's torch has them in the
 // nvidia-* wheels next to it (CUDA 13: nvidia/cu13/include; CUDA 12: one folder per library, nvidia/cuda_runtime/include
-// and so on), other libtorch builds in a CUDA toolkit ($CUDA_HOME, /usr/local/cuda; NCCL often in /usr/include).
+// and so on), except crt/host_defines.h, which cuda_runtime_api.h includes and only the nvidia-cuda-crt wheel or a CUDA
+// toolkit provides. Without a complete set there, a toolkit's headers ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda) come
+// first and the wheels' (NCCL, cuDNN) after them.
 function cudaFacts(root, lib) {
   if (!existsSync(join(lib, 'libtorch_cuda.so'))) return { cuda: false, cudaInclude: [] };
-  const has = (dir, header) => existsSync(join(dir, header));
   const wheels = join(dirname(root), 'nvidia');
-  let dirs = existsSync(wheels)
+  const dirs = existsSync(wheels)
     ? readdirSync(wheels).sort().map((d) => join(wheels, d, 'include')).filter((d) => existsSync(d))
     : [];
-  if (!dirs.some((d) => has(d, 'cuda_runtime_api.h'))) {
-    const toolkit = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
-      .filter((d) => d)
-      .map((d) => join(d, 'include'))
-      .find((d) => has(d, 'cuda_runtime_api.h'));
-    dirs = toolkit ? [toolkit, ...dirs.filter((d) => d !== toolkit)] : dirs;
-  }
-  return { cuda: true, cudaInclude: dirs };
+  if (cudaHeadersComplete(dirs)) return { cuda: true, cudaInclude: dirs };
+  const toolkit = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+    .filter((d) => d)
+    .map((d) => join(d, 'include'))
+    .find((d) => cudaHeadersComplete([d]));
+  return { cuda: true, cudaInclude: toolkit ? [toolkit, ...dirs.filter((d) => d !== toolkit)] : dirs };
+}
+
+function cudaHeadersComplete(dirs) {
+  return ['cuda_runtime_api.h', join('crt', 'host_defines.h')].every((h) => dirs.some((d) => existsSync(join(d, h))));
 }
 
 // The C++ standard the headers need: 2.14's ATen.h refuses anything before C++20; earlier releases build as C++17.
@@ -177,8 +180,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'std') console.log(found.cxxStd);
   else if (field === 'cuda') console.log(found.cuda ? 1 : 0);
   else if (field === 'cudaInclude') {
-    if (found.cuda && !found.cudaInclude.some((d) => existsSync(join(d, 'cuda_runtime_api.h')))) {
-      console.error(`${found.root} is a CUDA libtorch, but no cuda_runtime_api.h was found (pip's nvidia-* wheels beside it, $CUDA_HOME/include, /usr/local/cuda/include): install the CUDA runtime headers or set CUDA_HOME`);
+    if (found.cuda && !cudaHeadersComplete(found.cudaInclude)) {
+      console.error(`${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching nvidia-cuda-runtime`);
       process.exit(1);
     }
     console.log(found.cudaInclude.join(' '));
