@@ -31,7 +31,15 @@
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
-      "cflags_cc": ["-O2"]
+      "cflags_cc": ["-O2"],
+      "conditions": [
+        # A CUDA libtorch: the CUDA runtime calls and ProcessGroupNCCL are compiled in (libtorch_cuda and c10_cuda
+        # are linked by `libs`); a CPU libtorch builds exactly as without this block.
+        ["<!(node ../scripts/find-libtorch.mjs cuda)==1", {
+          "defines": ["SIMCLR_WITH_CUDA=1", "USE_C10D_NCCL"],
+          "include_dirs": ["<!@(node ../scripts/find-libtorch.mjs cudaInclude)"]
+        }]
+      ]
     },
     {
       "target_name": "simclr_ops",

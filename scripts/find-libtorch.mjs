@@ -5,7 +5,8 @@
 //   3. otherwise (SIMCLR_LIBTORCH=pip, the default): the project's own virtual environment .venv-torch, where
 //      scripts/provision.sh installs the pinned pip torch; then a python3 on PATH that imports torch and ships
 //      include/ + lib/; then the system install
-// Prints JSON {root, include: [...], lib, cxx11Abi, source, version}; with an argument, prints one field for gyp.
+// Prints JSON {root, include: [...], lib, cxx11Abi, source, version, cxxStd, cuda, cudaInclude: [...]}; with an
+// argument, prints one field for gyp.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -24,7 +25,32 @@ function layout(root, source, cxx11Abi) {
     source,
     version: readVersion(include),
     cxxStd: readCxxStd(include),
+    ...cudaFacts(root, lib),
   };
+}
+
+// A CUDA libtorch ships libtorch_cuda.so beside libtorch_cpu.so; building its CUDA parts (ProcessGroupNCCL, the CUDA
+// runtime calls) needs the CUDA runtime and NCCL headers, which libtorch does not carry. pip's torch has them in the
+// nvidia-* wheels next to it (CUDA 13: nvidia/cu13/include; CUDA 12: one folder per library, nvidia/cuda_runtime/include
+// and so on), except crt/host_defines.h, which cuda_runtime_api.h includes and only the nvidia-cuda-crt wheel or a CUDA
+// toolkit provides. Without a complete set there, a toolkit's headers ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda) come
+// first and the wheels' (NCCL, cuDNN) after them.
+function cudaFacts(root, lib) {
+  if (!existsSync(join(lib, 'libtorch_cuda.so'))) return { cuda: false, cudaInclude: [] };
+  const wheels = join(dirname(root), 'nvidia');
+  const dirs = existsSync(wheels)
+    ? readdirSync(wheels).sort().map((d) => join(wheels, d, 'include')).filter((d) => existsSync(d))
+    : [];
+  if (cudaHeadersComplete(dirs)) return { cuda: true, cudaInclude: dirs };
+  const toolkit = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+    .filter((d) => d)
+    .map((d) => join(d, 'include'))
+    .find((d) => cudaHeadersComplete([d]));
+  return { cuda: true, cudaInclude: toolkit ? [toolkit, ...dirs.filter((d) => d !== toolkit)] : dirs };
+}
+
+function cudaHeadersComplete(dirs) {
+  return ['cuda_runtime_api.h', join('crt', 'host_defines.h')].every((h) => dirs.some((d) => existsSync(join(d, h))));
 }
 
 // The C++ standard the headers need: 2.14's ATen.h refuses anything before C++20; earlier releases build as C++17.
@@ -68,6 +94,7 @@ function fromSystem() {
     source: 'system (libtorch-dev)',
     version: readVersion('/usr/include'),
     cxxStd: readCxxStd('/usr/include'),
+    ...cudaFacts('/usr', lib),
   };
 }
 
@@ -115,7 +142,8 @@ export function linkFlags(lib) {
   return flags;
 }
 
-// What the native build depends on: its sources and the libtorch it links. provision.sh rebuilds when this changes;
+// What the native build depends on: its sources and the libtorch it links (its facts include whether it has CUDA and
+// which CUDA headers the build uses, so switching between a CPU and a CUDA libtorch rebuilds). provision.sh rebuilds when this changes;
 // the libtorch bench keys its cached builds on it.
 export function buildStamp(found) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
@@ -150,5 +178,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'abi') console.log(found.cxx11Abi ? 1 : 0);
   else if (field === 'libs') console.log(linkFlags(found.lib).join(' '));
   else if (field === 'std') console.log(found.cxxStd);
+  else if (field === 'cuda') console.log(found.cuda ? 1 : 0);
+  else if (field === 'cudaInclude') {
+    if (found.cuda && !cudaHeadersComplete(found.cudaInclude)) {
+      console.error(`${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching nvidia-cuda-runtime`);
+      process.exit(1);
+    }
+    console.log(found.cudaInclude.join(' '));
+  }
   else console.log(found[field]);
 }

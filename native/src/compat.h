@@ -5,6 +5,9 @@
 //     deleter torch::autograd::deleteNode is gone (detected from the Node type, not a version number).
 //   - autocast (2.4): per-device-type set_autocast_enabled / set_autocast_dtype replace set_cpu_enabled & co.
 //   - CUDA hooks: getNumGPUs(), which both releases have (2.x adds deviceCount() beside it).
+//   - CUDA caching allocator statistics (SIMCLR_WITH_CUDA builds only): their type and StatType's namespace moved
+//     during 2.x (c10::cuda::CUDACachingAllocator -> c10::CachingAllocator / CachingDeviceAllocator).
+//   - TF32 switches: 2.x keeps the 1.13 getters and setters beside its fp32-precision API; these use the former.
 #pragma once
 #include <torch/csrc/api/include/torch/version.h>  // 2.x forwards this to torch/headeronly/version.h
 
@@ -20,6 +23,10 @@
 #define TN_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+#if defined(SIMCLR_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #if defined(TN_COMPAT_C10D)
 #if TN_TORCH_AT_LEAST(2, 0)
 #include <torch/csrc/distributed/c10d/Backend.hpp>
@@ -31,13 +38,24 @@
 namespace tn::compat {
 
 #if defined(TN_COMPAT_C10D)
-// What runs collectives for one backend (allreduce, allgather, broadcast, barrier, getBackendName): the Gloo object
-// itself in both versions, typed by its base class.
+// What runs collectives for one backend (allreduce, allgather, broadcast, barrier, getBackendName): the Gloo (or NCCL)
+// object itself in both versions, typed by its base class.
 #if TN_TORCH_AT_LEAST(2, 0)
 using Collectives = c10d::Backend;
 #else
 using Collectives = c10d::ProcessGroup;
 #endif
+
+// Tells an NCCL group which GPU this rank uses (its barrier runs there). Releases before 2.3 cannot be told; their
+// barrier guesses the GPU from the rank.
+inline void bindDevice(Collectives& pg, const c10::Device& device) {
+#if TN_TORCH_AT_LEAST(2, 3)
+  pg.setBoundDeviceId(device);
+#else
+  (void)pg;
+  (void)device;
+#endif
+}
 #endif
 
 // How autograd nodes are owned: std::shared_ptr up to the 2.x releases that made Node an intrusive_ptr_target, then
@@ -92,5 +110,22 @@ inline int cudaDeviceCount() {
   if (!at::globalContext().hasCUDA()) return 0;
   return static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
 }
+
+// TF32 use by cuDNN convolutions and by cuBLAS matmuls (PyTorch's defaults: cuDNN on, cuBLAS off). Plain flags in
+// at::globalContext(), present in CPU builds too, where they change nothing.
+inline bool allowTF32CuDNN() { return at::globalContext().allowTF32CuDNN(); }
+inline void setAllowTF32CuDNN(bool on) { at::globalContext().setAllowTF32CuDNN(on); }
+inline bool allowTF32CuBLAS() { return at::globalContext().allowTF32CuBLAS(); }
+inline void setAllowTF32CuBLAS(bool on) { at::globalContext().setAllowTF32CuBLAS(on); }
+
+#if defined(SIMCLR_WITH_CUDA)
+// Bytes the CUDA caching allocator has handed out on one device: now, or the peak since the last reset.
+inline int64_t cudaAllocatedBytes(c10::DeviceIndex device, bool peak) {
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  // Entry 0 is StatType::AGGREGATE (all pools) in every release, whichever namespace StatType lives in.
+  const auto& s = stats.allocated_bytes[0];
+  return peak ? s.peak : s.current;
+}
+#endif
 
 }  // namespace tn::compat

@@ -1,6 +1,13 @@
-// c10d: key-value stores for rendezvous (TCP, file), Gloo process groups with blocking collectives under a timeout,
-// differentiable all-gather / all-reduce and synchronised batch norm (autograd nodes whose backward runs the matching
-// collective), and a bucketed gradient all-reduce that can start buckets from autograd hooks while backward runs.
+// c10d: key-value stores for rendezvous (TCP, file), Gloo process groups (and NCCL ones in builds against a CUDA
+// libtorch) with collectives under a timeout, differentiable all-gather / all-reduce and synchronised batch norm
+// (autograd nodes whose backward runs the matching collective), and a bucketed gradient all-reduce that can start
+// buckets from autograd hooks while backward runs.
+//
+// Everything here is device-agnostic: tensors stay on their device, and nothing reads a value back to the host. A
+// Gloo collective blocks the calling thread until it is done. An NCCL collective runs on NCCL's own CUDA stream;
+// waiting for it only orders the calling thread's current stream after it (no host synchronisation), and NCCL's
+// watchdog enforces the timeout. CUDA backward runs on autograd's device threads, so the backward nodes and the
+// reducer's hooks issue collectives from there, on the stream autograd set for them.
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -8,6 +15,9 @@
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(SIMCLR_WITH_CUDA)
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/batch_norm_update_stats.h>
 #include <ATen/ops/cat.h>
@@ -152,6 +162,8 @@ struct Group {
   int rank = 0;
   int size = 1;
   ms timeout{0};
+  // NCCL: collectives need CUDA tensors, and waiting is stream-ordered rather than blocking (see the top of the file).
+  bool nccl = false;
   // Set once a collective failed. ProcessGroupGloo's destructor waits for queued work, which may never finish when a
   // peer is gone, so a failed group is leaked instead of destroyed: the process is about to report and exit anyway.
   std::atomic<bool> failed{false};
@@ -160,13 +172,27 @@ struct Group {
     if (failed.load()) (void)pg.release();
   }
 
-  // Starts a collective and waits for it. Gloo enforces the group timeout itself; the wait gets a little longer so
-  // that Gloo's own, more specific message (which peer, which operation) is the one reported.
+  // Waits for one collective. Gloo enforces the group timeout itself; the wait gets a little longer so that Gloo's own,
+  // more specific message (which peer, which operation) is the one reported. NCCL's wait without a timeout makes the
+  // current CUDA stream wait for NCCL's (a timeout would block the host until the collective ends).
+  void wait(const c10::intrusive_ptr<c10d::Work>& work) const {
+    if (nccl) work->wait();
+    else work->wait(timeout + ms(5000));
+  }
+
+  // NCCL reduces CUDA tensors only; said before starting, rather than as an NCCL error blamed on the other ranks.
+  void checkDevice(const char* what, const at::Tensor& t) const {
+    if (nccl && !t.is_cuda()) {
+      throw std::invalid_argument(std::string(what) + ": backend 'nccl' needs CUDA tensors, got one on " + t.device().str());
+    }
+  }
+
+  // Starts a collective and waits for it (as wait() does).
   void run(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
     if (failed.load()) throw std::runtime_error(std::string(what) + ": the process group failed earlier and cannot be used");
     try {
       auto work = start();
-      work->wait(timeout + ms(5000));
+      wait(work);
     } catch (const std::exception& e) {
       failed.store(true);
       throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(rank) + " of " + std::to_string(size) +
@@ -226,8 +252,9 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
                         InstanceMethod("close", &NativeProcessGroup::Close)});
   }
 
-  // new NativeProcessGroup(store, rank, size, {backend, timeoutMs, threads?, hostname?, interface?})
-  // Connects to every other rank through the store (blocking, up to the timeout).
+  // new NativeProcessGroup(store, rank, size, {backend, timeoutMs, threads?, hostname?, interface?, device?})
+  // Gloo connects to every other rank through the store (blocking, up to the timeout); NCCL connects lazily, on the
+  // first collective on a device. `device` ('cuda:N', NCCL only) is this rank's GPU, where barrier() runs.
   explicit NativeProcessGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProcessGroup>(info) {
     Napi::Env env = info.Env();
     auto store = unwrapStore(env, info[0]);
@@ -236,13 +263,33 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     Napi::Object o = info[3].As<Napi::Object>();
     std::string backend = o.Get("backend").As<Napi::String>().Utf8Value();
     ms timeout(o.Get("timeoutMs").As<Napi::Number>().Int64Value());
-    if (backend != "gloo") {
-      throw Napi::Error::New(env, "ProcessGroup: backend '" + backend + "' is not built into this addon (available: gloo)");
+    if (backend != "gloo" && backend != "nccl") {
+      throw Napi::Error::New(env, "ProcessGroup: unknown backend '" + backend + "' (expected 'gloo' or 'nccl')");
     }
     auto g = std::make_shared<Group>();
     g->rank = rank;
     g->size = size;
     g->timeout = timeout;
+    if (backend == "nccl") {
+#if defined(SIMCLR_WITH_CUDA)
+      g->nccl = true;
+      TN_GUARD(env, "ProcessGroup(nccl)", {
+        auto opts = c10d::ProcessGroupNCCL::Options::create();
+        opts->timeout = timeout;
+        auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, opts);
+        g->pg = pg;
+        if (o.Has("device") && o.Get("device").IsString()) {
+          c10::Device device(o.Get("device").As<Napi::String>().Utf8Value());
+          if (!device.is_cuda() || !device.has_index()) throw std::invalid_argument("device must be 'cuda:N', got '" + device.str() + "'");
+          compat::bindDevice(*g->pg, device);
+        }
+      })
+      group = g;
+      return;
+#else
+      throw Napi::Error::New(env, "ProcessGroup: backend 'nccl' needs a libtorch built with CUDA; this addon was built against " TORCH_VERSION " (CPU only)");
+#endif
+    }
     TN_GUARD(env, "ProcessGroup(gloo)", {
       auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
       if (o.Has("interface") && o.Get("interface").IsString()) {
@@ -293,6 +340,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
       at::NoGradGuard noGrad;
       c10d::AllreduceOptions opts;
       opts.reduceOp = reduceOp(opName);
+      for (auto& t : tensors) g.checkDevice("allReduce", t);
       for (auto& c : coalesce(tensors)) {
         std::vector<at::Tensor> buf{c.flat};
         g.run("allReduce", [&] { return g.pg->allreduce(buf, opts); });
@@ -313,6 +361,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
       at::NoGradGuard noGrad;
       c10d::BroadcastOptions opts;
       opts.rootRank = root;
+      for (auto& t : tensors) g.checkDevice("broadcast", t);
       for (auto& c : coalesce(tensors)) {
         std::vector<at::Tensor> buf{c.flat};
         g.run("broadcast", [&] { return g.pg->broadcast(buf, opts); });
@@ -330,6 +379,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
     std::vector<std::vector<at::Tensor>> out(1);
     TN_GUARD(env, "c10d", {
       at::NoGradGuard noGrad;
+      g.checkDevice("allGather", input);
       std::vector<at::Tensor> in{input.detach().contiguous()};
       for (int i = 0; i < g.size; i++) out[0].push_back(at::empty_like(in[0]));
       g.run("allGather", [&] { return g.pg->allgather(out, in); });
@@ -406,6 +456,7 @@ static Napi::Value AllGatherCat(const Napi::CallbackInfo& info) {
   if (input.dim() < 1) throw Napi::RangeError::New(env, "allGather: expected a tensor with at least one dimension");
   at::Tensor result;
   TN_GUARD(env, "c10d", {
+    group->checkDevice("allGather", input);
     std::vector<at::Tensor> in{input.detach().contiguous()};
     std::vector<std::vector<at::Tensor>> out(1);
     {
@@ -436,6 +487,7 @@ static Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
   TN_GUARD(env, "c10d", {
     {
       at::NoGradGuard noGrad;
+      group->checkDevice("allReduce", input);
       result = input.detach().contiguous().clone();
       std::vector<at::Tensor> buf{result};
       group->run("allReduce", [&] { return group->pg->allreduce(buf); });
@@ -464,7 +516,7 @@ struct SyncBatchNormBackward : torch::autograd::Node {
   at::Tensor input;   // in the compute dtype
   at::Tensor weight;  // ones when the layer has none
   at::Tensor mean, var, invstd;
-  double total = 0;
+  at::Tensor total;  // [C] samples over all ranks (every entry equal), kept on the device: no host round trip
   double eps = 0;
   c10::ScalarType inputType = at::kFloat;
 
@@ -476,6 +528,7 @@ struct SyncBatchNormBackward : torch::autograd::Node {
     mean.reset();
     var.reset();
     invstd.reset();
+    total.reset();
   }
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
@@ -514,6 +567,7 @@ struct SyncBatchNormArgs {
 };
 
 static at::Tensor syncBatchNorm(const SyncBatchNormArgs& a) {
+  a.group->checkDevice("SyncBatchNorm", a.input);
   int64_t c = a.input.size(1);
   // Half-precision inputs (autocast) are normalised in float32: their statistics need the digits.
   bool wide = a.input.scalar_type() == at::kFloat || a.input.scalar_type() == at::kDouble;
@@ -521,7 +575,7 @@ static at::Tensor syncBatchNorm(const SyncBatchNormArgs& a) {
   at::Tensor mean;
   at::Tensor var;
   at::Tensor output;
-  double total = 0;
+  at::Tensor total;
   {
     at::NoGradGuard noGrad;
     auto stats = at::batch_norm_update_stats(x, {}, {}, 0.0);
@@ -534,14 +588,13 @@ static at::Tensor syncBatchNorm(const SyncBatchNormArgs& a) {
     at::Tensor all = at::stack(out[0]);  // [world, 3, C]
     at::Tensor means = all.select(1, 0);
     at::Tensor counts = all.select(1, 2);
-    at::Tensor totals = counts.sum(0);
-    mean = (means * counts).sum(0) / totals;
-    var = ((all.select(1, 1) + (means - mean).square()) * counts).sum(0) / totals;
-    total = totals[0].item<double>();
+    total = counts.sum(0);
+    mean = (means * counts).sum(0) / total;
+    var = ((all.select(1, 1) + (means - mean).square()) * counts).sum(0) / total;
     output = std::get<0>(at::native_batch_norm(x, a.weight, a.bias, mean, var, false, 0.0, a.eps));
     if (a.runningMean.defined()) a.runningMean.mul_(1 - a.momentum).add_(mean.to(a.runningMean.scalar_type()), a.momentum);
     if (a.runningVar.defined()) {
-      at::Tensor unbiased = var * (total / std::max(total - 1, 1.0));
+      at::Tensor unbiased = var * (total / (total - 1).clamp_min(1));
       a.runningVar.mul_(1 - a.momentum).add_(unbiased.to(a.runningVar.scalar_type()), a.momentum);
     }
   }
@@ -590,6 +643,8 @@ static Napi::Value SyncBatchNorm(const Napi::CallbackInfo& info) {
 // order (roughly the order backward produces gradients). When armed before backward, a bucket starts its
 // all-reduce from the gradient-accumulator hooks as soon as all of its gradients exist, so communication overlaps
 // the rest of backward; buckets always start in index order, which keeps every rank's sequence of collectives equal.
+// On CUDA the hooks run on autograd's device thread, under the stream that produced the gradient: the copy into the
+// bucket and the all-reduce's start are ordered on that stream, and finish() orders the caller's stream after them.
 struct ReducerState {
   struct Bucket {
     std::vector<size_t> params;
@@ -655,7 +710,7 @@ struct ReducerState {
     std::string error;
     for (auto& bucket : buckets) {
       try {
-        bucket.work->wait(group->timeout + ms(5000));
+        group->wait(bucket.work);
       } catch (const std::exception& e) {
         if (error.empty()) error = describe(e);
       }
@@ -714,6 +769,7 @@ class NativeGradReducer : public Napi::ObjectWrap<NativeGradReducer> {
     for (uint32_t i = 0; i < a.Length(); i++) {
       at::Tensor p = unwrapTensor(env, a.Get(i), "GradReducer: params");
       if (!p.is_leaf() || !p.requires_grad()) throw Napi::TypeError::New(env, "GradReducer: parameter " + std::to_string(i) + " is not a leaf that requires grad");
+      if (s->group->nccl && !p.is_cuda()) throw Napi::TypeError::New(env, "GradReducer: backend 'nccl' needs CUDA parameters, parameter " + std::to_string(i) + " is on " + p.device().str());
       s->params.push_back(p);
     }
     int64_t cap = info[2].As<Napi::Number>().Int64Value();

@@ -1,6 +1,6 @@
 // Process-group setup: the torchrun environment contract (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)
 // read and checked, rendezvous through a TCP store hosted by rank 0 (or a file store on a shared filesystem), and
-// the Gloo group built on it.
+// the Gloo (CPU) or NCCL (CUDA) group built on it.
 import * as torch from '../torch/index.js';
 
 /** A distributed setup problem or a failed collective; the message says which rank and what to check. */
@@ -89,9 +89,13 @@ export interface InitOptions {
   timeoutMs: number;
   /** Address Gloo binds to; by default loopback when the store host is, else this machine's host name. */
   hostname?: string;
+  /** Default 'gloo'; 'nccl' for CUDA training (torch.distributed.defaultBackend(device)). */
+  backend?: torch.distributed.Backend;
+  /** NCCL: this rank's GPU, 'cuda:N'. */
+  device?: string;
 }
 
-/** Meets the other ranks and connects a Gloo process group; fails with a DistributedError after the timeout. */
+/** Meets the other ranks and connects a process group; fails with a DistributedError after the timeout. */
 export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGroup {
   const { rank, worldSize, initMethod, timeoutMs } = opts;
   const rendezvousMs = Math.max(timeoutMs, MIN_RENDEZVOUS_TIMEOUT_S * 1000);
@@ -114,20 +118,31 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
     if (e instanceof DistributedError) throw e;
     throw new DistributedError(`rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`);
   }
+  const backend = opts.backend ?? 'gloo';
   try {
+    if (backend === 'nccl') {
+      return new torch.distributed.ProcessGroup(store, rank, worldSize, { backend, timeoutMs, ...(opts.device !== undefined ? { device: opts.device } : {}) });
+    }
     const iface = process.env.GLOO_SOCKET_IFNAME;
     return new torch.distributed.ProcessGroup(store, rank, worldSize, {
       timeoutMs, ...(iface !== undefined && iface !== '' ? { interface: iface } : hostname !== undefined ? { hostname } : {}),
     });
   } catch (e) {
-    throw new DistributedError(`rank ${rank} of ${worldSize}: connecting the Gloo process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`);
+    const name = backend === 'nccl' ? 'NCCL' : 'Gloo';
+    throw new DistributedError(`rank ${rank} of ${worldSize}: connecting the ${name} process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`);
   }
 }
 
-/** initProcessGroup from the torchrun-style environment; null when WORLD_SIZE is unset. */
-export function initFromEnv(env: NodeJS.ProcessEnv = process.env): { group: torch.distributed.ProcessGroup; env: DistEnv } | null {
+/**
+ * initProcessGroup from the torchrun-style environment; null when WORLD_SIZE is unset. `backend` defaults to 'gloo';
+ * with 'nccl', `device` ('cuda:N', usually cuda:LOCAL_RANK) tells NCCL this rank's GPU.
+ */
+export function initFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { backend?: torch.distributed.Backend; device?: string } = {},
+): { group: torch.distributed.ProcessGroup; env: DistEnv } | null {
   const d = readDistEnv(env);
   if (d === null) return null;
   const host = d.masterAddr.includes(':') ? `[${d.masterAddr}]` : d.masterAddr;
-  return { group: initProcessGroup({ rank: d.rank, worldSize: d.worldSize, initMethod: `tcp://${host}:${d.masterPort}`, timeoutMs: d.timeoutMs }), env: d };
+  return { group: initProcessGroup({ rank: d.rank, worldSize: d.worldSize, initMethod: `tcp://${host}:${d.masterPort}`, timeoutMs: d.timeoutMs, ...opts }), env: d };
 }

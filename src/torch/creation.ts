@@ -10,6 +10,11 @@ export interface TensorOptions {
   dtype?: DType;
   device?: string;
   requiresGrad?: boolean;
+  /**
+   * Allocate in pinned (page-locked) host memory, for non-blocking copies to a CUDA device. Honoured by empty, zeros,
+   * ones and full on the CPU; needs a CUDA libtorch with a visible device.
+   */
+  pinMemory?: boolean;
 }
 export interface RandomOptions extends TensorOptions {
   generator?: Generator;
@@ -114,16 +119,15 @@ export function scalarTensor(value: number | boolean, opts: TensorOptions = {}):
   return finish(ops.scalar_tensor(value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null), opts);
 }
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return finish(ops.zeros(checkShape(shape, 'zeros'), dt(opts), null, opts.device ?? null), opts);
+  return finish(ops.zeros(checkShape(shape, 'zeros'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return finish(ops.ones(checkShape(shape, 'ones'), dt(opts), null, opts.device ?? null), opts);
+  return finish(ops.ones(checkShape(shape, 'ones'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
 export function full(shape: Shape, value: number | boolean, opts: TensorOptions = {}): Tensor {
-  return finish(ops.full(checkShape(shape, 'full'), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null), opts);
+  return finish(ops.full(checkShape(shape, 'full'), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
-/** torch.empty; `pinMemory` allocates page-locked host memory (CPU tensors; needs a CUDA libtorch). */
-export function empty(shape: Shape, opts: TensorOptions & { pinMemory?: boolean } = {}): Tensor {
+export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
   return finish(ops.empty$memory_format(checkShape(shape, 'empty'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
 /** arange(end) or arange(start, end, step); int64 when every argument is an integer, as PyTorch with Python ints. */

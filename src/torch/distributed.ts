@@ -1,11 +1,22 @@
-// torch.distributed over libtorch's c10d: rendezvous stores, Gloo process groups and their collectives, collectives
-// that autograd differentiates, and bucketed gradient averaging. Every collective blocks the calling thread until all
-// ranks have joined it or the group's timeout has passed; ranks must call collectives in the same order.
+// torch.distributed over libtorch's c10d: rendezvous stores, Gloo and NCCL process groups and their collectives,
+// collectives that autograd differentiates, and bucketed gradient averaging. A Gloo collective blocks the calling
+// thread until all ranks have joined it or the group's timeout has passed; an NCCL collective (CUDA tensors only)
+// is queued on the GPU and later work on the current CUDA stream waits for it, with NCCL's watchdog ending the
+// process after the timeout. Ranks must call collectives in the same order.
 import { native, type NativeTensor } from './native.js';
 import { Tensor } from './tensor.js';
 
 export type ReduceOp = 'sum' | 'product' | 'min' | 'max';
-export type Backend = 'gloo';
+/** 'gloo' for CPU tensors (and any build); 'nccl' for CUDA tensors, in builds against a CUDA libtorch. */
+export type Backend = 'gloo' | 'nccl';
+
+/**
+ * The backend for a training device, as PyTorch's convention: 'nccl' for 'cuda' / 'cuda:N', 'gloo' otherwise.
+ * Does not check that the addon has NCCL (the ProcessGroup constructor does).
+ */
+export function defaultBackend(device: string): Backend {
+  return device === 'cuda' || device.startsWith('cuda:') ? 'nccl' : 'gloo';
+}
 
 interface NativeStore {
   set(key: string, value: Uint8Array): void;
@@ -27,6 +38,15 @@ interface NativeProcessGroup {
   close(): void;
 }
 
+interface NativeGroupOptions {
+  backend: Backend;
+  timeoutMs: number;
+  threads?: number;
+  hostname?: string;
+  interface?: string;
+  device?: string;
+}
+
 interface NativeGradReducer {
   arm(): void;
   finish(): void;
@@ -38,7 +58,7 @@ interface DistBinding {
     new (kind: 'tcp', host: string, port: number, isServer: boolean, worldSize: number, timeoutMs: number): NativeStore;
     new (kind: 'file', path: string, worldSize: number, timeoutMs: number): NativeStore;
   };
-  NativeProcessGroup: new (store: NativeStore, rank: number, size: number, opts: { backend: Backend; timeoutMs: number; threads?: number; hostname?: string; interface?: string }) => NativeProcessGroup;
+  NativeProcessGroup: new (store: NativeStore, rank: number, size: number, opts: NativeGroupOptions) => NativeProcessGroup;
   NativeGradReducer: new (group: NativeProcessGroup, params: NativeTensor[], bucketBytes: number) => NativeGradReducer;
   allGatherCat(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
   allReduceSum(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
@@ -120,6 +140,7 @@ export class Store {
 }
 
 export interface ProcessGroupOptions {
+  /** Default 'gloo'. 'nccl' throws in an addon built against a CPU libtorch (see defaultBackend). */
   backend?: Backend;
   /** Every collective fails after this long without all ranks (default 30 min, as PyTorch). */
   timeoutMs?: number;
@@ -129,6 +150,8 @@ export interface ProcessGroupOptions {
   hostname?: string;
   /** Bind Gloo to this network interface (as GLOO_SOCKET_IFNAME). */
   interface?: string;
+  /** NCCL only: this rank's GPU, 'cuda:N' (where barrier() runs; without it NCCL guesses from the rank). */
+  device?: string;
 }
 
 function handles(tensors: Tensor | readonly Tensor[], where: string): NativeTensor[] {
@@ -137,23 +160,35 @@ function handles(tensors: Tensor | readonly Tensor[], where: string): NativeTens
   return list.map((t) => t._h);
 }
 
-/** A group of ranks that run collectives together (c10d::ProcessGroupGloo). */
+/**
+ * A group of ranks that run collectives together (c10d::ProcessGroupGloo or ProcessGroupNCCL). With NCCL every
+ * tensor passed to a collective, syncBatchNorm or GradReducer must be on CUDA (a TypeError-like Error otherwise).
+ */
 export class ProcessGroup {
   /** @internal */ readonly _h: NativeProcessGroup;
   readonly timeoutMs: number;
 
-  /** Connects to every other rank through the store (blocking, up to the timeout). */
+  /**
+   * Gloo connects to every other rank through the store (blocking, up to the timeout); NCCL connects on the first
+   * collective. Throws for backend 'nccl' when the addon was built against a libtorch without CUDA.
+   */
   constructor(store: Store, rank: number, worldSize: number, opts: ProcessGroupOptions = {}) {
     checkRank(rank, worldSize, 'ProcessGroup');
     if (!(store instanceof Store)) throw new TypeError('ProcessGroup: expected a Store');
     this.timeoutMs = checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'ProcessGroup');
-    const o: { backend: Backend; timeoutMs: number; threads?: number; hostname?: string; interface?: string } = { backend: opts.backend ?? 'gloo', timeoutMs: this.timeoutMs };
+    const backend = opts.backend ?? 'gloo';
+    if (backend !== 'gloo' && backend !== 'nccl') throw new TypeError(`ProcessGroup: backend must be 'gloo' or 'nccl', got '${String(backend)}'`);
+    const o: NativeGroupOptions = { backend, timeoutMs: this.timeoutMs };
     if (opts.threads !== undefined) {
       if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RangeError(`ProcessGroup: threads must be a positive integer, got ${opts.threads}`);
       o.threads = opts.threads;
     }
     if (opts.hostname !== undefined) o.hostname = opts.hostname;
     if (opts.interface !== undefined) o.interface = opts.interface;
+    if (opts.device !== undefined) {
+      if (backend !== 'nccl' || !/^cuda:\d+$/.test(opts.device)) throw new TypeError(`ProcessGroup: device is for backend 'nccl' and must be 'cuda:N', got '${opts.device}' (backend '${backend}')`);
+      o.device = opts.device;
+    }
     this._h = new dist.NativeProcessGroup(store._h, rank, worldSize, o);
   }
 

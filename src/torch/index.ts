@@ -10,7 +10,7 @@ export { noGrad, enableGrad, setGradEnabled, isGradEnabled } from './autograd.js
 export * as autograd from './autograd.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { scope, keep } from './scope.js';
-export { setNumThreads, getNumThreads, setNumInteropThreads, cuda, version, config, parallelInfo, autocast, isAutocastEnabled, memoryStats } from './runtime.js';
+export { setNumThreads, getNumThreads, setNumInteropThreads, cuda, backends, type CudaDeviceProperties, type CudaDevice, version, config, parallelInfo, autocast, isAutocastEnabled, memoryStats } from './runtime.js';
 export * as raw from './generated/ops.js';
 export * as safetensors from './safetensors.js';
 export { loadLibrary, customOp, builtLibraryPath } from './library.js';

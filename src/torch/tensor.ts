@@ -107,6 +107,27 @@ export class Tensor {
   keep(): this {
     return keepTensor(this);
   }
+  /**
+   * A copy in page-locked (pinned) host memory, from which copies to a CUDA device can run without blocking
+   * (`to({device, nonBlocking: true})`); this tensor itself when already pinned. CPU tensors only; throws when the
+   * libtorch has no CUDA or no CUDA device is visible (pinning needs the CUDA driver).
+   */
+  pinMemory(): Tensor {
+    return ops.pin_memory(this, null);
+  }
+  /** Whether this tensor lives in pinned host memory (false for device tensors and ordinary CPU memory). */
+  isPinned(): boolean {
+    return ops.is_pinned(this, null);
+  }
+  /**
+   * Overwrites the elements of this contiguous CPU tensor (pinned or not) with the bytes of `data`, in place: the
+   * way to refill a reusable staging buffer. Throws a RangeError unless data's byte length equals this tensor's.
+   */
+  copyFromBuffer_(data: ArrayBufferView): this {
+    if (!ArrayBuffer.isView(data)) throw new TypeError('copyFromBuffer_: data must be a typed array or DataView');
+    native.copyFromBuffer(this._h, data);
+    return this;
+  }
 
   // ------------------------------------------------------------------------------------------------ data out
   /** A copy of the elements as a typed array of the tensor's dtype (float16/bfloat16 widen to Float32Array, bool to Uint8Array). */
@@ -511,12 +532,6 @@ export class Tensor {
   /** this += value * t1 / t2 */
   addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { ops.addcdiv_(this, t1, t2, value); return this; }
   copy_(src: Tensor, nonBlocking = false): this { ops.copy_(this, src, nonBlocking); return this; }
-  /**
-   * Overwrites this tensor's bytes with a typed array's (no dtype conversion), in place: for reusable host staging
-   * buffers, pinned ones included. @throws Error unless this is a contiguous CPU tensor; RangeError unless the
-   * byte lengths match.
-   */
-  copyFromBuffer_(data: ArrayBufferView): this { native.copyFromBuffer(this._h, data); return this; }
   zero_(): this { ops.zero_(this); return this; }
   fill_(value: TensorOrScalar): this {
     if (value instanceof Tensor) ops.fill_$Tensor(this, value);
