@@ -39,9 +39,12 @@ export class DistributedContext {
   constructor(readonly group: torch.distributed.ProcessGroup, readonly env: DistEnv, readonly device = 'cpu') {}
 
   /** Joins the group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; null when WORLD_SIZE is unset. */
+  /** @param opts.device this rank's device: a CUDA device gets an NCCL group bound to it, the CPU a Gloo group. */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, opts: { device?: string } = {}): DistributedContext | null {
     const device = opts.device ?? 'cpu';
-    const joined = initFromEnv(env);
+    // NCCL for GPUs (Gloo cannot move CUDA tensors without host copies), Gloo for the CPU.
+    const backend = torch.distributed.defaultBackend(device);
+    const joined = initFromEnv(env, { backend, ...(backend === 'nccl' ? { device } : {}) });
     return joined === null ? null : new DistributedContext(joined.group, joined.env, device);
   }
 

@@ -2,6 +2,7 @@
 // requested device does not exist. Everything above this layer takes a resolved device string.
 import { cpus } from 'node:os';
 import { native } from './native.js';
+import { cuda } from './runtime.js';
 
 /** What a user may ask for: a device, or 'auto' (the first visible CUDA device, else the CPU). */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
@@ -13,9 +14,13 @@ export class DeviceError extends Error {
 
 const SPEC = /^(auto|cpu|cuda)(?::(\d+))?$/;
 
-/** Whether this libtorch was built with CUDA (at::globalContext().hasCUDA(); false for CPU-only builds). */
+/**
+ * Whether this libtorch has CUDA: the addon compiled its CUDA code against it (buildInfo().withCuda). Not
+ * at::globalContext().hasCUDA(), which is also false for a CUDA build on a machine without a GPU.
+ */
 export function cudaBuilt(): boolean {
-  return native.buildInfo().hasCuda === true;
+  const info = native.buildInfo();
+  return info.withCuda ?? info.hasCuda;
 }
 
 /** CUDA devices visible to this process (0 with a CPU-only libtorch, or no GPU, or CUDA_VISIBLE_DEVICES=''). */
@@ -78,5 +83,5 @@ export function deviceType(device: string): 'cpu' | 'cuda' {
 /** A device's name for people: the CPU model, or the GPU's name (e.g. 'NVIDIA H200'). */
 export function deviceName(device: string): string {
   if (deviceType(device) === 'cpu') return cpus()[0]?.model.trim() ?? 'CPU';
-  return `CUDA device ${device}`;
+  return cuda.getDeviceProperties(device).name;
 }

@@ -59,7 +59,7 @@ export interface NativeBinding {
   cudaDeviceCount(): number;
   setAutocast(deviceType: string, enabled: boolean, dtype: number): void;
   isAutocastEnabled(deviceType: string): boolean;
-  buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
+  buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; withCuda?: boolean; hasMkldnn: boolean };
 }
 
 /**

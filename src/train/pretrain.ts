@@ -199,6 +199,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   const distEnv = readDistEnv();
   const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0 });
   const onCuda = torch.deviceType(device) === 'cuda';
+  // The rank's GPU becomes the current device, so that NCCL, the caching allocator and kernels without an explicit
+  // device argument use it, as torchrun scripts do with torch.cuda.set_device(LOCAL_RANK).
+  if (onCuda) torch.cuda.setDevice(device);
   const slowBf16 = cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
   if (slowBf16 !== null) (hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(slowBf16);
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
