@@ -79,7 +79,8 @@ function sync(device: string): void {
   if (!isCuda(device)) return;
   const f = cudaFn('synchronize');
   if (f !== null) {
-    f(device);
+    // The current device, cuda:0 unless changed: every run here uses cuda:0.
+    f();
     return;
   }
   // Reading a value back waits for everything queued before it on the current stream.
@@ -89,12 +90,12 @@ function sync(device: string): void {
 function peakMemory(device: string): number | null {
   if (!isCuda(device)) return null;
   const f = cudaFn('maxMemoryAllocated');
-  return f === null ? null : Number(f(device));
+  return f === null ? null : Number(f());
 }
 
 function resetPeak(device: string): void {
   if (!isCuda(device)) return;
-  cudaFn('resetPeakMemoryStats')?.(device);
+  cudaFn('resetPeakMemoryStats')?.();
 }
 
 /** A pinned copy of a CPU tensor (Tensor.pinMemory()), or the tensor itself when pinning is unavailable. */
@@ -263,7 +264,10 @@ function compare(s: CompareSpec): Record<string, unknown> {
   log(`compare: after one LARS step, worst parameter ${worstParam.name} maxRel ${worstParam.maxRel.toExponential(2)}`);
 
   // Views made on the device from the same uint8 images and seed, against the CPU's (fused kernel when built).
-  const viewCheck: Record<string, unknown> = {};
+  // The blur is a convolution: with TF32 allowed (or unknown) cuDNN may round it to TF32's 10-bit mantissa.
+  const tf32Off = readSwitches().cudnnAllowTF32 === false || !isCuda(s.device);
+  const viewTolerance = tf32Off ? 1e-4 : 5e-3;
+  const viewCheck: Record<string, unknown> = { tolerance: viewTolerance, tf32Off };
   const impls: ('default' | 'tensor')[] = isCuda(s.device) ? ['default', 'tensor'] : ['tensor'];
   for (const impl of impls) {
     try {
@@ -272,14 +276,14 @@ function compare(s: CompareSpec): Record<string, unknown> {
         const v = createViewBatch(imagesDev, aug, at, impl === 'tensor' ? { implementation: 'tensor' } : {});
         return v.cpu().sub(views).abs().max().item() as number;
       });
-      viewCheck[impl] = { maxAbsDiff: diff, ok: diff <= 1e-4 };
+      viewCheck[impl] = { maxAbsDiff: diff, ok: diff <= viewTolerance };
       log(`compare: views on ${s.device} (${impl} implementation) vs CPU: max abs diff ${diff.toExponential(2)}`);
     } catch (e) {
-      viewCheck[impl] = { error: (e as Error).message };
-      log(`compare: views on ${s.device} (${impl}) failed: ${(e as Error).message}`);
+      viewCheck[impl] = { error: brief(e, 2000) };
+      log(`compare: views on ${s.device} (${impl}) failed: ${brief(e, 300).split('\n')[0]}`);
     }
   }
-  const viewsOk = Object.values(viewCheck).every((v) => (v as { ok?: boolean }).ok === true);
+  const viewsOk = impls.every((impl) => (viewCheck[impl] as { ok?: boolean }).ok === true);
 
   for (const t of [images, views, viewsDev, ...gradsRef.values()]) t.dispose();
   ref.dispose();
@@ -403,8 +407,8 @@ function ours(s: OursSpec): Record<string, unknown> {
       try {
         results.push(benchCase(s, c));
       } catch (e) {
-        results.push({ name: c.name, error: (e as Error).message });
-        log(`${c.name}: FAILED ${(e as Error).message}`);
+        results.push({ name: c.name, error: brief(e, 2000) });
+        log(`${c.name}: FAILED ${brief(e, 300).split('\n')[0]}`);
       }
     }
     emit({ device: s.device, switches, augmentKernelCpu: augmentKernel, channelsLast: true, cases: results });
@@ -418,11 +422,24 @@ function emit(result: Record<string, unknown>): void {
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as { mode: string };
-let result: Record<string, unknown>;
-if (spec.mode === 'info') result = info();
-else if (spec.mode === 'compare') result = compare(spec as CompareSpec);
-else if (spec.mode === 'ours') result = ours(spec as OursSpec);
-else throw new Error(`bench/gpu.ts: unknown mode '${spec.mode}' (info | compare | ours)`);
-emit(result);
-// A comparison outside tolerance fails the phase (the JSON above says where).
-if (result.ok === false) process.exitCode = 3;
+/** libtorch's errors can carry the whole dispatcher table: the JSON keeps the start, the console one line. */
+const brief = (e: unknown, n: number): string => String((e as Error)?.message ?? e).slice(0, n);
+
+try {
+  const device = (spec as { device?: string }).device;
+  if (device !== undefined && isCuda(device) && !torch.cuda.isAvailable()) {
+    throw new Error(`${device} asked for, but torch.cuda.isAvailable() is false (libtorch ${torch.version()}; ${torch.cuda.deviceCount()} CUDA devices visible to the addon)`);
+  }
+  let result: Record<string, unknown>;
+  if (spec.mode === 'info') result = info();
+  else if (spec.mode === 'compare') result = compare(spec as CompareSpec);
+  else if (spec.mode === 'ours') result = ours(spec as OursSpec);
+  else throw new Error(`bench/gpu.ts: unknown mode '${spec.mode}' (info | compare | ours)`);
+  emit(result);
+  // A comparison outside tolerance fails the phase (the JSON above says where).
+  if (result.ok === false) process.exitCode = 3;
+} catch (e) {
+  log(`FAILED: ${brief(e, 300).split('\n')[0]}`);
+  emit({ mode: spec.mode, error: brief(e, 2000), stack: String((e as Error)?.stack ?? '').split('\n').filter((l) => l.includes('    at ')).slice(0, 8).join('\n') });
+  process.exitCode = 1;
+}

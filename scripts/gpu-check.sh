@@ -68,7 +68,8 @@ else
   fi
 fi
 TOOLS=$WORK/.gpu-tools
-FRAG=$OUT_DIR/.fragments
+# Outside $OUT: only the JSON and the log come back from the GPU machine.
+FRAG=${TMPDIR:-/tmp}/simclr-gpu-check-fragments.$$
 rm -rf "$FRAG"
 mkdir -p "$FRAG"
 printf 'name\tstatus\tseconds\tnote\n' > "$FRAG/phases.tsv"
@@ -92,11 +93,13 @@ phase() {
     FAILED=1
     [ -z "$note" ] && note="exit status $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
     # The end of the phase's output goes into the JSON.
-    tail -n "+$first" "$LOG" | tail -n 40 > "$FRAG/$name.tail"
+    # The phase's first and last lines (a libtorch error's point comes first, then pages of dispatcher table).
+    tail -n "+$first" "$LOG" | awk '{ l[NR] = $0 } END { for (i = 1; i <= NR; i++) if (i <= 12 || i > NR - 28) print l[i]; else if (i == 13) print "[...]" }' > "$FRAG/$name.tail"
   fi
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   printf '%s\t%s\t%d.%03d\t%s\n' "$name" "$status" $((ms / 1000)) $((ms % 1000)) "$(echo "$note" | tr '\t\n' '  ')" >> "$FRAG/phases.tsv"
   log "phase $name: $status ($((ms / 1000)).$(( (ms % 1000) / 100 )) s)${note:+: $note}"
+  report 0 >> "$LOG" 2>&1
 }
 skip() { echo "$1" > "$FRAG/$CURRENT.note"; exit 99; }
 note() { echo "$1" > "$FRAG/$CURRENT.note"; }
@@ -170,6 +173,15 @@ EOF
     echo "kernel=$(uname -sr)"
   } > "$FRAG/tools.txt"
   cat "$FRAG/python.json" "$FRAG/tools.txt"
+  # dist/ came compiled in the pack: it must be of these sources.
+  local here packed
+  here=$(cd "$ROOT" && find src bench test -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+  packed=$(sed -n 's/.*"sourcesSha256": "\(.*\)".*/\1/p' "$PACK/manifest.json")
+  echo "sourcesMatchPack=$([ "$here" = "$packed" ] && echo true || echo false)" >> "$FRAG/tools.txt"
+  if [ "$here" != "$packed" ]; then
+    note "the pack's dist/ was compiled from other sources than this tree's (rerun scripts/gpu-pack.sh); going on with it"
+    echo "WARNING: sources differ from the pack's" | tee -a "$LOG" >&3
+  fi
 }
 
 p_build() {
@@ -185,6 +197,8 @@ p_build() {
     "$NODE" node_modules/node-gyp/bin/node-gyp.js rebuild --directory native --nodedir "$TOOLS/nodedir" -j "$(nproc)" \
     || { note "node-gyp rebuild failed (see the log)"; exit 1; }
   addon_ok || { note "no native/build/Release/torch_node.node after the build"; exit 1; }
+  # The record provision.sh leaves, which doctor reads to name the libtorch the addon was built against.
+  LIBTORCH=$torch_dir TORCH_CXX11_ABI=$abi "$NODE" scripts/find-libtorch.mjs > native/build/Release/libtorch.json || true
 }
 
 p_kernels() {
@@ -206,6 +220,9 @@ p_doctor() {
   timeout -k 5 60 "$NODE" dist/src/cli/main.js doctor --json > "$FRAG/doctor.json" || { note "simclr doctor --json failed"; exit 1; }
   timeout -k 5 60 "$NODE" dist/bench/gpu.js '{"mode":"info"}' > "$FRAG/info.json" || { note "bench/gpu.js info failed"; exit 1; }
   cat "$FRAG/info.json"
+  "$NODE" -e 'const fs=require("fs");const d=JSON.parse(fs.readFileSync(process.argv[1],"utf8")),i=JSON.parse(fs.readFileSync(process.argv[2],"utf8"));
+    const t=d.torch;console.log(`  libtorch ${t.libtorch.version} (${t.libtorch.source}); CUDA ${t.cuda.built?"built":"not built"}, ${i.deviceCount} device(s)${i.devices.map((x)=>`; ${x.index}: ${x.name??"?"}`).join("")}; CPU augment kernel ${d.augmentKernel.loaded?"loaded":"missing"}; missing APIs: ${i.missingApis.join(", ")||"none"}`)' \
+    "$FRAG/doctor.json" "$FRAG/info.json" | tee -a "$LOG" >&3 || true
 }
 
 p_tests() {
@@ -328,27 +345,11 @@ p_python_r18() { CURRENT=python-resnet18; p_bench_python resnet18; }
 p_ours_r50() { CURRENT=ours-resnet50; p_bench_ours resnet50; }
 p_python_r50() { CURRENT=python-resnet50; p_bench_python resnet50; }
 
-# ------------------------------------------------------------------------------------------------ run
-log "simclr GPU check ($([ "$DRY" = 1 ] && echo 'dry run, CPU only' || echo GPU)); work folder $WORK, pack $PACK, python $PY, out $OUT_DIR, budget ${BUDGET}s"
-phase unpack p_unpack
-phase facts p_facts
-phase build p_build
-phase kernels p_kernels
-phase doctor p_doctor
-phase tests p_tests
-phase compare p_compare
-phase ours-resnet18 p_ours_r18
-phase python-resnet18 p_python_r18
-phase ours-resnet50 p_ours_r50
-phase python-resnet50 p_python_r50
-
 # ------------------------------------------------------------------------------------------------ report
-log "writing $JSON"
-REPORT_PY=python3
-command -v python3 >/dev/null || REPORT_PY=$PY
-"$REPORT_PY" - "$FRAG" "$JSON" "$PACK/manifest.json" "$DRY" "$START" "$BUDGET" "$WORK" <<'EOF' 2>&1 | tee -a "$LOG"
+# The JSON is rewritten after every phase, so a run stopped from outside still leaves what it measured.
+cat > "$FRAG/report.py" <<'EOF'
 import json, os, sys, time
-frag, out, manifest, dry, start, budget, work = sys.argv[1:8]
+frag, out, manifest, dry, start, budget, work, final = sys.argv[1:9]
 
 def load(name):
     p = os.path.join(frag, name)
@@ -442,7 +443,8 @@ report = dict(
     versions=dict(node=tools.get("node"), python=python.get("python"), pythonTorch=python.get("torch"),
                   torchvision=python.get("torchvision"), cuda=python.get("cuda"), cudnn=python.get("cudnn"),
                   addonLibtorch=info.get("libtorch"), nvcc=tools.get("nvcc"), gxx=tools.get("gxx"),
-                  nvidiaSmi=tools.get("nvidiaSmi"), cpus=tools.get("cpus"), kernel=tools.get("kernel")),
+                  nvidiaSmi=tools.get("nvidiaSmi"), cpus=tools.get("cpus"), kernel=tools.get("kernel"),
+                  sourcesMatchPack=tools.get("sourcesMatchPack") == "true"),
     gpu=dict(python=python.get("gpu"), ours=info.get("devices"), cudaAvailableOurs=info.get("cudaAvailable"),
              cudaAvailablePython=python.get("cudaAvailable")),
     phases=phases,
@@ -459,11 +461,35 @@ report = dict(
                                         ("info.json", "compare.json", "ours-resnet18.json", "ours-resnet50.json")], []))),
         rows=rows, table=table),
 )
-with open(out, "w") as f:
+report["complete"] = final == "1"
+with open(out + ".tmp", "w") as f:
     json.dump(report, f, indent=1)
-print("\n".join(table))
-print(f"phases: " + ", ".join(f"{n} {p['status']} {p['seconds']:.0f}s" for n, p in phases.items()))
+os.replace(out + ".tmp", out)
+if final == "1":
+    print("\n".join(table))
+    print(f"phases: " + ", ".join(f"{n} {p['status']} {p['seconds']:.0f}s" for n, p in phases.items()))
 EOF
+REPORT_PY=python3
+command -v python3 >/dev/null || REPORT_PY=$PY
+report() { "$REPORT_PY" "$FRAG/report.py" "$FRAG" "$JSON" "$PACK/manifest.json" "$DRY" "$START" "$BUDGET" "$WORK" "$1"; }
+
+# ------------------------------------------------------------------------------------------------ run
+log "simclr GPU check ($([ "$DRY" = 1 ] && echo 'dry run, CPU only' || echo GPU)); work folder $WORK, pack $PACK, python $PY, out $OUT_DIR, budget ${BUDGET}s"
+phase unpack p_unpack
+phase facts p_facts
+phase build p_build
+phase kernels p_kernels
+phase doctor p_doctor
+phase tests p_tests
+phase compare p_compare
+phase ours-resnet18 p_ours_r18
+phase python-resnet18 p_python_r18
+phase ours-resnet50 p_ours_r50
+phase python-resnet50 p_python_r50
+
+log "writing $JSON"
+report 1 2>&1 | tee -a "$LOG"
+
 rm -rf "$FRAG"
 END=$(date +%s)
 log "done in $((END - START)) s: $JSON ($([ "$FAILED" = 0 ] && echo 'all phases ok' || echo 'SOME PHASES FAILED'))"

@@ -103,12 +103,15 @@ log "dist/ (JavaScript, source maps; no declaration files)"
 tar -cf - --exclude='*.d.ts' --exclude='.tsbuildinfo' dist | xz -T2 -3 -c > "$PACK.tmp/dist.tar.xz"
 
 COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+# gpu-check.sh recomputes this over the tree that travelled: a different value means dist/ is stale.
+SOURCES=$(find src bench test -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
 DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 cat > "$PACK.tmp/manifest.json" <<EOF
 {
   "created": "$(date -u +%FT%TZ)",
   "commit": "$COMMIT",
   "trackedFilesChanged": $DIRTY,
+  "sourcesSha256": "$SOURCES",
   "machine": "$(uname -m)",
   "node": "$("$NODE_BIN" --version)",
   "nodeGyp": "$("$NODE_BIN" -p "require('./node_modules/node-gyp/package.json').version")",
