@@ -130,7 +130,10 @@ p_unpack() {
     mkdir -p "$WORK/native"
     cp "$ROOT/package.json" "$WORK/"
     rm -rf "$WORK/scripts" "$WORK/bench" "$WORK/dist" "$WORK/node_modules" "$WORK/native/src" "$WORK/native/kernels"
+    rm -rf "$WORK/test"
+    mkdir -p "$WORK/test"
     cp -r "$ROOT/scripts" "$ROOT/bench" "$WORK/"
+    cp -r "$ROOT/test/golden" "$WORK/test/"
     cp -r "$ROOT/native/src" "$ROOT/native/kernels" "$ROOT/native/binding.gyp" "$WORK/native/"
     [ "$REUSE" = 1 ] || rm -rf "$WORK/native/build"
   else

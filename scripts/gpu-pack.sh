@@ -40,6 +40,8 @@ if [ "$TSC" = 1 ]; then
   rm -rf dist
   npx tsc -p .
 fi
+# Compiled tests read the committed golden files through dist/test/golden (as scripts/provision.sh links it).
+[ -e dist/test/golden ] || ln -s ../../test/golden dist/test/golden
 [ -f dist/src/cli/main.js ] && [ -f dist/bench/gpu.js ] || { echo "gpu-pack: dist/ is incomplete (run npx tsc -p .)" >&2; exit 1; }
 
 # Compressing node takes a minute or two: an earlier pack's copy of the same binary is reused.
