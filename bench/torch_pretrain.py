@@ -6,7 +6,6 @@ optimiser as simclr, written the way a PyTorch user would (NCHW, fp32 unless ask
 Usage: torch_pretrain.py '<json spec>'; prints one JSON object with per-step phase times in seconds."""
 import json, math, os, random, sys, time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -18,6 +17,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------------------------------------------- data
 def load_images(data):
     """uint8 [N, C, H, W] from the dataset files simclr reads too (bench/datasets.ts)."""
+    import numpy as np  # here, so that bench/torch_gpu.py can import this module where numpy is missing
     kind, paths = data["kind"], data["paths"]
     if kind == "cifar10":
         raw = np.concatenate([np.fromfile(p, dtype=np.uint8) for p in paths]).reshape(-1, 1 + 3 * 32 * 32)
@@ -52,10 +52,35 @@ class BasicBlock(nn.Module):
         return F.relu(out, inplace=True)
 
 
-class ResNet18(nn.Module):
-    """torchvision's ResNet-18 with a width multiplier, a CIFAR stem option and any input channel count."""
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 with the stride (torchvision's v1.5), 1x1 expand by 4, as src/models/resnet.ts."""
 
-    def __init__(self, width, in_channels, cifar_stem):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        cout = planes * 4
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        out = F.relu(self.bn2(self.conv2(out)), inplace=True)
+        out = self.bn3(self.conv3(out))
+        out += x if self.downsample is None else self.downsample(x)
+        return F.relu(out, inplace=True)
+
+
+class ResNet18(nn.Module):
+    """torchvision's ResNet-18 (or, with depth=50, ResNet-50) with a width multiplier, a CIFAR stem option and any
+    input channel count."""
+
+    def __init__(self, width, in_channels, cifar_stem, depth=18):
         super().__init__()
         ch = [max(1, round(c * width)) for c in (64, 128, 256, 512)]
         if cifar_stem:
@@ -65,11 +90,12 @@ class ResNet18(nn.Module):
             self.conv1 = nn.Conv2d(in_channels, ch[0], 7, 2, 3, bias=False)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.bn1 = nn.BatchNorm2d(ch[0])
+        block, counts, expansion = {18: (BasicBlock, (2, 2, 2, 2), 1), 50: (Bottleneck, (3, 4, 6, 3), 4)}[depth]
         blocks, cin = [], ch[0]
         for s, c in enumerate(ch):
-            for i in range(2):
-                blocks.append(BasicBlock(cin, c, 2 if i == 0 and s > 0 else 1))
-                cin = c
+            for i in range(counts[s]):
+                blocks.append(block(cin, c, 2 if i == 0 and s > 0 else 1))
+                cin = c * expansion
         self.layers = nn.Sequential(*blocks)
         self.feature_dim = cin
         for m in self.modules():
@@ -82,9 +108,9 @@ class ResNet18(nn.Module):
 
 
 class SimCLRModel(nn.Module):
-    def __init__(self, width, in_channels, cifar_stem, proj_dim=128):
+    def __init__(self, width, in_channels, cifar_stem, proj_dim=128, depth=18):
         super().__init__()
-        self.encoder = ResNet18(width, in_channels, cifar_stem)
+        self.encoder = ResNet18(width, in_channels, cifar_stem, depth)
         d = self.encoder.feature_dim
         self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, proj_dim))
 
@@ -96,7 +122,7 @@ def nt_xent(z1, z2, temperature):
     n = z1.shape[0]
     z = torch.cat([F.normalize(z1, dim=1), F.normalize(z2, dim=1)])
     sim = z @ z.t() / temperature
-    idx = torch.arange(n)
+    idx = torch.arange(n, device=z.device)
     self_cols = torch.cat([idx, idx + n])
     targets = torch.cat([idx + n, idx])
     logits = sim.scatter(1, self_cols.unsqueeze(1), float("-inf"))
