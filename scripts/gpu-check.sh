@@ -204,16 +204,33 @@ p_build() {
   LIBTORCH=$torch_dir TORCH_CXX11_ABI=$abi "$NODE" scripts/find-libtorch.mjs > native/build/Release/libtorch.json || true
 }
 
+# The CUDA kernel compiles (nvcc, one translation unit) while node-gyp builds the addon: started in the background
+# after the facts phase into a file of its own (node-gyp rebuild empties native/build), collected here.
+kernels_bg_start() {
+  KBG=""
+  [ -f "$WORK/scripts/build-cuda-kernels.mjs" ] || return 0
+  node_ok || return 0
+  local torch_dir
+  torch_dir=$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["torchDir"])' "$FRAG/python.json" 2>/dev/null) || return 0
+  [ -f "$torch_dir/lib/libtorch_cuda.so" ] || return 0
+  ( cd "$WORK" && SIMCLR_CUDA_ARCH=${SIMCLR_CUDA_ARCH:-sm_90} LIBTORCH=$torch_dir PATH="$TOOLS/bin:$PATH" timeout -k 5 "$(left)" \
+      "$NODE" scripts/build-cuda-kernels.mjs --out "$FRAG/kernels/simclr_ops_cuda.so" > "$FRAG/kernels.log" 2>&1; echo $? > "$FRAG/kernels.rc" ) &
+  KBG=$!
+  log "CUDA kernel build started in the background"
+}
+
 p_kernels() {
   CURRENT=kernels
   cd "$WORK" || exit 1
   [ -f scripts/build-cuda-kernels.mjs ] || skip "scripts/build-cuda-kernels.mjs does not exist in this tree"
-  addon_ok || skip "no addon"
   local torch_dir
   torch_dir=$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["torchDir"])' "$FRAG/python.json")
   [ -f "$torch_dir/lib/libtorch_cuda.so" ] || skip "the torch at $torch_dir has no CUDA"
-  SIMCLR_CUDA_ARCH=${SIMCLR_CUDA_ARCH:-sm_90} LIBTORCH=$torch_dir PATH="$TOOLS/bin:$PATH" timeout -k 5 "$(left)" \
-    "$NODE" scripts/build-cuda-kernels.mjs || { note "build-cuda-kernels.mjs failed (see the log)"; exit 1; }
+  addon_ok || skip "no addon"
+  [ -f "$FRAG/kernels.rc" ] || { note "the background kernel build did not finish"; exit 1; }
+  cat "$FRAG/kernels.log"
+  [ "$(cat "$FRAG/kernels.rc")" = 0 ] || { note "build-cuda-kernels.mjs failed (see the log)"; exit 1; }
+  cp "$FRAG/kernels/simclr_ops_cuda.so" native/build/Release/ || { note "no simclr_ops_cuda.so from the kernel build"; exit 1; }
 }
 
 p_doctor() {
@@ -480,7 +497,10 @@ report() { "$REPORT_PY" "$FRAG/report.py" "$FRAG" "$JSON" "$PACK/manifest.json" 
 log "simclr GPU check ($([ "$DRY" = 1 ] && echo 'dry run, CPU only' || echo GPU)); work folder $WORK, pack $PACK, python $PY, out $OUT_DIR, budget ${BUDGET}s"
 phase unpack p_unpack
 phase facts p_facts
+KBG=""
+kernels_bg_start
 phase build p_build
+[ -n "$KBG" ] && wait "$KBG"
 phase kernels p_kernels
 phase doctor p_doctor
 phase tests p_tests
