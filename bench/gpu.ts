@@ -416,6 +416,77 @@ function ours(s: OursSpec): Record<string, unknown> {
   return { device: s.device, switches, augmentKernelCpu: augmentKernel, channelsLast: true, cases: results };
 }
 
+// ------------------------------------------------------------------------------------------------ loop
+interface LoopSpec {
+  mode: 'loop';
+  device: string;
+  /** Generated CIFAR-10-layout images (3x32x32) and the pretrain() settings. */
+  images: number;
+  batch: number;
+  steps: number;
+  precisions: ('fp32' | 'bf16')[];
+  cudnnBenchmark: boolean;
+  deadline: number;
+}
+
+/**
+ * The real training loop, pretrain() as `simclr pretrain` runs it (dataset reads, pinned uploads, views on the
+ * device, step, loss read back one step late, metrics rows), on generated CIFAR-10-layout data: its img/s against
+ * the model step alone shows what the loop around the step costs.
+ */
+async function loop(s: LoopSpec): Promise<Record<string, unknown>> {
+  if (isCuda(s.device)) setSwitch('cudnn', 'benchmark', s.cudnnBenchmark);
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { pretrain } = await import('../src/train/pretrain.js');
+  const dir = mkdtempSync(join(tmpdir(), 'simclr-gpu-loop-'));
+  const perFile = Math.ceil(s.images / 5);
+  let seed = 12345;
+  for (let f = 1; f <= 5; f++) {
+    const buf = Buffer.alloc(perFile * 3073);
+    for (let i = 0; i < buf.length; i++) { seed = (seed * 1103515245 + 12345) >>> 0; buf[i] = seed >>> 24; }
+    for (let r = 0; r < perFile; r++) buf[r * 3073] = r % 10;
+    writeFileSync(join(dir, `data_batch_${f}.bin`), buf);
+  }
+  writeFileSync(join(dir, 'test_batch.bin'), Buffer.alloc(10 * 3073));
+  const cases: Record<string, unknown>[] = [];
+  for (const precision of s.precisions) {
+    if (Date.now() > s.deadline) { cases.push({ precision, skipped: 'time guard' }); continue; }
+    const out = join(dir, `run-${precision}`);
+    const waits: number[] = [];
+    const hosts: number[] = [];
+    try {
+      const cfg = resolveConfig({
+        data: `cifar10:${dir}`, out, arch: 'resnet18', width: 1, batchSize: s.batch, epochs: 100, maxSteps: s.steps,
+        logSteps: 10, device: s.device, precision, blur: true,
+      });
+      const r = await pretrain(cfg, {
+        onProgress: (p) => {
+          if (p.step <= 10) return;
+          waits.push(p.phases.wait ?? 0);
+          hosts.push(p.phases.data + p.phases.augment + p.phases.forward + p.phases.loss + p.phases.backward + p.phases.optimizer);
+        },
+      });
+      const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; images_per_s: number });
+      const timed = rows.filter((x) => x.step > 10);
+      const sourcePerSec = timed.reduce((a, x) => a + x.images_per_s, 0) / Math.max(1, timed.length);
+      const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      cases.push({
+        name: `loop-r18-${precision}`, precision, batch: s.batch, steps: r.steps, finalLoss: r.finalLoss,
+        // metrics rows count source images; two views each.
+        imgPerSec: 2 * sourcePerSec, hostMsPerStep: 1000 * mean(hosts), waitMsPerStep: 1000 * mean(waits),
+      });
+      log(`loop-r18-${precision}: ${(2 * sourcePerSec).toFixed(0)} img/s (views) in pretrain(); host ${(1000 * mean(hosts)).toFixed(1)} ms/step queuing, ${(1000 * mean(waits)).toFixed(1)} ms/step waiting for the GPU`);
+    } catch (e) {
+      cases.push({ name: `loop-r18-${precision}`, error: brief(e, 2000) });
+      log(`loop-r18-${precision}: FAILED ${brief(e, 300).split('\n')[0]}`);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return { device: s.device, switches: readSwitches(), cases };
+}
+
 // ------------------------------------------------------------------------------------------------ main
 function emit(result: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...result, missingApis: [...missingApis].sort() })}\n`);
@@ -434,7 +505,8 @@ try {
   if (spec.mode === 'info') result = info();
   else if (spec.mode === 'compare') result = compare(spec as CompareSpec);
   else if (spec.mode === 'ours') result = ours(spec as OursSpec);
-  else throw new Error(`bench/gpu.ts: unknown mode '${spec.mode}' (info | compare | ours)`);
+  else if (spec.mode === 'loop') result = await loop(spec as LoopSpec);
+  else throw new Error(`bench/gpu.ts: unknown mode '${spec.mode}' (info | compare | ours | loop)`);
   emit(result);
   // A comparison outside tolerance fails the phase (the JSON above says where).
   if (result.ok === false) process.exitCode = 3;

@@ -6,7 +6,9 @@
 #      without a GPU: everything must pass under a CUDA libtorch with no device.
 # Prints one summary line. Safe to rerun: the build is incremental and skipped when nothing it depends on changed.
 #
-# Usage: scripts/check-cuda-build.sh [TORCH_DIR]
+# Usage: scripts/check-cuda-build.sh [--install] [TORCH_DIR]
+#   --install  create .venv-cuda with pip's torch 2.14.1 (CUDA 13) and its nvidia libraries when it is missing
+#              (~5.5 GB; CI does this); where pip cannot get them it says so and exits 2 like a missing libtorch
 #   TORCH_DIR  a CUDA libtorch (a pip torch package folder or an unpacked libtorch); default $SIMCLR_CUDA_LIBTORCH,
 #              else the torch of .venv-cuda in this checkout or in the main checkout of this git worktree
 #   SIMCLR_CUDA_BUILD_DIR  where to build (default .cache/cuda-build, ignored by git)
@@ -14,6 +16,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+mkdir -p .cache
 say() { printf '[check-cuda-build] %s\n' "$*" >&2; }
 start=$SECONDS
 
@@ -27,7 +30,26 @@ find_venv_torch() {
   done
   echo "$root/.venv-cuda/lib/python3.X/site-packages/torch"
 }
+install=0
+if [ "${1:-}" = "--install" ]; then install=1; shift; fi
 torch_dir=${1:-${SIMCLR_CUDA_LIBTORCH:-$(find_venv_torch)}}
+# torch 2.14.1's declared dependencies include cuda-bindings, which the local wheel stores lack; the libraries the
+# C++ side needs are these nvidia-* wheels, so they are named and installed without dependency resolution.
+CUDA_WHEELS="torch==2.14.1 nvidia-cuda-runtime nvidia-cublas nvidia-cudnn-cu13 nvidia-nccl-cu13 nvidia-cusparse
+  nvidia-cufft nvidia-curand nvidia-cusolver nvidia-nvjitlink nvidia-cusparselt-cu13 nvidia-nvtx nvidia-cuda-cupti
+  nvidia-cuda-nvrtc nvidia-cufile nvidia-nvshmem-cu13 typing_extensions filelock sympy networkx jinja2 fsspec
+  markupsafe mpmath"
+if [ "$install" = 1 ] && [ ! -f "$torch_dir/lib/libtorch_cuda.so" ] && [ $# -eq 0 ] && [ -z "${SIMCLR_CUDA_LIBTORCH:-}" ]; then
+  say "installing torch 2.14.1 (CUDA 13) and its nvidia libraries into $root/.venv-cuda (~5.5 GB)"
+  t0=$SECONDS
+  # shellcheck disable=SC2086
+  if python3 -m venv "$root/.venv-cuda" && PIP_RETRIES=${PIP_RETRIES:-1} "$root/.venv-cuda/bin/pip" install -q --no-deps $CUDA_WHEELS >"$root/.cache/venv-cuda.log" 2>&1; then
+    say "installed in $((SECONDS - t0)) s"
+  else
+    say "pip could not install the CUDA torch (see $root/.cache/venv-cuda.log)"
+  fi
+  torch_dir=$(find_venv_torch)
+fi
 if [ ! -f "$torch_dir/lib/libtorch_cuda.so" ]; then
   if [ -d "$torch_dir" ]; then
     say "$torch_dir has no lib/libtorch_cuda.so: it is not a CUDA libtorch"
@@ -86,6 +108,25 @@ nccl_symbols=$(grep -c 'c10d::ProcessGroupNCCL::' <<<"$symbols" || true)
 cuda_symbols=$(grep -c 'c10::cuda::' <<<"$symbols" || true)
 [ "$cuda_symbols" -gt 0 ] || fail "the addon has no c10::cuda calls"
 
+# ---------------------------------------------------------------------------------------------- the CUDA augmentation kernel
+kernel=$release/simclr_ops_cuda.so
+kernel_s=0
+if command -v nvcc >/dev/null || [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
+  if [ -f "$kernel" ] && [ "$(cat "$dir/kernel-stamp" 2>/dev/null)" = "$stamp $(cat native/kernels/*.cu native/kernels/*.h | sha256sum)" ]; then
+    say "CUDA kernel up to date"
+  else
+    t0=$SECONDS
+    node scripts/build-cuda-kernels.mjs --out "$kernel" >"$dir/kernel.log" 2>&1 || { cat "$dir/kernel.log" >&2; fail "the CUDA augmentation kernel did not compile"; }
+    kernel_s=$((SECONDS - t0))
+    echo "$stamp $(cat native/kernels/*.cu native/kernels/*.h | sha256sum)" >"$dir/kernel-stamp"
+    say "CUDA kernel compiled in ${kernel_s} s"
+  fi
+  grep -q 'libtorch_cuda\.so => /' <<<"$(ldd "$kernel")" || fail "simclr_ops_cuda.so does not link libtorch_cuda.so"
+  kernel_note="CUDA kernel compiled (${kernel_s} s)"
+else
+  kernel_note="no nvcc: CUDA kernel not compiled"
+fi
+
 # ---------------------------------------------------------------------------------------------- load it and run the tests
 export SIMCLR_ADDON_DIR=$release
 say "compiling TypeScript"
@@ -100,10 +141,10 @@ facts=$(node --input-type=module -e '
   || fail "the addon does not load with CUDA compiled in"
 say "loaded: $facts"
 log=$dir/tests.log
-say "running tests torch/ nn/ dist/ cuda/ against it (log: $log)"
+say "running tests torch/ nn/ dist/ augment/ train/device cuda/ against it (log: $log)"
 t0=$SECONDS
 set +e
-node scripts/run-tests.mjs /test/torch/ /test/nn/ /test/dist/ /test/cuda/ --test-reporter=tap >"$log" 2>&1
+node scripts/run-tests.mjs /test/torch/ /test/nn/ /test/dist/ /test/augment/ /test/train/device /test/cuda/ --test-reporter=tap >"$log" 2>&1
 rc=$?
 set -e
 test_s=$((SECONDS - t0))
@@ -114,4 +155,4 @@ if [ "$rc" -ne 0 ] || [ "${failed:-1}" != 0 ]; then
   echo "check-cuda-build: FAIL (libtorch $version CUDA; tests: ${pass:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped; see $log)"
   exit 1
 fi
-echo "check-cuda-build: OK (libtorch $version CUDA, no GPU: addon links libtorch_cuda, $nccl_symbols ProcessGroupNCCL symbols; tests ${pass} passed, ${skipped} skipped, 0 failed; build ${build_s} s, tests ${test_s} s, total $((SECONDS - start)) s)"
+echo "check-cuda-build: OK (libtorch $version CUDA, no GPU: addon links libtorch_cuda, $nccl_symbols ProcessGroupNCCL symbols; $kernel_note; tests ${pass} passed, ${skipped} skipped, 0 failed; build ${build_s} s, tests ${test_s} s, total $((SECONDS - start)) s)"

@@ -360,6 +360,19 @@ p_bench_python() { # arch
   "$PY" -c 'import json,sys;sys.exit(3 if any("error" in c for c in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["cases"]) else 0)' "$FRAG/$CURRENT.json" \
     || { note "a case failed (see benchmark in the JSON)"; exit 3; }
 }
+p_loop_r18() {
+  CURRENT=loop-resnet18
+  addon_ok || skip "no addon"
+  cd "$WORK" || exit 1
+  [ "$(left)" -gt 60 ] || skip "time guard"
+  local spec
+  if [ "$DRY" = 1 ]; then
+    spec='{"mode":"loop","device":"cpu","images":160,"batch":16,"steps":12,"precisions":["fp32"],"cudnnBenchmark":true,"deadline":'$(( (DEADLINE - 60) * 1000 ))'}'
+  else
+    spec='{"mode":"loop","device":"cuda:0","images":10240,"batch":512,"steps":40,"precisions":["fp32","bf16"],"cudnnBenchmark":true,"deadline":'$(( (DEADLINE - 60) * 1000 ))'}'
+  fi
+  timeout -k 5 "$(( $(left) + 15 ))" "$NODE" dist/bench/gpu.js "$spec" > "$FRAG/$CURRENT.json" 2> >(tee -a "$LOG" >&3)
+}
 p_ours_r18() { CURRENT=ours-resnet18; p_bench_ours resnet18; }
 p_python_r18() { CURRENT=python-resnet18; p_bench_python resnet18; }
 p_ours_r50() { CURRENT=ours-resnet50; p_bench_ours resnet50; }
@@ -448,6 +461,14 @@ for r in rows:
                  f"{fmt(r.get('ratioOursToPython'), '10.2f')}x  {fmt(r['oursFullImgPerSec'], '19.0f')}  {fmt(r['pipelineShare'] and 100 * r['pipelineShare'], '13.1f')}%  "
                  f"{fmt(r['viewsOnlyMs'], '8.1f')}" + (f"  ({'; '.join(r['notes'])[:120]})" if r.get("notes") else ""))
 
+loop = load("loop-resnet18.json") or {}
+for c in loop.get("cases", []):
+    if "imgPerSec" in c:
+        table.append(f"{c['name']:<14} pretrain() loop: {c['imgPerSec']:.0f} img/s; host {c['hostMsPerStep']:.1f} ms/step queuing, "
+                     f"{c['waitMsPerStep']:.1f} ms/step waiting for the device")
+    else:
+        table.append(f"{c.get('name', c.get('precision'))}: {c.get('skipped') or c.get('error', '')[:120]}")
+
 ours_any = load("ours-resnet18.json") or load("ours-resnet50.json") or {}
 py_any = load("python-resnet18.json") or load("python-resnet50.json") or {}
 failed = [n for n, p in phases.items() if p["status"] == "failed"]
@@ -471,6 +492,7 @@ report = dict(
     doctor=doctor,
     tests=load("tests.json"),
     comparison=load("compare.json"),
+    loop=loop or None,
     benchmark=dict(
         note="img/s counts views (2 per image) per second over the timed steps, synchronised; 'ours' = model step on "
              "pre-made views (comparable with python); full pipeline = uint8 batch from pinned host memory, views made "
@@ -509,6 +531,7 @@ phase ours-resnet18 p_ours_r18
 phase python-resnet18 p_python_r18
 phase ours-resnet50 p_ours_r50
 phase python-resnet50 p_python_r50
+phase loop-resnet18 p_loop_r18
 
 log "writing $JSON"
 report 1 2>&1 | tee -a "$LOG"
