@@ -113,7 +113,7 @@ addon_ok() { [ -f "$WORK/native/build/Release/torch_node.node" ]; }
 # ------------------------------------------------------------------------------------------------ phases
 p_unpack() {
   CURRENT=unpack
-  for f in node.xz node-headers.tar.xz node_modules.tar.xz dist.tar.xz manifest.json; do
+  for f in node.xz node-headers.tar.xz gloo-headers.tar.xz node_modules.tar.xz dist.tar.xz manifest.json; do
     [ -f "$PACK/$f" ] || { note "$PACK/$f is missing: run scripts/gpu-pack.sh and carry .gpu"; exit 1; }
   done
   local machine
@@ -125,6 +125,8 @@ p_unpack() {
   unxz "$PACK/node.xz" > "$NODE" && chmod +x "$NODE" || exit 1
   "$NODE" --version || { note "the packed node does not run here (glibc?)"; exit 1; }
   unxz "$PACK/node-headers.tar.xz" | tar -C "$TOOLS/nodedir" -xf - || exit 1
+  # gloo's headers, for torch's ProcessGroupGloo.hpp (pip's torch ships gloo's library inside libtorch, not its headers).
+  mkdir -p "$TOOLS/sysroot" && unxz "$PACK/gloo-headers.tar.xz" | tar -C "$TOOLS/sysroot" -xf - || exit 1
   if [ "$DRY" = 1 ]; then
     # A copy of what the build and the JavaScript read from the repository; native/build survives --reuse-build.
     mkdir -p "$WORK/native"
@@ -196,7 +198,7 @@ p_build() {
   node_ok || { note "no node (unpack failed)"; exit 1; }
   cd "$WORK" || exit 1
   # find-libtorch.mjs (called by binding.gyp) takes LIBTORCH: python3's torch, whose lib/ the addon links.
-  LIBTORCH=$torch_dir TORCH_CXX11_ABI=$abi PATH="$TOOLS/bin:$PATH" timeout -k 5 "$(left)" \
+  LIBTORCH=$torch_dir TORCH_CXX11_ABI=$abi PATH="$TOOLS/bin:$PATH" CPATH="$TOOLS/sysroot/include${CPATH:+:$CPATH}" timeout -k 5 "$(left)" \
     "$NODE" node_modules/node-gyp/bin/node-gyp.js rebuild --directory native --nodedir "$TOOLS/nodedir" -j "$(nproc)" \
     || { note "node-gyp rebuild failed (see the log)"; exit 1; }
   addon_ok || { note "no native/build/Release/torch_node.node after the build"; exit 1; }

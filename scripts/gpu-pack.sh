@@ -3,6 +3,8 @@
 # but no Node and no network:
 #   node.xz                 this machine's node binary (official/NodeSource builds need only glibc >= 2.28)
 #   node-headers.tar.xz     Node's headers as include/node/..., for node-gyp --nodedir (no header download)
+#   gloo-headers.tar.xz     gloo's headers (Debian's libgloo-dev), which torch's ProcessGroupGloo.hpp includes and
+#                           pip's torch does not ship
 #   node_modules.tar.xz     the packages the exercised code imports (package.json dependencies), node-addon-api,
 #                           node-gyp and their dependency trees; not typescript, onnxruntime-node or esbuild
 #   dist.tar.xz             the compiled JavaScript (npx tsc -p . runs first): the GPU machine compiles nothing
@@ -57,6 +59,8 @@ echo "$NODE_SUM" > "$PACK.tmp/node.sha256"
 
 log "node headers from $NODEDIR/include/node"
 tar -C "$NODEDIR" -cf - include/node | xz -T2 -3 -c > "$PACK.tmp/node-headers.tar.xz"
+[ -f /usr/include/gloo/algorithm.h ] || { echo "gpu-pack: gloo's headers are missing (apt-get install libgloo-dev; provision.sh installs it)" >&2; exit 1; }
+tar -C /usr -cf - include/gloo | xz -T2 -3 -c > "$PACK.tmp/gloo-headers.tar.xz"
 
 # The packages to carry: a walk of the installed tree from the roots, resolving each dependency as Node does
 # (nearest node_modules up from the dependent), so nested copies are found; absent optional ones are skipped.
