@@ -348,10 +348,15 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
     const views = own(torch.scope(() =>
       createViewBatch(images, aug, { seed: s.seed, epoch: 0, indices: indicesFor(c.batch, 0) }, { memoryFormat: 'channelsLast' }).to({ device })).keep());
     resetPeak(device);
+    // Garbage collections during the timed steps: V8 work the host does instead of queuing kernels.
+    const gcs: number[] = [];
+    const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push(e.duration); });
+    gcObserver.observe({ entryTypes: ['gc'] });
     const stepSeconds = timeSteps(device, s.warmup, s.steps, () => trainStep(views));
+    gcObserver.disconnect();
     const peakBytes = peakMemory(device);
     views.dispose();
-    log(`${c.name}: model step ${(1000 * stepSeconds / s.steps).toFixed(1)} ms, ${(s.steps * viewsPerStep / stepSeconds).toFixed(0)} img/s`);
+    log(`${c.name}: model step ${(1000 * stepSeconds / s.steps).toFixed(1)} ms, ${(s.steps * viewsPerStep / stepSeconds).toFixed(0)} img/s; ${gcs.length} GCs, ${gcs.reduce((a, b) => a + b, 0).toFixed(0)} ms in GC`);
 
     // 2. The full pipeline: uint8 batch from pinned host memory (non-blocking copy), both views made on the device.
     const host = isCuda(device) ? pinned(images) : { tensor: images, pinned: false };
@@ -378,6 +383,8 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
       steps: s.steps,
       warmup: s.warmup,
       stepMs: (1000 * stepSeconds) / s.steps,
+      gcCount: gcs.length,
+      gcMs: gcs.reduce((a, b) => a + b, 0),
       imgPerSec: (s.steps * viewsPerStep) / stepSeconds,
       fullStepMs: (1000 * fullSeconds) / s.steps,
       fullImgPerSec: (s.steps * viewsPerStep) / fullSeconds,

@@ -120,6 +120,19 @@ inline void setAllowTF32CuBLAS(bool on) { at::globalContext().setAllowTF32CuBLAS
 
 #if defined(SIMCLR_WITH_CUDA)
 // Bytes the CUDA caching allocator has handed out on one device: now, or the peak since the last reset.
+// CUDA's lazy initialisation (as Python's torch.cuda._lazy_init): sets up the caching allocator for every device,
+// whose statistics calls otherwise fail with "Invalid device argument" before the first CUDA allocation. 2.x
+// releases renamed lazyInitCUDA() to lazyInitDevice(kCUDA) and made the old name warn at run time.
+template <class C>
+auto lazyInitCudaOf(C& c, int) -> decltype(c.lazyInitDevice(c10::DeviceType::CUDA), void()) {
+  c.lazyInitDevice(c10::DeviceType::CUDA);
+}
+template <class C>
+void lazyInitCudaOf(C& c, long) {
+  c.lazyInitCUDA();
+}
+inline void lazyInitCuda() { lazyInitCudaOf(at::globalContext(), 0); }
+
 inline int64_t cudaAllocatedBytes(c10::DeviceIndex device, bool peak) {
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
   // Entry 0 is StatType::AGGREGATE (all pools) in every release, whichever namespace StatType lives in.

@@ -85,6 +85,7 @@ static int cudaDevice(Napi::Env env, const std::string& what, const Napi::Value&
     TN_GUARD(env, "torch.cuda." + what, { i = c10::cuda::current_device(); })
   }
   if (i >= count) throw Napi::RangeError::New(env, "torch.cuda." + what + ": device " + std::to_string(i) + " does not exist (" + std::to_string(count) + " visible)");
+  TN_GUARD(env, "torch.cuda." + what, { compat::lazyInitCuda(); })
   return i;
 #else
   throw Napi::Error::New(env, "torch.cuda." + what + ": this libtorch has no CUDA (the addon was built against libtorch " TORCH_VERSION ", CPU only)");

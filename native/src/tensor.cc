@@ -16,8 +16,12 @@ thread_local bool pendingSet = false;
 thread_local at::Generator pendingGenerator;
 }  // namespace
 
+// Host memory only: V8 weighs reported bytes when it schedules garbage collection, which can free host tensors that
+// were dropped without dispose(). Device memory is the caching allocator's; reported, a GPU step's gigabytes of
+// activations made V8 collect over and over while the host queued work (measured on an H200: the host, not the GPU,
+// set the pace).
 static void track(Napi::BasicEnv env, const at::Tensor& t, const void** key) {
-  if (!t.defined() || !t.has_storage()) return;
+  if (!t.defined() || !t.has_storage() || !t.storage().device().is_cpu()) return;
   const c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
   *key = impl;
   StorageEntry& entry = state(env).storages[impl];
