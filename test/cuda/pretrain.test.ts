@@ -3,10 +3,11 @@
 // generated IDX set, since a GPU machine need not have Fashion-MNIST.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
+import { writeBandedIdx } from '../support/idx.js';
 import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
 import { pretrain, type MetricsRow, type StartInfo } from '../../src/train/pretrain.js';
 import { buildModel, disposeCheckpoint, loadCheckpoint, readRunConfig, runPaths, loadRunModel } from '../../src/train/run.js';
@@ -16,27 +17,13 @@ import { openDataset } from '../../src/data/spec.js';
 const skip = torch.cuda.isAvailable() ? false : 'needs a CUDA GPU (torch.cuda.isAvailable() is false)';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-cuda-pretrain-'));
 
-/** mnist:DIR layout, 28x28 grey: class c is bright in band c, with per-image texture. */
-function writeIdx(dir: string, split: 'train' | 't10k', n: number): void {
-  const images = Buffer.alloc(16 + n * 784);
-  images.writeUInt32BE(0x803, 0); images.writeUInt32BE(n, 4); images.writeUInt32BE(28, 8); images.writeUInt32BE(28, 12);
-  const labels = Buffer.alloc(8 + n);
-  labels.writeUInt32BE(0x801, 0); labels.writeUInt32BE(n, 4);
-  for (let i = 0; i < n; i++) {
-    const c = i % 4;
-    labels[8 + i] = c;
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) images[16 + i * 784 + y * 28 + x] = Math.floor(y / 7) === c ? 180 + ((x * 7 + i * 3) % 70) : (x * 13 + y * 5 + i) % 60;
-  }
-  writeFileSync(join(dir, `${split}-images-idx3-ubyte`), images);
-  writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), labels);
-}
 
 let data = '';
 function cfg(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
   if (data === '') {
     data = tmp();
-    writeIdx(data, 'train', 512);
-    writeIdx(data, 't10k', 128);
+    writeBandedIdx(data, 'train', 512);
+    writeBandedIdx(data, 't10k', 128);
   }
   return resolveConfig({ data: `mnist:${data}`, out, width: 0.25, batchSize: 64, epochs: 1, logSteps: 2, device: 'cuda', ...extra });
 }

@@ -1,11 +1,12 @@
 // The pretraining loop end to end on real Fashion-MNIST with a tiny ResNet: learning, exact resume, divergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as torch from '../../src/torch/index.js';
+import { writeBandedIdx } from '../support/idx.js';
 import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
 import { bf16CpuWarning, pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
 import { loadCheckpoint, runPaths } from '../../src/train/run.js';
@@ -110,25 +111,11 @@ test('training in a worker leaves the caller event loop responsive', async () =>
   void torch;
 });
 
-// A tiny labelled IDX dataset (mnist:DIR layout): class c images are bright in band c, so kNN can tell them apart.
-function writeTinyIdx(dir: string, split: 'train' | 't10k', n: number): void {
-  const images = Buffer.alloc(16 + n * 28 * 28);
-  images.writeUInt32BE(0x803, 0); images.writeUInt32BE(n, 4); images.writeUInt32BE(28, 8); images.writeUInt32BE(28, 12);
-  const labels = Buffer.alloc(8 + n);
-  labels.writeUInt32BE(0x801, 0); labels.writeUInt32BE(n, 4);
-  for (let i = 0; i < n; i++) {
-    const c = i % 4;
-    labels[8 + i] = c;
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) images[16 + i * 784 + y * 28 + x] = Math.floor(y / 7) === c ? 200 + ((x * 7 + i) % 50) : (x * 13 + y * 5 + i) % 40;
-  }
-  writeFileSync(join(dir, `${split}-images-idx3-ubyte`), images);
-  writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), labels);
-}
 
 test('--knn-every logs kNN accuracy on epoch-end rows', async () => {
   const data = tmp();
-  writeTinyIdx(data, 'train', 64);
-  writeTinyIdx(data, 't10k', 32);
+  writeBandedIdx(data, 'train', 64);
+  writeBandedIdx(data, 't10k', 32);
   const dir = tmp();
   await pretrain(resolveConfig({ data: `mnist:${data}`, out: dir, width: 0.125, batchSize: 16, epochs: 2, knnEvery: 1, logSteps: 2, threads: 2 }));
   const ends = metrics(dir).filter((r) => r.epoch_end);
