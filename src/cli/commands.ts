@@ -40,7 +40,7 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(`training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
-  console.log(`device     ${run.device ?? 'cpu (not recorded)'}${c.device !== undefined && c.device !== run.device ? ` (asked: ${c.device})` : ''}`);
+  console.log(`device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`);
   if (existsSync(runPaths(dir).checkpoint)) {
     const ck = loadCheckpoint(runPaths(dir).checkpoint);
     disposeCheckpoint(ck);
@@ -132,13 +132,14 @@ function buildProgram(): Command {
     .option('--device <dev>', DEVICE_HELP, 'auto')
     .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {
       const config: PretrainConfig = resolveConfig({ ...DEMO_SETTINGS, data: o.data, out: o.out, device: o.device, ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}) });
+      const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`);
       const { result } = await runPretrain(config, false);
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s\n`);
       printRunSummary(o.out);
       console.log('\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...');
       const { compareWithRandomInit } = await import('../eval/compare.js');
-      const cmp = await compareWithRandomInit(o.out, o.data, { device: torch.resolveDevice(o.device) });
+      const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);

@@ -36,6 +36,11 @@ export interface ResolveDeviceOptions {
   localRank?: number;
   /** Name of the option in messages (default '--device'). */
   flag?: string;
+  /**
+   * Part of a multi-process job (RANK/WORLD_SIZE set): then 'auto' refuses to leave a rank on the CPU while GPUs are
+   * visible, since ranks on different devices would join different backends (NCCL, Gloo) and hang in rendezvous.
+   */
+  distributed?: boolean;
   /** Device count to check against (default: the CUDA devices visible now); for tests. */
   deviceCount?: number;
   /** Whether the libtorch has CUDA (default: the linked one's answer); for tests. */
@@ -59,7 +64,14 @@ export function resolveDevice(spec: string, opts: ResolveDeviceOptions = {}): st
   const count = opts.deviceCount ?? cudaDeviceCount();
   const built = opts.built ?? cudaBuilt();
   if (m[1] === 'cpu') return 'cpu';
-  if (m[1] === 'auto') return built && localRank < count ? `cuda:${localRank}` : 'cpu';
+  if (m[1] === 'auto') {
+    if (!built || count === 0) return 'cpu';
+    if (localRank < count) return `cuda:${localRank}`;
+    if (opts.distributed === true) {
+      throw new DeviceError(`${flag} auto: local rank ${localRank} has no GPU of its own (${count} CUDA device(s) visible); start at most ${count} process(es) per machine, or use --device cpu for every rank`);
+    }
+    return 'cpu';
+  }
   const index = m[2] !== undefined ? Number(m[2]) : localRank;
   if (!built) {
     throw new DeviceError(`${flag} ${spec}: this libtorch (${native.buildInfo().version}) was built without CUDA; build simclr against a CUDA PyTorch (README, "GPU") or use --device cpu`);

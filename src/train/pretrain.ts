@@ -48,7 +48,8 @@ export interface Progress {
  * Seconds per phase of one step. On the CPU every libtorch op returns when its work is done, so consecutive
  * wall-clock marks split the step exactly: data (reading the batch's pixels), augment (both views, batched),
  * forward, loss, backward, optimizer. On CUDA the ops only queue work: the phases are the host's time to queue
- * them, and `wait` is the time the host then waited for the GPU to finish the step (near 0: the GPU is starved).
+ * them (data and augment were spent while the previous step computed), and `wait` is the time the host then waited
+ * for the GPU to finish the step (near 0: the GPU is starved).
  */
 export interface StepPhases {
   data: number;
@@ -57,21 +58,21 @@ export interface StepPhases {
   loss: number;
   backward: number;
   optimizer: number;
-  /** Time reading the step's loss back waited for the device (~0 on the CPU). */
+  /**
+   * Time reading the step's loss back waited for the device: ~0 on the CPU; on a GPU, what was left of the step once
+   * the host had queued it and prepared the next batch (near 0 means the host, not the GPU, sets the pace).
+   */
   wait?: number;
 }
 
-/** A queued step whose loss and accuracy (float32 [2] on the device) are not read back yet. */
-interface StepRecord {
-  step: number;
-  /** 1-based, as logged. */
+/** A step's batch made ready: its both views (channels-last, on the device) and the host seconds that took. */
+interface PreparedBatch {
+  /** 0-based epoch of the step. */
   epoch: number;
-  lr: number;
-  stats: torch.Tensor;
-  phases: StepPhases;
-  imagesPerSec: number;
+  x: torch.Tensor;
+  data: number;
+  augment: number;
 }
-const PHASES: readonly (keyof StepPhases)[] = ['data', 'augment', 'forward', 'loss', 'backward', 'optimizer'];
 
 /** What a run is about to do, once its data, device and model are ready. */
 export interface StartInfo {
@@ -188,16 +189,16 @@ export function bf16CpuWarning(features: readonly string[]): string | null {
 
 export interface PretrainInternals {
   /**
-   * Steps queued before the oldest one's loss is read back: 0 on the CPU, 1 on CUDA (default by device). Tests set
-   * it to check on the CPU that reading back late changes nothing.
+   * Make the next step's views while the current step computes (default: on CUDA only, where it overlaps the GPU;
+   * on the CPU it would only hold one more batch). Tests set it to check on the CPU that it changes nothing.
    */
-  readbackLag?: number;
+  prefetch?: boolean;
 }
 
 export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
   const distEnv = readDistEnv();
-  const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0 });
+  const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
   const onCuda = torch.deviceType(device) === 'cuda';
   // The rank's GPU becomes the current device, so that NCCL, the caching allocator and kernels without an explicit
   // device argument use it, as torchrun scripts do with torch.cuda.set_device(LOCAL_RANK).
@@ -252,7 +253,6 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
   const checkpoint = (): void => {
-    settleAll(); // a checkpoint never holds a step whose loss was not checked
     if (!isMain) return;
     const epoch = Math.floor(step / stepsPerEpoch);
     const state = optimizer.stateDict();
@@ -277,123 +277,131 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   let stopped: PretrainResult['stopped'] = 'completed';
   let perm: Uint32Array | null = null;
   let permEpoch = -1;
-  // Steps whose loss and accuracy have not been read back yet. On the CPU every step is read at once. On CUDA a
-  // step is read after the next one is queued, so the GPU always has work while the host reads and augments the
-  // next batch; at log, checkpoint and stop points every queued step is read first.
-  const unread: StepRecord[] = [];
-  const settle = (rec: StepRecord): void => {
-    const waitStart = process.hrtime.bigint();
-    const values = rec.stats.toArray() as Float32Array; // waits for that step's kernels on a GPU
-    rec.stats.dispose();
-    rec.phases.wait = Number(process.hrtime.bigint() - waitStart) / 1e9;
-    const [loss, acc] = [values[0]!, values[1]!];
-    if (!Number.isFinite(loss)) {
-      throw new DivergenceError(`loss is ${loss} at step ${rec.step} (epoch ${rec.epoch}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
+  const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
+
+  // Step s's batch read, uploaded and made into both views (uint8 pixels -> channels-last float views on the device).
+  const prepare = (s: number): PreparedBatch => {
+    const epoch = Math.floor(s / stepsPerEpoch);
+    const inEpoch = s - epoch * stepsPerEpoch;
+    if (permEpoch !== epoch) {
+      perm = epochPermutation(ds.length, cfg.seed, epoch);
+      permEpoch = epoch;
     }
-    lastLoss = loss;
-    window.loss += loss;
-    window.acc += acc;
-    window.steps++;
-    window.images += cfg.batchSize;
-    const elapsed = Number(process.hrtime.bigint() - window.started) / 1e9;
-    rec.imagesPerSec = window.images / elapsed;
-    hooks.onProgress?.({ step: rec.step, totalSteps: lastStep, epoch: rec.epoch, loss, lr: rec.lr, contrastiveAcc: acc, imagesPerSec: rec.imagesPerSec, phases: rec.phases });
+    const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+    const indices = dist === null ? globalIndices : dist.shard(globalIndices);
+    const t0 = process.hrtime.bigint();
+    ds.readBatch(indices, batchBytes);
+    const data = seconds(t0);
+    const t1 = process.hrtime.bigint();
+    // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC directly
+    // instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured 1.2x less
+    // compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW, so checkpoints
+    // do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC. On CUDA the bytes go through pinned
+    // memory without blocking the host (BatchUploader) and the views are made on the GPU.
+    const x = torch.scope(() => createViewBatch(uploader.upload(batchBytes), aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' }).keep());
+    return { epoch, x, data, augment: seconds(t1) };
   };
-  const settleAll = (): void => {
-    while (unread.length > 0) settle(unread.shift()!);
-  };
-  const lag = internals.readbackLag ?? (onCuda ? 1 : 0);
+  // On CUDA the next step's batch is prepared while the device computes the current one: its reading and view
+  // parameters are host work, its upload and views queue behind the step. Each step's loss is then read back (the
+  // host waits for the step, not for more), so the GPU idles only while the host queues the step's first kernels.
+  const ahead = internals.prefetch ?? onCuda;
+  let next: PreparedBatch | null = null;
 
   try {
     while (step < lastStep) {
-      const epoch = Math.floor(step / stepsPerEpoch);
-      const inEpoch = step - epoch * stepsPerEpoch;
-      if (permEpoch !== epoch) {
-        perm = epochPermutation(ds.length, cfg.seed, epoch);
-        permEpoch = epoch;
-      }
-      const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
-      const indices = dist === null ? globalIndices : dist.shard(globalIndices);
-      const marks: bigint[] = [process.hrtime.bigint()];
-      const mark = (): void => { marks.push(process.hrtime.bigint()); };
-      ds.readBatch(indices, batchBytes);
-      mark();
+      const cur = next ?? prepare(step);
+      next = null;
+      const epoch = cur.epoch;
       const lr = learningRate(step, { baseLr: peakLr, ...plan });
       optimizer.lr = lr;
-
-      const stats = torch.scope((): torch.Tensor => {
-        // On CUDA the bytes go through pinned memory without blocking the host (BatchUploader).
-        const images = uploader.upload(batchBytes);
-        // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC
-        // directly instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured
-        // 1.2x less compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW,
-        // so checkpoints do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC.
-        const x = createViewBatch(images, aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' });
-        mark();
-        dist?.beforeForward();
-        const forward = (): torch.Tensor => model.call(x).z;
-        const z = (cfg.precision === 'bf16' ? torch.autocast(torch.deviceType(device), 'bfloat16', forward) : forward()).float();
-        mark();
-        const [z1, z2] = z.chunk(2);
-        // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
-        const gathered = dist?.gatherPairs(z1!, z2!);
-        const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
-        // Loss and accuracy stay on the device until read back (settle), so nothing here waits for the GPU.
-        const both = torch.stack([r.loss.detach(), r.contrastiveAccuracy]).float();
-        if (dist !== null) dist.averageInPlace(both);
-        mark();
-        optimizer.zeroGrad();
-        if (dist === null) r.loss.backward();
-        else dist.backward(r.loss);
-        mark();
-        optimizer.step();
-        mark();
-        return both.keep();
-      });
+      // Distributed: a stop request travels with the step's metrics (one all-reduce), so ranks agree on it with no
+      // collective of its own; it takes effect after this step.
+      const wantStop = dist !== null && hooks.shouldStop?.() === true;
+      const marks: bigint[] = [process.hrtime.bigint()];
+      const mark = (): void => { marks.push(process.hrtime.bigint()); };
+      let stats: torch.Tensor;
+      try {
+        stats = torch.scope((): torch.Tensor => {
+          dist?.beforeForward();
+          const forward = (): torch.Tensor => model.call(cur.x).z;
+          const z = (cfg.precision === 'bf16' ? torch.autocast(torch.deviceType(device), 'bfloat16', forward) : forward()).float();
+          mark();
+          const [z1, z2] = z.chunk(2);
+          // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
+          const gathered = dist?.gatherPairs(z1!, z2!);
+          const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
+          // Loss, accuracy (and the stop flag) stay on the device until read back below.
+          const parts = [r.loss.detach(), r.contrastiveAccuracy];
+          if (dist !== null) parts.push(r.contrastiveAccuracy.mul(0).add(wantStop ? 1 : 0));
+          const both = torch.stack(parts).float();
+          if (dist !== null) dist.averageInPlace(both);
+          mark();
+          optimizer.zeroGrad();
+          if (dist === null) r.loss.backward();
+          else dist.backward(r.loss);
+          mark();
+          optimizer.step();
+          mark();
+          return both.keep();
+        });
+      } finally {
+        cur.x.dispose();
+      }
       step++;
-      const phases = Object.fromEntries(PHASES.map((k, i) => [k, Number(marks[i + 1]! - marks[i]!) / 1e9])) as unknown as StepPhases;
-      unread.push({ step, epoch: epoch + 1, lr, stats, phases, imagesPerSec: 0 });
+      if (ahead && step < lastStep) next = prepare(step);
+
+      const waitStart = process.hrtime.bigint();
+      const values = stats.toArray() as Float32Array; // on a GPU, waits for this step (and the next views) to finish
+      stats.dispose();
+      const wait = seconds(waitStart);
+      const [loss, acc] = [values[0]!, values[1]!];
+      if (!Number.isFinite(loss)) {
+        throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
+      }
+      lastLoss = loss;
+      window.loss += loss;
+      window.acc += acc;
+      window.steps++;
+      window.images += cfg.batchSize;
+      const imagesPerSec = window.images / seconds(window.started);
+      const phases: StepPhases = {
+        data: cur.data, augment: cur.augment, forward: Number(marks[1]! - marks[0]!) / 1e9, loss: Number(marks[2]! - marks[1]!) / 1e9,
+        backward: Number(marks[3]! - marks[2]!) / 1e9, optimizer: Number(marks[4]! - marks[3]!) / 1e9, wait,
+      };
+      hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec, phases });
 
       const epochEnd = step % stepsPerEpoch === 0;
-      const logDue = step % cfg.logSteps === 0 || epochEnd || step === lastStep;
-      const checkpointDue = epochEnd || step === lastStep || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0);
-      // Ranks agree on stopping at sync points: each step on the CPU (free there); on a GPU only where the host
-      // reads back anyway, so that the agreement never drains the GPU's queue.
-      const syncPoint = lag === 0 || logDue || checkpointDue;
-      if (syncPoint) settleAll();
-      else while (unread.length > lag) settle(unread.shift()!);
-
-      if (logDue) {
+      if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
         const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
           ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed, device })
           : null;
         log({
           epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
-          images_per_s: Math.round((window.images / (Number(process.hrtime.bigint() - window.started) / 1e9)) * 10) / 10,
-          ...(epochEnd ? { epoch_end: true } : {}),
+          images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
           ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
         });
         window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
       }
       // Every rank must stop at the same step, or the others would wait for it in the next collective.
-      const interrupted = dist === null ? hooks.shouldStop?.() === true : syncPoint && dist.anyRank(hooks.shouldStop?.() === true);
-      if (checkpointDue || interrupted) checkpoint();
+      const interrupted = dist === null ? hooks.shouldStop?.() === true : values[2]! > 0;
+      if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
       if (interrupted && step < lastStep) {
         stopped = 'interrupted';
         break;
       }
     }
-    settleAll();
   } finally {
-    for (const rec of unread) rec.stats.dispose();
+    // Also on a divergence or any other error: device memory, open files and the process group are released here,
+    // so a library caller that retries in the same process starts clean.
+    next?.x.dispose();
     uploader.dispose();
+    ds.close();
+    knnData?.train.close();
+    knnData?.test.close();
+    model.dispose();
+    dist?.close();
   }
   if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
-  ds.close();
-  knnData?.train.close();
-  knnData?.test.close();
-  model.dispose();
-  dist?.close();
   return {
     steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
     wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,

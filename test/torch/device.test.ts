@@ -13,8 +13,11 @@ test('resolveDevice: cpu, cuda, cuda:N and auto against a CUDA libtorch with GPU
   // Under a launch, 'cuda' and 'auto' mean this process's own GPU, as torchrun scripts use LOCAL_RANK.
   assert.equal(torch.resolveDevice('cuda', { ...gpus(2), localRank: 1 }), 'cuda:1');
   assert.equal(torch.resolveDevice('auto', { ...gpus(2), localRank: 1 }), 'cuda:1');
-  // More local ranks than GPUs: auto falls back to the CPU rather than sharing a device by accident.
+  // More local ranks than GPUs: outside a job auto falls back to the CPU; in one it refuses, since ranks on
+  // different devices would join different backends and hang.
   assert.equal(torch.resolveDevice('auto', { ...gpus(1), localRank: 1 }), 'cpu');
+  assert.throws(() => torch.resolveDevice('auto', { ...gpus(2), localRank: 2, distributed: true }), /--device auto: local rank 2 has no GPU of its own \(2 CUDA device\(s\) visible\); start at most 2/);
+  assert.equal(torch.resolveDevice('auto', { built: true, deviceCount: 0, localRank: 3, distributed: true }), 'cpu');
 });
 
 test('resolveDevice: auto is the CPU without CUDA or without a visible GPU', () => {

@@ -1,6 +1,6 @@
-// The training loop's device plumbing, checked on the CPU: reading each step's loss back one step late (as on
-// CUDA) changes nothing, divergence is still caught before a checkpoint, the run records its device, and a device
-// that does not exist is a usage error.
+// The training loop's device plumbing, checked on the CPU: making the next step's views while the current step
+// computes (as on CUDA) changes nothing, divergence is still caught before a checkpoint, the run records its device,
+// and a device that does not exist is a usage error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -31,12 +31,12 @@ function weights(dir: string): Map<string, unknown> {
   return out;
 }
 
-test('reading losses back one step late (the CUDA schedule) gives the same metrics, progress and weights', async () => {
+test('preparing the next batch ahead (the CUDA schedule) gives the same metrics, progress and weights', async () => {
   const now = tmp();
   const late = tmp();
   const seen: Record<string, Progress[]> = { now: [], late: [] };
-  await pretrain(tiny(now, { maxSteps: 7 }), { onProgress: (p) => seen.now!.push(p) }, false, { readbackLag: 0 });
-  await pretrain(tiny(late, { maxSteps: 7 }), { onProgress: (p) => seen.late!.push(p) }, false, { readbackLag: 1 });
+  await pretrain(tiny(now, { maxSteps: 7 }), { onProgress: (p) => seen.now!.push(p) }, false, { prefetch: false });
+  await pretrain(tiny(late, { maxSteps: 7 }), { onProgress: (p) => seen.late!.push(p) }, false, { prefetch: true });
   assert.deepEqual(rows(late), rows(now));
   assert.deepEqual(weights(late), weights(now));
   const brief = (ps: Progress[]): unknown[] => ps.map((p) => [p.step, p.loss, p.lr, p.contrastiveAcc]);
@@ -46,28 +46,28 @@ test('reading losses back one step late (the CUDA schedule) gives the same metri
   for (const p of seen.late!) assert.ok(p.phases.wait !== undefined && p.phases.wait >= 0);
 });
 
-test('an interrupted run read back late resumes to the same weights', async () => {
+test('an interrupted run with batches prepared ahead resumes to the same weights', async () => {
   const whole = tmp();
-  await pretrain(tiny(whole, { maxSteps: 6 }), {}, false, { readbackLag: 1 });
+  await pretrain(tiny(whole, { maxSteps: 6 }), {}, false, { prefetch: true });
   const parts = tmp();
   let calls = 0;
-  const first = await pretrain(tiny(parts, { maxSteps: 6 }), { shouldStop: () => ++calls === 4 }, false, { readbackLag: 1 });
+  const first = await pretrain(tiny(parts, { maxSteps: 6 }), { shouldStop: () => ++calls === 4 }, false, { prefetch: true });
   assert.equal(first.stopped, 'interrupted');
   assert.equal(first.steps, 4);
-  await pretrain(tiny(parts, { maxSteps: 6 }), {}, true, { readbackLag: 1 });
+  await pretrain(tiny(parts, { maxSteps: 6 }), {}, true, { prefetch: true });
   assert.deepEqual(weights(parts), weights(whole));
   // The row logged before the interruption is the same (the row after it averages fewer steps: the window from
   // step 4 was not logged when the run stopped there).
   assert.deepEqual(rows(parts)[0], rows(whole)[0]);
 });
 
-test('with late read-back a NaN loss is still caught before any checkpoint holds it, naming its step', async () => {
+test('with batches prepared ahead a NaN loss is still caught before any checkpoint holds it, naming its step', async () => {
   const dir = tmp();
-  await pretrain(tiny(dir, { maxSteps: 2 }), {}, false, { readbackLag: 1 });
+  await pretrain(tiny(dir, { maxSteps: 2 }), {}, false, { prefetch: true });
   const before = readFileSync(runPaths(dir).checkpoint);
   const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
-  // Step 3 is no log or checkpoint point (logSteps 100): its loss is read only once step 4 is queued.
-  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }), {}, true, { readbackLag: 1 }), (e: unknown) => {
+  // Step 3 is no log or checkpoint point (logSteps 100); step 4's views are already made when its loss is read.
+  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }), {}, true, { prefetch: true }), (e: unknown) => {
     assert.ok(e instanceof DivergenceError);
     assert.match(e.message, /loss is NaN at step 3 /);
     return true;
