@@ -13,8 +13,8 @@ export class BatchUploader {
    * @param shape the batch's shape, e.g. uint8 [B, C, H, W]
    * @param device 'cpu' or 'cuda:N'
    * @param slots pinned staging buffers used in turn (CUDA only). A slot is written again `slots` uploads later, so
-   *   the caller must by then have waited for the device to finish the step that read it; pretrain() reads each
-   *   step's loss back one step late, which keeps two slots safe.
+   *   the caller must by then have waited for the device to finish the copy out of it. pretrain() uploads batch k+1
+   *   while step k computes, and has waited for step k-1 (whose batch used the other slot) before: two slots do.
    */
   constructor(readonly shape: readonly number[], readonly device: string, slots = 2) {
     if (device !== 'cpu') {
