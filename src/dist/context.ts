@@ -113,17 +113,6 @@ export class DistributedContext {
     torch.noGrad(() => t.div_(this.worldSize));
   }
 
-  /** The mean over ranks of each value. */
-  mean(values: readonly number[]): number[] {
-    const t = torch.tensor(Float64Array.from(values), { device: this.device });
-    try {
-      guardCollective('averaging metrics', () => this.group.allReduce(t));
-      return Array.from(t.toArray() as Float64Array, (v) => v / this.worldSize);
-    } finally {
-      t.dispose();
-    }
-  }
-
   /** True on every rank if it is true on any (e.g. a stop request that reached one rank). */
   anyRank(flag: boolean): boolean {
     const t = torch.tensor(Int32Array.of(flag ? 1 : 0), { device: this.device });

@@ -173,11 +173,6 @@ async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?
 }
 
 /**
- * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
- * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
- * state and schedule, so the result equals an uninterrupted run.
- */
-/**
  * Why `--precision bf16` will be slow on a CPU with these features (an x86 CPU without AVX512-BF16 or AMX), or null.
  * Measured 2026-11-29 on an AVX2-only CPU: bf16 ran at 5-11% of fp32's speed on libtorch 1.13 and 2.13 alike
  * (oneDNN emulates bfloat16 there; bench/PERFORMANCE.md).
@@ -195,6 +190,12 @@ export interface PretrainInternals {
   prefetch?: boolean;
 }
 
+/**
+ * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
+ * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
+ * state and schedule, so the result equals an uninterrupted run. Trains on cfg.device as torch.resolveDevice reads it
+ * ('auto': the first visible GPU, else the CPU) and throws its DeviceError where that device does not exist.
+ */
 export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
   const distEnv = readDistEnv();
@@ -207,203 +208,208 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   if (slowBf16 !== null) (hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(slowBf16);
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
   // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
-  const paths: RunPaths = (readDistEnv()?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
-  const ds = await openTrainingData(cfg, hooks.onWarning);
-  const input = { channels: ds.channels, height: ds.height, width: ds.width };
-  // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
-  const dist = DistributedContext.fromEnv(process.env, { device });
-  if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
-    throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`);
-  }
-  // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
-  const isMain = dist?.isMain ?? true;
-  const localBatch = cfg.batchSize / (dist?.worldSize ?? 1);
-  const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
-
-  const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
-  const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
-  const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
-  const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
-
-  torch.manualSeed(cfg.seed);
-  // Initialised on the CPU from the seeded CPU generator, then moved: the same initial weights on every device.
-  const model = buildModel(cfg, input).train();
-  if (device !== 'cpu') model.to(device);
-  const optimizer = makeOptimizer(cfg, model, peakLr);
-  const aug = augmentConfigFor(cfg, input);
-
-  let step = 0;
-  if (resume) {
-    const ckpt = loadCheckpoint(paths.checkpoint);
-    model.loadStateDict(ckpt.model);
-    optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
-    restoreGenerators(ckpt, device);
-    disposeCheckpoint(ckpt);
-    step = ckpt.meta.step;
-    if (isMain) truncateMetrics(paths.metrics, step);
-  } else if (isMain) {
-    writeFileSync(paths.metrics, '');
-  }
-  dist?.prepare(model, { syncBn: cfg.syncBn });
-  hooks.onStart?.({
-    device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
-    backend: dist?.group.backend ?? null,
-  });
-  const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
-  if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
-
-  const checkpoint = (): void => {
-    if (!isMain) return;
-    const epoch = Math.floor(step / stepsPerEpoch);
-    const state = optimizer.stateDict();
-    try {
-      saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch }, device);
-    } finally {
-      for (const t of Object.values(state.tensors)) t.dispose();
-    }
-    hooks.onCheckpoint?.(paths.checkpoint, step);
-  };
-  const log = (row: MetricsRow): void => {
-    if (!isMain) return;
-    appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
-    hooks.onLog?.(row);
-  };
-
-  const { channels: c, height: h, width: w } = input;
-  const batchBytes = new Uint8Array(localBatch * c * h * w);
-  const uploader = new BatchUploader([localBatch, c, h, w], device);
-  let window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
-  let lastLoss = NaN;
-  let stopped: PretrainResult['stopped'] = 'completed';
-  let perm: Uint32Array | null = null;
-  let permEpoch = -1;
-  const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
-
-  // Step s's batch read, uploaded and made into both views (uint8 pixels -> channels-last float views on the device).
-  const prepare = (s: number): PreparedBatch => {
-    const epoch = Math.floor(s / stepsPerEpoch);
-    const inEpoch = s - epoch * stepsPerEpoch;
-    if (permEpoch !== epoch) {
-      perm = epochPermutation(ds.length, cfg.seed, epoch);
-      permEpoch = epoch;
-    }
-    const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
-    const indices = dist === null ? globalIndices : dist.shard(globalIndices);
-    const t0 = process.hrtime.bigint();
-    ds.readBatch(indices, batchBytes);
-    const data = seconds(t0);
-    const t1 = process.hrtime.bigint();
-    // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC directly
-    // instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured 1.2x less
-    // compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW, so checkpoints
-    // do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC. On CUDA the bytes go through pinned
-    // memory without blocking the host (BatchUploader) and the views are made on the GPU.
-    const x = torch.scope(() => createViewBatch(uploader.upload(batchBytes), aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' }).keep());
-    return { epoch, x, data, augment: seconds(t1) };
-  };
-  // On CUDA the next step's batch is prepared while the device computes the current one: its reading and view
-  // parameters are host work, its upload and views queue behind the step. Each step's loss is then read back (the
-  // host waits for the step, not for more), so the GPU idles only while the host queues the step's first kernels.
-  const ahead = internals.prefetch ?? onCuda;
-  let next: PreparedBatch | null = null;
-
+  const paths: RunPaths = (distEnv?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
+  // What is acquired from here on is released in reverse order on every exit, a divergence or any other error
+  // included, so a library caller that retries in the same process starts clean (device memory, open files, the
+  // process group).
+  const release: (() => void)[] = [];
   try {
-    while (step < lastStep) {
-      const cur = next ?? prepare(step);
-      next = null;
-      const epoch = cur.epoch;
-      const lr = learningRate(step, { baseLr: peakLr, ...plan });
-      optimizer.lr = lr;
-      // Distributed: a stop request travels with the step's metrics (one all-reduce), so ranks agree on it with no
-      // collective of its own; it takes effect after this step.
-      const wantStop = dist !== null && hooks.shouldStop?.() === true;
-      const marks: bigint[] = [process.hrtime.bigint()];
-      const mark = (): void => { marks.push(process.hrtime.bigint()); };
-      let stats: torch.Tensor;
-      try {
-        stats = torch.scope((): torch.Tensor => {
-          dist?.beforeForward();
-          const forward = (): torch.Tensor => model.call(cur.x).z;
-          const z = (cfg.precision === 'bf16' ? torch.autocast(torch.deviceType(device), 'bfloat16', forward) : forward()).float();
-          mark();
-          const [z1, z2] = z.chunk(2);
-          // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
-          const gathered = dist?.gatherPairs(z1!, z2!);
-          const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
-          // Loss, accuracy (and the stop flag) stay on the device until read back below.
-          const parts = [r.loss.detach(), r.contrastiveAccuracy];
-          if (dist !== null) parts.push(r.contrastiveAccuracy.mul(0).add(wantStop ? 1 : 0));
-          const both = torch.stack(parts).float();
-          if (dist !== null) dist.averageInPlace(both);
-          mark();
-          optimizer.zeroGrad();
-          if (dist === null) r.loss.backward();
-          else dist.backward(r.loss);
-          mark();
-          optimizer.step();
-          mark();
-          return both.keep();
-        });
-      } finally {
-        cur.x.dispose();
-      }
-      step++;
-      if (ahead && step < lastStep) next = prepare(step);
-
-      const waitStart = process.hrtime.bigint();
-      const values = stats.toArray() as Float32Array; // on a GPU, waits for this step (and the next views) to finish
-      stats.dispose();
-      const wait = seconds(waitStart);
-      const [loss, acc] = [values[0]!, values[1]!];
-      if (!Number.isFinite(loss)) {
-        throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
-      }
-      lastLoss = loss;
-      window.loss += loss;
-      window.acc += acc;
-      window.steps++;
-      window.images += cfg.batchSize;
-      const imagesPerSec = window.images / seconds(window.started);
-      const phases: StepPhases = {
-        data: cur.data, augment: cur.augment, forward: Number(marks[1]! - marks[0]!) / 1e9, loss: Number(marks[2]! - marks[1]!) / 1e9,
-        backward: Number(marks[3]! - marks[2]!) / 1e9, optimizer: Number(marks[4]! - marks[3]!) / 1e9, wait,
-      };
-      hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec, phases });
-
-      const epochEnd = step % stepsPerEpoch === 0;
-      if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
-        const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
-          ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed, device })
-          : null;
-        log({
-          epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
-          images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
-          ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
-        });
-        window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
-      }
-      // Every rank must stop at the same step, or the others would wait for it in the next collective.
-      const interrupted = dist === null ? hooks.shouldStop?.() === true : values[2]! > 0;
-      if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
-      if (interrupted && step < lastStep) {
-        stopped = 'interrupted';
-        break;
-      }
+    const ds = await openTrainingData(cfg, hooks.onWarning);
+    release.push(() => ds.close());
+    const input = { channels: ds.channels, height: ds.height, width: ds.width };
+    // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
+    const dist = DistributedContext.fromEnv(process.env, { device });
+    if (dist !== null) release.push(() => dist.close());
+    if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
+      throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`);
     }
+    // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
+    const isMain = dist?.isMain ?? true;
+    const localBatch = cfg.batchSize / (dist?.worldSize ?? 1);
+    const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
+    if (knnData !== null) release.push(() => { knnData.train.close(); knnData.test.close(); });
+
+    const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
+    const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
+    const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
+    const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
+
+    torch.manualSeed(cfg.seed);
+    // Initialised on the CPU from the seeded CPU generator, then moved: the same initial weights on every device.
+    const model = buildModel(cfg, input).train();
+    release.push(() => model.dispose());
+    if (device !== 'cpu') model.to(device);
+    const optimizer = makeOptimizer(cfg, model, peakLr);
+    const aug = augmentConfigFor(cfg, input);
+
+    let step = 0;
+    if (resume) {
+      const ckpt = loadCheckpoint(paths.checkpoint);
+      model.loadStateDict(ckpt.model);
+      optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
+      restoreGenerators(ckpt, device);
+      disposeCheckpoint(ckpt);
+      step = ckpt.meta.step;
+      if (isMain) truncateMetrics(paths.metrics, step);
+    } else if (isMain) {
+      writeFileSync(paths.metrics, '');
+    }
+    dist?.prepare(model, { syncBn: cfg.syncBn });
+    hooks.onStart?.({
+      device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
+      backend: dist?.group.backend ?? null,
+    });
+    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
+    if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
+
+    const checkpoint = (): void => {
+      if (!isMain) return;
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const state = optimizer.stateDict();
+      try {
+        saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch }, device);
+      } finally {
+        for (const t of Object.values(state.tensors)) t.dispose();
+      }
+      hooks.onCheckpoint?.(paths.checkpoint, step);
+    };
+    const log = (row: MetricsRow): void => {
+      if (!isMain) return;
+      appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
+      hooks.onLog?.(row);
+    };
+
+    const { channels: c, height: h, width: w } = input;
+    const batchBytes = new Uint8Array(localBatch * c * h * w);
+    const uploader = new BatchUploader([localBatch, c, h, w], device);
+    release.push(() => uploader.dispose());
+    let window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+    let lastLoss = NaN;
+    let stopped: PretrainResult['stopped'] = 'completed';
+    let perm: Uint32Array | null = null;
+    let permEpoch = -1;
+    const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
+
+    // Step s's batch read, uploaded and made into both views (uint8 pixels -> channels-last float views on the device).
+    const prepare = (s: number): PreparedBatch => {
+      const epoch = Math.floor(s / stepsPerEpoch);
+      const inEpoch = s - epoch * stepsPerEpoch;
+      if (permEpoch !== epoch) {
+        perm = epochPermutation(ds.length, cfg.seed, epoch);
+        permEpoch = epoch;
+      }
+      const globalIndices = perm!.subarray(inEpoch * cfg.batchSize, (inEpoch + 1) * cfg.batchSize);
+      const indices = dist === null ? globalIndices : dist.shard(globalIndices);
+      const t0 = process.hrtime.bigint();
+      ds.readBatch(indices, batchBytes);
+      const data = seconds(t0);
+      const t1 = process.hrtime.bigint();
+      // Both views in one batch, every first view before every second. Channels-last: oneDNN convolves NHWC directly
+      // instead of reordering NCHW around every conv, and BatchNorm and ReLU keep the layout. Measured 1.2x less
+      // compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW, so checkpoints
+      // do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC. On CUDA the bytes go through pinned
+      // memory without blocking the host (BatchUploader) and the views are made on the GPU.
+      const x = torch.scope(() => createViewBatch(uploader.upload(batchBytes), aug, { seed: cfg.seed, epoch, indices }, { memoryFormat: 'channelsLast' }).keep());
+      return { epoch, x, data, augment: seconds(t1) };
+    };
+    // On CUDA the next step's batch is prepared while the device computes the current one: its reading and view
+    // parameters are host work, its upload and views queue behind the step. Each step's loss is then read back (the
+    // host waits for the step, not for more), so the GPU idles only while the host queues the step's first kernels.
+    const ahead = internals.prefetch ?? onCuda;
+    let next: PreparedBatch | null = null;
+
+    try {
+      while (step < lastStep) {
+        const cur = next ?? prepare(step);
+        next = null;
+        const epoch = cur.epoch;
+        const lr = learningRate(step, { baseLr: peakLr, ...plan });
+        optimizer.lr = lr;
+        // Distributed: a stop request travels with the step's metrics (one all-reduce), so ranks agree on it with no
+        // collective of its own; it takes effect after this step.
+        const wantStop = dist !== null && hooks.shouldStop?.() === true;
+        const marks: bigint[] = [process.hrtime.bigint()];
+        const mark = (): void => { marks.push(process.hrtime.bigint()); };
+        let stats: torch.Tensor;
+        try {
+          stats = torch.scope((): torch.Tensor => {
+            dist?.beforeForward();
+            const forward = (): torch.Tensor => model.call(cur.x).z;
+            const z = (cfg.precision === 'bf16' ? torch.autocast(torch.deviceType(device), 'bfloat16', forward) : forward()).float();
+            mark();
+            const [z1, z2] = z.chunk(2);
+            // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
+            const gathered = dist?.gatherPairs(z1!, z2!);
+            const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
+            // Loss, accuracy (and the stop flag) stay on the device until read back below.
+            const parts = [r.loss.detach(), r.contrastiveAccuracy];
+            if (dist !== null) parts.push(r.contrastiveAccuracy.mul(0).add(wantStop ? 1 : 0));
+            const both = torch.stack(parts).float();
+            if (dist !== null) dist.averageInPlace(both);
+            mark();
+            optimizer.zeroGrad();
+            if (dist === null) r.loss.backward();
+            else dist.backward(r.loss);
+            mark();
+            optimizer.step();
+            mark();
+            return both.keep();
+          });
+        } finally {
+          cur.x.dispose();
+        }
+        step++;
+        if (ahead && step < lastStep) next = prepare(step);
+
+        const waitStart = process.hrtime.bigint();
+        const values = stats.toArray() as Float32Array; // on a GPU, waits for this step (and the next views) to finish
+        stats.dispose();
+        const wait = seconds(waitStart);
+        const [loss, acc] = [values[0]!, values[1]!];
+        if (!Number.isFinite(loss)) {
+          throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
+        }
+        lastLoss = loss;
+        window.loss += loss;
+        window.acc += acc;
+        window.steps++;
+        window.images += cfg.batchSize;
+        const imagesPerSec = window.images / seconds(window.started);
+        const phases: StepPhases = {
+          data: cur.data, augment: cur.augment, forward: Number(marks[1]! - marks[0]!) / 1e9, loss: Number(marks[2]! - marks[1]!) / 1e9,
+          backward: Number(marks[3]! - marks[2]!) / 1e9, optimizer: Number(marks[4]! - marks[3]!) / 1e9, wait,
+        };
+        hooks.onProgress?.({ step, totalSteps: lastStep, epoch: epoch + 1, loss, lr, contrastiveAcc: acc, imagesPerSec, phases });
+
+        const epochEnd = step % stepsPerEpoch === 0;
+        if (step % cfg.logSteps === 0 || epochEnd || step === lastStep) {
+          const knn = epochEnd && knnData !== null && (epoch + 1) % cfg.knnEvery === 0
+            ? knnMonitor(model.encoder, knnData.train, knnData.test, { seed: cfg.seed, device })
+            : null;
+          log({
+            epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
+            images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
+            ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
+          });
+          window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
+        }
+        // Every rank must stop at the same step, or the others would wait for it in the next collective.
+        const interrupted = dist === null ? hooks.shouldStop?.() === true : values[2]! > 0;
+        if (epochEnd || step === lastStep || interrupted || (cfg.checkpointSteps > 0 && step % cfg.checkpointSteps === 0)) checkpoint();
+        if (interrupted && step < lastStep) {
+          stopped = 'interrupted';
+          break;
+        }
+      }
+    } finally {
+      next?.x.dispose();
+    }
+    if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
+    return {
+      steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
+      wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+    };
   } finally {
-    // Also on a divergence or any other error: device memory, open files and the process group are released here,
-    // so a library caller that retries in the same process starts clean.
-    next?.x.dispose();
-    uploader.dispose();
-    ds.close();
-    knnData?.train.close();
-    knnData?.test.close();
-    model.dispose();
-    dist?.close();
+    for (const undo of release.reverse()) undo();
   }
-  if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
-  return {
-    steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
-    wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-  };
 }
