@@ -1,8 +1,8 @@
 // Applies sampled view parameters (params.ts) to a whole batch. Two implementations of the same transforms: the
 // fused kernels (fused.ts: CPU, and CUDA where built), used by default on those devices, and batched libtorch ops
-// (below), the reference and the path for other devices; nothing loops over pixels in JavaScript. The transforms and their order follow the
-// SimCLR pipeline as written with torchvision: resized crop -> flip -> colour jitter -> grayscale -> blur ->
-// solarize, each matching the torchvision functional op on a float tensor image (see test/golden/gen_augment.py).
+// (below), the reference and the path for other devices; nothing loops over pixels in JavaScript. The transforms
+// and their order follow the SimCLR pipeline as written with torchvision: resized crop -> flip -> colour jitter ->
+// grayscale -> blur -> solarize, each matching the torchvision functional op on a float tensor image (see test/golden/gen_augment.py).
 
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
