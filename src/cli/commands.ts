@@ -7,7 +7,10 @@ import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
 import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, setCommandExitCode, takeCommandExitCode } from './errors.js';
-import { int, num } from './options.js';
+import { bounded as b } from './options.js';
+import { COMMAND_BOUNDS } from '../train/bounds.js';
+
+const A = COMMAND_BOUNDS.augment;
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
 import { readRunConfig, runPaths, loadCheckpoint, disposeCheckpoint } from '../train/run.js';
 import { scaledLearningRate } from '../optim/schedule.js';
@@ -93,10 +96,10 @@ function buildProgram(): Command {
     .description('write a PNG grid of original images beside their two augmented views')
     .requiredOption('--data <spec>', 'dataset spec (as pretrain)')
     .requiredOption('--out <file.png>', 'output PNG')
-    .option('--count <n>', 'images (rows)', int, 8)
-    .option('--seed <n>', 'seed for picking images and views', int, 0)
-    .option('--image-size <px>', 'folder: data decode size', int)
-    .option('--color-strength <s>', 'colour distortion strength', num, 1)
+    .option('--count <n>', 'images (rows)', b(A.count), 8)
+    .option('--seed <n>', 'seed for picking images and views', b(A.seed), 0)
+    .option('--image-size <px>', 'folder: data decode size', b(A.imageSize))
+    .option('--color-strength <s>', 'colour distortion strength', b(A.colorStrength), 1)
     .option('--no-blur', 'no Gaussian blur')
     .action(async (o: { data: string; out: string; count: number; seed: number; imageSize?: number; colorStrength: number; blur: boolean }) => {
       const { writeAugmentationGrid } = await import('../train/preview.js');
@@ -127,7 +130,7 @@ function buildProgram(): Command {
   program.command('demo')
     .description('the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one')
     .option('--out <dir>', 'run folder', 'runs/demo')
-    .option('--max-steps <n>', 'stop early after this many steps of 256 images (default: two epochs)', int)
+    .option('--max-steps <n>', 'stop early after this many steps of 256 images (default: two epochs)', b(COMMAND_BOUNDS.demo.maxSteps))
     .option('--data <spec>', 'dataset', 'fashion-mnist')
     .option('--device <dev>', DEVICE_HELP, 'auto')
     .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {

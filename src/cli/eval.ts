@@ -12,7 +12,8 @@ import { linearEvaluate, DEFAULT_L2_GRID } from '../eval/linear.js';
 import { finetune } from '../eval/finetune.js';
 import { writeEmbeddings } from '../eval/embed.js';
 import { appendEvalResult } from '../eval/report.js';
-import { int, num } from './options.js';
+import { bounded as b } from './options.js';
+import { COMMAND_BOUNDS, describeBound, withinBound } from '../train/bounds.js';
 
 interface CommonOptions {
   run: string;
@@ -26,35 +27,14 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function positiveInt(value: string): number {
-  const n = int(value);
-  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
-  return n;
-}
+const E = COMMAND_BOUNDS.eval;
+const FT = COMMAND_BOUNDS.finetune;
 
-function positiveNum(value: string): number {
-  const n = num(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return n;
-}
-
-function nonNegativeNum(value: string): number {
-  const n = num(value);
-  if (!(n >= 0)) throw new InvalidArgumentError(`expected a number >= 0, got '${value}'`);
-  return n;
-}
-
-function fraction(value: string): number {
-  const n = num(value);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1], got '${value}'`);
-  return n;
-}
-
+/** --l2: comma-separated strengths, each within its bound. */
 function numberList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  return parts.map((p) => {
-    const n = Number(p);
-    if (p === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected comma-separated numbers >= 0, got '${value}'`);
+  return value.split(',').map((p) => {
+    const n = p.trim() === '' ? NaN : Number(p);
+    if (!withinBound(n, E.l2)) throw new InvalidArgumentError(`expected comma-separated numbers, each ${describeBound(E.l2)}, got '${value}'`);
     return n;
   });
 }
@@ -64,11 +44,11 @@ function addRunOptions(cmd: Command, trainingBatch = false): Command {
     .requiredOption('--run <dir>', 'pretraining run folder (uses its last checkpoint)')
     .requiredOption('--data <spec>', 'labelled dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR | folder:DIR')
     .option('--checkpoint <file>', 'evaluate this checkpoint instead of RUN/checkpoints/last.safetensors')
-    .option('--limit <n>', 'use only the first n training samples', positiveInt)
-    .option('--test-limit <n>', 'use only the first n test samples', positiveInt)
-    .option('--batch-size <n>', trainingBatch ? 'training batch size' : 'images per forward pass', positiveInt, 256)
+    .option('--limit <n>', 'use only the first n training samples', b(E.limit))
+    .option('--test-limit <n>', 'use only the first n test samples', b(E.testLimit))
+    .option('--batch-size <n>', trainingBatch ? 'training batch size' : 'images per forward pass', b(E.batchSize), 256)
     .option('--device <dev>', DEVICE_HELP, 'auto')
-    .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt)
+    .option('--threads <n>', 'intra-op threads (default: all cores)', b(E.threads))
     .option('--json', 'print exactly one JSON object on stdout');
 }
 
@@ -150,9 +130,9 @@ function report(o: CommonOptions, json: Record<string, unknown> & { metric: stri
 
 function registerKnn(evalCmd: Command): void {
   addRunOptions(evalCmd.command('knn').description('weighted kNN accuracy of the frozen encoder (cosine similarity, votes exp(sim/T))'))
-    .option('--k <n>', 'neighbours', positiveInt, DEFAULT_KNN_K)
-    .option('--temperature <t>', 'vote weight exp(sim/t)', positiveNum, DEFAULT_KNN_TEMPERATURE)
-    .option('--chunk-size <n>', 'test rows per similarity chunk (default: about 16M similarities at once)', positiveInt)
+    .option('--k <n>', 'neighbours', b(E.k), DEFAULT_KNN_K)
+    .option('--temperature <t>', 'vote weight exp(sim/t)', b(E.temperature), DEFAULT_KNN_TEMPERATURE)
+    .option('--chunk-size <n>', 'test rows per similarity chunk (default: about 16M similarities at once)', b(E.chunkSize))
     .action(async (o: CommonOptions & { k: number; temperature: number; chunkSize?: number }) => {
       const l = loadRun(o);
       const r = await withSplits(o, l.run, (train, test) => torch.scope(() => knnEvaluate(
@@ -168,11 +148,11 @@ function registerKnn(evalCmd: Command): void {
 function registerLinear(evalCmd: Command): void {
   addRunOptions(evalCmd.command('linear').description('linear evaluation: L2-regularised logistic regression on frozen features, L2 chosen on a validation split'))
     .option('--l2 <list>', `comma-separated L2 strengths to try (default ${DEFAULT_L2_GRID.join(',')})`, numberList)
-    .option('--val-fraction <f>', 'share of each class held out to choose L2', positiveNum, 0.2)
-    .option('--augment-views <n>', 'train on n random crop+flip views per image instead of the plain images', positiveInt)
-    .option('--max-iter <n>', 'L-BFGS iterations per fit at most', positiveInt, 1000)
+    .option('--val-fraction <f>', 'share of each class held out to choose L2', b(E.valFraction), 0.2)
+    .option('--augment-views <n>', 'train on n random crop+flip views per image instead of the plain images', b(E.augmentViews))
+    .option('--max-iter <n>', 'L-BFGS iterations per fit at most', b(E.maxIter), 1000)
     .option('--no-standardize', 'fit on the raw features instead of standardised ones')
-    .option('--seed <n>', 'seed of the validation split and views', int, 0)
+    .option('--seed <n>', 'seed of the validation split and views', b(E.seed), 0)
     .action(async (o: CommonOptions & { l2?: number[]; valFraction: number; augmentViews?: number; maxIter: number; standardize: boolean; seed: number }) => {
       const l = loadRun(o);
       const r = await withSplits(o, l.run, (train, test) => torch.scope(() => {
@@ -199,13 +179,13 @@ function registerLinear(evalCmd: Command): void {
 
 function registerFinetune(program: Command): void {
   addRunOptions(program.command('finetune').description('fine-tune the encoder with a new linear head on a class-balanced fraction of the labels'), true)
-    .requiredOption('--label-fraction <f>', 'share of each class\'s labels to train on, e.g. 0.01 or 0.1', fraction)
-    .option('--epochs <n>', 'epochs over the labelled subset (default 60 for <= 1% labels, else 30)', positiveInt)
-    .option('--lr <base>', 'base learning rate, scaled by batch/256, cosine-decayed', positiveNum, 0.05)
-    .option('--momentum <m>', 'Nesterov momentum', nonNegativeNum, 0.9)
-    .option('--weight-decay <x>', 'weight decay', nonNegativeNum, 0)
+    .requiredOption('--label-fraction <f>', 'share of each class\'s labels to train on, e.g. 0.01 or 0.1', b(FT.labelFraction))
+    .option('--epochs <n>', 'epochs over the labelled subset (default 60 for <= 1% labels, else 30)', b(FT.epochs))
+    .option('--lr <base>', 'base learning rate, scaled by batch/256, cosine-decayed', b(FT.lr), 0.05)
+    .option('--momentum <m>', 'Nesterov momentum', b(FT.momentum), 0.9)
+    .option('--weight-decay <x>', 'weight decay', b(FT.weightDecay), 0)
     .option('--from-head-layer', 'keep the projection head\'s first layer under the new head (SimCLRv2)')
-    .option('--seed <n>', 'seed of the label subset, data order, views and head init', int, 0)
+    .option('--seed <n>', 'seed of the label subset, data order, views and head init', b(E.seed), 0)
     .option('--out <dir>', 'output folder (default RUN/finetune-<fraction>)')
     .action(async (o: CommonOptions & { labelFraction: number; epochs?: number; lr: number; momentum: number; weightDecay: number; fromHeadLayer?: boolean; seed: number; out?: string }) => {
       const l = loadRun(o);
@@ -233,10 +213,10 @@ function registerEmbed(program: Command): void {
     .requiredOption('--out <file>', 'output .safetensors file')
     .addOption(new Option('--split <name>', 'split to embed').choices(['train', 'test']).default('train'))
     .option('--checkpoint <file>', 'use this checkpoint instead of RUN/checkpoints/last.safetensors')
-    .option('--limit <n>', 'only the first n samples', positiveInt)
-    .option('--batch-size <n>', 'images per forward pass', positiveInt, 256)
+    .option('--limit <n>', 'only the first n samples', b(E.limit))
+    .option('--batch-size <n>', 'images per forward pass', b(E.batchSize), 256)
     .option('--device <dev>', DEVICE_HELP, 'auto')
-    .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt)
+    .option('--threads <n>', 'intra-op threads (default: all cores)', b(E.threads))
     .option('--json', 'print exactly one JSON object on stdout')
     .action(async (o: Omit<CommonOptions, 'testLimit'> & { out: string; split: 'train' | 'test' }) => {
       const l = loadRun(o);

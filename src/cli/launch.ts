@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 import { DEFAULT_TIMEOUT_S } from '../dist/env.js';
 import { launch } from '../dist/launch.js';
 import { UsageError, setCommandExitCode } from './errors.js';
-import { int, num } from './options.js';
+import { bounded as b } from './options.js';
+import { COMMAND_BOUNDS } from '../train/bounds.js';
+
+const L = COMMAND_BOUNDS.launch;
 
 interface LaunchFlags {
   nproc: number;
@@ -18,12 +21,12 @@ export function registerLaunchCommand(program: Command): void {
   program.command('launch')
     .description('run a command as N data-parallel ranks on this machine (multi-node: run once per node with --nnodes/--node-rank)')
     .usage('[options] -- pretrain [pretrain options]')
-    .option('--nproc <n>', 'ranks on this machine; the cores are split between them', int, 1)
-    .option('--nnodes <n>', 'machines in the job', int, 1)
-    .option('--node-rank <i>', "this machine's index in the job", int, 0)
+    .option('--nproc <n>', 'ranks on this machine; the cores are split between them', b(L.nproc), 1)
+    .option('--nnodes <n>', 'machines in the job', b(L.nnodes), 1)
+    .option('--node-rank <i>', "this machine's index in the job", b(L.nodeRank), 0)
     .option('--master-addr <host>', 'host of rank 0 (it hosts the rendezvous store)', '127.0.0.1')
-    .option('--master-port <port>', 'rendezvous port (default: a free one; required with --nnodes > 1)', int)
-    .option('--timeout <s>', `seconds a collective or the rendezvous may wait for another rank (default ${DEFAULT_TIMEOUT_S})`, num, DEFAULT_TIMEOUT_S)
+    .option('--master-port <port>', 'rendezvous port (default: a free one; required with --nnodes > 1)', b(L.masterPort))
+    .option('--timeout <s>', `seconds a collective or the rendezvous may wait for another rank (default ${DEFAULT_TIMEOUT_S})`, b(L.timeout), DEFAULT_TIMEOUT_S)
     .argument('<command...>', 'the simclr command each rank runs, after --')
     .action(async (command: string[], o: LaunchFlags) => {
       if (command[0] !== 'pretrain') throw new UsageError(`launch runs 'pretrain' (got '${command[0]}'): simclr launch --nproc 2 -- pretrain --data ...`);

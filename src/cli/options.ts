@@ -3,17 +3,35 @@ import { readFileSync, existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
+import { describeBound, withinBound, type NumberBound } from '../train/bounds.js';
+
+/** The number a flag's text spells, or NaN: '' and whitespace are not 0 here, as they are for Number(). */
+function parseNumber(value: string): number {
+  return value.trim() === '' ? NaN : Number(value);
+}
 
 export function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${value}'`);
+  const n = parseNumber(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${value}'`);
   return n;
 }
 
 export function num(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);
+  const n = parseNumber(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);
   return n;
+}
+
+/**
+ * A commander parser for a numeric flag with its row of the bounds table (src/train/bounds.ts), so the command
+ * line refuses what a config file would: `--threads 100000` ends in one line and exit 2 before any work.
+ */
+export function bounded(b: NumberBound): (value: string) => number {
+  return (value: string): number => {
+    const n = parseNumber(value);
+    if (!withinBound(n, b)) throw new InvalidArgumentError(`expected ${describeBound(b)}, got '${value}'`);
+    return n;
+  };
 }
 
 const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

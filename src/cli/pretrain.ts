@@ -5,7 +5,9 @@ import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../train/con
 import { readRunConfig } from '../train/run.js';
 import { pretrainInBackground } from '../train/background.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
-import { int, num, readConfigFile, givenOptions } from './options.js';
+import { bounded as b, readConfigFile, givenOptions } from './options.js';
+import { PRETRAIN_BOUNDS } from '../train/bounds.js';
+import { ConfigError } from '../train/config.js';
 import { EXIT_INTERRUPTED } from './errors.js';
 
 const d = DEFAULT_CONFIG;
@@ -15,30 +17,30 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--data <spec>', 'dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR[:SPLIT] | folder:DIR')
     .option('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoints/)')
     .addOption(new Option('--arch <name>', `encoder (default ${d.arch})`).choices(['resnet18', 'resnet34', 'resnet50']))
-    .option('--width <x>', `ResNet width multiplier, fractional allowed (default ${d.width})`, num)
-    .option('--image-size <px>', 'side of decoded images for folder: data (default 64)', int)
+    .option('--width <x>', `ResNet width multiplier, fractional allowed (default ${d.width})`, b(PRETRAIN_BOUNDS.width))
+    .option('--image-size <px>', 'side of decoded images for folder: data (default 64)', b(PRETRAIN_BOUNDS.imageSize))
     .addOption(new Option('--stem <kind>', 'ResNet stem; auto = CIFAR stem for images <= 32 px (default auto)').choices(['auto', 'cifar', 'imagenet']))
-    .option('--epochs <n>', `epochs (default ${d.epochs})`, num)
-    .option('--batch-size <n>', `global batch: source images per step, two views each (default ${d.batchSize})`, int)
+    .option('--epochs <n>', `epochs (default ${d.epochs})`, b(PRETRAIN_BOUNDS.epochs))
+    .option('--batch-size <n>', `global batch: source images per step, two views each (default ${d.batchSize})`, b(PRETRAIN_BOUNDS.batchSize))
     .addOption(new Option('--optimizer <name>', `optimizer (default ${d.optimizer})`).choices(['lars', 'sgd', 'adamw']))
-    .option('--lr <base>', 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)', num)
+    .option('--lr <base>', 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)', b(PRETRAIN_BOUNDS.lr))
     .addOption(new Option('--lr-scaling <rule>', 'linear: base*bs/256, sqrt: base*sqrt(bs) (default linear)').choices(['linear', 'sqrt']))
-    .option('--warmup-epochs <n>', 'linear warm-up epochs (default min(10, epochs/10))', num)
-    .option('--weight-decay <x>', `weight decay (default ${d.weightDecay})`, num)
-    .option('--temperature <t>', `NT-Xent temperature (default ${d.temperature})`, num)
-    .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, int)
-    .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, int)
-    .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, num)
-    .option('--crop-min-scale <x>', `smallest random-crop area fraction (default ${d.cropMinScale})`, num)
+    .option('--warmup-epochs <n>', 'linear warm-up epochs (default min(10, epochs/10))', b(PRETRAIN_BOUNDS.warmupEpochs))
+    .option('--weight-decay <x>', `weight decay (default ${d.weightDecay})`, b(PRETRAIN_BOUNDS.weightDecay))
+    .option('--temperature <t>', `NT-Xent temperature (default ${d.temperature})`, b(PRETRAIN_BOUNDS.temperature))
+    .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, b(PRETRAIN_BOUNDS.projLayers))
+    .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, b(PRETRAIN_BOUNDS.projDim))
+    .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, b(PRETRAIN_BOUNDS.colorStrength))
+    .option('--crop-min-scale <x>', `smallest random-crop area fraction (default ${d.cropMinScale})`, b(PRETRAIN_BOUNDS.cropMinScale))
     .option('--blur', 'Gaussian blur p=0.5 (default on)')
     .option('--no-blur', 'no Gaussian blur')
-    .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, int)
+    .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, b(PRETRAIN_BOUNDS.seed))
     .option('--resume', 'continue the run in --out from its last checkpoint, exactly')
-    .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', int)
-    .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, int)
-    .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', int)
-    .option('--knn-every <n>', 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)', int)
-    .option('--threads <n>', 'intra-op threads (default: all cores)', int)
+    .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', b(PRETRAIN_BOUNDS.maxSteps))
+    .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, b(PRETRAIN_BOUNDS.logSteps))
+    .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', b(PRETRAIN_BOUNDS.checkpointSteps))
+    .option('--knn-every <n>', 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)', b(PRETRAIN_BOUNDS.knnEvery))
+    .option('--threads <n>', 'intra-op threads (default: all cores)', b(PRETRAIN_BOUNDS.threads))
     .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
     .option('--device <dev>', 'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default auto)')
     .option('--strict', 'fail on unreadable images instead of skipping them')
@@ -53,6 +55,15 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   const resume = given.resume === true;
   delete given.resume;
   const file = typeof given.config === 'string' ? readConfigFile(given.config) : {};
+  // The file's own values are checked on their own first, so a bad one is reported with the file's name.
+  if (typeof given.config === 'string' && Object.keys(file).length > 0) {
+    try {
+      resolveConfig({ data: '-', out: '-', ...file });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`--config ${given.config}: ${e.message}`);
+      throw e;
+    }
+  }
   delete given.config;
   let base: Record<string, unknown> = {};
   if (resume) {
@@ -84,6 +95,7 @@ export async function runPretrain(config: PretrainConfig, resume: boolean, quiet
       const ranks = i.worldSize > 1 ? `, ${i.worldSize} ranks over ${i.backend}` : '';
       const from = i.step > 0 ? `from step ${i.step} ` : '';
       process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);
+      if (i.knn !== null) process.stderr.write(`kNN monitor every ${i.knn.every} epoch(s): memory bank ${i.knn.bank}, queries ${i.knn.queries} (held out)\n`);
     },
     onProgress: (p) => {
       if (!bar) return;

@@ -72,6 +72,16 @@ export function parseDataSpec(spec: string): DataSpec {
   return { kind: kind as DataKind, dir: expandHome(rest), ...(split ? { split } : {}) };
 }
 
+/**
+ * The spec without a split, so the caller's split applies: 'stl10:DIR:train+unlabeled' gives 'stl10:DIR'. The kNN
+ * monitor opens its train and test splits from it. Other specs come back as given.
+ * @throws DataError for a spec parseDataSpec refuses.
+ */
+export function specWithoutSplit(spec: string): string {
+  const s = parseDataSpec(spec);
+  return s.split === undefined ? spec : spec.slice(0, spec.length - s.split.length - 1);
+}
+
 /** Only STL-10 has an unlabelled part; elsewhere 'train+unlabeled' is just the training set. */
 function labelledSplit(kind: DataKind, split: Split): 'train' | 'test' {
   if (split === 'unlabeled') throw new DataError(`${kind} has no unlabeled split (only stl10 does); use train or test`);

@@ -156,22 +156,37 @@ export function extractViews(encoder: Module<Tensor, Tensor>, ds: ImageDataset, 
   });
 }
 
+export interface TopkOptions {
+  /**
+   * The scores are vote sums (kNN): a class scoring 0 got no votes and is no prediction, so a row whose true class got
+   * none is a miss at every k, however the unvoted classes tie.
+   */
+  votes?: boolean;
+}
+
 /**
  * Top-k accuracy of class scores [M, C] for each k in ks. A class ranks after every class with a higher score
- * and after equal-scored classes of lower index, so ties (kNN classes without votes) count the same every time.
+ * and after equal-scored classes of lower index, so ties count the same every time. With `votes`, only classes with
+ * a positive score are predictions (kNN with k = 1 gives top-5 == top-1).
+ * @throws RangeError for a label outside [0, C), and for NaN scores (NaN features or logits would otherwise rank
+ *   first: NaN compares greater than nothing).
  */
-export function topkAccuracy(scores: Tensor, labels: Int32Array, ks: readonly number[]): number[] {
+export function topkAccuracy(scores: Tensor, labels: Int32Array, ks: readonly number[], opts: TopkOptions = {}): number[] {
   const [m, c] = scores.shape as [number, number];
   if (scores.ndim !== 2 || m !== labels.length) throw new RangeError(`topkAccuracy: scores [${scores.shape.join(', ')}] for ${labels.length} labels`);
   const bad = labels.findIndex((y) => y < 0 || y >= c);
   if (bad >= 0) throw new RangeError(`topkAccuracy: label ${labels[bad]} of row ${bad} is outside [0, ${c})`);
   return torch.noGrad(() => torch.scope(() => {
+    const nanRows = Number(scores.isnan().any(1).sum().item());
+    if (nanRows > 0) throw new RangeError(`topkAccuracy: ${nanRows} of ${m} rows have NaN scores (NaN features or logits); no accuracy is computed from them`);
     const y = torch.tensor(BigInt64Array.from(labels, (v) => BigInt(v)), { shape: [m, 1], device: scores.device });
     const own = scores.gather(1, y);
     const classes = torch.arange(c, undefined, 1, { device: scores.device }).unsqueeze(0);
     const before = scores.gt(own).logicalOr(scores.eq(own).logicalAnd(classes.lt(y)));
     const rank = before.sum(1).toArray() as BigInt64Array;
-    return ks.map((k) => rank.reduce((hits, r) => hits + (r < BigInt(k) ? 1 : 0), 0) / m);
+    // An unvoted true class gets a rank no k reaches.
+    const voted = opts.votes ? (own.gt(0).flatten().toArray() as Uint8Array) : null;
+    return ks.map((k) => rank.reduce((hits, r, i) => hits + (r < BigInt(k) && (voted === null || voted[i]) ? 1 : 0), 0) / m);
   }));
 }
 

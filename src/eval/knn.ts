@@ -88,7 +88,10 @@ export function knnEvaluate(train: Features, test: Features, opts: KnnOptions = 
     if (tr.labels.length === 0 || te.labels.length === 0) throw new RangeError('knn: needs labelled training and test samples');
     const numClasses = opts.numClasses ?? classCount(tr.labels, te.labels);
     const scores = knnScores(tr.features, tr.labels, te.features, { ...opts, numClasses });
-    const [top1, top5] = topkAccuracy(scores, te.labels, [1, 5]) as [number, number];
+    // exp(sim / T) overflows float32 for T below about 0.012: infinite votes would tie and rank by class index.
+    if (Number(scores.isinf().sum().item()) > 0) throw new RangeError(`knn: votes exp(sim / ${opts.temperature ?? DEFAULT_KNN_TEMPERATURE}) overflow; use a larger temperature`);
+    // Only voted classes are predictions: top-5 never counts a class no neighbour voted for.
+    const [top1, top5] = topkAccuracy(scores, te.labels, [1, 5], { votes: true }) as [number, number];
     return {
       top1, top5, k: Math.min(opts.k ?? DEFAULT_KNN_K, tr.labels.length), temperature: opts.temperature ?? DEFAULT_KNN_TEMPERATURE,
       trainCount: tr.labels.length, testCount: te.labels.length,

@@ -1,6 +1,7 @@
 // Pretraining configuration: one typed object, its defaults, and validation with messages that name the field.
 import type { LrScaling } from '../optim/schedule.js';
 import type { ResNetDepth, Stem } from '../models/resnet.js';
+import { PRETRAIN_BOUNDS, boundMessage, describeValue, withinBound, type NumberBound } from './bounds.js';
 
 export type Arch = `resnet${ResNetDepth}`;
 export type OptimizerName = 'lars' | 'sgd' | 'adamw';
@@ -49,7 +50,10 @@ export interface PretrainConfig {
   strict: boolean;
   /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
   syncBn: boolean;
-  /** kNN monitor on the labelled train/test splits every n epochs (0 = off; single-process runs). */
+  /**
+   * kNN monitor every n epochs (0 = off; single-process runs): the dataset's labelled train split as the memory bank
+   * and its held-out test split as the queries, whatever split `data` names (pretrain.ts, openKnnData).
+   */
   knnEvery: number;
 }
 
@@ -88,84 +92,76 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function positiveInt(v: unknown, key: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`--${kebab(key)} must be a positive integer, got ${String(v)}`);
+/** A number field checked against its row of PRETRAIN_BOUNDS. */
+function bounded(v: unknown, key: keyof typeof PRETRAIN_BOUNDS): number {
+  const b: NumberBound = PRETRAIN_BOUNDS[key];
+  if (!withinBound(v, b)) throw new ConfigError(boundMessage(`--${kebab(key)}`, v, b));
   return v;
 }
-function nonNegativeInt(v: unknown, key: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ConfigError(`--${kebab(key)} must be a non-negative integer, got ${String(v)}`);
-  return v;
-}
-function positiveNumber(v: unknown, key: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(`--${kebab(key)} must be a positive number, got ${String(v)}`);
-  return v;
+function orNull(v: unknown, key: keyof typeof PRETRAIN_BOUNDS): number | null {
+  return v === null ? null : bounded(v, key);
 }
 function oneOf<T extends string>(v: unknown, key: string, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new ConfigError(`--${kebab(key)} must be one of ${allowed.join('|')}, got '${String(v)}'`);
+  if (!allowed.includes(v as T)) throw new ConfigError(`--${kebab(key)} must be one of ${allowed.join('|')}, got ${describeValue(v)}`);
   return v as T;
+}
+/** Exactly true or false: a config file's "yes" or "false" string is refused, not read as false or true. */
+function bool(v: unknown, key: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`--${kebab(key)} must be true or false, got ${describeValue(v)}`);
+  return v;
 }
 
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Merges defaults with the given values (unknown keys rejected) and checks every field. */
+/**
+ * Merges defaults with the given values and checks every field: types exactly (a string "32" is not a number, "yes"
+ * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/train/bounds.ts).
+ * @throws ConfigError naming the option, for unknown keys (all of them at once) and for any value out of its type or
+ *   bounds. Whether --epochs gives at least one step depends on the data, so pretrain() checks that when it opens it.
+ */
 export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
   const known = new Set([...Object.keys(DEFAULT_CONFIG), 'data', 'out']);
-  for (const k of Object.keys(values)) if (!known.has(k)) throw new ConfigError(`unknown option '${kebab(k)}'`);
+  const unknown = Object.keys(values).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new ConfigError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
   const c = { ...DEFAULT_CONFIG, ...values } as Record<string, unknown>;
-  if (typeof c.data !== 'string' || c.data === '') throw new ConfigError('--data is required (e.g. --data fashion-mnist)');
-  if (typeof c.out !== 'string' || c.out === '') throw new ConfigError('--out is required (the run folder)');
+  if (typeof c.data !== 'string' || c.data === '') throw new ConfigError(`--data is required (e.g. --data fashion-mnist)${c.data === undefined ? '' : `, got ${describeValue(c.data)}`}`);
+  if (typeof c.out !== 'string' || c.out === '') throw new ConfigError(`--out is required (the run folder)${c.out === undefined ? '' : `, got ${describeValue(c.out)}`}`);
   const cfg: PretrainConfig = {
     data: c.data,
     out: c.out,
     arch: oneOf(c.arch, 'arch', ['resnet18', 'resnet34', 'resnet50'] as const),
-    width: positiveNumber(c.width, 'width'),
-    imageSize: c.imageSize === null ? null : positiveInt(c.imageSize, 'imageSize'),
+    width: bounded(c.width, 'width'),
+    imageSize: orNull(c.imageSize, 'imageSize'),
     stem: oneOf(c.stem, 'stem', ['auto', 'cifar', 'imagenet'] as const),
-    epochs: positiveNumber(c.epochs, 'epochs'),
-    batchSize: positiveInt(c.batchSize, 'batchSize'),
+    epochs: bounded(c.epochs, 'epochs'),
+    batchSize: bounded(c.batchSize, 'batchSize'),
     optimizer: oneOf(c.optimizer, 'optimizer', ['lars', 'sgd', 'adamw'] as const),
-    lr: c.lr === null ? null : positiveNumber(c.lr, 'lr'),
+    lr: orNull(c.lr, 'lr'),
     lrScaling: oneOf(c.lrScaling, 'lrScaling', ['linear', 'sqrt'] as const),
-    warmupEpochs: c.warmupEpochs === null ? null : (() => {
-      const w = c.warmupEpochs;
-      if (typeof w !== 'number' || !(w >= 0)) throw new ConfigError(`--warmup-epochs must be >= 0, got ${String(w)}`);
-      return w;
-    })(),
-    weightDecay: (() => {
-      const w = c.weightDecay;
-      if (typeof w !== 'number' || !(w >= 0)) throw new ConfigError(`--weight-decay must be >= 0, got ${String(w)}`);
-      return w;
-    })(),
-    temperature: positiveNumber(c.temperature, 'temperature'),
-    projLayers: positiveInt(c.projLayers, 'projLayers'),
-    projDim: positiveInt(c.projDim, 'projDim'),
-    colorStrength: (() => {
-      const s = c.colorStrength;
-      if (typeof s !== 'number' || !(s >= 0 && s <= 2.5)) throw new ConfigError(`--color-strength must be in [0, 2.5], got ${String(s)}`);
-      return s;
-    })(),
-    cropMinScale: (() => {
-      const m = c.cropMinScale;
-      if (typeof m !== 'number' || !(m > 0 && m <= 1)) throw new ConfigError(`--crop-min-scale must be in (0, 1], got ${String(m)}`);
-      return m;
-    })(),
-    blur: typeof c.blur === 'boolean' ? c.blur : (() => { throw new ConfigError(`--blur must be true or false, got ${String(c.blur)}`); })(),
-    seed: nonNegativeInt(c.seed, 'seed'),
-    maxSteps: c.maxSteps === null ? null : positiveInt(c.maxSteps, 'maxSteps'),
-    logSteps: positiveInt(c.logSteps, 'logSteps'),
-    checkpointSteps: nonNegativeInt(c.checkpointSteps, 'checkpointSteps'),
-    threads: c.threads === null ? null : positiveInt(c.threads, 'threads'),
+    warmupEpochs: orNull(c.warmupEpochs, 'warmupEpochs'),
+    weightDecay: bounded(c.weightDecay, 'weightDecay'),
+    temperature: bounded(c.temperature, 'temperature'),
+    projLayers: bounded(c.projLayers, 'projLayers'),
+    projDim: bounded(c.projDim, 'projDim'),
+    colorStrength: bounded(c.colorStrength, 'colorStrength'),
+    cropMinScale: bounded(c.cropMinScale, 'cropMinScale'),
+    blur: bool(c.blur, 'blur'),
+    seed: bounded(c.seed, 'seed'),
+    maxSteps: orNull(c.maxSteps, 'maxSteps'),
+    logSteps: bounded(c.logSteps, 'logSteps'),
+    checkpointSteps: bounded(c.checkpointSteps, 'checkpointSteps'),
+    threads: orNull(c.threads, 'threads'),
     precision: oneOf(c.precision, 'precision', ['fp32', 'bf16'] as const),
     device: (() => {
       const d = c.device;
-      if (typeof d !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(d)) throw new ConfigError(`--device must be cpu, cuda, cuda:N or auto, got '${String(d)}'`);
+      if (typeof d !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(d)) throw new ConfigError(`--device must be cpu, cuda, cuda:N or auto, got ${describeValue(d)}`);
       return d;
     })(),
-    strict: c.strict === true,
-    knnEvery: nonNegativeInt(c.knnEvery, 'knnEvery'),
-    syncBn: typeof c.syncBn === 'boolean' ? c.syncBn : (() => { throw new ConfigError(`--sync-bn must be true or false, got ${String(c.syncBn)}`); })(),
+    strict: bool(c.strict, 'strict'),
+    knnEvery: bounded(c.knnEvery, 'knnEvery'),
+    syncBn: bool(c.syncBn, 'syncBn'),
   };
   return cfg;
 }

@@ -2,8 +2,8 @@
 // metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as torch from '../torch/index.js';
-import { openDataset } from '../data/spec.js';
-import type { ImageDataset } from '../data/dataset.js';
+import { openDataset, specWithoutSplit } from '../data/spec.js';
+import { DataError, type ImageDataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/loader.js';
 import { BatchUploader } from '../data/uploader.js';
 import { defaultAugmentConfig, type AugmentConfig } from '../augment/params.js';
@@ -29,6 +29,9 @@ export interface MetricsRow {
   /** kNN monitor (--knn-every) on epoch-end rows: weighted kNN top-1/top-5 on labelled subsets. */
   knn_top1?: number;
   knn_top5?: number;
+  /** The kNN monitor's memory bank and query datasets, e.g. 'stl10/train' and 'stl10/test'. */
+  knn_bank?: string;
+  knn_queries?: string;
   epoch_end?: boolean;
 }
 
@@ -85,6 +88,8 @@ export interface StartInfo {
   /** Data-parallel ranks (1 without `simclr launch`) and their process-group backend, if any. */
   worldSize: number;
   backend: string | null;
+  /** The kNN monitor's datasets (memory bank and queries, by name), or null when it is off. */
+  knn: { every: number; bank: string; queries: string } | null;
 }
 
 export interface PretrainHooks {
@@ -153,8 +158,13 @@ export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: st
 }
 
 /**
- * The labelled splits for --knn-every, or null (with a warning) where the data has no labels or the run is
- * distributed: other ranks would wait in their next collective while rank 0 evaluated.
+ * The kNN monitor's data (--knn-every): the held-out labelled split of the training data's dataset, whatever split
+ * --data names: the labelled train split is the memory bank and the test split the queries (stl10:DIR:train+unlabeled
+ * trains on train+unlabeled and is monitored on stl10/train vs stl10/test, as the SimCLR papers evaluate). Null
+ * (with a warning) where the data has no labels or the run is distributed: other ranks would wait in their next
+ * collective while rank 0 evaluated.
+ * @throws ConfigError where the dataset has labels but no held-out labelled split (a folder without test/ or val/):
+ *   monitoring on training images would report a number that looks like held-out accuracy and is not.
  */
 async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?: (msg: string) => void): Promise<{ train: ImageDataset; test: ImageDataset } | null> {
   const warn = onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
@@ -162,14 +172,29 @@ async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?
     warn('--knn-every is ignored in distributed runs; evaluate with `simclr eval knn` instead');
     return null;
   }
-  const size = cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {};
-  const train = await openDataset(cfg.data, { split: 'train', ...size });
+  const spec = specWithoutSplit(cfg.data);
+  const opts = { ...(cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {}), strict: cfg.strict };
+  const train = await openDataset(spec, { split: 'train', ...opts });
   if (train.labels === null || train.numClasses === 0) {
     train.close();
     warn(`--knn-every needs labels, and ${cfg.data} has none; the kNN monitor is off`);
     return null;
   }
-  return { train, test: await openDataset(cfg.data, { split: 'test', ...size }) };
+  let test: ImageDataset;
+  try {
+    test = await openDataset(spec, { split: 'test', ...opts });
+  } catch (e) {
+    train.close();
+    if (e instanceof DataError) throw new ConfigError(`--knn-every needs a held-out labelled split of ${cfg.data} for its queries: ${e.message}`);
+    throw e;
+  }
+  if (test.labels === null || !test.labels.some((y) => y >= 0)) {
+    const name = test.name;
+    train.close();
+    test.close();
+    throw new ConfigError(`--knn-every needs a held-out labelled split of ${cfg.data} for its queries, and ${name} has no labels`);
+  }
+  return { train, test };
 }
 
 /**
@@ -231,6 +256,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
 
     const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
     const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
+    // A run of zero steps would train nothing and report a checkpoint it never wrote: refused before the model exists.
+    if (plan.totalSteps < 1) {
+      throw new ConfigError(`--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`);
+    }
     const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
     const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
 
@@ -258,6 +287,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     hooks.onStart?.({
       device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
       backend: dist?.group.backend ?? null,
+      knn: knnData === null ? null : { every: cfg.knnEvery, bank: knnData.train.name, queries: knnData.test.name },
     });
     const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
     if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
@@ -389,7 +419,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
           log({
             epoch: epoch + 1, step, loss: window.loss / window.steps, lr, contrastive_acc: window.acc / window.steps,
             images_per_s: Math.round(imagesPerSec * 10) / 10, ...(epochEnd ? { epoch_end: true } : {}),
-            ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5 } : {}),
+            ...(knn ? { knn_top1: knn.top1, knn_top5: knn.top5, knn_bank: knnData!.train.name, knn_queries: knnData!.test.name } : {}),
           });
           window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
         }

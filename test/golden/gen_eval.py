@@ -57,9 +57,12 @@ def knn_reference(train_x, train_y, test_x, test_y, k, t, classes):
         scores = [0.0] * classes
         for sim, j in sims[:k]:
             scores[int(train_y[j])] += math.exp(sim / t)
+        # A class without votes is no prediction: the true class counts only when it got votes, and ranks after
+        # every class with more and after equal-scored classes of lower index.
         rank = sum(1 for c in range(classes) if scores[c] > scores[y] or (scores[c] == scores[y] and c < y))
-        hits1 += rank < 1
-        hits5 += rank < 5
+        voted = scores[y] > 0
+        hits1 += voted and rank < 1
+        hits5 += voted and rank < 5
         scores_all.append(scores)
     n = len(test_y)
     return scores_all, hits1 / n, hits5 / n

@@ -1,0 +1,128 @@
+// The bounds of every numeric command-line option, in one table used by both the commander parsers (src/cli/options.ts)
+// and config files/library configs (resolveConfig), so a value is refused with the same one-line message either way,
+// before any work starts. The limits are the ones past which a run cannot do what the option promises:
+//   --threads        at most 4 x os.availableParallelism(): more only oversubscribes the cores (100000 started
+//                    thousands of OS threads and no step finished)
+//   --batch-size     pretraining: at least 2, NT-Xent needs negatives (a batch of 1 has a loss of exactly 0)
+//   --width          [1/16, 8]: every ResNet stage keeps at least 4 channels (64/16) instead of rounding to 1
+//   --lr             (0, 100]: a finite base rate; scaled by batch/256 it must stay finite
+//   --seed           a safe integer in [0, 2^53): the augmentation RNG's key range (src/augment/rng.ts)
+//   --image-size     [8, 1024] px: the decoded folder images are held in memory as bytes
+//   --proj-dim       [1, 16384]; --proj-layers [1, 16]
+//   --epochs         (0, 1e6]; pretrain() also refuses epochs that give zero steps on the data
+import { availableParallelism } from 'node:os';
+
+export interface NumberBound {
+  /** 'int' values must be safe integers. */
+  kind: 'int' | 'number';
+  min: number;
+  max: number;
+  /** The lower end is excluded: (min, max]. */
+  minExclusive?: boolean;
+  /** The upper end is excluded: [min, max). */
+  maxExclusive?: boolean;
+  /** Why the bound is there, appended to the message. */
+  why?: string;
+}
+
+/** Largest --threads accepted on this machine. */
+export const MAX_THREADS = 4 * availableParallelism();
+const SAFE = Number.MAX_SAFE_INTEGER;
+
+const threads: NumberBound = { kind: 'int', min: 1, max: MAX_THREADS, why: `4 x the ${availableParallelism()} cores here; more only oversubscribes them` };
+const seed: NumberBound = { kind: 'int', min: 0, max: SAFE, why: 'the range of the seeded generators, [0, 2^53)' };
+const positiveCount: NumberBound = { kind: 'int', min: 1, max: SAFE };
+const lr: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 100 };
+const weightDecay: NumberBound = { kind: 'number', min: 0, max: 1 };
+const imageSize: NumberBound = { kind: 'int', min: 8, max: 1024 };
+const colorStrength: NumberBound = { kind: 'number', min: 0, max: 2.5 };
+
+/** Pretraining options (PretrainConfig's numeric fields, by camelCase key): flags, --config files and resolveConfig. */
+export const PRETRAIN_BOUNDS = {
+  width: { kind: 'number', min: 1 / 16, max: 8, why: 'every ResNet stage keeps at least 4 channels' },
+  imageSize,
+  epochs: { kind: 'number', min: 0, minExclusive: true, max: 1e6 },
+  batchSize: { kind: 'int', min: 2, max: 1 << 20, why: 'NT-Xent needs at least one other image as a negative' },
+  lr,
+  warmupEpochs: { kind: 'number', min: 0, max: 1e6 },
+  weightDecay,
+  temperature: { kind: 'number', min: 0, minExclusive: true, max: 100 },
+  projLayers: { kind: 'int', min: 1, max: 16 },
+  projDim: { kind: 'int', min: 1, max: 16384 },
+  colorStrength,
+  cropMinScale: { kind: 'number', min: 0, minExclusive: true, max: 1 },
+  seed,
+  maxSteps: positiveCount,
+  logSteps: positiveCount,
+  checkpointSteps: { kind: 'int', min: 0, max: SAFE },
+  threads,
+  knnEvery: { kind: 'int', min: 0, max: SAFE },
+} as const satisfies Record<string, NumberBound>;
+
+/** The other commands' numeric options, by command and camelCase key. */
+export const COMMAND_BOUNDS = {
+  eval: {
+    limit: positiveCount,
+    testLimit: positiveCount,
+    batchSize: { kind: 'int', min: 1, max: 1 << 16 },
+    threads,
+    k: { kind: 'int', min: 1, max: 1e6 },
+    temperature: { kind: 'number', min: 0.02, max: 100, why: 'votes exp(sim/T) stay finite in float32' },
+    chunkSize: positiveCount,
+    l2: { kind: 'number', min: 0, max: 1e6 },
+    valFraction: { kind: 'number', min: 0, minExclusive: true, max: 1, maxExclusive: true },
+    augmentViews: { kind: 'int', min: 1, max: 100 },
+    maxIter: { kind: 'int', min: 1, max: 1e6 },
+    seed,
+  },
+  finetune: {
+    labelFraction: { kind: 'number', min: 0, minExclusive: true, max: 1 },
+    epochs: { kind: 'int', min: 1, max: 1e5 },
+    lr,
+    momentum: { kind: 'number', min: 0, max: 1, maxExclusive: true },
+    weightDecay,
+  },
+  augment: { count: { kind: 'int', min: 1, max: 1024 }, seed, imageSize, colorStrength },
+  demo: { maxSteps: positiveCount },
+  launch: {
+    nproc: { kind: 'int', min: 1, max: 1024 },
+    nnodes: { kind: 'int', min: 1, max: 65536 },
+    nodeRank: { kind: 'int', min: 0, max: 65535 },
+    masterPort: { kind: 'int', min: 1, max: 65535, why: 'a TCP port' },
+    timeout: { kind: 'number', min: 0, minExclusive: true, max: 7 * 24 * 3600, why: 'seconds, at most a week' },
+  },
+} as const satisfies Record<string, Record<string, NumberBound>>;
+
+/** How a value is named in a message: strings are quoted and called strings, so "32" never reads as 32. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function fmt(x: number): string {
+  if (x === Number.MAX_SAFE_INTEGER) return '2^53-1';
+  if (x === 1 / 16) return '1/16';
+  return String(x);
+}
+
+/** The bound in words: 'an integer in [2, 1048576] (why)'. */
+export function describeBound(b: NumberBound): string {
+  const range = `${b.minExclusive ? '(' : '['}${fmt(b.min)}, ${fmt(b.max)}${b.maxExclusive ? ')' : ']'}`;
+  return `${b.kind === 'int' ? 'an integer' : 'a number'} in ${range}${b.why ? ` (${b.why})` : ''}`;
+}
+
+/** Whether v is a number (not a numeric string) within the bound. */
+export function withinBound(v: unknown, b: NumberBound): v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  if (b.kind === 'int' && !Number.isSafeInteger(v)) return false;
+  if (b.minExclusive ? !(v > b.min) : !(v >= b.min)) return false;
+  return b.maxExclusive ? v < b.max : v <= b.max;
+}
+
+/** The message for a value outside its bound, naming the flag: '--threads must be an integer in [1, 8] (...), got 100000'. */
+export function boundMessage(flag: string, v: unknown, b: NumberBound): string {
+  return `${flag} must be ${describeBound(b)}, got ${describeValue(v)}`;
+}
