@@ -115,3 +115,30 @@ test('doctor and info --env report libtorch, CPU capability, BLAS, threads, allo
   assert.equal(bare.code, 2);
   assert.match(bare.stderr, /give a run folder, or --env/);
 });
+
+test('out-of-range numbers and mistyped config values: one line and exit 2 before any work (issue 15, item 14)', () => {
+  const out = join(tmp(), 'run');
+  const cases: [string[], RegExp][] = [
+    [['pretrain', '--data', 'fashion-mnist', '--out', out, '--threads', '100000'], /--threads <n>.*expected an integer in \[1, \d+\]/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', out, '--batch-size', '1'], /--batch-size <n>.*NT-Xent/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', out, '--seed', '1e300'], /--seed <n>.*expected an integer in \[0, 2\^53-1\]/],
+    [['eval', 'knn', '--run', out, '--data', 'fashion-mnist', '--k', '0'], /--k <n>.*expected an integer in \[1, 1000000\]/],
+    [['launch', '--master-port', '70000', '--', 'pretrain'], /--master-port <port>.*TCP port/],
+  ];
+  const cfg = join(tmp(), 'c.yaml');
+  writeFileSync(cfg, ['data: fashion-mnist', 'strict: yes', 'batch-size: "32"'].join('\n'));
+  for (const [args, pattern] of cases) {
+    const r = simclr(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const r = simclr('pretrain', '--config', cfg, '--out', out);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr.trim(), new RegExp(`^simclr: --config ${cfg}: --batch-size must be an integer in .*, got the string "32"$`));
+  writeFileSync(cfg, ['data: fashion-mnist', 'strict: yes'].join('\n'));
+  const s = simclr('pretrain', '--config', cfg, '--out', out);
+  assert.equal(s.code, 2);
+  assert.equal(s.stderr.trim(), `simclr: --config ${cfg}: --strict must be true or false, got the string "yes"`);
+  assert.ok(!existsSync(out), 'no run folder');
+});

@@ -112,3 +112,29 @@ test('knnMonitor subsamples labelled train and test sets and restores the encode
   assert.deepEqual(big.features.shape, [10, 256]);
   big.features.dispose();
 });
+
+test('top-5 counts only classes that got votes: with k = 1 it equals top-1 (issue 15, item 15)', () => {
+  const c = golden.cases[2]!; // 10 classes
+  torch.scope(() => {
+    const train = features(c.trainX, c.trainY, c.dim);
+    const test = features(c.testX, c.testY, c.dim);
+    for (const k of [1, 2]) {
+      const r = knnEvaluate(train, test, { k, temperature: c.temperature, numClasses: c.numClasses });
+      if (k === 1) assert.equal(r.top5, r.top1, 'k=1: one voted class per query');
+    }
+    // A query whose true class got no vote is a miss even where unvoted classes of lower index tie ahead of it.
+    const scores = torch.tensor([[0, 0, 3, 0, 0, 0], [0, 2, 0, 1, 0, 0]]);
+    assert.deepEqual(topkAccuracy(scores, Int32Array.from([0, 3]), [1, 5], { votes: true }), [0, 0.5]);
+    assert.deepEqual(topkAccuracy(scores, Int32Array.from([0, 3]), [1, 5]), [0, 1]);
+  });
+});
+
+test('NaN scores or features are refused, never counted as hits', () => {
+  torch.scope(() => {
+    const scores = torch.tensor([[Number.NaN, 0, 0], [1, 0, 0]]);
+    assert.throws(() => topkAccuracy(scores, Int32Array.from([0, 0]), [1]), /1 of 2 rows have NaN scores/);
+    const train = features([1, 0, 0, 1], [0, 1], 2);
+    const test = features([Number.NaN, 1], [0], 2);
+    assert.throws(() => knnEvaluate(train, test, { k: 1 }), /NaN/);
+  });
+});

@@ -1,14 +1,14 @@
 // The pretraining loop end to end on real Fashion-MNIST with a tiny ResNet: learning, exact resume, divergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as torch from '../../src/torch/index.js';
 import { writeBandedIdx } from '../support/idx.js';
 import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
-import { bf16CpuWarning, pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
+import { bf16CpuWarning, pretrain, DivergenceError, type MetricsRow, type StartInfo } from '../../src/train/pretrain.js';
 import { loadCheckpoint, runPaths } from '../../src/train/run.js';
 import { pretrainInBackground } from '../../src/train/background.js';
 
@@ -134,4 +134,48 @@ test('--precision bf16 warns on an x86 CPU without AVX512-BF16 or AMX, and only 
   // Arm, or /proc/cpuinfo unreadable: nothing known, nothing said.
   assert.equal(bf16CpuWarning(['asimd']), null);
   assert.equal(bf16CpuWarning([]), null);
+});
+
+test('--epochs giving zero steps is a ConfigError before any training (issue 15, item 14)', async () => {
+  const dir = tmp();
+  await assert.rejects(pretrain(tiny(dir, { epochs: 1e-9 })), (e: unknown) => {
+    assert.equal((e as Error).name, 'ConfigError');
+    assert.match((e as Error).message, /^--epochs 1e-9 gives 0 steps: fashion-mnist\/train has 1875 steps of 32 images per epoch; use --epochs >= 0\.00027$/);
+    return true;
+  });
+  assert.throws(() => statSync(runPaths(dir).checkpoint), /ENOENT/);
+});
+
+/** A tiny STL-10 folder: 96 px images, labels 1..10 as the files store them. */
+function writeTinyStl(dir: string, train: number, test: number, unlabeled: number): void {
+  const img = (n: number): Uint8Array => Uint8Array.from({ length: n * 3 * 96 * 96 }, (_, i) => (i * 7 + (i >> 13)) % 251);
+  const labels = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => 1 + (i % 10));
+  writeFileSync(join(dir, 'train_X.bin'), img(train));
+  writeFileSync(join(dir, 'train_y.bin'), labels(train));
+  writeFileSync(join(dir, 'test_X.bin'), img(test));
+  writeFileSync(join(dir, 'test_y.bin'), labels(test));
+  writeFileSync(join(dir, 'unlabeled_X.bin'), img(unlabeled));
+}
+
+test('the kNN monitor of stl10:DIR:train+unlabeled uses stl10/train as the bank and the held-out stl10/test as queries (item 16)', async () => {
+  const data = tmp();
+  writeTinyStl(data, 12, 10, 4);
+  const dir = tmp();
+  const starts: StartInfo[] = [];
+  await pretrain(resolveConfig({ data: `stl10:${data}:train+unlabeled`, out: dir, width: 0.0625, batchSize: 8, epochs: 1, knnEvery: 1, threads: 2, projDim: 8 }), {
+    onStart: (i) => starts.push(i),
+  });
+  assert.deepEqual(starts[0]!.knn, { every: 1, bank: 'stl10/train', queries: 'stl10/test' });
+  const end = metrics(dir).find((r) => r.epoch_end)!;
+  assert.deepEqual([end.knn_bank, end.knn_queries], ['stl10/train', 'stl10/test']);
+});
+
+test('the kNN monitor refuses labelled data without a held-out split (item 16)', async () => {
+  const data = tmp();
+  writeTinyStl(data, 12, 10, 4);
+  const { rmSync } = await import('node:fs');
+  rmSync(join(data, 'test_X.bin'));
+  rmSync(join(data, 'test_y.bin'));
+  await assert.rejects(pretrain(resolveConfig({ data: `stl10:${data}:train`, out: tmp(), width: 0.0625, batchSize: 8, epochs: 1, knnEvery: 1, threads: 2 })),
+    (e: unknown) => (e as Error).name === 'ConfigError' && /--knn-every needs a held-out labelled split/.test((e as Error).message));
 });
