@@ -41,7 +41,7 @@ test('usage problems exit 2 with one line naming the problem', () => {
     [['pretrain', '--data', 'nope:x', '--out', tmp()], /unknown dataset kind 'nope'/],
     [['pretrain', '--data', 'fashion-mnist', '--out', '/etc/hostname/run'], /--out \/etc\/hostname\/run is not writable/],
     [['pretrain', '--out', tmp()], /--data is required/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--temperature', '-1'], /--temperature must be a positive number/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--temperature', '-1'], /--temperature <t>.*expected a number in \(0, 100\], got '-1'/],
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--config', '/nonexistent.yaml'], /--config \/nonexistent.yaml: no such file/],
     [['info', tmp()], /not a simclr run folder/],
   ];
