@@ -1,8 +1,8 @@
 // The bounds of every numeric command-line option, in one table used by both the commander parsers (src/cli/options.ts)
 // and config files/library configs (resolveConfig), so a value is refused with the same one-line message either way,
 // before any work starts. The limits are the ones past which a run cannot do what the option promises:
-//   --threads        at most 4 x os.availableParallelism(): more only oversubscribes the cores (100000 started
-//                    thousands of OS threads and no step finished)
+//   --threads        at most 1024 (100000 started thousands of OS threads and no step finished); a fixed cap, not
+//                    one of this machine's cores, so a run folder made on a bigger machine still opens here
 //   --batch-size     pretraining: at least 2, NT-Xent needs negatives (a batch of 1 has a loss of exactly 0)
 //   --width          [1/16, 8]: every ResNet stage keeps at least 4 channels (64/16) instead of rounding to 1
 //   --lr             (0, 100]: a finite base rate; scaled by batch/256 it must stay finite
@@ -10,7 +10,6 @@
 //   --image-size     [8, 1024] px: the decoded folder images are held in memory as bytes
 //   --proj-dim       [1, 16384]; --proj-layers [1, 16]
 //   --epochs         (0, 1e6]; pretrain() also refuses epochs that give zero steps on the data
-import { availableParallelism } from 'node:os';
 
 export interface NumberBound {
   /** 'int' values must be safe integers. */
@@ -25,11 +24,11 @@ export interface NumberBound {
   why?: string;
 }
 
-/** Largest --threads accepted on this machine. */
-export const MAX_THREADS = 4 * availableParallelism();
+/** Largest --threads accepted: a fixed cap (not this machine's), so a run's config.json is valid on any machine. */
+export const MAX_THREADS = 1024;
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-const threads: NumberBound = { kind: 'int', min: 1, max: MAX_THREADS, why: `4 x the ${availableParallelism()} cores here; more only oversubscribes them` };
+const threads: NumberBound = { kind: 'int', min: 1, max: MAX_THREADS, why: 'more threads than any CPU has cores only oversubscribes them' };
 const seed: NumberBound = { kind: 'int', min: 0, max: SAFE, why: 'the range of the seeded generators, [0, 2^53)' };
 const positiveCount: NumberBound = { kind: 'int', min: 1, max: SAFE };
 const lr: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 100 };

@@ -2,7 +2,6 @@
 // resolveConfig (config files, library callers) and from the command line alike, before any work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
 import { resolveConfig, ConfigError } from '../../src/train/config.js';
 import { PRETRAIN_BOUNDS, COMMAND_BOUNDS, withinBound } from '../../src/train/bounds.js';
 import { bounded } from '../../src/cli/options.js';
@@ -19,7 +18,7 @@ function refused(values: Record<string, unknown>, pattern: RegExp): void {
 }
 
 test('the issue\'s values are refused with a message naming the option and its range', () => {
-  refused({ threads: 100000 }, new RegExp(`^--threads must be an integer in \\[1, ${4 * availableParallelism()}\\].*got 100000$`));
+  refused({ threads: 100000 }, /^--threads must be an integer in \[1, 1024\].*got 100000$/);
   refused({ batchSize: 1 }, /^--batch-size must be an integer in \[2, .*NT-Xent.*got 1$/);
   refused({ width: 1e-6 }, /^--width must be a number in \[1\/16, 8\].*got 0.000001$/);
   refused({ lr: 1e308 }, /^--lr must be a number in \(0, 100\], got 1e\+308$/);
