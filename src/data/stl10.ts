@@ -80,7 +80,7 @@ async function openPart(
       labels[i] = v - 1;
     }
   }
-  const { fd, size } = openForReading(imagesPath, { what: 'an STL-10 image file', minBytes: IMAGE_BYTES });
+  const { fd, size } = openForReading(imagesPath, { what: 'an STL-10 image file' });
   try {
     if (size % IMAGE_BYTES !== 0) {
       throw new DataError(`${imagesPath}: ${size} bytes is not a whole number of ${IMAGE_BYTES}-byte 96x96x3 images`);
