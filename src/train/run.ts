@@ -229,9 +229,8 @@ export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterab
   const opt = parsed.optimizer;
   if (!isObject(opt)) throw checkpointError(path, `checkpoint field 'optimizer' must be an object, got ${shortJson(opt)}`);
   if (typeof opt.optimizer !== 'string' || opt.optimizer === '') throw checkpointError(path, `checkpoint field 'optimizer.optimizer' must be a non-empty string, got ${shortJson(opt.optimizer)}`);
-  if (!Array.isArray(opt.paramGroups) || opt.paramGroups.length === 0) {
-    throw checkpointError(path, `checkpoint field 'optimizer.paramGroups' must be a non-empty array, got ${shortJson(opt.paramGroups)}`);
-  }
+  // Empty is well formed (a model saved without training has no optimizer); a resume then finds it does not fit.
+  if (!Array.isArray(opt.paramGroups)) throw checkpointError(path, `checkpoint field 'optimizer.paramGroups' must be an array, got ${shortJson(opt.paramGroups)}`);
   let params = 0;
   opt.paramGroups.forEach((g: unknown, i: number) => {
     const field = `optimizer.paramGroups[${i}]`;

@@ -123,7 +123,7 @@ test('item 5: every checkpoint field is validated; resume and info fail in one l
     ['missing epoch', (m) => { const { epoch: _, ...rest } = m!; return rest; }, /checkpoint field 'epoch' must be a non-negative integer, got nothing/],
     ['missing optimizer', (m) => { const { optimizer: _, ...rest } = m!; return rest; }, /checkpoint field 'optimizer' must be an object, got nothing/],
     ['optimizer name', (m) => ({ ...m, optimizer: { ...(m!.optimizer as object), optimizer: 7 } }), /checkpoint field 'optimizer\.optimizer' must be a non-empty string/],
-    ['paramGroups', (m) => ({ ...m, optimizer: { ...(m!.optimizer as object), paramGroups: null } }), /checkpoint field 'optimizer\.paramGroups' must be a non-empty array/],
+    ['paramGroups', (m) => ({ ...m, optimizer: { ...(m!.optimizer as object), paramGroups: null } }), /checkpoint field 'optimizer\.paramGroups' must be an array/],
     ['group size', (m) => ({ ...m, optimizer: { ...(m!.optimizer as object), paramGroups: [{ options: {}, size: 'x' }] } }), /checkpoint field 'optimizer\.paramGroups\[0\]\.size' must be a positive integer/],
     ['group option', (m) => { const o = m!.optimizer as { paramGroups: { options: object; size: number }[] }; return { ...m, optimizer: { ...o, paramGroups: [{ ...o.paramGroups[0], options: { lr: 'fast' } }, ...o.paramGroups.slice(1)] } }; }, /checkpoint field 'optimizer\.paramGroups\[0\]\.options\.lr' must be a finite number/],
     ['scalars', (m) => ({ ...m, optimizer: { ...(m!.optimizer as object), scalars: { 99999: { step: 1 } } } }), /checkpoint field 'optimizer\.scalars' has '99999'/],
