@@ -1,6 +1,6 @@
 // Command definitions for `simclr`: pretrain, augment, info, demo. Each command's --help lists its flags.
 import { Command, CommanderError } from 'commander';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
 import { registerEvalCommands, DEVICE_HELP } from './eval.js';
 import * as torch from '../torch/index.js';
@@ -12,14 +12,9 @@ import { COMMAND_BOUNDS } from '../train/bounds.js';
 
 const A = COMMAND_BOUNDS.augment;
 import { resolveConfig, type PretrainConfig } from '../train/config.js';
-import { readRunConfig, runPaths, loadCheckpoint, disposeCheckpoint } from '../train/run.js';
+import { readRunConfig, runPaths, readCheckpointMeta } from '../train/run.js';
+import { readMetricsLog } from '../train/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
-import type { MetricsRow } from '../train/pretrain.js';
-
-function readMetrics(path: string): MetricsRow[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as MetricsRow);
-}
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -34,7 +29,7 @@ function sparkline(values: readonly number[], width = 60): string {
 
 function printRunSummary(dir: string): void {
   const run = readRunConfig(dir);
-  const rows = readMetrics(runPaths(dir).metrics);
+  const { rows } = readMetricsLog(runPaths(dir).metrics);
   const c = run.config;
   console.log(`run        ${dir}`);
   console.log(`data       ${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`);
@@ -45,10 +40,10 @@ function printRunSummary(dir: string): void {
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(`device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`);
   if (existsSync(runPaths(dir).checkpoint)) {
-    const ck = loadCheckpoint(runPaths(dir).checkpoint);
-    disposeCheckpoint(ck);
-    const where = ck.meta.stepInEpoch === 0 && ck.meta.step > 0 ? `end of epoch ${ck.meta.epoch}` : `epoch ${ck.meta.epoch + 1}, ${ck.meta.stepInEpoch} steps into it`;
-    console.log(`checkpoint step ${ck.meta.step} (${where})`);
+    // The header alone: a multi-gigabyte checkpoint is not read to print its step.
+    const meta = readCheckpointMeta(runPaths(dir).checkpoint);
+    const where = meta.stepInEpoch === 0 && meta.step > 0 ? `end of epoch ${meta.epoch}` : `epoch ${meta.epoch + 1}, ${meta.stepInEpoch} steps into it`;
+    console.log(`checkpoint step ${meta.step} (${where})`);
   } else {
     console.log('checkpoint none yet');
   }

@@ -1,8 +1,8 @@
 // Small filesystem helpers shared by the readers; every failure a user can
 // cause (missing directory, missing file) surfaces as a DataError naming the path.
 
-import { existsSync, openSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { checkRegularFile, openChecked, readChecked, type FileExpectation, type MakeError } from '../io/files.js';
 import { join } from 'node:path';
 import { DataError } from './dataset.js';
 
@@ -37,24 +37,29 @@ export function dataRoot(dir: string, archiveFolder: string): string {
   return isDirectory(nested) ? nested : dir;
 }
 
-export function requireFile(path: string): void {
-  if (!isFile(path)) throw new DataError(`missing file: ${path}`);
+// Data-file errors: "missing file: PATH" as before, other problems as the check words them.
+function dataError(path: string): MakeError {
+  return (message, cause) => new DataError((cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? `missing file: ${path}` : message);
 }
 
-export async function readWholeFile(path: string): Promise<Buffer> {
-  requireFile(path);
-  return readFile(path);
+/** Checks `path` is a regular file of a plausible size for `expect` (see openChecked); throws DataError naming it. */
+export function requireFile(path: string, expect: FileExpectation = { what: 'a data file' }): number {
+  return checkRegularFile(path, expect, dataError(path));
 }
 
-export function openForReading(path: string): { fd: number; size: number } {
-  requireFile(path);
-  const fd = openSync(path, 'r');
-  return { fd, size: statSync(path).size };
+/** A data file's bytes, checked first (see requireFile): a FIFO or device is refused, not read. */
+export async function readWholeFile(path: string, expect: FileExpectation = { what: 'a data file' }): Promise<Buffer> {
+  return readChecked(path, expect, dataError(path));
+}
+
+/** Opens a checked data file (see requireFile) for positional reads; the caller closes `fd`. */
+export function openForReading(path: string, expect: FileExpectation = { what: 'a data file' }): { fd: number; size: number } {
+  return openChecked(path, expect, dataError(path));
 }
 
 /** Non-empty trimmed lines of an optional text file (class-name lists); undefined when absent. */
 export async function readNameList(path: string): Promise<string[] | undefined> {
   if (!isFile(path)) return undefined;
-  const text = await readFile(path, 'utf8');
+  const text = (await readWholeFile(path, { what: 'a class-name list', maxBytes: 1 << 20 })).toString('utf8');
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
 }

@@ -8,6 +8,7 @@ import { DataError, MemoryDataset } from './dataset.js';
 import { isFile, readWholeFile, requireDirectory } from './files.js';
 
 const gunzipAsync = promisify(gunzip);
+const MAX_IDX_BYTES = 1 << 30;
 
 /** Magic numbers: two zero bytes, type code 0x08 (unsigned byte), number of dimensions. */
 const IMAGES_MAGIC = 0x00000803;
@@ -61,11 +62,12 @@ function locate(dir: string, kind: 'images' | 'labels', prefix: 'train' | 't10k'
 }
 
 async function load(path: string, magic: number): Promise<IdxArray> {
-  let buf: Uint8Array = await readWholeFile(path);
+  // MNIST-family files decode to about 47 MB; 1 GiB bounds the read and the decompression alike.
+  let buf: Uint8Array = await readWholeFile(path, { what: 'an IDX file', minBytes: 4, maxBytes: MAX_IDX_BYTES });
   // Detect gzip by content, not by name, so a renamed file still works.
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = await gunzipAsync(buf);
+      buf = await gunzipAsync(buf, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
       throw new DataError(`${path}: corrupt gzip data (${(e as Error).message})`);
     }

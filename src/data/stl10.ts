@@ -71,7 +71,8 @@ async function openPart(
   let labels: Int32Array | null = null;
   if (part !== 'unlabeled') {
     const labelsPath = join(root, `${part}_y.bin`);
-    const raw = await readWholeFile(labelsPath);
+    // One byte per image; STL-10's largest labelled part has 8,000.
+    const raw = await readWholeFile(labelsPath, { what: 'an STL-10 label file', minBytes: 1, maxBytes: 1 << 24 });
     labels = new Int32Array(raw.length);
     for (let i = 0; i < raw.length; i++) {
       const v = raw[i]!;
@@ -79,7 +80,7 @@ async function openPart(
       labels[i] = v - 1;
     }
   }
-  const { fd, size } = openForReading(imagesPath);
+  const { fd, size } = openForReading(imagesPath, { what: 'an STL-10 image file' });
   try {
     if (size % IMAGE_BYTES !== 0) {
       throw new DataError(`${imagesPath}: ${size} bytes is not a whole number of ${IMAGE_BYTES}-byte 96x96x3 images`);

@@ -1,11 +1,13 @@
 // `simclr report`: one self-contained HTML page for a run (training curves, evaluation results, augmented samples;
 // no network needed) plus the same charts as PNG files beside it. Also defines RUN/eval.json, where evaluation
 // commands record their results.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ConfigError, type PretrainConfig } from '../train/config.js';
 import { readRunConfig, runPaths, writeFileAtomic, type RunConfigFile } from '../train/run.js';
 import type { MetricsRow } from '../train/pretrain.js';
+import { readMetricsLog } from '../train/metrics-log.js';
+import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
 import { writeAugmentationGrid } from '../train/preview.js';
 import { downsample, escapeXml, formatNumber, renderLineChart, writeSvgPng, type ChartLayout, type Series } from './plot.js';
@@ -35,9 +37,11 @@ export function evalPath(runDir: string): string {
 export function readEvalResults(runDir: string): EvalResult[] {
   const path = evalPath(runDir);
   if (!existsSync(path)) return [];
+  // Checked first: a regular file of a plausible size (results are a few hundred bytes each).
+  const text = readTextChecked(path, { what: 'an eval results file', minBytes: 2, maxBytes: 64 * 1024 * 1024 }, (m) => new ConfigError(m));
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
   }
@@ -61,19 +65,9 @@ export function appendEvalResult(runDir: string, result: EvalResult): EvalResult
 /** A metrics.jsonl row; `knn_top1` is there when the kNN monitor ran at that step. */
 export type ReportMetricsRow = MetricsRow & { knn_top1?: number };
 
-/** The rows of metrics.jsonl; a torn last line (a run writing right now) is skipped. */
+/** The rows of metrics.jsonl (see readMetricsLog): a torn last line (a run writing right now) is skipped. */
 export function readMetricsRows(path: string): ReportMetricsRow[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const rows: ReportMetricsRow[] = [];
-  lines.forEach((line, i) => {
-    try {
-      rows.push(JSON.parse(line) as ReportMetricsRow);
-    } catch (e) {
-      if (i < lines.length - 1) throw new ConfigError(`${path}: line ${i + 1} is not valid JSON: ${(e as Error).message}`);
-    }
-  });
-  return rows;
+  return readMetricsLog(path).rows;
 }
 
 export interface ReportInputs {
@@ -329,7 +323,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   } catch (e) {
     notes.push(`Augmentation grid not redrawn: ${(e as Error).message}${existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''}`);
   }
-  const grid = existsSync(gridPath) ? readFileSync(gridPath) : null;
+  const grid = existsSync(gridPath) ? readChecked(gridPath, { what: 'a PNG image', minBytes: 8, maxBytes: 256 * 1024 * 1024 }, (m) => new ConfigError(m)) : null;
 
   const charts = reportCharts(rows);
   const stem = basename(html, extname(html));

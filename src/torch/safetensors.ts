@@ -1,9 +1,10 @@
 // Safetensors: named tensors in Hugging Face's safetensors format, written byte for byte as the reference
 // serializer writes them. Two layers: bytes <-> raw entries (no tensors involved), and tensors <-> bytes or files.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { openChecked, readFullyAt, tempPathFor } from '../io/files.js';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 import { type DType, dtypeCode } from './dtype.js';
@@ -191,21 +192,32 @@ function parseEntry(source: string, name: string, info: unknown): HeaderEntry {
   return { name, dtype, shape: shape as number[], begin, end };
 }
 
-/**
- * Parses and validates the bytes of a safetensors file. `source` (a path, say) names the data in error messages.
- * Tensor data must tile the data buffer exactly: in bounds, no overlaps, no gaps, nothing after the last tensor.
- */
-export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): DecodedSafetensors {
-  if (bytes.byteLength < 8) fail(source, `${bytes.byteLength} bytes is too short to be a safetensors file (the header length alone is 8)`);
-  const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+/** A validated header: metadata, and the tensors in data order with offsets relative to the data section. */
+interface ParsedHeader {
+  entries: HeaderEntry[];
+  metadata: Record<string, string>;
+}
+
+/** The header length the first 8 bytes declare, checked against the limit and the file's size. */
+function declaredHeaderBytes(prefix: Uint8Array, fileBytes: number, source: string): number {
+  if (fileBytes < 8) fail(source, `${fileBytes} bytes is too short to be a safetensors file (the header length alone is 8)`);
+  const declared = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (declared > BigInt(MAX_HEADER_BYTES)) fail(source, `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file, or corrupt`);
   const headerBytes = Number(declared);
-  if (8 + headerBytes > bytes.byteLength) {
-    fail(source, `header length ${headerBytes} runs past the end of the ${bytes.byteLength}-byte file; truncated or not a safetensors file`);
+  if (8 + headerBytes > fileBytes) {
+    fail(source, `header length ${headerBytes} runs past the end of the ${fileBytes}-byte file; truncated or not a safetensors file`);
   }
+  return headerBytes;
+}
+
+/**
+ * Parses the JSON header and checks that the tensors' data tile the `dataBytes` after it exactly: in bounds, no
+ * overlaps, no gaps, nothing after the last tensor.
+ */
+function parseHeader(json: Uint8Array, dataBytes: number, source: string): ParsedHeader {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
   } catch {
     fail(source, 'header is not valid UTF-8');
   }
@@ -228,11 +240,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Decoded
       entries.push(parseEntry(source, name, info));
     }
   }
-  // Files from other writers may list tensors in any order; what matters is how their bytes tile the buffer.
+  // Files from other writers may list tensors in any order; what matters is how their bytes tile the data.
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  const dataStart = 8 + headerBytes;
-  const dataBytes = bytes.byteLength - dataStart;
-  const tensors = new Map<string, RawTensor>();
   let covered = 0;
   let previous: string | undefined;
   for (const e of entries) {
@@ -241,11 +250,23 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Decoded
     if (e.end > dataBytes) {
       fail(source, `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) runs past the end of the ${dataBytes}-byte data; the file is truncated`);
     }
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
     covered = e.end;
     previous = e.name;
   }
   if (covered !== dataBytes) fail(source, `${dataBytes - covered} bytes follow the last tensor's data; corrupt or not a safetensors file`);
+  return { entries, metadata };
+}
+
+/**
+ * Parses and validates the bytes of a safetensors file. `source` (a path, say) names the data in error messages.
+ * Tensor data must tile the data buffer exactly: in bounds, no overlaps, no gaps, nothing after the last tensor.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): DecodedSafetensors {
+  const headerBytes = declaredHeaderBytes(bytes, bytes.byteLength, source);
+  const dataStart = 8 + headerBytes;
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, source);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
   return { tensors, metadata };
 }
 
@@ -291,6 +312,12 @@ export function serialize(tensors: NamedTensors, metadata?: Record<string, strin
   return out;
 }
 
+function checkBooleans(source: string, name: string, dtype: SafetensorsDType, data: Uint8Array): void {
+  if (dtype !== 'BOOL') return;
+  const bad = data.findIndex((b) => b > 1);
+  if (bad >= 0) fail(source, `tensor '${name}' (BOOL) holds byte ${data[bad]} at element ${bad}; booleans must be 0 or 1`);
+}
+
 /**
  * Builds CPU tensors from safetensors bytes. Elements are copied bit for bit, so float16/bfloat16 (NaN payloads
  * included) come back exactly as stored.
@@ -299,11 +326,7 @@ export function deserialize(bytes: Uint8Array, source = 'buffer'): LoadedTensors
   checkHostEndianness(source);
   const { tensors: raw, metadata } = decodeSafetensors(bytes, source);
   // Validate everything before allocating, so a bad file leaves no tensors behind.
-  for (const [name, t] of raw) {
-    if (t.dtype !== 'BOOL') continue;
-    const bad = t.data.findIndex((b) => b > 1);
-    if (bad >= 0) fail(source, `tensor '${name}' (BOOL) holds byte ${t.data[bad]} at element ${bad}; booleans must be 0 or 1`);
-  }
+  for (const [name, t] of raw) checkBooleans(source, name, t.dtype, t.data);
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of raw) tensors.set(name, new Tensor(native.fromBuffer(t.data, t.shape, dtypeCode(DTYPES[t.dtype].torch))));
   return { tensors, metadata };
@@ -337,7 +360,7 @@ function writeFully(fd: number, data: Uint8Array): void {
  */
 export function saveFile(path: string, tensors: NamedTensors, metadata?: Record<string, string>): void {
   const { head, order } = plan(describe(path, tensors), metadata, path);
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
   let fd: number | undefined;
   let current: string | undefined;
   try {
@@ -384,14 +407,77 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Reads a safetensors file into CPU tensors; errors name the file and, where it applies, the tensor. */
-export function loadFile(path: string): LoadedTensors {
-  let bytes: Buffer;
+/** What readHeader returns: the metadata, and each tensor's dtype and shape in data order. */
+export interface SafetensorsHeader {
+  tensors: Map<string, { dtype: SafetensorsDType; shape: number[] }>;
+  metadata: Record<string, string>;
+}
+
+interface OpenedHeader extends ParsedHeader {
+  fd: number;
+  /** File offset of the data section. */
+  dataStart: number;
+}
+
+// Opens `path` and reads and validates its header (not the data); the caller closes `fd`.
+function openHeader(path: string): OpenedHeader {
+  // Checked before it is read: a regular file (a FIFO or /dev/zero in its place must not hang or fill memory).
+  const { fd, size } = openChecked(path, { what: 'a safetensors file', minBytes: 8 }, (message, cause) => (
+    cause === undefined ? new SafetensorsError(`safetensors: ${message}`) : wrapReadError(path, cause)));
   try {
-    bytes = readFileSync(path);
+    const prefix = new Uint8Array(8);
+    if (!readFullyAt(fd, prefix, 0, 8, 0)) fail(path, 'the file shrank while it was read');
+    const headerBytes = declaredHeaderBytes(prefix, size, path);
+    const json = new Uint8Array(headerBytes);
+    if (!readFullyAt(fd, json, 0, headerBytes, 8)) fail(path, 'the file shrank while it was read');
+    const dataStart = 8 + headerBytes;
+    return { fd, dataStart, ...parseHeader(json, size - dataStart, path) };
   } catch (e) {
-    const { reason, code } = describeFsError(e);
-    throw new SafetensorsError(`safetensors: could not read '${path}': ${reason}`, code, { cause: e });
+    closeSync(fd);
+    throw wrapReadError(path, e);
   }
-  return deserialize(bytes, path);
+}
+
+function wrapReadError(path: string, e: unknown): Error {
+  if (e instanceof SafetensorsError) return e;
+  const { reason, code } = describeFsError(e);
+  return new SafetensorsError(`safetensors: could not read '${path}': ${reason}`, code, { cause: e });
+}
+
+/**
+ * Reads a safetensors file's header only: tensor names, dtypes and shapes, and the metadata, validated as loadFile
+ * validates them. Costs the header's bytes, whatever the size of the file. Throws SafetensorsError naming the file.
+ */
+export function readHeader(path: string): SafetensorsHeader {
+  const { fd, entries, metadata } = openHeader(path);
+  closeSync(fd);
+  return { tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), metadata };
+}
+
+/**
+ * Reads a safetensors file into CPU tensors; errors (SafetensorsError) name the file and, where it applies, the
+ * tensor. Reads as saveFile writes: the header first, then each tensor's bytes from its position, so the file may
+ * be larger than any one buffer can hold (Node reads at most 2 GiB into one); a single tensor must fit one buffer.
+ */
+export function loadFile(path: string): LoadedTensors {
+  checkHostEndianness(path);
+  const { fd, dataStart, entries, metadata } = openHeader(path);
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const e of entries) {
+      const nbytes = e.end - e.begin;
+      if (nbytes > bufferConstants.MAX_LENGTH) fail(path, `tensor '${e.name}' is ${nbytes} bytes, more than one buffer can hold here (${bufferConstants.MAX_LENGTH})`);
+      const data = new Uint8Array(nbytes);
+      if (!readFullyAt(fd, data, 0, nbytes, dataStart + e.begin)) fail(path, `tensor '${e.name}': the file shrank while it was read`);
+      checkBooleans(path, e.name, e.dtype, data);
+      tensors.set(e.name, new Tensor(native.fromBuffer(data, e.shape, dtypeCode(DTYPES[e.dtype].torch))));
+    }
+  } catch (err) {
+    // A bad file leaves no tensors behind.
+    for (const t of tensors.values()) t.dispose();
+    throw wrapReadError(path, err);
+  } finally {
+    closeSync(fd);
+  }
+  return { tensors, metadata };
 }

@@ -1,6 +1,7 @@
 // The SimCLR pretraining loop: data order, two augmented views, encoder + head, NT-Xent, optimizer and schedule,
 // metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
 import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
@@ -16,7 +17,9 @@ import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, loadCheckpoint, prepareRunDir, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type RunConfigFile, type RunPaths } from './run.js';
+import { truncateMetricsLog } from './metrics-log.js';
+import { removeStaleTemps } from '../io/files.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -116,6 +119,8 @@ export class DivergenceError extends Error {
   override name = 'DivergenceError';
 }
 
+const DIVERGENCE_ADVICE = 'Try a lower --lr or --temperature closer to 0.5.';
+
 function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Optimizer<GroupOptions> {
   const named = model.namedParameters();
   switch (cfg.optimizer) {
@@ -136,11 +141,20 @@ export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; he
   return aug;
 }
 
-/** Keeps metrics.jsonl consistent with a resumed checkpoint: rows logged after it are dropped. */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as MetricsRow).step <= step);
-  writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
+/**
+ * Checks that a checkpoint fits this run before it is restored: its step counts agree with the schedule, it holds
+ * optimizer state once a step was done, and every tensor is finite. Throws ConfigError naming the file and field.
+ */
+function checkResumable(path: string, ckpt: Checkpoint, stepsPerEpoch: number, totalSteps: number): void {
+  const { step, epoch, stepInEpoch } = ckpt.meta;
+  if (step > totalSteps) throw new ConfigError(`${path}: checkpoint field 'step' (${step}) is beyond this run's ${totalSteps} steps; was --epochs lowered?`);
+  // A checkpoint at an epoch's end records that epoch as done (stepInEpoch == stepsPerEpoch) or the next as begun.
+  if (epoch * stepsPerEpoch + stepInEpoch !== step || stepInEpoch > stepsPerEpoch) {
+    throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`);
+  }
+  if (step > 0 && Object.keys(ckpt.optimizer).length === 0) throw new ConfigError(`${path}: checkpoint holds no optimizer state after ${step} steps`);
+  const bad = firstNonFinite([...[...ckpt.model].map(([k, t]): [string, torch.Tensor] => [`model.${k}`, t]), ...Object.entries(ckpt.optimizer).map(([k, t]): [string, torch.Tensor] => [`optimizer.${k}`, t])]);
+  if (bad !== null) throw new ConfigError(`${path}: tensor '${bad}' holds NaN or infinite values; this checkpoint cannot be resumed`);
 }
 
 export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
@@ -234,6 +248,8 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
   // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
   const paths: RunPaths = (distEnv?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
+  // Temporary files of writers killed mid-write (their pid is gone) would otherwise pile up in the run folder.
+  if ((distEnv?.rank ?? 0) === 0) for (const dir of [paths.dir, dirname(paths.checkpoint)]) removeStaleTemps(dir);
   // What is acquired from here on is released in reverse order on every exit, a divergence or any other error
   // included, so a library caller that retries in the same process starts clean (device memory, open files, the
   // process group).
@@ -272,14 +288,26 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     const aug = augmentConfigFor(cfg, input);
 
     let step = 0;
+    // The step of the checkpoint on disk that this run wrote or resumed from; null while there is none.
+    let savedStep: number | null = null;
     if (resume) {
       const ckpt = loadCheckpoint(paths.checkpoint);
-      model.loadStateDict(ckpt.model);
-      optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
-      restoreGenerators(ckpt, device);
-      disposeCheckpoint(ckpt);
+      try {
+        checkResumable(paths.checkpoint, ckpt, stepsPerEpoch, plan.totalSteps);
+        try {
+          model.loadStateDict(ckpt.model);
+          optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
+        } catch (e) {
+          // A checkpoint of another model or optimizer: one line naming the file, not a stack of TypeErrors.
+          throw new ConfigError(`${paths.checkpoint}: does not fit this run's model and optimizer: ${(e as Error).message}`);
+        }
+        restoreGenerators(ckpt, device);
+      } finally {
+        disposeCheckpoint(ckpt);
+      }
       step = ckpt.meta.step;
-      if (isMain) truncateMetrics(paths.metrics, step);
+      savedStep = step;
+      if (isMain) truncateMetricsLog(paths.metrics, step);
     } else if (isMain) {
       writeFileSync(paths.metrics, '');
     }
@@ -293,16 +321,28 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
     const checkpoint = (): void => {
-      if (!isMain) return;
+      if (!isMain) {
+        savedStep = step; // rank 0 writes it
+        return;
+      }
       const epoch = Math.floor(step / stepsPerEpoch);
       const state = optimizer.stateDict();
       try {
         saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch }, device);
+      } catch (e) {
+        // The loss can still be finite when the update after it made the weights infinite.
+        if (e instanceof NonFiniteStateError) throw new DivergenceError(`the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${keptCheckpoint()}. ${DIVERGENCE_ADVICE}`);
+        throw e;
       } finally {
         for (const t of Object.values(state.tensors)) t.dispose();
       }
+      savedStep = step;
       hooks.onCheckpoint?.(paths.checkpoint, step);
     };
+    // What a divergence leaves behind, naming only a checkpoint that exists.
+    const keptCheckpoint = (): string => (savedStep === null
+      ? 'no checkpoint was written (none had been saved yet)'
+      : `the last good checkpoint (${paths.checkpoint}, step ${savedStep}) was kept`);
     const log = (row: MetricsRow): void => {
       if (!isMain) return;
       appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
@@ -397,7 +437,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
         const wait = seconds(waitStart);
         const [loss, acc] = [values[0]!, values[1]!];
         if (!Number.isFinite(loss)) {
-          throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and the last good checkpoint (${paths.checkpoint}) was kept. Try a lower --lr or --temperature closer to 0.5.`);
+          throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and ${keptCheckpoint()}. ${DIVERGENCE_ADVICE}`);
         }
         lastLoss = loss;
         window.loss += loss;

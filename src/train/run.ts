@@ -1,10 +1,11 @@
 // The run folder: config.json, metrics.jsonl and checkpoints/last.safetensors, and building a model from a run.
-import { mkdirSync, writeFileSync, readFileSync, existsSync, accessSync, constants, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, accessSync, constants, renameSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../models/resnet.js';
 import { SimCLRModel } from '../models/simclr.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
+import { readTextChecked, tempPathFor } from '../io/files.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
 
 export const CHECKPOINT_FORMAT = 1;
@@ -42,12 +43,21 @@ export function prepareRunDir(dir: string): RunPaths {
 
 /** Writes a small text file atomically (temp + fsync + rename), so a crash never leaves half a file. */
 export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${Date.now()}.${process.pid}.tmp`);
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
+  // The temp's name carries this process's pid, so removeStaleTemps can tell a killed writer's leftovers.
+  const tmp = tempPathFor(path);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx' });
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 export interface RunConfigFile {
@@ -60,11 +70,49 @@ export interface RunConfigFile {
   device?: string;
 }
 
+// config.json holds a config and a few facts: a megabyte is far beyond any real one.
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The run folder's config.json, checked: a regular file of a plausible size, valid JSON, with a valid config and
+ * input. Throws ConfigError with one line naming the file (and the field, where one is wrong).
+ */
 export function readRunConfig(dir: string): RunConfigFile {
   const path = runPaths(dir).config;
   if (!existsSync(path)) throw new ConfigError(`${dir} is not a simclr run folder (no config.json)`);
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as RunConfigFile;
-  return { ...parsed, config: resolveConfig(parsed.config as unknown as Record<string, unknown>) };
+  const text = readTextChecked(path, { what: 'a run config', minBytes: 2, maxBytes: MAX_CONFIG_BYTES }, (m) => new ConfigError(m));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(parsed)) throw new ConfigError(`${path}: expected a JSON object, got ${shortJson(parsed)}`);
+  if (!isObject(parsed.config)) throw new ConfigError(`${path}: field 'config' must be an object, got ${shortJson(parsed.config)}`);
+  const input = parsed.input;
+  if (!isObject(input)) throw new ConfigError(`${path}: field 'input' must be an object, got ${shortJson(input)}`);
+  for (const k of ['channels', 'height', 'width'] as const) {
+    const v = input[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ConfigError(`${path}: field 'input.${k}' must be a positive integer, got ${shortJson(v)}`);
+  }
+  let config: PretrainConfig;
+  try {
+    config = resolveConfig(parsed.config);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${path}: ${e.message}`);
+    throw e;
+  }
+  return { ...(parsed as unknown as RunConfigFile), config };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+// A value as it appears in a message: JSON, cut short.
+function shortJson(v: unknown): string {
+  const text = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 export function buildEncoder(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): ResNet {
@@ -99,16 +147,47 @@ export interface Checkpoint {
   rngCuda: torch.Tensor | null;
 }
 
+/** A checkpoint was not written because the state to save holds NaN or infinite values. */
+export class NonFiniteStateError extends Error {
+  override name = 'NonFiniteStateError';
+}
+
+/**
+ * The name of the first tensor holding a NaN or an infinity, or null when all are finite. One reduction over all the
+ * floating-point tensors and one read back when they are (the usual case); the name is looked for only otherwise.
+ */
+export function firstNonFinite(tensors: Iterable<[string, torch.Tensor]>): string | null {
+  const floats = [...tensors].filter(([, t]) => t.isFloatingPoint());
+  if (floats.length === 0) return null;
+  return torch.scope(() => {
+    const perTensor = (t: torch.Tensor): torch.Tensor => t.isfinite().all();
+    // Tensors on different devices cannot be stacked; each device's flags are reduced on it.
+    const byDevice = new Map<string, torch.Tensor[]>();
+    for (const [, t] of floats) {
+      const flags = byDevice.get(t.device) ?? [];
+      flags.push(perTensor(t));
+      byDevice.set(t.device, flags);
+    }
+    if ([...byDevice.values()].every((flags) => torch.stack(flags).all().item() !== 0)) return null;
+    return floats.find(([, t]) => perTensor(t).item() === 0)?.[0] ?? null;
+  });
+}
+
 /**
  * Saves model, optimizer and RNG state in one safetensors file, atomically replacing the previous one. Tensors are
  * written from whatever device they are on (safetensors copies to the host); on a CUDA `device` its default
  * generator's state is saved too, so a resumed run draws what an uninterrupted one would.
+ * Throws NonFiniteStateError, writing nothing, when a model or optimizer tensor holds a NaN or an infinity: a
+ * checkpoint on disk is always one a run can resume from. Throws SafetensorsError when the file cannot be written
+ * (the previous one is then unchanged).
  */
 export function saveCheckpoint(path: string, model: SimCLRModel, optimizerState: { tensors: Record<string, torch.Tensor>; meta: OptimizerStateMeta }, meta: Omit<CheckpointMeta, 'format' | 'optimizer'>, device = 'cpu'): void {
   torch.scope(() => {
     const tensors = new Map<string, torch.Tensor>();
     for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, t);
     for (const [k, t] of Object.entries(optimizerState.tensors)) tensors.set(`optimizer.${k}`, t);
+    const bad = firstNonFinite(tensors);
+    if (bad !== null) throw new NonFiniteStateError(`'${bad}' holds NaN or infinite values at step ${meta.step}; no checkpoint was written for it`);
     tensors.set('rng.default', torch.defaultGenerator().getState());
     if (device !== 'cpu') tensors.set('rng.cuda', torch.defaultGenerator(device).getState());
     const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, ...meta, optimizer: optimizerState.meta };
@@ -116,13 +195,101 @@ export function saveCheckpoint(path: string, model: SimCLRModel, optimizerState:
   });
 }
 
-export function loadCheckpoint(path: string): Checkpoint {
+function checkpointError(path: string, message: string): ConfigError {
+  return new ConfigError(`${path}: ${message}`);
+}
+
+function naturalField(path: string, obj: Record<string, unknown>, key: string, label = key): number {
+  const v = obj[key];
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw checkpointError(path, `checkpoint field '${label}' must be a non-negative integer, got ${shortJson(v)}`);
+  return v as number;
+}
+
+/**
+ * Parses and checks a checkpoint's 'simclr' metadata against the names of the tensors the file holds: every field
+ * present and of its type, step counts non-negative integers, the optimizer's groups, options and scalars well
+ * formed, model tensors present, optimizer tensors named `<param index>.<buffer>` for an index the groups have.
+ * Throws ConfigError: one line naming the file and the field.
+ */
+export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterable<string>, path: string): CheckpointMeta {
+  if (raw === undefined) throw checkpointError(path, "not a simclr checkpoint (no 'simclr' metadata)");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw checkpointError(path, `checkpoint metadata is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(parsed)) throw checkpointError(path, `checkpoint metadata must be a JSON object, got ${shortJson(parsed)}`);
+  if (parsed.format !== CHECKPOINT_FORMAT) throw checkpointError(path, `checkpoint format ${shortJson(parsed.format)} is not supported (expected ${CHECKPOINT_FORMAT})`);
+  const step = naturalField(path, parsed, 'step');
+  const epoch = naturalField(path, parsed, 'epoch');
+  const stepInEpoch = naturalField(path, parsed, 'stepInEpoch');
+  if (stepInEpoch > step) throw checkpointError(path, `checkpoint field 'stepInEpoch' (${stepInEpoch}) exceeds 'step' (${step})`);
+  if (epoch > step) throw checkpointError(path, `checkpoint field 'epoch' (${epoch}) exceeds 'step' (${step})`);
+  const opt = parsed.optimizer;
+  if (!isObject(opt)) throw checkpointError(path, `checkpoint field 'optimizer' must be an object, got ${shortJson(opt)}`);
+  if (typeof opt.optimizer !== 'string' || opt.optimizer === '') throw checkpointError(path, `checkpoint field 'optimizer.optimizer' must be a non-empty string, got ${shortJson(opt.optimizer)}`);
+  // Empty is well formed (a model saved without training has no optimizer); a resume then finds it does not fit.
+  if (!Array.isArray(opt.paramGroups)) throw checkpointError(path, `checkpoint field 'optimizer.paramGroups' must be an array, got ${shortJson(opt.paramGroups)}`);
+  let params = 0;
+  opt.paramGroups.forEach((g: unknown, i: number) => {
+    const field = `optimizer.paramGroups[${i}]`;
+    if (!isObject(g)) throw checkpointError(path, `checkpoint field '${field}' must be an object, got ${shortJson(g)}`);
+    const size = g.size;
+    if (!Number.isSafeInteger(size) || (size as number) < 1) throw checkpointError(path, `checkpoint field '${field}.size' must be a positive integer, got ${shortJson(size)}`);
+    params += size as number;
+    if (!isObject(g.options)) throw checkpointError(path, `checkpoint field '${field}.options' must be an object, got ${shortJson(g.options)}`);
+    for (const [k, v] of Object.entries(g.options)) {
+      const ok = typeof v === 'boolean' || Number.isFinite(v) || (Array.isArray(v) && v.every((x) => Number.isFinite(x)));
+      if (!ok) throw checkpointError(path, `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`);
+    }
+  });
+  const paramIndex = (key: string): boolean => /^(0|[1-9]\d*)$/.test(key) && Number(key) < params;
+  if (!isObject(opt.scalars)) throw checkpointError(path, `checkpoint field 'optimizer.scalars' must be an object, got ${shortJson(opt.scalars)}`);
+  for (const [key, values] of Object.entries(opt.scalars)) {
+    if (!paramIndex(key)) throw checkpointError(path, `checkpoint field 'optimizer.scalars' has '${key}', not the index of one of its ${params} parameters`);
+    if (!isObject(values) || !Object.values(values).every((x) => Number.isFinite(x))) {
+      throw checkpointError(path, `checkpoint field 'optimizer.scalars.${key}' must be an object of finite numbers, got ${shortJson(values)}`);
+    }
+  }
+  let modelTensors = 0;
+  for (const name of tensorNames) {
+    if (name.startsWith('model.')) modelTensors++;
+    if (!name.startsWith('optimizer.')) continue;
+    const rest = name.slice('optimizer.'.length);
+    const dot = rest.indexOf('.');
+    if (dot < 1 || !paramIndex(rest.slice(0, dot))) throw checkpointError(path, `tensor '${name}' is not 'optimizer.<index>.<buffer>' for one of the optimizer's ${params} parameters`);
+  }
+  if (modelTensors === 0) throw checkpointError(path, 'checkpoint holds no model tensors');
+  return parsed as unknown as CheckpointMeta;
+}
+
+/**
+ * A checkpoint's validated metadata, read from its header alone (cheap whatever the file's size).
+ * Throws ConfigError (no checkpoint there, or bad metadata) or SafetensorsError (not a readable safetensors file).
+ */
+export function readCheckpointMeta(path: string): CheckpointMeta {
   if (!existsSync(path)) throw new ConfigError(`no checkpoint at ${path}`);
+  const { tensors, metadata } = torch.safetensors.readHeader(path);
+  return parseCheckpointMeta(metadata.simclr, tensors.keys(), path);
+}
+
+/**
+ * Reads a checkpoint: its validated metadata (see parseCheckpointMeta) and its tensors on the CPU.
+ * Throws ConfigError (no checkpoint there, or bad metadata) or SafetensorsError (not a readable safetensors file).
+ */
+export function loadCheckpoint(path: string): Checkpoint {
+  // The metadata is checked from the header before any tensor data is read.
+  readCheckpointMeta(path);
   const { tensors, metadata } = torch.safetensors.loadFile(path);
-  const raw = metadata.simclr;
-  if (raw === undefined) throw new ConfigError(`${path} is not a simclr checkpoint (no 'simclr' metadata)`);
-  const meta = JSON.parse(raw) as CheckpointMeta;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new ConfigError(`${path}: checkpoint format ${meta.format} is not supported (expected ${CHECKPOINT_FORMAT})`);
+  let meta: CheckpointMeta;
+  try {
+    // From the file as loaded: another process may have replaced it since its header was read.
+    meta = parseCheckpointMeta(metadata.simclr, tensors.keys(), path);
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw e;
+  }
   const model = new Map<string, torch.Tensor>();
   const optimizer: Record<string, torch.Tensor> = {};
   let rng: torch.Tensor | null = null;
