@@ -53,26 +53,32 @@ function allFinite(path: string): { bad: string[]; total: number } {
 // ------------------------------------------------------------------------------------------- item 4
 
 test('item 4: a checkpoint never holds non-finite state, and a divergence names only a checkpoint that exists', async () => {
-  const dir = tmp();
-  // The issue's reproduction: the loss at step 1 is finite, the update after it makes the weights infinite.
-  const cfg = tiny(dir, { optimizer: 'sgd', lr: 2.4e39, temperature: 0.001, warmupEpochs: 0, checkpointSteps: 1, maxSteps: 4 });
-  let message = '';
-  await assert.rejects(pretrain(cfg), (e: unknown) => {
-    assert.ok(e instanceof DivergenceError, String(e));
-    message = e.message;
-    return true;
-  });
-  const path = runPaths(dir).checkpoint;
-  const named = /last good checkpoint \((.*), step (\d+)\)/.exec(message);
-  if (named === null) {
-    // Nothing claimed: then nothing may exist.
-    assert.match(message, /no checkpoint was written/);
-    assert.equal(existsSync(path), false, `${message}\nyet ${path} exists`);
-  } else {
-    assert.equal(named[1], path);
-    assert.equal(loadCheckpoint(path).meta.step, Number(named[2]));
+  // The issue's kind within today's option bounds (its lr of 2.4e39 is refused now). With T = 2e-38 the loss at
+  // step 1 is finite and the step-1 weights reach ~1e37, so step 2 diverges with a checkpoint on disk; with
+  // T = 1.2e-38 the loss is infinite at step 1, before any checkpoint (main claimed one there that did not exist).
+  for (const [temperature, expectStep] of [[2e-38, 1], [1.2e-38, null]] as const) {
+    const dir = tmp();
+    const cfg = tiny(dir, { optimizer: 'sgd', lr: 100, temperature, warmupEpochs: 0, checkpointSteps: 1, maxSteps: 4 });
+    let message = '';
+    await assert.rejects(pretrain(cfg), (e: unknown) => {
+      assert.ok(e instanceof DivergenceError, String(e));
+      message = e.message;
+      return true;
+    });
+    const path = runPaths(dir).checkpoint;
+    const named = /last good checkpoint \((.*), step (\d+)\)/.exec(message);
+    if (expectStep === null) {
+      assert.equal(named, null, message);
+      assert.match(message, /no checkpoint was written/);
+      assert.equal(existsSync(path), false, `${message}\nyet ${path} exists`);
+    } else {
+      assert.ok(named !== null, message);
+      assert.equal(named[1], path);
+      assert.equal(Number(named[2]), expectStep);
+      assert.equal(loadCheckpoint(path).meta.step, expectStep);
+      assert.deepEqual(allFinite(path).bad, [], 'a written checkpoint holds non-finite tensors');
+    }
   }
-  if (existsSync(path)) assert.deepEqual(allFinite(path).bad, [], 'a written checkpoint holds non-finite tensors');
 });
 
 test('item 4: saveCheckpoint refuses non-finite weights or optimizer state and leaves the previous file as it was', () => {
