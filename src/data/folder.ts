@@ -109,7 +109,7 @@ function currentUid(): number {
   return process.getuid?.() ?? -1;
 }
 
-/** Null when a directory may hold this user's cache: a directory (links followed only when the link is the user's too) owned by the user. */
+/** Null when `dir` may hold this user's cache: a directory owned by the user (through a link only if the link is theirs). */
 function cacheDirProblem(dir: string): string | null {
   const uid = currentUid();
   const link = lstatSync(dir);
@@ -131,7 +131,7 @@ export function userCacheDir(): string {
 
 /**
  * `<dir>/.simclr-cache` when the user owns it (creating it if need be) and can write it; else userCacheDir(). A
- * `.simclr-cache` that another user made is never used: its files could be rewritten by them.
+ * `.simclr-cache` that another user made is never used: its files could be rewritten by them. Never throws.
  */
 export function defaultCacheDir(dir: string): string {
   const local = join(dir, '.simclr-cache');
@@ -156,8 +156,13 @@ function prepareCacheDir(dir: string): void {
   } catch (e) {
     throw new DataError(`cannot create cache directory ${dir}: ${(e as Error).message}`);
   }
-  const problem = cacheDirProblem(dir);
-  // A shared folder someone chose on purpose (--cache-dir /tmp) is allowed: each file in it is checked on its own.
+  let problem: string | null;
+  try {
+    problem = cacheDirProblem(dir);
+  } catch (e) {
+    throw new DataError(`cannot use cache directory ${dir}: ${(e as Error).message}`);
+  }
+  // A shared folder chosen on purpose (cacheDir /tmp) is allowed: each file in it is checked on its own.
   if (problem === 'not a directory' || (problem !== null && dir === userCacheDir())) {
     throw new DataError(`cache directory ${dir} is ${problem}`);
   }
@@ -531,7 +536,11 @@ function readSidecar(path: string, note: (msg: string) => void): Sidecar | null 
 /** One line for everything skipped: a count per kind, each with its first entry and reason. */
 function skipSummary(skipped: readonly SkippedImage[]): string {
   const byKind = new Map<SkipKind, SkippedImage[]>();
-  for (const s of skipped) byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), s]);
+  for (const s of skipped) {
+    const list = byKind.get(s.kind);
+    if (list) list.push(s);
+    else byKind.set(s.kind, [s]);
+  }
   const parts = [...byKind].map(([kind, list]) => {
     const first = list[0]!;
     return `${list.length} ${kind} (first: ${first.path}${first.reason === kind ? '' : `: ${first.reason}`})`;
