@@ -26,8 +26,6 @@ namespace {
 // Columns of the params tensor (kImage, kX0, ... kParamCount): augment_params.h.
 using namespace simclr::columns;
 
-constexpr float kLumaR = 0.299f, kLumaG = 0.587f, kLumaB = 0.114f;
-
 inline float clamp01(float v) { return std::min(std::max(v, 0.0f), 1.0f); }
 
 // Source sample positions along one axis: output pixel j reads between pixels lo[j] and hi[j] with weight frac[j]

@@ -59,8 +59,6 @@ struct ViewWork {
 // Words of ViewWork scratch before tmp (the CUDA kernel keeps them in shared memory).
 inline constexpr int64_t viewWorkWords(int size, int blurKernel) { return 6 * static_cast<int64_t>(size) + 256 + blurKernel; }
 
-constexpr float kLumaR = 0.299f, kLumaG = 0.587f, kLumaB = 0.114f;
-
 SIMCLR_HD float clamp01(float v) { return fminf(fmaxf(v, 0.0f), 1.0f); }
 SIMCLR_HD int reflectIndex(int i, int length) { return i < 0 ? -i : (i >= length ? 2 * (length - 1) - i : i); }
 

@@ -55,11 +55,15 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 }
 
 // loadLibrary(path): dlopens a shared library whose static initialisers register operators with the dispatcher
-// (TORCH_LIBRARY), as torch.ops.load_library; they are then found by resolveOp like any ATen operator.
+// (TORCH_LIBRARY), as torch.ops.load_library; they are then found by resolveOp like any ATen operator. RTLD_LOCAL, as
+// torch.ops.load_library (ctypes' default mode): registration needs no exported symbols, and RTLD_GLOBAL put the
+// library's whole dependency tree in the global scope, where it captures later modules' lookups. With Debian's
+// libtorch, which links the system's GLib, sharp's libvips then called that GLib's g_object_ref on objects of its
+// own bundled copy: 32 GLib-GObject-CRITICAL lines per process that used sharp.
 static Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr) {
     const char* why = dlerror();
     Napi::Error::New(env, "loadLibrary: cannot load " + path + ": " + (why ? why : "unknown error")).ThrowAsJavaScriptException();
   }

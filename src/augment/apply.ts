@@ -8,11 +8,9 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { blurKernelSize, sampleViewParams, type AugmentConfig, type ViewParams } from './params.js';
 import { augmentFused, fusedKernelAvailable } from './fused.js';
+import { LUMA_WEIGHTS } from '../data/colour.js';
 
 const F = torch.nn.functional;
-
-/** ITU-R 601-2 luma. torchvision's tensor path uses 0.2989 for red (PIL uses 0.299); the gap is below 1e-4. */
-const LUMA: readonly number[] = [0.299, 0.587, 0.114];
 
 export interface ApplyOptions {
   /** Per-channel (x - mean) / std after every augmentation. Off by default: the paper feeds [0, 1] inputs. */
@@ -118,9 +116,9 @@ function resizedCropFlip(x: Tensor, p: ViewParams, size: number): Tensor {
   });
 }
 
-/** [n,3,H,W] -> [n,1,H,W] luma. */
+/** [n,3,H,W] -> [n,1,H,W] luma with the one set of weights (data/colour.ts). */
 function luma(x: Tensor): Tensor {
-  return x.mul(torch.tensor(Float32Array.from(LUMA), { shape: [1, 3, 1, 1], device: x.device })).sum(1, true);
+  return x.mul(torch.tensor(Float32Array.from(LUMA_WEIGHTS), { shape: [1, 3, 1, 1], device: x.device })).sum(1, true);
 }
 
 // Colour jitter ops, indexed by the codes in ViewParams.jitterOrder; f is [n,1,1,1]. Each clamps to [0, 1] as

@@ -9,6 +9,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { ViewParams } from './params.js';
+import { LUMA_WEIGHTS } from '../data/colour.js';
 
 /**
  * Columns of the kernels' params rows, in order: the names of `enum Param` in native/kernels/augment_params.h. The
@@ -28,15 +29,25 @@ const COLUMN = {
 const PARAM_COUNT = PARAM_LAYOUT.length;
 
 /**
- * Null when a library's reported params layout (comma-separated column names) is this module's, else a message
- * naming the first column that differs. Exported for tests.
+ * Null when a library's reported params layout is this module's, else a message naming the first difference. The
+ * report is the comma-separated column names, then ';luma=' and the kernel's three luma weights, which must be
+ * LUMA_WEIGHTS (data/colour.ts, the one definition). Exported for tests.
  */
 export function paramLayoutMismatch(reported: string, library: string): string | null {
-  const theirs = reported.split(',');
-  if (theirs.join(',') === PARAM_LAYOUT.join(',')) return null;
-  const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
-  const where = at < 0 ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}` : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
-  return `${library} was built with another params layout (${where}): rebuild it, or bring src/augment/fused.ts and native/kernels/augment_params.h back in step`;
+  const [columns = '', ...rest] = reported.split(';');
+  const theirs = columns.split(',');
+  const fix = 'rebuild it, or bring src/augment/fused.ts, src/data/colour.ts and native/kernels/augment_params.h back in step';
+  if (theirs.join(',') !== PARAM_LAYOUT.join(',')) {
+    const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
+    const where = at < 0 ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}` : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
+    return `${library} was built with another params layout (${where}): ${fix}`;
+  }
+  const luma = rest.find((part) => part.startsWith('luma='))?.slice('luma='.length);
+  const weights = luma === undefined ? [] : luma.split(',').map(Number);
+  if (weights.length !== 3 || weights.some((w, i) => w !== LUMA_WEIGHTS[i])) {
+    return `${library} was built with other luma weights (${luma ?? 'none reported'}; data/colour.ts has ${LUMA_WEIGHTS.join(',')}): ${fix}`;
+  }
+  return null;
 }
 
 /** Device kinds with a fused kernel. */

@@ -26,11 +26,14 @@ export interface OpenOptions {
   split: Split;
   /** Folder datasets only: side of the square samples (default DEFAULT_FOLDER_IMAGE_SIZE); other datasets have fixed sizes. */
   imageSize?: number;
-  /** Folder datasets only: decode to one channel instead of three. */
+  /** Folder datasets only: decode to one channel instead of three (the luma of data/colour.ts, as PIL's convert('L')). */
   grayscale?: boolean;
   /** Folder datasets only: fail on the first unreadable image instead of skipping it. */
   strict?: boolean;
-  /** Folder datasets only: where the decoded-sample cache lives (default DIR/.simclr-cache, or the OS temp dir if that is not writable). */
+  /**
+   * Folder datasets only: where the decoded-sample cache lives (default DIR/.simclr-cache when this user owns it or
+   * can create it, else the per-user $XDG_CACHE_HOME/simclr or ~/.cache/simclr; folder.ts defaultCacheDir).
+   */
   cacheDir?: string;
   /** Receives warnings without a 'warning:' prefix; default prints 'warning: ...' to stderr. */
   onWarning?: (msg: string) => void;

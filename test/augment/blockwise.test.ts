@@ -7,6 +7,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { applyViews, identityViewParams, type ApplyOptions } from '../../src/augment/apply.js';
 import { fusedKernelDevices, fusedKernelError, paramLayoutMismatch } from '../../src/augment/fused.js';
+import { LUMA_WEIGHTS } from '../../src/data/colour.js';
 import { defaultAugmentConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
@@ -58,12 +59,23 @@ test('the CPU kernel library loads and reports the params layout fused.ts packs'
 });
 
 test('the params layout check names the first column that differs', () => {
-  const ours = String(torch.customOp('simclr::param_layout')!()).split(',');
+  const [columns, luma] = String(torch.customOp('simclr::param_layout')!()).split(';') as [string, string];
+  const ours = columns.split(',');
+  const report = (cols: readonly string[]): string => `${cols.join(',')};${luma}`;
   const swapped = [...ours];
   [swapped[7], swapped[8]] = [swapped[8]!, swapped[7]!];
-  assert.match(paramLayoutMismatch(swapped.join(','), 'lib.so') ?? '', /lib\.so was built with another params layout \(column 7 is 'contrast' there, 'brightness' in fused\.ts\)/);
-  assert.match(paramLayoutMismatch([...ours, 'extra'].join(','), 'lib.so') ?? '', /it has 19 columns, fused\.ts 18/);
-  assert.match(paramLayoutMismatch(ours.slice(0, -1).join(','), 'lib.so') ?? '', /column 17 is '\(none\)' there, 'solarize'/);
+  assert.match(paramLayoutMismatch(report(swapped), 'lib.so') ?? '', /lib\.so was built with another params layout \(column 7 is 'contrast' there, 'brightness' in fused\.ts\)/);
+  assert.match(paramLayoutMismatch(report([...ours, 'extra']), 'lib.so') ?? '', /it has 19 columns, fused\.ts 18/);
+  assert.match(paramLayoutMismatch(report(ours.slice(0, -1)), 'lib.so') ?? '', /column 17 is '\(none\)' there, 'solarize'/);
+});
+
+test('the kernels use the luma weights of data/colour.ts, and a library with others does not load', () => {
+  const reported = String(torch.customOp('simclr::param_layout')!());
+  assert.ok(reported.endsWith(`;luma=${LUMA_WEIGHTS.join(',')}`), reported);
+  const columns = reported.split(';')[0]!;
+  // torchvision's tensor weights, and a library from before the weights were reported.
+  assert.match(paramLayoutMismatch(`${columns};luma=0.2989,0.587,0.114`, 'lib.so') ?? '', /lib\.so was built with other luma weights \(0\.2989,0\.587,0\.114; data\/colour\.ts has 0\.299,0\.587,0\.114\)/);
+  assert.match(paramLayoutMismatch(columns, 'lib.so') ?? '', /other luma weights \(none reported;/);
 });
 
 test('blockwise equals the fused CPU kernel within 1e-5 on every op and order, both layouts, normalised or not', () => {

@@ -78,6 +78,8 @@ test('augment writes a grid of originals beside two views', async () => {
   const png = join(tmp(), 'grid.png');
   const r = simclr('augment', '--data', 'fashion-mnist', '--out', png, '--count', '5');
   assert.equal(r.code, 0, r.stderr);
+  // Issue 15, item 13 (test/torch/library.test.ts has the cause): nothing from GLib on stderr.
+  assert.doesNotMatch(r.stderr, /GLib|CRITICAL/);
   const meta = await sharp(png).metadata();
   assert.equal(meta.width, 3 * 28);
   assert.equal(meta.height, 5 * 28);

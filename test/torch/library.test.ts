@@ -2,7 +2,14 @@
 // The library under test is the one this package builds (native/build/Release/simclr_ops.node).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import * as torch from '../../src/torch/index.js';
+
+/** The system's GObject library, as Debian's libtorch links it; absent on some systems. */
+const SYSTEM_GOBJECT = ['/lib/x86_64-linux-gnu/libgobject-2.0.so.0', '/lib/aarch64-linux-gnu/libgobject-2.0.so.0', '/usr/lib64/libgobject-2.0.so.0'].find(existsSync);
 
 
 test('loadLibrary names a library it cannot load', () => {
@@ -31,4 +38,22 @@ test('a loaded library registers its operators with the dispatcher; unknown ones
     assert.throws(() => op!(images.float(), params, 2, 1, null, null, false), /images must be uint8/);
     assert.throws(() => op!(images, params, 'two', 1, null, null, false), /augment_views|size/);
   });
+});
+
+// Issue 15, item 13: with Debian's libtorch, which links the system's GLib, loading simclr_ops.node globally put that
+// GLib in front of the copy bundled in sharp's libvips, and every process that then used sharp (simclr augment)
+// printed 32 GLib-GObject-CRITICAL lines. Loading the system GObject library the same way reproduces it with any
+// libtorch; in a child process, so its stderr can be read and a global load cannot leak into this one.
+test('a library loaded with loadLibrary keeps its symbols to itself: sharp still uses its own GLib', { skip: SYSTEM_GOBJECT === undefined ? 'no system libgobject-2.0 here' : false }, () => {
+  const script = `
+    const torch = await import(${JSON.stringify(new URL('../../src/torch/index.js', import.meta.url).href)});
+    torch.loadLibrary(${JSON.stringify(SYSTEM_GOBJECT)});
+    const sharp = (await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('sharp')).href)})).default;
+    const png = await sharp(Buffer.alloc(12, 9), { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
+    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    console.log(data.join(','));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), new Array(12).fill(9).join(','));
+  assert.doesNotMatch(r.stderr, /CRITICAL/, r.stderr.split('\n').slice(0, 3).join('\n'));
 });
