@@ -16,7 +16,9 @@ import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, loadCheckpoint, prepareRunDir, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, disposeCheckpoint, loadCheckpoint, prepareRunDir, readRunConfig, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type RunConfigFile, type RunPaths } from './run.js';
+import { acquireRunLock } from './lock.js';
+import { appendHistory, checkResume, claimForNewRun, lastHistoryEntry, normalizeStart, type Changes, type RunStart } from './resume.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -191,13 +193,19 @@ export interface PretrainInternals {
 }
 
 /**
- * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
+ * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out, which it
+ * locks while it runs (rank 0 only in a distributed run; src/train/lock.ts).
  * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
- * state and schedule, so the result equals an uninterrupted run. Trains on cfg.device as torch.resolveDevice reads it
- * ('auto': the first visible GPU, else the CPU) and throws its DeviceError where that device does not exist.
+ * state and schedule, so the result equals an uninterrupted run. Changed settings follow RESUME_RULES
+ * (src/train/resume.ts): config.json keeps the original ones, config-history.jsonl gets each resume's changes.
+ * Trains on cfg.device as torch.resolveDevice reads it ('auto': the first visible GPU, else the CPU).
+ * Throws DeviceError where that device does not exist; RunInUseError where another live process holds cfg.out;
+ * ConfigError where cfg.out holds a run and neither resume nor overwrite is given, where a resume changes a 'fixed'
+ * setting or (unless forceResume) a 'refuse' one, and where resume and overwrite are both given.
  */
-export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
+export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, start: boolean | RunStart = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
+  const { resume = false, overwrite = false, forceResume = false } = normalizeStart(start);
   const distEnv = readDistEnv();
   const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
   const onCuda = torch.deviceType(device) === 'cuda';
@@ -214,6 +222,21 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   // process group).
   const release: (() => void)[] = [];
   try {
+    const rank = distEnv?.rank ?? 0;
+    const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    if (rank === 0) release.push(acquireRunLock(paths.dir, warn));
+    // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
+    let resumeChanges: Changes = {};
+    const worldSize = distEnv?.worldSize ?? 1;
+    if (resume) {
+      const run = readRunConfig(paths.dir);
+      const before = lastHistoryEntry(paths.dir)?.facts ?? { ...(run.device !== undefined ? { device: run.device } : {}), ...(run.worldSize !== undefined ? { worldSize: run.worldSize } : {}) };
+      const checked = checkResume(paths.dir, run.config, cfg, { before, now: { worldSize, device } }, forceResume);
+      resumeChanges = checked.changes;
+      if (checked.warning !== null && rank === 0) warn(checked.warning);
+    } else if (rank === 0) {
+      claimForNewRun(paths, overwrite);
+    }
     const ds = await openTrainingData(cfg, hooks.onWarning);
     release.push(() => ds.close());
     const input = { channels: ds.channels, height: ds.height, width: ds.width };
@@ -246,11 +269,17 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
     if (resume) {
       const ckpt = loadCheckpoint(paths.checkpoint);
       model.loadStateDict(ckpt.model);
+      // The checkpoint's group options (weight decay) would replace the configured ones: a forced change must apply.
+      const configured = optimizer.paramGroups.map((g) => ({ weightDecay: g.weightDecay }));
       optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
+      optimizer.paramGroups.forEach((g, i) => Object.assign(g, configured[i]));
       restoreGenerators(ckpt, device);
       disposeCheckpoint(ckpt);
       step = ckpt.meta.step;
-      if (isMain) truncateMetrics(paths.metrics, step);
+      if (isMain) {
+        truncateMetrics(paths.metrics, step);
+        appendHistory(paths.dir, { time: new Date().toISOString(), step, forced: forceResume, changes: resumeChanges, config: cfg, facts: { worldSize, device } });
+      }
     } else if (isMain) {
       writeFileSync(paths.metrics, '');
     }
@@ -259,8 +288,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
       device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
       backend: dist?.group.backend ?? null,
     });
-    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
-    if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
+    // config.json records the run as it started; a resume leaves it and appends to config-history.jsonl (above).
+    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device, worldSize };
+    if (isMain && !resume) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
     const checkpoint = (): void => {
       if (!isMain) return;

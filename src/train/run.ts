@@ -6,6 +6,7 @@ import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../model
 import { SimCLRModel } from '../models/simclr.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
+import { lastHistoryEntry } from './resume.js';
 
 export const CHECKPOINT_FORMAT = 1;
 
@@ -58,13 +59,20 @@ export interface RunConfigFile {
   libtorch: string;
   /** The device the run trained on, resolved ('cpu', 'cuda:0'); absent in runs made before --device existed. */
   device?: string;
+  /** Data-parallel ranks it started with; absent in runs made before it was recorded. */
+  worldSize?: number;
 }
 
+/**
+ * The run's config.json, with `config` as the run trains now: the original settings, or those of its latest resume
+ * (config-history.jsonl, src/train/resume.ts). Throws ConfigError if dir has no config.json.
+ */
 export function readRunConfig(dir: string): RunConfigFile {
   const path = runPaths(dir).config;
   if (!existsSync(path)) throw new ConfigError(`${dir} is not a simclr run folder (no config.json)`);
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as RunConfigFile;
-  return { ...parsed, config: resolveConfig(parsed.config as unknown as Record<string, unknown>) };
+  const current = lastHistoryEntry(dir)?.config ?? parsed.config;
+  return { ...parsed, config: resolveConfig(current as unknown as Record<string, unknown>) };
 }
 
 export function buildEncoder(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): ResNet {
