@@ -15,9 +15,10 @@ function relaunchWithTcmalloc(): boolean {
   if (lib === undefined) return false;
   // The child watches this process through a pipe and stops when it dies, even by SIGKILL (./parent.ts).
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], watchedChild('inherit', { ...process.env, LD_PRELOAD: lib }));
-  // The terminal delivers Ctrl-C (and a hangup) to the child too; SIGTERM is sent to this process alone: forwarded.
+  // The terminal delivers Ctrl-C to the child too (once is a graceful stop, twice an abort): not forwarded. SIGTERM,
+  // and SIGHUP (kill -HUP, or a hangup that also reaches the child), are forwarded as SIGTERM, a graceful stop.
   process.on('SIGINT', () => {});
-  process.on('SIGHUP', () => {});
+  process.on('SIGHUP', () => child.kill('SIGTERM'));
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('error', (e) => {
     process.stderr.write(`simclr: cannot start ${process.execPath}: ${e.message}\n`);
