@@ -112,7 +112,12 @@ export function acquireRunLock(dir: string, onNote?: (msg: string) => void): () 
 /** Removes dir's lock if `owner` (default: this process) holds it; anything else is left alone. */
 export function releaseRunLock(dir: string, owner: Pick<LockOwner, 'pid' | 'startTime'> = { pid: process.pid, startTime: processStartTime(process.pid) }): void {
   const path = join(dir, LOCK_FILE);
-  const held = readOwner(path);
+  let held: ReturnType<typeof readOwner>;
+  try {
+    held = readOwner(path);
+  } catch {
+    return; // unreadable: not provably ours (this also runs in exit handlers, which must not throw)
+  }
   if (held?.owner?.pid !== owner.pid || held.owner.startTime !== owner.startTime) return;
   try { unlinkSync(path); } catch { /* already gone */ }
 }
