@@ -67,6 +67,17 @@ const DEMO_SETTINGS = {
   cropMinScale: 0.25, blur: false, logSteps: 10,
 } as const;
 
+/** Whether dir holds a run the demo made (its settings), which a rerun may replace. */
+function isDemoRun(dir: string): boolean {
+  if (!existsSync(runPaths(dir).config)) return false;
+  try {
+    const c = readRunConfig(dir).config as unknown as Record<string, unknown>;
+    return Object.entries(DEMO_SETTINGS).every(([k, v]) => c[k] === v);
+  } catch {
+    return false;
+  }
+}
+
 async function printDoctor(json: boolean): Promise<void> {
   const { doctorReport, formatDoctor } = await import('./doctor.js');
   const report = doctorReport();
@@ -81,8 +92,8 @@ function buildProgram(): Command {
 
   addPretrainOptions(program.command('pretrain').description('pretrain an encoder with SimCLR on unlabelled images'))
     .action(async (_opts, cmd: Command) => {
-      const { config, resume } = configFromCommand(cmd);
-      const { result, interrupted } = await runPretrain(config, resume);
+      const { config, start } = configFromCommand(cmd);
+      const { result, interrupted } = await runPretrain(config, start);
       console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
       if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
     });
@@ -132,7 +143,8 @@ function buildProgram(): Command {
       const config: PretrainConfig = resolveConfig({ ...DEMO_SETTINGS, data: o.data, out: o.out, device: o.device, ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}) });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`);
-      const { result } = await runPretrain(config, false);
+      // A rerun replaces an earlier demo run in the same folder, and nothing else.
+      const { result } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s\n`);
       printRunSummary(o.out);
       console.log('\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...');

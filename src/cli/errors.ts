@@ -4,7 +4,8 @@ export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERRUPTED = 130;
 
-const USAGE_ERRORS = new Set(['ConfigError', 'DataError', 'SafetensorsError', 'UsageError', 'DeviceError']);
+// RunInUseError: another process writes the run folder (src/train/lock.ts).
+const USAGE_ERRORS = new Set(['ConfigError', 'DataError', 'SafetensorsError', 'UsageError', 'DeviceError', 'RunInUseError']);
 
 export class UsageError extends Error {
   override name = 'UsageError';

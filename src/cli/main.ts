@@ -4,6 +4,8 @@
 // SIMCLR_ALLOCATOR=system opts out.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { watchedChild, watchParent } from './parent.js';
 
 const TCMALLOC_PATHS = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'];
 
@@ -11,14 +13,35 @@ function relaunchWithTcmalloc(): boolean {
   if (process.env.LD_PRELOAD || process.env.SIMCLR_ALLOCATOR === 'system') return false;
   const lib = TCMALLOC_PATHS.find((p) => existsSync(p));
   if (lib === undefined) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...process.env, LD_PRELOAD: lib },
-  });
-  // The terminal delivers Ctrl-C to the child too; the parent only waits for it and forwards SIGTERM.
+  // The child watches this process through a pipe and stops when it dies, even by SIGKILL (./parent.ts).
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], watchedChild('inherit', { ...process.env, LD_PRELOAD: lib }));
+  // The terminal delivers Ctrl-C to the child too (once is a graceful stop, twice an abort): not forwarded. SIGTERM,
+  // and SIGHUP (kill -HUP, or a hangup that also reaches the child), are forwarded as SIGTERM, a graceful stop.
   process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => child.kill('SIGTERM'));
   process.on('SIGTERM', () => child.kill('SIGTERM'));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  child.on('error', (e) => {
+    process.stderr.write(`simclr: cannot start ${process.execPath}: ${e.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? exitForSignal(signal)));
   return true;
+}
+
+// Why a process may have been killed by a signal it did not ask for: a hint for the one line the wrapper prints.
+const SIGNAL_HINTS: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: ' (out of memory? `dmesg` names the OOM killer\'s victims)',
+  SIGSEGV: ' (a crash in native code: please report it with the output of `simclr doctor`)',
+  SIGBUS: ' (a crash in native code, or a memory-mapped file that shrank)',
+  SIGABRT: ' (libtorch or Node aborted: the lines above say why)',
+  SIGILL: ' (an instruction this CPU lacks: was the addon built on another machine?)',
+};
+
+/** Names the signal that ended the command on one line; the shell's code for it, 128 + its number. */
+function exitForSignal(signal: NodeJS.Signals | null): number {
+  if (signal === null) return 1;
+  process.stderr.write(`simclr: the simclr process was killed by ${signal}${SIGNAL_HINTS[signal] ?? ''}\n`);
+  return 128 + (constants.signals[signal] ?? 0);
 }
 
 // Loading the commands loads the libtorch addon: a missing, stale or mismatched build is one line, not a stack trace.
@@ -36,6 +59,7 @@ async function loadCli(): Promise<typeof import('./commands.js') | null> {
 }
 
 if (!relaunchWithTcmalloc()) {
+  watchParent();
   const cli = await loadCli();
   process.exitCode = cli === null ? 1 : await cli.runCli(process.argv);
 }

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../train/config.js';
 import { readRunConfig } from '../train/run.js';
 import { pretrainInBackground } from '../train/background.js';
+import { normalizeStart, type RunStart } from '../train/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { bounded as b, readConfigFile, givenOptions } from './options.js';
 import { PRETRAIN_BOUNDS } from '../train/bounds.js';
@@ -36,6 +37,8 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--no-blur', 'no Gaussian blur')
     .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, b(PRETRAIN_BOUNDS.seed))
     .option('--resume', 'continue the run in --out from its last checkpoint, exactly')
+    .option('--force-resume', 'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, --epochs, --seed, --lr, ...; README, Run folders)')
+    .option('--overwrite', 'start a new run in an --out that holds one, deleting its checkpoint, metrics and history')
     .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', b(PRETRAIN_BOUNDS.maxSteps))
     .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, b(PRETRAIN_BOUNDS.logSteps))
     .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', b(PRETRAIN_BOUNDS.checkpointSteps))
@@ -49,11 +52,17 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--config <file>', 'JSON or YAML file with the same keys; flags override it');
 }
 
-/** defaults < --config file < flags; with --resume, the run's own config.json takes the place of the defaults. */
-export function configFromCommand(cmd: Command): { config: PretrainConfig; resume: boolean } {
+/**
+ * defaults < --config file < flags; with --resume, the run's own settings (config.json and its history) take the place
+ * of the defaults. --force-resume implies --resume. Throws ConfigError for --resume with --overwrite.
+ */
+export function configFromCommand(cmd: Command): { config: PretrainConfig; resume: boolean; start: RunStart } {
   const given = givenOptions(cmd);
-  const resume = given.resume === true;
+  const start = normalizeStart({ resume: given.resume === true || given.forceResume === true, overwrite: given.overwrite === true, forceResume: given.forceResume === true });
+  const resume = start.resume === true;
   delete given.resume;
+  delete given.forceResume;
+  delete given.overwrite;
   const file = typeof given.config === 'string' ? readConfigFile(given.config) : {};
   // The file's own values are checked on their own first, so a bad one is reported with the file's name.
   if (typeof given.config === 'string' && Object.keys(file).length > 0) {
@@ -71,7 +80,7 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
     if (out === undefined) throw new Error('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
   }
-  return { config: resolveConfig({ ...base, ...file, ...given }), resume };
+  return { config: resolveConfig({ ...base, ...file, ...given }), resume, start };
 }
 
 function formatRow(r: MetricsRow): string {
@@ -80,7 +89,7 @@ function formatRow(r: MetricsRow): string {
 }
 
 /** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C checkpoints and stops. */
-export async function runPretrain(config: PretrainConfig, resume: boolean, quiet = false): Promise<{ result: PretrainResult; interrupted: boolean }> {
+export async function runPretrain(config: PretrainConfig, start: boolean | RunStart, quiet = false): Promise<{ result: PretrainResult; interrupted: boolean }> {
   const tty = process.stderr.isTTY === true && !quiet;
   const bar = tty
     ? new cliProgress.SingleBar({
@@ -104,7 +113,7 @@ export async function runPretrain(config: PretrainConfig, resume: boolean, quiet
     },
     onLog: (row) => { if (!tty && !quiet) process.stderr.write(`${formatRow(row)}\n`); },
     onWarning: (msg) => process.stderr.write(`${tty ? '\n' : ''}warning: ${msg}\n`),
-  }, resume);
+  }, start);
   let interrupted = false;
   const stop = (): void => {
     if (!interrupted) process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)...\n');

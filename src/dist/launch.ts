@@ -4,7 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
+import { watchedChild } from '../cli/parent.js';
 
 const INTERRUPTED = 130;
 
@@ -28,7 +30,7 @@ export interface LaunchOptions {
 }
 
 export interface LaunchResult {
-  /** 0 if every rank succeeded, 130 if they were interrupted (and checkpointed), else the first failing rank's exit code (1 for a signal). */
+  /** 0 if every rank succeeded, 130 if they were interrupted (and checkpointed), else the first failing rank's exit code (128 + the signal's number for a signal). */
   exitCode: number;
   /** The first rank that failed, if any. */
   failedRank: number | null;
@@ -69,7 +71,8 @@ export function threadsPerRank(nproc: number, cores = availableParallelism()): n
  * Runs the ranks of this node to completion. Local rank 0 shares this process's terminal; the others' output is
  * prefixed with their rank. If a rank exits non-zero (or is killed), the rest get SIGTERM, then SIGKILL after the
  * grace period. SIGINT and SIGTERM sent to the launcher are forwarded to every rank (the ranks are in their own process
- * group, so a terminal's Ctrl-C reaches them once, through here).
+ * group, so a terminal's Ctrl-C reaches them once, through here). Each rank watches this process through a pipe
+ * (src/cli/parent.ts) and stops as on SIGTERM when it dies, even by SIGKILL.
  */
 export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   checkOptions(opts);
@@ -112,7 +115,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
           OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? String(threads),
         };
         const child = spawn(opts.argv[0]!, opts.argv.slice(1), {
-          env, detached: true, stdio: local === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+          detached: true, ...watchedChild(local === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'], env),
         });
         children.push(child);
         running.add(local);
@@ -121,7 +124,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
         }
         let ended = false;
         // 'close' comes after the rank's output has been read to the end.
-        const finish = (code: number | null, why: string): void => {
+        const finish = (code: number | null, why: string, signal: NodeJS.Signals | null = null): void => {
           if (ended) return;
           ended = true;
           running.delete(local);
@@ -129,16 +132,14 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
           if (code === INTERRUPTED) exitCode ||= INTERRUPTED;
           else if (code !== 0 && failedRank === null) {
             failedRank = rank;
-            exitCode = code ?? 1;
-            if (running.size > 0) {
-              log(`simclr launch: rank ${rank} ${why}; stopping the other ranks`);
-              failFast();
-            }
+            exitCode = code ?? (signal !== null ? 128 + (constants.signals[signal] ?? 0) : 1);
+            log(`simclr launch: rank ${rank} ${why}${running.size > 0 ? '; stopping the other ranks' : ''}`);
+            if (running.size > 0) failFast();
           }
           if (running.size === 0) resolve();
         };
         child.on('error', (e) => finish(1, `could not start (${e.message})`));
-        child.on('close', (code, signal) => finish(code, code !== null ? `exited with code ${code}` : `was killed by ${signal}`));
+        child.on('close', (code, signal) => finish(code, code !== null ? `exited with code ${code}` : `was killed by ${signal}`, signal));
         log(`simclr launch: rank ${rank} (local ${local}) pid ${child.pid}`);
       }
     });

@@ -1,6 +1,8 @@
 // Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
 import { Worker } from 'node:worker_threads';
 import type { PretrainConfig } from './config.js';
+import { releaseRunLock } from './lock.js';
+import type { RunStart } from './resume.js';
 import type { MetricsRow, PretrainResult, Progress, StartInfo } from './pretrain.js';
 
 export interface BackgroundHooks {
@@ -25,7 +27,7 @@ export class WorkerError extends Error {
   }
 }
 
-export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume = false): BackgroundRun {
+export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume: boolean | RunStart = false): BackgroundRun {
   const stop = new SharedArrayBuffer(4);
   // Under a TS loader (tests via tsx) this module is worker.ts's sibling source; compiled, worker.js's.
   // Run from TypeScript sources (tests under tsx), the worker registers tsx itself: loader hooks are per thread.
@@ -34,6 +36,10 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
   const worker = fromSource
     ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { config, resume, stop } })
     : new Worker(entry, { workerData: { config, resume, stop } });
+  // process.exit() (a second Ctrl-C) ends the worker without its cleanup: the lock it holds is this process's, so
+  // this thread removes it (releaseRunLock leaves another process's lock alone).
+  const releaseOnExit = (): void => releaseRunLock(config.out);
+  process.on('exit', releaseOnExit);
   const result = new Promise<PretrainResult>((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: { type: string } & Record<string, unknown>) => {
@@ -50,5 +56,6 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
     worker.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
     worker.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`training worker exited with code ${code}`)); } });
   });
+  void result.then(() => process.off('exit', releaseOnExit), () => process.off('exit', releaseOnExit));
   return { requestStop: () => Atomics.store(new Int32Array(stop), 0, 1), result };
 }

@@ -2,7 +2,7 @@
 // A run killed mid-append leaves a torn last line; an append log must tolerate that, so the reader drops it (and a
 // resume cuts it off before appending). A damaged line anywhere else is an error naming the file and the line.
 import { existsSync } from 'node:fs';
-import { readTextChecked } from '../io/files.js';
+import { readJsonLines } from '../io/jsonl.js';
 import { ConfigError } from './config.js';
 import type { MetricsRow } from './pretrain.js';
 import { writeFileAtomic } from './run.js';
@@ -20,15 +20,8 @@ export interface MetricsLog {
   torn: boolean;
 }
 
-/** Why `line` is not a metrics row, or null when it is one. */
-function rowProblem(line: string): string | null {
-  let row: unknown;
-  try {
-    row = JSON.parse(line);
-  } catch (e) {
-    return `not valid JSON (${(e as Error).message})`;
-  }
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) return 'not a JSON object';
+/** Why a parsed line is not a metrics row, or null when it is one. */
+function rowProblem(row: unknown): string | null {
   for (const k of NUMBER_FIELDS) {
     if (typeof (row as Record<string, unknown>)[k] !== 'number') return `field '${k}' is not a number`;
   }
@@ -38,35 +31,13 @@ function rowProblem(line: string): string | null {
 }
 
 /**
- * Reads a metrics.jsonl; a missing file has no rows. The last line is left out when torn: cut before its newline
- * and not a whole row, or not a row at all. Throws ConfigError naming the file when it is not a regular file of a
- * plausible size, or naming the line when one before the last is not a row.
+ * Reads a metrics.jsonl (src/io/jsonl.ts); a missing file has no rows, a torn last line is left out. Throws
+ * ConfigError naming the file when it is not a regular file of a plausible size, or naming the line when one before
+ * the last is not a row.
  */
 export function readMetricsLog(path: string): MetricsLog {
-  if (!existsSync(path)) return { rows: [], lines: [], torn: false };
-  const text = readTextChecked(path, { what: 'a metrics log', maxBytes: MAX_METRICS_BYTES }, (m) => new ConfigError(m));
-  const parts = text.split('\n');
-  // After the last newline: '' in a whole file, else the start of a row that was being appended.
-  const tail = parts.pop()!;
-  const rows: MetricsRow[] = [];
-  const lines: string[] = [];
-  let torn = false;
-  const take = (line: string, number: number, last: boolean): void => {
-    if (line.trim() === '') return;
-    const problem = rowProblem(line);
-    if (problem === null) {
-      rows.push(JSON.parse(line) as MetricsRow);
-      lines.push(line);
-    } else if (last) {
-      torn = true;
-    } else {
-      throw new ConfigError(`${path}: line ${number} is ${problem.startsWith('field') ? `not a metrics row: ${problem}` : problem}`);
-    }
-  };
-  parts.forEach((line, i) => take(line, i + 1, tail === '' && i === parts.length - 1));
-  // A row complete but for its newline is kept: only its terminator was lost.
-  if (tail !== '') take(tail, parts.length + 1, true);
-  return { rows, lines, torn };
+  const log = readJsonLines<MetricsRow>(path, { what: 'a metrics log', maxBytes: MAX_METRICS_BYTES, problem: rowProblem }, (m) => new ConfigError(m));
+  return { rows: log.values, lines: log.lines, torn: log.torn };
 }
 
 /**

@@ -17,9 +17,11 @@ import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type RunConfigFile, type RunPaths } from './run.js';
 import { truncateMetricsLog } from './metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
+import { acquireRunLock } from './lock.js';
+import { appendHistory, checkResume, claimForNewRun, lastHistoryEntry, normalizeStart, type Changes, type RunStart } from './resume.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -230,13 +232,19 @@ export interface PretrainInternals {
 }
 
 /**
- * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out.
+ * Pretrains a SimCLR model as configured, writing config.json, metrics.jsonl and checkpoints into cfg.out, which it
+ * locks while it runs (rank 0 only in a distributed run; src/train/lock.ts).
  * With `resume`, continues the run in cfg.out from its last checkpoint: same data order, augmentations, optimizer
- * state and schedule, so the result equals an uninterrupted run. Trains on cfg.device as torch.resolveDevice reads it
- * ('auto': the first visible GPU, else the CPU) and throws its DeviceError where that device does not exist.
+ * state and schedule, so the result equals an uninterrupted run. Changed settings follow RESUME_RULES
+ * (src/train/resume.ts): config.json keeps the original ones, config-history.jsonl gets each resume's changes.
+ * Trains on cfg.device as torch.resolveDevice reads it ('auto': the first visible GPU, else the CPU).
+ * Throws DeviceError where that device does not exist; RunInUseError where another live process holds cfg.out;
+ * ConfigError where cfg.out holds a run and neither resume nor overwrite is given, where a resume changes a 'fixed'
+ * setting or (unless forceResume) a 'refuse' one, and where resume and overwrite are both given.
  */
-export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, resume = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
+export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, start: boolean | RunStart = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
+  const { resume = false, overwrite = false, forceResume = false } = normalizeStart(start);
   const distEnv = readDistEnv();
   const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
   const onCuda = torch.deviceType(device) === 'cuda';
@@ -255,6 +263,21 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
   // process group).
   const release: (() => void)[] = [];
   try {
+    const rank = distEnv?.rank ?? 0;
+    const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    if (rank === 0) release.push(acquireRunLock(paths.dir, warn));
+    // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
+    let resumeChanges: Changes = {};
+    const worldSize = distEnv?.worldSize ?? 1;
+    if (resume) {
+      const run = readRunConfig(paths.dir);
+      const before = lastHistoryEntry(paths.dir)?.facts ?? { ...(run.device !== undefined ? { device: run.device } : {}), ...(run.worldSize !== undefined ? { worldSize: run.worldSize } : {}) };
+      const checked = checkResume(paths.dir, run.config, cfg, { before, now: { worldSize, device } }, forceResume);
+      resumeChanges = checked.changes;
+      if (checked.warning !== null && rank === 0) warn(checked.warning);
+    } else if (rank === 0) {
+      claimForNewRun(paths, overwrite);
+    }
     const ds = await openTrainingData(cfg, hooks.onWarning);
     release.push(() => ds.close());
     const input = { channels: ds.channels, height: ds.height, width: ds.width };
@@ -296,7 +319,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
         checkResumable(paths.checkpoint, ckpt, stepsPerEpoch, plan.totalSteps);
         try {
           model.loadStateDict(ckpt.model);
+          // The checkpoint's group options (weight decay) would replace the configured ones: a forced change must apply.
+          const configured = optimizer.paramGroups.map((g) => ({ weightDecay: g.weightDecay }));
           optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
+          optimizer.paramGroups.forEach((g, i) => Object.assign(g, configured[i]));
         } catch (e) {
           // A checkpoint of another model or optimizer: one line naming the file, not a stack of TypeErrors.
           throw new ConfigError(`${paths.checkpoint}: does not fit this run's model and optimizer: ${(e as Error).message}`);
@@ -307,7 +333,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
       }
       step = ckpt.meta.step;
       savedStep = step;
-      if (isMain) truncateMetricsLog(paths.metrics, step);
+      if (isMain) {
+        truncateMetricsLog(paths.metrics, step);
+        appendHistory(paths.dir, { time: new Date().toISOString(), step, forced: forceResume, changes: resumeChanges, config: cfg, facts: { worldSize, device } });
+      }
     } else if (isMain) {
       writeFileSync(paths.metrics, '');
     }
@@ -317,8 +346,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, r
       backend: dist?.group.backend ?? null,
       knn: knnData === null ? null : { every: cfg.knnEvery, bank: knnData.train.name, queries: knnData.test.name },
     });
-    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device };
-    if (isMain) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
+    // config.json records the run as it started; a resume leaves it and appends to config-history.jsonl (above).
+    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device, worldSize };
+    if (isMain && !resume) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
     const checkpoint = (): void => {
       if (!isMain) {

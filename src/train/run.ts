@@ -7,6 +7,7 @@ import { SimCLRModel } from '../models/simclr.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { readTextChecked, tempPathFor } from '../io/files.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
+import { HISTORY_FILE, lastHistoryEntry } from './resume.js';
 
 export const CHECKPOINT_FORMAT = 1;
 
@@ -68,6 +69,8 @@ export interface RunConfigFile {
   libtorch: string;
   /** The device the run trained on, resolved ('cpu', 'cuda:0'); absent in runs made before --device existed. */
   device?: string;
+  /** Data-parallel ranks it started with; absent in runs made before it was recorded. */
+  worldSize?: number;
 }
 
 // config.json holds a config and a few facts: a megabyte is far beyond any real one.
@@ -75,7 +78,9 @@ const MAX_CONFIG_BYTES = 1 << 20;
 
 /**
  * The run folder's config.json, checked: a regular file of a plausible size, valid JSON, with a valid config and
- * input. Throws ConfigError with one line naming the file (and the field, where one is wrong).
+ * input. `config` is the run's settings as it trains now: the original ones, or those of its latest resume
+ * (config-history.jsonl, src/train/resume.ts). Throws ConfigError with one line naming the file (and the field, where
+ * one is wrong).
  */
 export function readRunConfig(dir: string): RunConfigFile {
   const path = runPaths(dir).config;
@@ -95,11 +100,12 @@ export function readRunConfig(dir: string): RunConfigFile {
     const v = input[k];
     if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ConfigError(`${path}: field 'input.${k}' must be a positive integer, got ${shortJson(v)}`);
   }
+  const history = lastHistoryEntry(dir);
   let config: PretrainConfig;
   try {
-    config = resolveConfig(parsed.config);
+    config = resolveConfig((history?.config ?? parsed.config) as Record<string, unknown>);
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${path}: ${e.message}`);
+    if (e instanceof ConfigError) throw new ConfigError(`${history ? join(dir, HISTORY_FILE) : path}: ${e.message}`);
     throw e;
   }
   return { ...(parsed as unknown as RunConfigFile), config };

@@ -4,10 +4,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pretrain } from './pretrain.js';
 import type { PretrainConfig } from './config.js';
+import type { RunStart } from './resume.js';
 
 export interface WorkerInput {
   config: PretrainConfig;
-  resume: boolean;
+  resume: boolean | RunStart;
   /** Int32Array(1) over shared memory: set to 1 by the parent to request checkpoint-and-stop. */
   stop: SharedArrayBuffer;
 }

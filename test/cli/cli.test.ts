@@ -27,7 +27,7 @@ test('pretrain --help lists every documented flag', () => {
   assert.equal(r.code, 0);
   for (const flag of ['--data', '--out', '--arch', '--width', '--image-size', '--epochs', '--batch-size', '--optimizer', '--lr ', '--lr-scaling',
     '--warmup-epochs', '--weight-decay', '--temperature', '--proj-layers', '--proj-dim', '--color-strength', '--blur', '--no-blur', '--seed',
-    '--resume', '--max-steps', '--log-steps', '--checkpoint-steps', '--threads', '--config', '--precision', '--device']) {
+    '--resume', '--force-resume', '--overwrite', '--max-steps', '--log-steps', '--checkpoint-steps', '--threads', '--config', '--precision', '--device']) {
     assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
   }
 });

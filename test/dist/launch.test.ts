@@ -39,7 +39,7 @@ test('simclr launch exits with the ranks\' failure code when they fail before tr
   const r = await start(CLI, ['launch', '--nproc', '2', '--', 'pretrain', '--data', 'fashion-mnist', '--out', '/tmp/unused', '--batch-size', '0'], {}).done;
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /simclr launch: 2 rank\(s\) on this node of 2, \d+ thread\(s\) each/);
-  assert.match(r.stderr, /--batch-size must be a positive integer, got 0/);
+  assert.match(r.stderr, /--batch-size <n>' argument '0' is invalid. expected an integer in \[2, 1048576\]/);
   // Whichever rank fails first is reported; the other may be stopped before it prints its own error.
   assert.match(r.stderr, /simclr launch: rank [01] exited with code 2; stopping the other ranks/);
 });

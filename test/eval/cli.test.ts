@@ -133,8 +133,8 @@ test('usage errors exit 2 with one line on stderr', async () => {
     [['eval', 'linear', '--run', run, '--data', 'nope:x'], /unknown dataset kind 'nope'/],
     [['eval', 'knn', '--run', run, '--data', `cifar10:${join(dir, 'missing')}`], /cifar10/],
     [['eval', 'knn', '--run', join(dir, 'norun'), '--data', 'fashion-mnist'], /not a simclr run folder/],
-    [['finetune', '--run', run, '--data', 'fashion-mnist', '--label-fraction', '2'], /--label-fraction <f>' argument '2' is invalid. expected a fraction in \(0, 1\]/],
-    [['eval', 'knn', '--run', run, '--data', 'fashion-mnist', '--k', '0'], /positive integer/],
+    [['finetune', '--run', run, '--data', 'fashion-mnist', '--label-fraction', '2'], /--label-fraction <f>' argument '2' is invalid. expected a number in \(0, 1\]/],
+    [['eval', 'knn', '--run', run, '--data', 'fashion-mnist', '--k', '0'], /--k <n>' argument '0' is invalid. expected an integer in \[1, 1000000\]/],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(...args, '--json')));
   for (const [i, [args, message]] of cases.entries()) {

@@ -67,7 +67,7 @@ test('with batches prepared ahead a NaN loss is still caught before any checkpoi
   const before = readFileSync(runPaths(dir).checkpoint);
   const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
   // Step 3 is no log or checkpoint point (logSteps 100); step 4's views are already made when its loss is read.
-  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }), {}, true, { prefetch: true }), (e: unknown) => {
+  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }), {}, { resume: true, forceResume: true }, { prefetch: true }), (e: unknown) => {
     assert.ok(e instanceof DivergenceError);
     assert.match(e.message, /loss is NaN at step 3 /);
     return true;

@@ -82,7 +82,7 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
   await pretrain(tiny(dir, { maxSteps: 2 }));
   const before = readFileSync(runPaths(dir).checkpoint);
   const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
-  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45 }), {}, true), (e: unknown) => {
+  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45 }), {}, { resume: true, forceResume: true }), (e: unknown) => {
     assert.ok(e instanceof DivergenceError);
     assert.match(e.message, /loss is NaN at step 3/);
     assert.match(e.message, /last good checkpoint/);

@@ -1,0 +1,122 @@
+// What a run folder guarantees, through the library: no new run over an existing one without overwrite, per-field
+// resume rules with a history beside the original config.json, and the lock of the process writing it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG, ConfigError, resolveConfig, type PretrainConfig } from '../../src/train/config.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { readRunConfig, runPaths } from '../../src/train/run.js';
+import { RESUME_RULES, HISTORY_FILE, checkResume, type HistoryEntry } from '../../src/train/resume.js';
+import { LOCK_FILE, RunInUseError, acquireRunLock, processStartTime } from '../../src/train/lock.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-'));
+
+function tiny(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
+  return resolveConfig({ data: 'fashion-mnist', out, width: 0.125, batchSize: 16, epochs: 0.02, maxSteps: 2, logSteps: 1, threads: 2, ...extra });
+}
+
+const history = (dir: string): HistoryEntry[] =>
+  readFileSync(join(dir, HISTORY_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryEntry);
+
+test('every setting has a resume rule', () => {
+  assert.deepEqual(Object.keys(RESUME_RULES).sort(), [...Object.keys(DEFAULT_CONFIG), 'data', 'out'].sort());
+});
+
+test('a new run into a folder holding one is refused unless overwrite, which replaces it', async () => {
+  const dir = tmp();
+  await pretrain(tiny(dir));
+  const { checkpoint, metrics, config } = runPaths(dir);
+  const before = [checkpoint, metrics, config].map((p) => readFileSync(p));
+  await assert.rejects(pretrain(tiny(dir, { seed: 5 })), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /holds a run with a checkpoint: pass --resume to continue it or --overwrite to replace it/);
+    return true;
+  });
+  assert.deepEqual([checkpoint, metrics, config].map((p) => readFileSync(p)), before, 'the run is untouched');
+  await assert.rejects(pretrain(tiny(dir), {}, { resume: true, overwrite: true }), /exclude each other/);
+
+  // A run that wrote its config but no checkpoint yet also counts.
+  const early = tmp();
+  writeFileSync(runPaths(early).config, readFileSync(config));
+  await assert.rejects(pretrain(tiny(early)), /holds a run \(no checkpoint yet\)/);
+
+  const r = await pretrain(tiny(dir, { seed: 5, maxSteps: 1 }), {}, { overwrite: true });
+  assert.equal(r.steps, 1);
+  assert.equal(readRunConfig(dir).config.seed, 5);
+  assert.equal(readFileSync(metrics, 'utf8').trim().split('\n').length, 1);
+});
+
+test('resume refuses changes to the step counter, data order, schedule or loss unless forced, never to the model, and keeps a history', async () => {
+  const dir = tmp();
+  await pretrain(tiny(dir));
+  const original = readFileSync(runPaths(dir).config, 'utf8');
+  // The kind of change the issue saw (batch 32 -> 64 moved the lr mid-run), and every other such field at once.
+  await assert.rejects(pretrain(tiny(dir, { batchSize: 32, maxSteps: 4 }), {}, true), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /--resume would change batch-size 16 -> 32 of the run in .*; pass --force-resume/);
+    return true;
+  });
+  await assert.rejects(pretrain(tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }), {}, true),
+    /epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5/);
+  await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);
+  // A different model cannot load the checkpoint, forced or not.
+  await assert.rejects(pretrain(tiny(dir, { width: 0.25, projDim: 64 }), {}, { resume: true, forceResume: true }), /cannot change width 0\.125 -> 0\.25, proj-dim 128 -> 64/);
+  await assert.rejects(pretrain(tiny(dir, { optimizer: 'sgd' }), {}, { resume: true, forceResume: true }), /cannot change optimizer lars -> sgd/);
+  assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original);
+  assert.equal(existsSync(join(dir, HISTORY_FILE)), false, 'a refused resume records nothing');
+
+  // Harmless changes: a warning, and the history; maxSteps (how far to go) without one.
+  const warnings: string[] = [];
+  await pretrain(tiny(dir, { maxSteps: 3, logSteps: 2 }), { onWarning: (m) => warnings.push(m) }, true);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /resuming .* with log-steps 1 -> 2 \(recorded in config-history\.jsonl/);
+  assert.doesNotMatch(warnings[0]!, /max-steps/);
+  // Forced: trains with the new batch, says so, and records it.
+  warnings.length = 0;
+  await pretrain(tiny(dir, { maxSteps: 4, logSteps: 2, batchSize: 32 }), { onWarning: (m) => warnings.push(m) }, { resume: true, forceResume: true });
+  assert.match(warnings.join('\n'), /batch-size 16 -> 32: the result will differ from an uninterrupted run's/);
+
+  assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original, 'config.json keeps the original settings');
+  const h = history(dir);
+  assert.equal(h.length, 2);
+  assert.deepEqual([h[0]!.step, h[0]!.forced, h[0]!.changes], [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }]);
+  assert.deepEqual([h[1]!.step, h[1]!.forced, h[1]!.changes], [3, true, { maxSteps: { from: 3, to: 4 }, batchSize: { from: 16, to: 32 } }]);
+  assert.deepEqual(h[1]!.facts, { worldSize: 1, device: 'cpu' });
+  // Readers and the next resume see the settings the run trains with now.
+  assert.equal(readRunConfig(dir).config.batchSize, 32);
+  await pretrain(tiny(dir, { maxSteps: 5, logSteps: 2, batchSize: 32 }), {}, true);
+  assert.deepEqual(history(dir)[2]!.changes, { maxSteps: { from: 4, to: 5 } });
+});
+
+test('precision, device and world size changes are warned about, not refused', () => {
+  const dir = tmp();
+  const cfg = tiny(dir);
+  const r = checkResume(dir, cfg, { ...cfg, precision: 'bf16', threads: 1 }, { before: { worldSize: 2, device: 'cuda:0' }, now: { worldSize: 1, device: 'cpu' } }, false);
+  assert.deepEqual(Object.keys(r.changes).sort(), ['precision', 'threads', 'trainingDevice', 'worldSize']);
+  assert.match(r.warning!, /precision fp32 -> bf16, threads 2 -> 1, world-size 2 -> 1, training-device cuda:0 -> cpu: the result will differ/);
+});
+
+test('the run lock: a live holder refuses a second writer; a dead or reused pid is taken over', () => {
+  const dir = tmp();
+  const release = acquireRunLock(dir);
+  assert.throws(() => acquireRunLock(dir), (e: unknown) => {
+    assert.ok(e instanceof RunInUseError);
+    assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} `));
+    return true;
+  });
+  release();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+
+  const notes: string[] = [];
+  const dead = spawnSync('true').pid!;
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: dead, startTime: '1', host: hostname(), since: 'then' }));
+  acquireRunLock(dir, (m) => notes.push(m))();
+  // The pid is alive but is another process than the one that took the lock (started at another time).
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, startTime: `${processStartTime(process.pid)}0`, host: hostname(), since: 'then' }));
+  acquireRunLock(dir, (m) => notes.push(m))();
+  assert.equal(notes.length, 2);
+  assert.match(notes[0]!, new RegExp(`took over the lock of .* left by pid ${dead} \\(no longer running`));
+});
