@@ -13,6 +13,10 @@
 #endif
 
 #include <dlfcn.h>
+#include <sys/file.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "common.h"
 #include "compat.h"
@@ -60,6 +64,30 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 // library's whole dependency tree in the global scope, where it captures later modules' lookups. With Debian's
 // libtorch, which links the system's GLib, sharp's libvips then called that GLib's g_object_ref on objects of its
 // own bundled copy: 32 GLib-GObject-CRITICAL lines per process that used sharp.
+// flock(fd, op, wait): flock(2) on a file descriptor Node opened ('ex' exclusive, 'sh' shared, 'un' release). Returns
+// false when the lock is held elsewhere and wait is false. Node has no file locks; a lock that the kernel drops when
+// its process ends, however it ends, needs no stale-lock guessing (pids, start times, hosts).
+static Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string op = info[1].As<Napi::String>().Utf8Value();
+  bool wait = info[2].As<Napi::Boolean>().Value();
+  int how = op == "ex" ? LOCK_EX : op == "sh" ? LOCK_SH : op == "un" ? LOCK_UN : -1;
+  if (how < 0) {
+    Napi::TypeError::New(env, "flock: op must be 'ex', 'sh' or 'un', got '" + op + "'").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!wait && how != LOCK_UN) how |= LOCK_NB;
+  int rc;
+  do {
+    rc = flock(fd, how);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  Napi::Error::New(env, std::string("flock: ") + std::strerror(errno)).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 static Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -250,6 +278,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumInteropThreads", Napi::Function::New(env, SetNumInteropThreads));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("loadLibrary", Napi::Function::New(env, LoadLibrary));
+  exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("cudaResolve", Napi::Function::New(env, CudaResolve));
   exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));

@@ -56,6 +56,8 @@ export interface NativeBinding {
   setNumInteropThreads(n: number): void;
   manualSeed(seed: number | bigint): void;
   loadLibrary(path: string): void;
+  /** flock(2) on an fd from fs.openSync; false when held elsewhere and wait is false. */
+  flock(fd: number, op: 'ex' | 'sh' | 'un', wait: boolean): boolean;
   cudaDeviceCount(): number;
   setAutocast(deviceType: string, enabled: boolean, dtype: number): void;
   isAutocastEnabled(deviceType: string): boolean;

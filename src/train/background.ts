@@ -1,7 +1,6 @@
 // Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
 import { Worker } from 'node:worker_threads';
 import type { PretrainConfig } from './config.js';
-import { releaseRunLock } from './lock.js';
 import type { RunStart } from './resume.js';
 import type { MetricsRow, PretrainResult, Progress, StartInfo } from './pretrain.js';
 
@@ -36,10 +35,6 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
   const worker = fromSource
     ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true, workerData: { config, resume, stop } })
     : new Worker(entry, { workerData: { config, resume, stop } });
-  // process.exit() (a second Ctrl-C) ends the worker without its cleanup: the lock it holds is this process's, so
-  // this thread removes it (releaseRunLock leaves another process's lock alone).
-  const releaseOnExit = (): void => releaseRunLock(config.out);
-  process.on('exit', releaseOnExit);
   const result = new Promise<PretrainResult>((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: { type: string } & Record<string, unknown>) => {
@@ -56,6 +51,5 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
     worker.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
     worker.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`training worker exited with code ${code}`)); } });
   });
-  void result.then(() => process.off('exit', releaseOnExit), () => process.off('exit', releaseOnExit));
   return { requestStop: () => Atomics.store(new Int32Array(stop), 0, 1), result };
 }

@@ -1,123 +1,92 @@
-// The run folder's lock: the process writing a run folder (rank 0 in a distributed run) holds DIR/run.lock, so a
-// second writer (a resumed run beside an orphaned one, two runs given the same --out) stops before it writes anything.
-// Node has no flock(2): the lock is a file created with O_EXCL holding the holder's pid, its start time (defeats pid
-// reuse) and host. A lock whose process is gone is stale and taken over with a note.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+// The run folder's lock: the process writing a run folder (rank 0 in a distributed run) holds an exclusive flock(2)
+// on DIR/run.lock, so a second writer (a resumed run beside an orphaned one, two runs given the same --out) stops
+// before it writes anything. The kernel drops the lock when the holder's file is closed, which happens when its
+// process ends however it ends (SIGKILL, OOM, a crash), so a lock is never stale and nothing guesses from pids. The
+// file itself stays; while held it names the holder (pid, host, since) for the message a second writer gets.
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { native } from '../torch/native.js';
+import { describeFsError } from '../io/files.js';
+import { ConfigError } from './config.js';
 
 export const LOCK_FILE = 'run.lock';
 
-/** What run.lock holds. */
+/** What run.lock holds while a process holds the lock. */
 export interface LockOwner {
   pid: number;
-  /** Field 22 of /proc/PID/stat (clock ticks after boot); null where /proc is not there. */
-  startTime: string | null;
   host: string;
   since: string;
 }
 
-/** Another live process holds the run folder. The CLI exits with code 2. */
+/** Another process holds the run folder. The CLI exits with code 2. */
 export class RunInUseError extends Error {
   override name = 'RunInUseError';
-  constructor(readonly dir: string, readonly owner: LockOwner) {
-    super(`run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since}); `
-      + `if no such process is running there, delete ${join(dir, LOCK_FILE)}`);
+  constructor(readonly dir: string, readonly owner: LockOwner | null) {
+    super(owner === null
+      ? `run folder ${dir} in use by another process (it is starting up)`
+      : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since})`);
   }
 }
 
-/** A process's start time from /proc/PID/stat, or null (no /proc, or no such process). */
-export function processStartTime(pid: number): string | null {
+function readOwner(path: string): LockOwner | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may hold spaces and parentheses: count fields from the last ')', which ends it; field 3 follows.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3] ?? null;
+    const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.since === 'string' ? o : null;
   } catch {
+    // Empty (released, or the holder has not written it yet) or unreadable: no name to give.
     return null;
   }
 }
 
-function alive(owner: LockOwner): boolean {
-  // Another host's process cannot be checked from here: it is taken to be alive.
-  if (owner.host !== hostname()) return true;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  // The pid lives; it is the same process only if it started when the lock says (pids are reused).
-  const started = processStartTime(owner.pid);
-  return owner.startTime === null || started === null || started === owner.startTime;
-}
-
-function me(): LockOwner {
-  return { pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), since: new Date().toISOString() };
-}
-
-function readOwner(path: string): { text: string; owner: LockOwner | null } | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  try {
-    const o = JSON.parse(text) as LockOwner;
-    return { text, owner: typeof o.pid === 'number' && typeof o.host === 'string' ? o : null };
-  } catch {
-    // A lock torn by a crash while being written: no owner to wait for.
-    return { text, owner: null };
-  }
-}
-
 /**
- * Takes the lock of run folder `dir` (which must exist) for this process; returns the function that releases it.
- * A stale lock (its process gone, or the pid now another process) is taken over and `onNote` told.
- * Throws RunInUseError when a live process holds it.
+ * Takes the lock of run folder `dir` (which must exist) for this process; returns the function that releases it
+ * (idempotent; it never throws, as it also runs in exit handlers). Throws RunInUseError when another process, or
+ * another holder in this process, has it; ConfigError when run.lock cannot be opened (unwritable, or a link).
  */
-export function acquireRunLock(dir: string, onNote?: (msg: string) => void): () => void {
+export function acquireRunLock(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
-  const mine = me();
-  const text = `${JSON.stringify(mine)}\n`;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; ; attempt++) {
+    // No O_TRUNC: the holder's record must survive a second writer's open. O_NOFOLLOW: a link planted at run.lock
+    // cannot send the record elsewhere.
     let fd: number;
     try {
-      fd = openSync(path, 'wx');
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const held = readOwner(path);
-      if (held === null) continue; // released in between: try again
-      if (held.owner !== null && alive(held.owner)) throw new RunInUseError(dir, held.owner);
-      // Remove the stale lock only if it is still the one judged stale (another process may have taken it over since).
-      const again = readOwner(path);
-      if (again !== null && again.text === held.text) {
-        try { unlinkSync(path); } catch { /* taken over by another process: the next attempt sees its lock */ }
-        onNote?.(held.owner !== null
-          ? `took over the lock of ${dir} left by pid ${held.owner.pid} (no longer running, since ${held.owner.since})`
-          : `took over an unreadable lock file in ${dir}`);
-      }
-      continue;
+      const link = (e as NodeJS.ErrnoException).code === 'ELOOP' ? ' (a symbolic link, which the lock never follows: remove it)' : '';
+      throw new ConfigError(`cannot take the run folder's lock: ${describeFsError(path, e)}${link}`);
     }
+    let held = false;
     try {
-      writeSync(fd, text);
+      if (!native.flock(fd, 'ex', false)) throw new RunInUseError(dir, readOwner(path));
+      held = true;
+      // The file may have been replaced (deleted by hand, or by a tool) between open and flock: the lock must be on
+      // the file that is at the path now, or two processes would each hold a lock on a different file.
+      let current: ReturnType<typeof statSync> | null = null;
+      try { current = statSync(path); } catch { /* deleted: try again */ }
+      const opened = fstatSync(fd);
+      if (current === null || current.ino !== opened.ino || current.dev !== opened.dev) {
+        held = false; // closed below, then the path is opened again
+        if (attempt < 5) continue;
+        throw new Error(`could not take the lock ${path}: it is replaced as it is taken`);
+      }
+      const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${JSON.stringify(owner)}\n`, 0);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        // Emptied before it is released, so a record never names a process that no longer holds the lock.
+        try { ftruncateSync(fd, 0); } catch { /* nothing to do */ }
+        try { closeSync(fd); } catch { /* closing drops the lock */ }
+      };
+    } catch (e) {
+      held = false;
+      throw e;
     } finally {
-      closeSync(fd);
+      // Closing also drops a lock taken on a file that was replaced.
+      if (!held) try { closeSync(fd); } catch { /* already closed */ }
     }
-    return () => releaseRunLock(dir, mine);
   }
-  throw new Error(`could not take the lock ${path} (it changed hands repeatedly)`);
-}
-
-/** Removes dir's lock if `owner` (default: this process) holds it; anything else is left alone. */
-export function releaseRunLock(dir: string, owner: Pick<LockOwner, 'pid' | 'startTime'> = { pid: process.pid, startTime: processStartTime(process.pid) }): void {
-  const path = join(dir, LOCK_FILE);
-  let held: ReturnType<typeof readOwner>;
-  try {
-    held = readOwner(path);
-  } catch {
-    return; // unreadable: not provably ours (this also runs in exit handlers, which must not throw)
-  }
-  if (held?.owner?.pid !== owner.pid || held.owner.startTime !== owner.startTime) return;
-  try { unlinkSync(path); } catch { /* already gone */ }
 }

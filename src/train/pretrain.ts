@@ -265,7 +265,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
   try {
     const rank = distEnv?.rank ?? 0;
     const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-    if (rank === 0) release.push(acquireRunLock(paths.dir, warn));
+    if (rank === 0) release.push(acquireRunLock(paths.dir));
     // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
     let resumeChanges: Changes = {};
     const worldSize = distEnv?.worldSize ?? 1;

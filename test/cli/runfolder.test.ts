@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { acquireRunLock } from '../../src/train/lock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, start, type Running } from '../dist/spawn.js';
@@ -48,6 +49,14 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
+/** No process holds dir's lock: its record is empty and it can be taken (and is released at once). */
+function unlocked(dir: string): boolean {
+  const path = join(dir, 'run.lock');
+  if (existsSync(path) && readFileSync(path, 'utf8') !== '') return false;
+  acquireRunLock(dir)();
+  return true;
+}
+
 const logged = (dir: string): boolean => existsSync(join(dir, 'metrics.jsonl')) && readFileSync(join(dir, 'metrics.jsonl'), 'utf8').includes('"step":2');
 
 /** Kills what a test left running (only on failure: a passing test leaves nothing). */
@@ -71,7 +80,7 @@ test('a second writer is refused while the first lives: exit 2, "run folder DIR 
     first.kill('SIGTERM');
     const r = await first.done;
     assert.equal(r.code, 130, r.stderr);
-    assert.equal(existsSync(join(dir, 'run.lock')), false, 'the lock goes with its process');
+    assert.ok(unlocked(dir), 'the lock goes with its process');
   } finally {
     cleanup([], first);
   }
@@ -87,7 +96,7 @@ test('killing the wrapper with SIGKILL stops the trainer it started, which check
     assert.ok(trainer !== undefined && trainer > 0, 'the wrapper runs the trainer as its child');
     wrapper.kill('SIGKILL');
     await until(`trainer pid ${trainer} to exit`, () => !alive(trainer), 30_000);
-    assert.equal(existsSync(join(dir, 'run.lock')), false);
+    assert.ok(unlocked(dir), 'the lock goes with its process');
     assert.ok(existsSync(join(dir, 'checkpoints', 'last.safetensors')), 'it stopped as on SIGTERM: with a checkpoint');
   } finally {
     cleanup([trainer], wrapper);
@@ -104,7 +113,7 @@ test('killing simclr launch with SIGKILL stops its ranks', async () => {
     assert.equal(ranks.length, 2);
     launcher.kill('SIGKILL');
     await until('both ranks to exit', () => ranks.every((p) => !alive(p)), 30_000);
-    assert.equal(existsSync(join(dir, 'run.lock')), false);
+    assert.ok(unlocked(dir), 'the lock goes with its process');
   } finally {
     cleanup(ranks, launcher);
   }

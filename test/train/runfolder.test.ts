@@ -2,15 +2,15 @@
 // resume rules with a history beside the original config.json, and the lock of the process writing it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, ConfigError, resolveConfig, type PretrainConfig } from '../../src/train/config.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { readRunConfig, runPaths } from '../../src/train/run.js';
 import { RESUME_RULES, HISTORY_FILE, checkResume, type HistoryEntry } from '../../src/train/resume.js';
-import { LOCK_FILE, RunInUseError, acquireRunLock, processStartTime } from '../../src/train/lock.js';
+import { LOCK_FILE, RunInUseError, acquireRunLock } from '../../src/train/lock.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-'));
 
@@ -99,24 +99,44 @@ test('precision, device and world size changes are warned about, not refused', (
   assert.match(r.warning!, /precision fp32 -> bf16, threads 2 -> 1, world-size 2 -> 1, training-device cuda:0 -> cpu: the result will differ/);
 });
 
-test('the run lock: a live holder refuses a second writer; a dead or reused pid is taken over', () => {
+test('the run lock: a live holder refuses a second writer; a holder that dies, however, leaves nothing to take over', async () => {
   const dir = tmp();
+  const path = join(dir, LOCK_FILE);
   const release = acquireRunLock(dir);
+  // A second open in this very process is refused too: flock(2) locks belong to the open file, not the process.
   assert.throws(() => acquireRunLock(dir), (e: unknown) => {
     assert.ok(e instanceof RunInUseError);
-    assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} `));
+    assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} \\(since `));
     return true;
   });
   release();
-  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+  release(); // idempotent
+  assert.equal(readFileSync(path, 'utf8'), '', 'a released lock names nobody');
 
-  const notes: string[] = [];
-  const dead = spawnSync('true').pid!;
-  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: dead, startTime: '1', host: hostname(), since: 'then' }));
-  acquireRunLock(dir, (m) => notes.push(m))();
-  // The pid is alive but is another process than the one that took the lock (started at another time).
-  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, startTime: `${processStartTime(process.pid)}0`, host: hostname(), since: 'then' }));
-  acquireRunLock(dir, (m) => notes.push(m))();
-  assert.equal(notes.length, 2);
-  assert.match(notes[0]!, new RegExp(`took over the lock of .* left by pid ${dead} \\(no longer running`));
+  // A record left by hand (or by an older simclr's pid-file lock) names a process, but no one holds the lock.
+  writeFileSync(path, JSON.stringify({ pid: 1, host: hostname(), since: 'then' }));
+  acquireRunLock(dir)();
+
+  // Another process holds it, then dies by SIGKILL: the kernel drops its lock at once.
+  const lockModule = new URL('../../src/train/lock.js', import.meta.url).href;
+  const holder = spawn(process.execPath, ['--input-type=module', '-e',
+    `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d: Buffer) => { if (String(d).includes('held')) resolve(); });
+    holder.on('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+  });
+  assert.throws(() => acquireRunLock(dir), new RegExp(`in use by pid ${holder.pid} \\(since `));
+  const gone = new Promise((resolve) => holder.on('exit', resolve));
+  holder.kill('SIGKILL');
+  await gone;
+  acquireRunLock(dir)();
+
+  // A link planted at run.lock is not followed.
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'keep');
+  rmSync(path);
+  symlinkSync(victim, path);
+  assert.throws(() => acquireRunLock(dir), /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/);
+  assert.equal(readFileSync(victim, 'utf8'), 'keep');
 });
