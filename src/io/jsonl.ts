@@ -2,7 +2,7 @@
 // every such file. A process killed mid-append leaves a torn last line; a log must tolerate that, so the reader
 // leaves it out and the appender cuts it off before writing. A damaged line anywhere else is an error naming the file
 // and the line: the log was edited or corrupted, and guessing past it would report or resume from wrong values.
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { readTextChecked, type MakeError } from './files.js';
 
 export interface JsonLinesSpec {
@@ -35,10 +35,9 @@ function lineProblem(line: string, spec: JsonLinesSpec): string | null {
 }
 
 /**
- * Reads a JSON-lines log; a missing file has no entries. The last line is left out when torn: cut before its newline
- * and not a whole entry, or not an entry at all (an entry complete but for its newline is kept). Throws makeError's
- * error naming the file when it is not a regular file of at most spec.maxBytes, or naming the line when one before
- * the last is not an entry.
+ * Reads a JSON-lines log; a missing file has no entries. Text after the last newline is a torn line and left out,
+ * unless it is a whole entry (only its newline was lost). Throws makeError's error naming the file when it is not a
+ * regular file of at most spec.maxBytes, or naming the line when a newline-terminated line is not an entry.
  */
 export function readJsonLines<T>(path: string, spec: JsonLinesSpec, makeError: MakeError): JsonLines<T> {
   if (!existsSync(path)) return { values: [], lines: [], torn: false };
@@ -61,17 +60,20 @@ export function readJsonLines<T>(path: string, spec: JsonLinesSpec, makeError: M
       throw makeError(`${path}: line ${number} is ${problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem}`);
     }
   };
-  parts.forEach((line, i) => take(line, i + 1, tail === '' && i === parts.length - 1));
+  // Only the text after the last newline can be torn: a line with its newline was written whole (one write), so a
+  // bad one is damage, reported like any other.
+  parts.forEach((line, i) => take(line, i + 1, false));
   if (tail !== '') take(tail, parts.length + 1, true);
   return { values, lines, torn };
 }
 
 /**
- * Appends one entry as a line, first cutting off a torn tail (bytes after the last newline) that a killed writer
- * left, so the new line never joins it. fsyncs, so a line reported written survives a crash.
+ * Appends one entry as a line. Text after the last newline that a killed writer left is first cut off, so the new
+ * line never joins it, or, when it is a whole entry (readJsonLines keeps those), given its newline. fsyncs, so a
+ * line reported written survives a crash.
  */
-export function appendJsonLine(path: string, value: unknown): void {
-  if (existsSync(path)) cutTornTail(path);
+export function appendJsonLine(path: string, value: unknown, spec: JsonLinesSpec): void {
+  if (existsSync(path)) endTail(path, spec);
   const fd = openSync(path, 'a');
   try {
     writeSync(fd, `${JSON.stringify(value)}\n`);
@@ -81,13 +83,13 @@ export function appendJsonLine(path: string, value: unknown): void {
   }
 }
 
-// Truncates the file after its last newline (to 0 when it has none).
-function cutTornTail(path: string): void {
-  const fd = openSync(path, 'r');
-  let keep = 0;
+// Makes the file end with a newline: a torn tail is cut off, a whole entry without its newline gets one.
+function endTail(path: string, spec: JsonLinesSpec): void {
+  const fd = openSync(path, 'r+');
   try {
     const size = fstatSync(fd).size;
     const buf = Buffer.alloc(64 * 1024);
+    let keep = 0;
     for (let end = size; end > 0;) {
       const start = Math.max(0, end - buf.length);
       const n = readSync(fd, buf, 0, end - start, start);
@@ -99,8 +101,18 @@ function cutTornTail(path: string): void {
       end = start;
     }
     if (keep === size) return;
+    // An entry is small (a metrics row, a history line): the tail is read whole only when it could be one.
+    if (size - keep <= spec.maxBytes && size - keep <= 16 * 1024 * 1024) {
+      const tail = Buffer.alloc(size - keep);
+      readSync(fd, tail, 0, tail.length, keep);
+      const line = tail.toString('utf8');
+      if (line.trim() !== '' && lineProblem(line, spec) === null) {
+        writeSync(fd, '\n', size);
+        return;
+      }
+    }
+    ftruncateSync(fd, keep);
   } finally {
     closeSync(fd);
   }
-  truncateSync(path, keep);
 }

@@ -2,7 +2,7 @@
 // (per field: never, only when forced, or with a warning). config.json keeps the run's original settings; every resume
 // appends what it changed to config-history.jsonl.
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { appendJsonLine, readJsonLines } from '../io/jsonl.js';
+import { appendJsonLine, readJsonLines, type JsonLinesSpec } from '../io/jsonl.js';
 import { join } from 'node:path';
 import { ConfigError, kebab, type PretrainConfig } from './config.js';
 
@@ -102,27 +102,30 @@ export function checkResume(dir: string, recorded: PretrainConfig, cfg: Pretrain
   return { changes, warning };
 }
 
-// Resumes are rare: a history this large is not one simclr wrote.
-const MAX_HISTORY_BYTES = 64 * 1024 * 1024;
+// config-history.jsonl as a JSON-lines log. Resumes are rare: a history over 64 MiB is not one simclr wrote.
+const HISTORY_LOG: JsonLinesSpec = {
+  what: 'a run history',
+  maxBytes: 64 * 1024 * 1024,
+  problem: (v: unknown): string | null => {
+    const e = v as Partial<HistoryEntry>;
+    if (e.config === null || typeof e.config !== 'object' || Array.isArray(e.config)) return "field 'config' is not an object";
+    if (!Number.isSafeInteger(e.step) || (e.step as number) < 0) return "field 'step' is not a non-negative integer";
+    return null;
+  },
+};
 
 /**
  * The last complete entry of a run's history, or null (no resumes yet, or a run made before the history existed).
  * A torn last line is left out; throws ConfigError naming the file and line for a damaged line before it.
  */
 export function lastHistoryEntry(dir: string): HistoryEntry | null {
-  const problem = (v: unknown): string | null => {
-    const e = v as Partial<HistoryEntry>;
-    if (e.config === null || typeof e.config !== 'object' || Array.isArray(e.config)) return "field 'config' is not an object";
-    if (!Number.isSafeInteger(e.step) || (e.step as number) < 0) return "field 'step' is not a non-negative integer";
-    return null;
-  };
-  const { values } = readJsonLines<HistoryEntry>(join(dir, HISTORY_FILE), { what: 'a run history', maxBytes: MAX_HISTORY_BYTES, problem }, (m) => new ConfigError(m));
+  const { values } = readJsonLines<HistoryEntry>(join(dir, HISTORY_FILE), HISTORY_LOG, (m) => new ConfigError(m));
   return values.at(-1) ?? null;
 }
 
 /** Appends a resume to the run's history (after cutting a torn last line a killed writer left). */
 export function appendHistory(dir: string, entry: HistoryEntry): void {
-  appendJsonLine(join(dir, HISTORY_FILE), entry);
+  appendJsonLine(join(dir, HISTORY_FILE), entry, HISTORY_LOG);
 }
 
 /** What makes a folder hold a run: a config.json, a checkpoint or metrics. */
