@@ -1,7 +1,8 @@
 // Exporting a run's encoder for use outside simclr: safetensors under torchvision's parameter names (with a
 // recipe for loading it into torchvision's ResNet in the file's metadata), or an ONNX model (see onnx.ts).
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../io/files.js';
+import { basename, dirname, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { ResNet } from '../models/resnet.js';
 import { ConfigError } from '../train/config.js';
@@ -82,26 +83,8 @@ export function saveEncoderSafetensors(encoder: ResNet, path: string, d: Encoder
   });
 }
 
-/** Writes bytes to path through a temporary file and a rename, so a failed export never leaves a partial file. */
-function writeBytesAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export function saveEncoderOnnx(encoder: ResNet, path: string, d: EncoderDescription): void {
-  writeBytesAtomic(path, encoderToOnnx(encoder, { inputSize: d.input, metadata: { simclr_encoder: JSON.stringify(d) } }));
+  writeFileAtomic(path, encoderToOnnx(encoder, { inputSize: d.input, metadata: { simclr_encoder: JSON.stringify(d) } }));
 }
 
 export interface ExportOptions {

@@ -1,7 +1,7 @@
 // Checked file access for everything simclr reads, and the temporary files its atomic writers leave behind.
 // Readers open without blocking and check what they opened (fstat), so a FIFO, a device such as /dev/zero or a
 // directory in a file's place gives one line instead of a hang or an unbounded read.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -179,4 +179,26 @@ export function removeStaleTemps(dir: string, minAgeMs = 60_000, now = Date.now(
     }
   }
   return removed;
+}
+
+/**
+ * Writes a file atomically: a temporary file in the same folder (named by tempPathFor, created exclusively), fsynced,
+ * then renamed over `path`, so a crash or a full disk never leaves half a file and the previous one stays. The
+ * temporary file is removed if anything fails; the fs error is thrown.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathFor(path);
+  try {
+    const fd = openSync(tmp, 'wx');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }

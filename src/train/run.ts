@@ -1,11 +1,11 @@
 // The run folder: config.json, metrics.jsonl and checkpoints/last.safetensors, and building a model from a run.
-import { mkdirSync, writeFileSync, existsSync, accessSync, constants, renameSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { mkdirSync, existsSync, accessSync, constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../models/resnet.js';
 import { SimCLRModel } from '../models/simclr.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
-import { readTextChecked, tempPathFor } from '../io/files.js';
+import { readTextChecked } from '../io/files.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
 import { HISTORY_FILE, lastHistoryEntry } from './resume.js';
 
@@ -42,24 +42,7 @@ export function prepareRunDir(dir: string): RunPaths {
   return paths;
 }
 
-/** Writes a small text file atomically (temp + fsync + rename), so a crash never leaves half a file. */
-export function writeFileAtomic(path: string, text: string): void {
-  // The temp's name carries this process's pid, so removeStaleTemps can tell a killed writer's leftovers.
-  const tmp = tempPathFor(path);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx' });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+export { writeFileAtomic } from '../io/files.js';
 
 export interface RunConfigFile {
   config: PretrainConfig;
