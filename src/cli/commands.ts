@@ -94,7 +94,8 @@ function buildProgram(): Command {
     .action(async (_opts, cmd: Command) => {
       const { config, start } = configFromCommand(cmd);
       const { result, interrupted } = await runPretrain(config, start);
-      console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
+      if (result.stopped === 'nothing-to-do') console.log(result.message);
+      else console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
       if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
     });
 

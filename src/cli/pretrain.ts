@@ -38,7 +38,7 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, b(PRETRAIN_BOUNDS.seed))
     .option('--resume', 'continue the run in --out from its last checkpoint, exactly')
     .option('--force-resume', 'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, --epochs, --seed, --lr, ...; README, Run folders)')
-    .option('--overwrite', 'start a new run in an --out that holds one, deleting its checkpoint, metrics and history')
+    .option('--overwrite', 'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, history, eval results, report)')
     .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', b(PRETRAIN_BOUNDS.maxSteps))
     .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, b(PRETRAIN_BOUNDS.logSteps))
     .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', b(PRETRAIN_BOUNDS.checkpointSteps))
@@ -80,7 +80,9 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
     if (out === undefined) throw new Error('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
   }
-  return { config: resolveConfig({ ...base, ...file, ...given }), resume, start };
+  // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file
+  // were checked against the bounds above).
+  return { config: resolveConfig({ ...base, ...file, ...given }, { stored: resume }), resume, start };
 }
 
 function formatRow(r: MetricsRow): string {

@@ -4,16 +4,18 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ConfigError, type PretrainConfig } from '../train/config.js';
-import { readRunConfig, runPaths, writeFileAtomic, type RunConfigFile } from '../train/run.js';
+import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type RunConfigFile } from '../train/run.js';
 import type { MetricsRow } from '../train/pretrain.js';
 import { readMetricsLog } from '../train/metrics-log.js';
 import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
 import { writeAugmentationGrid } from '../train/preview.js';
+
+// Named in src/train/run.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
+export { EVAL_FILE, GRID_FILE };
 import { downsample, escapeXml, formatNumber, renderLineChart, writeSvgPng, type ChartLayout, type Series } from './plot.js';
 
 // ------------------------------------------------------------------------------------------------ eval.json
-export const EVAL_FILE = 'eval.json';
 
 /**
  * One evaluation of a run, as stored in RUN/eval.json (a JSON array of these, oldest first). `metric` names the
@@ -299,7 +301,6 @@ export interface ReportResult {
   notes: string[];
 }
 
-export const GRID_FILE = 'augment-grid.png';
 
 /**
  * Writes the report for a run. The augmentation grid is drawn anew from the run's data and settings; when the

@@ -92,14 +92,41 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** A number field checked against its row of PRETRAIN_BOUNDS. */
-function bounded(v: unknown, key: keyof typeof PRETRAIN_BOUNDS): number {
-  const b: NumberBound = PRETRAIN_BOUNDS[key];
+type BoundedKey = keyof typeof PRETRAIN_BOUNDS;
+
+/**
+ * What a stored config (a run's config.json or history) must hold for a field: its type, finite, and on the same side
+ * of zero as the training bound (a positive integer stays one), so the model can be rebuilt and the run read. The
+ * training bounds themselves are newer than some runs and apply only to configs about to train.
+ */
+function storedBound(b: NumberBound): NumberBound {
+  const positive = b.min > 0 || b.minExclusive === true;
+  if (b.kind === 'int') return { kind: 'int', min: positive ? 1 : b.min, max: Number.MAX_SAFE_INTEGER };
+  return { kind: 'number', min: positive ? 0 : b.min, minExclusive: positive, max: Number.MAX_VALUE };
+}
+
+/** A number field checked against its row of PRETRAIN_BOUNDS (or, for a stored config, its storedBound). */
+function bounded(v: unknown, key: BoundedKey, stored: boolean): number {
+  const b: NumberBound = stored ? storedBound(PRETRAIN_BOUNDS[key]) : PRETRAIN_BOUNDS[key];
   if (!withinBound(v, b)) throw new ConfigError(boundMessage(`--${kebab(key)}`, v, b));
   return v;
 }
-function orNull(v: unknown, key: keyof typeof PRETRAIN_BOUNDS): number | null {
-  return v === null ? null : bounded(v, key);
+function orNull(v: unknown, key: BoundedKey, stored: boolean): number | null {
+  return v === null ? null : bounded(v, key, stored);
+}
+
+/**
+ * The fields of a resolved config outside today's training bounds, each as its one-line message: none for a config
+ * resolveConfig made for training; possibly some for a stored one (made by an older simclr).
+ */
+export function trainingBoundProblems(cfg: PretrainConfig): { key: BoundedKey; message: string }[] {
+  const problems: { key: BoundedKey; message: string }[] = [];
+  for (const key of Object.keys(PRETRAIN_BOUNDS) as BoundedKey[]) {
+    const v = cfg[key];
+    if (v === null || withinBound(v, PRETRAIN_BOUNDS[key])) continue;
+    problems.push({ key, message: boundMessage(`--${kebab(key)}`, v, PRETRAIN_BOUNDS[key]) });
+  }
+  return problems;
 }
 function oneOf<T extends string>(v: unknown, key: string, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) throw new ConfigError(`--${kebab(key)} must be one of ${allowed.join('|')}, got ${describeValue(v)}`);
@@ -117,11 +144,15 @@ export function kebab(key: string): string {
 
 /**
  * Merges defaults with the given values and checks every field: types exactly (a string "32" is not a number, "yes"
- * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/train/bounds.ts).
+ * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/train/bounds.ts). With `stored` (a run's recorded
+ * settings, read by info, eval, export, report and before a resume) numbers are checked for type and sign only
+ * (storedBound): a run an older simclr made with a value today's bounds refuse still opens; pretrain() checks the
+ * bounds of what it is about to train.
  * @throws ConfigError naming the option, for unknown keys (all of them at once) and for any value out of its type or
  *   bounds. Whether --epochs gives at least one step depends on the data, so pretrain() checks that when it opens it.
  */
-export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
+export function resolveConfig(values: Record<string, unknown>, opts: { stored?: boolean } = {}): PretrainConfig {
+  const stored = opts.stored === true;
   const known = new Set([...Object.keys(DEFAULT_CONFIG), 'data', 'out']);
   const unknown = Object.keys(values).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new ConfigError(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
@@ -132,27 +163,27 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
     data: c.data,
     out: c.out,
     arch: oneOf(c.arch, 'arch', ['resnet18', 'resnet34', 'resnet50'] as const),
-    width: bounded(c.width, 'width'),
-    imageSize: orNull(c.imageSize, 'imageSize'),
+    width: bounded(c.width, 'width', stored),
+    imageSize: orNull(c.imageSize, 'imageSize', stored),
     stem: oneOf(c.stem, 'stem', ['auto', 'cifar', 'imagenet'] as const),
-    epochs: bounded(c.epochs, 'epochs'),
-    batchSize: bounded(c.batchSize, 'batchSize'),
+    epochs: bounded(c.epochs, 'epochs', stored),
+    batchSize: bounded(c.batchSize, 'batchSize', stored),
     optimizer: oneOf(c.optimizer, 'optimizer', ['lars', 'sgd', 'adamw'] as const),
-    lr: orNull(c.lr, 'lr'),
+    lr: orNull(c.lr, 'lr', stored),
     lrScaling: oneOf(c.lrScaling, 'lrScaling', ['linear', 'sqrt'] as const),
-    warmupEpochs: orNull(c.warmupEpochs, 'warmupEpochs'),
-    weightDecay: bounded(c.weightDecay, 'weightDecay'),
-    temperature: bounded(c.temperature, 'temperature'),
-    projLayers: bounded(c.projLayers, 'projLayers'),
-    projDim: bounded(c.projDim, 'projDim'),
-    colorStrength: bounded(c.colorStrength, 'colorStrength'),
-    cropMinScale: bounded(c.cropMinScale, 'cropMinScale'),
+    warmupEpochs: orNull(c.warmupEpochs, 'warmupEpochs', stored),
+    weightDecay: bounded(c.weightDecay, 'weightDecay', stored),
+    temperature: bounded(c.temperature, 'temperature', stored),
+    projLayers: bounded(c.projLayers, 'projLayers', stored),
+    projDim: bounded(c.projDim, 'projDim', stored),
+    colorStrength: bounded(c.colorStrength, 'colorStrength', stored),
+    cropMinScale: bounded(c.cropMinScale, 'cropMinScale', stored),
     blur: bool(c.blur, 'blur'),
-    seed: bounded(c.seed, 'seed'),
-    maxSteps: orNull(c.maxSteps, 'maxSteps'),
-    logSteps: bounded(c.logSteps, 'logSteps'),
-    checkpointSteps: bounded(c.checkpointSteps, 'checkpointSteps'),
-    threads: orNull(c.threads, 'threads'),
+    seed: bounded(c.seed, 'seed', stored),
+    maxSteps: orNull(c.maxSteps, 'maxSteps', stored),
+    logSteps: bounded(c.logSteps, 'logSteps', stored),
+    checkpointSteps: bounded(c.checkpointSteps, 'checkpointSteps', stored),
+    threads: orNull(c.threads, 'threads', stored),
     precision: oneOf(c.precision, 'precision', ['fp32', 'bf16'] as const),
     device: (() => {
       const d = c.device;
@@ -160,7 +191,7 @@ export function resolveConfig(values: Record<string, unknown>): PretrainConfig {
       return d;
     })(),
     strict: bool(c.strict, 'strict'),
-    knnEvery: bounded(c.knnEvery, 'knnEvery'),
+    knnEvery: bounded(c.knnEvery, 'knnEvery', stored),
     syncBn: bool(c.syncBn, 'syncBn'),
   };
   return cfg;

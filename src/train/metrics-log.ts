@@ -41,12 +41,15 @@ export function readMetricsLog(path: string): MetricsLog {
 }
 
 /**
- * Keeps metrics.jsonl consistent with a resumed checkpoint: rows logged after `step` and a torn last line are
- * removed, atomically, so the run appends after whole rows only. Throws as readMetricsLog.
+ * Keeps metrics.jsonl consistent with a resumed checkpoint: rows logged after it and a torn last line are removed,
+ * atomically, so the run appends after whole rows only. `rows` is the checkpoint's count of rows before it (absent in
+ * older checkpoints): exact even where a forced resume renumbered the steps, so that later rows repeat earlier step
+ * numbers. Without it, rows with a step past `step` go. Returns the number of rows kept. Throws as readMetricsLog.
  */
-export function truncateMetricsLog(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const { rows, lines } = readMetricsLog(path);
-  const kept = lines.filter((_, i) => rows[i]!.step <= step);
+export function truncateMetricsLog(path: string, step: number, rows?: number): number {
+  if (!existsSync(path)) return 0;
+  const log = readMetricsLog(path);
+  const kept = rows !== undefined ? log.lines.slice(0, rows) : log.lines.filter((_, i) => log.rows[i]!.step <= step);
   writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
+  return kept.length;
 }

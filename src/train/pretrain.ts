@@ -1,6 +1,6 @@
 // The SimCLR pretraining loop: data order, two augmented views, encoder + head, NT-Xent, optimizer and schedule,
 // metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
 import { openDataset, specWithoutSplit } from '../data/spec.js';
@@ -16,12 +16,12 @@ import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
-import { ConfigError, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type RunConfigFile, type RunPaths } from './run.js';
+import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from './config.js';
+import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunPaths } from './run.js';
 import { truncateMetricsLog } from './metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
 import { acquireRunLock } from './lock.js';
-import { appendHistory, checkResume, claimForNewRun, lastHistoryEntry, normalizeStart, type Changes, type RunStart } from './resume.js';
+import { appendHistory, checkNewRun, checkResume, lastHistoryEntry, normalizeStart, RESUME_RULES, type Changes, type HistoryEntry, type RunStart } from './resume.js';
 
 /** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
 export interface MetricsRow {
@@ -110,7 +110,11 @@ export interface PretrainHooks {
 export interface PretrainResult {
   steps: number;
   totalSteps: number;
-  stopped: 'completed' | 'max-steps' | 'interrupted';
+  /** 'nothing-to-do': a resume of a run already at its last step; it trained and wrote nothing (see `message`). */
+  stopped: 'completed' | 'max-steps' | 'interrupted' | 'nothing-to-do';
+  /** Why nothing was done, for 'nothing-to-do'. */
+  message?: string;
+  /** NaN when no step was done. */
   finalLoss: number;
   checkpoint: string;
   wallSeconds: number;
@@ -143,20 +147,69 @@ export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; he
   return aug;
 }
 
+/** Where a resumed run continues: the checkpoint's step, or the next epoch boundary (renumbered). */
+interface ResumePosition {
+  step: number;
+  renumbered: NonNullable<HistoryEntry['renumbered']> | null;
+}
+
 /**
- * Checks that a checkpoint fits this run before it is restored: its step counts agree with the schedule, it holds
- * optimizer state once a step was done, and every tensor is finite. Throws ConfigError naming the file and field.
+ * Where a checkpoint's run continues at this run's steps per epoch, checking its step counts.
+ * The checkpoint's own steps per epoch: its 'stepsPerEpoch' field; in older checkpoints, what its epoch and step give
+ * after the first epoch, else `sameData` (the recorded batch size on this data), else unknown (null).
+ * Unchanged: the run continues at the checkpoint's step, whose fields must agree (as before). Changed (a forced
+ * --batch-size, --data or --image-size; unknown counts as changed when forced): the run continues at the next epoch
+ * boundary, epoch' = epoch + (stepInEpoch > 0 ? 1 : 0) at step epoch' x stepsPerEpoch, skipping the rest of a partly
+ * done epoch, so the schedule continues at the same epoch position. Unforced, a change is refused.
  */
-function checkResumable(path: string, ckpt: Checkpoint, stepsPerEpoch: number, totalSteps: number): void {
-  const { step, epoch, stepInEpoch } = ckpt.meta;
-  if (step > totalSteps) throw new ConfigError(`${path}: checkpoint field 'step' (${step}) is beyond this run's ${totalSteps} steps; was --epochs lowered?`);
+function resumePosition(path: string, meta: CheckpointMeta, run: { stepsPerEpoch: number; totalSteps: number; sameData: number | null; force: boolean; data: string }): ResumePosition {
+  const { step, epoch, stepInEpoch } = meta;
+  const { stepsPerEpoch, totalSteps } = run;
+  let before: number | null = meta.stepsPerEpoch ?? (epoch > 0 ? (step - stepInEpoch) / epoch : run.sameData);
   // A checkpoint at an epoch's end records that epoch as done (stepInEpoch == stepsPerEpoch) or the next as begun.
-  if (epoch * stepsPerEpoch + stepInEpoch !== step || stepInEpoch > stepsPerEpoch) {
-    throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`);
+  const fits = (spe: number): boolean => Number.isSafeInteger(spe) && spe >= 1 && epoch * spe + stepInEpoch === step && stepInEpoch <= spe;
+  if (meta.stepsPerEpoch === undefined && epoch === 0 && before !== null && !fits(before)) before = null; // sameData was wrong
+  const changed = before === null ? run.force && step > 0 : before !== stepsPerEpoch;
+  if (!changed) {
+    if (step > totalSteps) throw new ConfigError(`${path}: checkpoint field 'step' (${step}) is beyond this run's ${totalSteps} steps; was --epochs lowered?`);
+    if (!fits(stepsPerEpoch)) {
+      throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`);
+    }
+    return { step, renumbered: null };
   }
+  if (before !== null && !fits(before)) {
+    throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step})${meta.stepsPerEpoch !== undefined ? ` at its ${before} steps per epoch` : ' at a whole number of steps per epoch'}`);
+  }
+  if (!run.force) {
+    throw new ConfigError(`${path}: the run did ${before} steps per epoch and would now do ${stepsPerEpoch} (${run.data}), so its step counter would no longer match; pass --force-resume to continue at the next epoch boundary (README, Run folders)`);
+  }
+  const next = (epoch + (stepInEpoch > 0 ? 1 : 0)) * stepsPerEpoch;
+  return { step: next, renumbered: { step: next, stepsPerEpoch: { from: before, to: stepsPerEpoch } } };
+}
+
+/** Checks that a checkpoint to resume holds optimizer state once a step was done, and only finite tensors. */
+function checkResumable(path: string, ckpt: Checkpoint): void {
+  const { step } = ckpt.meta;
   if (step > 0 && Object.keys(ckpt.optimizer).length === 0) throw new ConfigError(`${path}: checkpoint holds no optimizer state after ${step} steps`);
   const bad = firstNonFinite([...[...ckpt.model].map(([k, t]): [string, torch.Tensor] => [`model.${k}`, t]), ...Object.entries(ckpt.optimizer).map(([k, t]): [string, torch.Tensor] => [`optimizer.${k}`, t])]);
   if (bad !== null) throw new ConfigError(`${path}: tensor '${bad}' holds NaN or infinite values; this checkpoint cannot be resumed`);
+}
+
+/**
+ * Refuses to train with settings outside today's bounds (src/train/bounds.ts). A resume's settings may carry values
+ * an older simclr accepted (`recorded`, the run's stored ones): the message says so and what can be done.
+ */
+function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfig | null, dir: string): void {
+  const problems = trainingBoundProblems(cfg);
+  if (problems.length === 0) return;
+  throw new ConfigError(problems.map(({ key, message }) => {
+    if (recorded === null || recorded[key] !== cfg[key]) return message;
+    const rule = RESUME_RULES[key];
+    const fix = rule === 'fixed'
+      ? 'it cannot change on resume, so this simclr can read the run (info, eval, export, report) but not train it further'
+      : `resume with --${kebab(key)} within them${rule === 'refuse' ? ' and --force-resume' : ''}`;
+    return `${message}: the run in ${dir} has it from an older simclr, whose bounds were wider; ${fix}`;
+  }).join('; '));
 }
 
 export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
@@ -268,15 +321,24 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     if (rank === 0) release.push(acquireRunLock(paths.dir));
     // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
     let resumeChanges: Changes = {};
+    // Said once the resume proceeds: a refused or zero-step one records nothing.
+    let resumeWarning: string | null = null;
+    let recorded: PretrainConfig | null = null;
     const worldSize = distEnv?.worldSize ?? 1;
     if (resume) {
+      if (!existsSync(paths.checkpoint) && existsSync(paths.config)) {
+        throw new ConfigError(`${paths.dir} holds a run that never wrote a checkpoint (no ${paths.checkpoint}): there is nothing to resume; pass --overwrite to start it again`);
+      }
       const run = readRunConfig(paths.dir);
+      recorded = run.config;
+      checkTrainingBounds(cfg, recorded, paths.dir);
       const before = lastHistoryEntry(paths.dir)?.facts ?? { ...(run.device !== undefined ? { device: run.device } : {}), ...(run.worldSize !== undefined ? { worldSize: run.worldSize } : {}) };
       const checked = checkResume(paths.dir, run.config, cfg, { before, now: { worldSize, device } }, forceResume);
       resumeChanges = checked.changes;
-      if (checked.warning !== null && rank === 0) warn(checked.warning);
-    } else if (rank === 0) {
-      claimForNewRun(paths, overwrite);
+      resumeWarning = checked.warning;
+    } else {
+      checkTrainingBounds(cfg, null, paths.dir);
+      if (rank === 0) checkNewRun(paths, overwrite);
     }
     const ds = await openTrainingData(cfg, hooks.onWarning);
     release.push(() => ds.close());
@@ -313,10 +375,19 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     let step = 0;
     // The step of the checkpoint on disk that this run wrote or resumed from; null while there is none.
     let savedStep: number | null = null;
+    // Complete rows in metrics.jsonl (rank 0): checkpoints record it, so a resume keeps exactly the rows before them.
+    let metricsRows = 0;
+    let renumbered: ResumePosition['renumbered'] = null;
     if (resume) {
       const ckpt = loadCheckpoint(paths.checkpoint);
+      let position: ResumePosition;
       try {
-        checkResumable(paths.checkpoint, ckpt, stepsPerEpoch, plan.totalSteps);
+        // The recorded batch on the same data gives an older checkpoint's steps per epoch in its first epoch.
+        const sameData = recorded !== null && recorded.data === cfg.data && recorded.imageSize === cfg.imageSize ? Math.floor(ds.length / recorded.batchSize) : null;
+        position = resumePosition(paths.checkpoint, ckpt.meta, {
+          stepsPerEpoch, totalSteps: plan.totalSteps, sameData, force: forceResume, data: `${ds.length} images of ${ds.name} in batches of ${cfg.batchSize}`,
+        });
+        checkResumable(paths.checkpoint, ckpt);
         try {
           model.loadStateDict(ckpt.model);
           // The checkpoint's group options (weight decay) would replace the configured ones: a forced change must apply.
@@ -331,13 +402,38 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       } finally {
         disposeCheckpoint(ckpt);
       }
-      step = ckpt.meta.step;
-      savedStep = step;
+      if (position.step >= lastStep) {
+        // Nothing to train: nothing is written (no history line, metrics as they are).
+        const where = position.step >= plan.totalSteps
+          ? `already complete (step ${position.step} of ${plan.totalSteps})`
+          : `at step ${position.step} of ${lastStep} (--max-steps ${cfg.maxSteps}; the schedule has ${plan.totalSteps}): raise --max-steps to continue`;
+        const moved = position.renumbered ? ` once moved to the next epoch boundary at ${stepsPerEpoch} steps per epoch (its checkpoint is at step ${ckpt.meta.step})` : '';
+        return {
+          steps: position.step, totalSteps: plan.totalSteps, stopped: 'nothing-to-do', message: `nothing to do: the run in ${paths.dir} is ${where}${moved}`,
+          finalLoss: NaN, checkpoint: paths.checkpoint, wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+        };
+      }
+      step = position.step;
+      renumbered = position.renumbered;
+      savedStep = renumbered === null ? step : null;
       if (isMain) {
-        truncateMetricsLog(paths.metrics, step);
-        appendHistory(paths.dir, { time: new Date().toISOString(), step, forced: forceResume, changes: resumeChanges, config: cfg, facts: { worldSize, device } });
+        metricsRows = truncateMetricsLog(paths.metrics, ckpt.meta.step, ckpt.meta.metricsRows);
+        if (resumeWarning !== null) warn(resumeWarning);
+        if (renumbered !== null) {
+          const { from } = renumbered.stepsPerEpoch;
+          warn(`--force-resume changes the steps per epoch of the run in ${paths.dir} from ${from ?? 'an unrecorded number'} to ${stepsPerEpoch}: it continues at the start of epoch ${step / stepsPerEpoch + 1}, step ${ckpt.meta.step} -> ${step}; the rest of a partly done epoch is skipped and the lr schedule continues at the same epoch (recorded in config-history.jsonl)`);
+        }
+        appendHistory(paths.dir, {
+          time: new Date().toISOString(), step: ckpt.meta.step, forced: forceResume, changes: resumeChanges, config: cfg, facts: { worldSize, device },
+          ...(renumbered !== null ? { renumbered } : {}),
+        });
       }
     } else if (isMain) {
+      // Only now, with the data open, the settings valid and the model built, does --overwrite remove the old run.
+      if (overwrite) {
+        const removed = removeRunOutputs(paths.dir);
+        if (removed.length > 0) warn(`--overwrite removed the old run's ${removed.join(', ')} from ${paths.dir}`);
+      }
       writeFileSync(paths.metrics, '');
     }
     dist?.prepare(model, { syncBn: cfg.syncBn });
@@ -358,7 +454,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       const epoch = Math.floor(step / stepsPerEpoch);
       const state = optimizer.stateDict();
       try {
-        saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch }, device);
+        saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch, stepsPerEpoch, metricsRows }, device);
       } catch (e) {
         // The loss can still be finite when the update after it made the weights infinite.
         if (e instanceof NonFiniteStateError) throw new DivergenceError(`the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${keptCheckpoint()}. ${DIVERGENCE_ADVICE}`);
@@ -376,8 +472,12 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const log = (row: MetricsRow): void => {
       if (!isMain) return;
       appendFileSync(paths.metrics, `${JSON.stringify(row)}\n`);
+      metricsRows++;
       hooks.onLog?.(row);
     };
+    // A renumbered run's first checkpoint, at once: the one on disk otherwise counts steps the old way, and a later
+    // plain --resume would find it does not fit.
+    if (renumbered !== null) checkpoint();
 
     const { channels: c, height: h, width: w } = input;
     const batchBytes = new Uint8Array(localBatch * c * h * w);

@@ -1,7 +1,7 @@
 // What a run folder allows: starting a run where one exists (only with overwrite), and resuming with changed settings
 // (per field: never, only when forced, or with a warning). config.json keeps the run's original settings; every resume
 // appends what it changed to config-history.jsonl.
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { appendJsonLine, readJsonLines, type JsonLinesSpec } from '../io/jsonl.js';
 import { join } from 'node:path';
 import { ConfigError, kebab, type PretrainConfig } from './config.js';
@@ -10,7 +10,7 @@ import { ConfigError, kebab, type PretrainConfig } from './config.js';
 export interface RunStart {
   /** Continue the run in cfg.out from its last checkpoint. */
   resume?: boolean;
-  /** Start a new run where one exists, deleting its checkpoint, metrics and history. Not with resume. */
+  /** Start a new run where one exists, deleting what simclr wrote there (RUN_OUTPUTS). Not with resume. */
   overwrite?: boolean;
   /** Resume even where the settings change the step counter, data order, schedule or objective ('refuse' fields). */
   forceResume?: boolean;
@@ -60,6 +60,12 @@ export interface HistoryEntry {
   /** The settings from this resume on (what readRunConfig reports). */
   config: PretrainConfig;
   facts: RunFacts;
+  /**
+   * A forced resume that changed the steps per epoch continues at the next epoch boundary (pretrain.ts,
+   * resumePosition): the step it continues from, in the new numbering, and the steps per epoch before (null where an
+   * old checkpoint did not tell) and after.
+   */
+  renumbered?: { step: number; stepsPerEpoch: { from: number | null; to: number } };
 }
 
 export const HISTORY_FILE = 'config-history.jsonl';
@@ -131,18 +137,19 @@ export function appendHistory(dir: string, entry: HistoryEntry): void {
 /** What makes a folder hold a run: a config.json, a checkpoint or metrics. */
 export function heldRun(paths: { config: string; metrics: string; checkpoint: string }): string | null {
   if (existsSync(paths.checkpoint)) return 'a run with a checkpoint';
-  if (existsSync(paths.config)) return 'a run (no checkpoint yet)';
-  if (existsSync(paths.metrics) && statSync(paths.metrics).size > 0) return 'a run\'s metrics';
+  if (existsSync(paths.config)) return 'a run that never wrote a checkpoint';
+  if (existsSync(paths.metrics) && statSync(paths.metrics).size > 0) return 'a run\'s metrics (no checkpoint)';
   return null;
 }
 
-/** Refuses to start a new run over an existing one unless `overwrite`; with it, deletes the old run's files. */
-export function claimForNewRun(paths: { dir: string; config: string; metrics: string; checkpoint: string }, overwrite: boolean): void {
+/**
+ * Refuses to start a new run over an existing one unless `overwrite`. Deletes nothing: pretrain() removes the old
+ * run's files (removeRunOutputs) only once every check that can fail before training has passed.
+ */
+export function checkNewRun(paths: { dir: string; config: string; metrics: string; checkpoint: string }, overwrite: boolean): void {
   const held = heldRun(paths);
-  if (held === null) return;
-  if (!overwrite) {
-    throw new ConfigError(`${paths.dir} holds ${held}: pass --resume to continue it or --overwrite to replace it (or choose another --out)`);
-  }
-  // The old checkpoint must not outlive the new config: a later --resume would load it into the new run.
-  for (const p of [paths.checkpoint, join(paths.dir, HISTORY_FILE), paths.config]) rmSync(p, { force: true });
+  if (held === null || overwrite) return;
+  // Without a checkpoint there is nothing --resume could continue from.
+  const advice = existsSync(paths.checkpoint) ? 'pass --resume to continue it or --overwrite to replace it' : 'there is nothing to resume; pass --overwrite to start again';
+  throw new ConfigError(`${paths.dir} holds ${held}: ${advice} (or choose another --out)`);
 }

@@ -1,5 +1,5 @@
 // The run folder: config.json, metrics.jsonl and checkpoints/last.safetensors, and building a model from a run.
-import { mkdirSync, existsSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, existsSync, accessSync, constants, rmSync, readdirSync, lstatSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../models/resnet.js';
@@ -20,6 +20,44 @@ export interface RunPaths {
 
 export function runPaths(dir: string): RunPaths {
   return { dir, config: join(dir, 'config.json'), metrics: join(dir, 'metrics.jsonl'), checkpoint: join(dir, 'checkpoints', 'last.safetensors') };
+}
+
+/** `simclr eval` results (src/eval/report.ts). */
+export const EVAL_FILE = 'eval.json';
+/** The augmentation grid `simclr report` draws into the run folder. */
+export const GRID_FILE = 'augment-grid.png';
+
+/**
+ * Every file simclr writes into a run folder by default, relative to it: what `--overwrite` removes so that nothing of
+ * the old run is credited to the new one. config.json goes last, so a removal cut short still leaves a held run.
+ * `report`'s charts are `report-<chart>.png` beside report.html; `finetune` writes FINETUNE_FILES into `finetune-<f>/`.
+ * Not listed: run.lock (the lock of the process doing this) and temporary files (removeStaleTemps).
+ */
+export const RUN_OUTPUTS = [
+  'checkpoints/last.safetensors', 'metrics.jsonl', HISTORY_FILE, EVAL_FILE, 'report.html', 'report-loss.png', 'report-lr.png',
+  'report-accuracy.png', GRID_FILE, 'config.json',
+] as const;
+export const FINETUNE_FILES = ['labels.json', 'model.safetensors', 'result.json'] as const;
+
+/**
+ * Removes RUN_OUTPUTS and the default finetune outputs (and their folders once empty) from a run folder; returns what
+ * it removed, relative to dir. Other files (the user's) stay.
+ */
+export function removeRunOutputs(dir: string): string[] {
+  const removed: string[] = [];
+  const remove = (rel: string): void => {
+    const p = join(dir, rel);
+    if (!existsSync(p) || lstatSync(p).isDirectory()) return;
+    rmSync(p, { force: true });
+    removed.push(rel);
+  };
+  for (const name of readdirSync(dir)) {
+    if (!/^finetune-/.test(name) || !lstatSync(join(dir, name)).isDirectory()) continue;
+    for (const f of FINETUNE_FILES) remove(join(name, f));
+    if (readdirSync(join(dir, name)).length === 0) rmdirSync(join(dir, name));
+  }
+  for (const rel of RUN_OUTPUTS) remove(rel);
+  return removed;
 }
 
 // mkdir -p one level at a time: Node's recursive mkdirSync never returns for some paths (e.g. under /proc).
@@ -86,7 +124,7 @@ export function readRunConfig(dir: string): RunConfigFile {
   const history = lastHistoryEntry(dir);
   let config: PretrainConfig;
   try {
-    config = resolveConfig((history?.config ?? parsed.config) as Record<string, unknown>);
+    config = resolveConfig((history?.config ?? parsed.config) as Record<string, unknown>, { stored: true });
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(`${history ? join(dir, HISTORY_FILE) : path}: ${e.message}`);
     throw e;
@@ -124,6 +162,10 @@ export interface CheckpointMeta {
   /** Epoch in progress (0-based) and steps of it completed; stepInEpoch == stepsPerEpoch means it is done. */
   epoch: number;
   stepInEpoch: number;
+  /** Steps per epoch of the run that wrote it; absent in checkpoints of older simclr versions. */
+  stepsPerEpoch?: number;
+  /** Complete rows metrics.jsonl held when it was written (what a resume keeps); absent in older checkpoints. */
+  metricsRows?: number;
   optimizer: OptimizerStateMeta;
 }
 
@@ -215,6 +257,11 @@ export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterab
   const stepInEpoch = naturalField(path, parsed, 'stepInEpoch');
   if (stepInEpoch > step) throw checkpointError(path, `checkpoint field 'stepInEpoch' (${stepInEpoch}) exceeds 'step' (${step})`);
   if (epoch > step) throw checkpointError(path, `checkpoint field 'epoch' (${epoch}) exceeds 'step' (${step})`);
+  // Fields later versions added: absent in older checkpoints, checked where present.
+  if (parsed.stepsPerEpoch !== undefined && (!Number.isSafeInteger(parsed.stepsPerEpoch) || (parsed.stepsPerEpoch as number) < 1)) {
+    throw checkpointError(path, `checkpoint field 'stepsPerEpoch' must be a positive integer, got ${shortJson(parsed.stepsPerEpoch)}`);
+  }
+  if (parsed.metricsRows !== undefined) naturalField(path, parsed, 'metricsRows');
   const opt = parsed.optimizer;
   if (!isObject(opt)) throw checkpointError(path, `checkpoint field 'optimizer' must be an object, got ${shortJson(opt)}`);
   if (typeof opt.optimizer !== 'string' || opt.optimizer === '') throw checkpointError(path, `checkpoint field 'optimizer.optimizer' must be a non-empty string, got ${shortJson(opt.optimizer)}`);

@@ -41,7 +41,7 @@ test('a new run into a folder holding one is refused unless overwrite, which rep
   // A run that wrote its config but no checkpoint yet also counts.
   const early = tmp();
   writeFileSync(runPaths(early).config, readFileSync(config));
-  await assert.rejects(pretrain(tiny(early)), /holds a run \(no checkpoint yet\)/);
+  await assert.rejects(pretrain(tiny(early)), /holds a run that never wrote a checkpoint: there is nothing to resume; pass --overwrite/);
 
   const r = await pretrain(tiny(dir, { seed: 5, maxSteps: 1 }), {}, { overwrite: true });
   assert.equal(r.steps, 1);
@@ -74,20 +74,21 @@ test('resume refuses changes to the step counter, data order, schedule or loss u
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /resuming .* with log-steps 1 -> 2 \(recorded in config-history\.jsonl/);
   assert.doesNotMatch(warnings[0]!, /max-steps/);
-  // Forced: trains with the new batch, says so, and records it.
+  // Forced: trains with the new rate, says so, and records it. (A forced change of the steps per epoch, such as
+  // --batch-size, continues at the next epoch boundary: test/train/resume-edges.test.ts.)
   warnings.length = 0;
-  await pretrain(tiny(dir, { maxSteps: 4, logSteps: 2, batchSize: 32 }), { onWarning: (m) => warnings.push(m) }, { resume: true, forceResume: true });
-  assert.match(warnings.join('\n'), /batch-size 16 -> 32: the result will differ from an uninterrupted run's/);
+  await pretrain(tiny(dir, { maxSteps: 4, logSteps: 2, lr: 0.5 }), { onWarning: (m) => warnings.push(m) }, { resume: true, forceResume: true });
+  assert.match(warnings.join('\n'), /lr default -> 0\.5: the result will differ from an uninterrupted run's/);
 
   assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original, 'config.json keeps the original settings');
   const h = history(dir);
   assert.equal(h.length, 2);
   assert.deepEqual([h[0]!.step, h[0]!.forced, h[0]!.changes], [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }]);
-  assert.deepEqual([h[1]!.step, h[1]!.forced, h[1]!.changes], [3, true, { maxSteps: { from: 3, to: 4 }, batchSize: { from: 16, to: 32 } }]);
+  assert.deepEqual([h[1]!.step, h[1]!.forced, h[1]!.changes], [3, true, { maxSteps: { from: 3, to: 4 }, lr: { from: null, to: 0.5 } }]);
   assert.deepEqual(h[1]!.facts, { worldSize: 1, device: 'cpu' });
   // Readers and the next resume see the settings the run trains with now.
-  assert.equal(readRunConfig(dir).config.batchSize, 32);
-  await pretrain(tiny(dir, { maxSteps: 5, logSteps: 2, batchSize: 32 }), {}, true);
+  assert.equal(readRunConfig(dir).config.lr, 0.5);
+  await pretrain(tiny(dir, { maxSteps: 5, logSteps: 2, lr: 0.5 }), {}, true);
   assert.deepEqual(history(dir)[2]!.changes, { maxSteps: { from: 4, to: 5 } });
 });
 
