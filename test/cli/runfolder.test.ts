@@ -94,7 +94,9 @@ test('killing the wrapper with SIGKILL stops the trainer it started, which check
   }
 });
 
-test('killing simclr launch with SIGKILL stops its ranks', async () => {
+// Rank 1's output goes through the launcher's pipes: once it is dead, writes fail with EPIPE, which must not crash the
+// rank (and rank 0 with it, in the next collective) before the stop that all ranks agree on is checkpointed.
+test('killing simclr launch with SIGKILL stops its ranks gracefully, with a checkpoint', async () => {
   const dir = join(tmp(), 'run');
   const launcher = start(CLI, ['launch', '--nproc', '2', '--timeout', '30', '--', 'pretrain', ...LONG, '--out', dir], {});
   let ranks: number[] = [];
@@ -105,6 +107,7 @@ test('killing simclr launch with SIGKILL stops its ranks', async () => {
     launcher.kill('SIGKILL');
     await until('both ranks to exit', () => ranks.every((p) => !alive(p)), 30_000);
     assert.equal(existsSync(join(dir, 'run.lock')), false);
+    assert.ok(existsSync(join(dir, 'checkpoints', 'last.safetensors')), 'the ranks stopped together, with a checkpoint');
   } finally {
     cleanup(ranks, launcher);
   }
