@@ -29,7 +29,8 @@
         "NAPI_EXPERIMENTAL",
         "USE_C10D_GLOO",
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags_cc": ["-O2"],
       "conditions": [

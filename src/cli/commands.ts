@@ -145,7 +145,14 @@ function buildProgram(): Command {
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`);
       // A rerun replaces an earlier demo run in the same folder, and nothing else.
-      const { result } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
+      const { result, interrupted } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
+      if (interrupted) {
+        // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
+        // is theirs to continue (a rerun of the demo would start over in the same folder).
+        console.log(`stopped at step ${result.steps} of ${result.totalSteps}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`);
+        setCommandExitCode(EXIT_INTERRUPTED);
+        return;
+      }
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s\n`);
       printRunSummary(o.out);
       console.log('\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...');

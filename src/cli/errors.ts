@@ -1,7 +1,9 @@
 // Exit codes: 0 success, 1 a run failed (e.g. diverged), 2 a usage problem (bad flag, missing data, unwritable --out),
-// 130 interrupted by the user after a checkpoint was written.
+// 3 aborted by a second stop request before the step in progress was checkpointed (the previous checkpoint, if any,
+// is kept), 130 interrupted by the user after a checkpoint was written.
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
+export const EXIT_ABORTED = 3;
 export const EXIT_INTERRUPTED = 130;
 
 // RunInUseError: another process writes the run folder (src/train/lock.ts).

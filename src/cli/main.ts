@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { watchedChild, watchParent } from './parent.js';
+import { dropOutputOnStreamErrors } from './stdio.js';
 
 const TCMALLOC_PATHS = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'];
 
@@ -15,9 +16,11 @@ function relaunchWithTcmalloc(): boolean {
   if (lib === undefined) return false;
   // The child watches this process through a pipe and stops when it dies, even by SIGKILL (./parent.ts).
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], watchedChild('inherit', { ...process.env, LD_PRELOAD: lib }));
-  // The terminal delivers Ctrl-C to the child too (once is a graceful stop, twice an abort): not forwarded. SIGTERM,
-  // and SIGHUP (kill -HUP, or a hangup that also reaches the child), are forwarded as SIGTERM, a graceful stop.
-  process.on('SIGINT', () => {});
+  // SIGINT is forwarded, so that `kill -INT`, `timeout -s INT` or an IDE's stop button sent to this process alone
+  // stop the run. A terminal's Ctrl-C reaches the child as well, directly: the child counts stop requests that come
+  // within a second of the first as one (src/cli/pretrain.ts), so one Ctrl-C is still one graceful stop. SIGTERM and
+  // SIGHUP (kill -HUP, or a hangup, which also reaches the child) are forwarded as SIGTERM, a graceful stop.
+  process.on('SIGINT', () => child.kill('SIGINT'));
   process.on('SIGHUP', () => child.kill('SIGTERM'));
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('error', (e) => {
@@ -58,6 +61,7 @@ async function loadCli(): Promise<typeof import('./commands.js') | null> {
   }
 }
 
+dropOutputOnStreamErrors();
 if (!relaunchWithTcmalloc()) {
   watchParent();
   const cli = await loadCli();

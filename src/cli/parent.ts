@@ -1,8 +1,8 @@
 // Children die with their parent, however it dies. A parent (the tcmalloc wrapper, `simclr launch`) gives each child
 // one end of a pipe as fd 3 and names it in SIMCLR_PARENT_FD; the kernel closes the parent's end when the parent exits
 // for any reason, SIGKILL included, and the child then reads end-of-file and stops as on SIGTERM: pretraining
-// writes a checkpoint and exits 130. The pipe is watched from a worker thread, so a busy main thread does not delay
-// the SIGTERM (a signal without a handler ends the process at once).
+// finishes its step, however long it takes, writes a checkpoint and exits 130. The pipe is watched from a worker
+// thread, so a busy main thread does not delay the SIGTERM (a signal without a handler ends the process at once).
 import type { StdioOptions } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 
@@ -15,10 +15,10 @@ export function watchedChild(stdio: 'inherit' | ['ignore', 'pipe', 'pipe'], env:
   return { stdio: [...base, 'pipe'] as StdioOptions, env: { ...env, [PARENT_FD_ENV]: String(FD) } };
 }
 
-// Seconds after end-of-file before a second SIGTERM (pretraining then exits without waiting for its step), and
-// before SIGKILL if the process is still there.
-const SECOND_SIGTERM_S = 10;
-const SIGKILL_S = 30;
+// One SIGTERM only: a second would abort pretraining without a checkpoint, and a ResNet-50 step on a CPU can take
+// longer than any short grace period. SIGKILL after this many seconds is the safety net for a process stuck for good
+// (a wedged file system, say); README, Run folders, names the figure.
+export const PARENT_GONE_KILL_S = 600;
 
 const WATCHER = `
 const { Socket } = require('node:net');
@@ -29,7 +29,6 @@ const gone = () => {
   if (ended) return;
   ended = true;
   process.kill(process.pid, 'SIGTERM');
-  setTimeout(() => process.kill(process.pid, 'SIGTERM'), workerData.second * 1000).unref();
   setTimeout(() => process.kill(process.pid, 'SIGKILL'), workerData.kill * 1000).unref();
   // Keep this thread's loop alive for the timers until the process ends.
   setInterval(() => {}, 1 << 30);
@@ -49,6 +48,6 @@ export function watchParent(): void {
   if (fd === undefined) return;
   delete process.env[PARENT_FD_ENV];
   if (fd !== String(FD)) return;
-  const worker = new Worker(WATCHER, { eval: true, workerData: { fd: FD, second: SECOND_SIGTERM_S, kill: SIGKILL_S }, stdout: false, stderr: false });
+  const worker = new Worker(WATCHER, { eval: true, workerData: { fd: FD, kill: PARENT_GONE_KILL_S }, stdout: false, stderr: false });
   worker.unref();
 }

@@ -9,7 +9,7 @@ import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { bounded as b, readConfigFile, givenOptions } from './options.js';
 import { PRETRAIN_BOUNDS } from '../train/bounds.js';
 import { ConfigError } from '../train/config.js';
-import { EXIT_INTERRUPTED } from './errors.js';
+import { EXIT_ABORTED } from './errors.js';
 
 const d = DEFAULT_CONFIG;
 
@@ -90,7 +90,33 @@ function formatRow(r: MetricsRow): string {
   return `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${knn}${r.epoch_end ? ' (epoch end)' : ''}`;
 }
 
-/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C checkpoints and stops. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Stop requests that arrive within this many milliseconds of the first are that same request: a terminal's Ctrl-C
+ * reaches both the tcmalloc wrapper's process group and this process, and the wrapper forwards what it gets (SIGINT
+ * as SIGINT, SIGHUP and SIGTERM as SIGTERM), so one keypress or hangup arrives two or three times within a few ms.
+ */
+export const SAME_REQUEST_MS = 1000;
+
+/**
+ * A signal handler: the first request calls stop, those within SAME_REQUEST_MS of it are ignored, and any later one
+ * calls abort (a second Ctrl-C, for a user who will not wait for the step to finish).
+ */
+export function stopRequests(stop: () => void, abort: () => void, now: () => number = () => performance.now()): () => void {
+  let first: number | null = null;
+  return () => {
+    const t = now();
+    if (first === null) {
+      first = t;
+      stop();
+    } else if (t - first >= SAME_REQUEST_MS) {
+      abort();
+    }
+  };
+}
+
+/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and stops. */
 export async function runPretrain(config: PretrainConfig, start: boolean | RunStart, quiet = false): Promise<{ result: PretrainResult; interrupted: boolean }> {
   const tty = process.stderr.isTTY === true && !quiet;
   const bar = tty
@@ -116,21 +142,20 @@ export async function runPretrain(config: PretrainConfig, start: boolean | RunSt
     onLog: (row) => { if (!tty && !quiet) process.stderr.write(`${formatRow(row)}\n`); },
     onWarning: (msg) => process.stderr.write(`${tty ? '\n' : ''}warning: ${msg}\n`),
   }, start);
-  let interrupted = false;
-  const stop = (): void => {
-    if (!interrupted) process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)...\n');
-    else process.exit(EXIT_INTERRUPTED);
-    interrupted = true;
+  const stop = stopRequests(() => {
+    process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)...\n');
     run.requestStop();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  }, () => {
+    process.stderr.write('\naborted: the step in progress was not checkpointed (an earlier checkpoint, if any, is kept)\n');
+    process.exit(EXIT_ABORTED);
+  });
+  // SIGHUP: a closed terminal or a dropped SSH session stops the run as SIGTERM does, with a checkpoint.
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   try {
     const result = await run.result;
     return { result, interrupted: result.stopped === 'interrupted' };
   } finally {
     bar?.stop();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
   }
 }

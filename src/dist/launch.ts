@@ -70,8 +70,8 @@ export function threadsPerRank(nproc: number, cores = availableParallelism()): n
 /**
  * Runs the ranks of this node to completion. Local rank 0 shares this process's terminal; the others' output is
  * prefixed with their rank. If a rank exits non-zero (or is killed), the rest get SIGTERM, then SIGKILL after the
- * grace period. SIGINT and SIGTERM sent to the launcher are forwarded to every rank (the ranks are in their own process
- * group, so a terminal's Ctrl-C reaches them once, through here). Each rank watches this process through a pipe
+ * grace period. SIGINT and SIGTERM sent to the launcher are forwarded to every rank, SIGHUP as SIGTERM (the ranks are
+ * in their own process group, so a terminal's Ctrl-C or hangup reaches them once, through here). Each rank watches this process through a pipe
  * (src/cli/parent.ts) and stops as on SIGTERM when it dies, even by SIGKILL.
  */
 export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
@@ -95,9 +95,12 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
     killTimer ??= setTimeout(() => stopAll('SIGKILL'), grace);
   };
   const onSignal = (signal: NodeJS.Signals): void => stopAll(signal);
+  // A hangup (closed terminal, dropped SSH session) stops the ranks as SIGTERM does, and this process stays to report.
+  const onHangup = (): void => stopAll('SIGTERM');
   const onExit = (): void => stopAll('SIGKILL');
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHangup);
   process.on('exit', onExit);
 
   log(`simclr launch: ${opts.nproc} rank(s) on this node of ${worldSize}, ${threads} thread(s) each, rendezvous ${opts.masterAddr}:${port}, timeout ${opts.timeoutS} s`);
@@ -148,6 +151,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
     if (killTimer !== null) clearTimeout(killTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
     process.off('exit', onExit);
   }
   return { exitCode, failedRank };

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { acquireRunLock } from '../../src/train/lock.js';
+import { alive, trained, unlocked, until } from '../support/processes.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, start, type Running } from '../dist/spawn.js';
@@ -16,17 +16,6 @@ const TCMALLOC = existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4'
 const WRAPPED = { LD_PRELOAD: '', SIMCLR_ALLOCATOR: '' };
 // A run that would go on for hours: the tests stop it.
 const LONG = ['--data', 'fashion-mnist', '--width', '0.0625', '--proj-dim', '16', '--batch-size', '16', '--epochs', '100', '--log-steps', '1', '--threads', '1'];
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); // a zombie has exited
-  } catch {
-    return false;
-  }
-}
 
 /** Pids whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {
@@ -41,23 +30,7 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** No process holds dir's lock: its record is empty and it can be taken (and is released at once). */
-function unlocked(dir: string): boolean {
-  const path = join(dir, 'run.lock');
-  if (existsSync(path) && readFileSync(path, 'utf8') !== '') return false;
-  acquireRunLock(dir)();
-  return true;
-}
-
-const logged = (dir: string): boolean => existsSync(join(dir, 'metrics.jsonl')) && readFileSync(join(dir, 'metrics.jsonl'), 'utf8').includes('"step":2');
+const logged = trained;
 
 /** Kills what a test left running (only on failure: a passing test leaves nothing). */
 function cleanup(pids: number[], ...runs: Running[]): void {
@@ -103,7 +76,9 @@ test('killing the wrapper with SIGKILL stops the trainer it started, which check
   }
 });
 
-test('killing simclr launch with SIGKILL stops its ranks', async () => {
+// Rank 1's output goes through the launcher's pipes: once it is dead, writes fail with EPIPE, which must not crash the
+// rank (and rank 0 with it, in the next collective) before the stop that all ranks agree on is checkpointed.
+test('killing simclr launch with SIGKILL stops its ranks gracefully, with a checkpoint', async () => {
   const dir = join(tmp(), 'run');
   const launcher = start(CLI, ['launch', '--nproc', '2', '--timeout', '30', '--', 'pretrain', ...LONG, '--out', dir], {});
   let ranks: number[] = [];
@@ -114,6 +89,7 @@ test('killing simclr launch with SIGKILL stops its ranks', async () => {
     launcher.kill('SIGKILL');
     await until('both ranks to exit', () => ranks.every((p) => !alive(p)), 30_000);
     assert.ok(unlocked(dir), 'the lock goes with its process');
+    assert.ok(existsSync(join(dir, 'checkpoints', 'last.safetensors')), 'the ranks stopped together, with a checkpoint');
   } finally {
     cleanup(ranks, launcher);
   }
