@@ -149,7 +149,7 @@ function buildProgram(): Command {
       if (interrupted) {
         // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
         // is theirs to continue (a rerun of the demo would start over in the same folder).
-        console.log(`stopped at step ${result.steps} of ${result.totalSteps}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`);
+        console.log(`stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`);
         setCommandExitCode(EXIT_INTERRUPTED);
         return;
       }

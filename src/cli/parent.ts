@@ -28,6 +28,7 @@ let ended = false;
 const gone = () => {
   if (ended) return;
   ended = true;
+  Atomics.store(workerData.gone, 0, 1);
   process.kill(process.pid, 'SIGTERM');
   setTimeout(() => process.kill(process.pid, 'SIGKILL'), workerData.kill * 1000).unref();
   // Keep this thread's loop alive for the timers until the process ends.
@@ -39,6 +40,14 @@ pipe.on('close', gone);
 pipe.on('error', gone);
 `;
 
+// Set by the watcher before its SIGTERM, so a stop handler can tell the parent's death from a user's second request.
+const GONE = new Int32Array(new SharedArrayBuffer(4));
+
+/** Whether this process's parent has died (and the watcher has sent, or is sending, its one SIGTERM). */
+export function parentGone(): boolean {
+  return Atomics.load(GONE, 0) === 1;
+}
+
 /**
  * In a process started by watchedChild: watches the parent (never keeping this process alive) and removes the variable,
  * so that processes this one starts do not watch an fd they were not given.
@@ -48,6 +57,6 @@ export function watchParent(): void {
   if (fd === undefined) return;
   delete process.env[PARENT_FD_ENV];
   if (fd !== String(FD)) return;
-  const worker = new Worker(WATCHER, { eval: true, workerData: { fd: FD, kill: PARENT_GONE_KILL_S }, stdout: false, stderr: false });
+  const worker = new Worker(WATCHER, { eval: true, workerData: { fd: FD, kill: PARENT_GONE_KILL_S, gone: GONE }, stdout: false, stderr: false });
   worker.unref();
 }

@@ -10,6 +10,7 @@ import { bounded as b, readConfigFile, givenOptions } from './options.js';
 import { PRETRAIN_BOUNDS } from '../train/bounds.js';
 import { ConfigError } from '../train/config.js';
 import { EXIT_ABORTED } from './errors.js';
+import { parentGone } from './parent.js';
 
 const d = DEFAULT_CONFIG;
 
@@ -101,16 +102,17 @@ export const SAME_REQUEST_MS = 1000;
 
 /**
  * A signal handler: the first request calls stop, those within SAME_REQUEST_MS of it are ignored, and any later one
- * calls abort (a second Ctrl-C, for a user who will not wait for the step to finish).
+ * calls abort (a second Ctrl-C, for a user who will not wait for the step to finish) unless `graceful()` says it is
+ * not the user's: the parent-death watcher's SIGTERM (src/cli/parent.ts) only ever asks for the graceful stop.
  */
-export function stopRequests(stop: () => void, abort: () => void, now: () => number = () => performance.now()): () => void {
+export function stopRequests(stop: () => void, abort: () => void, now: () => number = () => performance.now(), graceful: () => boolean = () => false): () => void {
   let first: number | null = null;
   return () => {
     const t = now();
     if (first === null) {
       first = t;
       stop();
-    } else if (t - first >= SAME_REQUEST_MS) {
+    } else if (t - first >= SAME_REQUEST_MS && !graceful()) {
       abort();
     }
   };
@@ -148,7 +150,7 @@ export async function runPretrain(config: PretrainConfig, start: boolean | RunSt
   }, () => {
     process.stderr.write('\naborted: the step in progress was not checkpointed (an earlier checkpoint, if any, is kept)\n');
     process.exit(EXIT_ABORTED);
-  });
+  }, undefined, parentGone);
   // SIGHUP: a closed terminal or a dropped SSH session stops the run as SIGTERM does, with a checkpoint.
   for (const signal of STOP_SIGNALS) process.on(signal, stop);
   try {

@@ -99,15 +99,21 @@ type BoundedKey = keyof typeof PRETRAIN_BOUNDS;
  * of zero as the training bound (a positive integer stays one), so the model can be rebuilt and the run read. The
  * training bounds themselves are newer than some runs and apply only to configs about to train.
  */
-function storedBound(b: NumberBound): NumberBound {
+function storedBound(b: NumberBound, key: BoundedKey): NumberBound {
   const positive = b.min > 0 || b.minExclusive === true;
-  if (b.kind === 'int') return { kind: 'int', min: positive ? 1 : b.min, max: Number.MAX_SAFE_INTEGER };
-  return { kind: 'number', min: positive ? 0 : b.min, minExclusive: positive, max: Number.MAX_VALUE };
+  // The fields that size the model keep a cap, 16x today's: no run was ever trained past it (its weights would not
+  // fit in memory), and rebuilding such a model from an edited config.json would fail deep inside libtorch instead.
+  const max = MODEL_SIZE_KEYS.has(key) ? 16 * b.max : b.kind === 'int' ? Number.MAX_SAFE_INTEGER : Number.MAX_VALUE;
+  const why = MODEL_SIZE_KEYS.has(key) ? 'a model larger than any simclr run' : undefined;
+  if (b.kind === 'int') return { kind: 'int', min: positive ? 1 : b.min, max, ...(why ? { why } : {}) };
+  return { kind: 'number', min: positive ? 0 : b.min, minExclusive: positive, max, ...(why ? { why } : {}) };
 }
+
+const MODEL_SIZE_KEYS: ReadonlySet<BoundedKey> = new Set<BoundedKey>(['width', 'projDim', 'projLayers', 'imageSize']);
 
 /** A number field checked against its row of PRETRAIN_BOUNDS (or, for a stored config, its storedBound). */
 function bounded(v: unknown, key: BoundedKey, stored: boolean): number {
-  const b: NumberBound = stored ? storedBound(PRETRAIN_BOUNDS[key]) : PRETRAIN_BOUNDS[key];
+  const b: NumberBound = stored ? storedBound(PRETRAIN_BOUNDS[key], key) : PRETRAIN_BOUNDS[key];
   if (!withinBound(v, b)) throw new ConfigError(boundMessage(`--${kebab(key)}`, v, b));
   return v;
 }

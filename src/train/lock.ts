@@ -2,8 +2,9 @@
 // on DIR/run.lock, so a second writer (a resumed run beside an orphaned one, two runs given the same --out) stops
 // before it writes anything. The kernel drops the lock when the holder's file is closed, which happens when its
 // process ends however it ends (SIGKILL, OOM, a crash), so a lock is never stale and nothing guesses from pids. The
-// file itself stays; while held it names the holder (pid, host, since) for the message a second writer gets.
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+// file itself stays; it names its holder (pid, host, since) for the message a second writer gets, and is emptied on
+// release (a process that died without releasing leaves its record, which means nothing without the flock).
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { native } from '../torch/native.js';
@@ -29,9 +30,12 @@ export class RunInUseError extends Error {
   }
 }
 
-function readOwner(path: string): LockOwner | null {
+// The record, read from the open lock file itself (never by path: the path could name something else by now).
+function readOwner(fd: number): LockOwner | null {
   try {
-    const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const o = JSON.parse(buf.subarray(0, n).toString('utf8')) as LockOwner;
     return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.since === 'string' ? o : null;
   } catch {
     // Empty (released, or the holder has not written it yet) or unreadable: no name to give.
@@ -51,14 +55,16 @@ export function acquireRunLock(dir: string): () => void {
     // cannot send the record elsewhere.
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
     } catch (e) {
       const link = (e as NodeJS.ErrnoException).code === 'ELOOP' ? ' (a symbolic link, which the lock never follows: remove it)' : '';
       throw new ConfigError(`cannot take the run folder's lock: ${describeFsError(path, e)}${link}`);
     }
     let held = false;
     try {
-      if (!native.flock(fd, 'ex', false)) throw new RunInUseError(dir, readOwner(path));
+      // A FIFO or device planted at run.lock is neither locked nor read (O_NONBLOCK kept the open from waiting).
+      if (!fstatSync(fd).isFile()) throw new ConfigError(`cannot take the run folder's lock: ${path} is not a regular file; remove it`);
+      if (!native.flock(fd, 'ex', false)) throw new RunInUseError(dir, readOwner(fd));
       held = true;
       // The file may have been replaced (deleted by hand, or by a tool) between open and flock: the lock must be on
       // the file that is at the path now, or two processes would each hold a lock on a different file.
@@ -77,7 +83,8 @@ export function acquireRunLock(dir: string): () => void {
       return () => {
         if (released) return;
         released = true;
-        // Emptied before it is released, so a record never names a process that no longer holds the lock.
+        // Emptied before it is released. A process that ends without releasing (an abort, SIGKILL) leaves its record:
+        // the kernel dropped its lock all the same, and the next holder overwrites it.
         try { ftruncateSync(fd, 0); } catch { /* nothing to do */ }
         try { closeSync(fd); } catch { /* closing drops the lock */ }
       };

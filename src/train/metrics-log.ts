@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readJsonLines } from '../io/jsonl.js';
 import { ConfigError } from './config.js';
 import type { MetricsRow } from './pretrain.js';
-import { writeFileAtomic } from './run.js';
+import { writeFileAtomic } from '../io/files.js';
 
 // Half V8's longest string: a log this large is not one simclr wrote (a million steps take ~150 MB).
 const MAX_METRICS_BYTES = 256 * 1024 * 1024;

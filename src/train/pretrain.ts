@@ -17,7 +17,7 @@ import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunPaths } from './run.js';
+import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, inspectRunFolder, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunFolderContents, type RunPaths } from './run.js';
 import { truncateMetricsLog } from './metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
 import { acquireRunLock } from './lock.js';
@@ -324,6 +324,8 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     // Said once the resume proceeds: a refused or zero-step one records nothing.
     let resumeWarning: string | null = null;
     let recorded: PretrainConfig | null = null;
+    // What --out held before this run (rank 0, new runs): --overwrite removes only a simclr run's files.
+    let folder: RunFolderContents = { kind: 'empty' };
     const worldSize = distEnv?.worldSize ?? 1;
     if (resume) {
       if (!existsSync(paths.checkpoint) && existsSync(paths.config)) {
@@ -338,7 +340,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       resumeWarning = checked.warning;
     } else {
       checkTrainingBounds(cfg, null, paths.dir);
-      if (rank === 0) checkNewRun(paths, overwrite);
+      if (rank === 0) {
+        folder = inspectRunFolder(paths);
+        checkNewRun(paths.dir, folder, overwrite);
+      }
     }
     const ds = await openTrainingData(cfg, hooks.onWarning);
     release.push(() => ds.close());
@@ -430,7 +435,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       }
     } else if (isMain) {
       // Only now, with the data open, the settings valid and the model built, does --overwrite remove the old run.
-      if (overwrite) {
+      if (overwrite && folder.kind === 'run') {
         const removed = removeRunOutputs(paths.dir);
         if (removed.length > 0) warn(`--overwrite removed the old run's ${removed.join(', ')} from ${paths.dir}`);
       }

@@ -1,7 +1,6 @@
 // What a run folder allows: starting a run where one exists (only with overwrite), and resuming with changed settings
 // (per field: never, only when forced, or with a warning). config.json keeps the run's original settings; every resume
 // appends what it changed to config-history.jsonl.
-import { existsSync, statSync } from 'node:fs';
 import { appendJsonLine, readJsonLines, type JsonLinesSpec } from '../io/jsonl.js';
 import { join } from 'node:path';
 import { ConfigError, kebab, type PretrainConfig } from './config.js';
@@ -134,22 +133,19 @@ export function appendHistory(dir: string, entry: HistoryEntry): void {
   appendJsonLine(join(dir, HISTORY_FILE), entry, HISTORY_LOG);
 }
 
-/** What makes a folder hold a run: a config.json, a checkpoint or metrics. */
-export function heldRun(paths: { config: string; metrics: string; checkpoint: string }): string | null {
-  if (existsSync(paths.checkpoint)) return 'a run with a checkpoint';
-  if (existsSync(paths.config)) return 'a run that never wrote a checkpoint';
-  if (existsSync(paths.metrics) && statSync(paths.metrics).size > 0) return 'a run\'s metrics (no checkpoint)';
-  return null;
-}
-
 /**
- * Refuses to start a new run over an existing one unless `overwrite`. Deletes nothing: pretrain() removes the old
- * run's files (removeRunOutputs) only once every check that can fail before training has passed.
+ * Refuses to start a new run over an existing one unless `overwrite`, and over files simclr did not write at all.
+ * Deletes nothing: pretrain() removes the old run's files (removeRunOutputs) only once every check that can fail
+ * before training has passed. `contents` is inspectRunFolder's (src/train/run.ts).
  */
-export function checkNewRun(paths: { dir: string; config: string; metrics: string; checkpoint: string }, overwrite: boolean): void {
-  const held = heldRun(paths);
-  if (held === null || overwrite) return;
+export function checkNewRun(dir: string, contents: { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string }, overwrite: boolean): void {
+  if (contents.kind === 'foreign') {
+    throw new ConfigError(`${dir} holds files simclr did not write (${contents.why}); it replaces or removes only its own runs, --overwrite included: choose another --out`);
+  }
+  if (contents.kind === 'empty' || overwrite) return;
   // Without a checkpoint there is nothing --resume could continue from.
-  const advice = existsSync(paths.checkpoint) ? 'pass --resume to continue it or --overwrite to replace it' : 'there is nothing to resume; pass --overwrite to start again';
-  throw new ConfigError(`${paths.dir} holds ${held}: ${advice} (or choose another --out)`);
+  const [held, advice] = contents.checkpoint
+    ? ['a run with a checkpoint', 'pass --resume to continue it or --overwrite to replace it']
+    : ['a run that never wrote a checkpoint', 'there is nothing to resume; pass --overwrite to start again'];
+  throw new ConfigError(`${dir} holds ${held}: ${advice} (or choose another --out)`);
 }

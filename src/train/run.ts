@@ -8,6 +8,7 @@ import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { readTextChecked } from '../io/files.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
 import { HISTORY_FILE, lastHistoryEntry } from './resume.js';
+import { readMetricsLog } from './metrics-log.js';
 
 export const CHECKPOINT_FORMAT = 1;
 
@@ -38,6 +39,41 @@ export const RUN_OUTPUTS = [
   'report-accuracy.png', GRID_FILE, 'config.json',
 ] as const;
 export const FINETUNE_FILES = ['labels.json', 'model.safetensors', 'result.json'] as const;
+
+/**
+ * What a folder given as --out holds: nothing of a run; a simclr run (its checkpoint, config.json or metrics.jsonl
+ * read as simclr writes them); or a file under one of those names that simclr did not write, which no command
+ * replaces or removes, --overwrite included.
+ */
+export type RunFolderContents = { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string };
+
+export function inspectRunFolder(paths: RunPaths): RunFolderContents {
+  const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  if (existsSync(paths.checkpoint)) {
+    try {
+      readCheckpointMeta(paths.checkpoint);
+      return { kind: 'run', checkpoint: true };
+    } catch (e) {
+      return { kind: 'foreign', file: paths.checkpoint, why: why(e) };
+    }
+  }
+  if (existsSync(paths.config)) {
+    try {
+      readRunConfig(paths.dir);
+      return { kind: 'run', checkpoint: false };
+    } catch (e) {
+      return { kind: 'foreign', file: paths.config, why: why(e) };
+    }
+  }
+  if (existsSync(paths.metrics)) {
+    try {
+      return readMetricsLog(paths.metrics).rows.length > 0 ? { kind: 'run', checkpoint: false } : { kind: 'empty' };
+    } catch (e) {
+      return { kind: 'foreign', file: paths.metrics, why: why(e) };
+    }
+  }
+  return { kind: 'empty' };
+}
 
 /**
  * Removes RUN_OUTPUTS and the default finetune outputs (and their folders once empty) from a run folder; returns what

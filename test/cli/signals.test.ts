@@ -44,6 +44,18 @@ test('stop requests within SAME_REQUEST_MS of the first are that request; a late
   assert.ok(SAME_REQUEST_MS <= 2000, 'a window a user would not notice');
 });
 
+test('the parent-death SIGTERM never aborts a stop already under way', () => {
+  let now = 0;
+  let parentGone = false;
+  const calls: string[] = [];
+  const request = stopRequests(() => calls.push('stop'), () => calls.push('abort'), () => now, () => parentGone);
+  request(); // the user's Ctrl-C to the wrapper alone
+  now = SAME_REQUEST_MS + 500;
+  parentGone = true; // then the wrapper is killed: the watcher's one SIGTERM
+  request();
+  assert.deepEqual(calls, ['stop']);
+});
+
 for (const signal of ['SIGHUP', 'SIGINT'] as const) {
   test(`${signal} to the process group (${signal === 'SIGHUP' ? 'a closed terminal' : 'one Ctrl-C'}) is one graceful stop: checkpoint, exit 130`, async () => {
     const dir = join(tmp(), 'run');

@@ -2,7 +2,7 @@
 // resume rules with a history beside the original config.json, and the lock of the process writing it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,36 @@ const history = (dir: string): HistoryEntry[] =>
 
 test('every setting has a resume rule', () => {
   assert.deepEqual(Object.keys(RESUME_RULES).sort(), [...Object.keys(DEFAULT_CONFIG), 'data', 'out'].sort());
+});
+
+test('a folder holding files of a run\'s names that simclr did not write is never replaced, --overwrite included', async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'config.json'), '{"my": "tool settings"}');
+  writeFileSync(join(dir, 'report.html'), 'mine');
+  writeFileSync(join(dir, 'eval.json'), '[1, 2]');
+  for (const start of [{}, { overwrite: true }]) {
+    await assert.rejects(pretrain(tiny(dir), {}, start), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, new RegExp(`^${dir} holds files simclr did not write \\(.*config\\.json.*\\); it replaces or removes only its own runs, --overwrite included`));
+      return true;
+    });
+  }
+  assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), '{"my": "tool settings"}');
+  assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), 'mine');
+  assert.equal(readFileSync(join(dir, 'eval.json'), 'utf8'), '[1, 2]');
+  // Files of those names beside no run at all are left alone by --overwrite too.
+  const loose = tmp();
+  writeFileSync(join(loose, 'report.html'), 'mine');
+  await pretrain(tiny(loose), {}, { overwrite: true });
+  assert.equal(readFileSync(join(loose, 'report.html'), 'utf8'), 'mine');
+});
+
+test('a stored config may hold values today\'s bounds refuse, but not a model no run could have had', () => {
+  const stored = { ...DEFAULT_CONFIG, data: 'fashion-mnist', out: 'x' } as Record<string, unknown>;
+  assert.equal(resolveConfig({ ...stored, lr: 150 }, { stored: true }).lr, 150);
+  assert.equal(resolveConfig({ ...stored, projDim: 16 * 16384 }, { stored: true }).projDim, 16 * 16384);
+  assert.throws(() => resolveConfig({ ...stored, projDim: 1e12 }, { stored: true }), /proj-dim must be an integer in \[1, 262144\] \(a model larger than any simclr run\), got 1000000000000/);
+  assert.throws(() => resolveConfig({ ...stored, width: 1000 }, { stored: true }), /width must be a number in \(0, 128\]/);
 });
 
 test('a new run into a folder holding one is refused unless overwrite, which replaces it', async () => {
@@ -140,4 +170,9 @@ test('the run lock: a live holder refuses a second writer; a holder that dies, h
   symlinkSync(victim, path);
   assert.throws(() => acquireRunLock(dir), /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/);
   assert.equal(readFileSync(victim, 'utf8'), 'keep');
+
+  // Nor is a FIFO opened for good or read (it would block): one line, at once.
+  rmSync(path);
+  spawnSync('mkfifo', [path]);
+  assert.throws(() => acquireRunLock(dir), /cannot take the run folder's lock: .*run\.lock is not a regular file; remove it/);
 });
