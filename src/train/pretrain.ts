@@ -1,5 +1,6 @@
 // The SimCLR pretraining loop: data order, two augmented views, encoder + head, the loss (NT-Xent by default),
-// optimizer and schedule, metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
+// optimizer and schedule, metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an
+// event loop free.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
