@@ -11,6 +11,9 @@ import { PRETRAIN_BOUNDS } from '../train/bounds.js';
 import { ConfigError } from '../train/config.js';
 import { EXIT_ABORTED } from './errors.js';
 import { parentGone } from './parent.js';
+import { BACKBONE_NAMES } from '../models/index.js';
+import { OPTIMIZER_NAMES } from '../optim/index.js';
+import { LOSS_NAMES } from '../loss/index.js';
 
 const d = DEFAULT_CONFIG;
 
@@ -18,18 +21,20 @@ export function addPretrainOptions(cmd: Command): Command {
   return cmd
     .option('--data <spec>', 'dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR[:SPLIT] | folder:DIR')
     .option('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoints/)')
-    .addOption(new Option('--arch <name>', `encoder (default ${d.arch})`).choices(['resnet18', 'resnet34', 'resnet50']))
+    .addOption(new Option('--arch <name>', `encoder (default ${d.arch})`).choices(BACKBONE_NAMES))
     .option('--width <x>', `ResNet width multiplier, fractional allowed (default ${d.width})`, b(PRETRAIN_BOUNDS.width))
     .option('--image-size <px>', 'side of decoded images for folder: data (default 64)', b(PRETRAIN_BOUNDS.imageSize))
     .addOption(new Option('--stem <kind>', 'ResNet stem; auto = CIFAR stem for images <= 32 px (default auto)').choices(['auto', 'cifar', 'imagenet']))
     .option('--epochs <n>', `epochs (default ${d.epochs})`, b(PRETRAIN_BOUNDS.epochs))
     .option('--batch-size <n>', `global batch: source images per step, two views each (default ${d.batchSize})`, b(PRETRAIN_BOUNDS.batchSize))
-    .addOption(new Option('--optimizer <name>', `optimizer (default ${d.optimizer})`).choices(['lars', 'sgd', 'adamw']))
+    .addOption(new Option('--optimizer <name>', `optimizer (default ${d.optimizer})`).choices(OPTIMIZER_NAMES))
     .option('--lr <base>', 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)', b(PRETRAIN_BOUNDS.lr))
     .addOption(new Option('--lr-scaling <rule>', 'linear: base*bs/256, sqrt: base*sqrt(bs) (default linear)').choices(['linear', 'sqrt']))
     .option('--warmup-epochs <n>', 'linear warm-up epochs (default min(10, epochs/10))', b(PRETRAIN_BOUNDS.warmupEpochs))
     .option('--weight-decay <x>', `weight decay (default ${d.weightDecay})`, b(PRETRAIN_BOUNDS.weightDecay))
-    .option('--temperature <t>', `NT-Xent temperature (default ${d.temperature})`, b(PRETRAIN_BOUNDS.temperature))
+    .addOption(new Option('--loss <name>', `contrastive loss: ntxent (the paper's), ntlogistic, margintriplet (paper Table 2) (default ${d.loss})`).choices(LOSS_NAMES))
+    .option('--temperature <t>', `temperature of ntxent and ntlogistic (default ${d.temperature})`, b(PRETRAIN_BOUNDS.temperature))
+    .option('--margin <m>', `margin of margintriplet, in cosine similarity (default ${d.margin})`, b(PRETRAIN_BOUNDS.margin))
     .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, b(PRETRAIN_BOUNDS.projLayers))
     .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, b(PRETRAIN_BOUNDS.projDim))
     .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, b(PRETRAIN_BOUNDS.colorStrength))

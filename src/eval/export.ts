@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../io/files.js';
 import { basename, dirname, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { ResNet } from '../models/resnet.js';
+import type { Encoder } from '../models/simclr.js';
 import { ConfigError } from '../train/config.js';
 import { loadRunModel, runPaths } from '../train/run.js';
 import { encoderToOnnx } from './onnx.js';
@@ -27,11 +28,21 @@ export interface EncoderDescription {
   step: number;
 }
 
-export function describeEncoder(encoder: ResNet, input: { height: number; width: number }, step: number): EncoderDescription {
+/**
+ * What an exported encoder is, for its metadata and the torchvision recipe.
+ * @throws TypeError for an encoder the exporters cannot describe (anything but a ResNet, whose layout both formats
+ *   and the recipe spell out)
+ */
+export function describeEncoder(encoder: Encoder, input: { height: number; width: number }, step: number): EncoderDescription {
+  if (!(encoder instanceof ResNet)) throw new TypeError(unsupported(encoder));
   return {
     arch: `resnet${encoder.depth}`, width: encoder.width, stem: encoder.stem, inChannels: encoder.inChannels,
     stageChannels: [...encoder.stageChannels], featureDim: encoder.featureDim, input: { ...input }, step,
   };
+}
+
+function unsupported(encoder: Encoder): string {
+  return `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, resnet34, resnet50), not ${encoder.constructor.name}`;
 }
 
 const TORCHVISION_LAYERS: Record<EncoderDescription['arch'], string> = { resnet18: '[2, 2, 2, 2]', resnet34: '[3, 4, 6, 3]', resnet50: '[3, 4, 6, 3]' };
@@ -75,7 +86,7 @@ export function torchvisionRecipe(d: EncoderDescription, fileName: string): stri
 }
 
 /** Saves the encoder's state dict (torchvision names, BN running statistics included) with the recipe as metadata. */
-export function saveEncoderSafetensors(encoder: ResNet, path: string, d: EncoderDescription): void {
+export function saveEncoderSafetensors(encoder: Encoder, path: string, d: EncoderDescription): void {
   torch.scope(() => {
     torch.safetensors.saveFile(path, encoder.stateDict(), {
       format: 'pt', simclr_encoder: JSON.stringify(d), torchvision_recipe: torchvisionRecipe(d, basename(path)),
@@ -83,7 +94,7 @@ export function saveEncoderSafetensors(encoder: ResNet, path: string, d: Encoder
   });
 }
 
-export function saveEncoderOnnx(encoder: ResNet, path: string, d: EncoderDescription): void {
+export function saveEncoderOnnx(encoder: Encoder, path: string, d: EncoderDescription): void {
   writeFileAtomic(path, encoderToOnnx(encoder, { inputSize: d.input, metadata: { simclr_encoder: JSON.stringify(d) } }));
 }
 
@@ -114,7 +125,7 @@ export function exportRunEncoder(o: ExportOptions): ExportResult {
   const { model, run, meta } = loadRunModel(o.run, o.checkpoint ?? runPaths(o.run).checkpoint);
   try {
     const encoder = model.encoder;
-    if (!(encoder instanceof ResNet)) throw new ConfigError(`${o.run}: only ResNet encoders can be exported`);
+    if (!(encoder instanceof ResNet)) throw new ConfigError(`${o.run} (--arch ${run.config.arch}): ${unsupported(encoder)}`);
     const d = describeEncoder(encoder, { height: run.input.height, width: run.input.width }, meta.step);
     try {
       if (o.format === 'safetensors') saveEncoderSafetensors(encoder, out, d);

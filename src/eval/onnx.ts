@@ -4,7 +4,8 @@
 import { endianness } from 'node:os';
 import * as torch from '../torch/index.js';
 import { BatchNorm2d, Conv2d, type AnyModule } from '../nn/index.js';
-import { Bottleneck, type ResNet } from '../models/resnet.js';
+import { Bottleneck, ResNet } from '../models/resnet.js';
+import type { Encoder } from '../models/simclr.js';
 
 /** The operator set the graph declares; every operator used has had its current form since opset 13. */
 export const ONNX_OPSET = 13;
@@ -187,8 +188,12 @@ export interface OnnxExportOptions {
 /**
  * The encoder as an ONNX model (opset 13) in eval mode: input 'input' float32 [batch, C, H, W] with values in
  * [0, 1] (as the encoder sees them in training), output 'h' float32 [batch, featureDim]. The batch is dynamic.
+ * @throws TypeError for an encoder this exporter has no graph for (anything but a ResNet)
  */
-export function encoderToOnnx(encoder: ResNet, opts: OnnxExportOptions = {}): Uint8Array {
+export function encoderToOnnx(encoder: Encoder, opts: OnnxExportOptions = {}): Uint8Array {
+  if (!(encoder instanceof ResNet)) {
+    throw new TypeError(`encoderToOnnx: the ONNX exporter writes ResNet encoders only (resnet18, resnet34, resnet50), got ${encoder.constructor.name}`);
+  }
   const g = new GraphBuilder();
   let x = g.convBn('conv1', ONNX_INPUT_NAME, sub(encoder, 'conv1', Conv2d), sub(encoder, 'bn1', BatchNorm2d));
   x = g.node('Relu', 'relu', [x]);

@@ -5,8 +5,14 @@ import { ProjectionHead, type ProjectionHeadOptions } from './heads.js';
 
 type Tensor = torch.Tensor;
 
-/** An encoder maps images to feature vectors h of size featureDim (ResNet is one). */
+/**
+ * The encoder f as training, evaluation, export and ONNX use it: forward(x float32 [N, C, H, W] in [0, 1]) returns
+ * the features h [N, featureDim]; as a Module it has the state dict (weights and BN statistics) checkpoints and
+ * exports store. ResNet is one; BACKBONES (src/models/index.ts) names them. Exporters that need to know the layer
+ * structure (eval/export.ts, eval/onnx.ts) refuse other encoders with a message saying so.
+ */
 export interface Encoder extends Module<Tensor, Tensor> {
+  /** Size of h. */
   readonly featureDim: number;
 }
 

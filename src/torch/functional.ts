@@ -71,6 +71,8 @@ export function relu(input: Tensor): Tensor { return ops.relu(input); }
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return ops.gelu(input, approximate); }
 export function silu(input: Tensor): Tensor { return ops.silu(input); }
 export function sigmoid(input: Tensor): Tensor { return ops.sigmoid(input); }
+/** log(sigmoid(x)), computed stably for large |x| (PyTorch's F.logsigmoid). */
+export function logsigmoid(input: Tensor): Tensor { return ops.log_sigmoid(input); }
 export function tanh(input: Tensor): Tensor { return ops.tanh(input); }
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor { return ops.leaky_relu(input, negativeSlope); }
 

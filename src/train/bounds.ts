@@ -9,6 +9,7 @@
 //   --seed           a safe integer in [0, 2^53): the augmentation RNG's key range (src/augment/rng.ts)
 //   --image-size     [8, 1024] px: the decoded folder images are held in memory as bytes
 //   --proj-dim       [1, 16384]; --proj-layers [1, 16]
+//   --margin         [0, 2]: cosine similarities differ by at most 2, so a larger margin keeps every negative active
 //   --epochs         (0, 1e6]; pretrain() also refuses epochs that give zero steps on the data
 
 export interface NumberBound {
@@ -46,6 +47,7 @@ export const PRETRAIN_BOUNDS = {
   warmupEpochs: { kind: 'number', min: 0, max: 1e6 },
   weightDecay,
   temperature: { kind: 'number', min: 0, minExclusive: true, max: 100 },
+  margin: { kind: 'number', min: 0, max: 2, why: 'cosine similarities differ by at most 2' },
   projLayers: { kind: 'int', min: 1, max: 16 },
   projDim: { kind: 'int', min: 1, max: 16384 },
   colorStrength,

@@ -1,10 +1,15 @@
 // Pretraining configuration: one typed object, its defaults, and validation with messages that name the field.
 import type { LrScaling } from '../optim/schedule.js';
-import type { ResNetDepth, Stem } from '../models/resnet.js';
+import type { Stem } from '../models/resnet.js';
+import { BACKBONE_NAMES, type BackboneName } from '../models/index.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
+import { LOSS_NAMES, type LossName } from '../loss/index.js';
+import { DEFAULT_MARGIN } from '../loss/margintriplet.js';
 import { PRETRAIN_BOUNDS, boundMessage, describeValue, withinBound, type NumberBound } from './bounds.js';
 
-export type Arch = `resnet${ResNetDepth}`;
-export type OptimizerName = 'lars' | 'sgd' | 'adamw';
+/** A BACKBONES key (src/models/index.ts). */
+export type Arch = BackboneName;
+export type { OptimizerName, LossName };
 export type Precision = 'fp32' | 'bf16';
 
 export interface PretrainConfig {
@@ -12,6 +17,7 @@ export interface PretrainConfig {
   data: string;
   /** Run folder: config.json, metrics.jsonl, checkpoints/. */
   out: string;
+  /** Encoder, a BACKBONES key (src/models/index.ts). */
   arch: Arch;
   width: number;
   /** Folder datasets: side of the decoded square images; others: their own size (must match if given). */
@@ -21,6 +27,7 @@ export interface PretrainConfig {
   epochs: number;
   /** Global batch: source images per step; each gives two views. */
   batchSize: number;
+  /** An OPTIMIZERS key (src/optim/index.ts). */
   optimizer: OptimizerName;
   /** Base rate before scaling: lr = base*bs/256 (linear) or base*sqrt(bs) (sqrt); null = the paper's base. */
   lr: number | null;
@@ -28,7 +35,12 @@ export interface PretrainConfig {
   /** null = min(10, epochs/10). */
   warmupEpochs: number | null;
   weightDecay: number;
+  /** The pretraining loss, a LOSSES key (src/loss/index.ts): 'ntxent' (the paper's), 'ntlogistic', 'margintriplet'. */
+  loss: LossName;
+  /** τ of 'ntxent' and 'ntlogistic'. */
   temperature: number;
+  /** m of 'margintriplet', in cosine-similarity units. */
+  margin: number;
   projLayers: number;
   projDim: number;
   colorStrength: number;
@@ -69,7 +81,9 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   lrScaling: 'linear',
   warmupEpochs: null,
   weightDecay: 1e-6,
+  loss: 'ntxent',
   temperature: 0.5,
+  margin: DEFAULT_MARGIN,
   projLayers: 2,
   projDim: 128,
   colorStrength: 1,
@@ -168,18 +182,20 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
   const cfg: PretrainConfig = {
     data: c.data,
     out: c.out,
-    arch: oneOf(c.arch, 'arch', ['resnet18', 'resnet34', 'resnet50'] as const),
+    arch: oneOf(c.arch, 'arch', BACKBONE_NAMES),
     width: bounded(c.width, 'width', stored),
     imageSize: orNull(c.imageSize, 'imageSize', stored),
     stem: oneOf(c.stem, 'stem', ['auto', 'cifar', 'imagenet'] as const),
     epochs: bounded(c.epochs, 'epochs', stored),
     batchSize: bounded(c.batchSize, 'batchSize', stored),
-    optimizer: oneOf(c.optimizer, 'optimizer', ['lars', 'sgd', 'adamw'] as const),
+    optimizer: oneOf(c.optimizer, 'optimizer', OPTIMIZER_NAMES),
     lr: orNull(c.lr, 'lr', stored),
     lrScaling: oneOf(c.lrScaling, 'lrScaling', ['linear', 'sqrt'] as const),
     warmupEpochs: orNull(c.warmupEpochs, 'warmupEpochs', stored),
     weightDecay: bounded(c.weightDecay, 'weightDecay', stored),
+    loss: oneOf(c.loss, 'loss', LOSS_NAMES),
     temperature: bounded(c.temperature, 'temperature', stored),
+    margin: bounded(c.margin, 'margin', stored),
     projLayers: bounded(c.projLayers, 'projLayers', stored),
     projDim: bounded(c.projDim, 'projDim', stored),
     colorStrength: bounded(c.colorStrength, 'colorStrength', stored),

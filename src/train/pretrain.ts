@@ -1,5 +1,6 @@
-// The SimCLR pretraining loop: data order, two augmented views, encoder + head, NT-Xent, optimizer and schedule,
-// metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an event loop free.
+// The SimCLR pretraining loop: data order, two augmented views, encoder + head, the loss (NT-Xent by default),
+// optimizer and schedule, metrics, checkpoints and exact resume. Synchronous per step; run it in a worker to keep an
+// event loop free.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
@@ -9,8 +10,8 @@ import { epochPermutation } from '../data/loader.js';
 import { BatchUploader } from '../data/uploader.js';
 import { defaultAugmentConfig, type AugmentConfig } from '../augment/params.js';
 import { createViewBatch } from '../augment/apply.js';
-import { ntXentWithAccuracy } from '../loss/ntxent.js';
-import { LARS, larsParamGroups, SGD, AdamW, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
+import { createLoss } from '../loss/index.js';
+import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
@@ -128,15 +129,7 @@ export class DivergenceError extends Error {
 const DIVERGENCE_ADVICE = 'Try a lower --lr or --temperature closer to 0.5.';
 
 function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Optimizer<GroupOptions> {
-  const named = model.namedParameters();
-  switch (cfg.optimizer) {
-    case 'lars':
-      return new LARS(larsParamGroups(named, { weightDecay: cfg.weightDecay }), { lr }) as unknown as Optimizer<GroupOptions>;
-    case 'sgd':
-      return new SGD(named.map(([, p]) => p), { lr, momentum: 0.9, weightDecay: cfg.weightDecay }) as unknown as Optimizer<GroupOptions>;
-    case 'adamw':
-      return new AdamW(named.map(([, p]) => p), { lr, weightDecay: cfg.weightDecay }) as unknown as Optimizer<GroupOptions>;
-  }
+  return OPTIMIZERS[cfg.optimizer].create(model.namedParameters(), { lr, weightDecay: cfg.weightDecay });
 }
 
 export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentConfig {
@@ -376,6 +369,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     if (device !== 'cpu') model.to(device);
     const optimizer = makeOptimizer(cfg, model, peakLr);
     const aug = augmentConfigFor(cfg, input);
+    const contrastiveLoss = createLoss(cfg.loss, cfg);
 
     let step = 0;
     // The step of the checkpoint on disk that this run wrote or resumed from; null while there is none.
@@ -545,7 +539,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
             const [z1, z2] = z.chunk(2);
             // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.
             const gathered = dist?.gatherPairs(z1!, z2!);
-            const r = ntXentWithAccuracy(z1!, z2!, { temperature: cfg.temperature, ...(gathered ? { gathered } : {}) });
+            const r = contrastiveLoss(z1!, z2!, gathered);
             // Loss, accuracy (and the stop flag) stay on the device until read back below.
             const parts = [r.loss.detach(), r.contrastiveAccuracy];
             if (dist !== null) parts.push(r.contrastiveAccuracy.mul(0).add(wantStop ? 1 : 0));

@@ -33,7 +33,7 @@ export function normalizeStart(start: boolean | RunStart): RunStart {
 export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: 'fixed' | 'refuse' | 'warn' | 'free' } = {
   arch: 'fixed', width: 'fixed', stem: 'fixed', projLayers: 'fixed', projDim: 'fixed', optimizer: 'fixed',
   data: 'refuse', imageSize: 'refuse', epochs: 'refuse', batchSize: 'refuse', seed: 'refuse', lr: 'refuse', lrScaling: 'refuse',
-  warmupEpochs: 'refuse', weightDecay: 'refuse', temperature: 'refuse', colorStrength: 'refuse', cropMinScale: 'refuse', blur: 'refuse',
+  warmupEpochs: 'refuse', weightDecay: 'refuse', loss: 'refuse', temperature: 'refuse', margin: 'refuse', colorStrength: 'refuse', cropMinScale: 'refuse', blur: 'refuse',
   precision: 'warn', device: 'warn', threads: 'warn', syncBn: 'warn', strict: 'warn', logSteps: 'warn', checkpointSteps: 'warn', knnEvery: 'warn',
   maxSteps: 'free', out: 'free',
 };

@@ -2,8 +2,9 @@
 import { mkdirSync, existsSync, accessSync, constants, rmSync, readdirSync, lstatSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
-import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../models/resnet.js';
-import { SimCLRModel } from '../models/simclr.js';
+import { defaultStem } from '../models/resnet.js';
+import { SimCLRModel, type Encoder } from '../models/simclr.js';
+import { BACKBONES, HEADS } from '../models/index.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { readTextChecked } from '../io/files.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
@@ -178,17 +179,17 @@ function shortJson(v: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-export function buildEncoder(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): ResNet {
-  const make = { resnet18, resnet34, resnet50 }[cfg.arch];
+/** The run's encoder, freshly initialised: BACKBONES[cfg.arch] at the configured width, stem and input channels. */
+export function buildEncoder(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): Encoder {
   const stem = cfg.stem === 'auto' ? defaultStem(input.height) : cfg.stem;
-  return make({ width: cfg.width, stem, inChannels: input.channels, ...(generator ? { generator } : {}) });
+  return BACKBONES[cfg.arch].create({ width: cfg.width, stem, inChannels: input.channels, ...(generator ? { generator } : {}) });
 }
 
-/** Encoder + projection head: 2 layers = the paper's MLP; 3 or more = SimCLRv2's MLP with BN. */
+/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn). */
 export function buildModel(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): SimCLRModel {
   const encoder = buildEncoder(cfg, input, generator);
-  const kind = cfg.projLayers <= 2 ? 'mlp' : 'mlpBn';
-  return new SimCLRModel(encoder, { kind, layers: cfg.projLayers, outDim: cfg.projDim, ...(generator ? { generator } : {}) });
+  const head = HEADS[cfg.projLayers <= 2 ? 'mlp' : 'mlpBn'].create(encoder.featureDim, { layers: cfg.projLayers, outDim: cfg.projDim, ...(generator ? { generator } : {}) });
+  return new SimCLRModel(encoder, head);
 }
 
 export interface CheckpointMeta {

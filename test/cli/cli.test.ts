@@ -26,7 +26,7 @@ test('pretrain --help lists every documented flag', () => {
   const r = simclr('pretrain', '--help');
   assert.equal(r.code, 0);
   for (const flag of ['--data', '--out', '--arch', '--width', '--image-size', '--epochs', '--batch-size', '--optimizer', '--lr ', '--lr-scaling',
-    '--warmup-epochs', '--weight-decay', '--temperature', '--proj-layers', '--proj-dim', '--color-strength', '--blur', '--no-blur', '--seed',
+    '--warmup-epochs', '--weight-decay', '--loss', '--temperature', '--margin', '--proj-layers', '--proj-dim', '--color-strength', '--blur', '--no-blur', '--seed',
     '--resume', '--force-resume', '--overwrite', '--max-steps', '--log-steps', '--checkpoint-steps', '--threads', '--config', '--precision', '--device']) {
     assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
   }
@@ -37,6 +37,8 @@ test('usage problems exit 2 with one line naming the problem', () => {
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--bogus'], /unknown option '--bogus'/],
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--batch-size', 'abc'], /--batch-size.*abc/],
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--arch', 'vgg'], /--arch.*vgg/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--loss', 'infonce'], /--loss.*infonce.*ntxent, ntlogistic, margintriplet/],
+    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--margin', '3'], /--margin <m>.*expected a number in \[0, 2\]/],
     [['pretrain', '--data', `cifar10:${join(tmp(), 'missing')}`, '--out', tmp()], /cifar10.*missing/],
     [['pretrain', '--data', 'nope:x', '--out', tmp()], /unknown dataset kind 'nope'/],
     [['pretrain', '--data', 'fashion-mnist', '--out', '/etc/hostname/run'], /--out \/etc\/hostname\/run is not writable/],

@@ -59,3 +59,18 @@ test('the command-line parsers use the same table: one bound, one message', () =
     }
   }
 });
+
+test('the loss is chosen by name from LOSSES, with its margin bounded; older configs get NT-Xent', () => {
+  const c = resolveConfig({ ...base });
+  assert.deepEqual([c.loss, c.temperature, c.margin], ['ntxent', 0.5, 0.5]);
+  const t = resolveConfig({ ...base, loss: 'margintriplet', margin: 0 });
+  assert.deepEqual([t.loss, t.margin], ['margintriplet', 0]);
+  refused({ loss: 'infonce' }, /^--loss must be one of ntxent\|ntlogistic\|margintriplet, got the string "infonce"$/);
+  refused({ margin: 2.5 }, /^--margin must be a number in \[0, 2\] \(cosine similarities differ by at most 2\), got 2.5$/);
+  refused({ margin: -0.1 }, /^--margin must be/);
+  refused({ optimizer: 'adam' }, /^--optimizer must be one of lars\|sgd\|adamw/);
+  refused({ arch: 'vgg16' }, /^--arch must be one of resnet18\|resnet34\|resnet50/);
+  // A stored config from before the option existed.
+  const stored = resolveConfig({ ...base, arch: 'resnet18', temperature: 0.2 }, { stored: true });
+  assert.deepEqual([stored.loss, stored.margin], ['ntxent', 0.5]);
+});
