@@ -83,10 +83,13 @@ export function samplePipeline(
     throw new RangeError(`source size must be positive integers, got ${srcHeight}x${srcWidth}`);
   }
   const n = indices.length;
+  // Without a resizing op the images are resized whole before the first op (applyPipelineTensor).
+  const resized = p.steps.some((s) => s.op.resizes === true);
+  const [h0, w0] = resized ? [srcHeight, srcWidth] : [p.outputSize, p.outputSize];
   const steps: StepParams[] = p.steps.map((s) => ({ count: n, width: s.op.columns.length, values: new Float32Array(n * s.op.columns.length) }));
   for (let b = 0; b < n; b++) {
     const rng = new CounterRng(seed, epoch, indices[b]!, view);
-    const ctx: SampleContext = { height: srcHeight, width: srcWidth, channels: p.channels, outputSize: p.outputSize };
+    const ctx: SampleContext = { height: h0, width: w0, channels: p.channels, outputSize: p.outputSize };
     p.steps.forEach((s, i) => {
       const w = steps[i]!.width;
       s.op.sample(rng, s.options, ctx, steps[i]!.values.subarray(b * w, (b + 1) * w));
