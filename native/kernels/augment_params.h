@@ -1,7 +1,8 @@
 // Columns of simclr::augment_views' params tensor, one float32 row per output view: the only C++ definition, shared
 // by the CPU kernel (augment.cc), the blockwise operator and the CUDA kernel. src/augment/fused.ts builds the same
-// list from its COLUMN table and compares it with kParamLayout, which the libraries report (simclr::param_layout,
-// simclr::cuda_param_layout), so a change on one side only fails when the kernels load. The luma weights ride along.
+// list from the columns of the ops it runs (FUSED_OPS, each defined in src/augment/ops/) and compares it with
+// kParamLayout, which the libraries report (simclr::param_layout, simclr::cuda_param_layout), so a change on one side
+// fails when the kernels load. The luma weights ride along.
 #pragma once
 
 namespace simclr {

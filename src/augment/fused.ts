@@ -8,25 +8,41 @@
 
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import type { ViewParams } from './params.js';
+import type { AugmentOp, SampleContext } from './op.js';
+import type { AugmentPipeline, PipelineParams } from './pipeline.js';
+import { randomResizedCrop } from './ops/random-resized-crop.js';
+import { horizontalFlip } from './ops/horizontal-flip.js';
+import { colorJitter } from './ops/color-jitter.js';
+import { grayscale } from './ops/grayscale.js';
+import { blurKernelSize, gaussianBlur } from './ops/gaussian-blur.js';
+import { solarize } from './ops/solarize.js';
 import { LUMA_WEIGHTS } from '../data/colour.js';
 
 /**
- * Columns of the kernels' params rows, in order: the names of `enum Param` in native/kernels/augment_params.h. The
- * libraries report theirs (simclr::param_layout, simclr::cuda_param_layout) and loading fails on any difference.
+ * The ops the kernels implement, in the only order they run them. Their columns, after 'image' (the source image's
+ * batch index), are the kernels' params rows: the names of `enum Param` in native/kernels/augment_params.h. The
+ * libraries report theirs (simclr::param_layout, simclr::cuda_param_layout) and loading fails on any difference, so
+ * a change to one of these ops' columns that the kernels do not follow is caught when they load.
  */
-const PARAM_LAYOUT = [
-  'image', 'x0', 'y0', 'crop_w', 'crop_h', 'flip', 'jitter', 'brightness', 'contrast', 'saturation', 'hue',
-  'order0', 'order1', 'order2', 'order3', 'grayscale', 'blur_sigma', 'solarize',
-] as const;
-const col = (name: (typeof PARAM_LAYOUT)[number]): number => PARAM_LAYOUT.indexOf(name);
-/** Where packParams writes each field (crop and order are 4 consecutive columns). */
-const COLUMN = {
-  image: col('image'), crop: col('x0'), flip: col('flip'), jitter: col('jitter'), brightness: col('brightness'),
-  contrast: col('contrast'), saturation: col('saturation'), hue: col('hue'), order: col('order0'),
-  grayscale: col('grayscale'), blurSigma: col('blur_sigma'), solarize: col('solarize'),
-} as const;
+export const FUSED_OPS: readonly AugmentOp<object>[] = [randomResizedCrop, horizontalFlip, colorJitter, grayscale, gaussianBlur, solarize];
+const PARAM_LAYOUT: readonly string[] = ['image', ...FUSED_OPS.flatMap((op) => op.columns)];
 const PARAM_COUNT = PARAM_LAYOUT.length;
+
+/**
+ * Null when the fused kernels can run `pipeline`, else why not: they run the ops of FUSED_OPS, each at most once
+ * and in that order (an op left out runs as its identity). Anything else (another op, another order) runs on the
+ * tensor ops.
+ */
+export function fusedCoverage(pipeline: AugmentPipeline): string | null {
+  let next = 0;
+  for (const [i, step] of pipeline.steps.entries()) {
+    const at = FUSED_OPS.indexOf(step.op);
+    if (at < 0) return `the fused kernel has no '${step.op.name}' (step ${i})`;
+    if (at < next) return `the fused kernel runs ${FUSED_OPS.map((op) => op.name).join(' -> ')} in that order, once each; step ${i} '${step.op.name}' comes out of that order`;
+    next = at + 1;
+  }
+  return null;
+}
 
 /**
  * Null when a library's reported params layout is this module's, else a message naming the first difference. The
@@ -36,7 +52,7 @@ const PARAM_COUNT = PARAM_LAYOUT.length;
 export function paramLayoutMismatch(reported: string, library: string): string | null {
   const [columns = '', ...rest] = reported.split(';');
   const theirs = columns.split(',');
-  const fix = 'rebuild it, or bring src/augment/fused.ts, src/data/colour.ts and native/kernels/augment_params.h back in step';
+  const fix = 'rebuild it, or bring the columns of the FUSED_OPS ops (src/augment/ops/), src/data/colour.ts and native/kernels/augment_params.h back in step';
   if (theirs.join(',') !== PARAM_LAYOUT.join(',')) {
     const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
     const where = at < 0 ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}` : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
@@ -53,13 +69,13 @@ export function paramLayoutMismatch(reported: string, library: string): string |
 /** Device kinds with a fused kernel. */
 export type FusedDevice = 'cpu' | 'cuda';
 
-type AugmentOp = (...args: unknown[]) => unknown;
+type KernelOp = (...args: unknown[]) => unknown;
 
 interface Loaded {
   /** simclr::augment_views (both devices, once each library is loaded). */
-  op: AugmentOp;
+  op: KernelOp;
   /** simclr::augment_views_blockwise (CPU); null when simclr_ops.node predates it. */
-  blockwise: AugmentOp | null;
+  blockwise: KernelOp | null;
 }
 interface LoadState {
   done: boolean;
@@ -161,33 +177,31 @@ export function fusedKernelError(device = 'cpu'): string | null {
   return state[kind].error?.message ?? null;
 }
 
-/** One row per view: the source image's batch index, then the view's parameters in the kernel's column order. */
-function packParams(views: readonly ViewParams[]): Float32Array {
+/**
+ * One row per view: the source image's batch index, then each FUSED_OPS op's columns, from the pipeline's step for
+ * that op or, where it has none, the op's identity. The pipeline must be covered (fusedCoverage).
+ */
+function packParams(pipeline: AugmentPipeline, views: readonly PipelineParams[], srcHeight: number, srcWidth: number): Float32Array {
+  const ctx: SampleContext = { height: srcHeight, width: srcWidth, channels: pipeline.channels, outputSize: pipeline.outputSize };
+  const stepOf = FUSED_OPS.map((op) => pipeline.steps.findIndex((s) => s.op === op));
+  const identity = FUSED_OPS.map((op) => op.identity(ctx));
   const rows = new Float32Array(views.reduce((n, v) => n + v.count, 0) * PARAM_COUNT);
   let r = 0;
   for (const p of views) {
     for (let b = 0; b < p.count; b++, r++) {
-      const o = r * PARAM_COUNT;
-      rows[o + COLUMN.image] = b;
-      rows.set(p.crop.subarray(b * 4, b * 4 + 4), o + COLUMN.crop);
-      rows[o + COLUMN.flip] = p.flip[b]!;
-      rows[o + COLUMN.jitter] = p.jitter[b]!;
-      rows[o + COLUMN.brightness] = p.brightness[b]!;
-      rows[o + COLUMN.contrast] = p.contrast[b]!;
-      rows[o + COLUMN.saturation] = p.saturation[b]!;
-      rows[o + COLUMN.hue] = p.hue[b]!;
-      rows.set(p.jitterOrder.subarray(b * 4, b * 4 + 4), o + COLUMN.order);
-      rows[o + COLUMN.grayscale] = p.grayscale[b]!;
-      rows[o + COLUMN.blurSigma] = p.blurSigma[b]!;
-      rows[o + COLUMN.solarize] = p.solarize[b]!;
+      let o = r * PARAM_COUNT;
+      rows[o++] = b;
+      FUSED_OPS.forEach((op, k) => {
+        const w = op.columns.length, step = stepOf[k]!;
+        rows.set(step < 0 ? identity[k]! : p.steps[step]!.values.subarray(b * w, (b + 1) * w), o);
+        o += w;
+      });
     }
   }
   return rows;
 }
 
 export interface FusedOptions {
-  size: number;
-  blurKernel: number;
   normalize?: { mean: readonly number[]; std: readonly number[] } | undefined;
   channelsLast: boolean;
   /**
@@ -200,13 +214,16 @@ export interface FusedOptions {
 /**
  * Every view of `views` (each covering the whole batch, in batch order), concatenated: uint8 [B,C,H,W] on the CPU
  * or a CUDA device -> float32 [V*B,C,S,S] on the same device (channels-last strides when asked for and C = 3).
- * Throws when the kernel for the images' device is unavailable (naming why) or when a view's parameters do not fit
- * the images (the operator's message names the view).
+ * S = pipeline.outputSize. Throws when the pipeline is not one the kernels run (fusedCoverage), when the kernel for
+ * the images' device is unavailable (naming why) or when a view's parameters do not fit the images (the operator's
+ * message names the view).
  */
-export function augmentFused(images: Tensor, views: readonly ViewParams[], opts: FusedOptions): Tensor {
+export function augmentFused(images: Tensor, pipeline: AugmentPipeline, views: readonly PipelineParams[], opts: FusedOptions): Tensor {
+  const uncovered = fusedCoverage(pipeline);
+  if (uncovered !== null) throw new Error(`simclr: ${uncovered}; use implementation: 'tensor'`);
   const kind = deviceKind(images.device);
   if (kind === null) throw new Error(`simclr: no fused augmentation kernel for device '${images.device}'; use implementation: 'tensor'.`);
-  let op: AugmentOp | null;
+  let op: KernelOp | null;
   if (opts.implementation === 'blockwise') {
     op = loadCpu()?.blockwise ?? null;
     if (op === null) throw new Error(`simclr: the blockwise augmentation operator is unavailable: ${state.cpu.error?.message ?? 'simclr_ops.node predates it'}. Run \`npm run build\`.`);
@@ -214,12 +231,12 @@ export function augmentFused(images: Tensor, views: readonly ViewParams[], opts:
     op = (kind === 'cpu' ? loadCpu() !== null : loadCuda()) ? loaded!.op : null;
     if (op === null) throw new Error(`simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ${state[kind].error?.message}. ${kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'}, or use implementation: 'tensor'.`);
   }
-  const rows = packParams(views);
+  const rows = packParams(pipeline, views, images.shape[2]!, images.shape[3]!);
   // On the CPU even for CUDA images: the CUDA operator sends it from pinned memory on the current stream, without
   // blocking the host.
   const params = torch.tensor(rows, { shape: [rows.length / PARAM_COUNT, PARAM_COUNT] });
   try {
-    return op(images, params, opts.size, opts.blurKernel, opts.normalize?.mean ?? null, opts.normalize?.std ?? null, opts.channelsLast) as Tensor;
+    return op(images, params, pipeline.outputSize, blurKernelSize(pipeline.outputSize), opts.normalize?.mean ?? null, opts.normalize?.std ?? null, opts.channelsLast) as Tensor;
   } finally {
     params.dispose();
   }

@@ -1,7 +1,9 @@
-// SimCLR augmentation settings and per-view random parameters. Sampling is separate from pixel work so the
-// parameters can be built on the CPU as plain arrays and then applied to a whole batch at once as tensors.
+// The default SimCLR pipeline in its flat form: AugmentConfig (one field per setting of the six paper ops) and
+// ViewParams (their per-view parameters, struct-of-arrays). Both are views of the general pipeline (pipeline.ts):
+// pipelineFromConfig builds the ops from the settings, and sampling or applying a ViewParams goes through them.
 
-import { CounterRng } from './rng.js';
+import { resolvePipeline, samplePipeline, type AugmentPipeline, type AugmentStepConfig, type PipelineParams } from './pipeline.js';
+export { blurKernelSize } from './ops/gaussian-blur.js';
 
 export interface AugmentConfig {
   /** Output side in pixels. */
@@ -40,10 +42,25 @@ export function defaultAugmentConfig(outputSize: number, grayscaleInput: boolean
   };
 }
 
-/** Odd kernel side closest to 10% of the image side (ties go up), at least 3, as in the paper. */
-export function blurKernelSize(outputSize: number): number {
-  if (!Number.isInteger(outputSize) || outputSize < 1) throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
-  return Math.max(3, 2 * Math.round((outputSize / 10 - 1) / 2) + 1);
+/**
+ * The six ops of an AugmentConfig as pipeline entries, in the SimCLR order: resized crop -> flip -> colour jitter
+ * -> grayscale -> blur -> solarize. Every op stays in even at probability 0, as each draws the same words whatever
+ * its probability: dropping one would shift the draws of those after it.
+ */
+export function configSteps(cfg: AugmentConfig): AugmentStepConfig[] {
+  return [
+    { op: 'randomResizedCrop', scale: cfg.cropScale, ratio: cfg.cropRatio },
+    { op: 'horizontalFlip', p: cfg.flipP },
+    { op: 'colorJitter', p: cfg.colorJitterP, strength: cfg.colorStrength },
+    { op: 'grayscale', p: cfg.grayscaleP },
+    { op: 'gaussianBlur', p: cfg.blurP, sigma: cfg.blurSigma },
+    { op: 'solarize', p: cfg.solarizeP },
+  ];
+}
+
+/** The pipeline an AugmentConfig describes. @throws RangeError for settings out of range, naming the op option. */
+export function pipelineFromConfig(cfg: AugmentConfig): AugmentPipeline {
+  return resolvePipeline(configSteps(cfg), cfg.outputSize, cfg.grayscaleInput ? 1 : 3);
 }
 
 /** Parameters for a batch of `count` views, struct-of-arrays so each field maps straight onto a tensor. */
@@ -67,60 +84,40 @@ export interface ViewParams {
   solarize: Uint8Array;
 }
 
-function checkProbability(name: string, p: number): void {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${p}`);
+/** The flat fields of the config pipeline's params (its six steps in configSteps' order). */
+export function toViewParams(p: PipelineParams): ViewParams {
+  const [crop, flip, jitter, gray, blur, sol] = p.steps as [typeof p.steps[0], ...typeof p.steps];
+  if (p.steps.length !== 6 || crop.width !== 4 || jitter!.width !== 9) throw new RangeError('toViewParams: not the parameters of the six-op config pipeline');
+  const n = p.count;
+  const col = (s: typeof crop, c: number): number[] => Array.from({ length: n }, (_, b) => s.values[b * s.width + c]!);
+  const jitterOrder = new Uint8Array(n * 4);
+  for (let b = 0; b < n; b++) jitterOrder.set(jitter!.values.subarray(b * 9 + 5, b * 9 + 9), b * 4);
+  return {
+    count: n, crop: Float32Array.from(crop.values), flip: Uint8Array.from(flip!.values),
+    jitter: Uint8Array.from(col(jitter!, 0)), brightness: Float32Array.from(col(jitter!, 1)), contrast: Float32Array.from(col(jitter!, 2)),
+    saturation: Float32Array.from(col(jitter!, 3)), hue: Float32Array.from(col(jitter!, 4)), jitterOrder,
+    grayscale: Uint8Array.from(gray!.values), blurSigma: Float32Array.from(blur!.values), solarize: Uint8Array.from(sol!.values),
+  };
 }
 
-function checkRange(name: string, r: [number, number], min: number): void {
-  if (!(r[0] > min && r[0] <= r[1] && Number.isFinite(r[1]))) throw new RangeError(`${name} must satisfy ${min} < lo <= hi, got [${r[0]}, ${r[1]}]`);
-}
-
-function validateConfig(cfg: AugmentConfig): void {
-  checkRange('cropScale', cfg.cropScale, 0);
-  checkRange('cropRatio', cfg.cropRatio, 0);
-  checkRange('blurSigma', cfg.blurSigma, 0);
-  checkProbability('flipP', cfg.flipP);
-  checkProbability('colorJitterP', cfg.colorJitterP);
-  checkProbability('grayscaleP', cfg.grayscaleP);
-  checkProbability('blurP', cfg.blurP);
-  checkProbability('solarizeP', cfg.solarizeP);
-  // torchvision caps hue at 0.5 turns; 0.2s stays inside that only for s <= 2.5.
-  if (!(cfg.colorStrength >= 0 && cfg.colorStrength <= 2.5)) throw new RangeError(`colorStrength must be in [0, 2.5], got ${cfg.colorStrength}`);
-}
-
-/** Python's round(): half to even, which torchvision's crop sizes use. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** torchvision RandomResizedCrop.get_params; writes x0, y0, w, h at out[o..o+3]. */
-function sampleCrop(rng: CounterRng, H: number, W: number, scale: [number, number], ratio: [number, number], out: Float32Array, o: number): void {
-  const area = H * W;
-  const logLo = Math.log(ratio[0]), logHi = Math.log(ratio[1]);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const targetArea = area * rng.uniformRange(scale[0], scale[1]);
-    const aspect = Math.exp(rng.uniformRange(logLo, logHi));
-    const w = roundHalfEven(Math.sqrt(targetArea * aspect));
-    const h = roundHalfEven(Math.sqrt(targetArea / aspect));
-    if (w > 0 && w <= W && h > 0 && h <= H) {
-      const y0 = rng.below(H - h + 1);
-      const x0 = rng.below(W - w + 1);
-      out.set([x0, y0, w, h], o);
-      return;
-    }
+/** ViewParams as the config pipeline's params (configSteps' six steps). */
+export function fromViewParams(v: ViewParams): PipelineParams {
+  const n = v.count;
+  const jitter = new Float32Array(n * 9);
+  for (let b = 0; b < n; b++) {
+    jitter.set([v.jitter[b]!, v.brightness[b]!, v.contrast[b]!, v.saturation[b]!, v.hue[b]!], b * 9);
+    jitter.set(v.jitterOrder.subarray(b * 4, b * 4 + 4), b * 9 + 5);
   }
-  // Every attempt missed: the largest centred crop whose aspect is clamped into the ratio range.
-  const inRatio = W / H;
-  let w = W, h = H;
-  if (inRatio < ratio[0]) h = roundHalfEven(W / ratio[0]);
-  else if (inRatio > ratio[1]) w = roundHalfEven(H * ratio[1]);
-  out.set([Math.floor((W - w) / 2), Math.floor((H - h) / 2), w, h], o);
+  const step = (width: number, values: ArrayLike<number>): PipelineParams['steps'][number] => ({ count: n, width, values: Float32Array.from(values) });
+  return {
+    count: n,
+    steps: [step(4, v.crop), step(1, v.flip), step(9, jitter), step(1, v.grayscale), step(1, v.blurSigma), step(1, v.solarize)],
+  };
 }
 
 /**
- * Parameters for `view` of each sample in `indices`. Each (seed, epoch, index, view) has its own CounterRng, so a
- * sample's parameters do not depend on the rest of the batch. Draw order within one view:
+ * Parameters for `view` of each sample in `indices`: the config pipeline's (pipeline.ts samplePipeline), whose draw
+ * order within one view is
  *   1. crop: per attempt (at most 10) scale then log-ratio; on success y0 = below(H-h+1), then x0 = below(W-w+1)
  *   2. flip: bernoulli(flipP)
  *   3. jitter: bernoulli(colorJitterP); permutation(4); brightness; contrast; then, for colour input only,
@@ -129,56 +126,11 @@ function sampleCrop(rng: CounterRng, H: number, W: number, scale: [number, numbe
  *   4. grayscale: bernoulli(grayscaleP), colour input only
  *   5. blur: bernoulli(blurP); sigma uniform in blurSigma (drawn either way, stored as 0 when not applied)
  *   6. solarize: bernoulli(solarizeP)
+ * @throws RangeError for settings out of range and sizes that are not positive integers.
  */
 export function sampleViewParams(
   cfg: AugmentConfig, srcHeight: number, srcWidth: number,
   seed: number, epoch: number, indices: ArrayLike<number>, view: number,
 ): ViewParams {
-  validateConfig(cfg);
-  if (!Number.isInteger(srcHeight) || srcHeight < 1 || !Number.isInteger(srcWidth) || srcWidth < 1) {
-    throw new RangeError(`source size must be positive integers, got ${srcHeight}x${srcWidth}`);
-  }
-  const n = indices.length;
-  const p: ViewParams = {
-    count: n,
-    crop: new Float32Array(n * 4),
-    flip: new Uint8Array(n),
-    jitter: new Uint8Array(n),
-    brightness: new Float32Array(n),
-    contrast: new Float32Array(n),
-    saturation: new Float32Array(n),
-    hue: new Float32Array(n),
-    jitterOrder: new Uint8Array(n * 4),
-    grayscale: new Uint8Array(n),
-    blurSigma: new Float32Array(n),
-    solarize: new Uint8Array(n),
-  };
-  const s = cfg.colorStrength;
-  const bcs = 0.8 * s, hueMax = 0.2 * s;
-  const factorLo = Math.max(0, 1 - bcs), factorHi = 1 + bcs;
-
-  for (let b = 0; b < n; b++) {
-    const rng = new CounterRng(seed, epoch, indices[b]!, view);
-    sampleCrop(rng, srcHeight, srcWidth, cfg.cropScale, cfg.cropRatio, p.crop, b * 4);
-    p.flip[b] = rng.bernoulli(cfg.flipP) ? 1 : 0;
-
-    const jitter = rng.bernoulli(cfg.colorJitterP);
-    p.jitterOrder.set(rng.permutation(4), b * 4);
-    const brightness = rng.uniformRange(factorLo, factorHi);
-    const contrast = rng.uniformRange(factorLo, factorHi);
-    const saturation = cfg.grayscaleInput ? 1 : rng.uniformRange(factorLo, factorHi);
-    const hue = cfg.grayscaleInput ? 0 : rng.uniformRange(-hueMax, hueMax);
-    p.jitter[b] = jitter ? 1 : 0;
-    p.brightness[b] = jitter ? brightness : 1;
-    p.contrast[b] = jitter ? contrast : 1;
-    p.saturation[b] = jitter ? saturation : 1;
-    p.hue[b] = jitter ? hue : 0;
-
-    p.grayscale[b] = !cfg.grayscaleInput && rng.bernoulli(cfg.grayscaleP) ? 1 : 0;
-    const blur = rng.bernoulli(cfg.blurP);
-    const sigma = rng.uniformRange(cfg.blurSigma[0], cfg.blurSigma[1]);
-    p.blurSigma[b] = blur ? sigma : 0;
-    p.solarize[b] = rng.bernoulli(cfg.solarizeP) ? 1 : 0;
-  }
-  return p;
+  return toViewParams(samplePipeline(pipelineFromConfig(cfg), srcHeight, srcWidth, seed, epoch, indices, view));
 }

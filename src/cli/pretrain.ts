@@ -55,7 +55,7 @@ export function addPretrainOptions(cmd: Command): Command {
     .option('--strict', 'fail on unreadable images instead of skipping them')
     .option('--sync-bn', 'distributed runs: BatchNorm statistics over all ranks, as the paper (default on)')
     .option('--no-sync-bn', 'distributed runs: BatchNorm statistics per rank')
-    .option('--config <file>', 'JSON or YAML file with the same keys; flags override it');
+    .option('--config <file>', 'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default augmentations (README); flags override it');
 }
 
 /**

@@ -6,6 +6,7 @@ import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
 import { LOSS_NAMES, type LossName } from '../loss/index.js';
 import { DEFAULT_MARGIN } from '../loss/margintriplet.js';
 import { PRETRAIN_BOUNDS, boundMessage, describeValue, withinBound, type NumberBound } from './bounds.js';
+import { parseAugmentSteps, type AugmentStepConfig } from '../augment/pipeline.js';
 
 /** A BACKBONES key (src/models/index.ts). */
 export type Arch = BackboneName;
@@ -47,6 +48,11 @@ export interface PretrainConfig {
   /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
   cropMinScale: number;
   blur: boolean;
+  /**
+   * The augmentation pipeline as a list of { op, ...options } (ops: src/augment/registry.ts), config files only;
+   * null = the paper's pipeline with --color-strength, --crop-min-scale and --blur. Stored with every option filled in.
+   */
+  augment: AugmentStepConfig[] | null;
   seed: number;
   maxSteps: number | null;
   logSteps: number;
@@ -89,6 +95,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   colorStrength: 1,
   cropMinScale: 0.08,
   blur: true,
+  augment: null,
   seed: 0,
   maxSteps: null,
   logSteps: 10,
@@ -158,6 +165,20 @@ function bool(v: unknown, key: string): boolean {
   return v;
 }
 
+/** The `augment` list, checked; it replaces the flags that shape the default pipeline, so those must stay default. */
+function augmentSteps(c: Record<string, unknown>): AugmentStepConfig[] | null {
+  if (c.augment === null) return null;
+  let steps: AugmentStepConfig[];
+  try {
+    steps = parseAugmentSteps(c.augment);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => c[k] !== DEFAULT_CONFIG[k]);
+  if (set.length > 0) throw new ConfigError(`${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of its ops instead`);
+  return steps;
+}
+
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -201,6 +222,7 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
     colorStrength: bounded(c.colorStrength, 'colorStrength', stored),
     cropMinScale: bounded(c.cropMinScale, 'cropMinScale', stored),
     blur: bool(c.blur, 'blur'),
+    augment: augmentSteps(c),
     seed: bounded(c.seed, 'seed', stored),
     maxSteps: orNull(c.maxSteps, 'maxSteps', stored),
     logSteps: bounded(c.logSteps, 'logSteps', stored),

@@ -8,8 +8,10 @@ import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/loader.js';
 import { BatchUploader } from '../data/uploader.js';
-import { defaultAugmentConfig, type AugmentConfig } from '../augment/params.js';
+import { configSteps, defaultAugmentConfig } from '../augment/params.js';
+import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 import { createViewBatch } from '../augment/apply.js';
+import { fusedCoverage } from '../augment/fused.js';
 import { createLoss } from '../loss/index.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
@@ -132,12 +134,19 @@ function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Opt
   return OPTIMIZERS[cfg.optimizer].create(model.namedParameters(), { lr, weightDecay: cfg.weightDecay });
 }
 
-export function augmentConfigFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentConfig {
-  const aug = defaultAugmentConfig(ds.height, ds.channels === 1);
+/**
+ * The run's augmentation pipeline for its data: cfg.augment, or the paper's with --color-strength, --crop-min-scale
+ * and --blur. Throws ConfigError for an augment list that does not fit the data (rotation before the crop on
+ * non-square images is found when sampling).
+ */
+export function augmentPipelineFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentPipeline {
+  const channels = ds.channels === 1 ? 1 : 3;
+  if (cfg.augment !== null) return resolvePipeline(cfg.augment, ds.height, channels);
+  const aug = defaultAugmentConfig(ds.height, channels === 1);
   aug.colorStrength = cfg.colorStrength;
   aug.cropScale = [cfg.cropMinScale, 1];
   if (!cfg.blur) aug.blurP = 0;
-  return aug;
+  return resolvePipeline(configSteps(aug), ds.height, channels);
 }
 
 /** Where a resumed run continues: the checkpoint's step, or the next epoch boundary (renumbered). */
@@ -368,7 +377,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     release.push(() => model.dispose());
     if (device !== 'cpu') model.to(device);
     const optimizer = makeOptimizer(cfg, model, peakLr);
-    const aug = augmentConfigFor(cfg, input);
+    const aug = augmentPipelineFor(cfg, input);
+    const uncovered = fusedCoverage(aug);
+    if (uncovered !== null && rank === 0) warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
     const contrastiveLoss = createLoss(cfg.loss, cfg);
 
     let step = 0;

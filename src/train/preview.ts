@@ -4,7 +4,7 @@ import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
 import { resolveConfig } from './config.js';
-import { augmentConfigFor } from './pretrain.js';
+import { augmentPipelineFor } from './pretrain.js';
 
 export interface PreviewOptions {
   data: string;
@@ -24,7 +24,7 @@ export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
     const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
     ds.readBatch(indices, bytes);
     const cfg = resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
-    const aug = augmentConfigFor(cfg, ds);
+    const aug = augmentPipelineFor(cfg, ds);
     const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
     try {
       await writeAugmentGrid(images, aug, { seed: o.seed, epoch: 0, indices }, o.out);

@@ -33,7 +33,7 @@ export function normalizeStart(start: boolean | RunStart): RunStart {
 export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: 'fixed' | 'refuse' | 'warn' | 'free' } = {
   arch: 'fixed', width: 'fixed', stem: 'fixed', projLayers: 'fixed', projDim: 'fixed', optimizer: 'fixed',
   data: 'refuse', imageSize: 'refuse', epochs: 'refuse', batchSize: 'refuse', seed: 'refuse', lr: 'refuse', lrScaling: 'refuse',
-  warmupEpochs: 'refuse', weightDecay: 'refuse', loss: 'refuse', temperature: 'refuse', margin: 'refuse', colorStrength: 'refuse', cropMinScale: 'refuse', blur: 'refuse',
+  warmupEpochs: 'refuse', weightDecay: 'refuse', loss: 'refuse', temperature: 'refuse', margin: 'refuse', colorStrength: 'refuse', cropMinScale: 'refuse', blur: 'refuse', augment: 'refuse',
   precision: 'warn', device: 'warn', threads: 'warn', syncBn: 'warn', strict: 'warn', logSteps: 'warn', checkpointSteps: 'warn', knnEvery: 'warn',
   maxSteps: 'free', out: 'free',
 };
@@ -82,7 +82,8 @@ export function checkResume(dir: string, recorded: PretrainConfig, cfg: Pretrain
   const byRule: Record<'fixed' | 'refuse' | 'warn', Changes> = { fixed: {}, refuse: {}, warn: {} };
   for (const key of Object.keys(RESUME_RULES) as (keyof PretrainConfig)[]) {
     const [from, to] = [recorded[key], cfg[key]];
-    if (from === to) continue;
+    // Lists (augment) compare by value.
+    if (from === to || (typeof from === 'object' && from !== null && JSON.stringify(from) === JSON.stringify(to))) continue;
     changes[key] = { from, to };
     const rule = RESUME_RULES[key];
     if (rule !== 'free') byRule[rule][key] = { from, to };

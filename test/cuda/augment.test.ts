@@ -7,7 +7,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { applyViews, createViewBatch, type ApplyOptions } from '../../src/augment/apply.js';
 import { augmentFused, fusedKernelDevices, fusedKernelError } from '../../src/augment/fused.js';
-import { blurKernelSize, defaultAugmentConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
+import { defaultAugmentConfig, fromViewParams, pipelineFromConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
 
 const skip = torch.cuda.isAvailable() ? false : 'needs a CUDA GPU (torch.cuda.isAvailable() is false)';
 
@@ -85,7 +85,7 @@ test('timing: two views per image, CUDA kernel vs tensor ops', { skip }, () => {
       const at = { seed: 1, epoch: 0, indices: Array.from({ length: n }, (_, i) => i) };
       const opts: ApplyOptions = { memoryFormat: 'channelsLast' };
       const views = [0, 1].map((v) => sampleViewParams(cfg, side, side, 1, 0, at.indices, v));
-      const kernel = timeMs(() => augmentFused(images, views, { size: out, blurKernel: blurKernelSize(out), channelsLast: true }), 50);
+      const kernel = timeMs(() => augmentFused(images, pipelineFromConfig(cfg), views.map(fromViewParams), { channelsLast: true }), 50);
       const pipeline = timeMs(() => createViewBatch(images, cfg, at, opts), 20);
       const tensor = timeMs(() => createViewBatch(images, cfg, at, { ...opts, implementation: 'tensor' }), 5);
       console.log(`[augment timing] ${name}, 2 views: CUDA kernel ${kernel.toFixed(3)} ms/batch; with parameter sampling ${pipeline.toFixed(3)} ms/batch; tensor ops ${tensor.toFixed(2)} ms/batch`);

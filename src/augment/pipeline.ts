@@ -1,0 +1,134 @@
+// An augmentation pipeline: an ordered list of ops (registry.ts) with their options, like torchvision's Compose.
+// Sampling walks the list with one CounterRng per (seed, epoch, sample, view), each op drawing in turn, so a view's
+// parameters depend on nothing else in the batch; the tensor path applies the ops in the same order.
+
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { CounterRng } from './rng.js';
+import { resolveOptions, type AugmentOp, type SampleContext, type StepParams } from './op.js';
+import { AUGMENTATIONS } from './registry.js';
+import { resizedCrop } from './ops/random-resized-crop.js';
+
+/** One entry of a config file's `augment` list: the op's registry name and any of its options. */
+export interface AugmentStepConfig {
+  op: string;
+  [option: string]: unknown;
+}
+
+/** An op with every option resolved. */
+export interface PipelineStep {
+  readonly op: AugmentOp<object>;
+  readonly options: object;
+}
+
+export interface AugmentPipeline {
+  /** Side of the square output views. */
+  outputSize: number;
+  /** Channels of the images it is applied to (one-channel images skip colour-only work). */
+  channels: 1 | 3;
+  steps: readonly PipelineStep[];
+}
+
+/** Per-view parameters of a pipeline for `count` views: one StepParams per step, in step order. */
+export interface PipelineParams {
+  count: number;
+  steps: StepParams[];
+}
+
+/**
+ * Checks a config's `augment` value: a list of { op, ...options } with known op names and valid options.
+ * Returns the entries with every option filled in (so stored configs say what ran).
+ * @throws RangeError naming the entry (augment[i]) and the op's option.
+ */
+export function parseAugmentSteps(value: unknown): AugmentStepConfig[] {
+  if (!Array.isArray(value)) throw new RangeError(`augment must be a list of { op, ...options }, got ${JSON.stringify(value)}`);
+  return value.map((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new RangeError(`augment[${i}] must be an object { op, ...options }, got ${JSON.stringify(entry)}`);
+    const { op: name, ...given } = entry as Record<string, unknown>;
+    const op = typeof name === 'string' && Object.hasOwn(AUGMENTATIONS, name) ? AUGMENTATIONS[name]! : null;
+    if (op === null) throw new RangeError(`augment[${i}].op must be one of ${Object.keys(AUGMENTATIONS).join('|')}, got ${JSON.stringify(name)}`);
+    try {
+      return { op: op.name, ...resolveOptions(op, given) };
+    } catch (e) {
+      throw new RangeError(`augment[${i}]: ${(e as Error).message}`);
+    }
+  });
+}
+
+/** A pipeline for `channels`-channel images and `outputSize` views. Throws RangeError as parseAugmentSteps. */
+export function resolvePipeline(steps: readonly AugmentStepConfig[], outputSize: number, channels: 1 | 3): AugmentPipeline {
+  if (!Number.isInteger(outputSize) || outputSize < 1) throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
+  const parsed = parseAugmentSteps(steps);
+  return {
+    outputSize, channels,
+    steps: parsed.map(({ op, ...options }) => ({ op: AUGMENTATIONS[op]!, options })),
+  };
+}
+
+/** The pipeline as config entries, e.g. for a log line or a stored config. */
+export function pipelineSteps(p: AugmentPipeline): AugmentStepConfig[] {
+  return p.steps.map((s) => ({ op: s.op.name, ...s.options }));
+}
+
+/**
+ * Parameters for view `view` of each sample in `indices` of srcHeight x srcWidth images. Each (seed, epoch, index,
+ * view) has its own CounterRng; the steps draw from it in order (each op documents its draws).
+ * @throws RangeError for a source size that is not positive integers, and as CounterRng for bad seeds or indices.
+ */
+export function samplePipeline(
+  p: AugmentPipeline, srcHeight: number, srcWidth: number,
+  seed: number, epoch: number, indices: ArrayLike<number>, view: number,
+): PipelineParams {
+  if (!Number.isInteger(srcHeight) || srcHeight < 1 || !Number.isInteger(srcWidth) || srcWidth < 1) {
+    throw new RangeError(`source size must be positive integers, got ${srcHeight}x${srcWidth}`);
+  }
+  const n = indices.length;
+  // Without a resizing op the images are resized whole before the first op (applyPipelineTensor).
+  const resized = p.steps.some((s) => s.op.resizes === true);
+  const [h0, w0] = resized ? [srcHeight, srcWidth] : [p.outputSize, p.outputSize];
+  const steps: StepParams[] = p.steps.map((s) => ({ count: n, width: s.op.columns.length, values: new Float32Array(n * s.op.columns.length) }));
+  for (let b = 0; b < n; b++) {
+    const rng = new CounterRng(seed, epoch, indices[b]!, view);
+    const ctx: SampleContext = { height: h0, width: w0, channels: p.channels, outputSize: p.outputSize };
+    p.steps.forEach((s, i) => {
+      const w = steps[i]!.width;
+      s.op.sample(rng, s.options, ctx, steps[i]!.values.subarray(b * w, (b + 1) * w));
+      if (s.op.resizes === true) ctx.height = ctx.width = p.outputSize;
+    });
+  }
+  return { count: n, steps };
+}
+
+/** Parameters that change nothing: every step at its op's identity. */
+export function identityPipelineParams(p: AugmentPipeline, count: number, srcHeight: number, srcWidth: number): PipelineParams {
+  const ctx: SampleContext = { height: srcHeight, width: srcWidth, channels: p.channels, outputSize: p.outputSize };
+  const steps = p.steps.map((s) => {
+    const id = s.op.identity(ctx);
+    if (s.op.resizes === true) ctx.height = ctx.width = p.outputSize;
+    const values = new Float32Array(count * id.length);
+    for (let b = 0; b < count; b++) values.set(id, b * id.length);
+    return { count, width: id.length, values };
+  });
+  return { count, steps };
+}
+
+/**
+ * The tensor-op path: uint8 [n,C,H,W] -> float32 [n,C,S,S] in [0, 1], the steps applied in order. A pipeline
+ * without a resizing op first resizes the whole image to S (bilinear, as an identity crop).
+ */
+export function applyPipelineTensor(images: Tensor, p: AugmentPipeline, params: PipelineParams): Tensor {
+  const [n, , h, w] = images.shape as [number, number, number, number];
+  const ctx = { outputSize: p.outputSize, channels: p.channels };
+  return torch.scope(() => {
+    let x = images.to('float32').div(255);
+    if (!p.steps.some((s) => s.op.resizes === true)) {
+      const whole = new Float32Array(n * 4);
+      for (let b = 0; b < n; b++) whole.set([0, 0, w, h], b * 4);
+      x = resizedCrop(x, { count: n, width: 4, values: whole }, p.outputSize);
+    }
+    p.steps.forEach((s, i) => {
+      x = s.op.apply(x, params.steps[i]!, s.options, ctx);
+    });
+    return x;
+  });
+}
