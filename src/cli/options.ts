@@ -2,7 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import { describeBound, withinBound, type NumberBound } from '../train/bounds.js';
 
 /** The number a flag's text spells, or NaN: '' and whitespace are not 0 here, as they are for Number(). */

@@ -9,7 +9,7 @@ import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { bounded as b, readConfigFile, givenOptions } from './options.js';
 import { PRETRAIN_BOUNDS } from '../train/bounds.js';
 import { ConfigError } from '../train/config.js';
-import { EXIT_ABORTED } from './errors.js';
+import { EXIT_ABORTED, UsageError } from '../errors.js';
 
 const d = DEFAULT_CONFIG;
 
@@ -77,7 +77,7 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   let base: Record<string, unknown> = {};
   if (resume) {
     const out = (given.out ?? file.out) as string | undefined;
-    if (out === undefined) throw new Error('--resume needs --out RUN_FOLDER');
+    if (out === undefined) throw new UsageError('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
   }
   // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file

@@ -2,6 +2,7 @@
 import type { LrScaling } from '../optim/schedule.js';
 import type { ResNetDepth, Stem } from '../models/resnet.js';
 import { PRETRAIN_BOUNDS, boundMessage, describeValue, withinBound, type NumberBound } from './bounds.js';
+import { ConfigError } from '../errors.js';
 
 export type Arch = `resnet${ResNetDepth}`;
 export type OptimizerName = 'lars' | 'sgd' | 'adamw';
@@ -87,10 +88,8 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   knnEvery: 0,
 };
 
-/** A configuration problem the user can fix; the CLI prints it on one line and exits with code 2. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// A configuration problem the user can fix (exit code 2); defined with the other typed errors in src/errors.ts.
+export { ConfigError };
 
 type BoundedKey = keyof typeof PRETRAIN_BOUNDS;
 

@@ -15,6 +15,7 @@ import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../op
 import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
+import { DivergenceError } from '../errors.js';
 import { knnMonitor } from '../eval/knn.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from './config.js';
 import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunPaths } from './run.js';
@@ -120,10 +121,8 @@ export interface PretrainResult {
   wallSeconds: number;
 }
 
-/** The loss went NaN or infinite: the run stops and the last good checkpoint stays as it was. */
-export class DivergenceError extends Error {
-  override name = 'DivergenceError';
-}
+// The loss went NaN or infinite; defined with the other typed errors in src/errors.ts.
+export { DivergenceError };
 
 const DIVERGENCE_ADVICE = 'Try a lower --lr or --temperature closer to 0.5.';
 

@@ -6,6 +6,7 @@ import { resnet18, resnet34, resnet50, defaultStem, type ResNet } from '../model
 import { SimCLRModel } from '../models/simclr.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { readTextChecked } from '../io/files.js';
+import { NonFiniteStateError } from '../errors.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
 import { HISTORY_FILE, lastHistoryEntry } from './resume.js';
 
@@ -178,10 +179,8 @@ export interface Checkpoint {
   rngCuda: torch.Tensor | null;
 }
 
-/** A checkpoint was not written because the state to save holds NaN or infinite values. */
-export class NonFiniteStateError extends Error {
-  override name = 'NonFiniteStateError';
-}
+// Defined with the other typed errors (src/errors.ts); exported here, where it is thrown, as before.
+export { NonFiniteStateError };
 
 /**
  * The name of the first tensor holding a NaN or an infinity, or null when all are finite. One reduction over all the
