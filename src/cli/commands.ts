@@ -9,12 +9,12 @@ import { registerLaunchCommand } from './launch.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../train/bounds.js';
+import { COMMAND_BOUNDS } from '../run/bounds.js';
 
 const A = COMMAND_BOUNDS.augment;
-import { resolveConfig, type PretrainConfig } from '../train/config.js';
-import { readRunConfig, runPaths, readCheckpointMeta } from '../train/run.js';
-import { readMetricsLog } from '../train/metrics-log.js';
+import { resolveConfig, type PretrainConfig } from '../run/config.js';
+import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
+import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */

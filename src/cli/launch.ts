@@ -5,7 +5,7 @@ import { launch } from '../dist/launch.js';
 import { setCommandExitCode } from './errors.js';
 import { UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../train/bounds.js';
+import { COMMAND_BOUNDS } from '../run/bounds.js';
 
 const L = COMMAND_BOUNDS.launch;
 

@@ -1,14 +1,14 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../train/config.js';
-import { readRunConfig } from '../train/run.js';
+import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../run/config.js';
+import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
-import { normalizeStart, type RunStart } from '../train/resume.js';
+import { normalizeStart, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { bounded as b, readConfigFile, givenOptions } from './options.js';
-import { PRETRAIN_BOUNDS } from '../train/bounds.js';
-import { ConfigError } from '../train/config.js';
+import { PRETRAIN_BOUNDS } from '../run/bounds.js';
+import { ConfigError } from '../run/config.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
 
 const d = DEFAULT_CONFIG;

@@ -1,8 +1,8 @@
 // Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
 import { Worker } from 'node:worker_threads';
 import { fromWire, type WireError } from '../errors.js';
-import type { PretrainConfig } from './config.js';
-import type { RunStart } from './resume.js';
+import type { PretrainConfig } from '../run/config.js';
+import type { RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult, Progress, StartInfo } from './pretrain.js';
 
 export interface BackgroundHooks {

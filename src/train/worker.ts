@@ -4,8 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pretrain } from './pretrain.js';
 import { toWire } from '../errors.js';
-import type { PretrainConfig } from './config.js';
-import type { RunStart } from './resume.js';
+import type { PretrainConfig } from '../run/config.js';
+import type { RunStart } from '../run/resume.js';
 
 export interface WorkerInput {
   config: PretrainConfig;

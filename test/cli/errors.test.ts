@@ -11,10 +11,10 @@ import {
   ConfigError, DataError, DivergenceError, EXIT_FAILURE, EXIT_USAGE, SafetensorsError, SimclrError, UsageError, exitCodeOf, fromWire, toWire,
 } from '../../src/errors.js';
 import { describeError } from '../../src/cli/errors.js';
-import { RunInUseError } from '../../src/train/lock.js';
+import { RunInUseError } from '../../src/run/lock.js';
 import { pretrainInBackground } from '../../src/train/background.js';
 import { pretrain } from '../../src/train/pretrain.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/run/config.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-errors-'));
 

@@ -143,7 +143,7 @@ export function kebab(key: string): string {
 
 /**
  * Merges defaults with the given values and checks every field: types exactly (a string "32" is not a number, "yes"
- * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/train/bounds.ts). With `stored` (a run's recorded
+ * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/run/bounds.ts). With `stored` (a run's recorded
  * settings, read by info, eval, export, report and before a resume) numbers are checked for type and sign only
  * (storedBound): a run an older simclr made with a value today's bounds refuse still opens; pretrain() checks the
  * bounds of what it is about to train.

@@ -101,7 +101,7 @@ const MAX_CONFIG_BYTES = 1 << 20;
 /**
  * The run folder's config.json, checked: a regular file of a plausible size, valid JSON, with a valid config and
  * input. `config` is the run's settings as it trains now: the original ones, or those of its latest resume
- * (config-history.jsonl, src/train/resume.ts). Throws ConfigError with one line naming the file (and the field, where
+ * (config-history.jsonl, src/run/resume.ts). Throws ConfigError with one line naming the file (and the field, where
  * one is wrong).
  */
 export function readRunConfig(dir: string): RunConfigFile {
