@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../src/torch/index.js';
 import { pretrain } from '../src/train/pretrain.js';
-import { resolveConfig } from '../src/train/config.js';
-import { buildModel } from '../src/train/run.js';
+import { resolveConfig } from '../src/run/config.js';
+import { buildModel } from '../src/run/folder.js';
 import { ntXentLoss } from '../src/loss/ntxent.js';
 import { DistributedContext } from '../src/dist/context.js';
 

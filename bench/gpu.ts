@@ -11,8 +11,8 @@
 // looked up at run time; what was missing is listed in the output's `missingApis`.
 import * as torch from '../src/torch/index.js';
 import type { Tensor } from '../src/torch/index.js';
-import { resolveConfig } from '../src/train/config.js';
-import { buildModel } from '../src/train/run.js';
+import { resolveConfig } from '../src/run/config.js';
+import { buildModel } from '../src/run/folder.js';
 import type { SimCLRModel } from '../src/models/simclr.js';
 import { defaultAugmentConfig, type AugmentConfig } from '../src/augment/params.js';
 import { createViewBatch } from '../src/augment/apply.js';

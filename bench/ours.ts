@@ -7,15 +7,15 @@
 // Prints one JSON object: per-step phase times in seconds (after warm-up), the kNN result or the dtypes.
 import * as torch from '../src/torch/index.js';
 import { pretrain, type StepPhases } from '../src/train/pretrain.js';
-import { resolveConfig, type PretrainConfig } from '../src/train/config.js';
-import { buildModel, loadRunModel } from '../src/train/run.js';
+import { resolveConfig, type PretrainConfig } from '../src/run/config.js';
+import { buildModel, loadRunModel } from '../src/run/folder.js';
 import { openDataset } from '../src/data/spec.js';
 import { defaultAugmentConfig } from '../src/augment/params.js';
 import { createTwoViews } from '../src/augment/apply.js';
 import { ntXentWithAccuracy } from '../src/loss/ntxent.js';
 import { LARS, larsParamGroups } from '../src/optim/index.js';
 import { scaledLearningRate } from '../src/optim/schedule.js';
-import { knnMonitor } from '../src/eval/knn.js';
+import { knnMonitor } from '../src/features/knn.js';
 
 export interface OursSpec {
   mode: 'e2e' | 'compute' | 'knn' | 'dtypes';

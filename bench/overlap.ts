@@ -7,8 +7,8 @@
 // Usage: node dist/bench/overlap.js [--json] [case ...]   (cases: cifar32 gray28 colour96; default all)
 import { readdirSync, readFileSync } from 'node:fs';
 import * as torch from '../src/torch/index.js';
-import { resolveConfig } from '../src/train/config.js';
-import { buildModel } from '../src/train/run.js';
+import { resolveConfig } from '../src/run/config.js';
+import { buildModel } from '../src/run/folder.js';
 import { openDataset } from '../src/data/spec.js';
 import { defaultAugmentConfig } from '../src/augment/params.js';
 import { createViewBatch } from '../src/augment/apply.js';

@@ -6,14 +6,15 @@ import { registerEvalCommands, DEVICE_HELP } from './eval.js';
 import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
-import { describeError, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, setCommandExitCode, takeCommandExitCode } from './errors.js';
+import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
+import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../train/bounds.js';
+import { COMMAND_BOUNDS } from '../run/bounds.js';
 
 const A = COMMAND_BOUNDS.augment;
-import { resolveConfig, type PretrainConfig } from '../train/config.js';
-import { readRunConfig, runPaths, readCheckpointMeta } from '../train/run.js';
-import { readMetricsLog } from '../train/metrics-log.js';
+import { resolveConfig, type PretrainConfig } from '../run/config.js';
+import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
+import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
@@ -180,11 +181,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       // Help and version exit 0; every parse problem is a usage error (commander already printed it).
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (e instanceof Error && e.message.startsWith('--resume')) {
-      process.stderr.write(`simclr: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    const { message, code } = describeError(e instanceof UsageError ? e : e);
+    const { message, code } = describeError(e);
     process.stderr.write(`${message}\n`);
     return code;
   }

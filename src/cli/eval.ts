@@ -3,17 +3,17 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as torch from '../torch/index.js';
-import { loadRunModel, type CheckpointMeta, type RunConfigFile } from '../train/run.js';
+import { loadRunModel, type CheckpointMeta, type RunConfigFile } from '../run/folder.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { cropFlipAugmentConfig, extractFeatures, extractViews, openEvalSplit, openForEncoder, type Features } from '../eval/features.js';
-import { knnEvaluate, DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE } from '../eval/knn.js';
+import { cropFlipAugmentConfig, extractFeatures, extractViews, openEvalSplit, openForEncoder, type Features } from '../features/extract.js';
+import { knnEvaluate, DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE } from '../features/knn.js';
 import { linearEvaluate, DEFAULT_L2_GRID } from '../eval/linear.js';
 import { finetune } from '../eval/finetune.js';
 import { writeEmbeddings } from '../eval/embed.js';
 import { appendEvalResult } from '../eval/report.js';
 import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS, describeBound, withinBound } from '../train/bounds.js';
+import { COMMAND_BOUNDS, describeBound, withinBound } from '../run/bounds.js';
 
 interface CommonOptions {
   run: string;

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { DEFAULT_TIMEOUT_S } from '../dist/env.js';
 import { launch } from '../dist/launch.js';
-import { UsageError, setCommandExitCode } from './errors.js';
+import { setCommandExitCode } from './errors.js';
+import { UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../train/bounds.js';
+import { COMMAND_BOUNDS } from '../run/bounds.js';
 
 const L = COMMAND_BOUNDS.launch;
 

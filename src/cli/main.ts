@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { watchedChild, watchParent } from './parent.js';
 import { dropOutputOnStreamErrors } from './stdio.js';
+import { AddonLoadError } from '../errors.js';
 
 const TCMALLOC_PATHS = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'];
 
@@ -52,8 +53,10 @@ async function loadCli(): Promise<typeof import('./commands.js') | null> {
   try {
     return await import('./commands.js');
   } catch (e) {
-    const message = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/^simclr: /, '');
-    const stale = /undefined symbol|version `|wrong ELF|cannot open shared object/.test(message)
+    // src/torch/native.ts raises AddonLoadError for the addon itself; anything else (a module of ours failing to
+    // load) is shown as it is.
+    const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    const stale = e instanceof AddonLoadError && e.libtorchMismatch
       ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that one moved?)'
       : '';
     process.stderr.write(`simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, \`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`);

@@ -2,8 +2,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from './errors.js';
-import { describeBound, withinBound, type NumberBound } from '../train/bounds.js';
+import { UsageError } from '../errors.js';
+import { describeBound, withinBound, type NumberBound } from '../run/bounds.js';
 
 /** The number a flag's text spells, or NaN: '' and whitespace are not 0 here, as they are for Number(). */
 function parseNumber(value: string): number {
@@ -23,7 +23,7 @@ export function num(value: string): number {
 }
 
 /**
- * A commander parser for a numeric flag with its row of the bounds table (src/train/bounds.ts), so the command
+ * A commander parser for a numeric flag with its row of the bounds table (src/run/bounds.ts), so the command
  * line refuses what a config file would: `--threads 100000` ends in one line and exit 2 before any work.
  */
 export function bounded(b: NumberBound): (value: string) => number {

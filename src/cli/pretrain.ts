@@ -1,15 +1,15 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../train/config.js';
-import { readRunConfig } from '../train/run.js';
+import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../run/config.js';
+import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
-import { normalizeStart, type RunStart } from '../train/resume.js';
+import { normalizeStart, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { bounded as b, readConfigFile, givenOptions } from './options.js';
-import { PRETRAIN_BOUNDS } from '../train/bounds.js';
-import { ConfigError } from '../train/config.js';
-import { EXIT_ABORTED } from './errors.js';
+import { PRETRAIN_BOUNDS } from '../run/bounds.js';
+import { ConfigError } from '../run/config.js';
+import { EXIT_ABORTED, UsageError } from '../errors.js';
 import { parentGone } from './parent.js';
 import { BACKBONE_NAMES } from '../models/index.js';
 import { OPTIMIZER_NAMES } from '../optim/index.js';
@@ -83,7 +83,7 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   let base: Record<string, unknown> = {};
   if (resume) {
     const out = (given.out ?? file.out) as string | undefined;
-    if (out === undefined) throw new Error('--resume needs --out RUN_FOLDER');
+    if (out === undefined) throw new UsageError('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
   }
   // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file

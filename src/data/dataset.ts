@@ -4,6 +4,7 @@
 // training code decides how uint8 pixels become tensors.
 
 import { closeSync, readSync } from 'node:fs';
+import { DataError } from '../errors.js';
 
 export interface ImageDataset {
   /** e.g. 'fashion-mnist/train'. */
@@ -25,10 +26,8 @@ export interface ImageDataset {
   close(): void;
 }
 
-/** Bad spec, missing files or corrupt data: the CLI maps it to exit code 2. */
-export class DataError extends Error {
-  override name = 'DataError';
-}
+// Bad spec, missing files or corrupt data (exit code 2); defined with the other typed errors in src/errors.ts.
+export { DataError };
 
 /** Image geometry plus labelling, the part of a dataset that is plain data. */
 export interface DatasetInfo {

@@ -2,11 +2,10 @@
 // read and checked, rendezvous through a TCP store hosted by rank 0 (or a file store on a shared filesystem), and
 // the Gloo (CPU) or NCCL (CUDA) group built on it.
 import * as torch from '../torch/index.js';
+import { DistributedError } from '../errors.js';
 
-/** A distributed setup problem or a failed collective; the message says which rank and what to check. */
-export class DistributedError extends Error {
-  override name = 'DistributedError';
-}
+// Defined with the other typed errors (src/errors.ts); exported here, where it is thrown, as before.
+export { DistributedError };
 
 /** Collective timeout unless SIMCLR_DIST_TIMEOUT (seconds) says otherwise. */
 export const DEFAULT_TIMEOUT_S = 60;

@@ -4,9 +4,9 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { buildEncoder, loadRunModel } from '../train/run.js';
-import { extractFeatures, openEvalSplit } from './features.js';
-import { knnEvaluate } from './knn.js';
+import { buildEncoder, loadRunModel } from '../run/folder.js';
+import { extractFeatures, openEvalSplit } from '../features/extract.js';
+import { knnEvaluate } from '../features/knn.js';
 import { linearEvaluate } from './linear.js';
 
 export interface CompareOptions {

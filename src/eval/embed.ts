@@ -3,7 +3,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { extractFeatures, sampleIndices } from './features.js';
+import { extractFeatures, sampleIndices } from '../features/extract.js';
 
 export interface EmbedOptions {
   /** Only the first `limit` samples. */

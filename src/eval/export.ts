@@ -6,8 +6,8 @@ import { basename, dirname, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import { ResNet } from '../models/resnet.js';
 import type { Encoder } from '../models/simclr.js';
-import { ConfigError } from '../train/config.js';
-import { loadRunModel, runPaths } from '../train/run.js';
+import { ConfigError } from '../run/config.js';
+import { loadRunModel, runPaths } from '../run/folder.js';
 import { encoderToOnnx } from './onnx.js';
 
 export type ExportFormat = 'safetensors' | 'onnx';

@@ -10,8 +10,8 @@ import { learningRate } from '../optim/schedule.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { classBalancedSubset, epochPermutation } from '../data/loader.js';
 import type { SimCLRModel, Encoder } from '../models/simclr.js';
-import { writeFileAtomic } from '../train/run.js';
-import { classCount, cropFlipAugmentConfig, extractFeatures, labelledRows, loadImages, topkAccuracy, DEFAULT_EVAL_BATCH_SIZE } from './features.js';
+import { writeFileAtomic } from '../run/folder.js';
+import { classCount, cropFlipAugmentConfig, extractFeatures, labelledRows, loadImages, topkAccuracy, DEFAULT_EVAL_BATCH_SIZE } from '../features/extract.js';
 
 /** Fine-tuning views use their own view id, so their crops are not pretraining's first views again. */
 const FINETUNE_VIEW = 2;

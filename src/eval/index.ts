@@ -12,8 +12,8 @@ export { renderLineChart, writeSvgPng, type LineChart, type Series, type ChartLa
 export {
   extractFeatures, extractViews, loadImages, sampleIndices, openForEncoder, openEvalSplit, cropFlipAugmentConfig, topkAccuracy, classCount,
   labelledRows, DEFAULT_EVAL_BATCH_SIZE, type Features, type FeatureOptions, type FeatureAugment,
-} from './features.js';
-export { knnScores, knnEvaluate, knnMonitor, DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE, type KnnOptions, type KnnResult, type KnnMonitorOptions } from './knn.js';
+} from '../features/extract.js';
+export { knnScores, knnEvaluate, knnMonitor, DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE, type KnnOptions, type KnnResult, type KnnMonitorOptions } from '../features/knn.js';
 export {
   fitLogisticRegression, predictLogits, linearEvaluate, DEFAULT_L2_GRID,
   type LogisticRegressionOptions, type LogisticRegressionModel, type LinearEvalOptions, type LinearEvalResult,

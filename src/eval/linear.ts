@@ -3,7 +3,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { classBalancedSubset } from '../data/loader.js';
-import { classCount, labelledRows, topkAccuracy, type Features } from './features.js';
+import { classCount, labelledRows, topkAccuracy, type Features } from '../features/extract.js';
 
 const F = torch.nn.functional;
 

@@ -3,15 +3,14 @@
 // commands record their results.
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { ConfigError, type PretrainConfig } from '../train/config.js';
-import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type RunConfigFile } from '../train/run.js';
-import type { MetricsRow } from '../train/pretrain.js';
-import { readMetricsLog } from '../train/metrics-log.js';
+import { ConfigError, type PretrainConfig } from '../run/config.js';
+import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type RunConfigFile } from '../run/folder.js';
+import { readMetricsLog, type MetricsRow } from '../run/metrics-log.js';
 import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
 import { writeAugmentationGrid } from '../train/preview.js';
 
-// Named in src/train/run.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
+// Named in src/run/folder.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
 export { EVAL_FILE, GRID_FILE };
 import { downsample, escapeXml, formatNumber, renderLineChart, writeSvgPng, type ChartLayout, type Series } from './plot.js';
 

@@ -3,14 +3,13 @@
 import { cpus } from 'node:os';
 import { native } from './native.js';
 import { cuda } from './runtime.js';
+import { DeviceError } from '../errors.js';
 
 /** What a user may ask for: a device, or 'auto' (the first visible CUDA device, else the CPU). */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
-/** The requested device cannot be used here (no CUDA in this libtorch, no GPU visible, index out of range). */
-export class DeviceError extends Error {
-  override name = 'DeviceError';
-}
+// The requested device cannot be used here (exit code 2); defined with the other typed errors in src/errors.ts.
+export { DeviceError };
 
 const SPEC = /^(auto|cpu|cuda)(?::(\d+))?$/;
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { AddonLoadError } from '../errors.js';
 
 /** An opaque native tensor handle (one at::Tensor reference). */
 export interface NativeTensor {
@@ -86,16 +87,29 @@ function addonPath(): string {
   const path = builtNativeFile('torch_node.node');
   if (path === null) {
     const dir = process.env.SIMCLR_ADDON_DIR;
-    throw new Error(dir ? `simclr: SIMCLR_ADDON_DIR=${dir} has no torch_node.node` : 'simclr: the libtorch addon is not built (native/build/Release/torch_node.node). Run `npm run build`.');
+    throw new AddonLoadError(dir ? `SIMCLR_ADDON_DIR=${dir} has no torch_node.node` : 'the libtorch addon is not built (native/build/Release/torch_node.node)', false);
   }
   return path;
+}
+
+// The dynamic loader says why it refused a library only in words: these are its words for an addon and a libtorch
+// that do not go together (a symbol or symbol version missing, another architecture, a dependency not found).
+const LOADER_MISMATCH = /undefined symbol|version `|wrong ELF|cannot open shared object/;
+
+function loadAddon(path: string): NativeBinding {
+  try {
+    return createRequire(import.meta.url)(path) as NativeBinding;
+  } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+    throw new AddonLoadError(message, LOADER_MISMATCH.test(message), { cause: e });
+  }
 }
 
 // libgomp reads its settings once, when the addon loads it. Spin-waiting threads doubled step times on a busy
 // machine (shared/NOTES.md), so sleep-waiting is the default unless the user chose otherwise.
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 
-export const native: NativeBinding = createRequire(import.meta.url)(addonPath()) as NativeBinding;
+export const native: NativeBinding = loadAddon(addonPath());
 
 // libtorch starts with one intra-op thread on this platform; use every core unless told otherwise.
 const requestedThreads = Number(process.env.SIMCLR_NUM_THREADS ?? process.env.OMP_NUM_THREADS ?? 0);

@@ -8,6 +8,7 @@ import { openChecked, readFullyAt, tempPathFor } from '../io/files.js';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 import { type DType, dtypeCode } from './dtype.js';
+import { SafetensorsError } from '../errors.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -33,15 +34,8 @@ export interface LoadedTensors {
 export type NamedTensors = Record<string, Tensor> | ReadonlyMap<string, Tensor>;
 export type NamedRawTensors = Record<string, RawTensor> | ReadonlyMap<string, RawTensor>;
 
-/** Errors from reading, validating or writing safetensors data; `code` carries the fs error code when there is one. */
-export class SafetensorsError extends Error {
-  override readonly name = 'SafetensorsError';
-  readonly code: string | undefined;
-  constructor(message: string, code?: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
-}
+// Errors from reading, validating or writing safetensors data; defined with the other typed errors in src/errors.ts.
+export { SafetensorsError };
 
 // rank: position in the reference implementation's Dtype enum, which is ordered by increasing alignment; it
 // writes tensors by descending rank, then by name, so that every tensor's bytes start suitably aligned.

@@ -1,7 +1,8 @@
 // Runs pretrain() in a worker thread and relays its messages; the caller's event loop stays responsive.
 import { Worker } from 'node:worker_threads';
-import type { PretrainConfig } from './config.js';
-import type { RunStart } from './resume.js';
+import { fromWire, type WireError } from '../errors.js';
+import type { PretrainConfig } from '../run/config.js';
+import type { RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult, Progress, StartInfo } from './pretrain.js';
 
 export interface BackgroundHooks {
@@ -16,14 +17,6 @@ export interface BackgroundRun {
   /** Asks the loop to checkpoint and stop after the current step. */
   requestStop(): void;
   result: Promise<PretrainResult>;
-}
-
-/** An error raised inside the worker, with its original name (ConfigError, DataError, DivergenceError, ...). */
-export class WorkerError extends Error {
-  constructor(readonly originalName: string, message: string) {
-    super(message);
-    this.name = originalName;
-  }
 }
 
 export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHooks = {}, resume: boolean | RunStart = false): BackgroundRun {
@@ -45,7 +38,8 @@ export function pretrainInBackground(config: PretrainConfig, hooks: BackgroundHo
         case 'checkpoint': hooks.onCheckpoint?.(m.path as string, m.step as number); break;
         case 'warning': hooks.onWarning?.(m.message as string); break;
         case 'done': settled = true; resolve(m.result as PretrainResult); void worker.terminate(); break;
-        case 'error': settled = true; reject(new WorkerError(m.name as string, m.message as string)); void worker.terminate(); break;
+        // Rebuilt as its own class (DivergenceError, DataError, ...) or one of its kind: same exit code either way.
+        case 'error': settled = true; reject(fromWire(m.error as WireError)); void worker.terminate(); break;
       }
     });
     worker.on('error', (e) => { if (!settled) { settled = true; reject(e); } });

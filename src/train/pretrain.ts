@@ -18,30 +18,16 @@ import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../op
 import type { SimCLRModel } from '../models/simclr.js';
 import { DistributedContext } from '../dist/context.js';
 import { readDistEnv } from '../dist/env.js';
-import { knnMonitor } from '../eval/knn.js';
-import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from './config.js';
-import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, inspectRunFolder, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunFolderContents, type RunPaths } from './run.js';
-import { truncateMetricsLog } from './metrics-log.js';
+import { DivergenceError } from '../errors.js';
+// The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
+export type { MetricsRow };
+import { knnMonitor } from '../features/knn.js';
+import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from '../run/config.js';
+import { buildModel, disposeCheckpoint, firstNonFinite, loadCheckpoint, NonFiniteStateError, prepareRunDir, readRunConfig, removeRunOutputs, inspectRunFolder, restoreGenerators, runPaths, saveCheckpoint, writeFileAtomic, type Checkpoint, type CheckpointMeta, type RunConfigFile, type RunFolderContents, type RunPaths } from '../run/folder.js';
+import { truncateMetricsLog, type MetricsRow } from '../run/metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
-import { acquireRunLock } from './lock.js';
-import { appendHistory, checkNewRun, checkResume, lastHistoryEntry, normalizeStart, RESUME_RULES, type Changes, type HistoryEntry, type RunStart } from './resume.js';
-
-/** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
-export interface MetricsRow {
-  epoch: number;
-  step: number;
-  loss: number;
-  lr: number;
-  contrastive_acc: number;
-  images_per_s: number;
-  /** kNN monitor (--knn-every) on epoch-end rows: weighted kNN top-1/top-5 on labelled subsets. */
-  knn_top1?: number;
-  knn_top5?: number;
-  /** The kNN monitor's memory bank and query datasets, e.g. 'stl10/train' and 'stl10/test'. */
-  knn_bank?: string;
-  knn_queries?: string;
-  epoch_end?: boolean;
-}
+import { acquireRunLock } from '../run/lock.js';
+import { appendHistory, checkNewRun, checkResume, lastHistoryEntry, normalizeStart, RESUME_RULES, type Changes, type HistoryEntry, type RunStart } from '../run/resume.js';
 
 export interface Progress {
   step: number;
@@ -123,10 +109,8 @@ export interface PretrainResult {
   wallSeconds: number;
 }
 
-/** The loss went NaN or infinite: the run stops and the last good checkpoint stays as it was. */
-export class DivergenceError extends Error {
-  override name = 'DivergenceError';
-}
+// The loss went NaN or infinite; defined with the other typed errors in src/errors.ts.
+export { DivergenceError };
 
 const DIVERGENCE_ADVICE = 'Try a lower --lr or --temperature closer to 0.5.';
 

@@ -3,7 +3,7 @@ import * as torch from '../torch/index.js';
 import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
-import { resolveConfig } from './config.js';
+import { resolveConfig } from '../run/config.js';
 import { augmentPipelineFor } from './pretrain.js';
 
 export interface PreviewOptions {

@@ -3,8 +3,9 @@
 // worker -> 'start' | 'progress' | 'log' | 'checkpoint' | 'warning' | 'done' | 'error' messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pretrain } from './pretrain.js';
-import type { PretrainConfig } from './config.js';
-import type { RunStart } from './resume.js';
+import { toWire } from '../errors.js';
+import type { PretrainConfig } from '../run/config.js';
+import type { RunStart } from '../run/resume.js';
 
 export interface WorkerInput {
   config: PretrainConfig;
@@ -26,8 +27,6 @@ pretrain(input.config, {
   shouldStop: () => Atomics.load(stopFlag, 0) === 1,
 }, input.resume).then(
   (result) => port.postMessage({ type: 'done', result }),
-  (e: unknown) => {
-    const err = e instanceof Error ? e : new Error(String(e));
-    port.postMessage({ type: 'error', name: err.name, message: err.message, stack: err.stack });
-  },
+  // Kind and exit code travel with the error, so the parent rebuilds it without reading its message.
+  (e: unknown) => port.postMessage({ type: 'error', error: toWire(e) }),
 );

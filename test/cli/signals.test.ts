@@ -11,7 +11,7 @@ import { CLI } from '../dist/spawn.js';
 import { alive, killGroup, sleep, spawnNode, trained, unlocked, until } from '../support/processes.js';
 import { SAME_REQUEST_MS, stopRequests } from '../../src/cli/pretrain.js';
 import { watchedChild } from '../../src/cli/parent.js';
-import { EXIT_ABORTED, EXIT_INTERRUPTED } from '../../src/cli/errors.js';
+import { EXIT_ABORTED, EXIT_INTERRUPTED } from '../../src/errors.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-signals-'));
 const TCMALLOC = existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') || existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');

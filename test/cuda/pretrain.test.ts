@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { writeBandedIdx } from '../support/idx.js';
-import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
+import { resolveConfig, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow, type StartInfo } from '../../src/train/pretrain.js';
-import { buildModel, disposeCheckpoint, loadCheckpoint, readRunConfig, runPaths, loadRunModel } from '../../src/train/run.js';
-import { extractFeatures } from '../../src/eval/features.js';
+import { buildModel, disposeCheckpoint, loadCheckpoint, readRunConfig, runPaths, loadRunModel } from '../../src/run/folder.js';
+import { extractFeatures } from '../../src/features/extract.js';
 import { openDataset } from '../../src/data/spec.js';
 
 const skip = torch.cuda.isAvailable() ? false : 'needs a CUDA GPU (torch.cuda.isAvailable() is false)';

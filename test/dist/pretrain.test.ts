@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { launch } from '../../src/dist/launch.js';
-import { resolveConfig } from '../../src/train/config.js';
-import { buildModel } from '../../src/train/run.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { buildModel } from '../../src/run/folder.js';
 import { CLI, freePort, rankEnv, sibling, start, type Running } from './spawn.js';
 
 const root = mkdtempSync(join(tmpdir(), 'simclr-dist-'));

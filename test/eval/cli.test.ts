@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/run/config.js';
 import { readEvalResults } from '../../src/eval/report.js';
 import { compareWithRandomInit } from '../../src/eval/compare.js';
-import { buildModel, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile } from '../../src/train/run.js';
+import { buildModel, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile } from '../../src/run/folder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simclr-evalcli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

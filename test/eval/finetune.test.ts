@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import * as torch from '../../src/torch/index.js';
 import { MemoryDataset } from '../../src/data/dataset.js';
-import { resolveConfig } from '../../src/train/config.js';
-import { buildModel } from '../../src/train/run.js';
+import { resolveConfig } from '../../src/run/config.js';
+import { buildModel } from '../../src/run/folder.js';
 import { finetune, firstHeadLayer, labelSubset, FinetuneNet, type LabelSubset } from '../../src/eval/finetune.js';
-import { extractFeatures, topkAccuracy } from '../../src/eval/features.js';
+import { extractFeatures, topkAccuracy } from '../../src/features/extract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simclr-finetune-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as torch from '../../src/torch/index.js';
 import { Flatten } from '../../src/nn/index.js';
 import { MemoryDataset } from '../../src/data/dataset.js';
-import { knnScores, knnEvaluate, knnMonitor } from '../../src/eval/knn.js';
-import { extractFeatures, topkAccuracy } from '../../src/eval/features.js';
+import { knnScores, knnEvaluate, knnMonitor } from '../../src/features/knn.js';
+import { extractFeatures, topkAccuracy } from '../../src/features/extract.js';
 
 interface KnnCase {
   k: number;

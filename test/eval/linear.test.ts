@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as torch from '../../src/torch/index.js';
 import { fitLogisticRegression, linearEvaluate, predictLogits } from '../../src/eval/linear.js';
-import { topkAccuracy, type Features } from '../../src/eval/features.js';
+import { topkAccuracy, type Features } from '../../src/features/extract.js';
 
 interface LinearCase {
   name: string;

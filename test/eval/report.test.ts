@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '../../src/torch/index.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/run/config.js';
 import { appendEvalResult, readEvalResults, reportCharts, writeReport, GRID_FILE, type ReportMetricsRow } from '../../src/eval/report.js';
 import { downsample, niceTicks, renderLineChart } from '../../src/eval/plot.js';
 import { runCli } from '../../src/cli/commands.js';

@@ -6,8 +6,8 @@ import * as torch from '../../src/torch/index.js';
 import { Module } from '../../src/nn/index.js';
 import { BACKBONES, BACKBONE_NAMES, HEADS, ProjectionHead, ResNet, SimCLRModel, resnet18, type Encoder } from '../../src/models/index.js';
 import { OPTIMIZERS, OPTIMIZER_NAMES, LARS, SGD, AdamW, larsParamGroups } from '../../src/optim/index.js';
-import { buildModel } from '../../src/train/run.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { buildModel } from '../../src/run/folder.js';
+import { resolveConfig } from '../../src/run/config.js';
 import { describeEncoder } from '../../src/eval/export.js';
 import { encoderToOnnx } from '../../src/eval/onnx.js';
 

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquireRunLock, RunInUseError } from '../../src/train/lock.js';
+import { acquireRunLock, RunInUseError } from '../../src/run/lock.js';
 
 export interface Proc {
   child: ChildProcess;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, resolveConfig } from '../../src/train/config.js';
-import { checkResume, RESUME_RULES } from '../../src/train/resume.js';
+import { ConfigError, resolveConfig } from '../../src/run/config.js';
+import { checkResume, RESUME_RULES } from '../../src/run/resume.js';
 import { pretrain, augmentPipelineFor, type MetricsRow } from '../../src/train/pretrain.js';
-import { runPaths } from '../../src/train/run.js';
+import { runPaths } from '../../src/run/folder.js';
 import { configSteps, defaultAugmentConfig } from '../../src/augment/params.js';
 import { pipelineSteps } from '../../src/augment/pipeline.js';
 

@@ -2,8 +2,8 @@
 // resolveConfig (config files, library callers) and from the command line alike, before any work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveConfig, ConfigError } from '../../src/train/config.js';
-import { PRETRAIN_BOUNDS, COMMAND_BOUNDS, withinBound } from '../../src/train/bounds.js';
+import { resolveConfig, ConfigError } from '../../src/run/config.js';
+import { PRETRAIN_BOUNDS, COMMAND_BOUNDS, withinBound } from '../../src/run/bounds.js';
 import { bounded } from '../../src/cli/options.js';
 
 const base = { data: 'fashion-mnist', out: '/tmp/x' };

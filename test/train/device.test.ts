@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/train/config.js';
+import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, DivergenceError, type MetricsRow, type Progress } from '../../src/train/pretrain.js';
-import { loadCheckpoint, disposeCheckpoint, runPaths, readRunConfig } from '../../src/train/run.js';
+import { loadCheckpoint, disposeCheckpoint, runPaths, readRunConfig } from '../../src/run/folder.js';
 import { BatchUploader } from '../../src/data/uploader.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-device-'));

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/train/config.js';
+import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow } from '../../src/train/pretrain.js';
-import { runPaths } from '../../src/train/run.js';
+import { runPaths } from '../../src/run/folder.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-loss-'));
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as torch from '../../src/torch/index.js';
 import { writeBandedIdx } from '../support/idx.js';
-import { resolveConfig, type PretrainConfig } from '../../src/train/config.js';
+import { resolveConfig, type PretrainConfig } from '../../src/run/config.js';
 import { bf16CpuWarning, pretrain, DivergenceError, type MetricsRow, type StartInfo } from '../../src/train/pretrain.js';
-import { loadCheckpoint, runPaths } from '../../src/train/run.js';
+import { loadCheckpoint, runPaths } from '../../src/run/folder.js';
 import { pretrainInBackground } from '../../src/train/background.js';
 
 function tiny(out: string, extra: Record<string, unknown> = {}): PretrainConfig {

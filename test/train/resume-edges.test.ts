@@ -8,10 +8,10 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '../../src/torch/index.js';
-import { ConfigError, resolveConfig, type PretrainConfig } from '../../src/train/config.js';
+import { ConfigError, resolveConfig, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow } from '../../src/train/pretrain.js';
-import { readCheckpointMeta, readRunConfig, runPaths } from '../../src/train/run.js';
-import { HISTORY_FILE, type HistoryEntry } from '../../src/train/resume.js';
+import { readCheckpointMeta, readRunConfig, runPaths } from '../../src/run/folder.js';
+import { HISTORY_FILE, type HistoryEntry } from '../../src/run/resume.js';
 import { appendEvalResult, writeReport } from '../../src/eval/report.js';
 import { runCli } from '../../src/cli/commands.js';
 import { scratchDir } from '../data/tmp.js';

@@ -6,11 +6,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CONFIG, ConfigError, resolveConfig, type PretrainConfig } from '../../src/train/config.js';
+import { DEFAULT_CONFIG, ConfigError, resolveConfig, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain } from '../../src/train/pretrain.js';
-import { readRunConfig, runPaths } from '../../src/train/run.js';
-import { RESUME_RULES, HISTORY_FILE, checkResume, type HistoryEntry } from '../../src/train/resume.js';
-import { LOCK_FILE, RunInUseError, acquireRunLock } from '../../src/train/lock.js';
+import { readRunConfig, runPaths } from '../../src/run/folder.js';
+import { RESUME_RULES, HISTORY_FILE, checkResume, type HistoryEntry } from '../../src/run/resume.js';
+import { LOCK_FILE, RunInUseError, acquireRunLock } from '../../src/run/lock.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-'));
 
@@ -149,7 +149,7 @@ test('the run lock: a live holder refuses a second writer; a holder that dies, h
   acquireRunLock(dir)();
 
   // Another process holds it, then dies by SIGKILL: the kernel drops its lock at once.
-  const lockModule = new URL('../../src/train/lock.js', import.meta.url).href;
+  const lockModule = new URL('../../src/run/lock.js', import.meta.url).href;
   const holder = spawn(process.execPath, ['--input-type=module', '-e',
     `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`],
   { stdio: ['ignore', 'pipe', 'inherit'] });

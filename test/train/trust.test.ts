@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import { safetensors as st } from '../../src/torch/index.js';
-import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/train/config.js';
+import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
-import { buildModel, loadCheckpoint, readRunConfig, runPaths, saveCheckpoint } from '../../src/train/run.js';
+import { buildModel, loadCheckpoint, readRunConfig, runPaths, saveCheckpoint } from '../../src/run/folder.js';
 import { readMetricsRows } from '../../src/eval/report.js';
 import { runCli } from '../../src/cli/commands.js';
 

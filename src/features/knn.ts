@@ -5,7 +5,7 @@ import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/loader.js';
-import { classCount, extractFeatures, labelledRows, topkAccuracy, type Features } from './features.js';
+import { classCount, extractFeatures, labelledRows, topkAccuracy, type Features } from './extract.js';
 
 const F = torch.nn.functional;
 

@@ -7,6 +7,7 @@ import { LOSS_NAMES, type LossName } from '../loss/index.js';
 import { DEFAULT_MARGIN } from '../loss/margintriplet.js';
 import { PRETRAIN_BOUNDS, boundMessage, describeValue, withinBound, type NumberBound } from './bounds.js';
 import { parseAugmentSteps, type AugmentStepConfig } from '../augment/pipeline.js';
+import { ConfigError } from '../errors.js';
 
 /** A BACKBONES key (src/models/index.ts). */
 export type Arch = BackboneName;
@@ -108,10 +109,8 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = {
   knnEvery: 0,
 };
 
-/** A configuration problem the user can fix; the CLI prints it on one line and exits with code 2. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// A configuration problem the user can fix (exit code 2); defined with the other typed errors in src/errors.ts.
+export { ConfigError };
 
 type BoundedKey = keyof typeof PRETRAIN_BOUNDS;
 
@@ -185,7 +184,7 @@ export function kebab(key: string): string {
 
 /**
  * Merges defaults with the given values and checks every field: types exactly (a string "32" is not a number, "yes"
- * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/train/bounds.ts). With `stored` (a run's recorded
+ * is not a boolean) and numbers against PRETRAIN_BOUNDS (src/run/bounds.ts). With `stored` (a run's recorded
  * settings, read by info, eval, export, report and before a resume) numbers are checked for type and sign only
  * (storedBound): a run an older simclr made with a value today's bounds refuse still opens; pretrain() checks the
  * bounds of what it is about to train.

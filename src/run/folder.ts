@@ -7,6 +7,7 @@ import { SimCLRModel, type Encoder } from '../models/simclr.js';
 import { BACKBONES, HEADS } from '../models/index.js';
 import type { OptimizerStateMeta } from '../optim/optimizer.js';
 import { readTextChecked } from '../io/files.js';
+import { NonFiniteStateError } from '../errors.js';
 import { ConfigError, resolveConfig, type PretrainConfig } from './config.js';
 import { HISTORY_FILE, lastHistoryEntry } from './resume.js';
 import { readMetricsLog } from './metrics-log.js';
@@ -137,7 +138,7 @@ const MAX_CONFIG_BYTES = 1 << 20;
 /**
  * The run folder's config.json, checked: a regular file of a plausible size, valid JSON, with a valid config and
  * input. `config` is the run's settings as it trains now: the original ones, or those of its latest resume
- * (config-history.jsonl, src/train/resume.ts). Throws ConfigError with one line naming the file (and the field, where
+ * (config-history.jsonl, src/run/resume.ts). Throws ConfigError with one line naming the file (and the field, where
  * one is wrong).
  */
 export function readRunConfig(dir: string): RunConfigFile {
@@ -215,10 +216,8 @@ export interface Checkpoint {
   rngCuda: torch.Tensor | null;
 }
 
-/** A checkpoint was not written because the state to save holds NaN or infinite values. */
-export class NonFiniteStateError extends Error {
-  override name = 'NonFiniteStateError';
-}
+// Defined with the other typed errors (src/errors.ts); exported here, where it is thrown, as before.
+export { NonFiniteStateError };
 
 /**
  * The name of the first tensor holding a NaN or an infinity, or null when all are finite. One reduction over all the

@@ -4,8 +4,24 @@
 import { existsSync } from 'node:fs';
 import { readJsonLines } from '../io/jsonl.js';
 import { ConfigError } from './config.js';
-import type { MetricsRow } from './pretrain.js';
 import { writeFileAtomic } from '../io/files.js';
+
+/** One metrics.jsonl row. images_per_s counts source images (each gives two views) of the global batch. */
+export interface MetricsRow {
+  epoch: number;
+  step: number;
+  loss: number;
+  lr: number;
+  contrastive_acc: number;
+  images_per_s: number;
+  /** kNN monitor (--knn-every) on epoch-end rows: weighted kNN top-1/top-5 on labelled subsets. */
+  knn_top1?: number;
+  knn_top5?: number;
+  /** The kNN monitor's memory bank and query datasets, e.g. 'stl10/train' and 'stl10/test'. */
+  knn_bank?: string;
+  knn_queries?: string;
+  epoch_end?: boolean;
+}
 
 // Half V8's longest string: a log this large is not one simclr wrote (a million steps take ~150 MB).
 const MAX_METRICS_BYTES = 256 * 1024 * 1024;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { native } from '../torch/native.js';
 import { describeFsError } from '../io/files.js';
 import { ConfigError } from './config.js';
+import { UsageError } from '../errors.js';
 
 export const LOCK_FILE = 'run.lock';
 
@@ -20,13 +21,13 @@ export interface LockOwner {
   since: string;
 }
 
-/** Another process holds the run folder. The CLI exits with code 2. */
-export class RunInUseError extends Error {
-  override name = 'RunInUseError';
+/** Another process holds the run folder: a usage problem (exit code 2). */
+export class RunInUseError extends UsageError {
   constructor(readonly dir: string, readonly owner: LockOwner | null) {
     super(owner === null
       ? `run folder ${dir} in use by another process (it is starting up)`
       : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since})`);
+    this.name = 'RunInUseError';
   }
 }
 
