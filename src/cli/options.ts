@@ -1,9 +1,10 @@
 // Shared option parsing: typed value parsers that fail with a usage error naming the flag, and --config files.
 import { readFileSync, existsSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import { describeBound, withinBound, type NumberBound } from '../run/bounds.js';
+import { defaultText, flagList, kebab, type CliOnlyFlag, type Fields } from '../run/options/fields.js';
 
 /** The number a flag's text spells, or NaN: '' and whitespace are not 0 here, as they are for Number(). */
 function parseNumber(value: string): number {
@@ -57,4 +58,21 @@ export function givenOptions(cmd: Command): Record<string, unknown> {
     if (cmd.getOptionValueSource(k) === 'cli' || cmd.getOptionValueSource(k) === 'env') out[k] = v;
   }
   return out;
+}
+
+/**
+ * Adds a command's flags from its option schema (src/run/options/): numeric flags parse against their bound,
+ * enumerated ones get .choices(), switches that default on also get --no-<flag>. No commander defaults are set: the
+ * schema's defaults apply in resolveConfig, and givenOptions sees only what the user typed.
+ */
+export function addSchemaOptions(cmd: Command, fields: Fields, cliOnly: readonly CliOnlyFlag[]): Command {
+  for (const { key, field, cli } of flagList(fields, cliOnly)) {
+    const help = cli.help.replace('{default}', defaultText(field));
+    const opt = new Option(`--${kebab(key)}${cli.arg ? ` ${cli.arg}` : ''}`, help);
+    if (field?.bound) opt.argParser(bounded(field.bound));
+    if (field?.choices) opt.choices(field.choices);
+    cmd.addOption(opt);
+    if (cli.negate) cmd.addOption(new Option(`--no-${kebab(key)}`, cli.negate));
+  }
+  return cmd;
 }

@@ -1,61 +1,20 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolveConfig, DEFAULT_CONFIG, type PretrainConfig } from '../run/config.js';
+import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
-import { bounded as b, readConfigFile, givenOptions } from './options.js';
-import { PRETRAIN_BOUNDS } from '../run/bounds.js';
+import { addSchemaOptions, readConfigFile, givenOptions } from './options.js';
+import { PRETRAIN_CLI_ONLY, PRETRAIN_OPTIONS } from '../run/options/pretrain.js';
 import { ConfigError } from '../run/config.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
 import { parentGone } from './parent.js';
-import { BACKBONE_NAMES } from '../models/index.js';
-import { OPTIMIZER_NAMES } from '../optim/index.js';
-import { LOSS_NAMES } from '../loss/index.js';
 
-const d = DEFAULT_CONFIG;
-
+/** The pretrain flags, from the option schema (src/run/options/pretrain.ts). */
 export function addPretrainOptions(cmd: Command): Command {
-  return cmd
-    .option('--data <spec>', 'dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR[:SPLIT] | folder:DIR')
-    .option('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoints/)')
-    .addOption(new Option('--arch <name>', `encoder (default ${d.arch})`).choices(BACKBONE_NAMES))
-    .option('--width <x>', `ResNet width multiplier, fractional allowed (default ${d.width})`, b(PRETRAIN_BOUNDS.width))
-    .option('--image-size <px>', 'side of decoded images for folder: data (default 64)', b(PRETRAIN_BOUNDS.imageSize))
-    .addOption(new Option('--stem <kind>', 'ResNet stem; auto = CIFAR stem for images <= 32 px (default auto)').choices(['auto', 'cifar', 'imagenet']))
-    .option('--epochs <n>', `epochs (default ${d.epochs})`, b(PRETRAIN_BOUNDS.epochs))
-    .option('--batch-size <n>', `global batch: source images per step, two views each (default ${d.batchSize})`, b(PRETRAIN_BOUNDS.batchSize))
-    .addOption(new Option('--optimizer <name>', `optimizer (default ${d.optimizer})`).choices(OPTIMIZER_NAMES))
-    .option('--lr <base>', 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)', b(PRETRAIN_BOUNDS.lr))
-    .addOption(new Option('--lr-scaling <rule>', 'linear: base*bs/256, sqrt: base*sqrt(bs) (default linear)').choices(['linear', 'sqrt']))
-    .option('--warmup-epochs <n>', 'linear warm-up epochs (default min(10, epochs/10))', b(PRETRAIN_BOUNDS.warmupEpochs))
-    .option('--weight-decay <x>', `weight decay (default ${d.weightDecay})`, b(PRETRAIN_BOUNDS.weightDecay))
-    .addOption(new Option('--loss <name>', `contrastive loss: ntxent (the paper's), ntlogistic, margintriplet (paper Table 2) (default ${d.loss})`).choices(LOSS_NAMES))
-    .option('--temperature <t>', `temperature of ntxent and ntlogistic (default ${d.temperature})`, b(PRETRAIN_BOUNDS.temperature))
-    .option('--margin <m>', `margin of margintriplet, in cosine similarity (default ${d.margin})`, b(PRETRAIN_BOUNDS.margin))
-    .option('--proj-layers <n>', `projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default ${d.projLayers})`, b(PRETRAIN_BOUNDS.projLayers))
-    .option('--proj-dim <n>', `projection output size (default ${d.projDim})`, b(PRETRAIN_BOUNDS.projDim))
-    .option('--color-strength <s>', `colour distortion strength (default ${d.colorStrength})`, b(PRETRAIN_BOUNDS.colorStrength))
-    .option('--crop-min-scale <x>', `smallest random-crop area fraction (default ${d.cropMinScale})`, b(PRETRAIN_BOUNDS.cropMinScale))
-    .option('--blur', 'Gaussian blur p=0.5 (default on)')
-    .option('--no-blur', 'no Gaussian blur')
-    .option('--seed <n>', `seed for init, data order and augmentations (default ${d.seed})`, b(PRETRAIN_BOUNDS.seed))
-    .option('--resume', 'continue the run in --out from its last checkpoint, exactly')
-    .option('--force-resume', 'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, --epochs, --seed, --lr, ...; README, Run folders)')
-    .option('--overwrite', 'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, history, eval results, report)')
-    .option('--max-steps <n>', 'stop (with a checkpoint) after this many steps', b(PRETRAIN_BOUNDS.maxSteps))
-    .option('--log-steps <n>', `metrics.jsonl row every n steps (default ${d.logSteps})`, b(PRETRAIN_BOUNDS.logSteps))
-    .option('--checkpoint-steps <n>', 'also checkpoint every n steps (default: epoch ends only)', b(PRETRAIN_BOUNDS.checkpointSteps))
-    .option('--knn-every <n>', 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)', b(PRETRAIN_BOUNDS.knnEvery))
-    .option('--threads <n>', 'intra-op threads (default: all cores)', b(PRETRAIN_BOUNDS.threads))
-    .addOption(new Option('--precision <p>', 'fp32 or bf16 autocast (default fp32)').choices(['fp32', 'bf16']))
-    .option('--device <dev>', 'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default auto)')
-    .option('--strict', 'fail on unreadable images instead of skipping them')
-    .option('--sync-bn', 'distributed runs: BatchNorm statistics over all ranks, as the paper (default on)')
-    .option('--no-sync-bn', 'distributed runs: BatchNorm statistics per rank')
-    .option('--config <file>', 'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default augmentations (README); flags override it');
+  return addSchemaOptions(cmd, PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY);
 }
 
 /**

@@ -1,4 +1,4 @@
-// The bounds of every numeric command-line option, in one table used by both the commander parsers (src/cli/options.ts)
+// The bounds of the numeric command-line options (pretrain's: src/run/options/pretrain.ts), used by both the commander parsers (src/cli/options.ts)
 // and config files/library configs (resolveConfig), so a value is refused with the same one-line message either way,
 // before any work starts. The limits are the ones past which a run cannot do what the option promises:
 //   --threads        at most 1024 (100000 started thousands of OS threads and no step finished); a fixed cap, not
@@ -37,28 +37,8 @@ const weightDecay: NumberBound = { kind: 'number', min: 0, max: 1 };
 const imageSize: NumberBound = { kind: 'int', min: 8, max: 1024 };
 const colorStrength: NumberBound = { kind: 'number', min: 0, max: 2.5 };
 
-/** Pretraining options (PretrainConfig's numeric fields, by camelCase key): flags, --config files and resolveConfig. */
-export const PRETRAIN_BOUNDS = {
-  width: { kind: 'number', min: 1 / 16, max: 8, why: 'every ResNet stage keeps at least 4 channels' },
-  imageSize,
-  epochs: { kind: 'number', min: 0, minExclusive: true, max: 1e6 },
-  batchSize: { kind: 'int', min: 2, max: 1 << 20, why: 'NT-Xent needs at least one other image as a negative' },
-  lr,
-  warmupEpochs: { kind: 'number', min: 0, max: 1e6 },
-  weightDecay,
-  temperature: { kind: 'number', min: 0, minExclusive: true, max: 100 },
-  margin: { kind: 'number', min: 0, max: 2, why: 'cosine similarities differ by at most 2' },
-  projLayers: { kind: 'int', min: 1, max: 16 },
-  projDim: { kind: 'int', min: 1, max: 16384 },
-  colorStrength,
-  cropMinScale: { kind: 'number', min: 0, minExclusive: true, max: 1 },
-  seed,
-  maxSteps: positiveCount,
-  logSteps: positiveCount,
-  checkpointSteps: { kind: 'int', min: 0, max: SAFE },
-  threads,
-  knnEvery: { kind: 'int', min: 0, max: SAFE },
-} as const satisfies Record<string, NumberBound>;
+/** Bounds shared by several commands' options (the pretrain options are in src/run/options/pretrain.ts). */
+export const SHARED_BOUNDS = { threads, seed, positiveCount, lr, weightDecay, imageSize, colorStrength } as const satisfies Record<string, NumberBound>;
 
 /** The other commands' numeric options, by command and camelCase key. */
 export const COMMAND_BOUNDS = {

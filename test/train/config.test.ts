@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig, ConfigError } from '../../src/run/config.js';
-import { PRETRAIN_BOUNDS, COMMAND_BOUNDS, withinBound } from '../../src/run/bounds.js';
+import { COMMAND_BOUNDS, withinBound, type NumberBound } from '../../src/run/bounds.js';
+import { PRETRAIN_BOUNDS } from '../../src/run/options/pretrain.js';
 import { bounded } from '../../src/cli/options.js';
 
 const base = { data: 'fashion-mnist', out: '/tmp/x' };
@@ -53,7 +54,7 @@ test('the command-line parsers use the same table: one bound, one message', () =
   assert.throws(() => bounded(COMMAND_BOUNDS.eval.valFraction)('1'), /\(0, 1\)/);
   // Every row of the table is a sane range.
   for (const table of [PRETRAIN_BOUNDS, ...Object.values(COMMAND_BOUNDS)]) {
-    for (const [k, b] of Object.entries(table)) {
+    for (const [k, b] of Object.entries(table) as [string, NumberBound][]) {
       assert.ok(Number.isFinite(b.max) && b.max <= Number.MAX_SAFE_INTEGER && b.min <= b.max, k);
       assert.ok(!withinBound(Infinity, b) && !withinBound(Number.NaN, b) && !withinBound(String(b.max), b), k);
     }
