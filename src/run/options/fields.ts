@@ -37,7 +37,8 @@ export interface CliOnlyFlag {
   after?: string;
 }
 
-export type AnyField = Field<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Any field, whatever its value type. */
+export type AnyField = Field<unknown>;
 export type Fields = Record<string, AnyField>;
 /** The resolved config of a schema: each field's value type. */
 export type ConfigOf<F extends Fields> = { [K in keyof F]: F[K] extends Field<infer T> ? T : never };
