@@ -16,8 +16,8 @@ import { createLoss } from '../loss/index.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { SimCLRModel } from '../models/simclr.js';
-import { DistributedContext } from '../dist/context.js';
-import { readDistEnv } from '../dist/env.js';
+import { DistributedContext } from '../distributed/context.js';
+import { readDistEnv } from '../distributed/env.js';
 import { DivergenceError } from '../errors.js';
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
 export type { MetricsRow };
