@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
 import { fusedCoverage } from '../augment/fused.js';
 import { createLoss } from '../loss/index.js';
-import { learningRate, scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
+import { learningRate } from '../optim/schedule.js';
 import { DistributedContext } from '../distributed/context.js';
 import { readDistEnv } from '../distributed/env.js';
 import { DivergenceError } from '../errors.js';
@@ -20,7 +20,7 @@ import { runLoop } from './loop.js';
 import { MetricsLogger, type Progress } from './callbacks/metrics.js';
 import { Checkpointer } from './callbacks/checkpoint.js';
 import { knnFields } from './callbacks/knn.js';
-import { augmentPipelineFor, beginNewRun, bf16CpuWarning, checkRunStart, makeOptimizer, openKnnData, nothingToDo, openTrainingData, recordResume, resumeState, type ResumePosition } from './setup.js';
+import { augmentPipelineFor, beginNewRun, bf16CpuWarning, checkRunStart, makeOptimizer, nothingToDo, openKnnData, openTrainingData, planRun, prepareDevice, recordResume, resumeState, type ResumePosition } from './setup.js';
 
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
 export type { MetricsRow, Progress };
@@ -92,14 +92,8 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
   const started = process.hrtime.bigint();
   const { resume = false, overwrite = false, forceResume = false } = normalizeStart(start);
   const distEnv = readDistEnv();
-  const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
-  const onCuda = torch.deviceType(device) === 'cuda';
-  // The rank's GPU becomes the current device, so that NCCL, the caching allocator and kernels without an explicit
-  // device argument use it, as torchrun scripts do with torch.cuda.set_device(LOCAL_RANK).
-  if (onCuda) torch.cuda.setDevice(device);
-  const slowBf16 = cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
-  if (slowBf16 !== null) (hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(slowBf16);
-  if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
+  const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const { device, onCuda } = prepareDevice(cfg, distEnv, warn);
   // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
   const paths: RunPaths = (distEnv?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
   // Temporary files of writers killed mid-write (their pid is gone) would otherwise pile up in the run folder.
@@ -110,7 +104,6 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
   const release: (() => void)[] = [];
   try {
     const rank = distEnv?.rank ?? 0;
-    const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     if (rank === 0) release.push(acquireRunLock(paths.dir));
     // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
     const worldSize = distEnv?.worldSize ?? 1;
@@ -129,14 +122,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
     if (knnData !== null) release.push(() => { knnData.train.close(); knnData.test.close(); });
 
-    const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize); // drop-last
-    const plan: StepPlan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
-    // A run of zero steps would train nothing and report a checkpoint it never wrote: refused before the model exists.
-    if (plan.totalSteps < 1) {
-      throw new ConfigError(`--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`);
-    }
-    const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
-    const lastStep = Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity);
+    const { stepsPerEpoch, plan, peakLr, lastStep } = planRun(cfg, ds);
 
     torch.manualSeed(cfg.seed);
     // Initialised on the CPU from the seeded CPU generator, then moved: the same initial weights on every device.

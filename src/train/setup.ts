@@ -7,6 +7,8 @@ import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
 import { configSteps, defaultAugmentConfig } from '../augment/params.js';
 import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
+import { scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
+import type { DistEnv } from '../distributed/env.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from '../run/config.js';
@@ -266,4 +268,32 @@ export function beginNewRun(paths: RunPaths, folder: RunFolderContents, overwrit
     if (removed.length > 0) warn(`--overwrite removed the old run's ${removed.join(', ')} from ${paths.dir}`);
   }
   writeFileSync(paths.metrics, '');
+}
+
+/**
+ * The rank's device (cfg.device as torch.resolveDevice reads it), made the current one on CUDA, and the thread
+ * count. Warns (rank 0) where bf16 will be slow on this CPU.
+ */
+export function prepareDevice(cfg: PretrainConfig, distEnv: DistEnv | null, warn: (msg: string) => void): { device: string; onCuda: boolean } {
+  const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
+  const onCuda = torch.deviceType(device) === 'cuda';
+  // The rank's GPU becomes the current device, so that NCCL, the caching allocator and kernels without an explicit
+  // device argument use it, as torchrun scripts do with torch.cuda.set_device(LOCAL_RANK).
+  if (onCuda) torch.cuda.setDevice(device);
+  const slowBf16 = cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
+  if (slowBf16 !== null) warn(slowBf16);
+  if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
+  return { device, onCuda };
+}
+
+/** A run's steps on `ds` (drop-last), its schedule, peak lr and last step. @throws ConfigError for zero steps */
+export function planRun(cfg: PretrainConfig, ds: ImageDataset): { stepsPerEpoch: number; plan: StepPlan; peakLr: number; lastStep: number } {
+  const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize);
+  const plan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
+  // A run of zero steps would train nothing and report a checkpoint it never wrote: refused before the model exists.
+  if (plan.totalSteps < 1) {
+    throw new ConfigError(`--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`);
+  }
+  const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
+  return { stepsPerEpoch, plan, peakLr, lastStep: Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity) };
 }
