@@ -11,7 +11,7 @@ import { readDistEnv } from '../distributed/env.js';
 import { DivergenceError } from '../errors.js';
 import { ConfigError, type PretrainConfig } from '../run/config.js';
 import { buildModel, prepareRunDir, runPaths, writeFileAtomic, type RunConfigFile, type RunPaths } from '../run/folder.js';
-import { truncateMetricsLog, type MetricsRow } from '../run/metrics-log.js';
+import type { MetricsRow } from '../run/metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
 import { acquireRunLock } from '../run/lock.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
@@ -20,7 +20,7 @@ import { runLoop } from './loop.js';
 import { MetricsLogger, type Progress } from './callbacks/metrics.js';
 import { Checkpointer } from './callbacks/checkpoint.js';
 import { knnFields } from './callbacks/knn.js';
-import { augmentPipelineFor, beginNewRun, bf16CpuWarning, checkRunStart, makeOptimizer, nothingToDo, openKnnData, openTrainingData, planRun, prepareDevice, recordResume, resumeState, type ResumePosition } from './setup.js';
+import { augmentPipelineFor, beginNewRun, bf16CpuWarning, checkRunStart, makeOptimizer, nothingToDo, openKnnData, openTrainingData, planRun, prepareDevice, recordResume, resumeState } from './setup.js';
 
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
 export type { MetricsRow, Progress };
@@ -135,34 +135,23 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     if (uncovered !== null && rank === 0) warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
     const contrastiveLoss = createLoss(cfg.loss, cfg);
 
-    let step = 0;
-    // The step of the checkpoint on disk that this run wrote or resumed from; null while there is none.
-    let savedStep: number | null = null;
+    const resumed = resume ? resumeState(paths.checkpoint, cfg, model, optimizer, {
+      device, recorded: checked.recorded, stepsPerEpoch, totalSteps: plan.totalSteps, force: forceResume, ds,
+    }) : null;
+    if (resumed !== null && resumed.position.step >= lastStep) {
+      // Nothing to train: nothing is written (no history line, metrics as they are).
+      return {
+        steps: resumed.position.step, totalSteps: plan.totalSteps, stopped: 'nothing-to-do',
+        message: nothingToDo(paths.dir, resumed, { lastStep, totalSteps: plan.totalSteps, maxSteps: cfg.maxSteps, stepsPerEpoch }),
+        finalLoss: NaN, checkpoint: paths.checkpoint, wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      };
+    }
+    const step = resumed?.position.step ?? 0;
+    const renumbered = resumed?.position.renumbered ?? null;
     // Complete rows in metrics.jsonl (rank 0): checkpoints record it, so a resume keeps exactly the rows before them.
     let metricsRows = 0;
-    let renumbered: ResumePosition['renumbered'] = null;
-    if (resume) {
-      const { position, checkpointStep, checkpointRows } = resumeState(paths.checkpoint, cfg, model, optimizer, {
-        device, recorded: checked.recorded, stepsPerEpoch, totalSteps: plan.totalSteps, force: forceResume, ds,
-      });
-      if (position.step >= lastStep) {
-        // Nothing to train: nothing is written (no history line, metrics as they are).
-        return {
-          steps: position.step, totalSteps: plan.totalSteps, stopped: 'nothing-to-do',
-          message: nothingToDo(paths.dir, position, checkpointStep, { lastStep, totalSteps: plan.totalSteps, maxSteps: cfg.maxSteps, stepsPerEpoch }),
-          finalLoss: NaN, checkpoint: paths.checkpoint, wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-        };
-      }
-      step = position.step;
-      renumbered = position.renumbered;
-      savedStep = renumbered === null ? step : null;
-      if (isMain) {
-        metricsRows = truncateMetricsLog(paths.metrics, checkpointStep, checkpointRows);
-        recordResume(paths.dir, cfg, position, checkpointStep, checked, { stepsPerEpoch, force: forceResume, worldSize, device, warn });
-      }
-    } else if (isMain) {
-      beginNewRun(paths, checked.folder, overwrite, warn);
-    }
+    if (isMain && resumed !== null) metricsRows = recordResume(paths, cfg, resumed, checked, { stepsPerEpoch, force: forceResume, worldSize, device, warn });
+    else if (isMain) beginNewRun(paths, checked.folder, overwrite, warn);
     dist?.prepare(model, { syncBn: cfg.syncBn });
     hooks.onStart?.({
       device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
@@ -181,7 +170,7 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const checkpointer = new Checkpointer({
       isMain, paths, model, optimizer, stepsPerEpoch, device, everySteps: cfg.checkpointSteps, metricsRows: () => logger.rows,
       onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
-    }, savedStep);
+    }, resumed !== null && renumbered === null ? step : null); // a renumbered run's checkpoint counts the old way
     // A renumbered run's first checkpoint, at once: the one on disk otherwise counts steps the old way, and a later
     // plain --resume would find it does not fit.
     if (renumbered !== null) checkpointer.save(step);
@@ -198,12 +187,9 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       callbacks: [logger, checkpointer],
       kept: () => checkpointer.kept(),
     });
-    let stopped: PretrainResult['stopped'] = done.interrupted ? 'interrupted' : 'completed';
-    const lastLoss = done.lastLoss;
-    step = done.step;
-    if (stopped !== 'interrupted' && lastStep < plan.totalSteps) stopped = 'max-steps';
+    const stopped: PretrainResult['stopped'] = done.interrupted ? 'interrupted' : lastStep < plan.totalSteps ? 'max-steps' : 'completed';
     return {
-      steps: step, totalSteps: plan.totalSteps, stopped, finalLoss: lastLoss, checkpoint: paths.checkpoint,
+      steps: done.step, totalSteps: plan.totalSteps, stopped, finalLoss: done.lastLoss, checkpoint: paths.checkpoint,
       wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
   } finally {

@@ -13,6 +13,7 @@ import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict 
 import type { SimCLRModel } from '../models/simclr.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from '../run/config.js';
 import { disposeCheckpoint, firstNonFinite, inspectRunFolder, loadCheckpoint, readRunConfig, removeRunOutputs, restoreGenerators, type Checkpoint, type CheckpointMeta, type RunFolderContents, type RunPaths } from '../run/folder.js';
+import { truncateMetricsLog } from '../run/metrics-log.js';
 import { appendHistory, checkNewRun, checkResume, lastHistoryEntry, RESUME_RULES, type Changes, type HistoryEntry } from '../run/resume.js';
 
 export function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Optimizer<GroupOptions> {
@@ -239,7 +240,7 @@ export function resumeState(path: string, cfg: PretrainConfig, model: SimCLRMode
 }
 
 /** Why a resume has nothing to train: the run is complete, or at --max-steps. */
-export function nothingToDo(dir: string, position: ResumePosition, checkpointStep: number, run: { lastStep: number; totalSteps: number; maxSteps: number | null; stepsPerEpoch: number }): string {
+export function nothingToDo(dir: string, { position, checkpointStep }: ResumedState, run: { lastStep: number; totalSteps: number; maxSteps: number | null; stepsPerEpoch: number }): string {
   const where = position.step >= run.totalSteps
     ? `already complete (step ${position.step} of ${run.totalSteps})`
     : `at step ${position.step} of ${run.lastStep} (--max-steps ${run.maxSteps}; the schedule has ${run.totalSteps}): raise --max-steps to continue`;
@@ -247,8 +248,13 @@ export function nothingToDo(dir: string, position: ResumePosition, checkpointSte
   return `nothing to do: the run in ${dir} is ${where}${moved}`;
 }
 
-/** Rank 0, a resume that proceeds: its warnings, and its line in config-history.jsonl. */
-export function recordResume(dir: string, cfg: PretrainConfig, position: ResumePosition, checkpointStep: number, checked: RunStartCheck, o: { stepsPerEpoch: number; force: boolean; worldSize: number; device: string; warn: (msg: string) => void }): void {
+/**
+ * Rank 0, a resume that proceeds: metrics.jsonl cut back to the checkpoint's rows, the resume's warnings, and its line
+ * in config-history.jsonl. Returns the rows kept.
+ */
+export function recordResume(paths: RunPaths, cfg: PretrainConfig, { position, checkpointStep, checkpointRows }: ResumedState, checked: RunStartCheck, o: { stepsPerEpoch: number; force: boolean; worldSize: number; device: string; warn: (msg: string) => void }): number {
+  const { dir } = paths;
+  const rows = truncateMetricsLog(paths.metrics, checkpointStep, checkpointRows);
   const { renumbered } = position;
   if (checked.resumeWarning !== null) o.warn(checked.resumeWarning);
   if (renumbered !== null) {
@@ -259,6 +265,7 @@ export function recordResume(dir: string, cfg: PretrainConfig, position: ResumeP
     time: new Date().toISOString(), step: checkpointStep, forced: o.force, changes: checked.resumeChanges, config: cfg, facts: { worldSize: o.worldSize, device: o.device },
     ...(renumbered !== null ? { renumbered } : {}),
   });
+  return rows;
 }
 
 /** Rank 0, a new run: --overwrite removes the old run only now (data open, settings valid, model built). */
