@@ -11,7 +11,7 @@ import { pretrain } from '../src/train/pretrain.js';
 import { resolveConfig } from '../src/run/config.js';
 import { buildModel } from '../src/run/folder.js';
 import { ntXentLoss } from '../src/loss/ntxent.js';
-import { DistributedContext } from '../src/dist/context.js';
+import { DistributedContext } from '../src/distributed/context.js';
 
 export interface DistBenchSpec {
   mode: 'pretrain' | 'step';

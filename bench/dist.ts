@@ -13,7 +13,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { launch } from '../src/dist/launch.js';
+import { launch } from '../src/distributed/launch.js';
 import type { DistBenchSpec } from './dist-rank.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);

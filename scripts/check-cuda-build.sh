@@ -144,7 +144,7 @@ log=$dir/tests.log
 say "running tests torch/ nn/ dist/ augment/ train/device cuda/ against it (log: $log)"
 t0=$SECONDS
 set +e
-node scripts/run-tests.mjs /test/torch/ /test/nn/ /test/dist/ /test/augment/ /test/train/device /test/cuda/ --test-reporter=tap >"$log" 2>&1
+node scripts/run-tests.mjs /test/torch/ /test/nn/ /test/distributed/ /test/augment/ /test/train/device /test/cuda/ --test-reporter=tap >"$log" 2>&1
 rc=$?
 set -e
 test_s=$((SECONDS - t0))

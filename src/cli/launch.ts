@@ -1,7 +1,7 @@
-// `simclr launch --nproc N -- pretrain ...`: N local ranks of one data-parallel run (see src/dist/launch.ts).
+// `simclr launch --nproc N -- pretrain ...`: N local ranks of one data-parallel run (see src/distributed/launch.ts).
 import type { Command } from 'commander';
-import { DEFAULT_TIMEOUT_S } from '../dist/env.js';
-import { launch } from '../dist/launch.js';
+import { DEFAULT_TIMEOUT_S } from '../distributed/env.js';
+import { launch } from '../distributed/launch.js';
 import { setCommandExitCode } from './errors.js';
 import { UsageError } from '../errors.js';
 import { bounded as b } from './options.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { alive, trained, unlocked, until } from '../support/processes.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, start, type Running } from '../dist/spawn.js';
+import { CLI, start, type Running } from '../distributed/spawn.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-cli-'));
 const TCMALLOC = existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') || existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');

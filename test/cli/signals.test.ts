@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../dist/spawn.js';
+import { CLI } from '../distributed/spawn.js';
 import { alive, killGroup, sleep, spawnNode, trained, unlocked, until } from '../support/processes.js';
 import { SAME_REQUEST_MS, stopRequests } from '../../src/cli/pretrain.js';
 import { watchedChild } from '../../src/cli/parent.js';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { native } from '../../src/torch/native.js';
-import { DistributedError, initFromEnv } from '../../src/dist/env.js';
-import { freePort } from '../../src/dist/launch.js';
+import { DistributedError, initFromEnv } from '../../src/distributed/env.js';
+import { freePort } from '../../src/distributed/launch.js';
 
 const noGpu = { skip: torch.cuda.isAvailable() ? 'a CUDA device is visible (test/cuda covers this machine)' : false };
 // Whether the addon's own CUDA code is compiled in (a build against a CUDA libtorch).

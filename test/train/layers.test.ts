@@ -47,7 +47,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors.ts'],
   ['torch', 'io'],
   ['nn'],
-  ['optim', 'data', 'augment', 'models', 'loss', 'dist'],
+  ['optim', 'data', 'augment', 'models', 'loss', 'distributed'],
   ['run', 'features'],
   ['train', 'eval'],
   ['cli', 'index.ts'],
@@ -60,8 +60,8 @@ const ALLOWED: Readonly<Record<string, string>> = {
   // (augmentConfigFor) is part of the training loop until the augmentation pipeline is data in the run config.
   'eval/report.ts -> train/preview.ts': 'the augmentation grid',
   // `simclr launch`'s ranks watch their parent through the same pipe as the tcmalloc wrapper's child. parent.ts is
-  // process plumbing, not argument parsing: it belongs below both (a move left for the src/dist rename).
-  'dist/launch.ts -> cli/parent.ts': 'the parent-death pipe',
+  // process plumbing, not argument parsing: it belongs below both (a move left for later).
+  'distributed/launch.ts -> cli/parent.ts': 'the parent-death pipe',
 };
 
 test('every module under src/ belongs to a layer', () => {

@@ -2,9 +2,9 @@
 // `simclr launch` command's exit codes when ranks fail before training.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DistributedError, readDistEnv, timeoutFromEnv } from '../../src/dist/env.js';
-import { shardBatch } from '../../src/dist/sampler.js';
-import { threadsPerRank } from '../../src/dist/launch.js';
+import { DistributedError, readDistEnv, timeoutFromEnv } from '../../src/distributed/env.js';
+import { shardBatch } from '../../src/distributed/sampler.js';
+import { threadsPerRank } from '../../src/distributed/launch.js';
 import { CLI, start } from './spawn.js';
 
 test('threads are split evenly between local ranks, at least one each', () => {

@@ -1,6 +1,6 @@
 // One rank of the failure test: after a first barrier, rank 1 exits (argv[2] 'exit') or stops answering ('hang')
 // while rank 0 enters a second barrier, which must fail within the group's timeout with a message naming the cause.
-import { DistributedContext } from '../../src/dist/context.js';
+import { DistributedContext } from '../../src/distributed/context.js';
 
 const how = process.argv[2];
 const ctx = DistributedContext.fromEnv()!;

@@ -1,7 +1,7 @@
 // One rank of the SyncBatchNorm test: rank r normalises its rows of a fixed global batch (ranks hold different row
 // counts) with global statistics, backpropagates sum(y * c) over its rows, and prints outputs and gradients as JSON.
-import { DistributedContext } from '../../src/dist/context.js';
-import { convertSyncBatchNorm } from '../../src/dist/syncbn.js';
+import { DistributedContext } from '../../src/distributed/context.js';
+import { convertSyncBatchNorm } from '../../src/distributed/syncbn.js';
 import { floats, syncBnCase, KINDS, ROWS } from './syncbn-case.js';
 
 const ctx = DistributedContext.fromEnv()!;

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { launch } from '../../src/dist/launch.js';
+import { launch } from '../../src/distributed/launch.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { buildModel } from '../../src/run/folder.js';
 import { CLI, freePort, rankEnv, sibling, start, type Running } from './spawn.js';

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export { freePort } from '../../src/dist/launch.js';
+export { freePort } from '../../src/distributed/launch.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 

@@ -1,7 +1,7 @@
 // One rank of the collectives test: joins a group (argv[2]: 'tcp' or 'file:PATH'), runs every collective on
 // rank-dependent values and prints the results as JSON on stdout for the test to check.
 import * as torch from '../../src/torch/index.js';
-import { initFromEnv, initProcessGroup } from '../../src/dist/env.js';
+import { initFromEnv, initProcessGroup } from '../../src/distributed/env.js';
 
 const mode = process.argv[2]!;
 const rank = Number(process.env.RANK);
