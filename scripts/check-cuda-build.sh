@@ -2,7 +2,7 @@
 # Proves, on a machine without a GPU, that the addon builds and works against a CUDA libtorch (issue 11):
 #   1. builds native/ against it in a separate folder (native/build is left alone), with SIMCLR_WITH_CUDA and NCCL;
 #   2. checks that the addon links libtorch_cuda and calls into c10d::ProcessGroupNCCL (ldd, nm);
-#   3. loads it (SIMCLR_ADDON_DIR) and runs the CPU tests of torch/, nn/, dist/ and the CUDA tests, which skip
+#   3. loads it (SIMCLR_ADDON_DIR) and runs the CPU tests of torch/, nn/, distributed/ and the CUDA tests, which skip
 #      without a GPU: everything must pass under a CUDA libtorch with no device.
 # Prints one summary line. Safe to rerun: the build is incremental and skipped when nothing it depends on changed.
 #
@@ -141,7 +141,7 @@ facts=$(node --input-type=module -e '
   || fail "the addon does not load with CUDA compiled in"
 say "loaded: $facts"
 log=$dir/tests.log
-say "running tests torch/ nn/ dist/ augment/ train/device cuda/ against it (log: $log)"
+say "running tests torch/ nn/ distributed/ augment/ train/device cuda/ against it (log: $log)"
 t0=$SECONDS
 set +e
 node scripts/run-tests.mjs /test/torch/ /test/nn/ /test/distributed/ /test/augment/ /test/train/device /test/cuda/ --test-reporter=tap >"$log" 2>&1
