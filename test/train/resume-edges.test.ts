@@ -13,7 +13,7 @@ import { pretrain, type MetricsRow } from '../../src/train/pretrain.js';
 import { readCheckpointMeta, readRunConfig, runPaths } from '../../src/run/folder.js';
 import { HISTORY_FILE, type HistoryEntry } from '../../src/run/resume.js';
 import { appendEvalResult, writeReport } from '../../src/eval/report.js';
-import { runCli } from '../../src/cli/commands.js';
+import { cli } from '../support/cli.js';
 import { scratchDir } from '../data/tmp.js';
 
 const root = scratchDir('resume-edges');
@@ -48,21 +48,6 @@ function fm(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
 const steps = (dir: string): number[] => readFileSync(runPaths(dir).metrics, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as MetricsRow).step);
 const history = (dir: string): HistoryEntry[] => readFileSync(join(dir, HISTORY_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryEntry);
 
-async function cli(...args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const err: string[] = [];
-  const out: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  const log = console.log;
-  process.stderr.write = ((s: string | Uint8Array): boolean => { err.push(String(s)); return true; }) as typeof process.stderr.write;
-  console.log = (...a: unknown[]): void => { out.push(a.join(' ')); };
-  try {
-    const code = await runCli(['node', 'simclr', ...args]);
-    return { code, stderr: err.join(''), stdout: out.join('\n') };
-  } finally {
-    process.stderr.write = write;
-    console.log = log;
-  }
-}
 
 test('a forced change of steps per epoch continues at the next epoch boundary', async () => {
   // Batch 8: 6 steps per epoch, stopped at step 8 (epoch 2, 2 steps into it).

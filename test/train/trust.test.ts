@@ -14,7 +14,7 @@ import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/c
 import { pretrain, DivergenceError, type MetricsRow } from '../../src/train/pretrain.js';
 import { buildModel, loadCheckpoint, readRunConfig, runPaths, saveCheckpoint } from '../../src/run/folder.js';
 import { readMetricsRows } from '../../src/eval/report.js';
-import { runCli } from '../../src/cli/commands.js';
+import { cli } from '../support/cli.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-trust-'));
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -23,22 +23,6 @@ function tiny(out: string, extra: Record<string, unknown> = {}): PretrainConfig 
   return resolveConfig({ data: 'fashion-mnist', out, arch: 'resnet18', width: 0.125, batchSize: 32, epochs: 0.04, logSteps: 1, threads: 2, ...extra });
 }
 
-/** Runs the CLI in this process, capturing stderr; returns the exit code and what was written there. */
-async function cli(...args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const err: string[] = [];
-  const out: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  const log = console.log;
-  process.stderr.write = ((s: string | Uint8Array): boolean => { err.push(String(s)); return true; }) as typeof process.stderr.write;
-  console.log = (...a: unknown[]): void => { out.push(a.join(' ')); };
-  try {
-    const code = await runCli(['node', 'simclr', ...args]);
-    return { code, stderr: err.join(''), stdout: out.join('\n') };
-  } finally {
-    process.stderr.write = write;
-    console.log = log;
-  }
-}
 
 function allFinite(path: string): { bad: string[]; total: number } {
   const { tensors } = st.loadFile(path);
