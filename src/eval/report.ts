@@ -317,7 +317,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const c = run.config;
   try {
     await writeAugmentationGrid({
-      data: c.data, out: gridPath, count: opts.gridRows ?? 8, seed: c.seed, colorStrength: c.colorStrength, blur: c.blur,
+      data: c.data, out: gridPath, count: opts.gridRows ?? 8, seed: c.seed, colorStrength: c.colorStrength, blur: c.blur, config: c,
       ...(c.imageSize === null ? {} : { imageSize: c.imageSize }),
     });
   } catch (e) {

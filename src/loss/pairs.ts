@@ -24,7 +24,7 @@ export interface ContrastiveLossResult {
 
 /**
  * A pretraining loss over two views z1, z2 [N, D] (raw projections) of the same N images; `gathered` adds the
- * other replicas' embeddings as negatives. What src/train/pretrain.ts calls each step (src/loss/index.ts, LOSSES).
+ * other replicas' embeddings as negatives. What the training step (src/train/step.ts) calls (src/loss/index.ts, LOSSES).
  */
 export type ContrastiveLoss = (z1: Tensor, z2: Tensor, gathered?: GatheredProjections) => ContrastiveLossResult;
 

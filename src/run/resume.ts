@@ -60,7 +60,7 @@ export interface HistoryEntry {
   config: PretrainConfig;
   facts: RunFacts;
   /**
-   * A forced resume that changed the steps per epoch continues at the next epoch boundary (pretrain.ts,
+   * A forced resume that changed the steps per epoch continues at the next epoch boundary (src/train/setup.ts,
    * resumePosition): the step it continues from, in the new numbering, and the steps per epoch before (null where an
    * old checkpoint did not tell) and after.
    */
@@ -137,7 +137,7 @@ export function appendHistory(dir: string, entry: HistoryEntry): void {
 /**
  * Refuses to start a new run over an existing one unless `overwrite`, and over files simclr did not write at all.
  * Deletes nothing: pretrain() removes the old run's files (removeRunOutputs) only once every check that can fail
- * before training has passed. `contents` is inspectRunFolder's (src/train/run.ts).
+ * before training has passed. `contents` is inspectRunFolder's (src/run/folder.ts).
  */
 export function checkNewRun(dir: string, contents: { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string }, overwrite: boolean): void {
   if (contents.kind === 'foreign') {

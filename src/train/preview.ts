@@ -3,7 +3,7 @@ import * as torch from '../torch/index.js';
 import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
-import { resolveConfig } from '../run/config.js';
+import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { augmentPipelineFor } from './pretrain.js';
 
 export interface PreviewOptions {
@@ -14,6 +14,11 @@ export interface PreviewOptions {
   colorStrength: number;
   blur: boolean;
   imageSize?: number;
+  /**
+   * A run's settings: its augmentation (an `augment` list, or the paper's pipeline with its --color-strength,
+   * --crop-min-scale and --blur) replaces colorStrength and blur above, so a report shows what pretraining drew.
+   */
+  config?: PretrainConfig;
 }
 
 export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
@@ -23,7 +28,7 @@ export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
     const indices = epochPermutation(ds.length, o.seed, 0).slice(0, count);
     const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
     ds.readBatch(indices, bytes);
-    const cfg = resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
+    const cfg = o.config ?? resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
     const aug = augmentPipelineFor(cfg, ds);
     const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
     try {

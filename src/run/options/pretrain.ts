@@ -1,15 +1,19 @@
 // The pretrain command's options, each written once: its type and check, default, bound (with why), flag and help,
 // and README row. PretrainConfig, DEFAULT_CONFIG, resolveConfig (src/run/config.ts), the commander flags
 // (src/cli/pretrain.ts) and the README's flag table (test/cli/flags-doc.test.ts) all come from PRETRAIN_OPTIONS.
-import { BACKBONE_NAMES } from '../../models/index.js';
-import { OPTIMIZER_NAMES } from '../../optim/index.js';
-import { LOSS_NAMES } from '../../loss/index.js';
+import { BACKBONES, BACKBONE_NAMES } from '../../models/index.js';
+import { OPTIMIZERS, OPTIMIZER_NAMES } from '../../optim/index.js';
+import { LOSSES, LOSS_NAMES } from '../../loss/index.js';
 import { DEFAULT_MARGIN } from '../../loss/margintriplet.js';
 import { parseAugmentSteps, type AugmentStepConfig } from '../../augment/pipeline.js';
 import { SHARED_BOUNDS as B, type NumberBound } from '../bounds.js';
 import { bool, boundsOf, matching, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag } from './fields.js';
 
 const SAFE = Number.MAX_SAFE_INTEGER;
+
+// A registry's names and summaries as README text: a newly registered entry appears in the flag table by itself.
+const listed = (names: readonly string[], summary: (name: string) => string): string =>
+  names.map((n) => `\`${n}\`: ${summary(n)}`).join('; ');
 
 /** Field order is the order of checks (the first refused value is reported) and of a resolved config's keys. */
 export const PRETRAIN_OPTIONS = {
@@ -26,7 +30,7 @@ export const PRETRAIN_OPTIONS = {
   /** Encoder, a BACKBONES key (src/models/index.ts). */
   arch: oneOf(BACKBONE_NAMES, 'resnet18', {
     arg: '<name>', help: 'encoder (default {default})',
-    readme: { meaning: '`resnet18`, `resnet34`, `resnet50` (torchvision structure and parameter names)' },
+    readme: { meaning: listed(BACKBONE_NAMES, (n) => BACKBONES[n as keyof typeof BACKBONES].summary) },
   }),
   width: num({ kind: 'number', min: 1 / 16, max: 8, why: 'every ResNet stage keeps at least 4 channels' }, 1, {
     arg: '<x>', help: 'ResNet width multiplier, fractional allowed (default {default})',
@@ -53,7 +57,7 @@ export const PRETRAIN_OPTIONS = {
   /** An OPTIMIZERS key (src/optim/index.ts). */
   optimizer: oneOf(OPTIMIZER_NAMES, 'lars', {
     arg: '<name>', help: 'optimizer (default {default})',
-    readme: { meaning: '`lars` (momentum 0.9, trust coefficient 0.001, bias and BN parameters excluded from weight decay and adaptation), `sgd` (momentum 0.9), `adamw`' },
+    readme: { meaning: listed(OPTIMIZER_NAMES, (n) => OPTIMIZERS[n as keyof typeof OPTIMIZERS].summary) },
   }),
   /** Base rate before scaling: lr = base*bs/256 (linear) or base*sqrt(bs) (sqrt); null = the paper's base. */
   lr: numOrNull(B.lr, {
@@ -74,8 +78,8 @@ export const PRETRAIN_OPTIONS = {
   }),
   /** The pretraining loss, a LOSSES key (src/loss/index.ts): 'ntxent' (the paper's), 'ntlogistic', 'margintriplet'. */
   loss: oneOf(LOSS_NAMES, 'ntxent', {
-    arg: '<name>', help: 'contrastive loss: ntxent (the paper\'s), ntlogistic, margintriplet (paper Table 2) (default {default})',
-    readme: { meaning: '`ntxent` (the paper\'s NT-Xent), `ntlogistic`, `margintriplet` (the paper\'s Table 2 alternatives, each anchor\'s negatives averaged, without semi-hard mining; `src/loss/`)' },
+    arg: '<name>', help: 'contrastive loss (default {default})',
+    readme: { meaning: `${listed(LOSS_NAMES, (n) => LOSSES[n as keyof typeof LOSSES].summary)}; the alternatives average each anchor's negatives, without semi-hard mining` },
   }),
   /** τ of 'ntxent' and 'ntlogistic'. */
   temperature: num({ kind: 'number', min: 0, minExclusive: true, max: 100 }, 0.5, {
@@ -147,7 +151,7 @@ export const PRETRAIN_OPTIONS = {
   }),
   /**
    * kNN monitor every n epochs (0 = off; single-process runs): the dataset's labelled train split as the memory bank
-   * and its held-out test split as the queries, whatever split `data` names (pretrain.ts, openKnnData).
+   * and its held-out test split as the queries, whatever split `data` names (src/train/setup.ts, openKnnData).
    */
   knnEvery: num({ kind: 'int', min: 0, max: SAFE }, 0, {
     arg: '<n>', help: 'kNN monitor (k=200, T=0.1; 10k train / 2k test samples) every n epochs into metrics.jsonl (default off)',
