@@ -7,12 +7,11 @@ with antialias=False (bilinear, align_corners=False). Writes test/golden/augment
 
 Run with Debian's torch: /usr/bin/python3 test/golden/gen_augment.py
 """
-import json
 import math
-import os
+
+from golden_io import write_augment_golden
 
 import torch
-import torchvision
 import torchvision.transforms.functional as TF
 
 JITTER = ["brightness", "contrast", "saturation", "hue"]
@@ -116,18 +115,7 @@ def main():
             "name": name, "image": key, "sample": sample, "size": size, "kernel": kernel, "params": params,
             "expected": [round(v, 7) for v in out.flatten().tolist()],
         })
-    doc = {
-        "generator": "test/golden/gen_augment.py",
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "images": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in images.items()},
-        "cases": cases,
-    }
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "augment.json")
-    with open(path, "w") as fh:
-        json.dump(doc, fh, separators=(",", ":"))
-        fh.write("\n")
-    print(f"wrote {len(cases)} cases to {path}")
+    write_augment_golden("test/golden/gen_augment.py", "augment.json", images, cases)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ with the view's seed, clamped, and rotation with torch.rot90 over (H, W). Writes
 
 Run with Debian's torch: /usr/bin/python3 test/golden/gen_augment_extra.py
 """
-import json
 import math
-import os
+
+from golden_io import write_augment_golden
 
 import torch
 import torch.nn.functional as F
-import torchvision
 import torchvision.transforms.functional as TF
 
 LUMA = (0.299, 0.587, 0.114)  # src/data/colour.ts
@@ -76,18 +75,7 @@ def main():
             out = torch.rot90(img, params[0], [1, 2])
         cases.append({"name": name, "op": op, "image": key, "sample": sample, "params": params,
                       "expected": [round(v, 7) for v in out.flatten().tolist()]})
-    doc = {
-        "generator": "test/golden/gen_augment_extra.py",
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "images": {k: {"shape": list(v.shape), "data": v.flatten().tolist()} for k, v in images.items()},
-        "cases": cases,
-    }
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "augment_extra.json")
-    with open(path, "w") as fh:
-        json.dump(doc, fh, separators=(",", ":"))
-        fh.write("\n")
-    print(f"wrote {len(cases)} cases to {path}")
+    write_augment_golden("test/golden/gen_augment_extra.py", "augment_extra.json", images, cases)
 
 
 if __name__ == "__main__":
