@@ -91,7 +91,8 @@ function stlLike(dir: string, count: number): BenchData {
       drawImage(side, random, img, 0);
       for (let c = 0; c < 3; c++) {
         for (let y = 0; y < side; y++) {
-          for (let x = 0; x < side; x++) buf[i * bytes + c * side * side + x * side + y] = img[c * side * side + y * side + x]!;
+          for (let x = 0; x < side; x++)
+            buf[i * bytes + c * side * side + x * side + y] = img[c * side * side + y * side + x]!;
         }
       }
     }
@@ -111,7 +112,8 @@ export function benchData(name: DataName, cacheDir: string): BenchData {
       return stlLike(join(cacheDir, 'stl-like'), 1024);
     case 'fashion-mnist': {
       const path = join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz');
-      if (!existsSync(path)) throw new Error(`${path} is missing: install Debian's dataset-fashion-mnist (npm run provision does)`);
+      if (!existsSync(path))
+        throw new Error(`${path} is missing: install Debian's dataset-fashion-mnist (npm run provision does)`);
       return { spec: 'fashion-mnist', python: { kind: 'idx', paths: [path] } };
     }
   }

@@ -27,8 +27,17 @@ export interface DistBenchSpec {
 
 const spec = JSON.parse(process.argv[2]!) as DistBenchSpec;
 const cfg = resolveConfig({
-  data: 'fashion-mnist', out: spec.out, arch: 'resnet18', width: spec.width, batchSize: spec.batch, epochs: 1,
-  maxSteps: spec.warmup + spec.steps, logSteps: 1000, blur: false, colorStrength: 0.5, syncBn: spec.syncBn,
+  data: 'fashion-mnist',
+  out: spec.out,
+  arch: 'resnet18',
+  width: spec.width,
+  batchSize: spec.batch,
+  epochs: 1,
+  maxSteps: spec.warmup + spec.steps,
+  logSteps: 1000,
+  blur: false,
+  colorStrength: 0.5,
+  syncBn: spec.syncBn,
 });
 const seconds: number[] = [];
 let isMain = true;

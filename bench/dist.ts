@@ -24,8 +24,12 @@ const rankScript = join(here, `dist-rank${import.meta.url.endsWith('.ts') ? '.ts
 const work = mkdtempSync(join(tmpdir(), 'simclr-bench-dist-'));
 
 // Ranks run under the allocator the CLI uses (tcmalloc where installed).
-const TCMALLOC = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'].find((p) => existsSync(p));
-if (TCMALLOC !== undefined && process.env.LD_PRELOAD === undefined && process.env.SIMCLR_ALLOCATOR !== 'system') process.env.LD_PRELOAD = TCMALLOC;
+const TCMALLOC = [
+  '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4',
+  '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4',
+].find((p) => existsSync(p));
+if (TCMALLOC !== undefined && process.env.LD_PRELOAD === undefined && process.env.SIMCLR_ALLOCATOR !== 'system')
+  process.env.LD_PRELOAD = TCMALLOC;
 
 interface Variant {
   name: string;
@@ -35,7 +39,10 @@ interface Variant {
   overlap: boolean;
 }
 
-const SHAPE: Record<DistBenchSpec['mode'], { width: number; batch: number }> = { pretrain: { width: 0.25, batch: 256 }, step: { width: 1, batch: 32 } };
+const SHAPE: Record<DistBenchSpec['mode'], { width: number; batch: number }> = {
+  pretrain: { width: 0.25, batch: 256 },
+  step: { width: 1, batch: 32 },
+};
 
 const VARIANTS: readonly Variant[] = [
   { name: 'pretrain, 1 rank', ranks: 1, mode: 'pretrain', syncBn: true, overlap: true },
@@ -48,14 +55,34 @@ const VARIANTS: readonly Variant[] = [
 
 async function run(v: Variant, out: string): Promise<number[]> {
   mkdirSync(out, { recursive: true });
-  const spec: DistBenchSpec = { mode: v.mode, out, ...SHAPE[v.mode], warmup: 1, steps, syncBn: v.syncBn, overlap: v.overlap };
+  const spec: DistBenchSpec = {
+    mode: v.mode,
+    out,
+    ...SHAPE[v.mode],
+    warmup: 1,
+    steps,
+    syncBn: v.syncBn,
+    overlap: v.overlap,
+  };
   const argv = [process.execPath, ...process.execArgv, rankScript, JSON.stringify(spec)];
   if (v.ranks === 1) {
-    const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...process.env, SIMCLR_NUM_THREADS: String(cores) }, encoding: 'utf8' });
+    const r = spawnSync(argv[0]!, argv.slice(1), {
+      env: { ...process.env, SIMCLR_NUM_THREADS: String(cores) },
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`${v.name} failed:\n${r.stderr}`);
   } else {
     const lines: string[] = [];
-    const r = await launch({ nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: null, timeoutS: 300, argv, log: (l) => lines.push(l) });
+    const r = await launch({
+      nproc: 2,
+      nnodes: 1,
+      nodeRank: 0,
+      masterAddr: '127.0.0.1',
+      masterPort: null,
+      timeoutS: 300,
+      argv,
+      log: (l) => lines.push(l),
+    });
     if (r.exitCode !== 0) throw new Error(`${v.name} failed:\n${lines.join('\n')}`);
   }
   return (JSON.parse(readFileSync(join(out, 'bench-seconds.json'), 'utf8')) as { seconds: number[] }).seconds;
@@ -84,7 +111,9 @@ try {
 }
 
 const base = new Map<string, number>();
-console.log(`\n${cpus()[0]?.model ?? 'cpu'}, ${cores} cores; ${rounds} rounds x ${steps} steps; 1-min load average during the runs ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`);
+console.log(
+  `\n${cpus()[0]?.model ?? 'cpu'}, ${cores} cores; ${rounds} rounds x ${steps} steps; 1-min load average during the runs ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`,
+);
 console.log('\n| variant | model, global batch | threads per rank | median step (s) | global img/s | vs 1 rank |');
 console.log('|---|---|---|---|---|---|');
 for (const v of VARIANTS) {
@@ -92,5 +121,7 @@ for (const v of VARIANTS) {
   if (v.ranks === 1) base.set(v.mode, m);
   const threads = v.ranks === 1 ? cores : Math.max(1, Math.floor(cores / 2));
   const { width, batch } = SHAPE[v.mode];
-  console.log(`| ${v.name} | ResNet-18 x${width}, ${batch} | ${threads} | ${m.toFixed(3)} | ${(batch / m).toFixed(1)} | ${(base.get(v.mode)! / m).toFixed(2)}x |`);
+  console.log(
+    `| ${v.name} | ResNet-18 x${width}, ${batch} | ${threads} | ${m.toFixed(3)} | ${(batch / m).toFixed(1)} | ${(base.get(v.mode)! / m).toFixed(2)}x |`,
+  );
 }

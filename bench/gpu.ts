@@ -27,7 +27,9 @@ type Switches = Record<string, unknown>;
 const missingApis = new Set<string>();
 const t0 = Date.now();
 function log(msg: string): void {
-  process.stderr.write(`[gpu.ts ${new Date().toISOString().slice(11, 19)} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+  process.stderr.write(
+    `[gpu.ts ${new Date().toISOString().slice(11, 19)} +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------------ optional APIs
@@ -53,7 +55,8 @@ function backend(path: 'cudnn' | 'matmul'): Switches | null {
 function setSwitch(path: 'cudnn' | 'matmul', key: string, value: boolean): boolean | null {
   const obj = backend(path);
   if (obj === null || !(key in obj)) {
-    if (obj !== null) missingApis.add(`${path === 'cudnn' ? 'torch.backends.cudnn' : 'torch.backends.cuda.matmul'}.${key}`);
+    if (obj !== null)
+      missingApis.add(`${path === 'cudnn' ? 'torch.backends.cudnn' : 'torch.backends.cuda.matmul'}.${key}`);
     return null;
   }
   obj[key] = value;
@@ -133,7 +136,9 @@ function makeOptimizer(model: SimCLRModel, batch: number): LARS {
 function forwardBackward(model: SimCLRModel, x: Tensor, precision: 'fp32' | 'bf16', device: string): Tensor {
   return torch.scope(() => {
     const forward = (): Tensor => model.call(x).z;
-    const z = (precision === 'bf16' ? torch.autocast(isCuda(device) ? 'cuda' : 'cpu', 'bfloat16', forward) : forward()).float();
+    const z = (
+      precision === 'bf16' ? torch.autocast(isCuda(device) ? 'cuda' : 'cpu', 'bfloat16', forward) : forward()
+    ).float();
     const [z1, z2] = z.chunk(2);
     const r = ntXentWithAccuracy(z1!, z2!, { temperature: 0.5 });
     model.zeroGrad();
@@ -143,14 +148,18 @@ function forwardBackward(model: SimCLRModel, x: Tensor, precision: 'fp32' | 'bf1
 }
 
 function randomImages(n: number, side: number, seed: number): Tensor {
-  return torch.randint(0, 256, [n, 3, side, side], { dtype: 'uint8', generator: new torch.Generator().manualSeed(seed) });
+  return torch.randint(0, 256, [n, 3, side, side], {
+    dtype: 'uint8',
+    generator: new torch.Generator().manualSeed(seed),
+  });
 }
 
 function augmentConfig(size: number): AugmentConfig {
   return defaultAugmentConfig(size, false);
 }
 
-const indicesFor = (batch: number, offset: number): Uint32Array => Uint32Array.from({ length: batch }, (_, i) => offset + i);
+const indicesFor = (batch: number, offset: number): Uint32Array =>
+  Uint32Array.from({ length: batch }, (_, i) => offset + i);
 
 // ------------------------------------------------------------------------------------------------ info
 function info(): Record<string, unknown> {
@@ -246,8 +255,17 @@ function compare(s: CompareSpec): Record<string, unknown> {
     const tolerance = isCuda(s.device) && tf32On ? s.tolTf32 : s.tolFp32;
     const lossRel = Math.abs(lossDev - lossRef) / Math.abs(lossRef);
     const ok = lossRel <= tolerance && worst.maxRel <= tolerance && Number.isFinite(lossDev);
-    runs.push({ tf32, loss: { cpu: lossRef, device: lossDev, rel: lossRel }, worstGradient: worst, gradients, tolerance, ok });
-    log(`compare: loss ${lossRef} vs ${lossDev} (rel ${lossRel.toExponential(2)}); worst gradient ${worst.name} maxRel ${worst.maxRel.toExponential(2)} normRel ${worst.normRel.toExponential(2)}; tolerance ${tolerance} -> ${ok ? 'ok' : 'FAIL'}`);
+    runs.push({
+      tf32,
+      loss: { cpu: lossRef, device: lossDev, rel: lossRel },
+      worstGradient: worst,
+      gradients,
+      tolerance,
+      ok,
+    });
+    log(
+      `compare: loss ${lossRef} vs ${lossDev} (rel ${lossRel.toExponential(2)}); worst gradient ${worst.name} maxRel ${worst.maxRel.toExponential(2)} normRel ${worst.normRel.toExponential(2)}; tolerance ${tolerance} -> ${ok ? 'ok' : 'FAIL'}`,
+    );
   }
 
   // One LARS step on each from the same gradients (the device's from the last run above).
@@ -294,7 +312,11 @@ function compare(s: CompareSpec): Record<string, unknown> {
     runs,
     afterLarsStep: { worstParameter: worstParam, ok: worstParam.maxRel <= (runs.at(-1)?.tolerance ?? s.tolTf32) },
     views: viewCheck,
-    ok: runs.length > 0 && runs.every((r) => r.ok) && worstParam.maxRel <= (runs.at(-1)?.tolerance ?? s.tolTf32) && viewsOk,
+    ok:
+      runs.length > 0 &&
+      runs.every((r) => r.ok) &&
+      worstParam.maxRel <= (runs.at(-1)?.tolerance ?? s.tolTf32) &&
+      viewsOk,
   };
 }
 
@@ -332,7 +354,10 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
   // Everything made here is freed on the way out, also when a case fails (out of memory, a missing kernel), so
   // the next case starts with the device's memory free.
   const owned: { dispose(): void }[] = [];
-  const own = <T extends { dispose(): void }>(t: T): T => { owned.push(t); return t; };
+  const own = <T extends { dispose(): void }>(t: T): T => {
+    owned.push(t);
+    return t;
+  };
   try {
     const model = own(makeModel(c, s.seed).to(device));
     const optimizer = makeOptimizer(model, c.batch);
@@ -345,33 +370,55 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
     const viewsPerStep = 2 * c.batch;
 
     // 1. The model step on views made beforehand (on the CPU, copied once): comparable with Python's number.
-    const views = own(torch.scope(() =>
-      createViewBatch(images, aug, { seed: s.seed, epoch: 0, indices: indicesFor(c.batch, 0) }, { memoryFormat: 'channelsLast' }).to({ device })).keep());
+    const views = own(
+      torch
+        .scope(() =>
+          createViewBatch(
+            images,
+            aug,
+            { seed: s.seed, epoch: 0, indices: indicesFor(c.batch, 0) },
+            { memoryFormat: 'channelsLast' },
+          ).to({ device }),
+        )
+        .keep(),
+    );
     resetPeak(device);
     // Garbage collections during the timed steps: V8 work the host does instead of queuing kernels.
     const gcs: number[] = [];
-    const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push(e.duration); });
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) gcs.push(e.duration);
+    });
     gcObserver.observe({ entryTypes: ['gc'] });
     const stepSeconds = timeSteps(device, s.warmup, s.steps, () => trainStep(views));
     gcObserver.disconnect();
     const peakBytes = peakMemory(device);
     views.dispose();
-    log(`${c.name}: model step ${(1000 * stepSeconds / s.steps).toFixed(1)} ms, ${(s.steps * viewsPerStep / stepSeconds).toFixed(0)} img/s; ${gcs.length} GCs, ${gcs.reduce((a, b) => a + b, 0).toFixed(0)} ms in GC`);
+    log(
+      `${c.name}: model step ${((1000 * stepSeconds) / s.steps).toFixed(1)} ms, ${((s.steps * viewsPerStep) / stepSeconds).toFixed(0)} img/s; ${gcs.length} GCs, ${gcs.reduce((a, b) => a + b, 0).toFixed(0)} ms in GC`,
+    );
 
     // 2. The full pipeline: uint8 batch from pinned host memory (non-blocking copy), both views made on the device.
     const host = isCuda(device) ? pinned(images) : { tensor: images, pinned: false };
     if (host.tensor !== images) own(host.tensor);
-    const makeViews = (i: number): Tensor => torch.scope(() => {
-      const onDevice = host.tensor.to({ device, nonBlocking: true });
-      return createViewBatch(onDevice, aug, { seed: s.seed, epoch: i, indices: indicesFor(c.batch, i * c.batch) }, { memoryFormat: 'channelsLast' });
-    });
+    const makeViews = (i: number): Tensor =>
+      torch.scope(() => {
+        const onDevice = host.tensor.to({ device, nonBlocking: true });
+        return createViewBatch(
+          onDevice,
+          aug,
+          { seed: s.seed, epoch: i, indices: indicesFor(c.batch, i * c.batch) },
+          { memoryFormat: 'channelsLast' },
+        );
+      });
     const pipelineSeconds = timeSteps(device, 1, s.steps, (i) => makeViews(i).dispose());
     const fullSeconds = timeSteps(device, s.warmup, s.steps, (i) => {
       const x = makeViews(i);
       trainStep(x);
       x.dispose();
     });
-    log(`${c.name}: full pipeline ${(1000 * fullSeconds / s.steps).toFixed(1)} ms/step (views alone ${(1000 * pipelineSeconds / s.steps).toFixed(1)} ms)`);
+    log(
+      `${c.name}: full pipeline ${((1000 * fullSeconds) / s.steps).toFixed(1)} ms/step (views alone ${((1000 * pipelineSeconds) / s.steps).toFixed(1)} ms)`,
+    );
     return {
       name: c.name,
       arch: c.arch,
@@ -410,7 +457,9 @@ function ours(s: OursSpec): Record<string, unknown> {
       results.push({ name: c.name, skipped: 'time guard: too close to the time limit' });
       log(`${c.name}: skipped (time guard)`);
     } else {
-      log(`${c.name}: ${c.arch} x${c.width} ${c.size} px batch ${c.batch} (${2 * c.batch} views/step) ${c.precision} on ${s.device}`);
+      log(
+        `${c.name}: ${c.arch} x${c.width} ${c.size} px batch ${c.batch} (${2 * c.batch} views/step) ${c.precision} on ${s.device}`,
+      );
       try {
         results.push(benchCase(s, c));
       } catch (e) {
@@ -452,39 +501,72 @@ async function loop(s: LoopSpec): Promise<Record<string, unknown>> {
   let seed = 12345;
   for (let f = 1; f <= 5; f++) {
     const buf = Buffer.alloc(perFile * 3073);
-    for (let i = 0; i < buf.length; i++) { seed = (seed * 1103515245 + 12345) >>> 0; buf[i] = seed >>> 24; }
+    for (let i = 0; i < buf.length; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      buf[i] = seed >>> 24;
+    }
     for (let r = 0; r < perFile; r++) buf[r * 3073] = r % 10;
     writeFileSync(join(dir, `data_batch_${f}.bin`), buf);
   }
   writeFileSync(join(dir, 'test_batch.bin'), Buffer.alloc(10 * 3073));
   const cases: Record<string, unknown>[] = [];
   for (const precision of s.precisions) {
-    if (Date.now() > s.deadline) { cases.push({ precision, skipped: 'time guard' }); continue; }
+    if (Date.now() > s.deadline) {
+      cases.push({ precision, skipped: 'time guard' });
+      continue;
+    }
     const out = join(dir, `run-${precision}`);
     const waits: number[] = [];
     const hosts: number[] = [];
     try {
       const cfg = resolveConfig({
-        data: `cifar10:${dir}`, out, arch: 'resnet18', width: 1, batchSize: s.batch, epochs: 100, maxSteps: s.steps,
-        logSteps: 10, device: s.device, precision, blur: true,
+        data: `cifar10:${dir}`,
+        out,
+        arch: 'resnet18',
+        width: 1,
+        batchSize: s.batch,
+        epochs: 100,
+        maxSteps: s.steps,
+        logSteps: 10,
+        device: s.device,
+        precision,
+        blur: true,
       });
       const r = await pretrain(cfg, {
         onProgress: (p) => {
           if (p.step <= 10) return;
           waits.push(p.phases.wait ?? 0);
-          hosts.push(p.phases.data + p.phases.augment + p.phases.forward + p.phases.loss + p.phases.backward + p.phases.optimizer);
+          hosts.push(
+            p.phases.data +
+              p.phases.augment +
+              p.phases.forward +
+              p.phases.loss +
+              p.phases.backward +
+              p.phases.optimizer,
+          );
         },
       });
-      const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; images_per_s: number });
+      const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { step: number; images_per_s: number });
       const timed = rows.filter((x) => x.step > 10);
       const sourcePerSec = timed.reduce((a, x) => a + x.images_per_s, 0) / Math.max(1, timed.length);
       const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
       cases.push({
-        name: `loop-r18-${precision}`, precision, batch: s.batch, steps: r.steps, finalLoss: r.finalLoss,
+        name: `loop-r18-${precision}`,
+        precision,
+        batch: s.batch,
+        steps: r.steps,
+        finalLoss: r.finalLoss,
         // metrics rows count source images; two views each.
-        imgPerSec: 2 * sourcePerSec, hostMsPerStep: 1000 * mean(hosts), waitMsPerStep: 1000 * mean(waits),
+        imgPerSec: 2 * sourcePerSec,
+        hostMsPerStep: 1000 * mean(hosts),
+        waitMsPerStep: 1000 * mean(waits),
       });
-      log(`loop-r18-${precision}: ${(2 * sourcePerSec).toFixed(0)} img/s (views) in pretrain(); host ${(1000 * mean(hosts)).toFixed(1)} ms/step queuing, ${(1000 * mean(waits)).toFixed(1)} ms/step waiting for the GPU`);
+      log(
+        `loop-r18-${precision}: ${(2 * sourcePerSec).toFixed(0)} img/s (views) in pretrain(); host ${(1000 * mean(hosts)).toFixed(1)} ms/step queuing, ${(1000 * mean(waits)).toFixed(1)} ms/step waiting for the GPU`,
+      );
     } catch (e) {
       cases.push({ name: `loop-r18-${precision}`, error: brief(e, 2000) });
       log(`loop-r18-${precision}: FAILED ${brief(e, 300).split('\n')[0]}`);
@@ -506,7 +588,9 @@ const brief = (e: unknown, n: number): string => String((e as Error)?.message ??
 try {
   const device = (spec as { device?: string }).device;
   if (device !== undefined && isCuda(device) && !torch.cuda.isAvailable()) {
-    throw new Error(`${device} asked for, but torch.cuda.isAvailable() is false (libtorch ${torch.version()}; ${torch.cuda.deviceCount()} CUDA devices visible to the addon)`);
+    throw new Error(
+      `${device} asked for, but torch.cuda.isAvailable() is false (libtorch ${torch.version()}; ${torch.cuda.deviceCount()} CUDA devices visible to the addon)`,
+    );
   }
   let result: Record<string, unknown>;
   if (spec.mode === 'info') result = info();
@@ -519,6 +603,14 @@ try {
   if (result.ok === false) process.exitCode = 3;
 } catch (e) {
   log(`FAILED: ${brief(e, 300).split('\n')[0]}`);
-  emit({ mode: spec.mode, error: brief(e, 2000), stack: String((e as Error)?.stack ?? '').split('\n').filter((l) => l.includes('    at ')).slice(0, 8).join('\n') });
+  emit({
+    mode: spec.mode,
+    error: brief(e, 2000),
+    stack: String((e as Error)?.stack ?? '')
+      .split('\n')
+      .filter((l) => l.includes('    at '))
+      .slice(0, 8)
+      .join('\n'),
+  });
   process.exitCode = 1;
 }

@@ -32,9 +32,12 @@ function conv(): void {
 }
 
 const p = {
-  w1: torch.randn([64, 64, 3, 3], { requiresGrad: true }).keep(), w2: torch.randn([64, 64, 3, 3], { requiresGrad: true }).keep(),
-  g1: torch.ones([64], { requiresGrad: true }).keep(), b1: torch.zeros([64], { requiresGrad: true }).keep(),
-  g2: torch.ones([64], { requiresGrad: true }).keep(), b2: torch.zeros([64], { requiresGrad: true }).keep(),
+  w1: torch.randn([64, 64, 3, 3], { requiresGrad: true }).keep(),
+  w2: torch.randn([64, 64, 3, 3], { requiresGrad: true }).keep(),
+  g1: torch.ones([64], { requiresGrad: true }).keep(),
+  b1: torch.zeros([64], { requiresGrad: true }).keep(),
+  g2: torch.ones([64], { requiresGrad: true }).keep(),
+  b2: torch.zeros([64], { requiresGrad: true }).keep(),
 };
 const stats = [torch.zeros([64]), torch.ones([64]), torch.zeros([64]), torch.ones([64])].map((t) => t.keep());
 function block(): void {
@@ -59,7 +62,8 @@ for (let r = 0; r < rounds; r++) {
   const ours = { conv2d: timeit(conv), basic_block: timeit(block) };
   const ref = python();
   for (const k of Object.keys(ours) as (keyof typeof ours)[]) {
-    const b = (best[k] ??= { ours: Infinity, torch: Infinity });
+    best[k] ??= { ours: Infinity, torch: Infinity };
+    const b = best[k];
     b.ours = Math.min(b.ours, ours[k]);
     b.torch = Math.min(b.torch, ref[k]!);
   }
@@ -67,5 +71,7 @@ for (let r = 0; r < rounds; r++) {
 console.log(`threads=${threads} iters=${iters} rounds=${rounds} libtorch=${torch.version()}`);
 console.log('case          ours (ms)  torch (ms)  ours/torch');
 for (const [k, v] of Object.entries(best)) {
-  console.log(`${k.padEnd(13)} ${(v.ours * 1e3).toFixed(2).padStart(9)}  ${(v.torch * 1e3).toFixed(2).padStart(10)}  ${(v.ours / v.torch).toFixed(3).padStart(10)}`);
+  console.log(
+    `${k.padEnd(13)} ${(v.ours * 1e3).toFixed(2).padStart(9)}  ${(v.torch * 1e3).toFixed(2).padStart(10)}  ${(v.ours / v.torch).toFixed(3).padStart(10)}`,
+  );
 }

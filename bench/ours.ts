@@ -36,13 +36,27 @@ export interface OursSpec {
 export type StepTimes = StepPhases & { total: number; cpu: number };
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e9;
-const cpuNow = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 function config(s: OursSpec): PretrainConfig {
   // Many epochs so that maxSteps, not the end of the schedule, ends the run.
   return resolveConfig({
-    data: s.data, out: s.out, arch: 'resnet18', width: s.width, batchSize: s.batch, epochs: 1000, maxSteps: s.warmup + s.steps,
-    logSteps: 1000, threads: s.threads, precision: s.precision, colorStrength: s.colorStrength, blur: s.blur, seed: s.seed,
+    data: s.data,
+    out: s.out,
+    arch: 'resnet18',
+    width: s.width,
+    batchSize: s.batch,
+    epochs: 1000,
+    maxSteps: s.warmup + s.steps,
+    logSteps: 1000,
+    threads: s.threads,
+    precision: s.precision,
+    colorStrength: s.colorStrength,
+    blur: s.blur,
+    seed: s.seed,
   });
 }
 
@@ -75,19 +89,29 @@ async function computeOnly(s: OursSpec): Promise<StepTimes[]> {
   ds.close();
   torch.manualSeed(cfg.seed);
   const model = buildModel(cfg, input).train();
-  const optimizer = new LARS(larsParamGroups(model.namedParameters(), { weightDecay: cfg.weightDecay }), { lr: scaledLearningRate(s.batch) });
+  const optimizer = new LARS(larsParamGroups(model.namedParameters(), { weightDecay: cfg.weightDecay }), {
+    lr: scaledLearningRate(s.batch),
+  });
   const aug = defaultAugmentConfig(ds.height, ds.channels === 1);
   aug.colorStrength = cfg.colorStrength;
   if (!cfg.blur) aug.blurP = 0;
-  const x = torch.scope(() => {
-    const [v1, v2] = createTwoViews(torch.tensor(bytes, { shape: [s.batch, ds.channels, ds.height, ds.width] }), aug, { seed: cfg.seed, epoch: 0, indices });
-    return torch.cat([v1, v2]).contiguous('channelsLast');
-  }).keep();
+  const x = torch
+    .scope(() => {
+      const [v1, v2] = createTwoViews(
+        torch.tensor(bytes, { shape: [s.batch, ds.channels, ds.height, ds.width] }),
+        aug,
+        { seed: cfg.seed, epoch: 0, indices },
+      );
+      return torch.cat([v1, v2]).contiguous('channelsLast');
+    })
+    .keep();
   const rows: StepTimes[] = [];
   for (let step = 0; step < s.warmup + s.steps; step++) {
     const t0 = now();
     const c0 = cpuNow();
-    let t1 = 0, t2 = 0, t3 = 0;
+    let t1 = 0,
+      t2 = 0,
+      t3 = 0;
     torch.scope(() => {
       const forward = (): torch.Tensor => model.call(x).z;
       const z = (cfg.precision === 'bf16' ? torch.autocast('cpu', 'bfloat16', forward) : forward()).float();
@@ -103,7 +127,16 @@ async function computeOnly(s: OursSpec): Promise<StepTimes[]> {
       optimizer.step();
     });
     const t4 = now();
-    rows.push({ data: 0, augment: 0, forward: t1 - t0, loss: t2 - t1, backward: t3 - t2, optimizer: t4 - t3, total: t4 - t0, cpu: cpuNow() - c0 });
+    rows.push({
+      data: 0,
+      augment: 0,
+      forward: t1 - t0,
+      loss: t2 - t1,
+      backward: t3 - t2,
+      optimizer: t4 - t3,
+      total: t4 - t0,
+      cpu: cpuNow() - c0,
+    });
   }
   model.dispose();
   x.dispose();
@@ -115,13 +148,23 @@ async function dtypes(s: OursSpec): Promise<Record<string, string[]>> {
   const cfg = config(s);
   const ds = await openDataset(cfg.data, { split: 'train' });
   const bytes = new Uint8Array(s.batch * ds.channels * ds.height * ds.width);
-  ds.readBatch(Uint32Array.from({ length: s.batch }, (_, i) => i), bytes);
+  ds.readBatch(
+    Uint32Array.from({ length: s.batch }, (_, i) => i),
+    bytes,
+  );
   const model = buildModel(cfg, { channels: ds.channels, height: ds.height }).train();
   const optimizer = new LARS(larsParamGroups(model.namedParameters(), { weightDecay: cfg.weightDecay }), { lr: 0.1 });
   const seen: Record<string, Set<string>> = {};
-  const note = (what: string, t: torch.Tensor): void => { (seen[what] ??= new Set()).add(t.dtype); };
+  const note = (what: string, t: torch.Tensor): void => {
+    seen[what] ??= new Set();
+    seen[what].add(t.dtype);
+  };
   torch.scope(() => {
-    const x = torch.tensor(bytes, { shape: [s.batch, ds.channels, ds.height, ds.width] }).float().div(255).contiguous('channelsLast');
+    const x = torch
+      .tensor(bytes, { shape: [s.batch, ds.channels, ds.height, ds.width] })
+      .float()
+      .div(255)
+      .contiguous('channelsLast');
     const out = torch.autocast('cpu', 'bfloat16', () => model.call(x));
     note('encoder features h (autocast)', out.h);
     note('projections z (autocast)', out.z);
@@ -138,7 +181,8 @@ async function dtypes(s: OursSpec): Promise<Record<string, string[]>> {
     }
     optimizer.step();
     for (const t of Object.values(optimizer.stateDict().tensors)) note('optimizer state', t);
-    for (const [name, b] of model.namedBuffers()) if (name.endsWith('running_mean') || name.endsWith('running_var')) note('BatchNorm running statistics', b);
+    for (const [name, b] of model.namedBuffers())
+      if (name.endsWith('running_mean') || name.endsWith('running_var')) note('BatchNorm running statistics', b);
   });
   ds.close();
   model.dispose();
@@ -148,14 +192,20 @@ async function dtypes(s: OursSpec): Promise<Record<string, string[]>> {
 async function knn(s: OursSpec): Promise<{ top1: number; top5: number; trainCount: number; testCount: number }> {
   torch.setNumThreads(s.threads);
   const { model } = loadRunModel(s.out);
-  const [train, test] = await Promise.all([openDataset(s.data, { split: 'train' }), openDataset(s.data, { split: 'test' })]);
+  const [train, test] = await Promise.all([
+    openDataset(s.data, { split: 'train' }),
+    openDataset(s.data, { split: 'test' }),
+  ]);
   const r = knnMonitor(model.encoder, train, test, { trainSamples: 10000, testSamples: 2000, seed: 0 });
   model.dispose();
   return { top1: r.top1, top5: r.top5, trainCount: r.trainCount, testCount: r.testCount };
 }
 
 const spec = JSON.parse(process.argv[2]!) as OursSpec;
-const result = spec.mode === 'knn' ? await knn(spec)
-  : spec.mode === 'dtypes' ? { dtypes: await dtypes(spec) }
-    : { steps: await (spec.mode === 'e2e' ? endToEnd(spec) : computeOnly(spec)) };
+const result =
+  spec.mode === 'knn'
+    ? await knn(spec)
+    : spec.mode === 'dtypes'
+      ? { dtypes: await dtypes(spec) }
+      : { steps: await (spec.mode === 'e2e' ? endToEnd(spec) : computeOnly(spec)) };
 process.stdout.write(`${JSON.stringify({ ...result, threads: torch.getNumThreads(), libtorch: torch.version() })}\n`);

@@ -69,7 +69,13 @@ for (const id of chosen.length > 0 ? chosen : Object.keys(CASES)) {
   const c = CASES[id];
   if (!c) throw new Error(`unknown case ${id}; expected one of ${Object.keys(CASES).join(', ')}`);
   const data = benchData(c.data, '.cache/bench');
-  const cfg = resolveConfig({ data: data.spec, out: 'unused', width: c.width, colorStrength: c.colorStrength, blur: c.blur });
+  const cfg = resolveConfig({
+    data: data.spec,
+    out: 'unused',
+    width: c.width,
+    colorStrength: c.colorStrength,
+    blur: c.blur,
+  });
   const ds = await openDataset(cfg.data, { split: 'train' });
   const shape = [c.batch, ds.channels, ds.height, ds.width];
   const bytes = new Uint8Array(c.batch * ds.channels * ds.height * ds.width);
@@ -79,24 +85,36 @@ for (const id of chosen.length > 0 ? chosen : Object.keys(CASES)) {
   aug.colorStrength = c.colorStrength;
   if (!c.blur) aug.blurP = 0;
   const images = torch.tensor(bytes, { shape }).keep();
-  const augment = (): torch.Tensor => createViewBatch(images, aug, { seed: 0, epoch: 0, indices }, { memoryFormat: 'channelsLast' });
+  const augment = (): torch.Tensor =>
+    createViewBatch(images, aug, { seed: 0, epoch: 0, indices }, { memoryFormat: 'channelsLast' });
   const model = buildModel(cfg, { channels: ds.channels, height: ds.height }).train();
   const optimizer = new LARS(larsParamGroups(model.namedParameters(), { weightDecay: cfg.weightDecay }), { lr: 0.1 });
   const x = augment().keep();
-  const step = (): void => torch.scope(() => {
-    const [z1, z2] = model.call(x).z.chunk(2);
-    const r = ntXentWithAccuracy(z1!, z2!);
-    r.loss.item();
-    optimizer.zeroGrad();
-    r.loss.backward();
-    optimizer.step();
-  });
+  const step = (): void =>
+    torch.scope(() => {
+      const [z1, z2] = model.call(x).z.chunk(2);
+      const r = ntXentWithAccuracy(z1!, z2!);
+      r.loss.item();
+      optimizer.zeroGrad();
+      r.loss.backward();
+      optimizer.step();
+    });
   step();
   const compute = measure(step);
   const augmentation = measure(() => augment().dispose());
   const idle = Math.max(0, compute.main - compute.worker);
-  rows.push({ case: id, computeWall: compute.wall, mainCpu: compute.main, workerCpu: compute.worker, idleCoreSeconds: idle, augmentCpu: augmentation.total });
-  if (!json) console.log(`${id.padEnd(10)} ${fmt(compute.wall).padStart(13)} ${fmt(compute.main).padStart(9)} ${fmt(compute.worker).padStart(11)} ${fmt(idle).padStart(12)} | ${fmt(augmentation.total).padStart(14)} | ${(idle / augmentation.total).toFixed(2).padStart(14)}`);
+  rows.push({
+    case: id,
+    computeWall: compute.wall,
+    mainCpu: compute.main,
+    workerCpu: compute.worker,
+    idleCoreSeconds: idle,
+    augmentCpu: augmentation.total,
+  });
+  if (!json)
+    console.log(
+      `${id.padEnd(10)} ${fmt(compute.wall).padStart(13)} ${fmt(compute.main).padStart(9)} ${fmt(compute.worker).padStart(11)} ${fmt(idle).padStart(12)} | ${fmt(augmentation.total).padStart(14)} | ${(idle / augmentation.total).toFixed(2).padStart(14)}`,
+    );
   model.dispose();
   x.dispose();
   images.dispose();

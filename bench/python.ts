@@ -21,7 +21,9 @@ export function sameLibtorchPython(modules: readonly string[]): string {
   if (!source.includes('.venv-torch') || !existsSync(VENV_PYTHON)) return DEBIAN_PYTHON;
   for (const m of modules) {
     if (spawnSync(VENV_PYTHON, ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0) continue;
-    const r = spawnSync(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', m], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const r = spawnSync(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', m], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     if (r.status !== 0) throw new Error(`pip install ${m} into ${VENV_PYTHON} failed: the Python reference needs it`);
   }
   return VENV_PYTHON;

@@ -31,7 +31,10 @@ function outPath() {
 
 function findNvcc() {
   if (process.env.SIMCLR_NVCC) return existsSync(process.env.SIMCLR_NVCC) ? process.env.SIMCLR_NVCC : null;
-  const candidates = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'nvcc'));
+  const candidates = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => join(d, 'nvcc'));
   if (process.env.CUDA_HOME) candidates.push(join(process.env.CUDA_HOME, 'bin', 'nvcc'));
   candidates.push('/usr/local/cuda/bin/nvcc');
   return candidates.find((c) => existsSync(c) && statSync(c).isFile()) ?? null;
@@ -41,8 +44,12 @@ function findNvcc() {
 function archFlags() {
   const spec = (process.env.SIMCLR_CUDA_ARCH ?? '80;90').trim();
   if (spec === 'native') return ['-arch=native'];
-  const caps = spec.split(/[;,\s]+/).filter(Boolean).map((c) => c.replace('.', '').replace(/^sm_/, ''));
-  if (caps.length === 0 || caps.some((c) => !/^\d+[a-z]?$/.test(c))) throw new Error(`SIMCLR_CUDA_ARCH=${spec}: expected capabilities like "80;90"`);
+  const caps = spec
+    .split(/[;,\s]+/)
+    .filter(Boolean)
+    .map((c) => c.replace('.', '').replace(/^sm_/, ''));
+  if (caps.length === 0 || caps.some((c) => !/^\d+[a-z]?$/.test(c)))
+    throw new Error(`SIMCLR_CUDA_ARCH=${spec}: expected capabilities like "80;90"`);
   const flags = caps.map((c) => `-gencode=arch=compute_${c},code=sm_${c}`);
   const last = caps[caps.length - 1];
   flags.push(`-gencode=arch=compute_${last},code=compute_${last}`);
@@ -56,7 +63,8 @@ function wheelIncludes(torchRoot) {
   const nvidia = join(dirname(torchRoot), 'nvidia');
   if (!existsSync(nvidia)) return [];
   const dirs = ['cu13', 'cu12', 'cuda_runtime', 'cublas', 'cusparse', 'cusolver', 'curand', 'cufft', 'nvtx']
-    .map((d) => join(nvidia, d, 'include')).filter((d) => existsSync(d));
+    .map((d) => join(nvidia, d, 'include'))
+    .filter((d) => existsSync(d));
   return dirs.flatMap((d) => [`-Xcompiler=-idirafter,${d}`]);
 }
 
@@ -67,7 +75,8 @@ try {
   skip(`no libtorch (${e.message.split('\n')[0]})`);
 }
 if (!torch) skip('no libtorch found (see scripts/find-libtorch.mjs)');
-if (!existsSync(join(torch.lib, 'libtorch_cuda.so'))) skip(`libtorch ${torch.version} at ${torch.root} is a CPU build (no libtorch_cuda.so)`);
+if (!existsSync(join(torch.lib, 'libtorch_cuda.so')))
+  skip(`libtorch ${torch.version} at ${torch.root} is a CPU build (no libtorch_cuda.so)`);
 const nvcc = findNvcc();
 if (!nvcc) skip('nvcc not found (PATH, $CUDA_HOME/bin, /usr/local/cuda/bin; or set SIMCLR_NVCC)');
 
@@ -82,20 +91,37 @@ try {
 mkdirSync(dirname(out), { recursive: true });
 const nvccVersion = execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).match(/release ([\d.]+)/)?.[1] ?? '?';
 const args = [
-  source, '-o', out, '-shared', '-Xcompiler=-fPIC', '-O3', `-std=${torch.cxxStd}`,
+  source,
+  '-o',
+  out,
+  '-shared',
+  '-Xcompiler=-fPIC',
+  '-O3',
+  `-std=${torch.cxxStd}`,
   // Contraction into fused multiply-adds would round differently from the CPU kernel the outputs are checked against.
   '--fmad=false',
-  '--expt-relaxed-constexpr', '-lineinfo',
+  '--expt-relaxed-constexpr',
+  '-lineinfo',
   `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
   // As torch's own extensions build: c10's Half/BFloat16 and CUDA's own operators otherwise collide.
-  '-D__CUDA_NO_HALF_OPERATORS__', '-D__CUDA_NO_HALF_CONVERSIONS__', '-D__CUDA_NO_BFLOAT16_CONVERSIONS__',
+  '-D__CUDA_NO_HALF_OPERATORS__',
+  '-D__CUDA_NO_HALF_CONVERSIONS__',
+  '-D__CUDA_NO_BFLOAT16_CONVERSIONS__',
   '-D__CUDA_NO_HALF2_OPERATORS__',
-  ...torch.include.map((d) => `-I${d}`), `-I${join(root, 'native', 'kernels')}`, ...wheelIncludes(torch.root),
+  ...torch.include.map((d) => `-I${d}`),
+  `-I${join(root, 'native', 'kernels')}`,
+  ...wheelIncludes(torch.root),
   ...arch,
   // The CUDA runtime torch loads (libcudart.so.N from its wheel or install), not a static copy of our own.
   '-cudart=shared',
-  `-L${torch.lib}`, `-Xlinker=-rpath,${torch.lib}`, '-Xlinker=--no-as-needed',
-  '-ltorch_cuda', '-lc10_cuda', '-ltorch_cpu', '-lc10', '-ltorch',
+  `-L${torch.lib}`,
+  `-Xlinker=-rpath,${torch.lib}`,
+  '-Xlinker=--no-as-needed',
+  '-ltorch_cuda',
+  '-lc10_cuda',
+  '-ltorch_cpu',
+  '-lc10',
+  '-ltorch',
 ];
 console.log(`[build-cuda-kernels] nvcc ${nvccVersion} (${nvcc}), libtorch ${torch.version} (${torch.root}) -> ${out}`);
 const run = spawnSync(nvcc, args, { stdio: 'inherit' });

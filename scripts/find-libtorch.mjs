@@ -39,7 +39,10 @@ function cudaFacts(root, lib) {
   if (!existsSync(join(lib, 'libtorch_cuda.so'))) return { cuda: false, cudaInclude: [] };
   const wheels = join(dirname(root), 'nvidia');
   const dirs = existsSync(wheels)
-    ? readdirSync(wheels).sort().map((d) => join(wheels, d, 'include')).filter((d) => existsSync(d))
+    ? readdirSync(wheels)
+        .sort()
+        .map((d) => join(wheels, d, 'include'))
+        .filter((d) => existsSync(d))
     : [];
   if (cudaHeadersComplete(dirs)) return { cuda: true, cudaInclude: dirs };
   const toolkit = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
@@ -60,7 +63,10 @@ function readCxxStd(include) {
 
 // 1.13 defines the version in torch/version.h; 2.x moved it to torch/headeronly/version.h (the old file includes it).
 function readVersion(include) {
-  for (const f of [join(include, 'torch', 'headeronly', 'version.h'), join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
+  for (const f of [
+    join(include, 'torch', 'headeronly', 'version.h'),
+    join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'),
+  ]) {
     if (!existsSync(f)) continue;
     const m = /#define TORCH_VERSION\s*\\?\s*"([^"]+)"/.exec(readFileSync(f, 'utf8'));
     if (m) return m[1];
@@ -74,7 +80,9 @@ function fromPython(python) {
       python,
       ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 },
-    ).trim().split('\n');
+    )
+      .trim()
+      .split('\n');
     return layout(out[0], `python torch (${python})`, out[1] === '1');
   } catch {
     return null;
@@ -118,7 +126,10 @@ function fromVenv() {
   } catch {
     // unreadable, or the folder is gone: reported below
   }
-  if (!found) throw new Error(`${record} does not describe the torch installed in ${VENV} (moved checkout, or edited?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`);
+  if (!found)
+    throw new Error(
+      `${record} does not describe the torch installed in ${VENV} (moved checkout, or edited?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`,
+    );
   return found;
 }
 
@@ -126,7 +137,10 @@ export function findLibtorch() {
   const env = process.env.LIBTORCH;
   if (env) {
     const found = layout(env, 'LIBTORCH', process.env.TORCH_CXX11_ABI !== '0');
-    if (!found) throw new Error(`LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch package folder`);
+    if (!found)
+      throw new Error(
+        `LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch package folder`,
+      );
     return found;
   }
   const choice = process.env.SIMCLR_LIBTORCH ?? 'pip';
@@ -148,7 +162,14 @@ export function linkFlags(lib) {
 export function buildStamp(found) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
   const hash = createHash('sha256');
-  const files = ['binding.gyp', ...['src', 'kernels'].flatMap((d) => readdirSync(join(root, d)).sort().map((f) => join(d, f)))];
+  const files = [
+    'binding.gyp',
+    ...['src', 'kernels'].flatMap((d) =>
+      readdirSync(join(root, d))
+        .sort()
+        .map((f) => join(d, f)),
+    ),
+  ];
   for (const f of files) hash.update(f).update(readFileSync(join(root, f)));
   return hash.update(JSON.stringify(found)).digest('hex');
 }
@@ -181,10 +202,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'cuda') console.log(found.cuda ? 1 : 0);
   else if (field === 'cudaInclude') {
     if (found.cuda && !cudaHeadersComplete(found.cudaInclude)) {
-      console.error(`${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching nvidia-cuda-runtime`);
+      console.error(
+        `${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching nvidia-cuda-runtime`,
+      );
       process.exit(1);
     }
     console.log(found.cudaInclude.join(' '));
-  }
-  else console.log(found[field]);
+  } else console.log(found[field]);
 }

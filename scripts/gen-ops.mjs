@@ -12,11 +12,63 @@ const native = createRequire(import.meta.url)(join(root, 'native/build/Release/t
 const outFile = join(root, 'src/torch/generated/ops.ts');
 
 // Backend-specific, quantised, sparse and nested operators are outside this library's scope.
-const EXCLUDED_NAME = /^_?(cudnn|miopen|mkldnn|fbgemm|quantize|quantized|q_|sparse|nested|mps|vulkan|xnnpack|to_sparse|to_mkldnn|fake_quantize|is_vulkan|to_padded_tensor|segment_reduce|choose_qparams|dequantize|int_repr|qscheme|ccol|crow|col_indices|row_indices)/;
+const EXCLUDED_NAME =
+  /^_?(cudnn|miopen|mkldnn|fbgemm|quantize|quantized|q_|sparse|nested|mps|vulkan|xnnpack|to_sparse|to_mkldnn|fake_quantize|is_vulkan|to_padded_tensor|segment_reduce|choose_qparams|dequantize|int_repr|qscheme|ccol|crow|col_indices|row_indices)/;
 // Private operators are internal to ATen, except these that the public API or fast paths need.
-const PRIVATE_ALLOWED = /^_(foreach_|to_copy$|softmax$|log_softmax$|cdist_forward$|fused_moving_avg|convolution$|copy_from$|amp_)/;
+const PRIVATE_ALLOWED =
+  /^_(foreach_|to_copy$|softmax$|log_softmax$|cdist_forward$|fused_moving_avg|convolution$|copy_from$|amp_)/;
 const EXCLUDED_OVERLOAD = /dimname|names|Dimname/;
-const RESERVED = new Set(['default', 'function', 'var', 'let', 'const', 'new', 'delete', 'in', 'of', 'class', 'enum', 'export', 'import', 'return', 'switch', 'case', 'this', 'with', 'yield', 'void', 'typeof', 'instanceof', 'do', 'if', 'else', 'for', 'while', 'break', 'continue', 'try', 'catch', 'finally', 'throw', 'super', 'extends', 'static', 'package', 'interface', 'private', 'protected', 'public', 'implements', 'await', 'debugger', 'null', 'true', 'false', 'arguments', 'eval']);
+const RESERVED = new Set([
+  'default',
+  'function',
+  'var',
+  'let',
+  'const',
+  'new',
+  'delete',
+  'in',
+  'of',
+  'class',
+  'enum',
+  'export',
+  'import',
+  'return',
+  'switch',
+  'case',
+  'this',
+  'with',
+  'yield',
+  'void',
+  'typeof',
+  'instanceof',
+  'do',
+  'if',
+  'else',
+  'for',
+  'while',
+  'break',
+  'continue',
+  'try',
+  'catch',
+  'finally',
+  'throw',
+  'super',
+  'extends',
+  'static',
+  'package',
+  'interface',
+  'private',
+  'protected',
+  'public',
+  'implements',
+  'await',
+  'debugger',
+  'null',
+  'true',
+  'false',
+  'arguments',
+  'eval',
+]);
 
 function tsType(t, n) {
   const opt = /^Optional\[(.*)\]$/.exec(t);
@@ -35,16 +87,28 @@ function tsType(t, n) {
     return null;
   }
   switch (t) {
-    case 'Tensor': return 'Tensor';
-    case 'int': case 'float': return 'number';
-    case 'bool': return 'boolean';
-    case 'number': return 'number | boolean';
-    case 'str': return 'string';
-    case 'ScalarType': return 'DTypeCode';
-    case 'Layout': case 'MemoryFormat': return 'number';
-    case 'Device': return 'string';
-    case 'Generator': return 'Generator';
-    default: return null;
+    case 'Tensor':
+      return 'Tensor';
+    case 'int':
+    case 'float':
+      return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'number':
+      return 'number | boolean';
+    case 'str':
+      return 'string';
+    case 'ScalarType':
+      return 'DTypeCode';
+    case 'Layout':
+    case 'MemoryFormat':
+      return 'number';
+    case 'Device':
+      return 'string';
+    case 'Generator':
+      return 'Generator';
+    default:
+      return null;
   }
 }
 
@@ -83,7 +147,9 @@ function unmarshal(expr, rets) {
     if (t === 'List[Tensor]') return `wrapList(${expr})`;
     return expr;
   }
-  const parts = rets.map((r, i) => (r.realType === 'Tensor' ? `wrap(r[${i}])` : r.realType === 'List[Tensor]' ? `wrapList(r[${i}])` : `r[${i}]`));
+  const parts = rets.map((r, i) =>
+    r.realType === 'Tensor' ? `wrap(r[${i}])` : r.realType === 'List[Tensor]' ? `wrapList(r[${i}])` : `r[${i}]`,
+  );
   return `((r: unknown[]) => [${parts.join(', ')}])(${expr} as unknown[])`;
 }
 
@@ -93,7 +159,7 @@ const functions = [];
 const table = [];
 const seen = new Set();
 let skipped = 0;
-for (const s of schemas.sort((a, b) => (a.name + '.' + a.overload).localeCompare(b.name + '.' + b.overload))) {
+for (const s of schemas.sort((a, b) => `${a.name}.${a.overload}`.localeCompare(`${b.name}.${b.overload}`))) {
   const name = s.name.slice('aten::'.length);
   if (EXCLUDED_NAME.test(name) || EXCLUDED_OVERLOAD.test(s.overload)) continue;
   if (name.startsWith('_') && !PRIVATE_ALLOWED.test(name)) continue;
@@ -113,7 +179,10 @@ for (const s of schemas.sort((a, b) => (a.name + '.' + a.overload).localeCompare
   // The declaration as the addon describes it, compared at load with the linked libtorch's (src/torch/dispatch.ts).
   const resolved = native.resolveOp(s.name, s.overload);
   table.push([s.name, s.overload, native.opSignature(resolved)]);
-  const lastRequired = params.reduce((last, p, i) => (p.default === undefined && !p.realType.startsWith('Optional[') ? i : last), -1);
+  const lastRequired = params.reduce(
+    (last, p, i) => (p.default === undefined && !p.realType.startsWith('Optional[') ? i : last),
+    -1,
+  );
   const sig = params.map((p, i) => {
     const pname = RESERVED.has(p.name) ? `${p.name}_` : p.name;
     p.js = pname;
@@ -121,15 +190,22 @@ for (const s of schemas.sort((a, b) => (a.name + '.' + a.overload).localeCompare
     if (p.default !== undefined || p.realType.startsWith('Optional[')) return `${pname}: ${p.ts} | undefined`;
     return `${pname}: ${p.ts}`;
   });
-  const args = params.map((p, i) => (i > lastRequired && /Tensor|Generator/.test(p.realType) && !p.realType.startsWith('Optional') ? `${p.js}?._h` : marshal(p.js, p.realType)));
+  const args = params.map((p, i) =>
+    i > lastRequired && /Tensor|Generator/.test(p.realType) && !p.realType.startsWith('Optional')
+      ? `${p.js}?._h`
+      : marshal(p.js, p.realType),
+  );
   // In-place and aliasing-write ops on self return self: give back the caller's object, not a new handle.
-  const returnsSelf = s.returns.length === 1 && s.returns[0].isWrite && params[0]?.isWrite && params[0].realType === 'Tensor';
+  const returnsSelf =
+    s.returns.length === 1 && s.returns[0].isWrite && params[0]?.isWrite && params[0].realType === 'Tensor';
   const call = `invoke(${id}, [${args.join(', ')}]`;
   let body;
   if (returnsSelf) body = `${call}, true);\n  return ${params[0].js};`;
   else if (ret === 'void') body = `${call}, true);`;
-  else body = `return ${unmarshal(call + ')', s.returns)} as ${ret};`;
-  functions.push(`/** ${s.schema.replace(/\*\//g, '*\\/')} */\nexport function ${fname}(${sig.join(', ')}): ${ret} {\n  ${body}\n}\n`);
+  else body = `return ${unmarshal(`${call})`, s.returns)} as ${ret};`;
+  functions.push(
+    `/** ${s.schema.replace(/\*\//g, '*\\/')} */\nexport function ${fname}(${sig.join(', ')}): ${ret} {\n  ${body}\n}\n`,
+  );
 }
 
 const header = `// Generated by scripts/gen-ops.mjs from the operator schemas of libtorch ${version}. Do not edit.

@@ -133,7 +133,13 @@ export interface WireError {
 export function toWire(e: unknown): WireError {
   const err = e instanceof Error ? e : new Error(String(e));
   const kind: ErrorKind = err instanceof SimclrError ? err.kind : 'internal';
-  return { kind, name: err.name, message: err.message, exitCode: KIND_EXIT_CODES[kind], ...(err.stack !== undefined ? { stack: err.stack } : {}) };
+  return {
+    kind,
+    name: err.name,
+    message: err.message,
+    exitCode: KIND_EXIT_CODES[kind],
+    ...(err.stack !== undefined ? { stack: err.stack } : {}),
+  };
 }
 
 // The classes that can be rebuilt from a message alone. Others (RunInUseError, which is built from a lock's owner)

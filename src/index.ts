@@ -8,8 +8,21 @@ export * as models from './models/index.js';
 export * as data from './data/spec.js';
 export * as evaluation from './eval/index.js';
 export * as loss from './loss/index.js';
-export { ntXentLoss, ntXentWithAccuracy, DEFAULT_TEMPERATURE, type NtXentOptions, type NtXentResult } from './loss/ntxent.js';
-export { pretrain, DivergenceError, type MetricsRow, type PretrainHooks, type PretrainResult, type Progress } from './train/pretrain.js';
+export {
+  ntXentLoss,
+  ntXentWithAccuracy,
+  DEFAULT_TEMPERATURE,
+  type NtXentOptions,
+  type NtXentResult,
+} from './loss/ntxent.js';
+export {
+  pretrain,
+  DivergenceError,
+  type MetricsRow,
+  type PretrainHooks,
+  type PretrainResult,
+  type Progress,
+} from './train/pretrain.js';
 export { pretrainInBackground } from './train/background.js';
 export { resolveConfig, DEFAULT_CONFIG, ConfigError, type PretrainConfig } from './run/config.js';
 export { loadRunModel, readRunConfig, buildModel, buildEncoder } from './run/folder.js';

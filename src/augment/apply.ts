@@ -7,7 +7,13 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { fromViewParams, pipelineFromConfig, type AugmentConfig, type ViewParams } from './params.js';
-import { applyPipelineTensor, identityPipelineParams, samplePipeline, type AugmentPipeline, type PipelineParams } from './pipeline.js';
+import {
+  applyPipelineTensor,
+  identityPipelineParams,
+  samplePipeline,
+  type AugmentPipeline,
+  type PipelineParams,
+} from './pipeline.js';
 import { augmentFused, fusedCoverage, fusedKernelAvailable } from './fused.js';
 
 export interface ApplyOptions {
@@ -49,18 +55,30 @@ export function identityViewParams(count: number, srcHeight: number, srcWidth: n
     jitterOrder.set([0, 1, 2, 3], b * 4);
   }
   return {
-    count, crop, flip: new Uint8Array(count), jitter: new Uint8Array(count),
-    brightness: new Float32Array(count).fill(1), contrast: new Float32Array(count).fill(1),
-    saturation: new Float32Array(count).fill(1), hue: new Float32Array(count), jitterOrder,
-    grayscale: new Uint8Array(count), blurSigma: new Float32Array(count), solarize: new Uint8Array(count),
+    count,
+    crop,
+    flip: new Uint8Array(count),
+    jitter: new Uint8Array(count),
+    brightness: new Float32Array(count).fill(1),
+    contrast: new Float32Array(count).fill(1),
+    saturation: new Float32Array(count).fill(1),
+    hue: new Float32Array(count),
+    jitterOrder,
+    grayscale: new Uint8Array(count),
+    blurSigma: new Float32Array(count),
+    solarize: new Uint8Array(count),
   };
 }
 
 function checkInputs(images: Tensor, views: readonly PipelineParams[], p: AugmentPipeline, opts: ApplyOptions): void {
-  if (images.dtype !== 'uint8' || images.ndim !== 4) throw new TypeError(`applyViews: expected uint8 [B,C,H,W] images, got ${images.dtype} [${images.shape.join(',')}]`);
+  if (images.dtype !== 'uint8' || images.ndim !== 4)
+    throw new TypeError(`applyViews: expected uint8 [B,C,H,W] images, got ${images.dtype} [${images.shape.join(',')}]`);
   const [n, c] = images.shape as [number, number, number, number];
   if (c !== 1 && c !== 3) throw new RangeError(`applyViews: expected 1 or 3 channels, got ${c}`);
-  if (p.channels !== c) throw new RangeError(`applyViews: the augmentation is for ${p.channels}-channel images but images have ${c} channel(s)`);
+  if (p.channels !== c)
+    throw new RangeError(
+      `applyViews: the augmentation is for ${p.channels}-channel images but images have ${c} channel(s)`,
+    );
   for (const v of views) {
     if (v.count !== n) throw new RangeError(`applyViews: ${v.count} view parameters for ${n} images`);
     if (v.steps.length !== p.steps.length || v.steps.some((s, i) => s.width !== p.steps[i]!.op.columns.length)) {
@@ -68,16 +86,24 @@ function checkInputs(images: Tensor, views: readonly PipelineParams[], p: Augmen
     }
   }
   const norm = opts.normalize;
-  if (norm && (norm.mean.length !== c || norm.std.length !== c)) throw new RangeError(`applyViews: normalize needs ${c} means and stds`);
+  if (norm && (norm.mean.length !== c || norm.std.length !== c))
+    throw new RangeError(`applyViews: normalize needs ${c} means and stds`);
 }
 
 /** Every view in `views` of each image, view after view: [V*B,C,S,S]. */
-function applyViewList(images: Tensor, views: readonly PipelineParams[], p: AugmentPipeline, opts: ApplyOptions): Tensor {
+function applyViewList(
+  images: Tensor,
+  views: readonly PipelineParams[],
+  p: AugmentPipeline,
+  opts: ApplyOptions,
+): Tensor {
   checkInputs(images, views, p, opts);
   const channelsLast = opts.memoryFormat === 'channelsLast';
   // fusedKernelAvailable is false (warning once where the kernel should exist) for devices without a fused kernel.
-  const implementation = opts.implementation ?? (fusedCoverage(p) === null && fusedKernelAvailable(images.device) ? 'fused' : 'tensor');
-  if (implementation !== 'tensor') return augmentFused(images, p, views, { normalize: opts.normalize, channelsLast, implementation });
+  const implementation =
+    opts.implementation ?? (fusedCoverage(p) === null && fusedKernelAvailable(images.device) ? 'fused' : 'tensor');
+  if (implementation !== 'tensor')
+    return augmentFused(images, p, views, { normalize: opts.normalize, channelsLast, implementation });
   const c = p.channels;
   return torch.scope(() => {
     const parts = views.map((v) => applyPipelineTensor(images, p, v));
@@ -99,7 +125,12 @@ function applyViewList(images: Tensor, views: readonly PipelineParams[], p: Augm
  * contrast only (saturation, hue and grayscale are identities there, as in torchvision).
  * @throws TypeError for images that are not uint8 [B,C,H,W]; RangeError for parameters or options that do not fit.
  */
-export function applyViews(images: Tensor, params: ViewParams | PipelineParams, aug: Augmentation, opts: ApplyOptions = {}): Tensor {
+export function applyViews(
+  images: Tensor,
+  params: ViewParams | PipelineParams,
+  aug: Augmentation,
+  opts: ApplyOptions = {},
+): Tensor {
   const views = 'steps' in params ? params : fromViewParams(params);
   return applyViewList(images, [views], toPipeline(aug), opts);
 }
@@ -120,6 +151,11 @@ export function createViewBatch(images: Tensor, aug: Augmentation, at: ViewSeed,
 }
 
 /** The two SimCLR views (view ids 0 and 1) of each image. */
-export function createTwoViews(images: Tensor, aug: Augmentation, at: ViewSeed, opts: ApplyOptions = {}): [Tensor, Tensor] {
+export function createTwoViews(
+  images: Tensor,
+  aug: Augmentation,
+  at: ViewSeed,
+  opts: ApplyOptions = {},
+): [Tensor, Tensor] {
   return torch.scope(() => createViewBatch(images, aug, at, opts).chunk(2) as [Tensor, Tensor]);
 }

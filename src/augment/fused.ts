@@ -24,7 +24,14 @@ import { LUMA_WEIGHTS } from '../data/colour.js';
  * libraries report theirs (simclr::param_layout, simclr::cuda_param_layout) and loading fails on any difference, so
  * a change to one of these ops' columns that the kernels do not follow is caught when they load.
  */
-export const FUSED_OPS: readonly AugmentOp<object>[] = [randomResizedCrop, horizontalFlip, colorJitter, grayscale, gaussianBlur, solarize];
+export const FUSED_OPS: readonly AugmentOp<object>[] = [
+  randomResizedCrop,
+  horizontalFlip,
+  colorJitter,
+  grayscale,
+  gaussianBlur,
+  solarize,
+];
 const PARAM_LAYOUT: readonly string[] = ['image', ...FUSED_OPS.flatMap((op) => op.columns)];
 const PARAM_COUNT = PARAM_LAYOUT.length;
 
@@ -38,7 +45,8 @@ export function fusedCoverage(pipeline: AugmentPipeline): string | null {
   for (const [i, step] of pipeline.steps.entries()) {
     const at = FUSED_OPS.indexOf(step.op);
     if (at < 0) return `the fused kernel has no '${step.op.name}' (step ${i})`;
-    if (at < next) return `the fused kernel runs ${FUSED_OPS.map((op) => op.name).join(' -> ')} in that order, once each; step ${i} '${step.op.name}' comes out of that order`;
+    if (at < next)
+      return `the fused kernel runs ${FUSED_OPS.map((op) => op.name).join(' -> ')} in that order, once each; step ${i} '${step.op.name}' comes out of that order`;
     next = at + 1;
   }
   return null;
@@ -52,10 +60,14 @@ export function fusedCoverage(pipeline: AugmentPipeline): string | null {
 export function paramLayoutMismatch(reported: string, library: string): string | null {
   const [columns = '', ...rest] = reported.split(';');
   const theirs = columns.split(',');
-  const fix = 'rebuild it, or bring the columns of the FUSED_OPS ops (src/augment/ops/), src/data/colour.ts and native/kernels/augment_params.h back in step';
+  const fix =
+    'rebuild it, or bring the columns of the FUSED_OPS ops (src/augment/ops/), src/data/colour.ts and native/kernels/augment_params.h back in step';
   if (theirs.join(',') !== PARAM_LAYOUT.join(',')) {
     const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
-    const where = at < 0 ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}` : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
+    const where =
+      at < 0
+        ? `it has ${theirs.length} columns, fused.ts ${PARAM_COUNT}`
+        : `column ${at} is '${theirs[at] ?? '(none)'}' there, '${PARAM_LAYOUT[at]}' in fused.ts`;
     return `${library} was built with another params layout (${where}): ${fix}`;
   }
   const luma = rest.find((part) => part.startsWith('luma='))?.slice('luma='.length);
@@ -91,7 +103,8 @@ let loaded: Loaded | null = null;
 /** Calls a layout-reporting operator and throws when it is missing or disagrees. */
 function checkLayout(opName: string, library: string): void {
   const layout = torch.customOp(opName);
-  if (layout === null) throw new Error(`${library} does not report its params layout (${opName}; built before the check?): rebuild it`);
+  if (layout === null)
+    throw new Error(`${library} does not report its params layout (${opName}; built before the check?): rebuild it`);
   const mismatch = paramLayoutMismatch(String(layout()), library);
   if (mismatch !== null) throw new Error(mismatch);
 }
@@ -127,7 +140,10 @@ function loadCuda(): boolean {
     if (!torch.cuda.isAvailable()) throw new Error('no CUDA device (torch.cuda.isAvailable() is false)');
     if (torch.customOp('simclr::cuda_param_layout') === null) {
       const path = torch.builtLibraryPath('simclr_ops_cuda.so');
-      if (path === null) throw new Error('native/build/Release/simclr_ops_cuda.so is not built (node scripts/build-cuda-kernels.mjs, which needs nvcc and a CUDA libtorch)');
+      if (path === null)
+        throw new Error(
+          'native/build/Release/simclr_ops_cuda.so is not built (node scripts/build-cuda-kernels.mjs, which needs nvcc and a CUDA libtorch)',
+        );
       torch.loadLibrary(path);
     }
     checkLayout('simclr::cuda_param_layout', 'simclr_ops_cuda.so');
@@ -151,7 +167,10 @@ function deviceKind(device: string): FusedDevice | null {
  * `quiet`): augmentation then runs on the slower tensor ops. Other devices: false, silently. The options object
  * may come first (device 'cpu').
  */
-export function fusedKernelAvailable(device?: string | { quiet?: boolean }, options: { quiet?: boolean } = {}): boolean {
+export function fusedKernelAvailable(
+  device?: string | { quiet?: boolean },
+  options: { quiet?: boolean } = {},
+): boolean {
   if (typeof device === 'object') return fusedKernelAvailable('cpu', device);
   const kind = deviceKind(device ?? 'cpu');
   if (kind === null) return false;
@@ -159,8 +178,14 @@ export function fusedKernelAvailable(device?: string | { quiet?: boolean }, opti
   const s = state[kind];
   if (!available && !s.warned && options.quiet !== true) {
     s.warned = true;
-    const fix = kind === 'cpu' ? 'Run `npm run build`.' : 'Run `node scripts/build-cuda-kernels.mjs` on a machine with nvcc and a CUDA libtorch.';
-    process.emitWarning(`the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable (${s.error?.message}); augmenting ${kind === 'cpu' ? 'CPU' : 'CUDA'} tensors with tensor ops, which is slower. ${fix}`, 'SimclrWarning');
+    const fix =
+      kind === 'cpu'
+        ? 'Run `npm run build`.'
+        : 'Run `node scripts/build-cuda-kernels.mjs` on a machine with nvcc and a CUDA libtorch.';
+    process.emitWarning(
+      `the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable (${s.error?.message}); augmenting ${kind === 'cpu' ? 'CPU' : 'CUDA'} tensors with tensor ops, which is slower. ${fix}`,
+      'SimclrWarning',
+    );
   }
   return available;
 }
@@ -181,8 +206,18 @@ export function fusedKernelError(device = 'cpu'): string | null {
  * One row per view: the source image's batch index, then each FUSED_OPS op's columns, from the pipeline's step for
  * that op or, where it has none, the op's identity. The pipeline must be covered (fusedCoverage).
  */
-function packParams(pipeline: AugmentPipeline, views: readonly PipelineParams[], srcHeight: number, srcWidth: number): Float32Array {
-  const ctx: SampleContext = { height: srcHeight, width: srcWidth, channels: pipeline.channels, outputSize: pipeline.outputSize };
+function packParams(
+  pipeline: AugmentPipeline,
+  views: readonly PipelineParams[],
+  srcHeight: number,
+  srcWidth: number,
+): Float32Array {
+  const ctx: SampleContext = {
+    height: srcHeight,
+    width: srcWidth,
+    channels: pipeline.channels,
+    outputSize: pipeline.outputSize,
+  };
   const stepOf = FUSED_OPS.map((op) => pipeline.steps.findIndex((s) => s.op === op));
   const identity = FUSED_OPS.map((op) => op.identity(ctx));
   const rows = new Float32Array(views.reduce((n, v) => n + v.count, 0) * PARAM_COUNT);
@@ -192,7 +227,8 @@ function packParams(pipeline: AugmentPipeline, views: readonly PipelineParams[],
       let o = r * PARAM_COUNT;
       rows[o++] = b;
       FUSED_OPS.forEach((op, k) => {
-        const w = op.columns.length, step = stepOf[k]!;
+        const w = op.columns.length,
+          step = stepOf[k]!;
         rows.set(step < 0 ? identity[k]! : p.steps[step]!.values.subarray(b * w, (b + 1) * w), o);
         o += w;
       });
@@ -218,25 +254,47 @@ export interface FusedOptions {
  * the images' device is unavailable (naming why) or when a view's parameters do not fit the images (the operator's
  * message names the view).
  */
-export function augmentFused(images: Tensor, pipeline: AugmentPipeline, views: readonly PipelineParams[], opts: FusedOptions): Tensor {
+export function augmentFused(
+  images: Tensor,
+  pipeline: AugmentPipeline,
+  views: readonly PipelineParams[],
+  opts: FusedOptions,
+): Tensor {
   const uncovered = fusedCoverage(pipeline);
   if (uncovered !== null) throw new Error(`simclr: ${uncovered}; use implementation: 'tensor'`);
   const kind = deviceKind(images.device);
-  if (kind === null) throw new Error(`simclr: no fused augmentation kernel for device '${images.device}'; use implementation: 'tensor'.`);
+  if (kind === null)
+    throw new Error(
+      `simclr: no fused augmentation kernel for device '${images.device}'; use implementation: 'tensor'.`,
+    );
   let op: KernelOp | null;
   if (opts.implementation === 'blockwise') {
     op = loadCpu()?.blockwise ?? null;
-    if (op === null) throw new Error(`simclr: the blockwise augmentation operator is unavailable: ${state.cpu.error?.message ?? 'simclr_ops.node predates it'}. Run \`npm run build\`.`);
+    if (op === null)
+      throw new Error(
+        `simclr: the blockwise augmentation operator is unavailable: ${state.cpu.error?.message ?? 'simclr_ops.node predates it'}. Run \`npm run build\`.`,
+      );
   } else {
     op = (kind === 'cpu' ? loadCpu() !== null : loadCuda()) ? loaded!.op : null;
-    if (op === null) throw new Error(`simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ${state[kind].error?.message}. ${kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'}, or use implementation: 'tensor'.`);
+    if (op === null)
+      throw new Error(
+        `simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ${state[kind].error?.message}. ${kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'}, or use implementation: 'tensor'.`,
+      );
   }
   const rows = packParams(pipeline, views, images.shape[2]!, images.shape[3]!);
   // On the CPU even for CUDA images: the CUDA operator sends it from pinned memory on the current stream, without
   // blocking the host.
   const params = torch.tensor(rows, { shape: [rows.length / PARAM_COUNT, PARAM_COUNT] });
   try {
-    return op(images, params, pipeline.outputSize, blurKernelSize(pipeline.outputSize), opts.normalize?.mean ?? null, opts.normalize?.std ?? null, opts.channelsLast) as Tensor;
+    return op(
+      images,
+      params,
+      pipeline.outputSize,
+      blurKernelSize(pipeline.outputSize),
+      opts.normalize?.mean ?? null,
+      opts.normalize?.std ?? null,
+      opts.channelsLast,
+    ) as Tensor;
   } finally {
     params.dispose();
   }

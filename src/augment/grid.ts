@@ -17,14 +17,27 @@ export interface RawImage {
 export function tileRows(tiles: readonly Tensor[]): RawImage {
   return torch.scope(() => {
     const [b, c, s] = tiles[0]!.shape as [number, 1 | 3, number, number];
-    const sheet = torch.cat(tiles, 3).permute(0, 2, 3, 1).reshape(b * s, tiles.length * s, c);
+    const sheet = torch
+      .cat(tiles, 3)
+      .permute(0, 2, 3, 1)
+      .reshape(b * s, tiles.length * s, c);
     const bytes = sheet.mul(255).round().clamp(0, 255).to('uint8').cpu().contiguous().toArray() as Uint8Array;
-    return { pixels: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: tiles.length * s, height: b * s, channels: c };
+    return {
+      pixels: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      width: tiles.length * s,
+      height: b * s,
+      channels: c,
+    };
   });
 }
 
 /** Writes the sheet for uint8 [B,C,H,W] images (C = 1 or 3) to outPath as PNG: width 3S, height B*S. */
-export async function writeAugmentGrid(images: Tensor, aug: Augmentation, at: ViewSeed, outPath: string): Promise<void> {
+export async function writeAugmentGrid(
+  images: Tensor,
+  aug: Augmentation,
+  at: ViewSeed,
+  outPath: string,
+): Promise<void> {
   const sheet = torch.scope(() => {
     return tileRows([applyIdentity(images, aug), ...createTwoViews(images, aug, at)]);
   });

@@ -65,9 +65,13 @@ export interface AugmentOp<O extends object = object> {
 export function resolveOptions<O extends object>(op: AugmentOp<O>, given: Readonly<Record<string, unknown>>): O {
   const specs = op.options as Record<string, OptionSpec<unknown>>;
   const unknown = Object.keys(given).filter((k) => !(k in specs));
-  if (unknown.length > 0) throw new RangeError(`${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ${Object.keys(specs).join(', ') || 'none'})`);
+  if (unknown.length > 0)
+    throw new RangeError(
+      `${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ${Object.keys(specs).join(', ') || 'none'})`,
+    );
   const out: Record<string, unknown> = {};
-  for (const [k, spec] of Object.entries(specs)) out[k] = k in given ? spec.parse(given[k], `${op.name}.${k}`) : spec.default;
+  for (const [k, spec] of Object.entries(specs))
+    out[k] = k in given ? spec.parse(given[k], `${op.name}.${k}`) : spec.default;
   return out as O;
 }
 
@@ -76,9 +80,11 @@ export function resolveOptions<O extends object>(op: AugmentOp<O>, given: Readon
 /** A probability in [0, 1]. */
 export function probability(def: number, doc: string): OptionSpec<number> {
   return {
-    default: def, doc,
+    default: def,
+    doc,
     parse(v, name) {
-      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+        throw new RangeError(`${name} must be in [0, 1], got ${JSON.stringify(v)}`);
       return v;
     },
   };
@@ -87,9 +93,11 @@ export function probability(def: number, doc: string): OptionSpec<number> {
 /** A finite number in [min, max]. */
 export function bounded(def: number, min: number, max: number, doc: string): OptionSpec<number> {
   return {
-    default: def, doc,
+    default: def,
+    doc,
     parse(v, name) {
-      if (typeof v !== 'number' || !(v >= min && v <= max)) throw new RangeError(`${name} must be in [${min}, ${max}], got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= min && v <= max))
+        throw new RangeError(`${name} must be in [${min}, ${max}], got ${JSON.stringify(v)}`);
       return v;
     },
   };
@@ -98,10 +106,17 @@ export function bounded(def: number, min: number, max: number, doc: string): Opt
 /** A pair [lo, hi] with min < lo <= hi, both finite. */
 export function range(def: [number, number], min: number, doc: string): OptionSpec<[number, number]> {
   return {
-    default: def, doc,
+    default: def,
+    doc,
     parse(v, name) {
-      const ok = Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number'
-        && v[0] > min && v[0] <= v[1] && Number.isFinite(v[1]);
+      const ok =
+        Array.isArray(v) &&
+        v.length === 2 &&
+        typeof v[0] === 'number' &&
+        typeof v[1] === 'number' &&
+        v[0] > min &&
+        v[0] <= v[1] &&
+        Number.isFinite(v[1]);
       if (!ok) throw new RangeError(`${name} must be [lo, hi] with ${min} < lo <= hi, got ${JSON.stringify(v)}`);
       return [v[0], v[1]];
     },
@@ -126,7 +141,10 @@ export function rowsWhere(p: StepParams, pred: (row: Float32Array) => boolean): 
 
 /** Column `c` of the given rows as an [n,1,1,1] tensor, so it broadcasts over an [n,C,H,W] batch. */
 export function perRow(p: StepParams, c: number, rows: readonly number[], device: string): Tensor {
-  return torch.tensor(Float32Array.from(rows, (r) => p.values[r * p.width + c]!), { shape: [rows.length, 1, 1, 1], device });
+  return torch.tensor(
+    Float32Array.from(rows, (r) => p.values[r * p.width + c]!),
+    { shape: [rows.length, 1, 1, 1], device },
+  );
 }
 
 /**
@@ -140,7 +158,10 @@ export function updateRows(x: Tensor, rows: readonly number[], fn: (sub: Tensor)
       x.copy_(fn(x));
       return;
     }
-    const index = torch.tensor(BigInt64Array.from(rows, (r) => BigInt(r)), { device: x.device });
+    const index = torch.tensor(
+      BigInt64Array.from(rows, (r) => BigInt(r)),
+      { device: x.device },
+    );
     torch.raw.index_copy_(x, 0, index, fn(x.indexSelect(0, index)));
   });
 }

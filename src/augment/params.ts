@@ -2,7 +2,13 @@
 // ViewParams (their per-view parameters, struct-of-arrays). Both are views of the general pipeline (pipeline.ts):
 // pipelineFromConfig builds the ops from the settings, and sampling or applying a ViewParams goes through them.
 
-import { resolvePipeline, samplePipeline, type AugmentPipeline, type AugmentStepConfig, type PipelineParams } from './pipeline.js';
+import {
+  resolvePipeline,
+  samplePipeline,
+  type AugmentPipeline,
+  type AugmentStepConfig,
+  type PipelineParams,
+} from './pipeline.js';
 export { blurKernelSize } from './ops/gaussian-blur.js';
 
 export interface AugmentConfig {
@@ -86,17 +92,26 @@ export interface ViewParams {
 
 /** The flat fields of the config pipeline's params (its six steps in configSteps' order). */
 export function toViewParams(p: PipelineParams): ViewParams {
-  const [crop, flip, jitter, gray, blur, sol] = p.steps as [typeof p.steps[0], ...typeof p.steps];
-  if (p.steps.length !== 6 || crop.width !== 4 || jitter!.width !== 9) throw new RangeError('toViewParams: not the parameters of the six-op config pipeline');
+  const [crop, flip, jitter, gray, blur, sol] = p.steps as [(typeof p.steps)[0], ...typeof p.steps];
+  if (p.steps.length !== 6 || crop.width !== 4 || jitter!.width !== 9)
+    throw new RangeError('toViewParams: not the parameters of the six-op config pipeline');
   const n = p.count;
   const col = (s: typeof crop, c: number): number[] => Array.from({ length: n }, (_, b) => s.values[b * s.width + c]!);
   const jitterOrder = new Uint8Array(n * 4);
   for (let b = 0; b < n; b++) jitterOrder.set(jitter!.values.subarray(b * 9 + 5, b * 9 + 9), b * 4);
   return {
-    count: n, crop: Float32Array.from(crop.values), flip: Uint8Array.from(flip!.values),
-    jitter: Uint8Array.from(col(jitter!, 0)), brightness: Float32Array.from(col(jitter!, 1)), contrast: Float32Array.from(col(jitter!, 2)),
-    saturation: Float32Array.from(col(jitter!, 3)), hue: Float32Array.from(col(jitter!, 4)), jitterOrder,
-    grayscale: Uint8Array.from(gray!.values), blurSigma: Float32Array.from(blur!.values), solarize: Uint8Array.from(sol!.values),
+    count: n,
+    crop: Float32Array.from(crop.values),
+    flip: Uint8Array.from(flip!.values),
+    jitter: Uint8Array.from(col(jitter!, 0)),
+    brightness: Float32Array.from(col(jitter!, 1)),
+    contrast: Float32Array.from(col(jitter!, 2)),
+    saturation: Float32Array.from(col(jitter!, 3)),
+    hue: Float32Array.from(col(jitter!, 4)),
+    jitterOrder,
+    grayscale: Uint8Array.from(gray!.values),
+    blurSigma: Float32Array.from(blur!.values),
+    solarize: Uint8Array.from(sol!.values),
   };
 }
 
@@ -108,10 +123,21 @@ export function fromViewParams(v: ViewParams): PipelineParams {
     jitter.set([v.jitter[b]!, v.brightness[b]!, v.contrast[b]!, v.saturation[b]!, v.hue[b]!], b * 9);
     jitter.set(v.jitterOrder.subarray(b * 4, b * 4 + 4), b * 9 + 5);
   }
-  const step = (width: number, values: ArrayLike<number>): PipelineParams['steps'][number] => ({ count: n, width, values: Float32Array.from(values) });
+  const step = (width: number, values: ArrayLike<number>): PipelineParams['steps'][number] => ({
+    count: n,
+    width,
+    values: Float32Array.from(values),
+  });
   return {
     count: n,
-    steps: [step(4, v.crop), step(1, v.flip), step(9, jitter), step(1, v.grayscale), step(1, v.blurSigma), step(1, v.solarize)],
+    steps: [
+      step(4, v.crop),
+      step(1, v.flip),
+      step(9, jitter),
+      step(1, v.grayscale),
+      step(1, v.blurSigma),
+      step(1, v.solarize),
+    ],
   };
 }
 
@@ -129,8 +155,13 @@ export function fromViewParams(v: ViewParams): PipelineParams {
  * @throws RangeError for settings out of range and sizes that are not positive integers.
  */
 export function sampleViewParams(
-  cfg: AugmentConfig, srcHeight: number, srcWidth: number,
-  seed: number, epoch: number, indices: ArrayLike<number>, view: number,
+  cfg: AugmentConfig,
+  srcHeight: number,
+  srcWidth: number,
+  seed: number,
+  epoch: number,
+  indices: ArrayLike<number>,
+  view: number,
 ): ViewParams {
   return toViewParams(samplePipeline(pipelineFromConfig(cfg), srcHeight, srcWidth, seed, epoch, indices, view));
 }

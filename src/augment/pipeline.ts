@@ -41,12 +41,17 @@ export interface PipelineParams {
  * @throws RangeError naming the entry (augment[i]) and the op's option.
  */
 export function parseAugmentSteps(value: unknown): AugmentStepConfig[] {
-  if (!Array.isArray(value)) throw new RangeError(`augment must be a list of { op, ...options }, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value))
+    throw new RangeError(`augment must be a list of { op, ...options }, got ${JSON.stringify(value)}`);
   return value.map((entry: unknown, i) => {
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new RangeError(`augment[${i}] must be an object { op, ...options }, got ${JSON.stringify(entry)}`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+      throw new RangeError(`augment[${i}] must be an object { op, ...options }, got ${JSON.stringify(entry)}`);
     const { op: name, ...given } = entry as Record<string, unknown>;
     const op = typeof name === 'string' && Object.hasOwn(AUGMENTATIONS, name) ? AUGMENTATIONS[name]! : null;
-    if (op === null) throw new RangeError(`augment[${i}].op must be one of ${Object.keys(AUGMENTATIONS).join('|')}, got ${JSON.stringify(name)}`);
+    if (op === null)
+      throw new RangeError(
+        `augment[${i}].op must be one of ${Object.keys(AUGMENTATIONS).join('|')}, got ${JSON.stringify(name)}`,
+      );
     try {
       return { op: op.name, ...resolveOptions(op, given) };
     } catch (e) {
@@ -56,11 +61,17 @@ export function parseAugmentSteps(value: unknown): AugmentStepConfig[] {
 }
 
 /** A pipeline for `channels`-channel images and `outputSize` views. Throws RangeError as parseAugmentSteps. */
-export function resolvePipeline(steps: readonly AugmentStepConfig[], outputSize: number, channels: 1 | 3): AugmentPipeline {
-  if (!Number.isInteger(outputSize) || outputSize < 1) throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
+export function resolvePipeline(
+  steps: readonly AugmentStepConfig[],
+  outputSize: number,
+  channels: 1 | 3,
+): AugmentPipeline {
+  if (!Number.isInteger(outputSize) || outputSize < 1)
+    throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
   const parsed = parseAugmentSteps(steps);
   return {
-    outputSize, channels,
+    outputSize,
+    channels,
     steps: parsed.map(({ op, ...options }) => ({ op: AUGMENTATIONS[op]!, options })),
   };
 }
@@ -76,8 +87,13 @@ export function pipelineSteps(p: AugmentPipeline): AugmentStepConfig[] {
  * @throws RangeError for a source size that is not positive integers, and as CounterRng for bad seeds or indices.
  */
 export function samplePipeline(
-  p: AugmentPipeline, srcHeight: number, srcWidth: number,
-  seed: number, epoch: number, indices: ArrayLike<number>, view: number,
+  p: AugmentPipeline,
+  srcHeight: number,
+  srcWidth: number,
+  seed: number,
+  epoch: number,
+  indices: ArrayLike<number>,
+  view: number,
 ): PipelineParams {
   if (!Number.isInteger(srcHeight) || srcHeight < 1 || !Number.isInteger(srcWidth) || srcWidth < 1) {
     throw new RangeError(`source size must be positive integers, got ${srcHeight}x${srcWidth}`);
@@ -86,7 +102,11 @@ export function samplePipeline(
   // Without a resizing op the images are resized whole before the first op (applyPipelineTensor).
   const resized = p.steps.some((s) => s.op.resizes === true);
   const [h0, w0] = resized ? [srcHeight, srcWidth] : [p.outputSize, p.outputSize];
-  const steps: StepParams[] = p.steps.map((s) => ({ count: n, width: s.op.columns.length, values: new Float32Array(n * s.op.columns.length) }));
+  const steps: StepParams[] = p.steps.map((s) => ({
+    count: n,
+    width: s.op.columns.length,
+    values: new Float32Array(n * s.op.columns.length),
+  }));
   for (let b = 0; b < n; b++) {
     const rng = new CounterRng(seed, epoch, indices[b]!, view);
     const ctx: SampleContext = { height: h0, width: w0, channels: p.channels, outputSize: p.outputSize };
@@ -100,7 +120,12 @@ export function samplePipeline(
 }
 
 /** Parameters that change nothing: every step at its op's identity. */
-export function identityPipelineParams(p: AugmentPipeline, count: number, srcHeight: number, srcWidth: number): PipelineParams {
+export function identityPipelineParams(
+  p: AugmentPipeline,
+  count: number,
+  srcHeight: number,
+  srcWidth: number,
+): PipelineParams {
   const ctx: SampleContext = { height: srcHeight, width: srcWidth, channels: p.channels, outputSize: p.outputSize };
   const steps = p.steps.map((s) => {
     const id = s.op.identity(ctx);

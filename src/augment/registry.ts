@@ -14,15 +14,21 @@ import { gaussianNoise } from './ops/gaussian-noise.js';
 import { rotation } from './ops/rotation.js';
 
 /** The ops by name. */
-export const AUGMENTATIONS: Readonly<Record<string, AugmentOp<object>>> = Object.freeze(Object.fromEntries(([
-  randomResizedCrop,
-  horizontalFlip,
-  colorJitter,
-  grayscale,
-  gaussianBlur,
-  solarize,
-  cutout,
-  sobel,
-  gaussianNoise,
-  rotation,
-] as AugmentOp<object>[]).map((op) => [op.name, op])));
+export const AUGMENTATIONS: Readonly<Record<string, AugmentOp<object>>> = Object.freeze(
+  Object.fromEntries(
+    (
+      [
+        randomResizedCrop,
+        horizontalFlip,
+        colorJitter,
+        grayscale,
+        gaussianBlur,
+        solarize,
+        cutout,
+        sobel,
+        gaussianNoise,
+        rotation,
+      ] as AugmentOp<object>[]
+    ).map((op) => [op.name, op]),
+  ),
+);

@@ -13,25 +13,35 @@ const TWO_POW_32 = 0x1_0000_0000;
  * A double holds only 53 bits, so the product is assembled from 16-bit halves whose partial sums stay exact.
  */
 export function mulhi32(a: number, b: number): number {
-  const aLo = a & 0xffff, aHi = a >>> 16;
-  const bLo = b & 0xffff, bHi = b >>> 16;
-  const cross1 = aHi * bLo, cross2 = aLo * bHi;
+  const aLo = a & 0xffff,
+    aHi = a >>> 16;
+  const bLo = b & 0xffff,
+    bHi = b >>> 16;
+  const cross1 = aHi * bLo,
+    cross2 = aLo * bHi;
   const mid = ((aLo * bLo) >>> 16) + (cross1 & 0xffff) + (cross2 & 0xffff);
   return (aHi * bHi + (cross1 >>> 16) + (cross2 >>> 16) + (mid >>> 16)) >>> 0;
 }
 
 /** Philox4x32 with 10 rounds, bit-compatible with Random123's `philox4x32_R(10, ctr, key)`. */
 export function philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array {
-  if (counter.length !== 4 || key.length !== 2) throw new RangeError('philox4x32 takes a 4-word counter and a 2-word key');
-  let c0 = counter[0]!, c1 = counter[1]!, c2 = counter[2]!, c3 = counter[3]!;
-  let k0 = key[0]!, k1 = key[1]!;
+  if (counter.length !== 4 || key.length !== 2)
+    throw new RangeError('philox4x32 takes a 4-word counter and a 2-word key');
+  let c0 = counter[0]!,
+    c1 = counter[1]!,
+    c2 = counter[2]!,
+    c3 = counter[3]!;
+  let k0 = key[0]!,
+    k1 = key[1]!;
   for (let round = 0; round < 10; round++) {
     if (round > 0) {
       k0 = (k0 + PHILOX_W0) >>> 0;
       k1 = (k1 + PHILOX_W1) >>> 0;
     }
-    const hi0 = mulhi32(PHILOX_M0, c0), lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
-    const hi1 = mulhi32(PHILOX_M1, c2), lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
+    const hi0 = mulhi32(PHILOX_M0, c0),
+      lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
+    const hi1 = mulhi32(PHILOX_M1, c2),
+      lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -41,7 +51,8 @@ export function philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array 
 }
 
 function checkWord(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v >= TWO_POW_32) throw new RangeError(`${name} must be an integer in [0, 2^32), got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v >= TWO_POW_32)
+    throw new RangeError(`${name} must be an integer in [0, 2^32), got ${v}`);
 }
 
 /**
@@ -60,7 +71,8 @@ export class CounterRng {
   private nextBlock = 0;
 
   constructor(seed: number, epoch: number, sampleIndex: number, view: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer in [0, 2^53), got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`seed must be an integer in [0, 2^53), got ${seed}`);
     checkWord('epoch', epoch);
     checkWord('sampleIndex', sampleIndex);
     checkWord('view', view);
@@ -96,7 +108,8 @@ export class CounterRng {
 
   /** Unbiased integer in [0, n) for 1 <= n <= 2^32, by rejecting the top 2^32 mod n words (usually one word). */
   below(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) throw new RangeError(`below(n) needs an integer n in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32)
+      throw new RangeError(`below(n) needs an integer n in [1, 2^32], got ${n}`);
     const limit = TWO_POW_32 - (TWO_POW_32 % n);
     let w = this.nextUint32();
     while (w >= limit) w = this.nextUint32();

@@ -37,23 +37,34 @@ function printRunSummary(dir: string): void {
   console.log(`model      ${c.arch} width ${c.width}, projection ${c.projLayers} layers -> ${c.projDim}`);
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
-  console.log(`training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`);
+  console.log(
+    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+  );
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
-  console.log(`device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`);
+  console.log(
+    `device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`,
+  );
   if (existsSync(runPaths(dir).checkpoint)) {
     // The header alone: a multi-gigabyte checkpoint is not read to print its step.
     const meta = readCheckpointMeta(runPaths(dir).checkpoint);
-    const where = meta.stepInEpoch === 0 && meta.step > 0 ? `end of epoch ${meta.epoch}` : `epoch ${meta.epoch + 1}, ${meta.stepInEpoch} steps into it`;
+    const where =
+      meta.stepInEpoch === 0 && meta.step > 0
+        ? `end of epoch ${meta.epoch}`
+        : `epoch ${meta.epoch + 1}, ${meta.stepInEpoch} steps into it`;
     console.log(`checkpoint step ${meta.step} (${where})`);
   } else {
     console.log('checkpoint none yet');
   }
   if (rows.length > 0) {
     const last = rows[rows.length - 1]!;
-    console.log(`loss       ${rows[0]!.loss.toFixed(4)} -> ${last.loss.toFixed(4)}  ${sparkline(rows.map((r) => r.loss))}`);
+    console.log(
+      `loss       ${rows[0]!.loss.toFixed(4)} -> ${last.loss.toFixed(4)}  ${sparkline(rows.map((r) => r.loss))}`,
+    );
     console.log(`contr. acc ${rows[0]!.contrastive_acc.toFixed(3)} -> ${last.contrastive_acc.toFixed(3)}`);
     const speeds = rows.map((r) => r.images_per_s);
-    console.log(`throughput ${(speeds.reduce((a, b) => a + b, 0) / speeds.length).toFixed(1)} img/s (mean of logged windows)`);
+    console.log(
+      `throughput ${(speeds.reduce((a, b) => a + b, 0) / speeds.length).toFixed(1)} img/s (mean of logged windows)`,
+    );
   }
 }
 
@@ -64,8 +75,16 @@ function printRunSummary(dir: string): void {
  * paper's ImageNet defaults the encoder still trailed its random initialisation after 200 steps.
  */
 const DEMO_SETTINGS = {
-  arch: 'resnet18', width: 0.25, epochs: 2, batchSize: 256, temperature: 0.2, lrScaling: 'sqrt', colorStrength: 0.5,
-  cropMinScale: 0.25, blur: false, logSteps: 10,
+  arch: 'resnet18',
+  width: 0.25,
+  epochs: 2,
+  batchSize: 256,
+  temperature: 0.2,
+  lrScaling: 'sqrt',
+  colorStrength: 0.5,
+  cropMinScale: 0.25,
+  blur: false,
+  logSteps: 10,
 } as const;
 
 /** Whether dir holds a run the demo made (its settings), which a rerun may replace. */
@@ -91,16 +110,21 @@ function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  addPretrainOptions(program.command('pretrain').description('pretrain an encoder with SimCLR on unlabelled images'))
-    .action(async (_opts, cmd: Command) => {
-      const { config, start } = configFromCommand(cmd);
-      const { result, interrupted } = await runPretrain(config, start);
-      if (result.stopped === 'nothing-to-do') console.log(result.message);
-      else console.log(`${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`);
-      if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
-    });
+  addPretrainOptions(
+    program.command('pretrain').description('pretrain an encoder with SimCLR on unlabelled images'),
+  ).action(async (_opts, cmd: Command) => {
+    const { config, start } = configFromCommand(cmd);
+    const { result, interrupted } = await runPretrain(config, start);
+    if (result.stopped === 'nothing-to-do') console.log(result.message);
+    else
+      console.log(
+        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
+      );
+    if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
+  });
 
-  program.command('augment')
+  program
+    .command('augment')
     .description('write a PNG grid of original images beside their two augmented views')
     .requiredOption('--data <spec>', 'dataset spec (as pretrain)')
     .requiredOption('--out <file.png>', 'output PNG')
@@ -109,20 +133,42 @@ function buildProgram(): Command {
     .option('--image-size <px>', 'folder: data decode size', b(A.imageSize))
     .option('--color-strength <s>', 'colour distortion strength', b(A.colorStrength), 1)
     .option('--no-blur', 'no Gaussian blur')
-    .action(async (o: { data: string; out: string; count: number; seed: number; imageSize?: number; colorStrength: number; blur: boolean }) => {
-      const { writeAugmentationGrid } = await import('../train/preview.js');
-      await writeAugmentationGrid({ data: o.data, out: o.out, count: o.count, seed: o.seed, colorStrength: o.colorStrength, blur: o.blur, ...(o.imageSize ? { imageSize: o.imageSize } : {}) });
-      console.log(`wrote ${o.out}`);
-    });
+    .action(
+      async (o: {
+        data: string;
+        out: string;
+        count: number;
+        seed: number;
+        imageSize?: number;
+        colorStrength: number;
+        blur: boolean;
+      }) => {
+        const { writeAugmentationGrid } = await import('../train/preview.js');
+        await writeAugmentationGrid({
+          data: o.data,
+          out: o.out,
+          count: o.count,
+          seed: o.seed,
+          colorStrength: o.colorStrength,
+          blur: o.blur,
+          ...(o.imageSize ? { imageSize: o.imageSize } : {}),
+        });
+        console.log(`wrote ${o.out}`);
+      },
+    );
 
-  program.command('info')
-    .description('summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)')
+  program
+    .command('info')
+    .description(
+      'summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)',
+    )
     .argument('[run]', 'run folder')
     .option('--env', 'libtorch, CPU, BLAS/oneDNN, threads, allocator and CUDA facts for a bug report')
     .option('--json', 'with --env: one JSON object')
     .action(async (dir: string | undefined, o: { env?: boolean; json?: boolean }) => {
       if (o.env) {
-        if (dir !== undefined) throw new UsageError('info: --env describes this machine, not a run: leave out the run folder');
+        if (dir !== undefined)
+          throw new UsageError('info: --env describes this machine, not a run: leave out the run folder');
         return printDoctor(o.json === true);
       }
       if (dir === undefined) throw new UsageError('info: give a run folder, or --env for the environment');
@@ -130,33 +176,55 @@ function buildProgram(): Command {
       printRunSummary(dir);
     });
 
-  program.command('doctor')
-    .description('the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA')
+  program
+    .command('doctor')
+    .description(
+      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA',
+    )
     .option('--json', 'one JSON object')
     .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
 
-  program.command('demo')
-    .description('the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one')
+  program
+    .command('demo')
+    .description(
+      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one',
+    )
     .option('--out <dir>', 'run folder', 'runs/demo')
-    .option('--max-steps <n>', 'stop early after this many steps of 256 images (default: two epochs)', b(COMMAND_BOUNDS.demo.maxSteps))
+    .option(
+      '--max-steps <n>',
+      'stop early after this many steps of 256 images (default: two epochs)',
+      b(COMMAND_BOUNDS.demo.maxSteps),
+    )
     .option('--data <spec>', 'dataset', 'fashion-mnist')
     .option('--device <dev>', DEVICE_HELP, 'auto')
     .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {
-      const config: PretrainConfig = resolveConfig({ ...DEMO_SETTINGS, data: o.data, out: o.out, device: o.device, ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}) });
+      const config: PretrainConfig = resolveConfig({
+        ...DEMO_SETTINGS,
+        data: o.data,
+        out: o.out,
+        device: o.device,
+        ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}),
+      });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
-      console.log(`simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`);
+      console.log(
+        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`,
+      );
       // A rerun replaces an earlier demo run in the same folder, and nothing else.
       const { result, interrupted } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
       if (interrupted) {
         // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
         // is theirs to continue (a rerun of the demo would start over in the same folder).
-        console.log(`stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`);
+        console.log(
+          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`,
+        );
         setCommandExitCode(EXIT_INTERRUPTED);
         return;
       }
       console.log(`trained ${result.steps} steps in ${result.wallSeconds.toFixed(0)} s\n`);
       printRunSummary(o.out);
-      console.log('\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...');
+      console.log(
+        '\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...',
+      );
       const { compareWithRandomInit } = await import('../eval/compare.js');
       const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);

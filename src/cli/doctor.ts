@@ -39,7 +39,9 @@ export function doctorReport(): DoctorReport {
     os: `${osType()} ${release()} (${process.arch})`,
     torch: torch.collectEnv(),
     augmentKernel: { loaded, error: loaded ? null : fusedKernelError() },
-    fashionMnist: existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) ? DEFAULT_FASHION_MNIST_DIR : null,
+    fashionMnist: existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'))
+      ? DEFAULT_FASHION_MNIST_DIR
+      : null,
   };
 }
 
@@ -54,14 +56,23 @@ export function formatDoctor(r: DoctorReport): string {
     ['aten kernels', `${t.cpu.capability} (ATEN_CPU_CAPABILITY can lower it)`],
     ['blas / lapack', `${t.blas} / ${t.lapack}${t.mkl ? `; ${t.mkl}` : ''}`],
     ['onednn', t.onednn ?? 'not built'],
-    ['parallel', `${t.parallelBackend}${t.openmp ? `, ${t.openmp}` : ''}; ${t.threads.intraOp} intra-op, ${t.threads.interOp} inter-op threads`],
+    [
+      'parallel',
+      `${t.parallelBackend}${t.openmp ? `, ${t.openmp}` : ''}; ${t.threads.intraOp} intra-op, ${t.threads.interOp} inter-op threads`,
+    ],
     ['allocator', t.allocator],
-    ['cuda', t.cuda.built
-      ? `built (CUDA ${t.cuda.runtime ?? '?'}, cuDNN ${t.cuda.cudnn ?? '?'}); ${t.cuda.deviceCount} device(s) visible`
-      : `not built into this libtorch (CPU only)${t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''}`],
+    [
+      'cuda',
+      t.cuda.built
+        ? `built (CUDA ${t.cuda.runtime ?? '?'}, cuDNN ${t.cuda.cudnn ?? '?'}); ${t.cuda.deviceCount} device(s) visible`
+        : `not built into this libtorch (CPU only)${t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''}`,
+    ],
     ...t.cuda.devices.map((d): [string, string] => ['', d]),
     ...t.loaded.map((path, i): [string, string] => [i === 0 ? 'loaded' : '', path]),
-    ['augment kernel', r.augmentKernel.loaded ? 'fused CPU kernel loaded' : `unavailable, tensor ops in use: ${r.augmentKernel.error}`],
+    [
+      'augment kernel',
+      r.augmentKernel.loaded ? 'fused CPU kernel loaded' : `unavailable, tensor ops in use: ${r.augmentKernel.error}`,
+    ],
     ['fashion-mnist', r.fashionMnist ?? `not at ${DEFAULT_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)`],
     ...Object.entries(t.variables).map(([k, v]): [string, string] => [k, v]),
   ];

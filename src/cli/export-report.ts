@@ -15,22 +15,30 @@ Formats:
 Inputs are float32 NCHW in [0, 1] without mean/std normalisation, as in training.`;
 
 export function registerExportReportCommands(program: Command): void {
-  program.command('export')
+  program
+    .command('export')
     .description("export a run's encoder (the features h) as safetensors for torchvision, or as ONNX")
     .requiredOption('--run <dir>', 'run folder')
     .option('--checkpoint <file>', 'checkpoint to export (default: RUN/checkpoints/last.safetensors)')
-    .addOption(new Option('--format <format>', 'safetensors or onnx').choices(['safetensors', 'onnx']).makeOptionMandatory())
+    .addOption(
+      new Option('--format <format>', 'safetensors or onnx').choices(['safetensors', 'onnx']).makeOptionMandatory(),
+    )
     .requiredOption('--out <file>', 'output file')
     .addHelpText('after', EXPORT_HELP)
     .action(async (o: { run: string; checkpoint?: string; format: 'safetensors' | 'onnx'; out: string }) => {
       const { exportRunEncoder } = await import('../eval/export.js');
       const r = exportRunEncoder(o);
       const e = r.encoder;
-      console.log(`wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`);
+      console.log(
+        `wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`,
+      );
     });
 
-  program.command('report')
-    .description('write an HTML report of a run (curves, evaluation results, augmented samples) and PNG charts beside it')
+  program
+    .command('report')
+    .description(
+      'write an HTML report of a run (curves, evaluation results, augmented samples) and PNG charts beside it',
+    )
     .argument('<run>', 'run folder')
     .option('--out <file.html>', 'HTML file (default: RUN/report.html); charts go beside it as <name>-<chart>.png')
     .action(async (dir: string, o: { out?: string }) => {

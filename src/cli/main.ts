@@ -9,14 +9,21 @@ import { watchedChild, watchParent } from './parent.js';
 import { dropOutputOnStreamErrors } from './stdio.js';
 import { AddonLoadError } from '../errors.js';
 
-const TCMALLOC_PATHS = ['/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4', '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4'];
+const TCMALLOC_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4',
+  '/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4',
+];
 
 function relaunchWithTcmalloc(): boolean {
   if (process.env.LD_PRELOAD || process.env.SIMCLR_ALLOCATOR === 'system') return false;
   const lib = TCMALLOC_PATHS.find((p) => existsSync(p));
   if (lib === undefined) return false;
   // The child watches this process through a pipe and stops when it dies, even by SIGKILL (./parent.ts).
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], watchedChild('inherit', { ...process.env, LD_PRELOAD: lib }));
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, ...process.argv.slice(1)],
+    watchedChild('inherit', { ...process.env, LD_PRELOAD: lib }),
+  );
   // SIGINT is forwarded, so that `kill -INT`, `timeout -s INT` or an IDE's stop button sent to this process alone
   // stop the run. A terminal's Ctrl-C reaches the child as well, directly: the child counts stop requests that come
   // within a second of the first as one (src/cli/pretrain.ts), so one Ctrl-C is still one graceful stop. SIGTERM and
@@ -34,7 +41,7 @@ function relaunchWithTcmalloc(): boolean {
 
 // Why a process may have been killed by a signal it did not ask for: a hint for the one line the wrapper prints.
 const SIGNAL_HINTS: Partial<Record<NodeJS.Signals, string>> = {
-  SIGKILL: ' (out of memory? `dmesg` names the OOM killer\'s victims)',
+  SIGKILL: " (out of memory? `dmesg` names the OOM killer's victims)",
   SIGSEGV: ' (a crash in native code: please report it with the output of `simclr doctor`)',
   SIGBUS: ' (a crash in native code, or a memory-mapped file that shrank)',
   SIGABRT: ' (libtorch or Node aborted: the lines above say why)',
@@ -56,10 +63,13 @@ async function loadCli(): Promise<typeof import('./commands.js') | null> {
     // src/torch/native.ts raises AddonLoadError for the addon itself; anything else (a module of ours failing to
     // load) is shown as it is.
     const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    const stale = e instanceof AddonLoadError && e.libtorchMismatch
-      ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that one moved?)'
-      : '';
-    process.stderr.write(`simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, \`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`);
+    const stale =
+      e instanceof AddonLoadError && e.libtorchMismatch
+        ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that one moved?)'
+        : '';
+    process.stderr.write(
+      `simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, \`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`,
+    );
     return null;
   }
 }

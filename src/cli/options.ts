@@ -47,7 +47,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new UsageError(`--config ${path}: cannot parse: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: expected a mapping of option names to values`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`--config ${path}: expected a mapping of option names to values`);
   return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [camel(k), v]));
 }
 

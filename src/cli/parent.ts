@@ -10,7 +10,10 @@ export const PARENT_FD_ENV = 'SIMCLR_PARENT_FD';
 const FD = 3;
 
 /** stdio and environment that make a spawned simclr process watch this one. */
-export function watchedChild(stdio: 'inherit' | ['ignore', 'pipe', 'pipe'], env: NodeJS.ProcessEnv): { stdio: StdioOptions; env: NodeJS.ProcessEnv } {
+export function watchedChild(
+  stdio: 'inherit' | ['ignore', 'pipe', 'pipe'],
+  env: NodeJS.ProcessEnv,
+): { stdio: StdioOptions; env: NodeJS.ProcessEnv } {
   const base = stdio === 'inherit' ? ['inherit', 'inherit', 'inherit'] : stdio;
   return { stdio: [...base, 'pipe'] as StdioOptions, env: { ...env, [PARENT_FD_ENV]: String(FD) } };
 }
@@ -57,6 +60,11 @@ export function watchParent(): void {
   if (fd === undefined) return;
   delete process.env[PARENT_FD_ENV];
   if (fd !== String(FD)) return;
-  const worker = new Worker(WATCHER, { eval: true, workerData: { fd: FD, kill: PARENT_GONE_KILL_S, gone: GONE }, stdout: false, stderr: false });
+  const worker = new Worker(WATCHER, {
+    eval: true,
+    workerData: { fd: FD, kill: PARENT_GONE_KILL_S, gone: GONE },
+    stdout: false,
+    stderr: false,
+  });
   worker.unref();
 }

@@ -23,7 +23,11 @@ export function addPretrainOptions(cmd: Command): Command {
  */
 export function configFromCommand(cmd: Command): { config: PretrainConfig; resume: boolean; start: RunStart } {
   const given = givenOptions(cmd);
-  const start = normalizeStart({ resume: given.resume === true || given.forceResume === true, overwrite: given.overwrite === true, forceResume: given.forceResume === true });
+  const start = normalizeStart({
+    resume: given.resume === true || given.forceResume === true,
+    overwrite: given.overwrite === true,
+    forceResume: given.forceResume === true,
+  });
   const resume = start.resume === true;
   delete given.resume;
   delete given.forceResume;
@@ -69,7 +73,12 @@ export const SAME_REQUEST_MS = 1000;
  * calls abort (a second Ctrl-C, for a user who will not wait for the step to finish) unless `graceful()` says it is
  * not the user's: the parent-death watcher's SIGTERM (src/cli/parent.ts) only ever asks for the graceful stop.
  */
-export function stopRequests(stop: () => void, abort: () => void, now: () => number = () => performance.now(), graceful: () => boolean = () => false): () => void {
+export function stopRequests(
+  stop: () => void,
+  abort: () => void,
+  now: () => number = () => performance.now(),
+  graceful: () => boolean = () => false,
+): () => void {
   let first: number | null = null;
   return () => {
     const t = now();
@@ -83,38 +92,75 @@ export function stopRequests(stop: () => void, abort: () => void, now: () => num
 }
 
 /** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and stops. */
-export async function runPretrain(config: PretrainConfig, start: boolean | RunStart, quiet = false): Promise<{ result: PretrainResult; interrupted: boolean }> {
+export async function runPretrain(
+  config: PretrainConfig,
+  start: boolean | RunStart,
+  quiet = false,
+): Promise<{ result: PretrainResult; interrupted: boolean }> {
   const tty = process.stderr.isTTY === true && !quiet;
   const bar = tty
-    ? new cliProgress.SingleBar({
-        format: 'pretrain |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | acc {acc} | lr {lr} | {ips} img/s | ETA {eta_formatted}',
-        stream: process.stderr, hideCursor: true, etaBuffer: 50,
-      }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          format:
+            'pretrain |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | acc {acc} | lr {lr} | {ips} img/s | ETA {eta_formatted}',
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   let started = false;
-  const run = pretrainInBackground(config, {
-    onStart: (i) => {
-      if (quiet) return;
-      const ranks = i.worldSize > 1 ? `, ${i.worldSize} ranks over ${i.backend}` : '';
-      const from = i.step > 0 ? `from step ${i.step} ` : '';
-      process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);
-      if (i.knn !== null) process.stderr.write(`kNN monitor every ${i.knn.every} epoch(s): memory bank ${i.knn.bank}, queries ${i.knn.queries} (held out)\n`);
+  const run = pretrainInBackground(
+    config,
+    {
+      onStart: (i) => {
+        if (quiet) return;
+        const ranks = i.worldSize > 1 ? `, ${i.worldSize} ranks over ${i.backend}` : '';
+        const from = i.step > 0 ? `from step ${i.step} ` : '';
+        process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);
+        if (i.knn !== null)
+          process.stderr.write(
+            `kNN monitor every ${i.knn.every} epoch(s): memory bank ${i.knn.bank}, queries ${i.knn.queries} (held out)\n`,
+          );
+      },
+      onProgress: (p) => {
+        if (!bar) return;
+        if (!started) {
+          bar.start(p.totalSteps, p.step - 1);
+          started = true;
+        }
+        bar.update(p.step, {
+          epoch: p.epoch,
+          loss: p.loss.toFixed(4),
+          acc: p.contrastiveAcc.toFixed(3),
+          lr: p.lr.toExponential(2),
+          ips: p.imagesPerSec.toFixed(1),
+        });
+      },
+      onLog: (row) => {
+        if (!tty && !quiet) process.stderr.write(`${formatRow(row)}\n`);
+      },
+      onWarning: (msg) => process.stderr.write(`${tty ? '\n' : ''}warning: ${msg}\n`),
     },
-    onProgress: (p) => {
-      if (!bar) return;
-      if (!started) { bar.start(p.totalSteps, p.step - 1); started = true; }
-      bar.update(p.step, { epoch: p.epoch, loss: p.loss.toFixed(4), acc: p.contrastiveAcc.toFixed(3), lr: p.lr.toExponential(2), ips: p.imagesPerSec.toFixed(1) });
+    start,
+  );
+  const stop = stopRequests(
+    () => {
+      process.stderr.write(
+        '\nstopping after this step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)...\n',
+      );
+      run.requestStop();
     },
-    onLog: (row) => { if (!tty && !quiet) process.stderr.write(`${formatRow(row)}\n`); },
-    onWarning: (msg) => process.stderr.write(`${tty ? '\n' : ''}warning: ${msg}\n`),
-  }, start);
-  const stop = stopRequests(() => {
-    process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again, a second or more from now, aborts)...\n');
-    run.requestStop();
-  }, () => {
-    process.stderr.write('\naborted: the step in progress was not checkpointed (an earlier checkpoint, if any, is kept)\n');
-    process.exit(EXIT_ABORTED);
-  }, undefined, parentGone);
+    () => {
+      process.stderr.write(
+        '\naborted: the step in progress was not checkpointed (an earlier checkpoint, if any, is kept)\n',
+      );
+      process.exit(EXIT_ABORTED);
+    },
+    undefined,
+    parentGone,
+  );
   // SIGHUP: a closed terminal or a dropped SSH session stops the run as SIGTERM does, with a checkpoint.
   for (const signal of STOP_SIGNALS) process.on(signal, stop);
   try {

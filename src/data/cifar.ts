@@ -45,7 +45,9 @@ async function openCifar(layout: CifarLayout, dir: string, split: 'train' | 'tes
   const paths = layout.files[split].map((f) => join(root, f));
   const record = layout.labelBytes + PIXELS;
   // Checked before reading: no more than the 60,000 images of the whole dataset.
-  const buffers = await Promise.all(paths.map((p) => readWholeFile(p, { what: 'a CIFAR batch', maxBytes: 60_000 * record })));
+  const buffers = await Promise.all(
+    paths.map((p) => readWholeFile(p, { what: 'a CIFAR batch', maxBytes: 60_000 * record })),
+  );
   let total = 0;
   buffers.forEach((b, k) => {
     if (b.length === 0 || b.length % record !== 0) {

@@ -10,8 +10,13 @@
 export const LUMA_WEIGHTS: readonly [r: number, g: number, b: number] = [0.299, 0.587, 0.114];
 
 /** The weights in 16-bit fixed point, round(w * 2^16): 19595, 38470, 7471, summing to exactly 2^16. */
-const FIXED: readonly [number, number, number] = LUMA_WEIGHTS.map((w) => Math.round(w * 65536)) as [number, number, number];
-if (FIXED[0] + FIXED[1] + FIXED[2] !== 65536) throw new Error(`luma weights ${LUMA_WEIGHTS.join(', ')} do not sum to 1 in 16-bit fixed point`);
+const FIXED: readonly [number, number, number] = LUMA_WEIGHTS.map((w) => Math.round(w * 65536)) as [
+  number,
+  number,
+  number,
+];
+if (FIXED[0] + FIXED[1] + FIXED[2] !== 65536)
+  throw new Error(`luma weights ${LUMA_WEIGHTS.join(', ')} do not sum to 1 in 16-bit fixed point`);
 
 /**
  * The uint8 gray of one uint8 RGB pixel, as PIL computes it for convert('L') (and so torchvision on PIL images):
@@ -28,7 +33,8 @@ export function lumaByte(r: number, g: number, b: number): number {
  */
 export function rgbToGray(rgb: Uint8Array, count: number, channels = 3): Uint8Array {
   if (channels < 3) throw new RangeError(`rgbToGray: needs at least 3 channels per pixel, got ${channels}`);
-  if (rgb.length < count * channels) throw new RangeError(`rgbToGray: ${rgb.length} bytes for ${count} pixels of ${channels} channels`);
+  if (rgb.length < count * channels)
+    throw new RangeError(`rgbToGray: ${rgb.length} bytes for ${count} pixels of ${channels} channels`);
   const out = new Uint8Array(count);
   for (let p = 0, i = 0; p < count; p++, i += channels) out[p] = lumaByte(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!);
   return out;

@@ -94,7 +94,9 @@ export class MemoryDataset implements ImageDataset {
     if (info.paths) this.paths = info.paths;
     this.bytesPerSample = sampleSize(info);
     if (pixels.length % this.bytesPerSample !== 0) {
-      throw new DataError(`${info.name}: ${pixels.length} pixel bytes is not a whole number of ${this.bytesPerSample}-byte images`);
+      throw new DataError(
+        `${info.name}: ${pixels.length} pixel bytes is not a whole number of ${this.bytesPerSample}-byte images`,
+      );
     }
     this.length = pixels.length / this.bytesPerSample;
     if (this.labels && this.labels.length !== this.length) {
@@ -190,7 +192,10 @@ export class FileDataset implements ImageDataset {
     let done = 0;
     while (done < want) {
       const n = readSync(fd, dst, done, want - done, this.file.offset + first * this.bytesPerSample + done);
-      if (n === 0) throw new DataError(`${this.file.path}: file ended early while reading sample ${first + Math.floor(done / this.bytesPerSample)}`);
+      if (n === 0)
+        throw new DataError(
+          `${this.file.path}: file ended early while reading sample ${first + Math.floor(done / this.bytesPerSample)}`,
+        );
       done += n;
     }
   }
@@ -218,12 +223,17 @@ export class ConcatDataset implements ImageDataset {
   private readonly starts: number[];
   private readonly bytesPerSample: number;
 
-  constructor(readonly name: string, private readonly parts: readonly ImageDataset[]) {
+  constructor(
+    readonly name: string,
+    private readonly parts: readonly ImageDataset[],
+  ) {
     if (parts.length === 0) throw new Error(`${name}: nothing to concatenate`);
     const first = parts[0]!;
     for (const p of parts) {
       if (p.channels !== first.channels || p.height !== first.height || p.width !== first.width) {
-        throw new DataError(`${name}: cannot concatenate ${p.name} (${p.channels}x${p.height}x${p.width}) with ${first.name} (${first.channels}x${first.height}x${first.width})`);
+        throw new DataError(
+          `${name}: cannot concatenate ${p.name} (${p.channels}x${p.height}x${p.width}) with ${first.name} (${first.channels}x${first.height}x${first.width})`,
+        );
       }
     }
     this.channels = first.channels;
@@ -269,7 +279,9 @@ export class ConcatDataset implements ImageDataset {
       if (idx.length === 0) return;
       const buf = new Uint8Array(idx.length * s);
       p.readBatch(idx, buf);
-      slot[k]!.forEach((i, j) => out.set(buf.subarray(j * s, (j + 1) * s), i * s));
+      slot[k]!.forEach((i, j) => {
+        out.set(buf.subarray(j * s, (j + 1) * s), i * s);
+      });
     });
   }
 

@@ -39,7 +39,8 @@ export function dataRoot(dir: string, archiveFolder: string): string {
 
 // Data-file errors: "missing file: PATH" as before, other problems as the check words them.
 function dataError(path: string): MakeError {
-  return (message, cause) => new DataError((cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? `missing file: ${path}` : message);
+  return (message, cause) =>
+    new DataError((cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? `missing file: ${path}` : message);
 }
 
 /** Checks `path` is a regular file of a plausible size for `expect` (see openChecked); throws DataError naming it. */
@@ -53,7 +54,10 @@ export async function readWholeFile(path: string, expect: FileExpectation = { wh
 }
 
 /** Opens a checked data file (see requireFile) for positional reads; the caller closes `fd`. */
-export function openForReading(path: string, expect: FileExpectation = { what: 'a data file' }): { fd: number; size: number } {
+export function openForReading(
+  path: string,
+  expect: FileExpectation = { what: 'a data file' },
+): { fd: number; size: number } {
   return openChecked(path, expect, dataError(path));
 }
 
@@ -61,5 +65,8 @@ export function openForReading(path: string, expect: FileExpectation = { what: '
 export async function readNameList(path: string): Promise<string[] | undefined> {
   if (!isFile(path)) return undefined;
   const text = (await readWholeFile(path, { what: 'a class-name list', maxBytes: 1 << 20 })).toString('utf8');
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }

@@ -22,8 +22,18 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync,
-  type Dirent, type Stats,
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  type Dirent,
+  type Stats,
 } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -61,7 +71,13 @@ export interface FolderOptions {
 }
 
 /** Why an entry was left out, the key of the summary warning's counts. */
-export type SkipKind = 'permission denied' | 'not an image' | 'not a regular file' | 'broken link' | 'duplicate' | 'read error';
+export type SkipKind =
+  | 'permission denied'
+  | 'not an image'
+  | 'not a regular file'
+  | 'broken link'
+  | 'duplicate'
+  | 'read error';
 
 export interface SkippedImage {
   /** The entry's path (a name that is not UTF-8 shows U+FFFD where its bytes do not decode). */
@@ -253,11 +269,13 @@ function newWalk(root: string): WalkState {
 function errorKind(e: unknown, isLink: boolean): { kind: SkipKind; reason: string } {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return { kind: 'permission denied', reason: 'permission denied' };
-  if (isLink && (code === 'ENOENT' || code === 'ELOOP')) return { kind: 'broken link', reason: code === 'ELOOP' ? 'a link loop' : 'a link to nothing' };
+  if (isLink && (code === 'ENOENT' || code === 'ELOOP'))
+    return { kind: 'broken link', reason: code === 'ELOOP' ? 'a link loop' : 'a link to nothing' };
   return { kind: 'read error', reason: `${code ?? 'error'}: ${((e as Error).message ?? String(e)).split('\n')[0]}` };
 }
 
-const byCodeUnit = (a: Entry, b: Entry): number => (a.text < b.text ? -1 : a.text > b.text ? 1 : Buffer.compare(a.rel, b.rel));
+const byCodeUnit = (a: Entry, b: Entry): number =>
+  a.text < b.text ? -1 : a.text > b.text ? 1 : Buffer.compare(a.rel, b.rel);
 
 /**
  * The visible sub-folders and image files of one folder, sorted by name (code units), links resolved. Entries
@@ -272,7 +290,11 @@ function scan(state: WalkState, rel: Buffer | null, viaLink: boolean): { dirs: E
     entries = readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
   } catch (e) {
     const { kind, reason } = errorKind(e, false);
-    state.skipped.push({ path: rel === null ? state.root : display(state, rel), kind, reason: `cannot list the folder: ${reason}` });
+    state.skipped.push({
+      path: rel === null ? state.root : display(state, rel),
+      kind,
+      reason: `cannot list the folder: ${reason}`,
+    });
     return { dirs, images };
   }
   for (const e of entries) {
@@ -295,7 +317,8 @@ function scan(state: WalkState, rel: Buffer | null, viaLink: boolean): { dirs: E
     const entry: Entry = { text, rel: entryRel, st, viaLink: viaLink || isLink };
     if (st.isDirectory()) dirs.push(entry);
     else if (image && st.isFile()) images.push(entry);
-    else if (image) state.skipped.push({ path: display(state, entryRel), kind: 'not a regular file', reason: 'not a regular file' });
+    else if (image)
+      state.skipped.push({ path: display(state, entryRel), kind: 'not a regular file', reason: 'not a regular file' });
   }
   return { dirs: dirs.sort(byCodeUnit), images: images.sort(byCodeUnit) };
 }
@@ -311,7 +334,11 @@ function walk(state: WalkState, start: Entry, out: Entry[]): void {
     const dir = stack.pop()!;
     if (dir !== start) {
       if (state.visited.has(identity(dir.st))) {
-        state.skipped.push({ path: display(state, dir.rel), kind: 'duplicate', reason: 'a folder already listed (through a link)' });
+        state.skipped.push({
+          path: display(state, dir.rel),
+          kind: 'duplicate',
+          reason: 'a folder already listed (through a link)',
+        });
         continue;
       }
       state.visited.add(identity(dir.st));
@@ -326,7 +353,10 @@ function walk(state: WalkState, start: Entry, out: Entry[]): void {
  * Keeps one entry per file (dev:ino): the first reached without a link if any, else the first; the others are
  * skipped as duplicates. Order is kept.
  */
-function dedupeFiles(state: WalkState, found: readonly { entry: Entry; label: number }[]): { entry: Entry; label: number }[] {
+function dedupeFiles(
+  state: WalkState,
+  found: readonly { entry: Entry; label: number }[],
+): { entry: Entry; label: number }[] {
   const chosen = new Map<string, number>();
   found.forEach(({ entry }, i) => {
     const key = identity(entry.st);
@@ -335,7 +365,12 @@ function dedupeFiles(state: WalkState, found: readonly { entry: Entry; label: nu
   });
   const kept = new Set(chosen.values());
   found.forEach(({ entry }, i) => {
-    if (!kept.has(i)) state.skipped.push({ path: display(state, entry.rel), kind: 'duplicate', reason: 'a file already listed (through a link)' });
+    if (!kept.has(i))
+      state.skipped.push({
+        path: display(state, entry.rel),
+        kind: 'duplicate',
+        reason: 'a file already listed (through a link)',
+      });
   });
   return found.filter((_, i) => kept.has(i));
 }
@@ -355,7 +390,11 @@ function topLevel(state: WalkState, exclude: readonly string[]): { classDirs: En
   const claimed = new Set<Entry>();
   for (const d of [...candidates.filter((c) => !c.viaLink), ...candidates.filter((c) => c.viaLink)]) {
     if (state.visited.has(identity(d.st))) {
-      state.skipped.push({ path: display(state, d.rel), kind: 'duplicate', reason: 'a folder already listed (through a link)' });
+      state.skipped.push({
+        path: display(state, d.rel),
+        kind: 'duplicate',
+        reason: 'a folder already listed (through a link)',
+      });
       continue;
     }
     state.visited.add(identity(d.st));
@@ -379,17 +418,25 @@ function listSources(
   const top = topLevel(state, exclude);
   const source = (e: Entry, label: number): Source => [relPath(e.rel), e.st.size, e.st.mtimeMs, label];
   if (top.classDirs.length === 0) {
-    const images = dedupeFiles(state, top.images.map((entry) => ({ entry, label: -1 })));
+    const images = dedupeFiles(
+      state,
+      top.images.map((entry) => ({ entry, label: -1 })),
+    );
     return { classNames: null, sources: images.map(({ entry }) => source(entry, -1)), walkSkipped: state.skipped };
   }
   if (top.images.length > 0) {
-    warn(`ignored ${top.images.length} image${top.images.length === 1 ? '' : 's'} directly in ${root}: it has class sub-folders, so only images inside them are used`);
+    warn(
+      `ignored ${top.images.length} image${top.images.length === 1 ? '' : 's'} directly in ${root}: it has class sub-folders, so only images inside them are used`,
+    );
   }
   const classNames = fixedClasses ? [...fixedClasses] : top.classDirs.map((d) => d.text);
   const found: { entry: Entry; label: number }[] = [];
   for (const d of top.classDirs) {
     const label = classNames.indexOf(d.text);
-    if (label < 0) throw new DataError(`class folder ${join(root, d.text)} is not one of the training classes (${classNames.join(', ')})`);
+    if (label < 0)
+      throw new DataError(
+        `class folder ${join(root, d.text)} is not one of the training classes (${classNames.join(', ')})`,
+      );
     const images: Entry[] = [];
     walk(state, d, images);
     for (const entry of images) found.push({ entry, label });
@@ -400,7 +447,10 @@ function listSources(
 
 /** Why an image was not decoded, with the kind the summary counts. */
 class DecodeFailure extends Error {
-  constructor(readonly kind: SkipKind, reason: string) {
+  constructor(
+    readonly kind: SkipKind,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -445,7 +495,10 @@ async function decodeImage(path: Buffer, size: number, channels: number): Promis
   }
   // The byte count also rules out 16-bit output.
   if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
-    throw new DecodeFailure('not an image', `decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected ${size}x${size}x3 uint8`);
+    throw new DecodeFailure(
+      'not an image',
+      `decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected ${size}x${size}x3 uint8`,
+    );
   }
   const plane = size * size;
   if (channels === 1) return rgbToGray(data, plane);
@@ -573,12 +626,17 @@ export async function openImageFolder(rootDir: string, opts: FolderOptions): Pro
   const unusable = walkSkipped.find((s) => s.kind !== 'duplicate');
   if (strict && unusable) throw new DataError(`unreadable image ${unusable.path}: ${unusable.reason}`);
   if (sources.length === 0) {
-    throw new DataError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) found in ${root}${walkSkipped.length > 0 ? `; ${skipSummary(walkSkipped)}` : ''}`);
+    throw new DataError(
+      `no images (${[...IMAGE_EXTENSIONS].join(' ')}) found in ${root}${walkSkipped.length > 0 ? `; ${skipSummary(walkSkipped)}` : ''}`,
+    );
   }
 
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir(root));
   prepareCacheDir(cacheDir);
-  const key = createHash('sha256').update(JSON.stringify([root, exclude])).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(JSON.stringify([root, exclude]))
+    .digest('hex')
+    .slice(0, 12);
   const stem = join(cacheDir, `${basename(root) || 'root'}-${size}px-${channels}ch-${key}`);
   const dataPath = `${stem}.u8`;
   const sidecarPath = `${stem}.json`;
@@ -614,7 +672,16 @@ export async function openImageFolder(rootDir: string, opts: FolderOptions): Pro
     // Remove the old sidecar first: it must never describe a data file it was not written for.
     await rm(sidecarPath, { force: true });
     ({ kept, skipped: decodeSkipped } = await buildCache(root, sources, size, channels, strict, dataPath));
-    const sidecar: Sidecar = { format: CACHE_FORMAT, root, imageSize: size, channels, classNames, sources, kept, skipped: decodeSkipped };
+    const sidecar: Sidecar = {
+      format: CACHE_FORMAT,
+      root,
+      imageSize: size,
+      channels,
+      classNames,
+      sources,
+      kept,
+      skipped: decodeSkipped,
+    };
     const tmp = await createTemp(sidecarPath);
     try {
       await tmp.fh.writeFile(JSON.stringify(sidecar));
@@ -623,7 +690,10 @@ export async function openImageFolder(rootDir: string, opts: FolderOptions): Pro
     }
     await rename(tmp.path, sidecarPath);
     const written = openCacheFile(dataPath);
-    if (!('fd' in written)) throw new DataError(`cache file ${dataPath} changed under this process: ${'refused' in written ? written.refused : 'gone'}`);
+    if (!('fd' in written))
+      throw new DataError(
+        `cache file ${dataPath} changed under this process: ${'refused' in written ? written.refused : 'gone'}`,
+      );
     fd = written.fd;
   }
   const skipped = [...walkSkipped, ...decodeSkipped];

@@ -15,8 +15,16 @@ const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
 
 export const FASHION_MNIST_CLASSES: readonly string[] = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 export const MNIST_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -31,7 +39,9 @@ export function parseIdx(buf: Uint8Array, expectedMagic: number, path: string): 
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
-    throw new DataError(`${path}: bad IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')}`);
+    throw new DataError(
+      `${path}: bad IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')}`,
+    );
   }
   const ndims = magic & 0xff;
   const headerBytes = 4 + 4 * ndims;
@@ -44,7 +54,9 @@ export function parseIdx(buf: Uint8Array, expectedMagic: number, path: string): 
     count *= d;
   }
   if (buf.length - headerBytes !== count) {
-    throw new DataError(`${path}: IDX payload is ${buf.length - headerBytes} bytes, header [${dims.join(', ')}] says ${count}`);
+    throw new DataError(
+      `${path}: IDX payload is ${buf.length - headerBytes} bytes, header [${dims.join(', ')}] says ${count}`,
+    );
   }
   return { dims, data: buf.subarray(headerBytes) };
 }
@@ -54,7 +66,7 @@ function locate(dir: string, kind: 'images' | 'labels', prefix: 'train' | 't10k'
   const suffix = kind === 'images' ? 'idx3-ubyte' : 'idx1-ubyte';
   const names = [`${prefix}-${kind}-${suffix}`, `${prefix}-${kind}.${suffix}`];
   for (const n of names) {
-    for (const candidate of [join(dir, n + '.gz'), join(dir, n)]) {
+    for (const candidate of [join(dir, `${n}.gz`), join(dir, n)]) {
       if (isFile(candidate)) return candidate;
     }
   }
@@ -101,7 +113,15 @@ export async function openIdx(dir: string, opts: IdxOptions): Promise<MemoryData
     lab[i] = v;
   }
   return new MemoryDataset(
-    { name: `${opts.family}/${opts.split}`, channels: 1, height, width, numClasses, classNames: opts.classNames, labels: lab },
+    {
+      name: `${opts.family}/${opts.split}`,
+      channels: 1,
+      height,
+      width,
+      numClasses,
+      classNames: opts.classNames,
+      labels: lab,
+    },
     images.data,
   );
 }

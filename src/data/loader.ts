@@ -55,7 +55,8 @@ function shuffleInPlace(a: Uint32Array, rng: SplitMix32): void {
 }
 
 function checkCount(what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`${what} must be an integer in [0, 2^32), got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new RangeError(`${what} must be an integer in [0, 2^32), got ${n}`);
 }
 
 /** The sample order for one epoch: a Fisher-Yates shuffle of 0..n-1 determined by (seed, epoch). */
@@ -71,8 +72,13 @@ export function epochPermutation(n: number, seed: number, epoch: number): Uint32
  * Consecutive slices of `perm` of `batchSize` indices; the final short batch
  * is yielded unless `dropLast`. Slices are views into `perm`, not copies.
  */
-export function* batchIndices(perm: Uint32Array, batchSize: number, dropLast: boolean): Generator<Uint32Array, void, undefined> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+export function* batchIndices(
+  perm: Uint32Array,
+  batchSize: number,
+  dropLast: boolean,
+): Generator<Uint32Array, void, undefined> {
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   for (let start = 0; start < perm.length; start += batchSize) {
     const end = Math.min(start + batchSize, perm.length);
     if (dropLast && end - start < batchSize) return;
@@ -92,7 +98,10 @@ export function classBalancedSubset(labels: Int32Array, fraction: number, seed: 
     const c = labels[i]!;
     if (c < 0) continue;
     let members = byClass.get(c);
-    if (!members) byClass.set(c, (members = []));
+    if (!members) {
+      members = [];
+      byClass.set(c, members);
+    }
     members.push(i);
   }
   const chosen: number[] = [];

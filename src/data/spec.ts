@@ -107,7 +107,8 @@ async function openFolderSplit(dir: string, split: 'train' | 'test', opts: OpenO
   let exclude = trainExclude;
   let classNames: string[] | undefined;
   if (split === 'test') {
-    if (!testName) throw new DataError(`no test split: neither ${join(dir, 'test')} nor ${join(dir, 'val')} is a directory`);
+    if (!testName)
+      throw new DataError(`no test split: neither ${join(dir, 'test')} nor ${join(dir, 'val')} is a directory`);
     root = join(dir, testName);
     exclude = [];
     const trainClasses = listClassFolders(trainRoot, trainExclude);
@@ -129,7 +130,11 @@ async function openParsed(s: DataSpec, opts: OpenOptions): Promise<ImageDataset>
   const split = s.split ?? opts.split;
   switch (s.kind) {
     case 'fashion-mnist':
-      return openIdx(s.dir, { family: 'fashion-mnist', split: labelledSplit(s.kind, split), classNames: FASHION_MNIST_CLASSES });
+      return openIdx(s.dir, {
+        family: 'fashion-mnist',
+        split: labelledSplit(s.kind, split),
+        classNames: FASHION_MNIST_CLASSES,
+      });
     case 'mnist':
       return openIdx(s.dir, { family: 'mnist', split: labelledSplit(s.kind, split), classNames: MNIST_CLASSES });
     case 'cifar10':

@@ -36,7 +36,10 @@ export function transposeStlImage(record: Uint8Array, out: Uint8Array): void {
       for (let y = 0; y < SIDE; y += 4) {
         // Word k holds rows y..y+3 of column x+k (byte j = row y+j).
         const at = base + (x * SIDE + y) / 4;
-        const w0 = src[at]!, w1 = src[at + rowWords]!, w2 = src[at + 2 * rowWords]!, w3 = src[at + 3 * rowWords]!;
+        const w0 = src[at]!,
+          w1 = src[at + rowWords]!,
+          w2 = src[at + 2 * rowWords]!,
+          w3 = src[at + 3 * rowWords]!;
         const t0 = (w0 & 0x00ff00ff) | ((w1 & 0x00ff00ff) << 8);
         const t1 = ((w0 >>> 8) & 0x00ff00ff) | (w1 & 0xff00ff00);
         const t2 = (w2 & 0x00ff00ff) | ((w3 & 0x00ff00ff) << 8);
@@ -76,7 +79,8 @@ async function openPart(
     labels = new Int32Array(raw.length);
     for (let i = 0; i < raw.length; i++) {
       const v = raw[i]!;
-      if (v < 1 || v > NUM_CLASSES) throw new DataError(`${labelsPath}: label ${v} at index ${i} is outside 1..${NUM_CLASSES}`);
+      if (v < 1 || v > NUM_CLASSES)
+        throw new DataError(`${labelsPath}: label ${v} at index ${i} is outside 1..${NUM_CLASSES}`);
       labels[i] = v - 1;
     }
   }
@@ -87,7 +91,9 @@ async function openPart(
     }
     const length = size / IMAGE_BYTES;
     if (labels && labels.length !== length) {
-      throw new DataError(`${join(root, `${part}_y.bin`)}: ${labels.length} labels but ${imagesPath} has ${length} images`);
+      throw new DataError(
+        `${join(root, `${part}_y.bin`)}: ${labels.length} labels but ${imagesPath} has ${length} images`,
+      );
     }
     return new FileDataset(
       {

@@ -16,7 +16,11 @@ export class BatchUploader {
    *   the caller must by then have waited for the device to finish the copy out of it. pretrain() uploads batch k+1
    *   while step k computes, and has waited for step k-1 (whose batch used the other slot) before: two slots do.
    */
-  constructor(readonly shape: readonly number[], readonly device: string, slots = 2) {
+  constructor(
+    readonly shape: readonly number[],
+    readonly device: string,
+    slots = 2,
+  ) {
     if (device !== 'cpu') {
       for (let i = 0; i < slots; i++) this.slots.push(torch.empty(shape, { dtype: 'uint8', pinMemory: true }).keep());
     }
@@ -28,7 +32,8 @@ export class BatchUploader {
    */
   upload(bytes: Uint8Array): Tensor {
     const expected = this.shape.reduce((a, b) => a * b, 1);
-    if (bytes.length !== expected) throw new RangeError(`BatchUploader: ${bytes.length} bytes for a [${this.shape.join(', ')}] batch (${expected})`);
+    if (bytes.length !== expected)
+      throw new RangeError(`BatchUploader: ${bytes.length} bytes for a [${this.shape.join(', ')}] batch (${expected})`);
     if (this.device === 'cpu') return torch.tensor(bytes, { shape: [...this.shape] });
     const slot = this.slots[this.next]!;
     this.next = (this.next + 1) % this.slots.length;

@@ -36,7 +36,11 @@ export class DistributedContext {
    * @param device where this rank computes ('cpu' or 'cuda:LOCAL_RANK'): host values sent through the group (metrics,
    *   stop flags) are put there, since an NCCL group only moves CUDA tensors.
    */
-  constructor(readonly group: torch.distributed.ProcessGroup, readonly env: DistEnv, readonly device = 'cpu') {}
+  constructor(
+    readonly group: torch.distributed.ProcessGroup,
+    readonly env: DistEnv,
+    readonly device = 'cpu',
+  ) {}
 
   /** Joins the group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; null when WORLD_SIZE is unset. */
   /** @param opts.device this rank's device: a CUDA device gets an NCCL group bound to it, the CPU a Gloo group. */
@@ -72,23 +76,32 @@ export class DistributedContext {
     if (this.reducer !== null) throw new Error('DistributedContext.prepare: called twice');
     const params = model.parameters().filter((p) => p.requiresGrad);
     const buffers = model.buffers();
-    guardCollective('broadcasting the initial parameters', () => this.group.broadcast([...model.parameters(), ...buffers], 0));
+    guardCollective('broadcasting the initial parameters', () =>
+      this.group.broadcast([...model.parameters(), ...buffers], 0),
+    );
     if (opts.syncBn ?? true) convertSyncBatchNorm(model, this.group);
     else this.syncedBuffers = buffers;
     this.overlap = opts.overlap ?? true;
-    this.reducer = new torch.distributed.GradReducer(this.group, params, opts.bucketBytes !== undefined ? { bucketBytes: opts.bucketBytes } : {});
+    this.reducer = new torch.distributed.GradReducer(
+      this.group,
+      params,
+      opts.bucketBytes !== undefined ? { bucketBytes: opts.bucketBytes } : {},
+    );
   }
 
   /** Per-rank BatchNorm: rank 0's running statistics replace the others' (as DDP's broadcast_buffers), so ranks stay equal. */
   beforeForward(): void {
-    if (this.syncedBuffers.length > 0) guardCollective('syncing buffers', () => this.group.broadcast(this.syncedBuffers, 0));
+    if (this.syncedBuffers.length > 0)
+      guardCollective('syncing buffers', () => this.group.broadcast(this.syncedBuffers, 0));
   }
 
   /** z1, z2 [n, D] of every rank concatenated in rank order (differentiable), for negatives from the global batch. */
   gatherPairs(z1: Tensor, z2: Tensor): GatheredPairs {
     const d = z1.shape[1]!;
     return torch.scope(() => {
-      const both = guardCollective('gathering projections', () => torch.distributed.allGatherCat(torch.cat([z1, z2], 1), this.group));
+      const both = guardCollective('gathering projections', () =>
+        torch.distributed.allGatherCat(torch.cat([z1, z2], 1), this.group),
+      );
       return { z1All: both.narrow(1, 0, d), z2All: both.narrow(1, d, d), rankOffset: this.rank * z1.shape[0]! };
     });
   }

@@ -16,7 +16,8 @@ export const DEFAULT_TIMEOUT_S = 60;
  */
 export const MIN_RENDEZVOUS_TIMEOUT_S = 300;
 
-const HINT = 'another rank exited or stopped responding (its own output says why), or the ranks ran different code; SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
+const HINT =
+  'another rank exited or stopped responding (its own output says why), or the ranks ran different code; SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
 
 /**
  * Runs fn; a collective failure from the binding (its message names the failing rank) becomes a DistributedError
@@ -46,7 +47,9 @@ function intVar(env: NodeJS.ProcessEnv, name: string, min: number): number {
   const raw = env[name];
   const n = Number(raw);
   if (raw === undefined || raw.trim() === '' || !Number.isInteger(n) || n < min) {
-    throw new DistributedError(`${name} must be an integer >= ${min}, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+    throw new DistributedError(
+      `${name} must be an integer >= ${min}, got ${raw === undefined ? 'nothing' : `'${raw}'`}`,
+    );
   }
   return n;
 }
@@ -56,7 +59,8 @@ export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SIMCLR_DIST_TIMEOUT;
   if (raw === undefined || raw === '') return DEFAULT_TIMEOUT_S * 1000;
   const s = Number(raw);
-  if (!Number.isFinite(s) || s <= 0) throw new DistributedError(`SIMCLR_DIST_TIMEOUT must be a positive number of seconds, got '${raw}'`);
+  if (!Number.isFinite(s) || s <= 0)
+    throw new DistributedError(`SIMCLR_DIST_TIMEOUT must be a positive number of seconds, got '${raw}'`);
   return Math.max(1, Math.round(s * 1000));
 }
 
@@ -107,7 +111,8 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
       const port = Number(url.port);
       if (!Number.isInteger(port) || port < 1) throw new DistributedError(`init method ${initMethod} needs a port`);
       store = torch.distributed.Store.tcp({ host, port, isServer: rank === 0, worldSize, timeoutMs: rendezvousMs });
-      if (hostname === undefined && process.env.GLOO_SOCKET_IFNAME === undefined && LOOPBACK.has(host)) hostname = '127.0.0.1';
+      if (hostname === undefined && process.env.GLOO_SOCKET_IFNAME === undefined && LOOPBACK.has(host))
+        hostname = '127.0.0.1';
     } else if (initMethod.startsWith('file://')) {
       store = torch.distributed.Store.file(new URL(initMethod).pathname, worldSize, rendezvousMs);
     } else {
@@ -115,20 +120,29 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
     }
   } catch (e) {
     if (e instanceof DistributedError) throw e;
-    throw new DistributedError(`rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`);
+    throw new DistributedError(
+      `rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`,
+    );
   }
   const backend = opts.backend ?? 'gloo';
   try {
     if (backend === 'nccl') {
-      return new torch.distributed.ProcessGroup(store, rank, worldSize, { backend, timeoutMs, ...(opts.device !== undefined ? { device: opts.device } : {}) });
+      return new torch.distributed.ProcessGroup(store, rank, worldSize, {
+        backend,
+        timeoutMs,
+        ...(opts.device !== undefined ? { device: opts.device } : {}),
+      });
     }
     const iface = process.env.GLOO_SOCKET_IFNAME;
     return new torch.distributed.ProcessGroup(store, rank, worldSize, {
-      timeoutMs, ...(iface !== undefined && iface !== '' ? { interface: iface } : hostname !== undefined ? { hostname } : {}),
+      timeoutMs,
+      ...(iface !== undefined && iface !== '' ? { interface: iface } : hostname !== undefined ? { hostname } : {}),
     });
   } catch (e) {
     const name = backend === 'nccl' ? 'NCCL' : 'Gloo';
-    throw new DistributedError(`rank ${rank} of ${worldSize}: connecting the ${name} process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`);
+    throw new DistributedError(
+      `rank ${rank} of ${worldSize}: connecting the ${name} process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -143,5 +157,14 @@ export function initFromEnv(
   const d = readDistEnv(env);
   if (d === null) return null;
   const host = d.masterAddr.includes(':') ? `[${d.masterAddr}]` : d.masterAddr;
-  return { group: initProcessGroup({ rank: d.rank, worldSize: d.worldSize, initMethod: `tcp://${host}:${d.masterPort}`, timeoutMs: d.timeoutMs, ...opts }), env: d };
+  return {
+    group: initProcessGroup({
+      rank: d.rank,
+      worldSize: d.worldSize,
+      initMethod: `tcp://${host}:${d.masterPort}`,
+      timeoutMs: d.timeoutMs,
+      ...opts,
+    }),
+    env: d,
+  };
 }

@@ -1,7 +1,15 @@
 // simclr/dist: data-parallel training over c10d process groups, and the local launcher.
 export {
-  DistributedError, DEFAULT_TIMEOUT_S, MIN_RENDEZVOUS_TIMEOUT_S, guardCollective, readDistEnv, timeoutFromEnv, initProcessGroup, initFromEnv,
-  type DistEnv, type InitOptions,
+  DistributedError,
+  DEFAULT_TIMEOUT_S,
+  MIN_RENDEZVOUS_TIMEOUT_S,
+  guardCollective,
+  readDistEnv,
+  timeoutFromEnv,
+  initProcessGroup,
+  initFromEnv,
+  type DistEnv,
+  type InitOptions,
 } from './env.js';
 export { shardBatch } from './sampler.js';
 export { syncBatchNorm, convertSyncBatchNorm } from './syncbn.js';

@@ -55,9 +55,12 @@ function checkOptions(o: LaunchOptions): void {
   };
   positive(o.nproc, '--nproc');
   positive(o.nnodes, '--nnodes');
-  if (!Number.isInteger(o.nodeRank) || o.nodeRank < 0 || o.nodeRank >= o.nnodes) throw new RangeError(`--node-rank must be in [0, ${o.nnodes}), got ${o.nodeRank}`);
-  if (o.masterPort !== null && (!Number.isInteger(o.masterPort) || o.masterPort < 1 || o.masterPort > 65535)) throw new RangeError(`--master-port must be a TCP port, got ${o.masterPort}`);
-  if (o.masterPort === null && o.nnodes > 1) throw new RangeError('--master-port is required with --nnodes > 1 (every node must name the same port)');
+  if (!Number.isInteger(o.nodeRank) || o.nodeRank < 0 || o.nodeRank >= o.nnodes)
+    throw new RangeError(`--node-rank must be in [0, ${o.nnodes}), got ${o.nodeRank}`);
+  if (o.masterPort !== null && (!Number.isInteger(o.masterPort) || o.masterPort < 1 || o.masterPort > 65535))
+    throw new RangeError(`--master-port must be a TCP port, got ${o.masterPort}`);
+  if (o.masterPort === null && o.nnodes > 1)
+    throw new RangeError('--master-port is required with --nnodes > 1 (every node must name the same port)');
   if (!(o.timeoutS > 0)) throw new RangeError(`--timeout must be a positive number of seconds, got ${o.timeoutS}`);
   if (o.argv.length === 0) throw new RangeError('nothing to launch');
 }
@@ -103,22 +106,30 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   process.on('SIGHUP', onHangup);
   process.on('exit', onExit);
 
-  log(`simclr launch: ${opts.nproc} rank(s) on this node of ${worldSize}, ${threads} thread(s) each, rendezvous ${opts.masterAddr}:${port}, timeout ${opts.timeoutS} s`);
+  log(
+    `simclr launch: ${opts.nproc} rank(s) on this node of ${worldSize}, ${threads} thread(s) each, rendezvous ${opts.masterAddr}:${port}, timeout ${opts.timeoutS} s`,
+  );
   try {
     const done = new Promise<void>((resolve) => {
       for (let local = 0; local < opts.nproc; local++) {
         const rank = opts.nodeRank * opts.nproc + local;
         const env: NodeJS.ProcessEnv = {
           ...process.env,
-          RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(local), LOCAL_WORLD_SIZE: String(opts.nproc),
-          MASTER_ADDR: opts.masterAddr, MASTER_PORT: String(port), SIMCLR_DIST_TIMEOUT: String(opts.timeoutS),
+          RANK: String(rank),
+          WORLD_SIZE: String(worldSize),
+          LOCAL_RANK: String(local),
+          LOCAL_WORLD_SIZE: String(opts.nproc),
+          MASTER_ADDR: opts.masterAddr,
+          MASTER_PORT: String(port),
+          SIMCLR_DIST_TIMEOUT: String(opts.timeoutS),
           SIMCLR_NUM_THREADS: String(threads),
           // OpenBLAS and OpenMP size their own pools from the core count unless told; ranks would oversubscribe.
           OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(threads),
           OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? String(threads),
         };
         const child = spawn(opts.argv[0]!, opts.argv.slice(1), {
-          detached: true, ...watchedChild(local === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'], env),
+          detached: true,
+          ...watchedChild(local === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'], env),
         });
         children.push(child);
         running.add(local);
@@ -142,7 +153,9 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
           if (running.size === 0) resolve();
         };
         child.on('error', (e) => finish(1, `could not start (${e.message})`));
-        child.on('close', (code, signal) => finish(code, code !== null ? `exited with code ${code}` : `was killed by ${signal}`, signal));
+        child.on('close', (code, signal) =>
+          finish(code, code !== null ? `exited with code ${code}` : `was killed by ${signal}`, signal),
+        );
         log(`simclr launch: rank ${rank} (local ${local}) pid ${child.pid}`);
       }
     });

@@ -9,6 +9,7 @@ export function shardBatch(globalBatch: Uint32Array, rank: number, worldSize: nu
     throw new RangeError(`shardBatch: rank ${rank} is not in a group of ${worldSize}`);
   }
   const n = globalBatch.length / worldSize;
-  if (!Number.isInteger(n)) throw new DistributedError(`a global batch of ${globalBatch.length} does not split evenly over ${worldSize} ranks`);
+  if (!Number.isInteger(n))
+    throw new DistributedError(`a global batch of ${globalBatch.length} does not split evenly over ${worldSize} ranks`);
   return globalBatch.subarray(rank * n, (rank + 1) * n);
 }

@@ -19,9 +19,12 @@ type BatchNorm = BatchNorm1d | BatchNorm2d;
 function checkInput(bn: BatchNorm, x: Tensor): void {
   const name = bn.constructor.name;
   if (bn instanceof BatchNorm2d ? x.ndim !== 4 : x.ndim !== 2 && x.ndim !== 3) {
-    throw new RangeError(`${name}: expected ${bn instanceof BatchNorm2d ? '4D' : '2D or 3D'} input, got ${x.ndim}D input`);
+    throw new RangeError(
+      `${name}: expected ${bn instanceof BatchNorm2d ? '4D' : '2D or 3D'} input, got ${x.ndim}D input`,
+    );
   }
-  if (x.shape[1] !== bn.numFeatures) throw new RangeError(`${name}: expected ${bn.numFeatures} channels, got ${x.shape[1]}`);
+  if (x.shape[1] !== bn.numFeatures)
+    throw new RangeError(`${name}: expected ${bn.numFeatures} channels, got ${x.shape[1]}`);
 }
 
 /**
@@ -38,9 +41,16 @@ export function syncBatchNorm(bn: BatchNorm, x: Tensor, group: torch.distributed
     // momentum null: a cumulative average over all batches, as torch.nn.BatchNorm.
     if (bn.momentum === null) factor = 1 / tracked.item();
   }
-  return guardCollective('synchronising BatchNorm statistics', () => torch.distributed.syncBatchNorm(x, group, {
-    weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean, runningVar: bn.runningVar, momentum: factor, eps: bn.eps,
-  }));
+  return guardCollective('synchronising BatchNorm statistics', () =>
+    torch.distributed.syncBatchNorm(x, group, {
+      weight: bn.weight,
+      bias: bn.bias,
+      runningMean: bn.runningMean,
+      runningVar: bn.runningVar,
+      momentum: factor,
+      eps: bn.eps,
+    }),
+  );
 }
 
 /**

@@ -37,22 +37,38 @@ export interface CompareResult {
   testCount: number;
 }
 
-function scores(encoder: Module<Tensor, Tensor>, train: ImageDataset, test: ImageDataset, inputSize: number, opts: CompareOptions): { scores: EncoderScores; trainCount: number; testCount: number } {
+function scores(
+  encoder: Module<Tensor, Tensor>,
+  train: ImageDataset,
+  test: ImageDataset,
+  inputSize: number,
+  opts: CompareOptions,
+): { scores: EncoderScores; trainCount: number; testCount: number } {
   const numClasses = Math.max(train.numClasses, test.numClasses);
   return torch.scope(() => {
     const common = { inputSize, batchSize: opts.batchSize ?? 256, device: opts.device ?? 'cpu' };
     const tr = extractFeatures(encoder, train, { ...common, limit: opts.trainLimit ?? 10000 });
     const te = extractFeatures(encoder, test, { ...common, limit: opts.testLimit ?? 2000 });
     const knn = knnEvaluate(tr, te, {
-      numClasses, ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+      numClasses,
+      ...(opts.k !== undefined ? { k: opts.k } : {}),
+      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     });
     const linear = linearEvaluate(tr, te, { numClasses, ...(opts.l2Grid ? { l2Grid: opts.l2Grid } : {}) });
-    return { scores: { knnTop1: knn.top1, linearTop1: linear.top1 }, trainCount: knn.trainCount, testCount: knn.testCount };
+    return {
+      scores: { knnTop1: knn.top1, linearTop1: linear.top1 },
+      trainCount: knn.trainCount,
+      testCount: knn.testCount,
+    };
   });
 }
 
 /** Evaluates the run's encoder and its initialisation (buildEncoder with a generator seeded by the run's seed). */
-export async function compareWithRandomInit(runDir: string, dataSpec: string, opts: CompareOptions = {}): Promise<CompareResult> {
+export async function compareWithRandomInit(
+  runDir: string,
+  dataSpec: string,
+  opts: CompareOptions = {},
+): Promise<CompareResult> {
   const { model, run } = loadRunModel(runDir, opts.checkpoint);
   const random = buildEncoder(run.config, run.input, new torch.Generator().manualSeed(run.config.seed));
   const train = await openEvalSplit(dataSpec, 'train', run.input);
@@ -67,7 +83,12 @@ export async function compareWithRandomInit(runDir: string, dataSpec: string, op
       const pretrained = scores(model.encoder, train, test, run.input.height, opts);
       opts.onStage?.('random');
       const initial = scores(random, train, test, run.input.height, opts);
-      return { pretrained: pretrained.scores, random: initial.scores, trainCount: pretrained.trainCount, testCount: pretrained.testCount };
+      return {
+        pretrained: pretrained.scores,
+        random: initial.scores,
+        trainCount: pretrained.trainCount,
+        testCount: pretrained.testCount,
+      };
     } finally {
       test.close();
     }

@@ -29,7 +29,12 @@ export interface EmbedResult {
  * 'simclr_embed' (JSON: dataset, count, dim and opts.info), 'class_names' (JSON array) where the dataset names its
  * classes, and 'paths' (JSON array of each row's source file) for image folders.
  */
-export function writeEmbeddings(encoder: Module<Tensor, Tensor>, ds: ImageDataset, path: string, opts: EmbedOptions = {}): EmbedResult {
+export function writeEmbeddings(
+  encoder: Module<Tensor, Tensor>,
+  ds: ImageDataset,
+  path: string,
+  opts: EmbedOptions = {},
+): EmbedResult {
   const indices = sampleIndices(ds, opts);
   return torch.scope(() => {
     const { features, labels } = extractFeatures(encoder, ds, {
@@ -42,7 +47,9 @@ export function writeEmbeddings(encoder: Module<Tensor, Tensor>, ds: ImageDatase
     const [count, dim] = features.shape as [number, number];
     const tensors: Record<string, Tensor> = { features: features.float() };
     if (ds.labels) tensors.labels = torch.tensor(BigInt64Array.from(labels, (y) => BigInt(y)));
-    const metadata: Record<string, string> = { simclr_embed: JSON.stringify({ dataset: ds.name, count, dim, ...opts.info }) };
+    const metadata: Record<string, string> = {
+      simclr_embed: JSON.stringify({ dataset: ds.name, count, dim, ...opts.info }),
+    };
     if (ds.classNames) metadata.class_names = JSON.stringify(ds.classNames);
     if (ds.paths) metadata.paths = JSON.stringify(Array.from(indices, (i) => ds.paths![i]));
     torch.safetensors.saveFile(path, tensors, metadata);

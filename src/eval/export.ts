@@ -33,11 +33,21 @@ export interface EncoderDescription {
  * @throws TypeError for an encoder the exporters cannot describe (anything but a ResNet, whose layout both formats
  *   and the recipe spell out)
  */
-export function describeEncoder(encoder: Encoder, input: { height: number; width: number }, step: number): EncoderDescription {
+export function describeEncoder(
+  encoder: Encoder,
+  input: { height: number; width: number },
+  step: number,
+): EncoderDescription {
   if (!(encoder instanceof ResNet)) throw new TypeError(unsupported(encoder));
   return {
-    arch: `resnet${encoder.depth}`, width: encoder.width, stem: encoder.stem, inChannels: encoder.inChannels,
-    stageChannels: [...encoder.stageChannels], featureDim: encoder.featureDim, input: { ...input }, step,
+    arch: `resnet${encoder.depth}`,
+    width: encoder.width,
+    stem: encoder.stem,
+    inChannels: encoder.inChannels,
+    stageChannels: [...encoder.stageChannels],
+    featureDim: encoder.featureDim,
+    input: { ...input },
+    step,
   };
 }
 
@@ -45,7 +55,11 @@ function unsupported(encoder: Encoder): string {
   return `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, resnet34, resnet50), not ${encoder.constructor.name}`;
 }
 
-const TORCHVISION_LAYERS: Record<EncoderDescription['arch'], string> = { resnet18: '[2, 2, 2, 2]', resnet34: '[3, 4, 6, 3]', resnet50: '[3, 4, 6, 3]' };
+const TORCHVISION_LAYERS: Record<EncoderDescription['arch'], string> = {
+  resnet18: '[2, 2, 2, 2]',
+  resnet34: '[3, 4, 6, 3]',
+  resnet50: '[3, 4, 6, 3]',
+};
 
 /**
  * Python that loads the exported file into torchvision's ResNet: fc becomes Identity (the output is h); the
@@ -74,7 +88,10 @@ export function torchvisionRecipe(d: EncoderDescription, fileName: string): stri
   }
   lines.push('m.fc = torch.nn.Identity()');
   if (d.stem === 'cifar') {
-    lines.push(`m.conv1 = torch.nn.Conv2d(${d.inChannels}, ${c0}, kernel_size=3, stride=1, padding=1, bias=False)  # CIFAR stem`, 'm.maxpool = torch.nn.Identity()');
+    lines.push(
+      `m.conv1 = torch.nn.Conv2d(${d.inChannels}, ${c0}, kernel_size=3, stride=1, padding=1, bias=False)  # CIFAR stem`,
+      'm.maxpool = torch.nn.Identity()',
+    );
   } else if (d.inChannels !== 3 || d.width !== 1) {
     lines.push(`m.conv1 = torch.nn.Conv2d(${d.inChannels}, ${c0}, kernel_size=7, stride=2, padding=3, bias=False)`);
   }
@@ -89,13 +106,18 @@ export function torchvisionRecipe(d: EncoderDescription, fileName: string): stri
 export function saveEncoderSafetensors(encoder: Encoder, path: string, d: EncoderDescription): void {
   torch.scope(() => {
     torch.safetensors.saveFile(path, encoder.stateDict(), {
-      format: 'pt', simclr_encoder: JSON.stringify(d), torchvision_recipe: torchvisionRecipe(d, basename(path)),
+      format: 'pt',
+      simclr_encoder: JSON.stringify(d),
+      torchvision_recipe: torchvisionRecipe(d, basename(path)),
     });
   });
 }
 
 export function saveEncoderOnnx(encoder: Encoder, path: string, d: EncoderDescription): void {
-  writeFileAtomic(path, encoderToOnnx(encoder, { inputSize: d.input, metadata: { simclr_encoder: JSON.stringify(d) } }));
+  writeFileAtomic(
+    path,
+    encoderToOnnx(encoder, { inputSize: d.input, metadata: { simclr_encoder: JSON.stringify(d) } }),
+  );
 }
 
 export interface ExportOptions {
@@ -115,17 +137,21 @@ export interface ExportResult {
 
 /** Exports the encoder of a run's checkpoint; problems the user can fix are ConfigErrors (exit code 2). */
 export function exportRunEncoder(o: ExportOptions): ExportResult {
-  if (!EXPORT_FORMATS.includes(o.format)) throw new ConfigError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${o.format}'`);
+  if (!EXPORT_FORMATS.includes(o.format))
+    throw new ConfigError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${o.format}'`);
   const out = resolve(o.out);
   try {
     mkdirSync(dirname(out), { recursive: true });
   } catch (e) {
-    throw new ConfigError(`--out ${o.out}: cannot create its folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(
+      `--out ${o.out}: cannot create its folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const { model, run, meta } = loadRunModel(o.run, o.checkpoint ?? runPaths(o.run).checkpoint);
   try {
     const encoder = model.encoder;
-    if (!(encoder instanceof ResNet)) throw new ConfigError(`${o.run} (--arch ${run.config.arch}): ${unsupported(encoder)}`);
+    if (!(encoder instanceof ResNet))
+      throw new ConfigError(`${o.run} (--arch ${run.config.arch}): ${unsupported(encoder)}`);
     const d = describeEncoder(encoder, { height: run.input.height, width: run.input.width }, meta.step);
     try {
       if (o.format === 'safetensors') saveEncoderSafetensors(encoder, out, d);

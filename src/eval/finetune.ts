@@ -11,7 +11,15 @@ import type { ImageDataset } from '../data/dataset.js';
 import { classBalancedSubset, epochPermutation } from '../data/loader.js';
 import type { SimCLRModel, Encoder } from '../models/simclr.js';
 import { writeFileAtomic } from '../run/folder.js';
-import { classCount, cropFlipAugmentConfig, extractFeatures, labelledRows, loadImages, topkAccuracy, DEFAULT_EVAL_BATCH_SIZE } from '../features/extract.js';
+import {
+  classCount,
+  cropFlipAugmentConfig,
+  extractFeatures,
+  labelledRows,
+  loadImages,
+  topkAccuracy,
+  DEFAULT_EVAL_BATCH_SIZE,
+} from '../features/extract.js';
 
 /** Fine-tuning views use their own view id, so their crops are not pretraining's first views again. */
 const FINETUNE_VIEW = 2;
@@ -51,9 +59,14 @@ export class FinetuneNet extends Module {
  */
 export function firstHeadLayer(model: SimCLRModel): Sequential {
   const head = model.head;
-  const reluAt = head instanceof Sequential ? Array.from({ length: head.length }, (_, i) => head.at(i)).findIndex((m) => m instanceof ReLU) : -1;
+  const reluAt =
+    head instanceof Sequential
+      ? Array.from({ length: head.length }, (_, i) => head.at(i)).findIndex((m) => m instanceof ReLU)
+      : -1;
   if (!(head instanceof Sequential) || reluAt < 0 || !(head.at(0) instanceof Linear)) {
-    throw new RangeError('--from-head-layer needs a projection head of at least 2 layers (pretrain with --proj-layers >= 2)');
+    throw new RangeError(
+      '--from-head-layer needs a projection head of at least 2 layers (pretrain with --proj-layers >= 2)',
+    );
   }
   const layer = new Sequential();
   for (let i = 0; i <= reluAt; i++) layer.append(head.at(i));
@@ -121,7 +134,14 @@ export function labelSubset(ds: ImageDataset, fraction: number, seed: number, li
   const indices = classBalancedSubset(labels, fraction, seed);
   const perClass = new Array<number>(Math.max(ds.numClasses, classCount(labels))).fill(0);
   for (const i of indices) perClass[labels[i]!]!++;
-  return { label_fraction: fraction, seed, dataset: ds.name, drawn_from: labels.length, per_class: perClass, indices: Array.from(indices) };
+  return {
+    label_fraction: fraction,
+    seed,
+    dataset: ds.name,
+    drawn_from: labels.length,
+    per_class: perClass,
+    indices: Array.from(indices),
+  };
 }
 
 /**
@@ -129,15 +149,22 @@ export function labelSubset(ds: ImageDataset, fraction: number, seed: number, li
  * top-1/top-5 on `testDs`. Writes outDir/labels.json (the subset), outDir/model.safetensors (the fine-tuned
  * network: encoder.*, head.* with fromHeadLayer, classifier.*) and outDir/result.json.
  */
-export function finetune(model: SimCLRModel, trainDs: ImageDataset, testDs: ImageDataset, opts: FinetuneOptions): FinetuneResult {
+export function finetune(
+  model: SimCLRModel,
+  trainDs: ImageDataset,
+  testDs: ImageDataset,
+  opts: FinetuneOptions,
+): FinetuneResult {
   const fraction = opts.labelFraction;
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`--label-fraction must be in (0, 1], got ${fraction}`);
   const seed = opts.seed ?? 0;
   const epochs = opts.epochs ?? (fraction <= 0.01 ? 60 : 30);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`--epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new RangeError(`--epochs must be a positive integer, got ${epochs}`);
   const { momentum = 0.9, weightDecay = 0, device = 'cpu' } = opts;
   const inputSize = opts.inputSize ?? trainDs.height;
-  if (trainDs.channels !== testDs.channels) throw new RangeError(`${trainDs.name} has ${trainDs.channels} channels but ${testDs.name} has ${testDs.channels}`);
+  if (trainDs.channels !== testDs.channels)
+    throw new RangeError(`${trainDs.name} has ${trainDs.channels} channels but ${testDs.name} has ${testDs.channels}`);
 
   const subset = labelSubset(trainDs, fraction, seed, opts.trainLimit);
   if (!existsSync(opts.outDir)) mkdirSync(opts.outDir, { recursive: true });
@@ -146,7 +173,8 @@ export function finetune(model: SimCLRModel, trainDs: ImageDataset, testDs: Imag
 
   const labelled = subset.indices.length;
   const batchSize = Math.min(opts.batchSize ?? 256, labelled);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch-size must be a positive integer, got ${opts.batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`--batch-size must be a positive integer, got ${opts.batchSize}`);
   const stepsPerEpoch = Math.floor(labelled / batchSize); // drop-last: a tiny last batch would upset BatchNorm
   const totalSteps = epochs * stepsPerEpoch;
   const peakLr = ((opts.lr ?? 0.05) * batchSize) / 256;
@@ -170,36 +198,68 @@ export function finetune(model: SimCLRModel, trainDs: ImageDataset, testDs: Imag
       optimizer.lr = lr;
       finalLoss = torch.scope(() => {
         const x = loadImages(trainDs, batch, inputSize, device, { config: aug, seed, epoch, view: FINETUNE_VIEW });
-        const y = torch.tensor(BigInt64Array.from(batch, (i) => BigInt(trainLabels[i]!)), { device });
+        const y = torch.tensor(
+          BigInt64Array.from(batch, (i) => BigInt(trainLabels[i]!)),
+          { device },
+        );
         const loss = torch.nn.functional.crossEntropy(net.call(x), y);
         optimizer.zeroGrad();
         loss.backward();
         optimizer.step();
         return loss.item();
       });
-      if (!Number.isFinite(finalLoss)) throw new Error(`fine-tuning diverged: loss ${finalLoss} at step ${step + 1}; try a lower --lr`);
+      if (!Number.isFinite(finalLoss))
+        throw new Error(`fine-tuning diverged: loss ${finalLoss} at step ${step + 1}; try a lower --lr`);
       step++;
       opts.onStep?.({ epoch: epoch + 1, step, totalSteps, loss: finalLoss, lr });
     }
   }
 
   const [top1, top5, testCount] = torch.scope(() => {
-    const logits = labelledRows(extractFeatures(net, testDs, {
-      inputSize, device, batchSize: DEFAULT_EVAL_BATCH_SIZE, ...(opts.testLimit !== undefined ? { limit: opts.testLimit } : {}),
-    }));
+    const logits = labelledRows(
+      extractFeatures(net, testDs, {
+        inputSize,
+        device,
+        batchSize: DEFAULT_EVAL_BATCH_SIZE,
+        ...(opts.testLimit !== undefined ? { limit: opts.testLimit } : {}),
+      }),
+    );
     if (logits.labels.length === 0) throw new RangeError(`${testDs.name} has no labelled samples to test on`);
     return [...topkAccuracy(logits.features, logits.labels, [1, 5]), logits.labels.length];
   }) as [number, number, number];
 
   const result: FinetuneResult = {
-    labelFraction: fraction, labelled, epochs, steps: step, finalLoss, top1, top5, testCount, labelsFile,
+    labelFraction: fraction,
+    labelled,
+    epochs,
+    steps: step,
+    finalLoss,
+    top1,
+    top5,
+    testCount,
+    labelsFile,
     weightsFile: join(opts.outDir, 'model.safetensors'),
   };
   const meta = {
-    label_fraction: fraction, seed, epochs, batch_size: batchSize, lr: peakLr, momentum, weight_decay: weightDecay,
-    from_head_layer: head !== null, num_classes: numClasses, input_size: inputSize, top1, top5,
+    label_fraction: fraction,
+    seed,
+    epochs,
+    batch_size: batchSize,
+    lr: peakLr,
+    momentum,
+    weight_decay: weightDecay,
+    from_head_layer: head !== null,
+    num_classes: numClasses,
+    input_size: inputSize,
+    top1,
+    top5,
   };
-  torch.scope(() => torch.safetensors.saveFile(result.weightsFile, net.stateDict(), { simclr_finetune: JSON.stringify(meta) }));
-  writeFileAtomic(join(opts.outDir, 'result.json'), `${JSON.stringify({ ...meta, labelled, steps: step, final_loss: finalLoss, test_count: testCount }, null, 2)}\n`);
+  torch.scope(() =>
+    torch.safetensors.saveFile(result.weightsFile, net.stateDict(), { simclr_finetune: JSON.stringify(meta) }),
+  );
+  writeFileAtomic(
+    join(opts.outDir, 'result.json'),
+    `${JSON.stringify({ ...meta, labelled, steps: step, final_loss: finalLoss, test_count: testCount }, null, 2)}\n`,
+  );
   return result;
 }

@@ -63,28 +63,36 @@ type Objective = ((theta: Float64Array) => { f: number; g: Float64Array }) & { d
 function makeObjective(x: Tensor, labels: Int32Array, numClasses: number, l2: number): Objective {
   const [n, d] = x.shape as [number, number];
   const c = numClasses;
-  const onehot = torch.noGrad(() => torch.scope(() => {
-    const y = torch.tensor(BigInt64Array.from(labels, (v) => BigInt(v)), { device: x.device });
-    return F.oneHot(y, c).to({ dtype: x.dtype });
-  }));
-  const evaluate = (theta: Float64Array): { f: number; g: Float64Array } => torch.noGrad(() => torch.scope(() => {
-    const params = torch.tensor(theta, { dtype: x.dtype, device: x.device });
-    const w = params.narrow(0, 0, c * d).view(c, d);
-    const b = params.narrow(0, c * d, c);
-    const logp = F.logSoftmax(x.matmul(w.t()).add(b), 1);
-    const nll = -logp.mul(onehot).sum(undefined, false, 'float64').item() / n;
-    // d(mean CE)/d(logits) = (softmax - onehot) / N.
-    const delta = logp.exp().sub(onehot).div(n);
-    const gw = delta.t().matmul(x);
-    const gb = delta.sum(0);
-    const g = torch.cat([gw.flatten(), gb]).double().toArray() as Float64Array;
-    let wNorm2 = 0;
-    for (let i = 0; i < c * d; i++) {
-      wNorm2 += theta[i]! * theta[i]!;
-      g[i] += l2 * theta[i]!;
-    }
-    return { f: nll + 0.5 * l2 * wNorm2, g };
-  }));
+  const onehot = torch.noGrad(() =>
+    torch.scope(() => {
+      const y = torch.tensor(
+        BigInt64Array.from(labels, (v) => BigInt(v)),
+        { device: x.device },
+      );
+      return F.oneHot(y, c).to({ dtype: x.dtype });
+    }),
+  );
+  const evaluate = (theta: Float64Array): { f: number; g: Float64Array } =>
+    torch.noGrad(() =>
+      torch.scope(() => {
+        const params = torch.tensor(theta, { dtype: x.dtype, device: x.device });
+        const w = params.narrow(0, 0, c * d).view(c, d);
+        const b = params.narrow(0, c * d, c);
+        const logp = F.logSoftmax(x.matmul(w.t()).add(b), 1);
+        const nll = -logp.mul(onehot).sum(undefined, false, 'float64').item() / n;
+        // d(mean CE)/d(logits) = (softmax - onehot) / N.
+        const delta = logp.exp().sub(onehot).div(n);
+        const gw = delta.t().matmul(x);
+        const gb = delta.sum(0);
+        const g = torch.cat([gw.flatten(), gb]).double().toArray() as Float64Array;
+        let wNorm2 = 0;
+        for (let i = 0; i < c * d; i++) {
+          wNorm2 += theta[i]! * theta[i]!;
+          g[i] += l2 * theta[i]!;
+        }
+        return { f: nll + 0.5 * l2 * wNorm2, g };
+      }),
+    );
   return Object.assign(evaluate, { dispose: () => onehot.dispose() });
 }
 
@@ -93,10 +101,18 @@ function makeObjective(x: Tensor, labels: Int32Array, numClasses: number, l2: nu
  * backtracking Armijo line search). The objective is strictly convex for l2 > 0, so the solution is unique up to
  * a common shift of the biases, and starting from zeros the biases stay centred, as scikit-learn's do.
  */
-export function fitLogisticRegression(x: Tensor, labels: Int32Array, opts: LogisticRegressionOptions): LogisticRegressionModel {
-  if (x.ndim !== 2 || !x.isFloatingPoint()) throw new RangeError(`logistic regression: features must be a floating-point [N, D] tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
+export function fitLogisticRegression(
+  x: Tensor,
+  labels: Int32Array,
+  opts: LogisticRegressionOptions,
+): LogisticRegressionModel {
+  if (x.ndim !== 2 || !x.isFloatingPoint())
+    throw new RangeError(
+      `logistic regression: features must be a floating-point [N, D] tensor, got ${x.dtype} [${x.shape.join(', ')}]`,
+    );
   const [n, d] = x.shape as [number, number];
-  if (labels.length !== n || n === 0) throw new RangeError(`logistic regression: ${labels.length} labels for ${n} rows`);
+  if (labels.length !== n || n === 0)
+    throw new RangeError(`logistic regression: ${labels.length} labels for ${n} rows`);
   const c = opts.numClasses ?? classCount(labels);
   if (labels.some((y) => y < 0 || y >= c)) throw new RangeError(`logistic regression: labels must be in [0, ${c})`);
   const { l2, maxIter = 1000, gradTol = 1e-6, changeTol = 1e-12, history = 10 } = opts;
@@ -107,7 +123,8 @@ export function fitLogisticRegression(x: Tensor, labels: Int32Array, opts: Logis
   if (opts.init) {
     const w = opts.init.weight.toArray();
     const b = opts.init.bias.toArray();
-    if (w.length !== c * d || b.length !== c) throw new RangeError(`logistic regression: init has ${w.length}+${b.length} values, expected ${c * d}+${c}`);
+    if (w.length !== c * d || b.length !== c)
+      throw new RangeError(`logistic regression: init has ${w.length}+${b.length} values, expected ${c * d}+${c}`);
     theta.set(Float64Array.from(w as Float32Array), 0);
     theta.set(Float64Array.from(b as Float32Array), c * d);
   }
@@ -182,7 +199,10 @@ export function fitLogisticRegression(x: Tensor, labels: Int32Array, opts: Logis
     objective.dispose();
   }
   const params = torch.tensor(theta, { dtype: 'float32', device: x.device });
-  const weight = params.narrow(0, 0, c * d).view(c, d).contiguous();
+  const weight = params
+    .narrow(0, 0, c * d)
+    .view(c, d)
+    .contiguous();
   const bias = params.narrow(0, c * d, c).contiguous();
   params.dispose();
   return { weight, bias, loss: f, iterations, converged };
@@ -224,7 +244,10 @@ export interface LinearEvalResult {
 }
 
 function rowsOf(x: Tensor, rows: Uint32Array): Tensor {
-  const index = torch.tensor(BigInt64Array.from(rows, (i) => BigInt(i)), { device: x.device });
+  const index = torch.tensor(
+    BigInt64Array.from(rows, (i) => BigInt(i)),
+    { device: x.device },
+  );
   const out = x.indexSelect(0, index);
   index.dispose();
   return out;
@@ -238,16 +261,19 @@ function rowsOf(x: Tensor, rows: Uint32Array): Tensor {
  */
 export function linearEvaluate(train: Features, test: Features, opts: LinearEvalOptions = {}): LinearEvalResult {
   const grid = [...(opts.l2Grid ?? DEFAULT_L2_GRID)];
-  if (grid.length === 0 || grid.some((l) => !(l >= 0))) throw new RangeError(`linear eval: l2 grid must be non-empty values >= 0, got [${grid.join(', ')}]`);
+  if (grid.length === 0 || grid.some((l) => !(l >= 0)))
+    throw new RangeError(`linear eval: l2 grid must be non-empty values >= 0, got [${grid.join(', ')}]`);
   const valFraction = opts.valFraction ?? 0.2;
-  if (!(valFraction > 0 && valFraction < 1)) throw new RangeError(`linear eval: valFraction must be in (0, 1), got ${valFraction}`);
+  if (!(valFraction > 0 && valFraction < 1))
+    throw new RangeError(`linear eval: valFraction must be in (0, 1), got ${valFraction}`);
   const seed = opts.seed ?? 0;
   const fitOpts = opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {};
 
   return torch.scope(() => {
     const tr = labelledRows(train);
     const te = labelledRows(test);
-    if (tr.labels.length === 0 || te.labels.length === 0) throw new RangeError('linear eval: needs labelled training and test samples');
+    if (tr.labels.length === 0 || te.labels.length === 0)
+      throw new RangeError('linear eval: needs labelled training and test samples');
     const numClasses = opts.numClasses ?? classCount(tr.labels, te.labels);
     let xTrain = tr.features.float();
     let xTest = te.features.float();
@@ -262,7 +288,10 @@ export function linearEvaluate(train: Features, test: Features, opts: LinearEval
     const isVal = new Uint8Array(tr.labels.length);
     for (const i of valRows) isVal[i] = 1;
     const fitRows = Uint32Array.from(tr.labels.keys()).filter((i) => isVal[i] === 0);
-    if (fitRows.length === 0) throw new RangeError('linear eval: the validation split left no training rows; use more data or a smaller valFraction');
+    if (fitRows.length === 0)
+      throw new RangeError(
+        'linear eval: the validation split left no training rows; use more data or a smaller valFraction',
+      );
     const xFit = rowsOf(xTrain, fitRows);
     const yFit = Int32Array.from(fitRows, (i) => tr.labels[i]!);
     const xVal = rowsOf(xTrain, valRows);
@@ -273,7 +302,12 @@ export function linearEvaluate(train: Features, test: Features, opts: LinearEval
     let previous: LogisticRegressionModel | undefined;
     // Strongest penalty first: its solution is the cheapest to reach and a good start for the next.
     for (const l2 of [...grid].sort((a, b) => b - a)) {
-      const model = fitLogisticRegression(xFit, yFit, { l2, numClasses, ...fitOpts, ...(previous ? { init: previous } : {}) });
+      const model = fitLogisticRegression(xFit, yFit, {
+        l2,
+        numClasses,
+        ...fitOpts,
+        ...(previous ? { init: previous } : {}),
+      });
       const [top1] = topkAccuracy(predictLogits(model, xVal), yVal, [1]) as [number];
       validation.push({ l2, top1 });
       solutions.set(l2, model);
@@ -281,13 +315,25 @@ export function linearEvaluate(train: Features, test: Features, opts: LinearEval
       opts.onFit?.({ l2, valTop1: top1, iterations: model.iterations, converged: model.converged });
     }
     const best = validation.reduce((a, b) => (b.top1 > a.top1 || (b.top1 === a.top1 && b.l2 > a.l2) ? b : a));
-    const final = fitLogisticRegression(xTrain, tr.labels, { l2: best.l2, numClasses, ...fitOpts, init: solutions.get(best.l2)! });
+    const final = fitLogisticRegression(xTrain, tr.labels, {
+      l2: best.l2,
+      numClasses,
+      ...fitOpts,
+      init: solutions.get(best.l2)!,
+    });
     opts.onFit?.({ l2: best.l2, valTop1: null, iterations: final.iterations, converged: final.converged });
     const [top1, top5] = topkAccuracy(predictLogits(final, xTest), te.labels, [1, 5]) as [number, number];
     const byGrid = grid.map((l2) => validation.find((v) => v.l2 === l2)!);
     return {
-      top1, top5, l2: best.l2, validation: byGrid, trainCount: tr.labels.length, valCount: valRows.length, testCount: te.labels.length,
-      iterations: final.iterations, converged: final.converged,
+      top1,
+      top5,
+      l2: best.l2,
+      validation: byGrid,
+      trainCount: tr.labels.length,
+      valCount: valRows.length,
+      testCount: te.labels.length,
+      iterations: final.iterations,
+      converged: final.converged,
     };
   });
 }

@@ -35,7 +35,8 @@ class ProtoMessage {
   // Non-negative only: every int64 this exporter writes (sizes, versions, attribute values) is >= 0, and
   // negative int64s need ten-byte two's-complement varints.
   private varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`protobuf varint: expected a non-negative safe integer, got ${value}`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`protobuf varint: expected a non-negative safe integer, got ${value}`);
     const out: number[] = [];
     let v = value;
     while (v >= 0x80) {
@@ -112,7 +113,8 @@ type Dim = number | string;
 
 function floatValueInfo(name: string, dims: readonly Dim[]): ProtoMessage {
   const shape = new ProtoMessage();
-  for (const d of dims) shape.message(1, typeof d === 'number' ? new ProtoMessage().int(1, d) : new ProtoMessage().string(2, d));
+  for (const d of dims)
+    shape.message(1, typeof d === 'number' ? new ProtoMessage().int(1, d) : new ProtoMessage().string(2, d));
   const tensorType = new ProtoMessage().int(1, TENSOR_FLOAT).message(2, shape);
   return new ProtoMessage().string(1, name).message(2, new ProtoMessage().message(1, tensorType));
 }
@@ -144,23 +146,35 @@ class GraphBuilder {
     if (typeof conv.padding === 'string' || conv.getParameter('weight').dtype !== 'float32') {
       throw new Error(`ONNX export: ${name}: only float32 convolutions with numeric padding are supported`);
     }
-    torch.scope(() => torch.noGrad(() => {
-      const scale = weight.double().div(runningVar.double().add(bn.eps).sqrt());
-      const w = conv.getParameter('weight').double().mul(scale.view(-1, 1, 1, 1)).float();
-      let b = bias.double().sub(runningMean.double().mul(scale));
-      if (conv.namedParameters('', false).some(([k]) => k === 'bias')) b = b.add(conv.getParameter('bias').double().mul(scale));
-      this.initializers.push(floatTensor(`${name}.weight`, w), floatTensor(`${name}.bias`, b.float()));
-    }));
+    torch.scope(() =>
+      torch.noGrad(() => {
+        const scale = weight.double().div(runningVar.double().add(bn.eps).sqrt());
+        const w = conv
+          .getParameter('weight')
+          .double()
+          .mul(scale.view(-1, 1, 1, 1))
+          .float();
+        let b = bias.double().sub(runningMean.double().mul(scale));
+        if (conv.namedParameters('', false).some(([k]) => k === 'bias'))
+          b = b.add(conv.getParameter('bias').double().mul(scale));
+        this.initializers.push(floatTensor(`${name}.weight`, w), floatTensor(`${name}.bias`, b.float()));
+      }),
+    );
     const [ph, pw] = conv.padding;
     return this.node('Conv', name, [x, `${name}.weight`, `${name}.bias`], {
-      kernel_shape: conv.kernelSize, strides: conv.stride, pads: [ph, pw, ph, pw], dilations: conv.dilation, group: conv.groups,
+      kernel_shape: conv.kernelSize,
+      strides: conv.stride,
+      pads: [ph, pw, ph, pw],
+      dilations: conv.dilation,
+      group: conv.groups,
     });
   }
 }
 
 function sub<T>(m: AnyModule, path: string, kind: abstract new (...args: never[]) => T): T {
   const found = m.getSubmodule(path);
-  if (!(found instanceof kind)) throw new Error(`ONNX export: '${path}' is a ${found.constructor.name}, expected ${kind.name}`);
+  if (!(found instanceof kind))
+    throw new Error(`ONNX export: '${path}' is a ${found.constructor.name}, expected ${kind.name}`);
   return found;
 }
 
@@ -173,7 +187,9 @@ function residualBlock(g: GraphBuilder, name: string, block: AnyModule, x: strin
     if (i < convs) y = g.node('Relu', `${name}.relu${i}`, [y]);
   }
   const hasDownsample = block.namedChildren().some(([k]) => k === 'downsample');
-  const shortcut = hasDownsample ? g.convBn(`${name}.downsample`, x, sub(block, 'downsample.0', Conv2d), sub(block, 'downsample.1', BatchNorm2d)) : x;
+  const shortcut = hasDownsample
+    ? g.convBn(`${name}.downsample`, x, sub(block, 'downsample.0', Conv2d), sub(block, 'downsample.1', BatchNorm2d))
+    : x;
   const sum = g.node('Add', `${name}.add`, [y, shortcut]);
   return g.node('Relu', `${name}.relu`, [sum]);
 }
@@ -192,15 +208,19 @@ export interface OnnxExportOptions {
  */
 export function encoderToOnnx(encoder: Encoder, opts: OnnxExportOptions = {}): Uint8Array {
   if (!(encoder instanceof ResNet)) {
-    throw new TypeError(`encoderToOnnx: the ONNX exporter writes ResNet encoders only (resnet18, resnet34, resnet50), got ${encoder.constructor.name}`);
+    throw new TypeError(
+      `encoderToOnnx: the ONNX exporter writes ResNet encoders only (resnet18, resnet34, resnet50), got ${encoder.constructor.name}`,
+    );
   }
   const g = new GraphBuilder();
   let x = g.convBn('conv1', ONNX_INPUT_NAME, sub(encoder, 'conv1', Conv2d), sub(encoder, 'bn1', BatchNorm2d));
   x = g.node('Relu', 'relu', [x]);
   // Same pooling as ResNet.forward's imagenet stem; padded cells never win a max, as in PyTorch.
-  if (encoder.stem === 'imagenet') x = g.node('MaxPool', 'maxpool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  if (encoder.stem === 'imagenet')
+    x = g.node('MaxPool', 'maxpool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
   for (let s = 1; s <= 4; s++) {
-    for (const [i, block] of encoder.getSubmodule(`layer${s}`).namedChildren()) x = residualBlock(g, `layer${s}.${i}`, block, x);
+    for (const [i, block] of encoder.getSubmodule(`layer${s}`).namedChildren())
+      x = residualBlock(g, `layer${s}.${i}`, block, x);
   }
   x = g.node('GlobalAveragePool', 'avgpool', [x]);
   g.node('Flatten', ONNX_OUTPUT_NAME, [x], { axis: 1 });
@@ -219,6 +239,7 @@ export function encoderToOnnx(encoder: Encoder, opts: OnnxExportOptions = {}): U
     .string(2, 'simclr')
     .message(7, graph)
     .message(8, new ProtoMessage().string(1, '').int(2, ONNX_OPSET));
-  for (const [k, v] of Object.entries(opts.metadata ?? {})) model.message(14, new ProtoMessage().string(1, k).string(2, v));
+  for (const [k, v] of Object.entries(opts.metadata ?? {}))
+    model.message(14, new ProtoMessage().string(1, k).string(2, v));
   return model.toBytes();
 }

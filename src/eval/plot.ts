@@ -40,7 +40,12 @@ const MARGIN = { left: 64, right: 16, top: 34, bottom: 44 };
 const DOT_LIMIT = 60;
 
 export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /** Tick values at a 1-2-5 step covering [lo, hi], about `count` of them. */
@@ -52,7 +57,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const ticks: number[] = [];
   // Rounding to the step's decimals keeps labels like 0.30000000000000004 out.
   const decimals = Math.max(0, -Math.floor(Math.log10(step)) + 1);
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toFixed(decimals)));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    ticks.push(Number(v.toFixed(decimals)));
   return ticks;
 }
 
@@ -99,7 +105,12 @@ const f1 = (v: number): string => String(Math.round(v * 10) / 10);
 export function renderLineChart(chart: LineChart): RenderedChart {
   const width = chart.width ?? 640;
   const height = chart.height ?? 300;
-  const box = { left: MARGIN.left, top: MARGIN.top, width: width - MARGIN.left - MARGIN.right, height: height - MARGIN.top - MARGIN.bottom };
+  const box = {
+    left: MARGIN.left,
+    top: MARGIN.top,
+    width: width - MARGIN.left - MARGIN.right,
+    height: height - MARGIN.top - MARGIN.bottom,
+  };
   const all = chart.series.flatMap((s) => s.points);
   const [x0, x1] = domain(all.map((p) => p[0]));
   const [yLo, yHi] = domain(all.map((p) => p[1]));
@@ -124,7 +135,9 @@ export function renderLineChart(chart: LineChart): RenderedChart {
   }
   for (const t of niceTicks(x0, x1, 6)) {
     grid.push(`M${f1(sx(t))} ${box.top}V${box.top + box.height}`);
-    labels.push(`<text x="${f1(sx(t))}" y="${box.top + box.height + 16}" text-anchor="middle">${formatNumber(t)}</text>`);
+    labels.push(
+      `<text x="${f1(sx(t))}" y="${box.top + box.height + 16}" text-anchor="middle">${formatNumber(t)}</text>`,
+    );
   }
   parts.push(
     `<path class="grid" d="${grid.join('')}" stroke="#e3e3e3" stroke-width="1" fill="none"/>`,
@@ -133,14 +146,20 @@ export function renderLineChart(chart: LineChart): RenderedChart {
     `<text x="${box.left + box.width / 2}" y="${height - 8}" text-anchor="middle" fill="#333">${escapeXml(chart.xLabel)}</text>`,
   );
   if (all.length === 0) {
-    parts.push(`<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" fill="#888" font-size="13">no data yet</text>`);
+    parts.push(
+      `<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" fill="#888" font-size="13">no data yet</text>`,
+    );
   }
   for (const s of chart.series) {
     if (s.points.length === 0) continue;
     const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${f1(sx(p[0]))} ${f1(sy(p[1]))}`).join('');
-    parts.push(`<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" stroke-linejoin="round"/>`);
+    parts.push(
+      `<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" stroke-linejoin="round"/>`,
+    );
     if (s.points.length <= DOT_LIMIT) {
-      parts.push(`<g fill="${escapeXml(s.color)}">${s.points.map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" r="3"/>`).join('')}</g>`);
+      parts.push(
+        `<g fill="${escapeXml(s.color)}">${s.points.map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" r="3"/>`).join('')}</g>`,
+      );
     }
   }
   if (chart.series.length > 1) {
@@ -148,7 +167,9 @@ export function renderLineChart(chart: LineChart): RenderedChart {
     let x = box.left + box.width;
     for (const s of [...chart.series].reverse()) {
       x -= 24 + s.label.length * 6.5;
-      parts.push(`<rect x="${f1(x)}" y="14" width="14" height="4" fill="${escapeXml(s.color)}"/><text x="${f1(x + 18)}" y="20" fill="#333">${escapeXml(s.label)}</text>`);
+      parts.push(
+        `<rect x="${f1(x)}" y="14" width="14" height="4" fill="${escapeXml(s.color)}"/><text x="${f1(x + 18)}" y="20" fill="#333">${escapeXml(s.label)}</text>`,
+      );
     }
   }
   parts.push('</svg>');

@@ -12,7 +12,15 @@ import { writeAugmentationGrid } from '../train/preview.js';
 
 // Named in src/run/folder.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
 export { EVAL_FILE, GRID_FILE };
-import { downsample, escapeXml, formatNumber, renderLineChart, writeSvgPng, type ChartLayout, type Series } from './plot.js';
+import {
+  downsample,
+  escapeXml,
+  formatNumber,
+  renderLineChart,
+  writeSvgPng,
+  type ChartLayout,
+  type Series,
+} from './plot.js';
 
 // ------------------------------------------------------------------------------------------------ eval.json
 
@@ -39,14 +47,21 @@ export function readEvalResults(runDir: string): EvalResult[] {
   const path = evalPath(runDir);
   if (!existsSync(path)) return [];
   // Checked first: a regular file of a plausible size (results are a few hundred bytes each).
-  const text = readTextChecked(path, { what: 'an eval results file', minBytes: 2, maxBytes: 64 * 1024 * 1024 }, (m) => new ConfigError(m));
+  const text = readTextChecked(
+    path,
+    { what: 'an eval results file', minBytes: 2, maxBytes: 64 * 1024 * 1024 },
+    (m) => new ConfigError(m),
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
   }
-  if (!Array.isArray(parsed) || !parsed.every((r) => r !== null && typeof r === 'object' && typeof (r as EvalResult).metric === 'string')) {
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every((r) => r !== null && typeof r === 'object' && typeof (r as EvalResult).metric === 'string')
+  ) {
     throw new ConfigError(`${path}: expected a JSON array of objects with a string 'metric'`);
   }
   return parsed as EvalResult[];
@@ -54,7 +69,8 @@ export function readEvalResults(runDir: string): EvalResult[] {
 
 /** Adds one result to RUN/eval.json (atomically, so a reader never sees half a file); returns the stored row. */
 export function appendEvalResult(runDir: string, result: EvalResult): EvalResult {
-  if (typeof result.metric !== 'string' || result.metric === '') throw new TypeError("appendEvalResult: 'metric' must be a non-empty string");
+  if (typeof result.metric !== 'string' || result.metric === '')
+    throw new TypeError("appendEvalResult: 'metric' must be a non-empty string");
   if (!existsSync(runDir)) throw new ConfigError(`${runDir}: no such run folder`);
   const row: EvalResult = { ...result, time: result.time ?? new Date().toISOString() };
   const rows = [...readEvalResults(runDir), row];
@@ -97,7 +113,12 @@ export interface ReportChart {
 const MAX_POINTS = 800;
 const COLORS = { loss: '#1f77b4', lr: '#2ca02c', contrastive: '#d62728', knn: '#9467bd' } as const;
 
-function seriesOf(rows: readonly ReportMetricsRow[], label: string, color: string, pick: (r: ReportMetricsRow) => number | undefined): Series {
+function seriesOf(
+  rows: readonly ReportMetricsRow[],
+  label: string,
+  color: string,
+  pick: (r: ReportMetricsRow) => number | undefined,
+): Series {
   const points: [number, number][] = [];
   for (const r of rows) {
     const v = pick(r);
@@ -113,8 +134,12 @@ export function reportCharts(rows: readonly ReportMetricsRow[]): ReportChart[] {
     { id: 'loss', title: 'NT-Xent loss', series: [seriesOf(rows, 'loss', COLORS.loss, (r) => r.loss)] },
     { id: 'lr', title: 'Learning rate', series: [seriesOf(rows, 'lr', COLORS.lr, (r) => r.lr)] },
     {
-      id: 'accuracy', title: knn.points.length > 0 ? 'Contrastive accuracy and kNN top-1' : 'Contrastive accuracy',
-      series: [seriesOf(rows, 'contrastive', COLORS.contrastive, (r) => r.contrastive_acc), ...(knn.points.length > 0 ? [knn] : [])],
+      id: 'accuracy',
+      title: knn.points.length > 0 ? 'Contrastive accuracy and kNN top-1' : 'Contrastive accuracy',
+      series: [
+        seriesOf(rows, 'contrastive', COLORS.contrastive, (r) => r.contrastive_acc),
+        ...(knn.points.length > 0 ? [knn] : []),
+      ],
     },
   ];
   return specs.map(({ id, title, series }) => ({ id, series, ...renderLineChart({ title, xLabel: 'step', series }) }));
@@ -135,7 +160,9 @@ function evalTable(evals: readonly EvalResult[]): string {
   for (const r of evals) for (const k of Object.keys(r)) if (!keys.includes(k) && k !== 'time') keys.push(k);
   keys.push('time');
   const head = `<tr>${keys.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>`;
-  const body = evals.map((r) => `<tr>${keys.map((k) => `<td>${r[k] === undefined ? '' : cell(r[k])}</td>`).join('')}</tr>`);
+  const body = evals.map(
+    (r) => `<tr>${keys.map((k) => `<td>${r[k] === undefined ? '' : cell(r[k])}</td>`).join('')}</tr>`,
+  );
   return `<table class="evals">\n<thead>${head}</thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
 }
 
@@ -145,7 +172,10 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
     ['data', `${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`],
     ['encoder', `${c.arch}, width ${c.width}, ${c.stem === 'auto' ? defaultStem(run.input.height) : c.stem} stem`],
     ['projection head', `${c.projLayers} layers -> ${c.projDim}`],
-    ['optimisation', `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ${c.precision}`],
+    [
+      'optimisation',
+      `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ${c.precision}`,
+    ],
     ['batch', `${c.batchSize} images (${2 * c.batchSize} views), temperature ${c.temperature}`],
     ['schedule', `${c.epochs} epochs${c.maxSteps === null ? '' : `, at most ${c.maxSteps} steps`}, seed ${c.seed}`],
     ['created', run.created],
@@ -156,7 +186,10 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
     out.push(
       ['progress', `step ${last.step}, epoch ${last.epoch}`],
       ['loss', `${formatNumber(rows[0]!.loss)} -> ${formatNumber(last.loss)}`],
-      ['throughput', `${formatNumber(speeds.reduce((a, b) => a + b, 0) / speeds.length)} images/s (mean of logged windows)`],
+      [
+        'throughput',
+        `${formatNumber(speeds.reduce((a, b) => a + b, 0) / speeds.length)} images/s (mean of logged windows)`,
+      ],
     );
   }
   return `<table class="summary">\n${out.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${cell(v)}</td></tr>`).join('\n')}\n</table>`;
@@ -260,7 +293,9 @@ export function renderReportHtml(inputs: ReportInputs, charts: readonly ReportCh
     `<div class="charts">\n${figures.join('\n')}\n</div>`,
     hasKnn ? '' : '<p class="sub">No kNN monitor values in metrics.jsonl (rows with knn_top1).</p>',
     '<h2>Evaluation</h2>',
-    evals.length === 0 ? `<p class="sub">No evaluation results yet (${esc(EVAL_FILE)} in the run folder).</p>` : evalTable(evals),
+    evals.length === 0
+      ? `<p class="sub">No evaluation results yet (${esc(EVAL_FILE)} in the run folder).</p>`
+      : evalTable(evals),
     '<h2>Augmented samples</h2>',
     grid === null
       ? '<p class="sub">No augmentation grid.</p>'
@@ -300,7 +335,6 @@ export interface ReportResult {
   notes: string[];
 }
 
-
 /**
  * Writes the report for a run. The augmentation grid is drawn anew from the run's data and settings; when the
  * data cannot be opened (a run copied from elsewhere) an existing RUN/augment-grid.png is used, or none.
@@ -317,13 +351,27 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const c = run.config;
   try {
     await writeAugmentationGrid({
-      data: c.data, out: gridPath, count: opts.gridRows ?? 8, seed: c.seed, colorStrength: c.colorStrength, blur: c.blur, config: c,
+      data: c.data,
+      out: gridPath,
+      count: opts.gridRows ?? 8,
+      seed: c.seed,
+      colorStrength: c.colorStrength,
+      blur: c.blur,
+      config: c,
       ...(c.imageSize === null ? {} : { imageSize: c.imageSize }),
     });
   } catch (e) {
-    notes.push(`Augmentation grid not redrawn: ${(e as Error).message}${existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''}`);
+    notes.push(
+      `Augmentation grid not redrawn: ${(e as Error).message}${existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''}`,
+    );
   }
-  const grid = existsSync(gridPath) ? readChecked(gridPath, { what: 'a PNG image', minBytes: 8, maxBytes: 256 * 1024 * 1024 }, (m) => new ConfigError(m)) : null;
+  const grid = existsSync(gridPath)
+    ? readChecked(
+        gridPath,
+        { what: 'a PNG image', minBytes: 8, maxBytes: 256 * 1024 * 1024 },
+        (m) => new ConfigError(m),
+      )
+    : null;
 
   const charts = reportCharts(rows);
   const stem = basename(html, extname(html));

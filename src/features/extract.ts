@@ -5,7 +5,13 @@ import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
 import { openDataset, parseDataSpec, type Split } from '../data/spec.js';
-import { applyViews, defaultAugmentConfig, identityViewParams, sampleViewParams, type AugmentConfig } from '../augment/index.js';
+import {
+  applyViews,
+  defaultAugmentConfig,
+  identityViewParams,
+  sampleViewParams,
+  type AugmentConfig,
+} from '../augment/index.js';
 
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
 
@@ -43,7 +49,13 @@ export interface Features {
 
 /** SimCLR's augmentation for linear evaluation and fine-tuning: random resized crop and horizontal flip only. */
 export function cropFlipAugmentConfig(outputSize: number, grayscaleInput: boolean): AugmentConfig {
-  return { ...defaultAugmentConfig(outputSize, grayscaleInput), colorJitterP: 0, grayscaleP: 0, blurP: 0, solarizeP: 0 };
+  return {
+    ...defaultAugmentConfig(outputSize, grayscaleInput),
+    colorJitterP: 0,
+    grayscaleP: 0,
+    blurP: 0,
+    solarizeP: 0,
+  };
 }
 
 /**
@@ -51,18 +63,31 @@ export function cropFlipAugmentConfig(outputSize: number, grayscaleInput: boolea
  * count; other datasets must have the run's channel count (a different size is resized when read). A split named
  * in the spec (stl10:DIR:SPLIT) wins over `split`.
  */
-export async function openForEncoder(spec: string, split: Split, input: { channels: number; height: number }): Promise<ImageDataset> {
+export async function openForEncoder(
+  spec: string,
+  split: Split,
+  input: { channels: number; height: number },
+): Promise<ImageDataset> {
   const ds = await openDataset(spec, { split, imageSize: input.height, grayscale: input.channels === 1 });
   if (ds.channels !== input.channels) {
     ds.close();
-    throw new DataError(`data spec '${spec}': ${ds.name} has ${ds.channels}-channel images but the encoder takes ${input.channels}-channel ones`);
+    throw new DataError(
+      `data spec '${spec}': ${ds.name} has ${ds.channels}-channel images but the encoder takes ${input.channels}-channel ones`,
+    );
   }
   return ds;
 }
 
 /** openForEncoder for evaluation, which reads the train and test splits itself and so refuses a spec naming one. */
-export async function openEvalSplit(spec: string, split: 'train' | 'test', input: { channels: number; height: number }): Promise<ImageDataset> {
-  if (parseDataSpec(spec).split !== undefined) throw new DataError(`data spec '${spec}': evaluation reads the train and test splits itself; give the spec without a split`);
+export async function openEvalSplit(
+  spec: string,
+  split: 'train' | 'test',
+  input: { channels: number; height: number },
+): Promise<ImageDataset> {
+  if (parseDataSpec(spec).split !== undefined)
+    throw new DataError(
+      `data spec '${spec}': evaluation reads the train and test splits itself; give the spec without a split`,
+    );
   return openForEncoder(spec, split, input);
 }
 
@@ -82,15 +107,28 @@ export function sampleIndices(ds: ImageDataset, opts: { limit?: number; indices?
  * A batch of samples as float [B, C, S, S] in [0, 1] on `device`: the images themselves when they are S px
  * already, else resized whole (identity view parameters), or random training views when `augment` is given.
  */
-export function loadImages(ds: ImageDataset, indices: Uint32Array, inputSize: number, device: string, augment?: FeatureAugment): Tensor {
+export function loadImages(
+  ds: ImageDataset,
+  indices: Uint32Array,
+  inputSize: number,
+  device: string,
+  augment?: FeatureAugment,
+): Tensor {
   const { channels: c, height: h, width: w } = ds;
   const bytes = new Uint8Array(indices.length * c * h * w);
   ds.readBatch(indices, bytes);
   return torch.scope(() => {
     const images = torch.tensor(bytes, { shape: [indices.length, c, h, w], device });
     if (augment) {
-      if (augment.config.outputSize !== inputSize) throw new RangeError(`augment outputSize ${augment.config.outputSize} differs from the encoder's input size ${inputSize}`);
-      return applyViews(images, sampleViewParams(augment.config, h, w, augment.seed, augment.epoch, indices, augment.view ?? 0), augment.config);
+      if (augment.config.outputSize !== inputSize)
+        throw new RangeError(
+          `augment outputSize ${augment.config.outputSize} differs from the encoder's input size ${inputSize}`,
+        );
+      return applyViews(
+        images,
+        sampleViewParams(augment.config, h, w, augment.seed, augment.epoch, indices, augment.view ?? 0),
+        augment.config,
+      );
     }
     if (h === inputSize && w === inputSize) return images.float().div(255);
     return applyViews(images, identityViewParams(indices.length, h, w), defaultAugmentConfig(inputSize, c === 1));
@@ -102,7 +140,11 @@ export function loadImages(ds: ImageDataset, indices: Uint32Array, inputSize: nu
  * float32 (any module mapping images to vectors works, e.g. a fine-tuned classifier giving logits). Memory holds
  * the result plus one batch. The encoder's train/eval mode is restored afterwards.
  */
-export function extractFeatures(encoder: Module<Tensor, Tensor>, ds: ImageDataset, opts: FeatureOptions = {}): Features {
+export function extractFeatures(
+  encoder: Module<Tensor, Tensor>,
+  ds: ImageDataset,
+  opts: FeatureOptions = {},
+): Features {
   const batchSize = positiveInt(opts.batchSize ?? DEFAULT_EVAL_BATCH_SIZE, 'batchSize');
   const inputSize = positiveInt(opts.inputSize ?? ds.height, 'inputSize');
   const device = opts.device ?? 'cpu';
@@ -122,7 +164,10 @@ export function extractFeatures(encoder: Module<Tensor, Tensor>, ds: ImageDatase
         // Handles are released by hand rather than by a scope, so the output belongs to the caller's scope if any.
         const h = torch.scope(() => encoder.call(loadImages(ds, batch, inputSize, device, opts.augment)));
         try {
-          if (h.ndim !== 2 || h.shape[0] !== batch.length) throw new RangeError(`extractFeatures: encoder gave [${h.shape.join(', ')}], expected [${batch.length}, D]`);
+          if (h.ndim !== 2 || h.shape[0] !== batch.length)
+            throw new RangeError(
+              `extractFeatures: encoder gave [${h.shape.join(', ')}], expected [${batch.length}, D]`,
+            );
           result.features ??= torch.empty([n, h.shape[1]!], { device });
           const rows = result.features.narrow(0, start, batch.length);
           rows.copy_(h);
@@ -146,12 +191,22 @@ export function extractFeatures(encoder: Module<Tensor, Tensor>, ds: ImageDatase
  * Features of `views` random training views of every selected sample (view v drawn as epoch v of `seed`), stacked
  * view after view: [views * N, D], with the labels repeated to match.
  */
-export function extractViews(encoder: Module<Tensor, Tensor>, ds: ImageDataset, views: number, augment: { config: AugmentConfig; seed: number }, opts: Omit<FeatureOptions, 'augment'> = {}): Features {
+export function extractViews(
+  encoder: Module<Tensor, Tensor>,
+  ds: ImageDataset,
+  views: number,
+  augment: { config: AugmentConfig; seed: number },
+  opts: Omit<FeatureOptions, 'augment'> = {},
+): Features {
   positiveInt(views, 'views');
   return torch.scope(() => {
-    const parts = Array.from({ length: views }, (_, v) => extractFeatures(encoder, ds, { ...opts, augment: { ...augment, epoch: v } }));
+    const parts = Array.from({ length: views }, (_, v) =>
+      extractFeatures(encoder, ds, { ...opts, augment: { ...augment, epoch: v } }),
+    );
     const labels = new Int32Array(parts.reduce((n, p) => n + p.labels.length, 0));
-    parts.forEach((p, v) => labels.set(p.labels, v * p.labels.length));
+    parts.forEach((p, v) => {
+      labels.set(p.labels, v * p.labels.length);
+    });
     return { features: torch.cat(parts.map((p) => p.features)), labels };
   });
 }
@@ -171,23 +226,39 @@ export interface TopkOptions {
  * @throws RangeError for a label outside [0, C), and for NaN scores (NaN features or logits would otherwise rank
  *   first: NaN compares greater than nothing).
  */
-export function topkAccuracy(scores: Tensor, labels: Int32Array, ks: readonly number[], opts: TopkOptions = {}): number[] {
+export function topkAccuracy(
+  scores: Tensor,
+  labels: Int32Array,
+  ks: readonly number[],
+  opts: TopkOptions = {},
+): number[] {
   const [m, c] = scores.shape as [number, number];
-  if (scores.ndim !== 2 || m !== labels.length) throw new RangeError(`topkAccuracy: scores [${scores.shape.join(', ')}] for ${labels.length} labels`);
+  if (scores.ndim !== 2 || m !== labels.length)
+    throw new RangeError(`topkAccuracy: scores [${scores.shape.join(', ')}] for ${labels.length} labels`);
   const bad = labels.findIndex((y) => y < 0 || y >= c);
   if (bad >= 0) throw new RangeError(`topkAccuracy: label ${labels[bad]} of row ${bad} is outside [0, ${c})`);
-  return torch.noGrad(() => torch.scope(() => {
-    const nanRows = Number(scores.isnan().any(1).sum().item());
-    if (nanRows > 0) throw new RangeError(`topkAccuracy: ${nanRows} of ${m} rows have NaN scores (NaN features or logits); no accuracy is computed from them`);
-    const y = torch.tensor(BigInt64Array.from(labels, (v) => BigInt(v)), { shape: [m, 1], device: scores.device });
-    const own = scores.gather(1, y);
-    const classes = torch.arange(c, undefined, 1, { device: scores.device }).unsqueeze(0);
-    const before = scores.gt(own).logicalOr(scores.eq(own).logicalAnd(classes.lt(y)));
-    const rank = before.sum(1).toArray() as BigInt64Array;
-    // An unvoted true class gets a rank no k reaches.
-    const voted = opts.votes ? (own.gt(0).flatten().toArray() as Uint8Array) : null;
-    return ks.map((k) => rank.reduce((hits, r, i) => hits + (r < BigInt(k) && (voted === null || voted[i]) ? 1 : 0), 0) / m);
-  }));
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      const nanRows = Number(scores.isnan().any(1).sum().item());
+      if (nanRows > 0)
+        throw new RangeError(
+          `topkAccuracy: ${nanRows} of ${m} rows have NaN scores (NaN features or logits); no accuracy is computed from them`,
+        );
+      const y = torch.tensor(
+        BigInt64Array.from(labels, (v) => BigInt(v)),
+        { shape: [m, 1], device: scores.device },
+      );
+      const own = scores.gather(1, y);
+      const classes = torch.arange(c, undefined, 1, { device: scores.device }).unsqueeze(0);
+      const before = scores.gt(own).logicalOr(scores.eq(own).logicalAnd(classes.lt(y)));
+      const rank = before.sum(1).toArray() as BigInt64Array;
+      // An unvoted true class gets a rank no k reaches.
+      const voted = opts.votes ? (own.gt(0).flatten().toArray() as Uint8Array) : null;
+      return ks.map(
+        (k) => rank.reduce((hits, r, i) => hits + (r < BigInt(k) && (voted === null || voted[i]) ? 1 : 0), 0) / m,
+      );
+    }),
+  );
 }
 
 /** 1 + the largest label among the given label arrays (0 when none is >= 0). */
@@ -204,7 +275,10 @@ export function labelledRows(f: Features): Features {
     if (y >= 0) keep.push(i);
   });
   if (keep.length === f.labels.length) return { features: torch.raw.alias(f.features), labels: f.labels };
-  const index = torch.tensor(BigInt64Array.from(keep, (i) => BigInt(i)), { device: f.features.device });
+  const index = torch.tensor(
+    BigInt64Array.from(keep, (i) => BigInt(i)),
+    { device: f.features.device },
+  );
   const features = f.features.indexSelect(0, index);
   index.dispose();
   return { features, labels: Int32Array.from(keep, (i) => f.labels[i]!) };

@@ -1,7 +1,19 @@
 // Checked file access for everything simclr reads, and the temporary files its atomic writers leave behind.
 // Readers open without blocking and check what they opened (fstat), so a FIFO, a device such as /dev/zero or a
 // directory in a file's place gives one line instead of a hang or an unbounded read.
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -26,7 +38,13 @@ export interface OpenedFile {
   size: number;
 }
 
-function kindOf(s: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+function kindOf(s: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
   if (s.isDirectory()) return 'a directory';
   if (s.isFIFO()) return 'a FIFO';
   if (s.isCharacterDevice()) return 'a character device';
@@ -47,15 +65,21 @@ const FS_REASONS: Readonly<Record<string, string>> = {
 /** One line for an fs error on `path`, e.g. "runs/x/config.json: no such file (ENOENT)". */
 export function describeFsError(path: string, e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code;
-  const reason = code !== undefined && Object.hasOwn(FS_REASONS, code) ? `${FS_REASONS[code]} (${code})` : String((e as Error)?.message ?? e);
+  const reason =
+    code !== undefined && Object.hasOwn(FS_REASONS, code)
+      ? `${FS_REASONS[code]} (${code})`
+      : String((e as Error)?.message ?? e);
   return `${path}: ${reason}`;
 }
 
 /** Why a file of `size` bytes cannot be what `expect` says, or null when it can. */
 function sizeProblem(path: string, size: number, expect: FileExpectation): string | null {
-  if (expect.expectBytes !== undefined && size !== expect.expectBytes) return `${path} is ${size} bytes; ${expect.what} is ${expect.expectBytes}`;
-  if (expect.minBytes !== undefined && size < expect.minBytes) return `${path} is ${size} bytes; ${expect.what} is at least ${expect.minBytes}`;
-  if (expect.maxBytes !== undefined && size > expect.maxBytes) return `${path} is ${size} bytes; ${expect.what} is at most ${expect.maxBytes}`;
+  if (expect.expectBytes !== undefined && size !== expect.expectBytes)
+    return `${path} is ${size} bytes; ${expect.what} is ${expect.expectBytes}`;
+  if (expect.minBytes !== undefined && size < expect.minBytes)
+    return `${path} is ${size} bytes; ${expect.what} is at least ${expect.minBytes}`;
+  if (expect.maxBytes !== undefined && size > expect.maxBytes)
+    return `${path} is ${size} bytes; ${expect.what} is at most ${expect.maxBytes}`;
   return null;
 }
 
@@ -98,7 +122,7 @@ export function checkRegularFile(path: string, expect: FileExpectation, makeErro
  */
 export function readFullyAt(fd: number, into: Uint8Array, offset: number, length: number, position: number): boolean {
   const CHUNK = 1 << 30;
-  for (let done = 0; done < length;) {
+  for (let done = 0; done < length; ) {
     const n = readSync(fd, into, offset + done, Math.min(CHUNK, length - done), position + done);
     if (n === 0) return false;
     done += n;

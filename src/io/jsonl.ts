@@ -57,12 +57,16 @@ export function readJsonLines<T>(path: string, spec: JsonLinesSpec, makeError: M
     } else if (last) {
       torn = true;
     } else {
-      throw makeError(`${path}: line ${number} is ${problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem}`);
+      throw makeError(
+        `${path}: line ${number} is ${problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem}`,
+      );
     }
   };
   // Only the text after the last newline can be torn: a line with its newline was written whole (one write), so a
   // bad one is damage, reported like any other.
-  parts.forEach((line, i) => take(line, i + 1, false));
+  parts.forEach((line, i) => {
+    take(line, i + 1, false);
+  });
   if (tail !== '') take(tail, parts.length + 1, true);
   return { values, lines, torn };
 }
@@ -90,7 +94,7 @@ function endTail(path: string, spec: JsonLinesSpec): void {
     const size = fstatSync(fd).size;
     const buf = Buffer.alloc(64 * 1024);
     let keep = 0;
-    for (let end = size; end > 0;) {
+    for (let end = size; end > 0; ) {
       const start = Math.max(0, end - buf.length);
       const n = readSync(fd, buf, 0, end - start, start);
       const i = buf.subarray(0, n).lastIndexOf(0x0a);

@@ -29,19 +29,29 @@ function entry<K extends keyof LossSettings>(e: LossEntry<K>): LossEntry<K> {
 /** Name -> loss. The first is the default. */
 export const LOSSES = {
   ntxent: entry({
-    summary: 'NT-Xent, softmax cross entropy of the positive at cosine similarity / temperature (the paper\'s, eq. 1)',
+    summary: "NT-Xent, softmax cross entropy of the positive at cosine similarity / temperature (the paper's, eq. 1)",
     settings: ['temperature'],
-    create: ({ temperature }) => (z1, z2, gathered) => ntXentWithAccuracy(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
+    create:
+      ({ temperature }) =>
+      (z1, z2, gathered) =>
+        ntXentWithAccuracy(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
   }),
   ntlogistic: entry({
-    summary: 'NT-Logistic, logistic loss of the positive and each negative at cosine similarity / temperature (paper Table 2)',
+    summary:
+      'NT-Logistic, logistic loss of the positive and each negative at cosine similarity / temperature (paper Table 2)',
     settings: ['temperature'],
-    create: ({ temperature }) => (z1, z2, gathered) => ntLogisticLoss(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
+    create:
+      ({ temperature }) =>
+      (z1, z2, gathered) =>
+        ntLogisticLoss(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
   }),
   margintriplet: entry({
     summary: 'margin triplet, hinge of negative minus positive cosine similarity plus margin (paper Table 2)',
     settings: ['margin'],
-    create: ({ margin }) => (z1, z2, gathered) => marginTripletLoss(z1, z2, { margin, ...(gathered ? { gathered } : {}) }),
+    create:
+      ({ margin }) =>
+      (z1, z2, gathered) =>
+        marginTripletLoss(z1, z2, { margin, ...(gathered ? { gathered } : {}) }),
   }),
 } as const;
 
@@ -59,7 +69,13 @@ export function createLoss(name: LossName, settings: LossSettings): ContrastiveL
   return e.create(settings);
 }
 
-export { ntXentLoss, ntXentWithAccuracy, DEFAULT_TEMPERATURE, type NtXentOptions, type NtXentResult } from './ntxent.js';
+export {
+  ntXentLoss,
+  ntXentWithAccuracy,
+  DEFAULT_TEMPERATURE,
+  type NtXentOptions,
+  type NtXentResult,
+} from './ntxent.js';
 export { ntLogisticLoss, type NtLogisticOptions } from './ntlogistic.js';
 export { marginTripletLoss, DEFAULT_MARGIN, type MarginTripletOptions } from './margintriplet.js';
 export type { ContrastiveLoss, ContrastiveLossResult, GatheredProjections } from './pairs.js';

@@ -2,7 +2,15 @@
 // (Chen et al. 2020, Table 2; compared in Section 5.1, Table 4).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { contrastivePairs, negativeMask, positiveAccuracy, positiveSimilarity, withoutSelf, type ContrastiveLossResult, type GatheredProjections } from './pairs.js';
+import {
+  contrastivePairs,
+  negativeMask,
+  positiveAccuracy,
+  positiveSimilarity,
+  withoutSelf,
+  type ContrastiveLossResult,
+  type GatheredProjections,
+} from './pairs.js';
 
 /**
  * Default margin m. The paper does not state the one behind its Table 4; cosine similarities lie in [-1, 1], so a
@@ -33,13 +41,18 @@ export interface MarginTripletOptions {
  */
 export function marginTripletLoss(z1: Tensor, z2: Tensor, opts: MarginTripletOptions = {}): ContrastiveLossResult {
   const margin = opts.margin ?? DEFAULT_MARGIN;
-  if (!(margin >= 0) || !Number.isFinite(margin)) throw new RangeError(`marginTripletLoss: margin must be a finite number >= 0, got ${margin}`);
+  if (!(margin >= 0) || !Number.isFinite(margin))
+    throw new RangeError(`marginTripletLoss: margin must be a finite number >= 0, got ${margin}`);
   return torch.scope(() => {
     const pairs = contrastivePairs(z1, z2, opts.gathered, 'marginTripletLoss');
     if (pairs.m < 2) throw new RangeError('marginTripletLoss: a batch of one image has no negatives');
     // Every column's hinge, the anchor's own and its positive's masked out of the mean.
     const hinge = pairs.similarity.sub(positiveSimilarity(pairs)).add(margin).relu();
-    const loss = hinge.mul(negativeMask(pairs)).sum(1).div(2 * pairs.m - 2).mean();
+    const loss = hinge
+      .mul(negativeMask(pairs))
+      .sum(1)
+      .div(2 * pairs.m - 2)
+      .mean();
     return { loss, contrastiveAccuracy: positiveAccuracy(withoutSelf(pairs.similarity, pairs.self), pairs.positive) };
   });
 }

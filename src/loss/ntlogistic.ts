@@ -2,7 +2,15 @@
 // (Chen et al. 2020, Table 2; compared in Section 5.1, Table 4).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { contrastivePairs, negativeMask, positiveAccuracy, positiveSimilarity, withoutSelf, type ContrastiveLossResult, type GatheredProjections } from './pairs.js';
+import {
+  contrastivePairs,
+  negativeMask,
+  positiveAccuracy,
+  positiveSimilarity,
+  withoutSelf,
+  type ContrastiveLossResult,
+  type GatheredProjections,
+} from './pairs.js';
 import { DEFAULT_TEMPERATURE } from './ntxent.js';
 
 export interface NtLogisticOptions {
@@ -34,7 +42,10 @@ export function ntLogisticLoss(z1: Tensor, z2: Tensor, opts: NtLogisticOptions =
     const { logsigmoid } = torch.nn.functional;
     const positive = logsigmoid(positiveSimilarity(pairs).div(temperature)).squeeze(1);
     // log σ(-s/τ) of every column, the anchor's own and its positive's masked out of the mean.
-    const negatives = logsigmoid(pairs.similarity.div(-temperature)).mul(negativeMask(pairs)).sum(1).div(2 * pairs.m - 2);
+    const negatives = logsigmoid(pairs.similarity.div(-temperature))
+      .mul(negativeMask(pairs))
+      .sum(1)
+      .div(2 * pairs.m - 2);
     const loss = positive.add(negatives).mean().neg();
     return { loss, contrastiveAccuracy: positiveAccuracy(withoutSelf(pairs.similarity, pairs.self), pairs.positive) };
   });

@@ -1,7 +1,13 @@
 // NT-Xent, the normalised temperature-scaled cross-entropy loss of SimCLR (Chen et al. 2020, eq. 1).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { contrastivePairs, positiveAccuracy, withoutSelf, type ContrastiveLossResult, type GatheredProjections } from './pairs.js';
+import {
+  contrastivePairs,
+  positiveAccuracy,
+  withoutSelf,
+  type ContrastiveLossResult,
+  type GatheredProjections,
+} from './pairs.js';
 
 export type { GatheredProjections } from './pairs.js';
 

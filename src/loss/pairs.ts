@@ -46,7 +46,12 @@ export interface ContrastivePairs {
  * @param who the loss's name, prefixed to every error message
  * @throws RangeError for inputs that are not [N, D] pairs of one shape, or a gathered block they do not fit in
  */
-export function contrastivePairs(z1: Tensor, z2: Tensor, gathered: GatheredProjections | undefined, who: string): ContrastivePairs {
+export function contrastivePairs(
+  z1: Tensor,
+  z2: Tensor,
+  gathered: GatheredProjections | undefined,
+  who: string,
+): ContrastivePairs {
   checkPair(z1, z2, 'z1', 'z2', who);
   const n = z1.shape[0]!;
   if (n < 1) throw new RangeError(`${who}: empty batch`);
@@ -59,7 +64,8 @@ export function contrastivePairs(z1: Tensor, z2: Tensor, gathered: GatheredProje
     const { z1All, z2All, rankOffset } = gathered;
     checkPair(z1All, z2All, 'z1All', 'z2All', who);
     m = z1All.shape[0]!;
-    if (z1All.shape[1] !== z1.shape[1]) throw new RangeError(`${who}: z1All has dimension ${z1All.shape[1]}, z1 has ${z1.shape[1]}`);
+    if (z1All.shape[1] !== z1.shape[1])
+      throw new RangeError(`${who}: z1All has dimension ${z1All.shape[1]}, z1 has ${z1.shape[1]}`);
     if (!Number.isInteger(rankOffset) || rankOffset < 0 || rankOffset + n > m) {
       throw new RangeError(`${who}: rankOffset ${rankOffset} with ${n} local rows does not fit in ${m} gathered rows`);
     }
@@ -97,6 +103,8 @@ function checkPair(a: Tensor, b: Tensor, nameA: string, nameB: string, who: stri
   const sa = a.shape;
   const sb = b.shape;
   if (sb.length !== 2 || sa[0] !== sb[0] || sa[1] !== sb[1]) {
-    throw new RangeError(`${who}: ${nameA} [${sa.join(', ')}] and ${nameB} [${sb.join(', ')}] must have the same shape`);
+    throw new RangeError(
+      `${who}: ${nameA} [${sa.join(', ')}] and ${nameB} [${sb.join(', ')}] must have the same shape`,
+    );
   }
 }

@@ -1,5 +1,5 @@
 // Projection heads g(h) -> z for the contrastive loss: SimCLR's MLP and SimCLRv2's deeper MLP with BatchNorm.
-import * as torch from '../torch/index.js';
+import type * as torch from '../torch/index.js';
 import { Linear, BatchNorm1d, ReLU, Sequential } from '../nn/index.js';
 
 /**
@@ -33,9 +33,11 @@ export class ProjectionHead extends Sequential {
   constructor(inDim: number, opts: ProjectionHeadOptions = {}) {
     super();
     const { kind = 'mlp', hiddenDim = inDim, outDim = 128, generator } = opts;
-    if (kind !== 'mlp' && kind !== 'mlpBn') throw new TypeError(`projection head kind must be 'mlp' or 'mlpBn', got '${String(kind)}'`);
+    if (kind !== 'mlp' && kind !== 'mlpBn')
+      throw new TypeError(`projection head kind must be 'mlp' or 'mlpBn', got '${String(kind)}'`);
     const layers = opts.layers ?? (kind === 'mlp' ? 2 : 3);
-    if (!Number.isInteger(layers) || layers < 1) throw new RangeError(`projection head layers must be a positive integer, got ${layers}`);
+    if (!Number.isInteger(layers) || layers < 1)
+      throw new RangeError(`projection head layers must be a positive integer, got ${layers}`);
     this.kind = kind;
     this.inDim = inDim;
     this.hiddenDim = hiddenDim;

@@ -8,8 +8,17 @@ import { ProjectionHead, type ProjectionHeadKind } from './heads.js';
 import type { Encoder } from './simclr.js';
 
 export {
-  ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, defaultStem, stageChannels,
-  type ResNetDepth, type ResNetOptions, type Stem,
+  ResNet,
+  BasicBlock,
+  Bottleneck,
+  resnet18,
+  resnet34,
+  resnet50,
+  defaultStem,
+  stageChannels,
+  type ResNetDepth,
+  type ResNetOptions,
+  type Stem,
 } from './resnet.js';
 export { ProjectionHead, type ProjectionHeadKind, type ProjectionHeadOptions } from './heads.js';
 export { SimCLRModel, type Encoder, type SimCLROutput } from './simclr.js';
@@ -35,9 +44,15 @@ export interface BackboneEntry {
 
 /** Name -> encoder. The first is the default. */
 export const BACKBONES = {
-  resnet18: { summary: 'ResNet-18, h of 512 x width (torchvision structure and parameter names)', create: (o: BackboneOptions): Encoder => resnet18(o) },
+  resnet18: {
+    summary: 'ResNet-18, h of 512 x width (torchvision structure and parameter names)',
+    create: (o: BackboneOptions): Encoder => resnet18(o),
+  },
   resnet34: { summary: 'ResNet-34, h of 512 x width', create: (o: BackboneOptions): Encoder => resnet34(o) },
-  resnet50: { summary: 'ResNet-50, h of 2048 x width (the paper\'s encoder)', create: (o: BackboneOptions): Encoder => resnet50(o) },
+  resnet50: {
+    summary: "ResNet-50, h of 2048 x width (the paper's encoder)",
+    create: (o: BackboneOptions): Encoder => resnet50(o),
+  },
 } as const satisfies Record<string, BackboneEntry>;
 
 export type BackboneName = keyof typeof BACKBONES;
@@ -59,12 +74,15 @@ export interface HeadEntry {
   create(inDim: number, opts: HeadOptions): Module<torch.Tensor, torch.Tensor>;
 }
 
-const projectionHead = (kind: ProjectionHeadKind) => (inDim: number, o: HeadOptions): ProjectionHead => new ProjectionHead(inDim, { kind, ...o });
+const projectionHead =
+  (kind: ProjectionHeadKind) =>
+  (inDim: number, o: HeadOptions): ProjectionHead =>
+    new ProjectionHead(inDim, { kind, ...o });
 
 /** Name -> projection head (ProjectionHeadKind). */
 export const HEADS = {
-  mlp: { summary: 'the paper\'s MLP: (Linear-ReLU) x (layers-1), then Linear', create: projectionHead('mlp') },
-  mlpBn: { summary: 'SimCLRv2\'s MLP: (Linear-BN-ReLU) x (layers-1), then Linear-BN', create: projectionHead('mlpBn') },
+  mlp: { summary: "the paper's MLP: (Linear-ReLU) x (layers-1), then Linear", create: projectionHead('mlp') },
+  mlpBn: { summary: "SimCLRv2's MLP: (Linear-BN-ReLU) x (layers-1), then Linear-BN", create: projectionHead('mlpBn') },
 } as const satisfies Record<ProjectionHeadKind, HeadEntry>;
 
 export type HeadName = keyof typeof HEADS;

@@ -38,7 +38,8 @@ const BASE_CHANNELS = [64, 128, 256, 512] as const;
  * (halves round up), at least 1. Bottleneck stages output 4x these; the stem outputs the first.
  */
 export function stageChannels(width: number): [number, number, number, number] {
-  if (!(width > 0) || !Number.isFinite(width)) throw new RangeError(`ResNet width must be a positive number, got ${width}`);
+  if (!(width > 0) || !Number.isFinite(width))
+    throw new RangeError(`ResNet width must be a positive number, got ${width}`);
   const [a, b, c, d] = BASE_CHANNELS.map((ch) => Math.max(1, Math.round(ch * width)));
   return [a!, b!, c!, d!];
 }
@@ -51,7 +52,10 @@ abstract class ResidualBlock extends Module {
 
 function shortcut(inPlanes: number, outPlanes: number, stride: number, generator?: torch.Generator): Sequential | null {
   if (stride === 1 && inPlanes === outPlanes) return null;
-  return new Sequential(new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator }), new BatchNorm2d(outPlanes));
+  return new Sequential(
+    new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, generator }),
+    new BatchNorm2d(outPlanes),
+  );
 }
 
 // Owns a and returns bn(a) with ReLU applied in place, releasing a (the BN output is not saved for backward).
@@ -81,7 +85,10 @@ export class BasicBlock extends ResidualBlock {
 
   constructor(inPlanes: number, planes: number, stride: number, generator?: torch.Generator) {
     super();
-    this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, generator }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, generator }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
     this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false, generator }));
     this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
@@ -119,7 +126,10 @@ export class Bottleneck extends ResidualBlock {
     const outPlanes = planes * Bottleneck.expansion;
     this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 1, { bias: false, generator }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
-    this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { stride, padding: 1, bias: false, generator }));
+    this.conv2 = this.registerModule(
+      'conv2',
+      new Conv2d(planes, planes, 3, { stride, padding: 1, bias: false, generator }),
+    );
     this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
     this.conv3 = this.registerModule('conv3', new Conv2d(planes, outPlanes, 1, { bias: false, generator }));
     this.bn3 = this.registerModule('bn3', new BatchNorm2d(outPlanes));
@@ -143,7 +153,10 @@ export class Bottleneck extends ResidualBlock {
   }
 }
 
-const LAYOUT: Record<ResNetDepth, { block: typeof BasicBlock | typeof Bottleneck; blocks: [number, number, number, number] }> = {
+const LAYOUT: Record<
+  ResNetDepth,
+  { block: typeof BasicBlock | typeof Bottleneck; blocks: [number, number, number, number] }
+> = {
   18: { block: BasicBlock, blocks: [2, 2, 2, 2] },
   34: { block: BasicBlock, blocks: [3, 4, 6, 3] },
   50: { block: Bottleneck, blocks: [3, 4, 6, 3] },
@@ -168,11 +181,13 @@ export class ResNet extends Module {
     const layout = LAYOUT[depth];
     if (layout === undefined) throw new RangeError(`ResNet depth must be 18, 34 or 50, got ${String(depth)}`);
     const { width = 1, inChannels = 3, zeroInitResidual = false, generator } = opts;
-    if (!Number.isInteger(inChannels) || inChannels < 1) throw new RangeError(`ResNet inChannels must be a positive integer, got ${inChannels}`);
+    if (!Number.isInteger(inChannels) || inChannels < 1)
+      throw new RangeError(`ResNet inChannels must be a positive integer, got ${inChannels}`);
     this.depth = depth;
     this.width = width;
     this.stem = opts.stem ?? (opts.imageSize === undefined ? 'imagenet' : defaultStem(opts.imageSize));
-    if (this.stem !== 'imagenet' && this.stem !== 'cifar') throw new TypeError(`ResNet stem must be 'imagenet' or 'cifar', got '${String(this.stem)}'`);
+    if (this.stem !== 'imagenet' && this.stem !== 'cifar')
+      throw new TypeError(`ResNet stem must be 'imagenet' or 'cifar', got '${String(this.stem)}'`);
     this.inChannels = inChannels;
     this.stageChannels = stageChannels(width);
     const { block: Block, blocks } = layout;
@@ -180,7 +195,15 @@ export class ResNet extends Module {
 
     const big = this.stem === 'imagenet';
     const stemOut = this.stageChannels[0];
-    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, stemOut, big ? 7 : 3, { stride: big ? 2 : 1, padding: big ? 3 : 1, bias: false, generator }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new Conv2d(inChannels, stemOut, big ? 7 : 3, {
+        stride: big ? 2 : 1,
+        padding: big ? 3 : 1,
+        bias: false,
+        generator,
+      }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(stemOut));
     let inPlanes = stemOut;
     for (let s = 0; s < 4; s++) {

@@ -1,5 +1,5 @@
 // The SimCLR network: encoder f (x -> h) followed by projection head g (h -> z).
-import * as torch from '../torch/index.js';
+import type * as torch from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import { ProjectionHead, type ProjectionHeadOptions } from './heads.js';
 
@@ -32,7 +32,10 @@ export class SimCLRModel extends Module<Tensor, SimCLROutput> {
   constructor(encoder: Encoder, head: Module<Tensor, Tensor> | ProjectionHeadOptions = {}) {
     super();
     this.encoder = this.registerModule('encoder', encoder);
-    this.head = this.registerModule('head', head instanceof Module ? head : new ProjectionHead(encoder.featureDim, head));
+    this.head = this.registerModule(
+      'head',
+      head instanceof Module ? head : new ProjectionHead(encoder.featureDim, head),
+    );
   }
 
   forward(x: Tensor): SimCLROutput {

@@ -26,9 +26,11 @@ abstract class BatchNorm extends Module {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super();
     const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true } = opts;
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${this.constructor.name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1)
+      throw new RangeError(`${this.constructor.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     if (!(eps > 0)) throw new RangeError(`${this.constructor.name}: eps must be positive, got ${eps}`);
-    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`${this.constructor.name}: momentum must be in [0, 1] or null, got ${momentum}`);
+    if (momentum !== null && !(momentum >= 0 && momentum <= 1))
+      throw new RangeError(`${this.constructor.name}: momentum must be in [0, 1] or null, got ${momentum}`);
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
@@ -66,7 +68,8 @@ abstract class BatchNorm extends Module {
 
   forward(x: Tensor): Tensor {
     this.checkInput(x);
-    if (x.shape[1] !== this.numFeatures) throw new RangeError(`${this.constructor.name}: expected ${this.numFeatures} channels, got ${x.shape[1]}`);
+    if (x.shape[1] !== this.numFeatures)
+      throw new RangeError(`${this.constructor.name}: expected ${this.numFeatures} channels, got ${x.shape[1]}`);
     let factor = this.momentum ?? 0;
     const count = this.numBatchesTracked;
     if (this.training && count !== null) {
@@ -74,7 +77,11 @@ abstract class BatchNorm extends Module {
       if (this.momentum === null) factor = 1 / count.item();
     }
     return torch.nn.functional.batchNorm(x, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: this.training || !this.trackRunningStats, momentum: factor, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      training: this.training || !this.trackRunningStats,
+      momentum: factor,
+      eps: this.eps,
     });
   }
 }
@@ -82,7 +89,8 @@ abstract class BatchNorm extends Module {
 /** Batch normalisation over [N, C] or [N, C, L] input. */
 export class BatchNorm1d extends BatchNorm {
   protected checkInput(x: Tensor): void {
-    if (x.ndim !== 2 && x.ndim !== 3) throw new RangeError(`BatchNorm1d: expected 2D or 3D input, got ${x.ndim}D input`);
+    if (x.ndim !== 2 && x.ndim !== 3)
+      throw new RangeError(`BatchNorm1d: expected 2D or 3D input, got ${x.ndim}D input`);
   }
 }
 

@@ -19,7 +19,8 @@ export interface Conv2dOptions {
 
 function pair(v: IntOrPair, what: string): [number, number] {
   const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
-  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < 0)) throw new RangeError(`Conv2d: ${what} must be a non-negative integer or a pair, got ${JSON.stringify(v)}`);
+  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < 0))
+    throw new RangeError(`Conv2d: ${what} must be a non-negative integer or a pair, got ${JSON.stringify(v)}`);
   return [p[0]!, p[1]!];
 }
 
@@ -36,22 +37,33 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrPair, opts: Conv2dOptions = {}) {
     super();
     const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, generator } = opts;
-    for (const [what, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', groups]] as const) {
+    for (const [what, v] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+      ['groups', groups],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`Conv2d: ${what} must be a positive integer, got ${v}`);
     }
-    if (inChannels % groups !== 0) throw new RangeError(`Conv2d: inChannels (${inChannels}) must be divisible by groups (${groups})`);
-    if (outChannels % groups !== 0) throw new RangeError(`Conv2d: outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    if (inChannels % groups !== 0)
+      throw new RangeError(`Conv2d: inChannels (${inChannels}) must be divisible by groups (${groups})`);
+    if (outChannels % groups !== 0)
+      throw new RangeError(`Conv2d: outChannels (${outChannels}) must be divisible by groups (${groups})`);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = pair(kernelSize, 'kernelSize');
-    if (this.kernelSize.some((k) => k < 1)) throw new RangeError(`Conv2d: kernelSize must be positive, got ${JSON.stringify(kernelSize)}`);
+    if (this.kernelSize.some((k) => k < 1))
+      throw new RangeError(`Conv2d: kernelSize must be positive, got ${JSON.stringify(kernelSize)}`);
     this.stride = pair(stride, 'stride');
-    if (this.stride.some((s) => s < 1)) throw new RangeError(`Conv2d: stride must be positive, got ${JSON.stringify(stride)}`);
+    if (this.stride.some((s) => s < 1))
+      throw new RangeError(`Conv2d: stride must be positive, got ${JSON.stringify(stride)}`);
     this.padding = typeof padding === 'string' ? padding : pair(padding, 'padding');
     this.dilation = pair(dilation, 'dilation');
     this.groups = groups;
     this.hasBias = bias;
-    const weight = this.registerParameter('weight', parameter(torch.empty([outChannels, inChannels / groups, ...this.kernelSize])));
+    const weight = this.registerParameter(
+      'weight',
+      parameter(torch.empty([outChannels, inChannels / groups, ...this.kernelSize])),
+    );
     const b = bias ? this.registerParameter('bias', parameter(torch.empty([outChannels]))) : null;
     defaultLayerInit_(weight, b, generator);
   }
@@ -66,7 +78,11 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     return torch.nn.functional.conv2d(x, this.weight, {
-      bias: this.bias, stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
+      bias: this.bias,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
     });
   }
 }

@@ -6,8 +6,18 @@ import * as torch from '../torch/index.js';
 type Tensor = torch.Tensor;
 
 export type Nonlinearity =
-  | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'convTranspose1d' | 'convTranspose2d' | 'convTranspose3d'
-  | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
+  | 'linear'
+  | 'conv1d'
+  | 'conv2d'
+  | 'conv3d'
+  | 'convTranspose1d'
+  | 'convTranspose2d'
+  | 'convTranspose3d'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leakyRelu'
+  | 'selu';
 export type FanMode = 'fanIn' | 'fanOut';
 
 export interface KaimingOptions {
@@ -22,8 +32,14 @@ export interface KaimingOptions {
 /** The gain PyTorch recommends for a nonlinearity; param is leakyRelu's negative slope (default 0.01). */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv1d': case 'conv2d': case 'conv3d':
-    case 'convTranspose1d': case 'convTranspose2d': case 'convTranspose3d': case 'sigmoid':
+    case 'linear':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'convTranspose1d':
+    case 'convTranspose2d':
+    case 'convTranspose3d':
+    case 'sigmoid':
       return 1;
     case 'tanh':
       return 5 / 3;
@@ -43,13 +59,17 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 /** [fanIn, fanOut]: input/output feature maps times the receptive field size (weights of 2 or more dims). */
 export function calculateFanInAndFanOut(t: Tensor): [number, number] {
   const shape = t.shape;
-  if (shape.length < 2) throw new RangeError(`fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (got ${shape.length})`);
+  if (shape.length < 2)
+    throw new RangeError(
+      `fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (got ${shape.length})`,
+    );
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return [shape[1]! * receptive, shape[0]! * receptive];
 }
 
 function correctFan(t: Tensor, mode: FanMode): number {
-  if (mode !== 'fanIn' && mode !== 'fanOut') throw new TypeError(`mode must be 'fanIn' or 'fanOut', got '${String(mode)}'`);
+  if (mode !== 'fanIn' && mode !== 'fanOut')
+    throw new TypeError(`mode must be 'fanIn' or 'fanOut', got '${String(mode)}'`);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   return mode === 'fanIn' ? fanIn : fanOut;
 }

@@ -20,7 +20,10 @@ export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
     const { bias = true, generator } = opts;
-    for (const [what, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+    for (const [what, v] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`Linear: ${what} must be a positive integer, got ${v}`);
     }
     this.inFeatures = inFeatures;

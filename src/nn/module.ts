@@ -65,7 +65,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
 
   // ------------------------------------------------------------------------------------------------ registration
   private checkName(name: string): void {
-    if (name === '' || name.includes('.')) throw new TypeError(`module member name must be non-empty and contain no '.', got '${name}'`);
+    if (name === '' || name.includes('.'))
+      throw new TypeError(`module member name must be non-empty and contain no '.', got '${name}'`);
     if (this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name)) {
       throw new Error(`${this.constructor.name} already has a member named '${name}'`);
     }
@@ -100,7 +101,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     if (target === '') return m;
     for (const part of target.split('.')) {
       const next = m._modules.get(part);
-      if (next === undefined) throw new Error(`${m.constructor.name} has no submodule '${part}' (looking up '${target}')`);
+      if (next === undefined)
+        throw new Error(`${m.constructor.name} has no submodule '${part}' (looking up '${target}')`);
       m = next;
     }
     return m;
@@ -110,7 +112,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
   getParameter(target: string): Parameter {
     const [owner, name] = this.splitTarget(target);
     const p = owner._parameters.get(name);
-    if (p === undefined) throw new Error(`${owner.constructor.name} has no parameter '${name}' (looking up '${target}')`);
+    if (p === undefined)
+      throw new Error(`${owner.constructor.name} has no parameter '${name}' (looking up '${target}')`);
     return p;
   }
 
@@ -238,17 +241,22 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     const missingKeys = entries.map(([k]) => k).filter((k) => !stateDict.has(k));
     const unexpectedKeys = [...stateDict.keys()].filter((k) => !own.has(k));
     const errors: string[] = [];
-    if (strict && unexpectedKeys.length > 0) errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
-    if (strict && missingKeys.length > 0) errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+    if (strict && unexpectedKeys.length > 0)
+      errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    if (strict && missingKeys.length > 0)
+      errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
     for (const [k, target] of own) {
       const src = stateDict.get(k);
       if (src === undefined) continue;
       const [a, b] = [src.shape, target.shape];
       if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-        errors.push(`size mismatch for ${k}: copying a param with shape ${shapeText(a)} from checkpoint, the shape in current model is ${shapeText(b)}.`);
+        errors.push(
+          `size mismatch for ${k}: copying a param with shape ${shapeText(a)} from checkpoint, the shape in current model is ${shapeText(b)}.`,
+        );
       }
     }
-    if (errors.length > 0) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
+    if (errors.length > 0)
+      throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     torch.noGrad(() => {
       for (const [k, target] of own) {
         const src = stateDict.get(k);
@@ -265,7 +273,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
    * (gradients move with them), so build optimizers after calling to().
    */
   to(target: torch.DType | string): this {
-    if (OTHER_DTYPES.has(target)) throw new TypeError(`Module.to: only floating-point dtypes are allowed, got ${target}`);
+    if (OTHER_DTYPES.has(target))
+      throw new TypeError(`Module.to: only floating-point dtypes are allowed, got ${target}`);
     const dtype = FLOAT_DTYPES.has(target) ? (target as torch.DType) : null;
     const moved = new Map<Tensor, Tensor>();
     const convert = (t: Tensor, isParam: boolean): Tensor => {

@@ -13,7 +13,10 @@ export class Identity extends Module {
 
 /** Flattens dims startDim..endDim into one (default: all but the batch dim). */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
 

@@ -8,7 +8,15 @@ export interface AdamWOptions extends GroupOptions {
   eps: number;
 }
 
-const { _foreach_add_$List, _foreach_add_$Scalar, _foreach_addcdiv_$Scalar, _foreach_addcmul_$Scalar, _foreach_div_$Scalar, _foreach_mul_$Scalar, _foreach_sqrt } = torch.raw;
+const {
+  _foreach_add_$List,
+  _foreach_add_$Scalar,
+  _foreach_addcdiv_$Scalar,
+  _foreach_addcmul_$Scalar,
+  _foreach_div_$Scalar,
+  _foreach_mul_$Scalar,
+  _foreach_sqrt,
+} = torch.raw;
 
 /**
  * PyTorch's AdamW: w *= 1 - lr*weightDecay; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
@@ -23,11 +31,17 @@ export class AdamW extends Optimizer<AdamWOptions> {
   protected override validate(g: ParamGroup<AdamWOptions>): void {
     if (!(g.lr >= 0)) throw new RangeError(`AdamW: invalid learning rate ${g.lr}`);
     if (!(g.eps >= 0)) throw new RangeError(`AdamW: invalid epsilon ${g.eps}`);
-    if (g.betas.length !== 2 || !g.betas.every((b) => b >= 0 && b < 1)) throw new RangeError(`AdamW: invalid betas [${g.betas.join(', ')}]`);
+    if (g.betas.length !== 2 || !g.betas.every((b) => b >= 0 && b < 1))
+      throw new RangeError(`AdamW: invalid betas [${g.betas.join(', ')}]`);
     if (!(g.weightDecay >= 0)) throw new RangeError(`AdamW: invalid weight decay ${g.weightDecay}`);
   }
 
-  protected override updateGroup(g: ParamGroup<AdamWOptions>, params: Tensor[], grads: Tensor[], states: ParamState[]): void {
+  protected override updateGroup(
+    g: ParamGroup<AdamWOptions>,
+    params: Tensor[],
+    grads: Tensor[],
+    states: ParamState[],
+  ): void {
     const [beta1, beta2] = g.betas;
     for (const [i, st] of states.entries()) {
       if (st.tensors.expAvg === undefined) {
@@ -58,7 +72,12 @@ export class AdamW extends Optimizer<AdamWOptions> {
       const denom = _foreach_sqrt(idx.map((i) => expAvgSq[i]!));
       _foreach_div_$Scalar(denom, Math.sqrt(1 - beta2 ** t));
       _foreach_add_$Scalar(denom, g.eps);
-      _foreach_addcdiv_$Scalar(idx.map((i) => params[i]!), idx.map((i) => expAvg[i]!), denom, -stepSize);
+      _foreach_addcdiv_$Scalar(
+        idx.map((i) => params[i]!),
+        idx.map((i) => expAvg[i]!),
+        denom,
+        -stepSize,
+      );
     }
   }
 }

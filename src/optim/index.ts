@@ -5,12 +5,28 @@ import { SGD } from './sgd.js';
 import { AdamW } from './adamw.js';
 import { LARS, larsParamGroups } from './lars.js';
 
-export { Optimizer, type GroupOptions, type OptionValue, type ParamGroup, type ParamGroupSpec, type ParamState, type OptimizerStateDict, type OptimizerStateMeta } from './optimizer.js';
+export {
+  Optimizer,
+  type GroupOptions,
+  type OptionValue,
+  type ParamGroup,
+  type ParamGroupSpec,
+  type ParamState,
+  type OptimizerStateDict,
+  type OptimizerStateMeta,
+} from './optimizer.js';
 export { SGD, type SgdOptions } from './sgd.js';
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { LARS, LARS_DEFAULTS, larsParamGroups, isBiasOrNorm, type LarsOptions, type LarsGroupOptions } from './lars.js';
 export {
-  learningRate, scaledLearningRate, stepPlan, DEFAULT_BASE_LR, DEFAULT_WARMUP_EPOCHS, type LrScaling, type ScheduleOptions, type StepPlan,
+  learningRate,
+  scaledLearningRate,
+  stepPlan,
+  DEFAULT_BASE_LR,
+  DEFAULT_WARMUP_EPOCHS,
+  type LrScaling,
+  type ScheduleOptions,
+  type StepPlan,
 } from './schedule.js';
 
 /** What a pretraining config tells every optimizer: the peak learning rate (a schedule rewrites lr) and weight decay. */
@@ -27,7 +43,8 @@ export interface OptimizerEntry {
 }
 
 // Each algorithm's own option type widened to the base's: pretraining only sets lr and reads weightDecay.
-const widen = <O extends GroupOptions>(o: Optimizer<O>): Optimizer<GroupOptions> => o as unknown as Optimizer<GroupOptions>;
+const widen = <O extends GroupOptions>(o: Optimizer<O>): Optimizer<GroupOptions> =>
+  o as unknown as Optimizer<GroupOptions>;
 
 /**
  * Name -> pretraining optimizer. The first is the default. A new one is one file with an Optimizer subclass and one
@@ -35,16 +52,29 @@ const widen = <O extends GroupOptions>(o: Optimizer<O>): Optimizer<GroupOptions>
  */
 export const OPTIMIZERS = {
   lars: {
-    summary: 'LARS as the paper (momentum 0.9, trust coefficient 0.001; biases and BN parameters excluded from weight decay and adaptation)',
+    summary:
+      'LARS as the paper (momentum 0.9, trust coefficient 0.001; biases and BN parameters excluded from weight decay and adaptation)',
     create: (named, { lr, weightDecay }) => widen(new LARS(larsParamGroups(named, { weightDecay }), { lr })),
   },
   sgd: {
     summary: 'SGD with momentum 0.9',
-    create: (named, { lr, weightDecay }) => widen(new SGD(named.map(([, p]) => p), { lr, momentum: 0.9, weightDecay })),
+    create: (named, { lr, weightDecay }) =>
+      widen(
+        new SGD(
+          named.map(([, p]) => p),
+          { lr, momentum: 0.9, weightDecay },
+        ),
+      ),
   },
   adamw: {
-    summary: 'AdamW (PyTorch\'s betas and epsilon)',
-    create: (named, { lr, weightDecay }) => widen(new AdamW(named.map(([, p]) => p), { lr, weightDecay })),
+    summary: "AdamW (PyTorch's betas and epsilon)",
+    create: (named, { lr, weightDecay }) =>
+      widen(
+        new AdamW(
+          named.map(([, p]) => p),
+          { lr, weightDecay },
+        ),
+      ),
   },
 } as const satisfies Record<string, OptimizerEntry>;
 

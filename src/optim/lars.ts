@@ -12,9 +12,15 @@ export interface LarsOptions extends GroupOptions {
 }
 
 /** SimCLR's defaults: momentum 0.9, eta 0.001, weight decay 1e-6. */
-export const LARS_DEFAULTS: Readonly<Omit<LarsOptions, 'lr'>> = { momentum: 0.9, eta: 0.001, weightDecay: 1e-6, excludeFromAdaptation: false };
+export const LARS_DEFAULTS: Readonly<Omit<LarsOptions, 'lr'>> = {
+  momentum: 0.9,
+  eta: 0.001,
+  weightDecay: 1e-6,
+  excludeFromAdaptation: false,
+};
 
-const { _foreach_add_$List, _foreach_addcmul_$Scalar, _foreach_mul_$Scalar, _foreach_norm$Scalar, _foreach_sub_$List } = torch.raw;
+const { _foreach_add_$List, _foreach_addcmul_$Scalar, _foreach_mul_$Scalar, _foreach_norm$Scalar, _foreach_sub_$List } =
+  torch.raw;
 
 /**
  * Per parameter: g += weightDecay*w; trust = eta*||w||/||g|| when both norms are positive, else 1
@@ -25,7 +31,10 @@ const { _foreach_add_$List, _foreach_addcmul_$Scalar, _foreach_mul_$Scalar, _for
  * would cost a parameter-sized allocation per step, a third of the step time for ResNet-18 on CPU.
  */
 export class LARS extends Optimizer<LarsOptions> {
-  constructor(params: readonly Tensor[] | readonly ParamGroupSpec<LarsOptions>[], opts: Partial<LarsOptions> & { lr: number }) {
+  constructor(
+    params: readonly Tensor[] | readonly ParamGroupSpec<LarsOptions>[],
+    opts: Partial<LarsOptions> & { lr: number },
+  ) {
     super('LARS', params, { ...LARS_DEFAULTS, ...opts });
   }
 
@@ -38,7 +47,12 @@ export class LARS extends Optimizer<LarsOptions> {
 
   // A fixed number of operator calls per group whatever its size: the norms come back as 0-d tensors, the trust
   // ratios are computed on one stacked vector, and each 0-d ratio broadcasts inside the fused momentum update.
-  protected override updateGroup(g: ParamGroup<LarsOptions>, params: Tensor[], grads: Tensor[], states: ParamState[]): void {
+  protected override updateGroup(
+    g: ParamGroup<LarsOptions>,
+    params: Tensor[],
+    grads: Tensor[],
+    states: ParamState[],
+  ): void {
     for (const [i, st] of states.entries()) {
       if (st.tensors.momentum === undefined) st.tensors.momentum = torch.zerosLike(params[i]!).keep();
     }
@@ -72,7 +86,10 @@ export function isBiasOrNorm(name: string, param: Tensor): boolean {
  * Splits named parameters into LARS groups as google-research/simclr does: the weights (weight decay and trust
  * ratio) and the excluded biases/norm parameters (weightDecay 0, excludeFromAdaptation). Empty groups are left out.
  */
-export function larsParamGroups(named: Iterable<readonly [string, Tensor]>, opts: LarsGroupOptions = {}): ParamGroupSpec<LarsOptions>[] {
+export function larsParamGroups(
+  named: Iterable<readonly [string, Tensor]>,
+  opts: LarsGroupOptions = {},
+): ParamGroupSpec<LarsOptions>[] {
   const exclude = opts.exclude ?? isBiasOrNorm;
   const adapted: Tensor[] = [];
   const excluded: Tensor[] = [];

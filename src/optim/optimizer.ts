@@ -46,14 +46,21 @@ export abstract class Optimizer<O extends GroupOptions> {
   private readonly state = new Map<Tensor, ParamState>();
 
   /** `name` identifies the algorithm in state dicts, so one optimizer's state is never loaded into another. */
-  protected constructor(private readonly name: string, params: readonly Tensor[] | readonly ParamGroupSpec<O>[], defaults: O) {
+  protected constructor(
+    private readonly name: string,
+    params: readonly Tensor[] | readonly ParamGroupSpec<O>[],
+    defaults: O,
+  ) {
     if (params.length === 0) throw new RangeError(`${name}: empty parameter list`);
-    const specs: readonly ParamGroupSpec<O>[] = params[0] instanceof Tensor
-      ? [{ params: params as readonly Tensor[] } as ParamGroupSpec<O>]
-      : (params as readonly ParamGroupSpec<O>[]);
+    const specs: readonly ParamGroupSpec<O>[] =
+      params[0] instanceof Tensor
+        ? [{ params: params as readonly Tensor[] } as ParamGroupSpec<O>]
+        : (params as readonly ParamGroupSpec<O>[]);
     const seen = new Set<Tensor>();
     this.paramGroups = specs.map((spec) => {
-      const overrides = Object.fromEntries(Object.entries(spec).filter(([key, value]) => key !== 'params' && value !== undefined));
+      const overrides = Object.fromEntries(
+        Object.entries(spec).filter(([key, value]) => key !== 'params' && value !== undefined),
+      );
       const group = { ...defaults, ...overrides, params: [...spec.params] } as ParamGroup<O>;
       for (const p of group.params) {
         if (!(p instanceof Tensor)) throw new TypeError(`${name}: parameter groups must hold tensors`);
@@ -86,21 +93,23 @@ export abstract class Optimizer<O extends GroupOptions> {
 
   /** One update of every parameter that has a gradient; parameters without one are skipped, as PyTorch. */
   step(): void {
-    torch.noGrad(() => torch.scope(() => {
-      for (const group of this.paramGroups) {
-        const params: Tensor[] = [];
-        const grads: Tensor[] = [];
-        const states: ParamState[] = [];
-        for (const p of group.params) {
-          const g = p.grad;
-          if (g === null) continue;
-          params.push(p);
-          grads.push(g);
-          states.push(this.stateOf(p));
+    torch.noGrad(() =>
+      torch.scope(() => {
+        for (const group of this.paramGroups) {
+          const params: Tensor[] = [];
+          const grads: Tensor[] = [];
+          const states: ParamState[] = [];
+          for (const p of group.params) {
+            const g = p.grad;
+            if (g === null) continue;
+            params.push(p);
+            grads.push(g);
+            states.push(this.stateOf(p));
+          }
+          if (params.length > 0) this.updateGroup(group, params, grads, states);
         }
-        if (params.length > 0) this.updateGroup(group, params, grads, states);
-      }
-    }));
+      }),
+    );
   }
 
   /** Clears gradients: drops them (the default, cheaper) or zeroes them in place. */
@@ -146,19 +155,27 @@ export abstract class Optimizer<O extends GroupOptions> {
   loadStateDict(sd: OptimizerStateDict): void {
     const { meta } = sd;
     if (meta.optimizer !== this.name) throw new TypeError(`${this.name}: cannot load state of ${meta.optimizer}`);
-    if (meta.paramGroups.length !== this.paramGroups.length
-      || meta.paramGroups.some((g, i) => g.size !== this.paramGroups[i]!.params.length)) {
-      throw new RangeError(`${this.name}: state dict has groups of sizes [${meta.paramGroups.map((g) => g.size).join(', ')}], `
-        + `this optimizer [${this.paramGroups.map((g) => g.params.length).join(', ')}]`);
+    if (
+      meta.paramGroups.length !== this.paramGroups.length ||
+      meta.paramGroups.some((g, i) => g.size !== this.paramGroups[i]!.params.length)
+    ) {
+      throw new RangeError(
+        `${this.name}: state dict has groups of sizes [${meta.paramGroups.map((g) => g.size).join(', ')}], ` +
+          `this optimizer [${this.paramGroups.map((g) => g.params.length).join(', ')}]`,
+      );
     }
     const flat = this.paramGroups.flatMap((g) => g.params);
     const fresh = new Map<Tensor, ParamState>();
     const stateAt = (key: string): [Tensor, ParamState] => {
       const index = Number(key);
       const p = flat[index];
-      if (!Number.isInteger(index) || p === undefined) throw new RangeError(`${this.name}: state for unknown parameter '${key}'`);
+      if (!Number.isInteger(index) || p === undefined)
+        throw new RangeError(`${this.name}: state for unknown parameter '${key}'`);
       let st = fresh.get(p);
-      if (st === undefined) fresh.set(p, (st = { tensors: {}, scalars: {} }));
+      if (st === undefined) {
+        st = { tensors: {}, scalars: {} };
+        fresh.set(p, st);
+      }
       return [p, st];
     };
     try {
@@ -167,9 +184,13 @@ export abstract class Optimizer<O extends GroupOptions> {
         if (dot < 0) throw new RangeError(`${this.name}: state tensor name '${name}' is not '<index>.<buffer>'`);
         const [p, st] = stateAt(name.slice(0, dot));
         if (t.shape.join() !== p.shape.join()) {
-          throw new RangeError(`${this.name}: state tensor '${name}' [${t.shape.join(', ')}] does not fit parameter [${p.shape.join(', ')}]`);
+          throw new RangeError(
+            `${this.name}: state tensor '${name}' [${t.shape.join(', ')}] does not fit parameter [${p.shape.join(', ')}]`,
+          );
         }
-        st.tensors[name.slice(dot + 1)] = torch.noGrad(() => t.to({ dtype: p.dtype, device: p.device, copy: true })).keep();
+        st.tensors[name.slice(dot + 1)] = torch
+          .noGrad(() => t.to({ dtype: p.dtype, device: p.device, copy: true }))
+          .keep();
       }
       for (const [key, values] of Object.entries(meta.scalars)) Object.assign(stateAt(key)[1].scalars, values);
       const options = meta.paramGroups.map((g, i) => this.checkedOptions(this.paramGroups[i]!, g.options));
@@ -189,7 +210,10 @@ export abstract class Optimizer<O extends GroupOptions> {
 
   private stateOf(p: Tensor): ParamState {
     let st = this.state.get(p);
-    if (st === undefined) this.state.set(p, (st = { tensors: {}, scalars: {} }));
+    if (st === undefined) {
+      st = { tensors: {}, scalars: {} };
+      this.state.set(p, st);
+    }
     return st;
   }
 
@@ -199,7 +223,9 @@ export abstract class Optimizer<O extends GroupOptions> {
     for (const [key, value] of Object.entries(options)) {
       const have = current[key];
       if (have === undefined || Array.isArray(have) !== Array.isArray(value) || typeof have !== typeof value) {
-        throw new TypeError(`${this.name}: state dict option '${key}' (${JSON.stringify(value)}) does not fit this optimizer`);
+        throw new TypeError(
+          `${this.name}: state dict option '${key}' (${JSON.stringify(value)}) does not fit this optimizer`,
+        );
       }
     }
     return options as Partial<O>;

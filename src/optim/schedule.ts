@@ -11,7 +11,8 @@ export const DEFAULT_WARMUP_EPOCHS = 10;
 /** Peak learning rate for a batch size: baseLr*batch/256 ('linear') or baseLr*sqrt(batch) ('sqrt'). */
 export function scaledLearningRate(batchSize: number, opts: { scaling?: LrScaling; baseLr?: number } = {}): number {
   const scaling = opts.scaling ?? 'linear';
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   const base = opts.baseLr ?? DEFAULT_BASE_LR[scaling];
   if (base === undefined) throw new TypeError(`unknown learning-rate scaling '${String(scaling)}'`);
   return scaling === 'linear' ? (base * batchSize) / 256 : base * Math.sqrt(batchSize);

@@ -17,7 +17,10 @@ const { _foreach_add$List, _foreach_add_$List, _foreach_mul_$Scalar } = torch.ra
  * schedule changes the step size immediately (unlike LARS, whose velocity carries the rate).
  */
 export class SGD extends Optimizer<SgdOptions> {
-  constructor(params: readonly Tensor[] | readonly ParamGroupSpec<SgdOptions>[], opts: Partial<SgdOptions> & { lr: number }) {
+  constructor(
+    params: readonly Tensor[] | readonly ParamGroupSpec<SgdOptions>[],
+    opts: Partial<SgdOptions> & { lr: number },
+  ) {
     super('SGD', params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...opts });
   }
 
@@ -25,10 +28,16 @@ export class SGD extends Optimizer<SgdOptions> {
     if (!(g.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${g.lr}`);
     if (!(g.momentum >= 0)) throw new RangeError(`SGD: invalid momentum ${g.momentum}`);
     if (!(g.weightDecay >= 0)) throw new RangeError(`SGD: invalid weight decay ${g.weightDecay}`);
-    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
+      throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
   }
 
-  protected override updateGroup(g: ParamGroup<SgdOptions>, params: Tensor[], grads: Tensor[], states: ParamState[]): void {
+  protected override updateGroup(
+    g: ParamGroup<SgdOptions>,
+    params: Tensor[],
+    grads: Tensor[],
+    states: ParamState[],
+  ): void {
     let d = g.weightDecay !== 0 ? _foreach_add$List(grads, params, g.weightDecay) : grads;
     if (g.momentum !== 0) {
       const existing: number[] = [];
@@ -39,7 +48,11 @@ export class SGD extends Optimizer<SgdOptions> {
       if (existing.length > 0) {
         const bufs = existing.map((i) => states[i]!.tensors.momentumBuffer!);
         _foreach_mul_$Scalar(bufs, g.momentum);
-        _foreach_add_$List(bufs, existing.map((i) => d[i]!), 1 - g.dampening);
+        _foreach_add_$List(
+          bufs,
+          existing.map((i) => d[i]!),
+          1 - g.dampening,
+        );
       }
       const bufs = states.map((st) => st.tensors.momentumBuffer!);
       d = g.nesterov ? _foreach_add$List(d, bufs, g.momentum) : bufs;

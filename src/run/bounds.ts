@@ -29,7 +29,12 @@ export interface NumberBound {
 export const MAX_THREADS = 1024;
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-const threads: NumberBound = { kind: 'int', min: 1, max: MAX_THREADS, why: 'more threads than any CPU has cores only oversubscribes them' };
+const threads: NumberBound = {
+  kind: 'int',
+  min: 1,
+  max: MAX_THREADS,
+  why: 'more threads than any CPU has cores only oversubscribes them',
+};
 const seed: NumberBound = { kind: 'int', min: 0, max: SAFE, why: 'the range of the seeded generators, [0, 2^53)' };
 const positiveCount: NumberBound = { kind: 'int', min: 1, max: SAFE };
 const lr: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 100 };
@@ -38,7 +43,15 @@ const imageSize: NumberBound = { kind: 'int', min: 8, max: 1024 };
 const colorStrength: NumberBound = { kind: 'number', min: 0, max: 2.5 };
 
 /** Bounds shared by several commands' options (the pretrain options are in src/run/options/pretrain.ts). */
-export const SHARED_BOUNDS = { threads, seed, positiveCount, lr, weightDecay, imageSize, colorStrength } as const satisfies Record<string, NumberBound>;
+export const SHARED_BOUNDS = {
+  threads,
+  seed,
+  positiveCount,
+  lr,
+  weightDecay,
+  imageSize,
+  colorStrength,
+} as const satisfies Record<string, NumberBound>;
 
 /** The other commands' numeric options, by command and camelCase key. */
 export const COMMAND_BOUNDS = {

@@ -15,7 +15,10 @@ export type Precision = PretrainConfig['precision'];
 /** A resolved pretrain config; each field is documented where it is defined, in PRETRAIN_OPTIONS. */
 export type PretrainConfig = ConfigOf<typeof PRETRAIN_OPTIONS>;
 
-export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = defaultsOf(PRETRAIN_OPTIONS) as Omit<PretrainConfig, 'data' | 'out'>;
+export const DEFAULT_CONFIG: Readonly<Omit<PretrainConfig, 'data' | 'out'>> = defaultsOf(PRETRAIN_OPTIONS) as Omit<
+  PretrainConfig,
+  'data' | 'out'
+>;
 
 // A configuration problem the user can fix (exit code 2); defined with the other typed errors in src/errors.ts.
 export { ConfigError, kebab };
@@ -43,7 +46,10 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
   // An augment list replaces the flags that shape the default pipeline, so those must stay default.
   if (cfg.augment !== null) {
     const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => c[k] !== DEFAULT_CONFIG[k]);
-    if (set.length > 0) throw new ConfigError(`${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of its ops instead`);
+    if (set.length > 0)
+      throw new ConfigError(
+        `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of its ops instead`,
+      );
   }
   return cfg;
 }

@@ -22,7 +22,12 @@ export interface RunPaths {
 }
 
 export function runPaths(dir: string): RunPaths {
-  return { dir, config: join(dir, 'config.json'), metrics: join(dir, 'metrics.jsonl'), checkpoint: join(dir, 'checkpoints', 'last.safetensors') };
+  return {
+    dir,
+    config: join(dir, 'config.json'),
+    metrics: join(dir, 'metrics.jsonl'),
+    checkpoint: join(dir, 'checkpoints', 'last.safetensors'),
+  };
 }
 
 /** `simclr eval` results (src/eval/report.ts). */
@@ -37,8 +42,16 @@ export const GRID_FILE = 'augment-grid.png';
  * Not listed: run.lock (the lock of the process doing this) and temporary files (removeStaleTemps).
  */
 export const RUN_OUTPUTS = [
-  'checkpoints/last.safetensors', 'metrics.jsonl', HISTORY_FILE, EVAL_FILE, 'report.html', 'report-loss.png', 'report-lr.png',
-  'report-accuracy.png', GRID_FILE, 'config.json',
+  'checkpoints/last.safetensors',
+  'metrics.jsonl',
+  HISTORY_FILE,
+  EVAL_FILE,
+  'report.html',
+  'report-loss.png',
+  'report-lr.png',
+  'report-accuracy.png',
+  GRID_FILE,
+  'config.json',
 ] as const;
 export const FINETUNE_FILES = ['labels.json', 'model.safetensors', 'result.json'] as const;
 
@@ -47,7 +60,10 @@ export const FINETUNE_FILES = ['labels.json', 'model.safetensors', 'result.json'
  * read as simclr writes them); or a file under one of those names that simclr did not write, which no command
  * replaces or removes, --overwrite included.
  */
-export type RunFolderContents = { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string };
+export type RunFolderContents =
+  | { kind: 'empty' }
+  | { kind: 'run'; checkpoint: boolean }
+  | { kind: 'foreign'; file: string; why: string };
 
 export function inspectRunFolder(paths: RunPaths): RunFolderContents {
   const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -144,7 +160,11 @@ const MAX_CONFIG_BYTES = 1 << 20;
 export function readRunConfig(dir: string): RunConfigFile {
   const path = runPaths(dir).config;
   if (!existsSync(path)) throw new ConfigError(`${dir} is not a simclr run folder (no config.json)`);
-  const text = readTextChecked(path, { what: 'a run config', minBytes: 2, maxBytes: MAX_CONFIG_BYTES }, (m) => new ConfigError(m));
+  const text = readTextChecked(
+    path,
+    { what: 'a run config', minBytes: 2, maxBytes: MAX_CONFIG_BYTES },
+    (m) => new ConfigError(m),
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -152,12 +172,14 @@ export function readRunConfig(dir: string): RunConfigFile {
     throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (!isObject(parsed)) throw new ConfigError(`${path}: expected a JSON object, got ${shortJson(parsed)}`);
-  if (!isObject(parsed.config)) throw new ConfigError(`${path}: field 'config' must be an object, got ${shortJson(parsed.config)}`);
+  if (!isObject(parsed.config))
+    throw new ConfigError(`${path}: field 'config' must be an object, got ${shortJson(parsed.config)}`);
   const input = parsed.input;
   if (!isObject(input)) throw new ConfigError(`${path}: field 'input' must be an object, got ${shortJson(input)}`);
   for (const k of ['channels', 'height', 'width'] as const) {
     const v = input[k];
-    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ConfigError(`${path}: field 'input.${k}' must be a positive integer, got ${shortJson(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < 1)
+      throw new ConfigError(`${path}: field 'input.${k}' must be a positive integer, got ${shortJson(v)}`);
   }
   const history = lastHistoryEntry(dir);
   let config: PretrainConfig;
@@ -176,20 +198,37 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 // A value as it appears in a message: JSON, cut short.
 function shortJson(v: unknown): string {
-  const text = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  const text = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** The run's encoder, freshly initialised: BACKBONES[cfg.arch] at the configured width, stem and input channels. */
-export function buildEncoder(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): Encoder {
+export function buildEncoder(
+  cfg: PretrainConfig,
+  input: { channels: number; height: number },
+  generator?: torch.Generator,
+): Encoder {
   const stem = cfg.stem === 'auto' ? defaultStem(input.height) : cfg.stem;
-  return BACKBONES[cfg.arch].create({ width: cfg.width, stem, inChannels: input.channels, ...(generator ? { generator } : {}) });
+  return BACKBONES[cfg.arch].create({
+    width: cfg.width,
+    stem,
+    inChannels: input.channels,
+    ...(generator ? { generator } : {}),
+  });
 }
 
 /** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn). */
-export function buildModel(cfg: PretrainConfig, input: { channels: number; height: number }, generator?: torch.Generator): SimCLRModel {
+export function buildModel(
+  cfg: PretrainConfig,
+  input: { channels: number; height: number },
+  generator?: torch.Generator,
+): SimCLRModel {
   const encoder = buildEncoder(cfg, input, generator);
-  const head = HEADS[cfg.projLayers <= 2 ? 'mlp' : 'mlpBn'].create(encoder.featureDim, { layers: cfg.projLayers, outDim: cfg.projDim, ...(generator ? { generator } : {}) });
+  const head = HEADS[cfg.projLayers <= 2 ? 'mlp' : 'mlpBn'].create(encoder.featureDim, {
+    layers: cfg.projLayers,
+    outDim: cfg.projDim,
+    ...(generator ? { generator } : {}),
+  });
   return new SimCLRModel(encoder, head);
 }
 
@@ -248,13 +287,22 @@ export function firstNonFinite(tensors: Iterable<[string, torch.Tensor]>): strin
  * checkpoint on disk is always one a run can resume from. Throws SafetensorsError when the file cannot be written
  * (the previous one is then unchanged).
  */
-export function saveCheckpoint(path: string, model: SimCLRModel, optimizerState: { tensors: Record<string, torch.Tensor>; meta: OptimizerStateMeta }, meta: Omit<CheckpointMeta, 'format' | 'optimizer'>, device = 'cpu'): void {
+export function saveCheckpoint(
+  path: string,
+  model: SimCLRModel,
+  optimizerState: { tensors: Record<string, torch.Tensor>; meta: OptimizerStateMeta },
+  meta: Omit<CheckpointMeta, 'format' | 'optimizer'>,
+  device = 'cpu',
+): void {
   torch.scope(() => {
     const tensors = new Map<string, torch.Tensor>();
     for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, t);
     for (const [k, t] of Object.entries(optimizerState.tensors)) tensors.set(`optimizer.${k}`, t);
     const bad = firstNonFinite(tensors);
-    if (bad !== null) throw new NonFiniteStateError(`'${bad}' holds NaN or infinite values at step ${meta.step}; no checkpoint was written for it`);
+    if (bad !== null)
+      throw new NonFiniteStateError(
+        `'${bad}' holds NaN or infinite values at step ${meta.step}; no checkpoint was written for it`,
+      );
     tensors.set('rng.default', torch.defaultGenerator().getState());
     if (device !== 'cpu') tensors.set('rng.cuda', torch.defaultGenerator(device).getState());
     const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, ...meta, optimizer: optimizerState.meta };
@@ -268,7 +316,8 @@ function checkpointError(path: string, message: string): ConfigError {
 
 function naturalField(path: string, obj: Record<string, unknown>, key: string, label = key): number {
   const v = obj[key];
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw checkpointError(path, `checkpoint field '${label}' must be a non-negative integer, got ${shortJson(v)}`);
+  if (!Number.isSafeInteger(v) || (v as number) < 0)
+    throw checkpointError(path, `checkpoint field '${label}' must be a non-negative integer, got ${shortJson(v)}`);
   return v as number;
 }
 
@@ -278,7 +327,11 @@ function naturalField(path: string, obj: Record<string, unknown>, key: string, l
  * formed, model tensors present, optimizer tensors named `<param index>.<buffer>` for an index the groups have.
  * Throws ConfigError: one line naming the file and the field.
  */
-export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterable<string>, path: string): CheckpointMeta {
+export function parseCheckpointMeta(
+  raw: string | undefined,
+  tensorNames: Iterable<string>,
+  path: string,
+): CheckpointMeta {
   if (raw === undefined) throw checkpointError(path, "not a simclr checkpoint (no 'simclr' metadata)");
   let parsed: unknown;
   try {
@@ -286,42 +339,84 @@ export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterab
   } catch (e) {
     throw checkpointError(path, `checkpoint metadata is not valid JSON (${(e as Error).message})`);
   }
-  if (!isObject(parsed)) throw checkpointError(path, `checkpoint metadata must be a JSON object, got ${shortJson(parsed)}`);
-  if (parsed.format !== CHECKPOINT_FORMAT) throw checkpointError(path, `checkpoint format ${shortJson(parsed.format)} is not supported (expected ${CHECKPOINT_FORMAT})`);
+  if (!isObject(parsed))
+    throw checkpointError(path, `checkpoint metadata must be a JSON object, got ${shortJson(parsed)}`);
+  if (parsed.format !== CHECKPOINT_FORMAT)
+    throw checkpointError(
+      path,
+      `checkpoint format ${shortJson(parsed.format)} is not supported (expected ${CHECKPOINT_FORMAT})`,
+    );
   const step = naturalField(path, parsed, 'step');
   const epoch = naturalField(path, parsed, 'epoch');
   const stepInEpoch = naturalField(path, parsed, 'stepInEpoch');
-  if (stepInEpoch > step) throw checkpointError(path, `checkpoint field 'stepInEpoch' (${stepInEpoch}) exceeds 'step' (${step})`);
+  if (stepInEpoch > step)
+    throw checkpointError(path, `checkpoint field 'stepInEpoch' (${stepInEpoch}) exceeds 'step' (${step})`);
   if (epoch > step) throw checkpointError(path, `checkpoint field 'epoch' (${epoch}) exceeds 'step' (${step})`);
   // Fields later versions added: absent in older checkpoints, checked where present.
-  if (parsed.stepsPerEpoch !== undefined && (!Number.isSafeInteger(parsed.stepsPerEpoch) || (parsed.stepsPerEpoch as number) < 1)) {
-    throw checkpointError(path, `checkpoint field 'stepsPerEpoch' must be a positive integer, got ${shortJson(parsed.stepsPerEpoch)}`);
+  if (
+    parsed.stepsPerEpoch !== undefined &&
+    (!Number.isSafeInteger(parsed.stepsPerEpoch) || (parsed.stepsPerEpoch as number) < 1)
+  ) {
+    throw checkpointError(
+      path,
+      `checkpoint field 'stepsPerEpoch' must be a positive integer, got ${shortJson(parsed.stepsPerEpoch)}`,
+    );
   }
   if (parsed.metricsRows !== undefined) naturalField(path, parsed, 'metricsRows');
   const opt = parsed.optimizer;
-  if (!isObject(opt)) throw checkpointError(path, `checkpoint field 'optimizer' must be an object, got ${shortJson(opt)}`);
-  if (typeof opt.optimizer !== 'string' || opt.optimizer === '') throw checkpointError(path, `checkpoint field 'optimizer.optimizer' must be a non-empty string, got ${shortJson(opt.optimizer)}`);
+  if (!isObject(opt))
+    throw checkpointError(path, `checkpoint field 'optimizer' must be an object, got ${shortJson(opt)}`);
+  if (typeof opt.optimizer !== 'string' || opt.optimizer === '')
+    throw checkpointError(
+      path,
+      `checkpoint field 'optimizer.optimizer' must be a non-empty string, got ${shortJson(opt.optimizer)}`,
+    );
   // Empty is well formed (a model saved without training has no optimizer); a resume then finds it does not fit.
-  if (!Array.isArray(opt.paramGroups)) throw checkpointError(path, `checkpoint field 'optimizer.paramGroups' must be an array, got ${shortJson(opt.paramGroups)}`);
+  if (!Array.isArray(opt.paramGroups))
+    throw checkpointError(
+      path,
+      `checkpoint field 'optimizer.paramGroups' must be an array, got ${shortJson(opt.paramGroups)}`,
+    );
   let params = 0;
   opt.paramGroups.forEach((g: unknown, i: number) => {
     const field = `optimizer.paramGroups[${i}]`;
     if (!isObject(g)) throw checkpointError(path, `checkpoint field '${field}' must be an object, got ${shortJson(g)}`);
     const size = g.size;
-    if (!Number.isSafeInteger(size) || (size as number) < 1) throw checkpointError(path, `checkpoint field '${field}.size' must be a positive integer, got ${shortJson(size)}`);
+    if (!Number.isSafeInteger(size) || (size as number) < 1)
+      throw checkpointError(
+        path,
+        `checkpoint field '${field}.size' must be a positive integer, got ${shortJson(size)}`,
+      );
     params += size as number;
-    if (!isObject(g.options)) throw checkpointError(path, `checkpoint field '${field}.options' must be an object, got ${shortJson(g.options)}`);
+    if (!isObject(g.options))
+      throw checkpointError(path, `checkpoint field '${field}.options' must be an object, got ${shortJson(g.options)}`);
     for (const [k, v] of Object.entries(g.options)) {
-      const ok = typeof v === 'boolean' || Number.isFinite(v) || (Array.isArray(v) && v.every((x) => Number.isFinite(x)));
-      if (!ok) throw checkpointError(path, `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`);
+      const ok =
+        typeof v === 'boolean' || Number.isFinite(v) || (Array.isArray(v) && v.every((x) => Number.isFinite(x)));
+      if (!ok)
+        throw checkpointError(
+          path,
+          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`,
+        );
     }
   });
   const paramIndex = (key: string): boolean => /^(0|[1-9]\d*)$/.test(key) && Number(key) < params;
-  if (!isObject(opt.scalars)) throw checkpointError(path, `checkpoint field 'optimizer.scalars' must be an object, got ${shortJson(opt.scalars)}`);
+  if (!isObject(opt.scalars))
+    throw checkpointError(
+      path,
+      `checkpoint field 'optimizer.scalars' must be an object, got ${shortJson(opt.scalars)}`,
+    );
   for (const [key, values] of Object.entries(opt.scalars)) {
-    if (!paramIndex(key)) throw checkpointError(path, `checkpoint field 'optimizer.scalars' has '${key}', not the index of one of its ${params} parameters`);
+    if (!paramIndex(key))
+      throw checkpointError(
+        path,
+        `checkpoint field 'optimizer.scalars' has '${key}', not the index of one of its ${params} parameters`,
+      );
     if (!isObject(values) || !Object.values(values).every((x) => Number.isFinite(x))) {
-      throw checkpointError(path, `checkpoint field 'optimizer.scalars.${key}' must be an object of finite numbers, got ${shortJson(values)}`);
+      throw checkpointError(
+        path,
+        `checkpoint field 'optimizer.scalars.${key}' must be an object of finite numbers, got ${shortJson(values)}`,
+      );
     }
   }
   let modelTensors = 0;
@@ -330,7 +425,11 @@ export function parseCheckpointMeta(raw: string | undefined, tensorNames: Iterab
     if (!name.startsWith('optimizer.')) continue;
     const rest = name.slice('optimizer.'.length);
     const dot = rest.indexOf('.');
-    if (dot < 1 || !paramIndex(rest.slice(0, dot))) throw checkpointError(path, `tensor '${name}' is not 'optimizer.<index>.<buffer>' for one of the optimizer's ${params} parameters`);
+    if (dot < 1 || !paramIndex(rest.slice(0, dot)))
+      throw checkpointError(
+        path,
+        `tensor '${name}' is not 'optimizer.<index>.<buffer>' for one of the optimizer's ${params} parameters`,
+      );
   }
   if (modelTensors === 0) throw checkpointError(path, 'checkpoint holds no model tensors');
   return parsed as unknown as CheckpointMeta;
@@ -392,7 +491,10 @@ export function disposeCheckpoint(ckpt: Checkpoint): void {
 }
 
 /** A pretrained run's model with weights loaded from its last (or the given) checkpoint, in eval mode. */
-export function loadRunModel(dir: string, checkpointPath?: string): { model: SimCLRModel; run: RunConfigFile; meta: CheckpointMeta } {
+export function loadRunModel(
+  dir: string,
+  checkpointPath?: string,
+): { model: SimCLRModel; run: RunConfigFile; meta: CheckpointMeta } {
   const run = readRunConfig(dir);
   const ckpt = loadCheckpoint(checkpointPath ?? runPaths(dir).checkpoint);
   const model = buildModel(run.config, run.input);

@@ -23,10 +23,15 @@ export interface LockOwner {
 
 /** Another process holds the run folder: a usage problem (exit code 2). */
 export class RunInUseError extends UsageError {
-  constructor(readonly dir: string, readonly owner: LockOwner | null) {
-    super(owner === null
-      ? `run folder ${dir} in use by another process (it is starting up)`
-      : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since})`);
+  constructor(
+    readonly dir: string,
+    readonly owner: LockOwner | null,
+  ) {
+    super(
+      owner === null
+        ? `run folder ${dir} in use by another process (it is starting up)`
+        : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since})`,
+    );
     this.name = 'RunInUseError';
   }
 }
@@ -58,19 +63,27 @@ export function acquireRunLock(dir: string): () => void {
     try {
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
     } catch (e) {
-      const link = (e as NodeJS.ErrnoException).code === 'ELOOP' ? ' (a symbolic link, which the lock never follows: remove it)' : '';
+      const link =
+        (e as NodeJS.ErrnoException).code === 'ELOOP'
+          ? ' (a symbolic link, which the lock never follows: remove it)'
+          : '';
       throw new ConfigError(`cannot take the run folder's lock: ${describeFsError(path, e)}${link}`);
     }
     let held = false;
     try {
       // A FIFO or device planted at run.lock is neither locked nor read (O_NONBLOCK kept the open from waiting).
-      if (!fstatSync(fd).isFile()) throw new ConfigError(`cannot take the run folder's lock: ${path} is not a regular file; remove it`);
+      if (!fstatSync(fd).isFile())
+        throw new ConfigError(`cannot take the run folder's lock: ${path} is not a regular file; remove it`);
       if (!native.flock(fd, 'ex', false)) throw new RunInUseError(dir, readOwner(fd));
       held = true;
       // The file may have been replaced (deleted by hand, or by a tool) between open and flock: the lock must be on
       // the file that is at the path now, or two processes would each hold a lock on a different file.
       let current: ReturnType<typeof statSync> | null = null;
-      try { current = statSync(path); } catch { /* deleted: try again */ }
+      try {
+        current = statSync(path);
+      } catch {
+        /* deleted: try again */
+      }
       const opened = fstatSync(fd);
       if (current === null || current.ino !== opened.ino || current.dev !== opened.dev) {
         held = false; // closed below, then the path is opened again
@@ -86,15 +99,28 @@ export function acquireRunLock(dir: string): () => void {
         released = true;
         // Emptied before it is released. A process that ends without releasing (an abort, SIGKILL) leaves its record:
         // the kernel dropped its lock all the same, and the next holder overwrites it.
-        try { ftruncateSync(fd, 0); } catch { /* nothing to do */ }
-        try { closeSync(fd); } catch { /* closing drops the lock */ }
+        try {
+          ftruncateSync(fd, 0);
+        } catch {
+          /* nothing to do */
+        }
+        try {
+          closeSync(fd);
+        } catch {
+          /* closing drops the lock */
+        }
       };
     } catch (e) {
       held = false;
       throw e;
     } finally {
       // Closing also drops a lock taken on a file that was replaced.
-      if (!held) try { closeSync(fd); } catch { /* already closed */ }
+      if (!held)
+        try {
+          closeSync(fd);
+        } catch {
+          /* already closed */
+        }
     }
   }
 }

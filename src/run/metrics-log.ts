@@ -52,7 +52,11 @@ function rowProblem(row: unknown): string | null {
  * the last is not a row.
  */
 export function readMetricsLog(path: string): MetricsLog {
-  const log = readJsonLines<MetricsRow>(path, { what: 'a metrics log', maxBytes: MAX_METRICS_BYTES, problem: rowProblem }, (m) => new ConfigError(m));
+  const log = readJsonLines<MetricsRow>(
+    path,
+    { what: 'a metrics log', maxBytes: MAX_METRICS_BYTES, problem: rowProblem },
+    (m) => new ConfigError(m),
+  );
   return { rows: log.values, lines: log.lines, torn: log.torn };
 }
 

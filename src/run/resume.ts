@@ -17,7 +17,8 @@ export interface RunStart {
 
 export function normalizeStart(start: boolean | RunStart): RunStart {
   const s = typeof start === 'boolean' ? { resume: start } : start;
-  if (s.resume === true && s.overwrite === true) throw new ConfigError('--resume and --overwrite exclude each other: continue the run, or replace it');
+  if (s.resume === true && s.overwrite === true)
+    throw new ConfigError('--resume and --overwrite exclude each other: continue the run, or replace it');
   return s;
 }
 
@@ -31,11 +32,38 @@ export function normalizeStart(start: boolean | RunStart): RunStart {
  * Every setting must be listed: a new one fails to compile until it is classified.
  */
 export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: 'fixed' | 'refuse' | 'warn' | 'free' } = {
-  arch: 'fixed', width: 'fixed', stem: 'fixed', projLayers: 'fixed', projDim: 'fixed', optimizer: 'fixed',
-  data: 'refuse', imageSize: 'refuse', epochs: 'refuse', batchSize: 'refuse', seed: 'refuse', lr: 'refuse', lrScaling: 'refuse',
-  warmupEpochs: 'refuse', weightDecay: 'refuse', loss: 'refuse', temperature: 'refuse', margin: 'refuse', colorStrength: 'refuse', cropMinScale: 'refuse', blur: 'refuse', augment: 'refuse',
-  precision: 'warn', device: 'warn', threads: 'warn', syncBn: 'warn', strict: 'warn', logSteps: 'warn', checkpointSteps: 'warn', knnEvery: 'warn',
-  maxSteps: 'free', out: 'free',
+  arch: 'fixed',
+  width: 'fixed',
+  stem: 'fixed',
+  projLayers: 'fixed',
+  projDim: 'fixed',
+  optimizer: 'fixed',
+  data: 'refuse',
+  imageSize: 'refuse',
+  epochs: 'refuse',
+  batchSize: 'refuse',
+  seed: 'refuse',
+  lr: 'refuse',
+  lrScaling: 'refuse',
+  warmupEpochs: 'refuse',
+  weightDecay: 'refuse',
+  loss: 'refuse',
+  temperature: 'refuse',
+  margin: 'refuse',
+  colorStrength: 'refuse',
+  cropMinScale: 'refuse',
+  blur: 'refuse',
+  augment: 'refuse',
+  precision: 'warn',
+  device: 'warn',
+  threads: 'warn',
+  syncBn: 'warn',
+  strict: 'warn',
+  logSteps: 'warn',
+  checkpointSteps: 'warn',
+  knnEvery: 'warn',
+  maxSteps: 'free',
+  out: 'free',
 };
 
 // 'warn' settings that change what the run reports or when it checkpoints, never its numbers.
@@ -70,20 +98,30 @@ export interface HistoryEntry {
 export const HISTORY_FILE = 'config-history.jsonl';
 
 const show = (v: unknown): string => (v === null ? 'default' : typeof v === 'string' ? v : JSON.stringify(v));
-const list = (c: Changes): string => Object.entries(c).map(([k, v]) => `${kebab(k)} ${show(v.from)} -> ${show(v.to)}`).join(', ');
+const list = (c: Changes): string =>
+  Object.entries(c)
+    .map(([k, v]) => `${kebab(k)} ${show(v.from)} -> ${show(v.to)}`)
+    .join(', ');
 
 /**
  * Compares a resume's settings and facts with the run's current ones (config.json plus history). Returns the changes
  * and a warning for the 'warn' ones (null if none). Throws ConfigError naming each field, old -> new: for any 'fixed'
  * change, and for 'refuse' changes unless `force`.
  */
-export function checkResume(dir: string, recorded: PretrainConfig, cfg: PretrainConfig, facts: { before: Partial<RunFacts>; now: RunFacts }, force: boolean): { changes: Changes; warning: string | null } {
+export function checkResume(
+  dir: string,
+  recorded: PretrainConfig,
+  cfg: PretrainConfig,
+  facts: { before: Partial<RunFacts>; now: RunFacts },
+  force: boolean,
+): { changes: Changes; warning: string | null } {
   const changes: Changes = {};
   const byRule: Record<'fixed' | 'refuse' | 'warn', Changes> = { fixed: {}, refuse: {}, warn: {} };
   for (const key of Object.keys(RESUME_RULES) as (keyof PretrainConfig)[]) {
     const [from, to] = [recorded[key], cfg[key]];
     // Lists (augment) compare by value.
-    if (from === to || (typeof from === 'object' && from !== null && JSON.stringify(from) === JSON.stringify(to))) continue;
+    if (from === to || (typeof from === 'object' && from !== null && JSON.stringify(from) === JSON.stringify(to)))
+      continue;
     changes[key] = { from, to };
     const rule = RESUME_RULES[key];
     if (rule !== 'free') byRule[rule][key] = { from, to };
@@ -96,15 +134,21 @@ export function checkResume(dir: string, recorded: PretrainConfig, cfg: Pretrain
     changes[name] = byRule.warn[name] = { from, to };
   }
   if (Object.keys(byRule.fixed).length > 0) {
-    throw new ConfigError(`--resume cannot change ${list(byRule.fixed)} of the run in ${dir}: its checkpoint holds weights and optimizer state of another shape (start a new run in another --out)`);
+    throw new ConfigError(
+      `--resume cannot change ${list(byRule.fixed)} of the run in ${dir}: its checkpoint holds weights and optimizer state of another shape (start a new run in another --out)`,
+    );
   }
   if (Object.keys(byRule.refuse).length > 0 && !force) {
-    throw new ConfigError(`--resume would change ${list(byRule.refuse)} of the run in ${dir}, which changes its step counter, data order, schedule or objective mid-run; pass --force-resume to resume with them anyway (recorded in ${HISTORY_FILE}), or start a new run in another --out`);
+    throw new ConfigError(
+      `--resume would change ${list(byRule.refuse)} of the run in ${dir}, which changes its step counter, data order, schedule or objective mid-run; pass --force-resume to resume with them anyway (recorded in ${HISTORY_FILE}), or start a new run in another --out`,
+    );
   }
   const warned = { ...byRule.refuse, ...byRule.warn };
   const differs = Object.keys(warned).some((k) => !REPORTING_ONLY.has(k));
-  const warning = Object.keys(warned).length === 0 ? null
-    : `resuming ${dir} with ${list(warned)}${differs ? ': the result will differ from an uninterrupted run\'s' : ''} (recorded in ${HISTORY_FILE}; config.json keeps the original settings)`;
+  const warning =
+    Object.keys(warned).length === 0
+      ? null
+      : `resuming ${dir} with ${list(warned)}${differs ? ": the result will differ from an uninterrupted run's" : ''} (recorded in ${HISTORY_FILE}; config.json keeps the original settings)`;
   return { changes, warning };
 }
 
@@ -114,7 +158,8 @@ const HISTORY_LOG: JsonLinesSpec = {
   maxBytes: 64 * 1024 * 1024,
   problem: (v: unknown): string | null => {
     const e = v as Partial<HistoryEntry>;
-    if (e.config === null || typeof e.config !== 'object' || Array.isArray(e.config)) return "field 'config' is not an object";
+    if (e.config === null || typeof e.config !== 'object' || Array.isArray(e.config))
+      return "field 'config' is not an object";
     if (!Number.isSafeInteger(e.step) || (e.step as number) < 0) return "field 'step' is not a non-negative integer";
     return null;
   },
@@ -139,9 +184,15 @@ export function appendHistory(dir: string, entry: HistoryEntry): void {
  * Deletes nothing: pretrain() removes the old run's files (removeRunOutputs) only once every check that can fail
  * before training has passed. `contents` is inspectRunFolder's (src/run/folder.ts).
  */
-export function checkNewRun(dir: string, contents: { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string }, overwrite: boolean): void {
+export function checkNewRun(
+  dir: string,
+  contents: { kind: 'empty' } | { kind: 'run'; checkpoint: boolean } | { kind: 'foreign'; file: string; why: string },
+  overwrite: boolean,
+): void {
   if (contents.kind === 'foreign') {
-    throw new ConfigError(`${dir} holds files simclr did not write (${contents.why}); it replaces or removes only its own runs, --overwrite included: choose another --out`);
+    throw new ConfigError(
+      `${dir} holds files simclr did not write (${contents.why}); it replaces or removes only its own runs, --overwrite included: choose another --out`,
+    );
   }
   if (contents.kind === 'empty' || overwrite) return;
   // Without a checkpoint there is nothing --resume could continue from.

@@ -24,7 +24,8 @@ function withGradMode<T>(on: boolean, fn: () => T): T {
   const previous = native.setGradEnabled(on);
   try {
     const r = fn();
-    if (r instanceof Promise) throw new TypeError('noGrad/enableGrad: fn must be synchronous (grad mode is per thread, not per async task)');
+    if (r instanceof Promise)
+      throw new TypeError('noGrad/enableGrad: fn must be synchronous (grad mode is per thread, not per async task)');
     return r;
   } finally {
     native.setGradEnabled(previous);
@@ -39,17 +40,34 @@ export interface GradOptions {
 }
 
 /** torch.autograd.grad: gradients of outputs with respect to inputs, without touching .grad. */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  opts: GradOptions = {},
+): (Tensor | null)[] {
   const outs = outputs instanceof Tensor ? [outputs] : outputs;
   const ins = inputs instanceof Tensor ? [inputs] : inputs;
   const result = native.grad(
-    outs.map((t) => t._h), ins.map((t) => t._h), opts.gradOutputs ? opts.gradOutputs.map((g) => g?._h ?? null) : null,
-    opts.retainGraph, opts.createGraph ?? false, opts.allowUnused ?? false,
+    outs.map((t) => t._h),
+    ins.map((t) => t._h),
+    opts.gradOutputs ? opts.gradOutputs.map((g) => g?._h ?? null) : null,
+    opts.retainGraph,
+    opts.createGraph ?? false,
+    opts.allowUnused ?? false,
   );
   return result.map((h) => (h === null ? null : new Tensor(h)));
 }
 
 /** torch.autograd.backward over several roots at once. */
-export function backward(tensors: readonly Tensor[], gradTensors?: readonly (Tensor | null)[], opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-  native.backward(tensors.map((t) => t._h), gradTensors ? gradTensors.map((g) => g?._h ?? null) : null, opts.retainGraph, opts.createGraph ?? false);
+export function backward(
+  tensors: readonly Tensor[],
+  gradTensors?: readonly (Tensor | null)[],
+  opts: { retainGraph?: boolean; createGraph?: boolean } = {},
+): void {
+  native.backward(
+    tensors.map((t) => t._h),
+    gradTensors ? gradTensors.map((g) => g?._h ?? null) : null,
+    opts.retainGraph,
+    opts.createGraph ?? false,
+  );
 }

@@ -53,26 +53,37 @@ function flatten(data: NestedArray, shape: readonly number[], depth: number, out
   if (depth === shape.length) {
     if (Array.isArray(data)) throw new TypeError('tensor: ragged nested array (sub-arrays differ in length)');
     if (typeof data !== 'number' && typeof data !== 'boolean' && typeof data !== 'bigint') {
-      throw new TypeError(`tensor: elements must be numbers, booleans or bigints, got ${data === null ? 'null' : typeof data}`);
+      throw new TypeError(
+        `tensor: elements must be numbers, booleans or bigints, got ${data === null ? 'null' : typeof data}`,
+      );
     }
     out.push(data);
     return;
   }
-  if (!Array.isArray(data) || data.length !== shape[depth]) throw new TypeError('tensor: ragged nested array (sub-arrays differ in length)');
+  if (!Array.isArray(data) || data.length !== shape[depth])
+    throw new TypeError('tensor: ragged nested array (sub-arrays differ in length)');
   for (const e of data) flatten(e, shape, depth + 1, out);
 }
 
 function packed(values: (number | boolean | bigint)[], dtype: DType): ArrayBufferView {
   switch (dtype) {
-    case 'float64': return Float64Array.from(values, Number);
-    case 'int64': return BigInt64Array.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
-    case 'int32': return Int32Array.from(values, Number);
-    case 'int16': return Int16Array.from(values, Number);
-    case 'int8': return Int8Array.from(values, Number);
-    case 'uint8': return Uint8Array.from(values, Number);
+    case 'float64':
+      return Float64Array.from(values, Number);
+    case 'int64':
+      return BigInt64Array.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
+    case 'int32':
+      return Int32Array.from(values, Number);
+    case 'int16':
+      return Int16Array.from(values, Number);
+    case 'int8':
+      return Int8Array.from(values, Number);
+    case 'uint8':
+      return Uint8Array.from(values, Number);
     // Any nonzero value is true, as in PyTorch; storing the raw number would corrupt the bool storage.
-    case 'bool': return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
-    default: return Float32Array.from(values, Number);
+    case 'bool':
+      return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
+    default:
+      return Float32Array.from(values, Number);
   }
 }
 
@@ -116,25 +127,47 @@ function convert(t: Tensor, dtype?: DType, device?: string): Tensor {
 }
 
 export function scalarTensor(value: number | boolean, opts: TensorOptions = {}): Tensor {
-  return finish(ops.scalar_tensor(value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null), opts);
+  return finish(
+    ops.scalar_tensor(value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null),
+    opts,
+  );
 }
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return finish(ops.zeros(checkShape(shape, 'zeros'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
+  return finish(
+    ops.zeros(checkShape(shape, 'zeros'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null),
+    opts,
+  );
 }
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
   return finish(ops.ones(checkShape(shape, 'ones'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
 }
 export function full(shape: Shape, value: number | boolean, opts: TensorOptions = {}): Tensor {
-  return finish(ops.full(checkShape(shape, 'full'), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, opts.device ?? null, opts.pinMemory ?? null), opts);
+  return finish(
+    ops.full(
+      checkShape(shape, 'full'),
+      value,
+      dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'),
+      null,
+      opts.device ?? null,
+      opts.pinMemory ?? null,
+    ),
+    opts,
+  );
 }
 export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return finish(ops.empty$memory_format(checkShape(shape, 'empty'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null), opts);
+  return finish(
+    ops.empty$memory_format(checkShape(shape, 'empty'), dt(opts), null, opts.device ?? null, opts.pinMemory ?? null),
+    opts,
+  );
 }
 /** arange(end) or arange(start, end, step); int64 when every argument is an integer, as PyTorch with Python ints. */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
   const integral = Number.isInteger(s) && Number.isInteger(e) && Number.isInteger(step);
-  return finish(ops.arange$start_step(s, e, step, dt(opts, integral ? 'int64' : 'float32'), null, opts.device ?? null), opts);
+  return finish(
+    ops.arange$start_step(s, e, step, dt(opts, integral ? 'int64' : 'float32'), null, opts.device ?? null),
+    opts,
+  );
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   return finish(ops.linspace(start, end, steps, dt(opts), null, opts.device ?? null), opts);
@@ -143,17 +176,49 @@ export function eye(n: number, m?: number, opts: TensorOptions = {}): Tensor {
   return finish(ops.eye$m(n, m ?? n, dt(opts), null, opts.device ?? null), opts);
 }
 export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.rand$generator(checkShape(shape, 'rand'), generatorArg(opts.generator, 'rand'), dt(opts), null, opts.device ?? null), opts);
+  return finish(
+    ops.rand$generator(
+      checkShape(shape, 'rand'),
+      generatorArg(opts.generator, 'rand'),
+      dt(opts),
+      null,
+      opts.device ?? null,
+    ),
+    opts,
+  );
 }
 export function randn(shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randn$generator(checkShape(shape, 'randn'), generatorArg(opts.generator, 'randn'), dt(opts), null, opts.device ?? null), opts);
+  return finish(
+    ops.randn$generator(
+      checkShape(shape, 'randn'),
+      generatorArg(opts.generator, 'randn'),
+      dt(opts),
+      null,
+      opts.device ?? null,
+    ),
+    opts,
+  );
 }
 /** Integers uniform in [low, high); int64 by default. */
 export function randint(low: number, high: number, shape: Shape, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randint$low_generator(low, high, checkShape(shape, 'randint'), generatorArg(opts.generator, 'randint'), dt(opts, 'int64'), null, opts.device ?? null), opts);
+  return finish(
+    ops.randint$low_generator(
+      low,
+      high,
+      checkShape(shape, 'randint'),
+      generatorArg(opts.generator, 'randint'),
+      dt(opts, 'int64'),
+      null,
+      opts.device ?? null,
+    ),
+    opts,
+  );
 }
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
-  return finish(ops.randperm$generator(n, generatorArg(opts.generator, 'randperm'), dt(opts, 'int64'), null, opts.device ?? null), opts);
+  return finish(
+    ops.randperm$generator(n, generatorArg(opts.generator, 'randperm'), dt(opts, 'int64'), null, opts.device ?? null),
+    opts,
+  );
 }
 
 function likeDtype(opts: TensorOptions): number | null {

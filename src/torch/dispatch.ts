@@ -91,16 +91,19 @@ export function compareSignatures(expected: string, actual: string): { why: stri
     const x = e.args[i]!;
     const y = a.args[i]!;
     // A trailing underscore only keeps a name clear of a Python keyword (2.x's can_cast(from_, to)); calls are positional.
-    if (x.name.replace(/_$/, '') !== y.name.replace(/_$/, '')) return { why: `argument ${i + 1} is '${y.name}' here, '${x.name}' there` };
+    if (x.name.replace(/_$/, '') !== y.name.replace(/_$/, ''))
+      return { why: `argument ${i + 1} is '${y.name}' here, '${x.name}' there` };
     if (!accepts(y.type, x.type)) return { why: `argument '${x.name}' is ${y.type} here, ${x.type} there` };
     const access = (f: Formal): string => (f.written ? 'written in place' : 'only read');
     if (x.written !== y.written) return { why: `argument '${x.name}' is ${access(y)} here, ${access(x)} there` };
     if (x.omittable && !y.omittable) return { why: `argument '${x.name}' is required here, optional there` };
   }
   const required = a.args.slice(n).find((f) => !f.omittable);
-  if (required) return { why: `it requires argument '${required.name}' here, which the generated function does not pass` };
+  if (required)
+    return { why: `it requires argument '${required.name}' here, which the generated function does not pass` };
   const lacking = e.args.slice(n);
-  if (lacking.some((f) => !f.omittable)) return { why: `it lacks required argument '${lacking.find((f) => !f.omittable)!.name}' here` };
+  if (lacking.some((f) => !f.omittable))
+    return { why: `it lacks required argument '${lacking.find((f) => !f.omittable)!.name}' here` };
   return lacking.length > 0 ? { arity: n } : {};
 }
 
@@ -124,14 +127,21 @@ export function resolveOperators(table: readonly (readonly [string, string, stri
     if ('why' in verdict) incompatible[index] = verdict.why;
     else if (verdict.arity !== undefined) {
       arity[index] = verdict.arity;
-      extraNames[index] = parseSignature(expected).args.slice(verdict.arity).map((f) => f.name);
+      extraNames[index] = parseSignature(expected)
+        .args.slice(verdict.arity)
+        .map((f) => f.name);
     }
   }
   return first;
 }
 
 /** What the linked libtorch makes of the resolved tables: operators it lacks, declares incompatibly, or takes with fewer trailing arguments. */
-export function operatorStatus(): { total: number; missing: string[]; incompatible: string[]; fewerArguments: string[] } {
+export function operatorStatus(): {
+  total: number;
+  missing: string[];
+  incompatible: string[];
+  fewerArguments: string[];
+} {
   const pick = (keep: (i: number) => boolean): string[] => names.filter((_, i) => keep(i));
   return {
     total: names.length,
@@ -143,17 +153,25 @@ export function operatorStatus(): { total: number; missing: string[]; incompatib
 
 export function invoke(index: number, args: unknown[], discardResult = false): unknown {
   const id = ids[index]!;
-  if (id < 0) throw new Error(`${names[index]} is not available in this libtorch (${native.buildInfo().version}); the operator layer was generated from ${generatedFrom[index]}`);
+  if (id < 0)
+    throw new Error(
+      `${names[index]} is not available in this libtorch (${native.buildInfo().version}); the operator layer was generated from ${generatedFrom[index]}`,
+    );
   const why = incompatible[index];
   if (why !== undefined) {
-    throw new Error(`${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ${generatedFrom[index]}, which the operator layer was generated from: ${why}. Use libtorch ${generatedFrom[index]} (scripts/provision.sh's default) to call it.`);
+    throw new Error(
+      `${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ${generatedFrom[index]}, which the operator layer was generated from: ${why}. Use libtorch ${generatedFrom[index]} (scripts/provision.sh's default) to call it.`,
+    );
   }
   const n = arity[index];
   if (n !== undefined && args.length > n) {
     // Every trailing argument a release lacks is optional: null (what the generated layer passes for an absent
     // Tensor? or Generator?) means its default as much as undefined does.
     const given = args.slice(n).findIndex((v) => v !== undefined && v !== null);
-    if (given >= 0) throw new Error(`${names[index]}: argument '${extraNames[index]![given]}' is not in this libtorch (${native.buildInfo().version}), only in ${generatedFrom[index]}, which the operator layer was generated from`);
+    if (given >= 0)
+      throw new Error(
+        `${names[index]}: argument '${extraNames[index]![given]}' is not in this libtorch (${native.buildInfo().version}), only in ${generatedFrom[index]}, which the operator layer was generated from`,
+      );
     args = args.slice(0, n);
   }
   return native.call(id, args, discardResult);
@@ -174,6 +192,7 @@ export function wrapList(hs: unknown): Tensor[] {
  */
 export function generatorArg(g: Generator | null | undefined, where: string): Generator | null {
   if (g === undefined || g === null) return null;
-  if (typeof g !== 'object' || !(g._h instanceof native.NativeGenerator)) throw new TypeError(`${where}: generator must be a torch.Generator`);
+  if (typeof g !== 'object' || !(g._h instanceof native.NativeGenerator))
+    throw new TypeError(`${where}: generator must be a torch.Generator`);
   return g;
 }

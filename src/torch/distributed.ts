@@ -58,13 +58,24 @@ interface DistBinding {
     new (kind: 'tcp', host: string, port: number, isServer: boolean, worldSize: number, timeoutMs: number): NativeStore;
     new (kind: 'file', path: string, worldSize: number, timeoutMs: number): NativeStore;
   };
-  NativeProcessGroup: new (store: NativeStore, rank: number, size: number, opts: NativeGroupOptions) => NativeProcessGroup;
+  NativeProcessGroup: new (
+    store: NativeStore,
+    rank: number,
+    size: number,
+    opts: NativeGroupOptions,
+  ) => NativeProcessGroup;
   NativeGradReducer: new (group: NativeProcessGroup, params: NativeTensor[], bucketBytes: number) => NativeGradReducer;
   allGatherCat(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
   allReduceSum(group: NativeProcessGroup, t: NativeTensor): NativeTensor;
   syncBatchNorm(
-    group: NativeProcessGroup, input: NativeTensor, weight: NativeTensor | null, bias: NativeTensor | null,
-    runningMean: NativeTensor | null, runningVar: NativeTensor | null, eps: number, momentum: number,
+    group: NativeProcessGroup,
+    input: NativeTensor,
+    weight: NativeTensor | null,
+    bias: NativeTensor | null,
+    runningMean: NativeTensor | null,
+    runningVar: NativeTensor | null,
+    eps: number,
+    momentum: number,
   ): NativeTensor;
 }
 
@@ -74,13 +85,16 @@ const dist = native as unknown as DistBinding;
 export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 function checkTimeout(ms: number, where: string): number {
-  if (!Number.isInteger(ms) || ms < 1) throw new RangeError(`${where}: timeoutMs must be a positive integer, got ${ms}`);
+  if (!Number.isInteger(ms) || ms < 1)
+    throw new RangeError(`${where}: timeoutMs must be a positive integer, got ${ms}`);
   return ms;
 }
 
 function checkRank(rank: number, worldSize: number, where: string): void {
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`${where}: worldSize must be a positive integer, got ${worldSize}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`${where}: rank must be an integer in [0, ${worldSize}), got ${rank}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1)
+    throw new RangeError(`${where}: worldSize must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new RangeError(`${where}: rank must be an integer in [0, ${worldSize}), got ${rank}`);
 }
 
 export interface TcpStoreOptions {
@@ -96,21 +110,31 @@ export interface TcpStoreOptions {
 
 /** A key-value store the ranks meet through (c10d::Store); blocking reads wait up to the store's timeout. */
 export class Store {
-  private constructor(
-    /** @internal */ readonly _h: NativeStore,
-  ) {}
+  private constructor(/** @internal */ readonly _h: NativeStore) {}
 
   /** A TCP store: the server listens on host:port; the constructor returns once every rank has connected. */
   static tcp(opts: TcpStoreOptions): Store {
     const { host, port, isServer, worldSize } = opts;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`Store.tcp: port must be an integer in [0, 65535], got ${port}`);
-    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`Store.tcp: worldSize must be a positive integer, got ${worldSize}`);
-    return new Store(new dist.NativeStore('tcp', host, port, isServer, worldSize, checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'Store.tcp')));
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new RangeError(`Store.tcp: port must be an integer in [0, 65535], got ${port}`);
+    if (!Number.isInteger(worldSize) || worldSize < 1)
+      throw new RangeError(`Store.tcp: worldSize must be a positive integer, got ${worldSize}`);
+    return new Store(
+      new dist.NativeStore(
+        'tcp',
+        host,
+        port,
+        isServer,
+        worldSize,
+        checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'Store.tcp'),
+      ),
+    );
   }
 
   /** A store in a file every rank can reach (a shared filesystem); the file must not exist from an earlier run. */
   static file(path: string, worldSize: number, timeoutMs = DEFAULT_TIMEOUT_MS): Store {
-    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`Store.file: worldSize must be a positive integer, got ${worldSize}`);
+    if (!Number.isInteger(worldSize) || worldSize < 1)
+      throw new RangeError(`Store.file: worldSize must be a positive integer, got ${worldSize}`);
     return new Store(new dist.NativeStore('file', path, worldSize, checkTimeout(timeoutMs, 'Store.file')));
   }
 
@@ -156,7 +180,8 @@ export interface ProcessGroupOptions {
 
 function handles(tensors: Tensor | readonly Tensor[], where: string): NativeTensor[] {
   const list = tensors instanceof Tensor ? [tensors] : tensors;
-  if (!Array.isArray(list) || list.some((t) => !(t instanceof Tensor))) throw new TypeError(`${where}: expected a Tensor or an array of Tensors`);
+  if (!Array.isArray(list) || list.some((t) => !(t instanceof Tensor)))
+    throw new TypeError(`${where}: expected a Tensor or an array of Tensors`);
   return list.map((t) => t._h);
 }
 
@@ -177,16 +202,21 @@ export class ProcessGroup {
     if (!(store instanceof Store)) throw new TypeError('ProcessGroup: expected a Store');
     this.timeoutMs = checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'ProcessGroup');
     const backend = opts.backend ?? 'gloo';
-    if (backend !== 'gloo' && backend !== 'nccl') throw new TypeError(`ProcessGroup: backend must be 'gloo' or 'nccl', got '${String(backend)}'`);
+    if (backend !== 'gloo' && backend !== 'nccl')
+      throw new TypeError(`ProcessGroup: backend must be 'gloo' or 'nccl', got '${String(backend)}'`);
     const o: NativeGroupOptions = { backend, timeoutMs: this.timeoutMs };
     if (opts.threads !== undefined) {
-      if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RangeError(`ProcessGroup: threads must be a positive integer, got ${opts.threads}`);
+      if (!Number.isInteger(opts.threads) || opts.threads < 1)
+        throw new RangeError(`ProcessGroup: threads must be a positive integer, got ${opts.threads}`);
       o.threads = opts.threads;
     }
     if (opts.hostname !== undefined) o.hostname = opts.hostname;
     if (opts.interface !== undefined) o.interface = opts.interface;
     if (opts.device !== undefined) {
-      if (backend !== 'nccl' || !/^cuda:\d+$/.test(opts.device)) throw new TypeError(`ProcessGroup: device is for backend 'nccl' and must be 'cuda:N', got '${opts.device}' (backend '${backend}')`);
+      if (backend !== 'nccl' || !/^cuda:\d+$/.test(opts.device))
+        throw new TypeError(
+          `ProcessGroup: device is for backend 'nccl' and must be 'cuda:N', got '${opts.device}' (backend '${backend}')`,
+        );
       o.device = opts.device;
     }
     this._h = new dist.NativeProcessGroup(store._h, rank, worldSize, o);
@@ -262,12 +292,22 @@ export interface SyncBatchNormOptions {
  */
 export function syncBatchNorm(input: Tensor, group: ProcessGroup, opts: SyncBatchNormOptions = {}): Tensor {
   const { momentum = 0.1, eps = 1e-5 } = opts;
-  if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`syncBatchNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (!(momentum >= 0 && momentum <= 1))
+    throw new RangeError(`syncBatchNorm: momentum must be in [0, 1], got ${momentum}`);
   if (!(eps > 0)) throw new RangeError(`syncBatchNorm: eps must be positive, got ${eps}`);
   const h = (t: Tensor | null | undefined): NativeTensor | null => (t === null || t === undefined ? null : t._h);
-  return new Tensor(dist.syncBatchNorm(
-    group._h, handles(input, 'syncBatchNorm')[0]!, h(opts.weight), h(opts.bias), h(opts.runningMean), h(opts.runningVar), eps, momentum,
-  ));
+  return new Tensor(
+    dist.syncBatchNorm(
+      group._h,
+      handles(input, 'syncBatchNorm')[0]!,
+      h(opts.weight),
+      h(opts.bias),
+      h(opts.runningMean),
+      h(opts.runningVar),
+      eps,
+      momentum,
+    ),
+  );
 }
 
 export interface GradReducerOptions {
@@ -285,7 +325,8 @@ export class GradReducer {
 
   constructor(group: ProcessGroup, params: readonly Tensor[], opts: GradReducerOptions = {}) {
     const bucketBytes = opts.bucketBytes ?? 25 * 1024 * 1024;
-    if (!Number.isInteger(bucketBytes) || bucketBytes < 1) throw new RangeError(`GradReducer: bucketBytes must be a positive integer, got ${bucketBytes}`);
+    if (!Number.isInteger(bucketBytes) || bucketBytes < 1)
+      throw new RangeError(`GradReducer: bucketBytes must be a positive integer, got ${bucketBytes}`);
     if (params.length === 0) throw new RangeError('GradReducer: no parameters');
     this.h = new dist.NativeGradReducer(group._h, handles(params, 'GradReducer'), bucketBytes);
   }

@@ -55,8 +55,21 @@ export interface TorchEnv {
   config: string;
 }
 
-const VARIABLES = ['LIBTORCH', 'SIMCLR_LIBTORCH', 'SIMCLR_ADDON_DIR', 'SIMCLR_NUM_THREADS', 'SIMCLR_ALLOCATOR', 'OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'MKL_NUM_THREADS', 'ATEN_CPU_CAPABILITY', 'LD_PRELOAD', 'CUDA_VISIBLE_DEVICES'];
-const FEATURES = /^(avx|avx2|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni|avx_vnni|amx_tile|amx_bf16|fma|f16c|asimd|sve)$/;
+const VARIABLES = [
+  'LIBTORCH',
+  'SIMCLR_LIBTORCH',
+  'SIMCLR_ADDON_DIR',
+  'SIMCLR_NUM_THREADS',
+  'SIMCLR_ALLOCATOR',
+  'OMP_NUM_THREADS',
+  'OMP_WAIT_POLICY',
+  'MKL_NUM_THREADS',
+  'ATEN_CPU_CAPABILITY',
+  'LD_PRELOAD',
+  'CUDA_VISIBLE_DEVICES',
+];
+const FEATURES =
+  /^(avx|avx2|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni|avx_vnni|amx_tile|amx_bf16|fma|f16c|asimd|sve)$/;
 
 function pick(text: string, re: RegExp): string | null {
   return re.exec(text)?.[1]?.trim() ?? null;
@@ -67,17 +80,24 @@ export function cpuFeatures(): string[] {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const flags = pick(info, /^(?:flags|Features)\s*:(.*)$/m) ?? '';
-    return flags.split(/\s+/).filter((f) => FEATURES.test(f)).sort();
+    return flags
+      .split(/\s+/)
+      .filter((f) => FEATURES.test(f))
+      .sort();
   } catch {
     return [];
   }
 }
 
-const LOADED = /\/lib(torch_cpu|c10|blas|lapack|openblas[^/]*|mkl[^/]*|dnnl|gomp|iomp5|omp|tcmalloc[^/]*|jemalloc|cudart|cublas|cudnn|nccl)[.-][^/]*$/;
+const LOADED =
+  /\/lib(torch_cpu|c10|blas|lapack|openblas[^/]*|mkl[^/]*|dnnl|gomp|iomp5|omp|tcmalloc[^/]*|jemalloc|cudart|cublas|cudnn|nccl)[.-][^/]*$/;
 
 function loadedLibraries(): string[] {
   try {
-    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.slice(l.indexOf('/'))).filter((p) => p.startsWith('/') && LOADED.test(p));
+    const paths = readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .map((l) => l.slice(l.indexOf('/')))
+      .filter((p) => p.startsWith('/') && LOADED.test(p));
     return [...new Set(paths)].sort();
   } catch {
     return [];
@@ -86,7 +106,10 @@ function loadedLibraries(): string[] {
 
 function nvidiaDevices(): string[] {
   try {
-    return execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').filter((l) => l !== '');
+    return execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '');
   } catch {
     return [];
   }
@@ -94,7 +117,11 @@ function nvidiaDevices(): string[] {
 
 function buildRecord(): { source: string; root: string | null } {
   const path = builtNativeFile('libtorch.json');
-  if (path === null) return { source: 'unknown (no native/build/Release/libtorch.json: built without scripts/provision.sh)', root: null };
+  if (path === null)
+    return {
+      source: 'unknown (no native/build/Release/libtorch.json: built without scripts/provision.sh)',
+      root: null,
+    };
   try {
     const r = JSON.parse(readFileSync(path, 'utf8')) as { source?: string; root?: string };
     return { source: r.source ?? 'unknown', root: r.root ?? null };
@@ -109,16 +136,28 @@ export function collectEnv(): TorchEnv {
   const config = info.config;
   const parallel = info.parallel;
   const preload = process.env.LD_PRELOAD ?? '';
-  const allocator = /tcmalloc/.test(preload) ? `tcmalloc (${preload})` : /jemalloc/.test(preload) ? `jemalloc (${preload})` : 'glibc malloc (mmap threshold lowered to a page by the addon)';
+  const allocator = /tcmalloc/.test(preload)
+    ? `tcmalloc (${preload})`
+    : /jemalloc/.test(preload)
+      ? `jemalloc (${preload})`
+      : 'glibc malloc (mmap threshold lowered to a page by the addon)';
   const built = /USE_CUDA=(1|ON)/.test(config);
   const variables: Record<string, string> = {};
   for (const v of VARIABLES) if (process.env[v] !== undefined) variables[v] = process.env[v]!;
   const record = buildRecord();
   return {
-    libtorch: { version: info.version, source: record.source, root: record.root, addon: builtNativeFile('torch_node.node') },
+    libtorch: {
+      version: info.version,
+      source: record.source,
+      root: record.root,
+      addon: builtNativeFile('torch_node.node'),
+    },
     cpu: {
-      model: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30),
-      features: cpuFeatures(), capability: pick(config, /CPU capability usage: (\S+)/) ?? 'unknown',
+      model: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      features: cpuFeatures(),
+      capability: pick(config, /CPU capability usage: (\S+)/) ?? 'unknown',
     },
     blas: pick(config, /BLAS_INFO=([^,]+)/) ?? 'unknown',
     lapack: pick(config, /LAPACK_INFO=([^,]+)/) ?? 'unknown',
@@ -126,11 +165,17 @@ export function collectEnv(): TorchEnv {
     onednn: pick(config, /MKL-DNN (v[\d.]+)/),
     openmp: pick(config, /(OpenMP \d+(?: \(a\.k\.a\. OpenMP [\d.]+\))?)/),
     parallelBackend: pick(parallel, /ATen parallel backend: (.+)/) ?? 'unknown',
-    threads: { intraOp: native.getNumThreads(), interOp: Number(pick(parallel, /at::get_num_interop_threads\(\) : (\d+)/) ?? NaN) },
+    threads: {
+      intraOp: native.getNumThreads(),
+      interOp: Number(pick(parallel, /at::get_num_interop_threads\(\) : (\d+)/) ?? NaN),
+    },
     allocator,
     cuda: {
-      built, runtime: pick(config, /CUDA Runtime ([\d.]+)/), cudnn: pick(config, /CuDNN ([\d.]+)/),
-      deviceCount: native.cudaDeviceCount(), devices: built || existsSync('/dev/nvidiactl') ? nvidiaDevices() : [],
+      built,
+      runtime: pick(config, /CUDA Runtime ([\d.]+)/),
+      cudnn: pick(config, /CuDNN ([\d.]+)/),
+      deviceCount: native.cudaDeviceCount(),
+      devices: built || existsSync('/dev/nvidiactl') ? nvidiaDevices() : [],
     },
     loaded: loadedLibraries(),
     variables,

@@ -32,7 +32,8 @@ function fromNative(value: unknown): unknown {
  * other arguments are converted by the schema, and a wrong one fails with the operator and argument named.
  */
 export function customOp(qualifiedName: string, overload = ''): ((...args: unknown[]) => unknown) | null {
-  if (!qualifiedName.includes('::')) throw new RangeError(`customOp: expected 'namespace::name', got '${qualifiedName}'`);
+  if (!qualifiedName.includes('::'))
+    throw new RangeError(`customOp: expected 'namespace::name', got '${qualifiedName}'`);
   const id = native.resolveOp(qualifiedName, overload);
   if (id < 0) return null;
   return (...args: unknown[]): unknown => fromNative(native.call(id, args.map(toNative)));

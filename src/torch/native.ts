@@ -42,8 +42,20 @@ export interface NativeBinding {
   call(id: number, args: Arg[], discardResult?: boolean): unknown;
   listSchemas(prefix?: string): unknown[];
   opSignature(id: number): string;
-  backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
-  grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: (NativeTensor | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | null)[];
+  backward(
+    tensors: NativeTensor[],
+    grads: (NativeTensor | null)[] | null,
+    retainGraph?: boolean,
+    createGraph?: boolean,
+  ): void;
+  grad(
+    outputs: NativeTensor[],
+    inputs: NativeTensor[],
+    gradOutputs: (NativeTensor | null)[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (NativeTensor | null)[];
   getGrad(t: NativeTensor): NativeTensor | null;
   setGrad(t: NativeTensor, g: NativeTensor | null): void;
   requiresGrad(t: NativeTensor): boolean;
@@ -62,7 +74,14 @@ export interface NativeBinding {
   cudaDeviceCount(): number;
   setAutocast(deviceType: string, enabled: boolean, dtype: number): void;
   isAutocastEnabled(deviceType: string): boolean;
-  buildInfo(): { version: string; config: string; parallel: string; hasCuda: boolean; withCuda?: boolean; hasMkldnn: boolean };
+  buildInfo(): {
+    version: string;
+    config: string;
+    parallel: string;
+    hasCuda: boolean;
+    withCuda?: boolean;
+    hasMkldnn: boolean;
+  };
 }
 
 /**
@@ -87,7 +106,12 @@ function addonPath(): string {
   const path = builtNativeFile('torch_node.node');
   if (path === null) {
     const dir = process.env.SIMCLR_ADDON_DIR;
-    throw new AddonLoadError(dir ? `SIMCLR_ADDON_DIR=${dir} has no torch_node.node` : 'the libtorch addon is not built (native/build/Release/torch_node.node)', false);
+    throw new AddonLoadError(
+      dir
+        ? `SIMCLR_ADDON_DIR=${dir} has no torch_node.node`
+        : 'the libtorch addon is not built (native/build/Release/torch_node.node)',
+      false,
+    );
   }
   return path;
 }

@@ -45,7 +45,9 @@ function checkSeed(seed: number | bigint, where: string): number | bigint {
     return seed;
   }
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new TypeError(`${where}: seed must be a safe integer or a bigint, got ${typeof seed === 'number' ? seed : typeof seed}`);
+    throw new TypeError(
+      `${where}: seed must be a safe integer or a bigint, got ${typeof seed === 'number' ? seed : typeof seed}`,
+    );
   }
   return seed;
 }

@@ -51,11 +51,15 @@ export type CudaDevice = number | string | undefined;
 function cudaIndex(device: CudaDevice, what: string): number {
   if (device === undefined || device === 'cuda') return -1;
   if (typeof device === 'number') {
-    if (!Number.isInteger(device) || device < 0) throw new RangeError(`torch.cuda.${what}: device index must be a non-negative integer, got ${device}`);
+    if (!Number.isInteger(device) || device < 0)
+      throw new RangeError(`torch.cuda.${what}: device index must be a non-negative integer, got ${device}`);
     return device;
   }
   const m = /^cuda:(\d+)$/.exec(String(device));
-  if (m === null) throw new TypeError(`torch.cuda.${what}: expected a CUDA device ('cuda', 'cuda:N' or an index), got '${String(device)}'`);
+  if (m === null)
+    throw new TypeError(
+      `torch.cuda.${what}: expected a CUDA device ('cuda', 'cuda:N' or an index), got '${String(device)}'`,
+    );
   return Number(m[1]);
 }
 
@@ -149,17 +153,29 @@ const matmulTF32 = flag('cuda.matmul.allowTF32');
 export const backends = {
   cudnn: {
     /** Let cuDNN time its algorithms for each new input shape and keep the fastest. */
-    get benchmark(): boolean { return cudnnBenchmark.get(); },
-    set benchmark(on: boolean) { cudnnBenchmark.set(on); },
+    get benchmark(): boolean {
+      return cudnnBenchmark.get();
+    },
+    set benchmark(on: boolean) {
+      cudnnBenchmark.set(on);
+    },
     /** Let cuDNN convolutions use TF32 tensor cores on Ampere and later. */
-    get allowTF32(): boolean { return cudnnTF32.get(); },
-    set allowTF32(on: boolean) { cudnnTF32.set(on); },
+    get allowTF32(): boolean {
+      return cudnnTF32.get();
+    },
+    set allowTF32(on: boolean) {
+      cudnnTF32.set(on);
+    },
   },
   cuda: {
     matmul: {
       /** Let float32 matmuls use TF32 tensor cores on Ampere and later. */
-      get allowTF32(): boolean { return matmulTF32.get(); },
-      set allowTF32(on: boolean) { matmulTF32.set(on); },
+      get allowTF32(): boolean {
+        return matmulTF32.get();
+      },
+      set allowTF32(on: boolean) {
+        matmulTF32.set(on);
+      },
     },
   },
 };
@@ -179,7 +195,8 @@ export function parallelInfo(): string {
  * parameters stay float32. CPU autocast takes bfloat16; CUDA takes float16 or bfloat16.
  */
 export function autocast<T>(deviceType: 'cpu' | 'cuda', dtype: DType, fn: () => T): T {
-  if (deviceType !== 'cpu' && deviceType !== 'cuda') throw new TypeError(`autocast: device type must be 'cpu' or 'cuda', got '${String(deviceType)}'`);
+  if (deviceType !== 'cpu' && deviceType !== 'cuda')
+    throw new TypeError(`autocast: device type must be 'cpu' or 'cuda', got '${String(deviceType)}'`);
   const allowed = AUTOCAST_DTYPES[deviceType];
   if (!allowed.includes(dtype)) {
     throw new TypeError(`autocast: ${deviceType} autocast supports ${allowed.join(' and ')}, not ${String(dtype)}`);
@@ -198,7 +215,10 @@ export function autocast<T>(deviceType: 'cpu' | 'cuda', dtype: DType, fn: () => 
 }
 
 // libtorch 1.13's CPU autocast kernels exist for bfloat16 only (PyTorch disables CPU autocast for other dtypes).
-const AUTOCAST_DTYPES: Readonly<Record<'cpu' | 'cuda', readonly DType[]>> = { cpu: ['bfloat16'], cuda: ['float16', 'bfloat16'] };
+const AUTOCAST_DTYPES: Readonly<Record<'cpu' | 'cuda', readonly DType[]>> = {
+  cpu: ['bfloat16'],
+  cuda: ['float16', 'bfloat16'],
+};
 // The binding can set but not read the autocast dtype; these are libtorch's defaults until autocast() changes them.
 const autocastDtype: Record<'cpu' | 'cuda', DType> = { cpu: 'bfloat16', cuda: 'float16' };
 

@@ -116,7 +116,9 @@ interface Plan<T> {
  * to a multiple of 8 bytes. Metadata keys are sorted (the reference uses a hash map, so any order is its order).
  */
 function plan<T extends { name: string; dtype: SafetensorsDType; shape: readonly number[]; nbytes: number }>(
-  items: T[], metadata: Record<string, string> | undefined, source: string,
+  items: T[],
+  metadata: Record<string, string> | undefined,
+  source: string,
 ): Plan<T> {
   // Names compare as UTF-8 bytes, as in Rust; JS string order (UTF-16 units) differs for some characters.
   const keyed = items.map((item) => ({ item, key: Buffer.from(item.name, 'utf8') }));
@@ -125,8 +127,12 @@ function plan<T extends { name: string; dtype: SafetensorsDType; shape: readonly
   const parts: string[] = [];
   const meta = metadata === undefined ? [] : checkMetadata(source, metadata);
   if (meta.length > 0) {
-    const sorted = meta.map(([k, v]) => ({ k, v, key: Buffer.from(k, 'utf8') })).sort((a, b) => Buffer.compare(a.key, b.key));
-    parts.push(`${JSON.stringify(METADATA_KEY)}:{${sorted.map(({ k, v }) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+    const sorted = meta
+      .map(([k, v]) => ({ k, v, key: Buffer.from(k, 'utf8') }))
+      .sort((a, b) => Buffer.compare(a.key, b.key));
+    parts.push(
+      `${JSON.stringify(METADATA_KEY)}:{${sorted.map(({ k, v }) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
+    );
   }
   const order: Planned<T>[] = [];
   let offset = 0;
@@ -134,7 +140,9 @@ function plan<T extends { name: string; dtype: SafetensorsDType; shape: readonly
     const begin = offset;
     offset += item.nbytes;
     order.push({ item, begin });
-    parts.push(`${JSON.stringify(item.name)}:{"dtype":"${item.dtype}","shape":[${item.shape.join(',')}],"data_offsets":[${begin},${offset}]}`);
+    parts.push(
+      `${JSON.stringify(item.name)}:{"dtype":"${item.dtype}","shape":[${item.shape.join(',')}],"data_offsets":[${begin},${offset}]}`,
+    );
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const padded = json.length + ((8 - (json.length % 8)) % 8);
@@ -149,10 +157,17 @@ export function encodeSafetensors(entries: NamedRawTensors, metadata?: Record<st
   const source = 'encode';
   const items = entriesOf(entries).map(([name, t]) => {
     checkName(source, name);
-    if (!isKnownDType(t.dtype)) fail(source, `tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`);
+    if (!isKnownDType(t.dtype))
+      fail(
+        source,
+        `tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`,
+      );
     const nbytes = byteLength(source, name, t.dtype, t.shape);
     if (!(t.data instanceof Uint8Array) || t.data.byteLength !== nbytes) {
-      fail(source, `tensor '${name}': ${t.dtype} ${JSON.stringify(t.shape)} needs ${nbytes} bytes of data, got ${t.data instanceof Uint8Array ? t.data.byteLength : 'no Uint8Array'}`);
+      fail(
+        source,
+        `tensor '${name}': ${t.dtype} ${JSON.stringify(t.shape)} needs ${nbytes} bytes of data, got ${t.data instanceof Uint8Array ? t.data.byteLength : 'no Uint8Array'}`,
+      );
     }
     return { name, dtype: t.dtype, shape: t.shape, nbytes, data: t.data };
   });
@@ -172,16 +187,32 @@ interface HeaderEntry {
 }
 
 function parseEntry(source: string, name: string, info: unknown): HeaderEntry {
-  if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(source, `tensor '${name}': header entry is not an object`);
+  if (info === null || typeof info !== 'object' || Array.isArray(info))
+    fail(source, `tensor '${name}': header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-  if (!isKnownDType(dtype)) fail(source, `tensor '${name}': unsupported dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`);
+  if (!isKnownDType(dtype))
+    fail(
+      source,
+      `tensor '${name}': unsupported dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`,
+    );
   const nbytes = byteLength(source, name, dtype, shape);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) || offsets[0] > offsets[1]) {
-    fail(source, `tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    fail(
+      source,
+      `tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (end - begin !== nbytes) {
-    fail(source, `tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${nbytes}`);
+    fail(
+      source,
+      `tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${nbytes}`,
+    );
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -194,12 +225,20 @@ interface ParsedHeader {
 
 /** The header length the first 8 bytes declare, checked against the limit and the file's size. */
 function declaredHeaderBytes(prefix: Uint8Array, fileBytes: number, source: string): number {
-  if (fileBytes < 8) fail(source, `${fileBytes} bytes is too short to be a safetensors file (the header length alone is 8)`);
+  if (fileBytes < 8)
+    fail(source, `${fileBytes} bytes is too short to be a safetensors file (the header length alone is 8)`);
   const declared = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (declared > BigInt(MAX_HEADER_BYTES)) fail(source, `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file, or corrupt`);
+  if (declared > BigInt(MAX_HEADER_BYTES))
+    fail(
+      source,
+      `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file, or corrupt`,
+    );
   const headerBytes = Number(declared);
   if (8 + headerBytes > fileBytes) {
-    fail(source, `header length ${headerBytes} runs past the end of the ${fileBytes}-byte file; truncated or not a safetensors file`);
+    fail(
+      source,
+      `header length ${headerBytes} runs past the end of the ${fileBytes}-byte file; truncated or not a safetensors file`,
+    );
   }
   return headerBytes;
 }
@@ -222,13 +261,15 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Parse
   } catch (e) {
     fail(source, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    fail(source, 'header is not a JSON object');
 
   let metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(source, `'${METADATA_KEY}' is not an object`);
+      if (info === null || typeof info !== 'object' || Array.isArray(info))
+        fail(source, `'${METADATA_KEY}' is not an object`);
       metadata = Object.fromEntries(checkMetadata(source, info as Record<string, string>));
     } else {
       entries.push(parseEntry(source, name, info));
@@ -239,15 +280,21 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Parse
   let covered = 0;
   let previous: string | undefined;
   for (const e of entries) {
-    if (e.begin < covered) fail(source, `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) overlaps tensor '${previous}'`);
-    if (e.begin > covered) fail(source, `bytes ${covered}..${e.begin} of the data belong to no tensor (before '${e.name}')`);
+    if (e.begin < covered)
+      fail(source, `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) overlaps tensor '${previous}'`);
+    if (e.begin > covered)
+      fail(source, `bytes ${covered}..${e.begin} of the data belong to no tensor (before '${e.name}')`);
     if (e.end > dataBytes) {
-      fail(source, `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) runs past the end of the ${dataBytes}-byte data; the file is truncated`);
+      fail(
+        source,
+        `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) runs past the end of the ${dataBytes}-byte data; the file is truncated`,
+      );
     }
     covered = e.end;
     previous = e.name;
   }
-  if (covered !== dataBytes) fail(source, `${dataBytes - covered} bytes follow the last tensor's data; corrupt or not a safetensors file`);
+  if (covered !== dataBytes)
+    fail(source, `${dataBytes - covered} bytes follow the last tensor's data; corrupt or not a safetensors file`);
   return { entries, metadata };
 }
 
@@ -260,7 +307,12 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'buffer'): Decoded
   const dataStart = 8 + headerBytes;
   const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, source);
   const tensors = new Map<string, RawTensor>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
+  for (const e of entries)
+    tensors.set(e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: bytes.subarray(dataStart + e.begin, dataStart + e.end),
+    });
   return { tensors, metadata };
 }
 
@@ -309,7 +361,8 @@ export function serialize(tensors: NamedTensors, metadata?: Record<string, strin
 function checkBooleans(source: string, name: string, dtype: SafetensorsDType, data: Uint8Array): void {
   if (dtype !== 'BOOL') return;
   const bad = data.findIndex((b) => b > 1);
-  if (bad >= 0) fail(source, `tensor '${name}' (BOOL) holds byte ${data[bad]} at element ${bad}; booleans must be 0 or 1`);
+  if (bad >= 0)
+    fail(source, `tensor '${name}' (BOOL) holds byte ${data[bad]} at element ${bad}; booleans must be 0 or 1`);
 }
 
 /**
@@ -322,7 +375,8 @@ export function deserialize(bytes: Uint8Array, source = 'buffer'): LoadedTensors
   // Validate everything before allocating, so a bad file leaves no tensors behind.
   for (const [name, t] of raw) checkBooleans(source, name, t.dtype, t.data);
   const tensors = new Map<string, Tensor>();
-  for (const [name, t] of raw) tensors.set(name, new Tensor(native.fromBuffer(t.data, t.shape, dtypeCode(DTYPES[t.dtype].torch))));
+  for (const [name, t] of raw)
+    tensors.set(name, new Tensor(native.fromBuffer(t.data, t.shape, dtypeCode(DTYPES[t.dtype].torch))));
   return { tensors, metadata };
 }
 
@@ -339,12 +393,13 @@ function describeFsError(e: unknown): { reason: string; code: string | undefined
     ENOTDIR: 'a parent of the path is not a directory',
     EISDIR: 'the path is a directory',
   };
-  const reason = code !== undefined && Object.hasOwn(reasons, code) ? `${reasons[code]} (${code})` : String(err?.message ?? e);
+  const reason =
+    code !== undefined && Object.hasOwn(reasons, code) ? `${reasons[code]} (${code})` : String(err?.message ?? e);
   return { reason, code };
 }
 
 function writeFully(fd: number, data: Uint8Array): void {
-  for (let done = 0; done < data.byteLength;) done += writeSync(fd, data, done, data.byteLength - done);
+  for (let done = 0; done < data.byteLength; ) done += writeSync(fd, data, done, data.byteLength - done);
 }
 
 /**
@@ -382,7 +437,11 @@ export function saveFile(path: string, tensors: NamedTensors, metadata?: Record<
     const { reason, code } = describeFsError(e);
     // Without an fs error code the failure came from reading a tensor's data (e.g. a meta tensor has none).
     const what = code === undefined && current !== undefined ? `tensor '${current}': ${reason}` : reason;
-    throw new SafetensorsError(`safetensors: could not save '${path}': ${what}; any existing file there is unchanged`, code, { cause: e });
+    throw new SafetensorsError(
+      `safetensors: could not save '${path}': ${what}; any existing file there is unchanged`,
+      code,
+      { cause: e },
+    );
   }
   syncDirectory(dirname(path));
 }
@@ -416,8 +475,9 @@ interface OpenedHeader extends ParsedHeader {
 // Opens `path` and reads and validates its header (not the data); the caller closes `fd`.
 function openHeader(path: string): OpenedHeader {
   // Checked before it is read: a regular file (a FIFO or /dev/zero in its place must not hang or fill memory).
-  const { fd, size } = openChecked(path, { what: 'a safetensors file', minBytes: 8 }, (message, cause) => (
-    cause === undefined ? new SafetensorsError(`safetensors: ${message}`) : wrapReadError(path, cause)));
+  const { fd, size } = openChecked(path, { what: 'a safetensors file', minBytes: 8 }, (message, cause) =>
+    cause === undefined ? new SafetensorsError(`safetensors: ${message}`) : wrapReadError(path, cause),
+  );
   try {
     const prefix = new Uint8Array(8);
     if (!readFullyAt(fd, prefix, 0, 8, 0)) fail(path, 'the file shrank while it was read');
@@ -460,9 +520,14 @@ export function loadFile(path: string): LoadedTensors {
   try {
     for (const e of entries) {
       const nbytes = e.end - e.begin;
-      if (nbytes > bufferConstants.MAX_LENGTH) fail(path, `tensor '${e.name}' is ${nbytes} bytes, more than one buffer can hold here (${bufferConstants.MAX_LENGTH})`);
+      if (nbytes > bufferConstants.MAX_LENGTH)
+        fail(
+          path,
+          `tensor '${e.name}' is ${nbytes} bytes, more than one buffer can hold here (${bufferConstants.MAX_LENGTH})`,
+        );
       const data = new Uint8Array(nbytes);
-      if (!readFullyAt(fd, data, 0, nbytes, dataStart + e.begin)) fail(path, `tensor '${e.name}': the file shrank while it was read`);
+      if (!readFullyAt(fd, data, 0, nbytes, dataStart + e.begin))
+        fail(path, `tensor '${e.name}': the file shrank while it was read`);
       checkBooleans(path, e.name, e.dtype, data);
       tensors.set(e.name, new Tensor(native.fromBuffer(data, e.shape, dtypeCode(DTYPES[e.dtype].torch))));
     }

@@ -63,7 +63,9 @@ export function scope<T>(fn: () => T): T {
   stack.pop();
   if (result instanceof Promise) {
     for (const t of frame.tensors) if (!keptForever.has(t)) t.dispose();
-    throw new TypeError('torch.scope(fn): fn must be synchronous; await outside the scope and scope each synchronous step');
+    throw new TypeError(
+      'torch.scope(fn): fn must be synchronous; await outside the scope and scope each synchronous step',
+    );
   }
   const survivors = new Set<Scoped>();
   collect(result, survivors, new Set());

@@ -62,7 +62,14 @@ export class BatchSource {
     // compute per step at 96 px, no change at 28-32 px (bench/PERFORMANCE.md); the weights stay NCHW, so checkpoints
     // do not change. cuDNN's bf16 tensor-core convolutions also prefer NHWC. On CUDA the bytes go through pinned
     // memory without blocking the host (BatchUploader) and the views are made on the GPU.
-    const x = torch.scope(() => createViewBatch(this.uploader.upload(this.bytes), this.o.aug, { seed: this.o.seed, epoch, indices }, { memoryFormat: 'channelsLast' }).keep());
+    const x = torch.scope(() =>
+      createViewBatch(
+        this.uploader.upload(this.bytes),
+        this.o.aug,
+        { seed: this.o.seed, epoch, indices },
+        { memoryFormat: 'channelsLast' },
+      ).keep(),
+    );
     return { epoch, x, data, augment: Number(process.hrtime.bigint() - t1) / 1e9 };
   }
 

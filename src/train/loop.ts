@@ -110,11 +110,19 @@ export function runLoop(o: LoopOptions): LoopResult {
       const wait = Number(process.hrtime.bigint() - waitStart) / 1e9;
       const [loss, acc] = [values[0]!, values[1]!];
       if (!Number.isFinite(loss)) {
-        throw new DivergenceError(`loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and ${o.kept()}. ${DIVERGENCE_ADVICE}`);
+        throw new DivergenceError(
+          `loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and ${o.kept()}. ${DIVERGENCE_ADVICE}`,
+        );
       }
       lastLoss = loss;
       const end: StepEnd = {
-        step, epoch, lastStep, epochEnd: step % stepsPerEpoch === 0, loss, acc, lr,
+        step,
+        epoch,
+        lastStep,
+        epochEnd: step % stepsPerEpoch === 0,
+        loss,
+        acc,
+        lr,
         phases: { data: cur.data, augment: cur.augment, ...out.seconds, wait },
       };
       for (const c of o.callbacks) c.onStepEnd?.(end);

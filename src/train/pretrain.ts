@@ -10,7 +10,14 @@ import { DistributedContext } from '../distributed/context.js';
 import { readDistEnv } from '../distributed/env.js';
 import { DivergenceError } from '../errors.js';
 import { ConfigError, type PretrainConfig } from '../run/config.js';
-import { buildModel, prepareRunDir, runPaths, writeFileAtomic, type RunConfigFile, type RunPaths } from '../run/folder.js';
+import {
+  buildModel,
+  prepareRunDir,
+  runPaths,
+  writeFileAtomic,
+  type RunConfigFile,
+  type RunPaths,
+} from '../run/folder.js';
 import type { MetricsRow } from '../run/metrics-log.js';
 import { removeStaleTemps } from '../io/files.js';
 import { acquireRunLock } from '../run/lock.js';
@@ -20,7 +27,20 @@ import { runLoop } from './loop.js';
 import { MetricsLogger, type Progress } from './callbacks/metrics.js';
 import { Checkpointer } from './callbacks/checkpoint.js';
 import { knnFields } from './callbacks/knn.js';
-import { augmentPipelineFor, beginNewRun, bf16CpuWarning, checkRunStart, makeOptimizer, nothingToDo, openKnnData, openTrainingData, planRun, prepareDevice, recordResume, resumeState } from './setup.js';
+import {
+  augmentPipelineFor,
+  beginNewRun,
+  bf16CpuWarning,
+  checkRunStart,
+  makeOptimizer,
+  nothingToDo,
+  openKnnData,
+  openTrainingData,
+  planRun,
+  prepareDevice,
+  recordResume,
+  resumeState,
+} from './setup.js';
 
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
 export type { MetricsRow, Progress };
@@ -88,7 +108,12 @@ export interface PretrainInternals {
  * ConfigError where cfg.out holds a run and neither resume nor overwrite is given, where a resume changes a 'fixed'
  * setting or (unless forceResume) a 'refuse' one, and where resume and overwrite are both given.
  */
-export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, start: boolean | RunStart = false, internals: PretrainInternals = {}): Promise<PretrainResult> {
+export async function pretrain(
+  cfg: PretrainConfig,
+  hooks: PretrainHooks = {},
+  start: boolean | RunStart = false,
+  internals: PretrainInternals = {},
+): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
   const { resume = false, overwrite = false, forceResume = false } = normalizeStart(start);
   const distEnv = readDistEnv();
@@ -115,12 +140,18 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const dist = DistributedContext.fromEnv(process.env, { device });
     if (dist !== null) release.push(() => dist.close());
     if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
-      throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`);
+      throw new ConfigError(
+        `--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`,
+      );
     }
     // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
     const isMain = dist?.isMain ?? true;
     const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
-    if (knnData !== null) release.push(() => { knnData.train.close(); knnData.test.close(); });
+    if (knnData !== null)
+      release.push(() => {
+        knnData.train.close();
+        knnData.test.close();
+      });
 
     const { stepsPerEpoch, plan, peakLr, lastStep } = planRun(cfg, ds);
 
@@ -132,45 +163,95 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const optimizer = makeOptimizer(cfg, model, peakLr);
     const aug = augmentPipelineFor(cfg, input);
     const uncovered = fusedCoverage(aug);
-    if (uncovered !== null && rank === 0) warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
+    if (uncovered !== null && rank === 0)
+      warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
     const contrastiveLoss = createLoss(cfg.loss, cfg);
 
-    const resumed = resume ? resumeState(paths.checkpoint, cfg, model, optimizer, {
-      device, recorded: checked.recorded, stepsPerEpoch, totalSteps: plan.totalSteps, force: forceResume, ds,
-    }) : null;
+    const resumed = resume
+      ? resumeState(paths.checkpoint, cfg, model, optimizer, {
+          device,
+          recorded: checked.recorded,
+          stepsPerEpoch,
+          totalSteps: plan.totalSteps,
+          force: forceResume,
+          ds,
+        })
+      : null;
     if (resumed !== null && resumed.position.step >= lastStep) {
       // Nothing to train: nothing is written (no history line, metrics as they are).
       return {
-        steps: resumed.position.step, totalSteps: plan.totalSteps, stopped: 'nothing-to-do',
-        message: nothingToDo(paths.dir, resumed, { lastStep, totalSteps: plan.totalSteps, maxSteps: cfg.maxSteps, stepsPerEpoch }),
-        finalLoss: NaN, checkpoint: paths.checkpoint, wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+        steps: resumed.position.step,
+        totalSteps: plan.totalSteps,
+        stopped: 'nothing-to-do',
+        message: nothingToDo(paths.dir, resumed, {
+          lastStep,
+          totalSteps: plan.totalSteps,
+          maxSteps: cfg.maxSteps,
+          stepsPerEpoch,
+        }),
+        finalLoss: NaN,
+        checkpoint: paths.checkpoint,
+        wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
       };
     }
     const step = resumed?.position.step ?? 0;
     const renumbered = resumed?.position.renumbered ?? null;
     // Complete rows in metrics.jsonl (rank 0): checkpoints record it, so a resume keeps exactly the rows before them.
     let metricsRows = 0;
-    if (isMain && resumed !== null) metricsRows = recordResume(paths, cfg, resumed, checked, { stepsPerEpoch, force: forceResume, worldSize, device, warn });
+    if (isMain && resumed !== null)
+      metricsRows = recordResume(paths, cfg, resumed, checked, {
+        stepsPerEpoch,
+        force: forceResume,
+        worldSize,
+        device,
+        warn,
+      });
     else if (isMain) beginNewRun(paths, checked.folder, overwrite, warn);
     dist?.prepare(model, { syncBn: cfg.syncBn });
     hooks.onStart?.({
-      device, deviceName: torch.deviceName(device), step, totalSteps: lastStep, worldSize: dist?.worldSize ?? 1,
+      device,
+      deviceName: torch.deviceName(device),
+      step,
+      totalSteps: lastStep,
+      worldSize: dist?.worldSize ?? 1,
       backend: dist?.group.backend ?? null,
       knn: knnData === null ? null : { every: cfg.knnEvery, bank: knnData.train.name, queries: knnData.test.name },
     });
     // config.json records the run as it started; a resume leaves it and appends to config-history.jsonl (above).
-    const runFile: RunConfigFile = { config: cfg, input, created: new Date().toISOString(), libtorch: torch.version(), device, worldSize };
+    const runFile: RunConfigFile = {
+      config: cfg,
+      input,
+      created: new Date().toISOString(),
+      libtorch: torch.version(),
+      device,
+      worldSize,
+    };
     if (isMain && !resume) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
 
     const logger = new MetricsLogger({
-      isMain, path: paths.metrics, batchSize: cfg.batchSize, logSteps: cfg.logSteps, rows: metricsRows,
+      isMain,
+      path: paths.metrics,
+      batchSize: cfg.batchSize,
+      logSteps: cfg.logSteps,
+      rows: metricsRows,
       fields: knnData === null ? [] : [knnFields(model, knnData, cfg.knnEvery, { seed: cfg.seed, device })],
-      onProgress: (p: Progress): void => hooks.onProgress?.(p), onLog: (row: MetricsRow): void => hooks.onLog?.(row),
+      onProgress: (p: Progress): void => hooks.onProgress?.(p),
+      onLog: (row: MetricsRow): void => hooks.onLog?.(row),
     });
-    const checkpointer = new Checkpointer({
-      isMain, paths, model, optimizer, stepsPerEpoch, device, everySteps: cfg.checkpointSteps, metricsRows: () => logger.rows,
-      onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
-    }, resumed !== null && renumbered === null ? step : null); // a renumbered run's checkpoint counts the old way
+    const checkpointer = new Checkpointer(
+      {
+        isMain,
+        paths,
+        model,
+        optimizer,
+        stepsPerEpoch,
+        device,
+        everySteps: cfg.checkpointSteps,
+        metricsRows: () => logger.rows,
+        onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
+      },
+      resumed !== null && renumbered === null ? step : null,
+    ); // a renumbered run's checkpoint counts the old way
     // A renumbered run's first checkpoint, at once: the one on disk otherwise counts steps the old way, and a later
     // plain --resume would find it does not fit.
     if (renumbered !== null) checkpointer.save(step);
@@ -178,7 +259,10 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
     const batches = new BatchSource({ ds, aug, dist, seed: cfg.seed, batchSize: cfg.batchSize, stepsPerEpoch, device });
     release.push(() => batches.dispose());
     const done = runLoop({
-      first: step, lastStep, stepsPerEpoch, batches,
+      first: step,
+      lastStep,
+      stepsPerEpoch,
+      batches,
       // On CUDA only by default, where it overlaps the GPU; on the CPU it would only hold one more batch.
       prefetch: internals.prefetch ?? onCuda,
       lrAt: (s: number): number => learningRate(s, { baseLr: peakLr, ...plan }),
@@ -187,9 +271,17 @@ export async function pretrain(cfg: PretrainConfig, hooks: PretrainHooks = {}, s
       callbacks: [logger, checkpointer],
       kept: () => checkpointer.kept(),
     });
-    const stopped: PretrainResult['stopped'] = done.interrupted ? 'interrupted' : lastStep < plan.totalSteps ? 'max-steps' : 'completed';
+    const stopped: PretrainResult['stopped'] = done.interrupted
+      ? 'interrupted'
+      : lastStep < plan.totalSteps
+        ? 'max-steps'
+        : 'completed';
     return {
-      steps: done.step, totalSteps: plan.totalSteps, stopped, finalLoss: done.lastLoss, checkpoint: paths.checkpoint,
+      steps: done.step,
+      totalSteps: plan.totalSteps,
+      stopped,
+      finalLoss: done.lastLoss,
+      checkpoint: paths.checkpoint,
       wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
   } finally {

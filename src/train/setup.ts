@@ -12,9 +12,29 @@ import type { DistEnv } from '../distributed/env.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from '../run/config.js';
-import { disposeCheckpoint, firstNonFinite, inspectRunFolder, loadCheckpoint, readRunConfig, removeRunOutputs, restoreGenerators, type Checkpoint, type CheckpointMeta, type RunFolderContents, type RunPaths } from '../run/folder.js';
+import {
+  disposeCheckpoint,
+  firstNonFinite,
+  inspectRunFolder,
+  loadCheckpoint,
+  readRunConfig,
+  removeRunOutputs,
+  restoreGenerators,
+  type Checkpoint,
+  type CheckpointMeta,
+  type RunFolderContents,
+  type RunPaths,
+} from '../run/folder.js';
 import { truncateMetricsLog } from '../run/metrics-log.js';
-import { appendHistory, checkNewRun, checkResume, lastHistoryEntry, RESUME_RULES, type Changes, type HistoryEntry } from '../run/resume.js';
+import {
+  appendHistory,
+  checkNewRun,
+  checkResume,
+  lastHistoryEntry,
+  RESUME_RULES,
+  type Changes,
+  type HistoryEntry,
+} from '../run/resume.js';
 
 export function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: number): Optimizer<GroupOptions> {
   return OPTIMIZERS[cfg.optimizer].create(model.namedParameters(), { lr, weightDecay: cfg.weightDecay });
@@ -50,26 +70,40 @@ export interface ResumePosition {
  * boundary, epoch' = epoch + (stepInEpoch > 0 ? 1 : 0) at step epoch' x stepsPerEpoch, skipping the rest of a partly
  * done epoch, so the schedule continues at the same epoch position. Unforced, a change is refused.
  */
-export function resumePosition(path: string, meta: CheckpointMeta, run: { stepsPerEpoch: number; totalSteps: number; sameData: number | null; force: boolean; data: string }): ResumePosition {
+export function resumePosition(
+  path: string,
+  meta: CheckpointMeta,
+  run: { stepsPerEpoch: number; totalSteps: number; sameData: number | null; force: boolean; data: string },
+): ResumePosition {
   const { step, epoch, stepInEpoch } = meta;
   const { stepsPerEpoch, totalSteps } = run;
   let before: number | null = meta.stepsPerEpoch ?? (epoch > 0 ? (step - stepInEpoch) / epoch : run.sameData);
   // A checkpoint at an epoch's end records that epoch as done (stepInEpoch == stepsPerEpoch) or the next as begun.
-  const fits = (spe: number): boolean => Number.isSafeInteger(spe) && spe >= 1 && epoch * spe + stepInEpoch === step && stepInEpoch <= spe;
+  const fits = (spe: number): boolean =>
+    Number.isSafeInteger(spe) && spe >= 1 && epoch * spe + stepInEpoch === step && stepInEpoch <= spe;
   if (meta.stepsPerEpoch === undefined && epoch === 0 && before !== null && !fits(before)) before = null; // sameData was wrong
   const changed = before === null ? run.force && step > 0 : before !== stepsPerEpoch;
   if (!changed) {
-    if (step > totalSteps) throw new ConfigError(`${path}: checkpoint field 'step' (${step}) is beyond this run's ${totalSteps} steps; was --epochs lowered?`);
+    if (step > totalSteps)
+      throw new ConfigError(
+        `${path}: checkpoint field 'step' (${step}) is beyond this run's ${totalSteps} steps; was --epochs lowered?`,
+      );
     if (!fits(stepsPerEpoch)) {
-      throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`);
+      throw new ConfigError(
+        `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`,
+      );
     }
     return { step, renumbered: null };
   }
   if (before !== null && !fits(before)) {
-    throw new ConfigError(`${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step})${meta.stepsPerEpoch !== undefined ? ` at its ${before} steps per epoch` : ' at a whole number of steps per epoch'}`);
+    throw new ConfigError(
+      `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step})${meta.stepsPerEpoch !== undefined ? ` at its ${before} steps per epoch` : ' at a whole number of steps per epoch'}`,
+    );
   }
   if (!run.force) {
-    throw new ConfigError(`${path}: the run did ${before} steps per epoch and would now do ${stepsPerEpoch} (${run.data}), so its step counter would no longer match; pass --force-resume to continue at the next epoch boundary (README, Run folders)`);
+    throw new ConfigError(
+      `${path}: the run did ${before} steps per epoch and would now do ${stepsPerEpoch} (${run.data}), so its step counter would no longer match; pass --force-resume to continue at the next epoch boundary (README, Run folders)`,
+    );
   }
   const next = (epoch + (stepInEpoch > 0 ? 1 : 0)) * stepsPerEpoch;
   return { step: next, renumbered: { step: next, stepsPerEpoch: { from: before, to: stepsPerEpoch } } };
@@ -78,9 +112,14 @@ export function resumePosition(path: string, meta: CheckpointMeta, run: { stepsP
 /** Checks that a checkpoint to resume holds optimizer state once a step was done, and only finite tensors. */
 export function checkResumable(path: string, ckpt: Checkpoint): void {
   const { step } = ckpt.meta;
-  if (step > 0 && Object.keys(ckpt.optimizer).length === 0) throw new ConfigError(`${path}: checkpoint holds no optimizer state after ${step} steps`);
-  const bad = firstNonFinite([...[...ckpt.model].map(([k, t]): [string, torch.Tensor] => [`model.${k}`, t]), ...Object.entries(ckpt.optimizer).map(([k, t]): [string, torch.Tensor] => [`optimizer.${k}`, t])]);
-  if (bad !== null) throw new ConfigError(`${path}: tensor '${bad}' holds NaN or infinite values; this checkpoint cannot be resumed`);
+  if (step > 0 && Object.keys(ckpt.optimizer).length === 0)
+    throw new ConfigError(`${path}: checkpoint holds no optimizer state after ${step} steps`);
+  const bad = firstNonFinite([
+    ...[...ckpt.model].map(([k, t]): [string, torch.Tensor] => [`model.${k}`, t]),
+    ...Object.entries(ckpt.optimizer).map(([k, t]): [string, torch.Tensor] => [`optimizer.${k}`, t]),
+  ]);
+  if (bad !== null)
+    throw new ConfigError(`${path}: tensor '${bad}' holds NaN or infinite values; this checkpoint cannot be resumed`);
 }
 
 /**
@@ -90,27 +129,36 @@ export function checkResumable(path: string, ckpt: Checkpoint): void {
 export function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfig | null, dir: string): void {
   const problems = trainingBoundProblems(cfg);
   if (problems.length === 0) return;
-  throw new ConfigError(problems.map(({ key, message }) => {
-    if (recorded === null || recorded[key] !== cfg[key]) return message;
-    const rule = RESUME_RULES[key];
-    const fix = rule === 'fixed'
-      ? 'it cannot change on resume, so this simclr can read the run (info, eval, export, report) but not train it further'
-      : `resume with --${kebab(key)} within them${rule === 'refuse' ? ' and --force-resume' : ''}`;
-    return `${message}: the run in ${dir} has it from an older simclr, whose bounds were wider; ${fix}`;
-  }).join('; '));
+  throw new ConfigError(
+    problems
+      .map(({ key, message }) => {
+        if (recorded === null || recorded[key] !== cfg[key]) return message;
+        const rule = RESUME_RULES[key];
+        const fix =
+          rule === 'fixed'
+            ? 'it cannot change on resume, so this simclr can read the run (info, eval, export, report) but not train it further'
+            : `resume with --${kebab(key)} within them${rule === 'refuse' ? ' and --force-resume' : ''}`;
+        return `${message}: the run in ${dir} has it from an older simclr, whose bounds were wider; ${fix}`;
+      })
+      .join('; '),
+  );
 }
 
 export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
   const ds = await openDataset(cfg.data, {
-    split: 'train', strict: cfg.strict,
+    split: 'train',
+    strict: cfg.strict,
     ...(cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {}),
     ...(onWarning ? { onWarning } : {}),
   });
   if (cfg.imageSize !== null && !cfg.data.startsWith('folder:') && cfg.imageSize !== ds.height) {
-    throw new ConfigError(`--image-size ${cfg.imageSize} does not match ${ds.name} (${ds.height} px); it applies to folder: datasets`);
+    throw new ConfigError(
+      `--image-size ${cfg.imageSize} does not match ${ds.name} (${ds.height} px); it applies to folder: datasets`,
+    );
   }
   if (ds.height !== ds.width) throw new ConfigError(`${ds.name}: images must be square, got ${ds.height}x${ds.width}`);
-  if (ds.length < cfg.batchSize) throw new ConfigError(`--batch-size ${cfg.batchSize} exceeds the ${ds.length} training images of ${ds.name}`);
+  if (ds.length < cfg.batchSize)
+    throw new ConfigError(`--batch-size ${cfg.batchSize} exceeds the ${ds.length} training images of ${ds.name}`);
   return ds;
 }
 
@@ -123,7 +171,11 @@ export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: st
  * @throws ConfigError where the dataset has labels but no held-out labelled split (a folder without test/ or val/):
  *   monitoring on training images would report a number that looks like held-out accuracy and is not.
  */
-export async function openKnnData(cfg: PretrainConfig, distributed: boolean, onWarning?: (msg: string) => void): Promise<{ train: ImageDataset; test: ImageDataset } | null> {
+export async function openKnnData(
+  cfg: PretrainConfig,
+  distributed: boolean,
+  onWarning?: (msg: string) => void,
+): Promise<{ train: ImageDataset; test: ImageDataset } | null> {
   const warn = onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   if (distributed) {
     warn('--knn-every is ignored in distributed runs; evaluate with `simclr eval knn` instead');
@@ -142,14 +194,17 @@ export async function openKnnData(cfg: PretrainConfig, distributed: boolean, onW
     test = await openDataset(spec, { split: 'test', ...opts });
   } catch (e) {
     train.close();
-    if (e instanceof DataError) throw new ConfigError(`--knn-every needs a held-out labelled split of ${cfg.data} for its queries: ${e.message}`);
+    if (e instanceof DataError)
+      throw new ConfigError(`--knn-every needs a held-out labelled split of ${cfg.data} for its queries: ${e.message}`);
     throw e;
   }
   if (test.labels === null || !test.labels.some((y) => y >= 0)) {
     const name = test.name;
     train.close();
     test.close();
-    throw new ConfigError(`--knn-every needs a held-out labelled split of ${cfg.data} for its queries, and ${name} has no labels`);
+    throw new ConfigError(
+      `--knn-every needs a held-out labelled split of ${cfg.data} for its queries, and ${name} has no labels`,
+    );
   }
   return { train, test };
 }
@@ -179,7 +234,12 @@ export interface RunStartCheck {
  * Checks that the run may start as asked: a resume's settings against the stored ones (every rank: the same files,
  * so the same verdict), a new run's --out (rank 0), and the training bounds. Writes nothing.
  */
-export function checkRunStart(cfg: PretrainConfig, paths: RunPaths, start: { resume: boolean; overwrite: boolean; forceResume: boolean }, now: { rank: number; worldSize: number; device: string }): RunStartCheck {
+export function checkRunStart(
+  cfg: PretrainConfig,
+  paths: RunPaths,
+  start: { resume: boolean; overwrite: boolean; forceResume: boolean },
+  now: { rank: number; worldSize: number; device: string },
+): RunStartCheck {
   if (!start.resume) {
     checkTrainingBounds(cfg, null, paths.dir);
     let folder: RunFolderContents = { kind: 'empty' };
@@ -190,13 +250,29 @@ export function checkRunStart(cfg: PretrainConfig, paths: RunPaths, start: { res
     return { resumeChanges: {}, resumeWarning: null, recorded: null, folder };
   }
   if (!existsSync(paths.checkpoint) && existsSync(paths.config)) {
-    throw new ConfigError(`${paths.dir} holds a run that never wrote a checkpoint (no ${paths.checkpoint}): there is nothing to resume; pass --overwrite to start it again`);
+    throw new ConfigError(
+      `${paths.dir} holds a run that never wrote a checkpoint (no ${paths.checkpoint}): there is nothing to resume; pass --overwrite to start it again`,
+    );
   }
   const run = readRunConfig(paths.dir);
   checkTrainingBounds(cfg, run.config, paths.dir);
-  const before = lastHistoryEntry(paths.dir)?.facts ?? { ...(run.device !== undefined ? { device: run.device } : {}), ...(run.worldSize !== undefined ? { worldSize: run.worldSize } : {}) };
-  const checked = checkResume(paths.dir, run.config, cfg, { before, now: { worldSize: now.worldSize, device: now.device } }, start.forceResume);
-  return { resumeChanges: checked.changes, resumeWarning: checked.warning, recorded: run.config, folder: { kind: 'empty' } };
+  const before = lastHistoryEntry(paths.dir)?.facts ?? {
+    ...(run.device !== undefined ? { device: run.device } : {}),
+    ...(run.worldSize !== undefined ? { worldSize: run.worldSize } : {}),
+  };
+  const checked = checkResume(
+    paths.dir,
+    run.config,
+    cfg,
+    { before, now: { worldSize: now.worldSize, device: now.device } },
+    start.forceResume,
+  );
+  return {
+    resumeChanges: checked.changes,
+    resumeWarning: checked.warning,
+    recorded: run.config,
+    folder: { kind: 'empty' },
+  };
 }
 
 /** A resume's restored state: where it continues, and the checkpoint's step and metrics rows. */
@@ -212,14 +288,34 @@ export interface ResumedState {
  * @throws ConfigError for a checkpoint that does not fit this run, holds non-finite tensors, or (unforced) counts
  *   steps per epoch differently
  */
-export function resumeState(path: string, cfg: PretrainConfig, model: SimCLRModel, optimizer: Optimizer<GroupOptions>, run: { device: string; recorded: PretrainConfig | null; stepsPerEpoch: number; totalSteps: number; force: boolean; ds: ImageDataset }): ResumedState {
+export function resumeState(
+  path: string,
+  cfg: PretrainConfig,
+  model: SimCLRModel,
+  optimizer: Optimizer<GroupOptions>,
+  run: {
+    device: string;
+    recorded: PretrainConfig | null;
+    stepsPerEpoch: number;
+    totalSteps: number;
+    force: boolean;
+    ds: ImageDataset;
+  },
+): ResumedState {
   const { recorded, ds } = run;
   const ckpt = loadCheckpoint(path);
   try {
     // The recorded batch on the same data gives an older checkpoint's steps per epoch in its first epoch.
-    const sameData = recorded !== null && recorded.data === cfg.data && recorded.imageSize === cfg.imageSize ? Math.floor(ds.length / recorded.batchSize) : null;
+    const sameData =
+      recorded !== null && recorded.data === cfg.data && recorded.imageSize === cfg.imageSize
+        ? Math.floor(ds.length / recorded.batchSize)
+        : null;
     const position = resumePosition(path, ckpt.meta, {
-      stepsPerEpoch: run.stepsPerEpoch, totalSteps: run.totalSteps, sameData, force: run.force, data: `${ds.length} images of ${ds.name} in batches of ${cfg.batchSize}`,
+      stepsPerEpoch: run.stepsPerEpoch,
+      totalSteps: run.totalSteps,
+      sameData,
+      force: run.force,
+      data: `${ds.length} images of ${ds.name} in batches of ${cfg.batchSize}`,
     });
     checkResumable(path, ckpt);
     try {
@@ -227,7 +323,9 @@ export function resumeState(path: string, cfg: PretrainConfig, model: SimCLRMode
       // The checkpoint's group options (weight decay) would replace the configured ones: a forced change must apply.
       const configured = optimizer.paramGroups.map((g) => ({ weightDecay: g.weightDecay }));
       optimizer.loadStateDict({ tensors: ckpt.optimizer, meta: ckpt.meta.optimizer } as OptimizerStateDict);
-      optimizer.paramGroups.forEach((g, i) => Object.assign(g, configured[i]));
+      optimizer.paramGroups.forEach((g, i) => {
+        Object.assign(g, configured[i]);
+      });
     } catch (e) {
       // A checkpoint of another model or optimizer: one line naming the file, not a stack of TypeErrors.
       throw new ConfigError(`${path}: does not fit this run's model and optimizer: ${(e as Error).message}`);
@@ -240,11 +338,18 @@ export function resumeState(path: string, cfg: PretrainConfig, model: SimCLRMode
 }
 
 /** Why a resume has nothing to train: the run is complete, or at --max-steps. */
-export function nothingToDo(dir: string, { position, checkpointStep }: ResumedState, run: { lastStep: number; totalSteps: number; maxSteps: number | null; stepsPerEpoch: number }): string {
-  const where = position.step >= run.totalSteps
-    ? `already complete (step ${position.step} of ${run.totalSteps})`
-    : `at step ${position.step} of ${run.lastStep} (--max-steps ${run.maxSteps}; the schedule has ${run.totalSteps}): raise --max-steps to continue`;
-  const moved = position.renumbered ? ` once moved to the next epoch boundary at ${run.stepsPerEpoch} steps per epoch (its checkpoint is at step ${checkpointStep})` : '';
+export function nothingToDo(
+  dir: string,
+  { position, checkpointStep }: ResumedState,
+  run: { lastStep: number; totalSteps: number; maxSteps: number | null; stepsPerEpoch: number },
+): string {
+  const where =
+    position.step >= run.totalSteps
+      ? `already complete (step ${position.step} of ${run.totalSteps})`
+      : `at step ${position.step} of ${run.lastStep} (--max-steps ${run.maxSteps}; the schedule has ${run.totalSteps}): raise --max-steps to continue`;
+  const moved = position.renumbered
+    ? ` once moved to the next epoch boundary at ${run.stepsPerEpoch} steps per epoch (its checkpoint is at step ${checkpointStep})`
+    : '';
   return `nothing to do: the run in ${dir} is ${where}${moved}`;
 }
 
@@ -252,24 +357,42 @@ export function nothingToDo(dir: string, { position, checkpointStep }: ResumedSt
  * Rank 0, a resume that proceeds: metrics.jsonl cut back to the checkpoint's rows, the resume's warnings, and its line
  * in config-history.jsonl. Returns the rows kept.
  */
-export function recordResume(paths: RunPaths, cfg: PretrainConfig, { position, checkpointStep, checkpointRows }: ResumedState, checked: RunStartCheck, o: { stepsPerEpoch: number; force: boolean; worldSize: number; device: string; warn: (msg: string) => void }): number {
+export function recordResume(
+  paths: RunPaths,
+  cfg: PretrainConfig,
+  { position, checkpointStep, checkpointRows }: ResumedState,
+  checked: RunStartCheck,
+  o: { stepsPerEpoch: number; force: boolean; worldSize: number; device: string; warn: (msg: string) => void },
+): number {
   const { dir } = paths;
   const rows = truncateMetricsLog(paths.metrics, checkpointStep, checkpointRows);
   const { renumbered } = position;
   if (checked.resumeWarning !== null) o.warn(checked.resumeWarning);
   if (renumbered !== null) {
     const { from } = renumbered.stepsPerEpoch;
-    o.warn(`--force-resume changes the steps per epoch of the run in ${dir} from ${from ?? 'an unrecorded number'} to ${o.stepsPerEpoch}: it continues at the start of epoch ${position.step / o.stepsPerEpoch + 1}, step ${checkpointStep} -> ${position.step}; the rest of a partly done epoch is skipped and the lr schedule continues at the same epoch (recorded in config-history.jsonl)`);
+    o.warn(
+      `--force-resume changes the steps per epoch of the run in ${dir} from ${from ?? 'an unrecorded number'} to ${o.stepsPerEpoch}: it continues at the start of epoch ${position.step / o.stepsPerEpoch + 1}, step ${checkpointStep} -> ${position.step}; the rest of a partly done epoch is skipped and the lr schedule continues at the same epoch (recorded in config-history.jsonl)`,
+    );
   }
   appendHistory(dir, {
-    time: new Date().toISOString(), step: checkpointStep, forced: o.force, changes: checked.resumeChanges, config: cfg, facts: { worldSize: o.worldSize, device: o.device },
+    time: new Date().toISOString(),
+    step: checkpointStep,
+    forced: o.force,
+    changes: checked.resumeChanges,
+    config: cfg,
+    facts: { worldSize: o.worldSize, device: o.device },
     ...(renumbered !== null ? { renumbered } : {}),
   });
   return rows;
 }
 
 /** Rank 0, a new run: --overwrite removes the old run only now (data open, settings valid, model built). */
-export function beginNewRun(paths: RunPaths, folder: RunFolderContents, overwrite: boolean, warn: (msg: string) => void): void {
+export function beginNewRun(
+  paths: RunPaths,
+  folder: RunFolderContents,
+  overwrite: boolean,
+  warn: (msg: string) => void,
+): void {
   if (overwrite && folder.kind === 'run') {
     const removed = removeRunOutputs(paths.dir);
     if (removed.length > 0) warn(`--overwrite removed the old run's ${removed.join(', ')} from ${paths.dir}`);
@@ -281,26 +404,43 @@ export function beginNewRun(paths: RunPaths, folder: RunFolderContents, overwrit
  * The rank's device (cfg.device as torch.resolveDevice reads it), made the current one on CUDA, and the thread
  * count. Warns (rank 0) where bf16 will be slow on this CPU.
  */
-export function prepareDevice(cfg: PretrainConfig, distEnv: DistEnv | null, warn: (msg: string) => void): { device: string; onCuda: boolean } {
+export function prepareDevice(
+  cfg: PretrainConfig,
+  distEnv: DistEnv | null,
+  warn: (msg: string) => void,
+): { device: string; onCuda: boolean } {
   const device = torch.resolveDevice(cfg.device, { localRank: distEnv?.localRank ?? 0, distributed: distEnv !== null });
   const onCuda = torch.deviceType(device) === 'cuda';
   // The rank's GPU becomes the current device, so that NCCL, the caching allocator and kernels without an explicit
   // device argument use it, as torchrun scripts do with torch.cuda.set_device(LOCAL_RANK).
   if (onCuda) torch.cuda.setDevice(device);
-  const slowBf16 = cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
+  const slowBf16 =
+    cfg.precision === 'bf16' && !onCuda && (distEnv?.rank ?? 0) === 0 ? bf16CpuWarning(torch.cpuFeatures()) : null;
   if (slowBf16 !== null) warn(slowBf16);
   if (cfg.threads !== null) torch.setNumThreads(cfg.threads);
   return { device, onCuda };
 }
 
 /** A run's steps on `ds` (drop-last), its schedule, peak lr and last step. @throws ConfigError for zero steps */
-export function planRun(cfg: PretrainConfig, ds: ImageDataset): { stepsPerEpoch: number; plan: StepPlan; peakLr: number; lastStep: number } {
+export function planRun(
+  cfg: PretrainConfig,
+  ds: ImageDataset,
+): { stepsPerEpoch: number; plan: StepPlan; peakLr: number; lastStep: number } {
   const stepsPerEpoch = Math.floor(ds.length / cfg.batchSize);
-  const plan = stepPlan({ epochs: cfg.epochs, stepsPerEpoch, ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}) });
+  const plan = stepPlan({
+    epochs: cfg.epochs,
+    stepsPerEpoch,
+    ...(cfg.warmupEpochs !== null ? { warmupEpochs: cfg.warmupEpochs } : {}),
+  });
   // A run of zero steps would train nothing and report a checkpoint it never wrote: refused before the model exists.
   if (plan.totalSteps < 1) {
-    throw new ConfigError(`--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`);
+    throw new ConfigError(
+      `--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`,
+    );
   }
-  const peakLr = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}) });
+  const peakLr = scaledLearningRate(cfg.batchSize, {
+    scaling: cfg.lrScaling,
+    ...(cfg.lr !== null ? { baseLr: cfg.lr } : {}),
+  });
   return { stepsPerEpoch, plan, peakLr, lastStep: Math.min(plan.totalSteps, cfg.maxSteps ?? Infinity) };
 }

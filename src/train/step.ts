@@ -37,11 +37,15 @@ export interface StepOutput {
 export function trainStep(s: StepInputs, x: torch.Tensor, wantStop = false): StepOutput {
   const { model, optimizer, dist } = s;
   const marks: bigint[] = [process.hrtime.bigint()];
-  const mark = (): void => { marks.push(process.hrtime.bigint()); };
+  const mark = (): void => {
+    marks.push(process.hrtime.bigint());
+  };
   const stats = torch.scope((): torch.Tensor => {
     dist?.beforeForward();
     const forward = (): torch.Tensor => model.call(x).z;
-    const z = (s.precision === 'bf16' ? torch.autocast(torch.deviceType(s.device), 'bfloat16', forward) : forward()).float();
+    const z = (
+      s.precision === 'bf16' ? torch.autocast(torch.deviceType(s.device), 'bfloat16', forward) : forward()
+    ).float();
     mark();
     const [z1, z2] = z.chunk(2);
     // Distributed: negatives from every rank's projections, and the loss and accuracy of the global batch.

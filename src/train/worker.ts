@@ -18,14 +18,18 @@ const input = workerData as WorkerInput;
 const stopFlag = new Int32Array(input.stop);
 const port = parentPort!;
 
-pretrain(input.config, {
-  onStart: (info) => port.postMessage({ type: 'start', info }),
-  onProgress: (p) => port.postMessage({ type: 'progress', progress: p }),
-  onLog: (row) => port.postMessage({ type: 'log', row }),
-  onCheckpoint: (path, step) => port.postMessage({ type: 'checkpoint', path, step }),
-  onWarning: (message) => port.postMessage({ type: 'warning', message }),
-  shouldStop: () => Atomics.load(stopFlag, 0) === 1,
-}, input.resume).then(
+pretrain(
+  input.config,
+  {
+    onStart: (info) => port.postMessage({ type: 'start', info }),
+    onProgress: (p) => port.postMessage({ type: 'progress', progress: p }),
+    onLog: (row) => port.postMessage({ type: 'log', row }),
+    onCheckpoint: (path, step) => port.postMessage({ type: 'checkpoint', path, step }),
+    onWarning: (message) => port.postMessage({ type: 'warning', message }),
+    shouldStop: () => Atomics.load(stopFlag, 0) === 1,
+  },
+  input.resume,
+).then(
   (result) => port.postMessage({ type: 'done', result }),
   // Kind and exit code travel with the error, so the parent rebuilds it without reading its message.
   (e: unknown) => port.postMessage({ type: 'error', error: toWire(e) }),

@@ -13,18 +13,36 @@ const dir = mkdtempSync(join(tmpdir(), 'simclr-augment-grid-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The tiles' expected 8-bit pixels, as [B*S, 3S, C] bytes. */
-function expectedSheet(images: torch.Tensor, cfg: AugmentConfig, at: { seed: number; epoch: number; indices: number[] }): Uint8Array {
+function expectedSheet(
+  images: torch.Tensor,
+  cfg: AugmentConfig,
+  at: { seed: number; epoch: number; indices: number[] },
+): Uint8Array {
   return torch.scope(() => {
     const [b, c, h, w] = images.shape as [number, number, number, number];
     const s = cfg.outputSize;
     const tiles = [applyViews(images, identityViewParams(b, h, w), cfg), ...createTwoViews(images, cfg, at)];
-    return torch.cat(tiles, 3).permute(0, 2, 3, 1).reshape(b * s, 3 * s, c).mul(255).round().to('uint8').contiguous().toArray() as Uint8Array;
+    return torch
+      .cat(tiles, 3)
+      .permute(0, 2, 3, 1)
+      .reshape(b * s, 3 * s, c)
+      .mul(255)
+      .round()
+      .to('uint8')
+      .contiguous()
+      .toArray() as Uint8Array;
   });
 }
 
-for (const [channels, size] of [[3, 20], [1, 16]] as const) {
+for (const [channels, size] of [
+  [3, 20],
+  [1, 16],
+] as const) {
   test(`writeAugmentGrid writes original | view 1 | view 2 per row (${channels} channel(s))`, async () => {
-    const images = torch.randint(0, 256, [4, channels, 24, 28], { dtype: 'uint8', generator: new torch.Generator().manualSeed(11) });
+    const images = torch.randint(0, 256, [4, channels, 24, 28], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(11),
+    });
     const cfg = { ...defaultAugmentConfig(size, channels === 1), blurP: 1 };
     const at = { seed: 3, epoch: 1, indices: [5, 6, 7, 8] };
     const out = join(dir, `grid-${channels}.png`);

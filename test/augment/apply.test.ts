@@ -5,8 +5,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { applyViews, createTwoViews, createViewBatch, identityViewParams, type ApplyOptions } from '../../src/augment/apply.js';
-import { blurKernelSize, defaultAugmentConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
+import {
+  applyViews,
+  createTwoViews,
+  createViewBatch,
+  identityViewParams,
+  type ApplyOptions,
+} from '../../src/augment/apply.js';
+import {
+  blurKernelSize,
+  defaultAugmentConfig,
+  sampleViewParams,
+  type AugmentConfig,
+  type ViewParams,
+} from '../../src/augment/params.js';
 
 /** Both implementations answer to the same references: the fused CPU kernel and the batched tensor ops. */
 const IMPLEMENTATIONS: readonly NonNullable<ApplyOptions['implementation']>[] = ['fused', 'tensor'];
@@ -130,7 +142,11 @@ for (const implementation of IMPLEMENTATIONS) {
 
   test(`${implementation}: a sample's output does not depend on its batch companions`, () => {
     torch.scope(() => {
-      for (const [image, size] of [['rgb', 16], ['gray', 16], ['rgb', 12]] as const) {
+      for (const [image, size] of [
+        ['rgb', 16],
+        ['gray', 16],
+        ['rgb', 12],
+      ] as const) {
         const cases = golden.cases.filter((c) => c.image === image && c.size === size);
         assert.ok(cases.length >= 2);
         const cfg = cfgFor(size, golden.images[image]!.shape[1]);
@@ -147,12 +163,32 @@ for (const implementation of IMPLEMENTATIONS) {
 test('the fused kernel and the tensor ops agree on random views of every kind', () => {
   // Sizes cover up- and downscaling, odd sides, both channel counts and kernel sizes 3 to 9; strength 2.5 with
   // every transform likely exercises the clamps. The gap is float rounding (largest seen 4e-5, at 96 px).
-  for (const [n, src, out, channels] of [[24, 96, 96, 3], [24, 32, 32, 3], [24, 28, 28, 1], [16, 40, 24, 3], [12, 20, 33, 3], [12, 17, 50, 1]] as const) {
+  for (const [n, src, out, channels] of [
+    [24, 96, 96, 3],
+    [24, 32, 32, 3],
+    [24, 28, 28, 1],
+    [16, 40, 24, 3],
+    [12, 20, 33, 3],
+    [12, 17, 50, 1],
+  ] as const) {
     torch.scope(() => {
       const gen = new torch.Generator().manualSeed(n * src + out);
       const images = torch.randint(0, 256, [n, channels, src, src], { dtype: 'uint8', generator: gen });
-      const cfg: AugmentConfig = { ...defaultAugmentConfig(out, channels === 1), colorStrength: 2.5, blurP: 0.7, solarizeP: 0.3 };
-      const params = sampleViewParams(cfg, src, src, 11, 0, Array.from({ length: n }, (_, i) => i), 0);
+      const cfg: AugmentConfig = {
+        ...defaultAugmentConfig(out, channels === 1),
+        colorStrength: 2.5,
+        blurP: 0.7,
+        solarizeP: 0.3,
+      };
+      const params = sampleViewParams(
+        cfg,
+        src,
+        src,
+        11,
+        0,
+        Array.from({ length: n }, (_, i) => i),
+        0,
+      );
       const fused = applyViews(images, params, cfg, { implementation: 'fused' });
       const tensor = applyViews(images, params, cfg, { implementation: 'tensor' });
       const diff = maxAbsDiff(fused, tensor);
@@ -164,7 +200,10 @@ test('the fused kernel and the tensor ops agree on random views of every kind', 
 
 test('a view batch holds every first view, then every second, in the layout asked for', () => {
   torch.scope(() => {
-    const images = torch.randint(0, 256, [5, 3, 30, 30], { dtype: 'uint8', generator: new torch.Generator().manualSeed(4) });
+    const images = torch.randint(0, 256, [5, 3, 30, 30], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(4),
+    });
     const cfg = defaultAugmentConfig(24, false);
     const at = { seed: 3, epoch: 1, indices: [4, 8, 15, 16, 23] };
     const norm = { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] };
@@ -174,7 +213,10 @@ test('a view batch holds every first view, then every second, in the layout aske
       assert.ok(batch.isContiguous('channelsLast'), implementation);
       const [v1, v2] = createTwoViews(images, cfg, at, { implementation, normalize: norm });
       assert.ok(v1!.isContiguous(), implementation);
-      assert.ok(maxAbsDiff(batch.narrow(0, 0, 5), v1!) <= 1e-6 && maxAbsDiff(batch.narrow(0, 5, 5), v2!) <= 1e-6, implementation);
+      assert.ok(
+        maxAbsDiff(batch.narrow(0, 0, 5), v1!) <= 1e-6 && maxAbsDiff(batch.narrow(0, 5, 5), v2!) <= 1e-6,
+        implementation,
+      );
     }
   });
 });
@@ -182,15 +224,32 @@ test('a view batch holds every first view, then every second, in the layout aske
 test('the fused kernel and the tensor ops agree on non-square images and one-pixel crops at every edge', () => {
   torch.scope(() => {
     const [h, w] = [13, 21];
-    const images = torch.randint(0, 256, [8, 3, h, w], { dtype: 'uint8', generator: new torch.Generator().manualSeed(8) });
+    const images = torch.randint(0, 256, [8, 3, h, w], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(8),
+    });
     const cfg: AugmentConfig = { ...defaultAugmentConfig(9, false), blurP: 1 };
     const p = sampleViewParams(cfg, h, w, 2, 0, [0, 1, 2, 3, 4, 5, 6, 7], 0);
     // x0, y0, width, height: single columns and rows at the right, bottom, left and top edges, a single pixel in the
     // bottom-right corner, the whole image, a tall and a wide strip.
-    const boxes = [[w - 1, 0, 1, h], [0, h - 1, w, 1], [0, 0, 1, h], [0, 0, w, 1], [w - 1, h - 1, 1, 1], [0, 0, w, h], [5, 0, 3, h], [0, 4, w, 2]];
-    boxes.forEach((box, b) => p.crop.set(box, b * 4));
+    const boxes = [
+      [w - 1, 0, 1, h],
+      [0, h - 1, w, 1],
+      [0, 0, 1, h],
+      [0, 0, w, 1],
+      [w - 1, h - 1, 1, 1],
+      [0, 0, w, h],
+      [5, 0, 3, h],
+      [0, 4, w, 2],
+    ];
+    boxes.forEach((box, b) => {
+      p.crop.set(box, b * 4);
+    });
     for (let b = 0; b < 8; b++) p.flip[b] = b % 2;
-    const diff = maxAbsDiff(applyViews(images, p, cfg, { implementation: 'fused' }), applyViews(images, p, cfg, { implementation: 'tensor' }));
+    const diff = maxAbsDiff(
+      applyViews(images, p, cfg, { implementation: 'fused' }),
+      applyViews(images, p, cfg, { implementation: 'tensor' }),
+    );
     assert.ok(diff <= 1e-4, `max |diff| ${diff}`);
   });
 });
@@ -201,15 +260,24 @@ test('the fused kernel names a crop box it cannot use, and a blur too wide only 
     const cfg = defaultAugmentConfig(8, false);
     const p = identityViewParams(2, 8, 8);
     p.crop.set([4, 0, 6, 8], 4);
-    assert.throws(() => applyViews(images, p, cfg, { implementation: 'fused' }), /view 1 crop box is outside the 8x8 image/);
+    assert.throws(
+      () => applyViews(images, p, cfg, { implementation: 'fused' }),
+      /view 1 crop box is outside the 8x8 image/,
+    );
     p.crop.set([0.5, 0, 6, 8], 4);
-    assert.throws(() => applyViews(images, p, cfg, { implementation: 'fused' }), /view 1 crop box is not in whole pixels/);
+    assert.throws(
+      () => applyViews(images, p, cfg, { implementation: 'fused' }),
+      /view 1 crop box is not in whole pixels/,
+    );
     // A 1-pixel output has a 3-tap blur kernel: fine until a view blurs.
     const tiny = defaultAugmentConfig(1, false);
     const q = identityViewParams(2, 8, 8);
     assert.deepEqual(applyViews(images, q, tiny, { implementation: 'fused' }).shape, [2, 3, 1, 1]);
     q.blurSigma[1] = 1;
-    assert.throws(() => applyViews(images, q, tiny, { implementation: 'fused' }), /view 1 blurs with a 3-tap kernel, too wide for 1-pixel views/);
+    assert.throws(
+      () => applyViews(images, q, tiny, { implementation: 'fused' }),
+      /view 1 blurs with a 3-tap kernel, too wide for 1-pixel views/,
+    );
   });
 });
 
@@ -250,13 +318,19 @@ test('random views: shape, dtype, [0, 1] range, determinism, two distinct views'
 
 test('optional normalisation is (x - mean) / std per channel', () => {
   torch.scope(() => {
-    const images = torch.randint(0, 256, [2, 3, 16, 16], { dtype: 'uint8', generator: new torch.Generator().manualSeed(3) });
+    const images = torch.randint(0, 256, [2, 3, 16, 16], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(3),
+    });
     const cfg = defaultAugmentConfig(16, false);
     const at = { seed: 5, epoch: 0, indices: [0, 1] };
-    const mean = [0.4, 0.5, 0.6], std = [0.2, 0.25, 0.3];
+    const mean = [0.4, 0.5, 0.6],
+      std = [0.2, 0.25, 0.3];
     const [plain] = createTwoViews(images, cfg, at);
     const [normed] = createTwoViews(images, cfg, at, { normalize: { mean, std } });
-    const manual = plain!.sub(torch.tensor(mean, { shape: [1, 3, 1, 1] })).div(torch.tensor(std, { shape: [1, 3, 1, 1] }));
+    const manual = plain!
+      .sub(torch.tensor(mean, { shape: [1, 3, 1, 1] }))
+      .div(torch.tensor(std, { shape: [1, 3, 1, 1] }));
     assert.ok(maxAbsDiff(normed!, manual) <= 1e-6);
     assert.throws(() => createTwoViews(images, cfg, at, { normalize: { mean: [0.5], std: [0.5] } }), RangeError);
   });
@@ -269,6 +343,9 @@ test('applyViews rejects inputs that do not fit', () => {
     assert.throws(() => applyViews(rgb.to('float32'), identityViewParams(2, 8, 8), cfg), TypeError);
     assert.throws(() => applyViews(rgb, identityViewParams(3, 8, 8), cfg), RangeError);
     assert.throws(() => applyViews(rgb, identityViewParams(2, 8, 8), defaultAugmentConfig(8, true)), RangeError);
-    assert.throws(() => applyViews(torch.zeros([2, 2, 8, 8], { dtype: 'uint8' }), identityViewParams(2, 8, 8), cfg), RangeError);
+    assert.throws(
+      () => applyViews(torch.zeros([2, 2, 8, 8], { dtype: 'uint8' }), identityViewParams(2, 8, 8), cfg),
+      RangeError,
+    );
   });
 });

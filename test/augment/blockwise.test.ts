@@ -8,7 +8,12 @@ import type { Tensor } from '../../src/torch/index.js';
 import { applyViews, identityViewParams, type ApplyOptions } from '../../src/augment/apply.js';
 import { fusedKernelDevices, fusedKernelError, paramLayoutMismatch } from '../../src/augment/fused.js';
 import { LUMA_WEIGHTS } from '../../src/data/colour.js';
-import { defaultAugmentConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
+import {
+  defaultAugmentConfig,
+  sampleViewParams,
+  type AugmentConfig,
+  type ViewParams,
+} from '../../src/augment/params.js';
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   return torch.scope(() => a.sub(b).abs().max().item());
@@ -17,7 +22,9 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 /** Every jitter order (all 24 permutations of the 4 ops), cycled over the views. */
 function permutations(items: readonly number[]): number[][] {
   if (items.length <= 1) return [[...items]];
-  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+  return items.flatMap((x, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]),
+  );
 }
 const ORDERS = permutations([0, 1, 2, 3]);
 
@@ -28,7 +35,15 @@ const ORDERS = permutations([0, 1, 2, 3]);
  * wide strip at the right edge.
  */
 function everyOpParams(cfg: AugmentConfig, n: number, h: number, w: number, seed: number): ViewParams {
-  const p = sampleViewParams(cfg, h, w, seed, 0, Array.from({ length: n }, (_, i) => i), 0);
+  const p = sampleViewParams(
+    cfg,
+    h,
+    w,
+    seed,
+    0,
+    Array.from({ length: n }, (_, i) => i),
+    0,
+  );
   for (let b = 0; b < n; b++) {
     p.jitter[b] = b % 7 === 6 ? 0 : 1;
     p.jitterOrder.set(ORDERS[b % ORDERS.length]!, b * 4);
@@ -64,9 +79,15 @@ test('the params layout check names the first column that differs', () => {
   const report = (cols: readonly string[]): string => `${cols.join(',')};${luma}`;
   const swapped = [...ours];
   [swapped[7], swapped[8]] = [swapped[8]!, swapped[7]!];
-  assert.match(paramLayoutMismatch(report(swapped), 'lib.so') ?? '', /lib\.so was built with another params layout \(column 7 is 'contrast' there, 'brightness' in fused\.ts\)/);
+  assert.match(
+    paramLayoutMismatch(report(swapped), 'lib.so') ?? '',
+    /lib\.so was built with another params layout \(column 7 is 'contrast' there, 'brightness' in fused\.ts\)/,
+  );
   assert.match(paramLayoutMismatch(report([...ours, 'extra']), 'lib.so') ?? '', /it has 19 columns, fused\.ts 18/);
-  assert.match(paramLayoutMismatch(report(ours.slice(0, -1)), 'lib.so') ?? '', /column 17 is '\(none\)' there, 'solarize'/);
+  assert.match(
+    paramLayoutMismatch(report(ours.slice(0, -1)), 'lib.so') ?? '',
+    /column 17 is '\(none\)' there, 'solarize'/,
+  );
 });
 
 test('the kernels use the luma weights of data/colour.ts, and a library with others does not load', () => {
@@ -74,7 +95,10 @@ test('the kernels use the luma weights of data/colour.ts, and a library with oth
   assert.ok(reported.endsWith(`;luma=${LUMA_WEIGHTS.join(',')}`), reported);
   const columns = reported.split(';')[0]!;
   // torchvision's tensor weights, and a library from before the weights were reported.
-  assert.match(paramLayoutMismatch(`${columns};luma=0.2989,0.587,0.114`, 'lib.so') ?? '', /lib\.so was built with other luma weights \(0\.2989,0\.587,0\.114; data\/colour\.ts has 0\.299,0\.587,0\.114\)/);
+  assert.match(
+    paramLayoutMismatch(`${columns};luma=0.2989,0.587,0.114`, 'lib.so') ?? '',
+    /lib\.so was built with other luma weights \(0\.2989,0\.587,0\.114; data\/colour\.ts has 0\.299,0\.587,0\.114\)/,
+  );
   assert.match(paramLayoutMismatch(columns, 'lib.so') ?? '', /other luma weights \(none reported;/);
 });
 
@@ -86,7 +110,12 @@ test('blockwise equals the fused CPU kernel within 1e-5 on every op and order, b
       const cfg: AugmentConfig = { ...defaultAugmentConfig(out, channels === 1), colorStrength: 2.5 };
       const p = everyOpParams(cfg, n, src, src, n + src);
       const norm = channels === 3 ? { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] } : { mean: [0.45], std: [0.22] };
-      const variants: ApplyOptions[] = [{}, { memoryFormat: 'channelsLast' }, { normalize: norm, memoryFormat: 'channelsLast' }, { normalize: norm }];
+      const variants: ApplyOptions[] = [
+        {},
+        { memoryFormat: 'channelsLast' },
+        { normalize: norm, memoryFormat: 'channelsLast' },
+        { normalize: norm },
+      ];
       for (const opts of variants) {
         const fused = applyViews(images, p, cfg, { ...opts, implementation: 'fused' });
         const blockwise = applyViews(images, p, cfg, { ...opts, implementation: 'blockwise' });
@@ -123,17 +152,43 @@ test('blockwise agrees with the tensor ops (the reference) as closely as the fus
 test('blockwise: each view is its own; non-square images and one-pixel crops at every edge', () => {
   torch.scope(() => {
     const [h, w] = [13, 21];
-    const images = torch.randint(0, 256, [8, 3, h, w], { dtype: 'uint8', generator: new torch.Generator().manualSeed(8) });
+    const images = torch.randint(0, 256, [8, 3, h, w], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(8),
+    });
     const cfg: AugmentConfig = { ...defaultAugmentConfig(9, false), blurP: 1, colorStrength: 2 };
     const p = sampleViewParams(cfg, h, w, 2, 0, [0, 1, 2, 3, 4, 5, 6, 7], 0);
-    const boxes = [[w - 1, 0, 1, h], [0, h - 1, w, 1], [0, 0, 1, h], [0, 0, w, 1], [w - 1, h - 1, 1, 1], [0, 0, w, h], [5, 0, 3, h], [0, 4, w, 2]];
-    boxes.forEach((box, b) => p.crop.set(box, b * 4));
+    const boxes = [
+      [w - 1, 0, 1, h],
+      [0, h - 1, w, 1],
+      [0, 0, 1, h],
+      [0, 0, w, 1],
+      [w - 1, h - 1, 1, 1],
+      [0, 0, w, h],
+      [5, 0, 3, h],
+      [0, 4, w, 2],
+    ];
+    boxes.forEach((box, b) => {
+      p.crop.set(box, b * 4);
+    });
     for (let b = 0; b < 8; b++) p.flip[b] = b % 2;
     const blockwise = applyViews(images, p, cfg, { implementation: 'blockwise' });
     assert.ok(maxAbsDiff(blockwise, applyViews(images, p, cfg, { implementation: 'fused' })) <= 1e-5);
     // Views made alone equal the same views made in a batch.
     const one = identityViewParams(1, h, w);
-    for (const key of ['crop', 'flip', 'jitter', 'brightness', 'contrast', 'saturation', 'hue', 'jitterOrder', 'grayscale', 'blurSigma', 'solarize'] as const) {
+    for (const key of [
+      'crop',
+      'flip',
+      'jitter',
+      'brightness',
+      'contrast',
+      'saturation',
+      'hue',
+      'jitterOrder',
+      'grayscale',
+      'blurSigma',
+      'solarize',
+    ] as const) {
       const width = key === 'crop' || key === 'jitterOrder' ? 4 : 1;
       (one[key] as Float32Array | Uint8Array).set((p[key] as Float32Array | Uint8Array).subarray(3 * width, 4 * width));
     }
@@ -148,11 +203,20 @@ test('blockwise names the operator and the view in its argument errors', () => {
     const cfg = defaultAugmentConfig(8, false);
     const p = identityViewParams(2, 8, 8);
     p.crop.set([4, 0, 6, 8], 4);
-    assert.throws(() => applyViews(images, p, cfg, { implementation: 'blockwise' }), /augment_views_blockwise: view 1 crop box is outside the 8x8 image/);
+    assert.throws(
+      () => applyViews(images, p, cfg, { implementation: 'blockwise' }),
+      /augment_views_blockwise: view 1 crop box is outside the 8x8 image/,
+    );
     p.crop.set([0.5, 0, 6, 8], 4);
-    assert.throws(() => applyViews(images, p, cfg, { implementation: 'blockwise' }), /augment_views_blockwise: view 1 crop box is not in whole pixels/);
+    assert.throws(
+      () => applyViews(images, p, cfg, { implementation: 'blockwise' }),
+      /augment_views_blockwise: view 1 crop box is not in whole pixels/,
+    );
     const q = identityViewParams(2, 8, 8);
     q.blurSigma[1] = 1;
-    assert.throws(() => applyViews(images, q, defaultAugmentConfig(1, false), { implementation: 'blockwise' }), /view 1 blurs with a 3-tap kernel, too wide for 1-pixel views/);
+    assert.throws(
+      () => applyViews(images, q, defaultAugmentConfig(1, false), { implementation: 'blockwise' }),
+      /view 1 blurs with a 3-tap kernel, too wide for 1-pixel views/,
+    );
   });
 });

@@ -10,7 +10,12 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { AUGMENTATIONS } from '../../src/augment/registry.js';
 import { resolveOptions } from '../../src/augment/op.js';
-import { parseAugmentSteps, resolvePipeline, samplePipeline, type AugmentStepConfig } from '../../src/augment/pipeline.js';
+import {
+  parseAugmentSteps,
+  resolvePipeline,
+  samplePipeline,
+  type AugmentStepConfig,
+} from '../../src/augment/pipeline.js';
 import { configSteps, defaultAugmentConfig, sampleViewParams, toViewParams } from '../../src/augment/params.js';
 import { applyViews, createViewBatch } from '../../src/augment/apply.js';
 import { fusedCoverage } from '../../src/augment/fused.js';
@@ -40,9 +45,18 @@ test('each extra op matches PyTorch/torchvision for fixed parameters', () => {
     torch.scope(() => {
       const img = golden.images[c.image]!;
       const [, channels, h, w] = img.shape;
-      const x = torch.tensor(Uint8Array.from(img.data), { shape: img.shape }).narrow(0, c.sample, 1).to('float32').div(255);
+      const x = torch
+        .tensor(Uint8Array.from(img.data), { shape: img.shape })
+        .narrow(0, c.sample, 1)
+        .to('float32')
+        .div(255);
       const op = AUGMENTATIONS[c.op]!;
-      const out = op.apply(x, { count: 1, width: c.params.length, values: Float32Array.from(c.params) }, resolveOptions(op, {}), { outputSize: h, channels: channels as 1 | 3 });
+      const out = op.apply(
+        x,
+        { count: 1, width: c.params.length, values: Float32Array.from(c.params) },
+        resolveOptions(op, {}),
+        { outputSize: h, channels: channels as 1 | 3 },
+      );
       const expected = torch.tensor(Float32Array.from(c.expected), { shape: [1, channels, h, w] });
       assert.deepEqual(out.shape, [1, channels, h, w], c.name);
       // Float32 on both sides; the luma-based Sobel sums in another order (largest seen about 1e-7).
@@ -56,12 +70,20 @@ test('extra ops leave rows without the op unchanged, within one batch', () => {
   torch.scope(() => {
     const x = torch.rand([4, 3, 10, 10], { generator: new torch.Generator().manualSeed(1) });
     const before = x.clone();
-    const cases: [string, number[]][] = [['cutout', [2, 2, 6, 6, 0, 0, 0, 0]], ['sobel', [1, 0]], ['gaussianNoise', [0.2, 7, 0, 0]], ['rotation', [2, 0]]];
+    const cases: [string, number[]][] = [
+      ['cutout', [2, 2, 6, 6, 0, 0, 0, 0]],
+      ['sobel', [1, 0]],
+      ['gaussianNoise', [0.2, 7, 0, 0]],
+      ['rotation', [2, 0]],
+    ];
     for (const [name, values] of cases) {
       const op = AUGMENTATIONS[name]!;
       const width = op.columns.length;
       const two = x.narrow(0, 0, 2).clone();
-      const out = op.apply(two, { count: 2, width, values: Float32Array.from(values) }, resolveOptions(op, {}), { outputSize: 10, channels: 3 });
+      const out = op.apply(two, { count: 2, width, values: Float32Array.from(values) }, resolveOptions(op, {}), {
+        outputSize: 10,
+        channels: 3,
+      });
       assert.ok(maxAbsDiff(out.narrow(0, 0, 1), before.narrow(0, 0, 1)) > 0.01, `${name} changes row 0`);
       assert.equal(maxAbsDiff(out.narrow(0, 1, 1), before.narrow(0, 1, 1)), 0, `${name} keeps row 1`);
       assert.ok(out.min().item() >= 0 && out.max().item() <= 1, name);
@@ -85,7 +107,9 @@ function sampleOne(step: AugmentStepConfig, size = 32, channels: 1 | 3 = 3): Flo
 
 test('cutout: rate p, a square of the configured side centred uniformly, clipped to the image', () => {
   const rows = sampleOne({ op: 'cutout', p: 0.3, size: 0.25 });
-  let hits = 0, full = 0, cx = 0;
+  let hits = 0,
+    full = 0,
+    cx = 0;
   for (const [x0, y0, x1, y1] of rows as unknown as [number, number, number, number][]) {
     if (x1 === 0 && y1 === 0) continue;
     hits++;
@@ -98,7 +122,10 @@ test('cutout: rate p, a square of the configured side centred uniformly, clipped
   assertRate('unclipped', full, hits, (25 / 32) ** 2);
   // Centres uniform on 0..31; x0 + 4 is max(4, centre) since only the left edge clips x0.
   const expected = range(32).reduce((s, c) => s + Math.max(4, c), 0) / 32;
-  assert.ok(Math.abs(cx / hits - expected) < 6 * 9.3 / Math.sqrt(hits), `mean centre ${cx / hits}, expected ${expected}`);
+  assert.ok(
+    Math.abs(cx / hits - expected) < (6 * 9.3) / Math.sqrt(hits),
+    `mean centre ${cx / hits}, expected ${expected}`,
+  );
 });
 
 test('sobel, noise and rotation: rates, ranges and values', () => {
@@ -126,14 +153,26 @@ test('ops appended to the default pipeline leave its parameters as they were', (
 
 test('a pipeline with extra ops runs on the tensor ops, deterministically; the fused kernel says why not', () => {
   torch.scope(() => {
-    const steps = [...configSteps(defaultAugmentConfig(16, false)), { op: 'cutout', p: 1 }, { op: 'rotation' }, { op: 'gaussianNoise', p: 1 }, { op: 'sobel', p: 0.5 }];
+    const steps = [
+      ...configSteps(defaultAugmentConfig(16, false)),
+      { op: 'cutout', p: 1 },
+      { op: 'rotation' },
+      { op: 'gaussianNoise', p: 1 },
+      { op: 'sobel', p: 0.5 },
+    ];
     const p = resolvePipeline(steps, 16, 3);
     assert.match(fusedCoverage(p) ?? '', /no 'cutout' \(step 6\)/);
     assert.equal(fusedCoverage(resolvePipeline(configSteps(defaultAugmentConfig(16, false)), 16, 3)), null);
     // A subsequence of the kernel's ops is covered; another order is not.
     assert.equal(fusedCoverage(resolvePipeline([{ op: 'randomResizedCrop' }, { op: 'solarize' }], 16, 3)), null);
-    assert.match(fusedCoverage(resolvePipeline([{ op: 'horizontalFlip' }, { op: 'randomResizedCrop' }], 16, 3)) ?? '', /out of that order/);
-    const images = torch.randint(0, 256, [6, 3, 20, 24], { dtype: 'uint8', generator: new torch.Generator().manualSeed(2) });
+    assert.match(
+      fusedCoverage(resolvePipeline([{ op: 'horizontalFlip' }, { op: 'randomResizedCrop' }], 16, 3)) ?? '',
+      /out of that order/,
+    );
+    const images = torch.randint(0, 256, [6, 3, 20, 24], {
+      dtype: 'uint8',
+      generator: new torch.Generator().manualSeed(2),
+    });
     const at = { seed: 4, epoch: 0, indices: range(6) };
     const a = createViewBatch(images, p, at);
     assert.deepEqual(a.shape, [12, 3, 16, 16]);
@@ -143,7 +182,11 @@ test('a pipeline with extra ops runs on the tensor ops, deterministically; the f
     // Without a resized crop the images are resized whole first.
     const bare = resolvePipeline([{ op: 'rotation' }], 16, 3);
     const params = samplePipeline(bare, 20, 24, 1, 0, range(6), 0);
-    assert.throws(() => samplePipeline(resolvePipeline([{ op: 'rotation' }, { op: 'randomResizedCrop' }], 16, 3), 20, 24, 1, 0, [0], 0), /square/);
+    assert.throws(
+      () =>
+        samplePipeline(resolvePipeline([{ op: 'rotation' }, { op: 'randomResizedCrop' }], 16, 3), 20, 24, 1, 0, [0], 0),
+      /square/,
+    );
     assert.deepEqual(applyViews(images, params, bare).shape, [6, 3, 16, 16]);
   });
 });
@@ -152,8 +195,14 @@ test('augment lists are checked: op names, option names and values, naming the e
   assert.deepEqual(parseAugmentSteps([{ op: 'cutout', size: 0.3 }]), [{ op: 'cutout', p: 0.5, size: 0.3 }]);
   assert.throws(() => parseAugmentSteps({ op: 'cutout' }), /augment must be a list/);
   assert.throws(() => parseAugmentSteps([{ op: 'cutuot' }]), /augment\[0\]\.op must be one of .*cutout/);
-  assert.throws(() => parseAugmentSteps([{ op: 'sobel' }, { op: 'cutout', sise: 1 }]), /augment\[1\]: cutout: unknown option sise/);
-  assert.throws(() => parseAugmentSteps([{ op: 'gaussianNoise', sigma: [0.2, 0.1] }]), /augment\[0\]: gaussianNoise\.sigma must be \[lo, hi\]/);
+  assert.throws(
+    () => parseAugmentSteps([{ op: 'sobel' }, { op: 'cutout', sise: 1 }]),
+    /augment\[1\]: cutout: unknown option sise/,
+  );
+  assert.throws(
+    () => parseAugmentSteps([{ op: 'gaussianNoise', sigma: [0.2, 0.1] }]),
+    /augment\[0\]: gaussianNoise\.sigma must be \[lo, hi\]/,
+  );
   assert.throws(() => parseAugmentSteps([{ op: 'rotation', p: 2 }]), RangeError);
   assert.throws(() => parseAugmentSteps(['sobel']), /augment\[0\] must be an object/);
 });

@@ -1,14 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blurKernelSize, defaultAugmentConfig, sampleViewParams, type AugmentConfig, type ViewParams } from '../../src/augment/params.js';
+import {
+  blurKernelSize,
+  defaultAugmentConfig,
+  sampleViewParams,
+  type AugmentConfig,
+  type ViewParams,
+} from '../../src/augment/params.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** All parameters of one view, as plain numbers, for equality checks. */
 function pick(p: ViewParams, b: number): number[] {
   return [
-    ...p.crop.subarray(b * 4, b * 4 + 4), p.flip[b]!, p.jitter[b]!, p.brightness[b]!, p.contrast[b]!, p.saturation[b]!,
-    p.hue[b]!, ...p.jitterOrder.subarray(b * 4, b * 4 + 4), p.grayscale[b]!, p.blurSigma[b]!, p.solarize[b]!,
+    ...p.crop.subarray(b * 4, b * 4 + 4),
+    p.flip[b]!,
+    p.jitter[b]!,
+    p.brightness[b]!,
+    p.contrast[b]!,
+    p.saturation[b]!,
+    p.hue[b]!,
+    ...p.jitterOrder.subarray(b * 4, b * 4 + 4),
+    p.grayscale[b]!,
+    p.blurSigma[b]!,
+    p.solarize[b]!,
   ];
 }
 
@@ -28,8 +43,17 @@ function assertRate(name: string, observed: number, p: number, n: number): void 
 test('defaultAugmentConfig holds the paper settings', () => {
   const cfg = defaultAugmentConfig(224, false);
   assert.deepEqual(cfg, {
-    outputSize: 224, cropScale: [0.08, 1], cropRatio: [3 / 4, 4 / 3], flipP: 0.5, colorJitterP: 0.8, colorStrength: 1,
-    grayscaleP: 0.2, blurP: 0.5, blurSigma: [0.1, 2], solarizeP: 0, grayscaleInput: false,
+    outputSize: 224,
+    cropScale: [0.08, 1],
+    cropRatio: [3 / 4, 4 / 3],
+    flipP: 0.5,
+    colorJitterP: 0.8,
+    colorStrength: 1,
+    grayscaleP: 0.2,
+    blurP: 0.5,
+    blurSigma: [0.1, 2],
+    solarizeP: 0,
+    grayscaleInput: false,
   });
   const gray = defaultAugmentConfig(28, true);
   assert.equal(gray.grayscaleInput, true);
@@ -47,7 +71,7 @@ test('blurKernelSize is the odd size closest to 10% of the side, at least 3', ()
   assert.throws(() => blurKernelSize(12.5), RangeError);
 });
 
-test('a view\'s parameters do not depend on the rest of the batch', () => {
+test("a view's parameters do not depend on the rest of the batch", () => {
   const cfg = defaultAugmentConfig(32, false);
   const alone = sampleViewParams(cfg, 64, 48, 1234, 3, [7], 0);
   const batch = sampleViewParams(cfg, 64, 48, 1234, 3, [3, 7, 9], 0);
@@ -76,9 +100,12 @@ test('views, epochs, seeds and samples get different parameters', () => {
 const N = 20_000;
 
 test('crop statistics follow RandomResizedCrop', () => {
-  const H = 256, W = 256;
+  const H = 256,
+    W = 256;
   const p = sampleViewParams(defaultAugmentConfig(224, false), H, W, 99, 0, range(N), 0);
-  let areaSum = 0, offsetX = 0, offsetY = 0;
+  let areaSum = 0,
+    offsetX = 0,
+    offsetY = 0;
   for (let b = 0; b < N; b++) {
     const [x0 = -1, y0 = -1, w = 0, h = 0] = pick(p, b);
     for (const v of [x0, y0, w, h]) assert.ok(Number.isInteger(v));
@@ -99,7 +126,10 @@ test('crop statistics follow RandomResizedCrop', () => {
   // sd of the area fraction < 0.27 (that of U[0.08, 1]), so 6 standard errors < 0.012.
   assert.ok(Math.abs(areaSum / N - expected) < 0.012, `mean area ${areaSum / N}, expected ${expected}`);
   // Offsets are uniform on 0..W-w, so they centre on (W-w)/2; sd < 256/sqrt(12) per draw.
-  assert.ok(Math.abs(offsetX / N) < 6 * 74 / Math.sqrt(N) && Math.abs(offsetY / N) < 6 * 74 / Math.sqrt(N), `offsets ${offsetX / N}, ${offsetY / N}`);
+  assert.ok(
+    Math.abs(offsetX / N) < (6 * 74) / Math.sqrt(N) && Math.abs(offsetY / N) < (6 * 74) / Math.sqrt(N),
+    `offsets ${offsetX / N}, ${offsetY / N}`,
+  );
 });
 
 test('crops fit rectangular sources and fall back to a ratio-clamped centre crop', () => {
@@ -133,9 +163,13 @@ test('apply rates match the configured probabilities', () => {
 test('jitter factors, hue, order and blur sigma lie in their ranges', () => {
   for (const s of [1, 0.5, 1.5]) {
     const p = sampleViewParams({ ...defaultAugmentConfig(224, false), colorStrength: s }, 256, 256, 11, 0, range(N), 0);
-    const lo = Math.max(0, 1 - 0.8 * s), hi = 1 + 0.8 * s, hueMax = 0.2 * s;
+    const lo = Math.max(0, 1 - 0.8 * s),
+      hi = 1 + 0.8 * s,
+      hueMax = 0.2 * s;
     const eps = 1e-6; // the factors are stored as float32
-    let applied = 0, bSum = 0, hueSum = 0;
+    let applied = 0,
+      bSum = 0,
+      hueSum = 0;
     const first = [0, 0, 0, 0];
     for (let b = 0; b < N; b++) {
       const order = Array.from(p.jitterOrder.subarray(b * 4, b * 4 + 4));
@@ -143,7 +177,8 @@ test('jitter factors, hue, order and blur sigma lie in their ranges', () => {
       first[order[0]!]! += 1;
       if (p.jitter[b]) {
         applied++;
-        for (const f of [p.brightness[b]!, p.contrast[b]!, p.saturation[b]!]) assert.ok(f >= lo - eps && f <= hi + eps, `factor ${f} for s=${s}`);
+        for (const f of [p.brightness[b]!, p.contrast[b]!, p.saturation[b]!])
+          assert.ok(f >= lo - eps && f <= hi + eps, `factor ${f} for s=${s}`);
         assert.ok(Math.abs(p.hue[b]!) <= hueMax + eps, `hue ${p.hue[b]}`);
         bSum += p.brightness[b]!;
         hueSum += p.hue[b]!;
@@ -154,7 +189,9 @@ test('jitter factors, hue, order and blur sigma lie in their ranges', () => {
       assert.ok(sigma === 0 || (sigma >= 0.1 - eps && sigma <= 2 + eps), `sigma ${sigma}`);
     }
     // Factor means: midpoint of [lo, hi] with sd (hi - lo)/sqrt(12); hue centred on 0.
-    const bMid = (lo + hi) / 2, bSe = (hi - lo) / Math.sqrt(12 * applied), hSe = (2 * hueMax) / Math.sqrt(12 * applied);
+    const bMid = (lo + hi) / 2,
+      bSe = (hi - lo) / Math.sqrt(12 * applied),
+      hSe = (2 * hueMax) / Math.sqrt(12 * applied);
     assert.ok(Math.abs(bSum / applied - bMid) < 6 * bSe, `brightness mean ${bSum / applied} for s=${s}`);
     assert.ok(Math.abs(hueSum / applied) < 6 * hSe, `hue mean ${hueSum / applied} for s=${s}`);
     for (const c of first) assertRate('first jitter op', c / N, 0.25, N);

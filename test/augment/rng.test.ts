@@ -5,12 +5,23 @@ import { CounterRng, mulhi32, philox4x32 } from '../../src/augment/rng.js';
 const words = (a: Uint32Array): number[] => Array.from(a);
 
 test('philox4x32-10 matches the Random123 known-answer vectors', () => {
-  assert.deepEqual(words(philox4x32(new Uint32Array(4), new Uint32Array(2))),
-    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
-  assert.deepEqual(words(philox4x32(new Uint32Array(4).fill(0xffffffff), new Uint32Array(2).fill(0xffffffff))),
-    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
-  assert.deepEqual(words(philox4x32(Uint32Array.of(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344), Uint32Array.of(0xa4093822, 0x299f31d0))),
-    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+  assert.deepEqual(
+    words(philox4x32(new Uint32Array(4), new Uint32Array(2))),
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  );
+  assert.deepEqual(
+    words(philox4x32(new Uint32Array(4).fill(0xffffffff), new Uint32Array(2).fill(0xffffffff))),
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  );
+  assert.deepEqual(
+    words(
+      philox4x32(
+        Uint32Array.of(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344),
+        Uint32Array.of(0xa4093822, 0x299f31d0),
+      ),
+    ),
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  );
 });
 
 test('philox4x32 rejects wrongly sized inputs', () => {
@@ -31,14 +42,20 @@ test('mulhi32 agrees with a BigInt 64-bit product', () => {
 });
 
 test('CounterRng stream is philox over [block, view, index, epoch] with key [seed lo, seed hi]', () => {
-  const seed = 2 ** 40 + 12345, epoch = 7, index = 123456, view = 1;
+  const seed = 2 ** 40 + 12345,
+    epoch = 7,
+    index = 123456,
+    view = 1;
   const rng = new CounterRng(seed, epoch, index, view);
   const key = Uint32Array.of(seed % 2 ** 32, Math.floor(seed / 2 ** 32));
   const expected = [
     ...philox4x32(Uint32Array.of(0, view, index, epoch), key),
     ...philox4x32(Uint32Array.of(1, view, index, epoch), key),
   ];
-  assert.deepEqual(Array.from({ length: 8 }, () => rng.nextUint32()), expected);
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => rng.nextUint32()),
+    expected,
+  );
 });
 
 test('every key component changes the stream; identical keys repeat it', () => {
@@ -48,7 +65,13 @@ test('every key component changes the stream; identical keys repeat it', () => {
   };
   const base = first(5, 2, 9, 0);
   assert.deepEqual(first(5, 2, 9, 0), base);
-  for (const other of [first(6, 2, 9, 0), first(5, 3, 9, 0), first(5, 2, 10, 0), first(5, 2, 9, 1), first(5 + 2 ** 32, 2, 9, 0)]) {
+  for (const other of [
+    first(6, 2, 9, 0),
+    first(5, 3, 9, 0),
+    first(5, 2, 10, 0),
+    first(5, 2, 9, 1),
+    first(5 + 2 ** 32, 2, 9, 0),
+  ]) {
     assert.notDeepEqual(other, base);
   }
 });
@@ -66,13 +89,19 @@ test('CounterRng validates its key', () => {
 test('uniform has the mean and variance of U[0,1) over 100k draws', () => {
   const rng = new CounterRng(42, 0, 0, 0);
   const n = 100_000;
-  let sum = 0, sumSq = 0, min = 1, max = 0;
+  let sum = 0,
+    sumSq = 0,
+    min = 1,
+    max = 0;
   for (let i = 0; i < n; i++) {
     const u = rng.uniform();
-    sum += u; sumSq += u * u;
-    min = Math.min(min, u); max = Math.max(max, u);
+    sum += u;
+    sumSq += u * u;
+    min = Math.min(min, u);
+    max = Math.max(max, u);
   }
-  const mean = sum / n, variance = sumSq / n - mean * mean;
+  const mean = sum / n,
+    variance = sumSq / n - mean * mean;
   // Standard errors: mean sqrt(1/12/n) ~ 0.0009; variance sqrt(1/180/n) ~ 0.00024.
   assert.ok(Math.abs(mean - 0.5) < 6 * 0.00091, `mean ${mean}`);
   assert.ok(Math.abs(variance - 1 / 12) < 6 * 0.00024, `variance ${variance}`);

@@ -25,9 +25,39 @@ const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-cli-'));
 test('pretrain --help lists every documented flag', () => {
   const r = simclr('pretrain', '--help');
   assert.equal(r.code, 0);
-  for (const flag of ['--data', '--out', '--arch', '--width', '--image-size', '--epochs', '--batch-size', '--optimizer', '--lr ', '--lr-scaling',
-    '--warmup-epochs', '--weight-decay', '--loss', '--temperature', '--margin', '--proj-layers', '--proj-dim', '--color-strength', '--blur', '--no-blur', '--seed',
-    '--resume', '--force-resume', '--overwrite', '--max-steps', '--log-steps', '--checkpoint-steps', '--threads', '--config', '--precision', '--device']) {
+  for (const flag of [
+    '--data',
+    '--out',
+    '--arch',
+    '--width',
+    '--image-size',
+    '--epochs',
+    '--batch-size',
+    '--optimizer',
+    '--lr ',
+    '--lr-scaling',
+    '--warmup-epochs',
+    '--weight-decay',
+    '--loss',
+    '--temperature',
+    '--margin',
+    '--proj-layers',
+    '--proj-dim',
+    '--color-strength',
+    '--blur',
+    '--no-blur',
+    '--seed',
+    '--resume',
+    '--force-resume',
+    '--overwrite',
+    '--max-steps',
+    '--log-steps',
+    '--checkpoint-steps',
+    '--threads',
+    '--config',
+    '--precision',
+    '--device',
+  ]) {
     assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
   }
 });
@@ -37,14 +67,29 @@ test('usage problems exit 2 with one line naming the problem', () => {
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--bogus'], /unknown option '--bogus'/],
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--batch-size', 'abc'], /--batch-size.*abc/],
     [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--arch', 'vgg'], /--arch.*vgg/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--loss', 'infonce'], /--loss.*infonce.*ntxent, ntlogistic, margintriplet/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--margin', '3'], /--margin <m>.*expected a number in \[0, 2\]/],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--loss', 'infonce'],
+      /--loss.*infonce.*ntxent, ntlogistic, margintriplet/,
+    ],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--margin', '3'],
+      /--margin <m>.*expected a number in \[0, 2\]/,
+    ],
     [['pretrain', '--data', `cifar10:${join(tmp(), 'missing')}`, '--out', tmp()], /cifar10.*missing/],
     [['pretrain', '--data', 'nope:x', '--out', tmp()], /unknown dataset kind 'nope'/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', '/etc/hostname/run'], /--out \/etc\/hostname\/run is not writable/],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', '/etc/hostname/run'],
+      /--out \/etc\/hostname\/run is not writable/,
+    ],
     [['pretrain', '--out', tmp()], /--data is required/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--temperature', '-1'], /--temperature <t>.*expected a number in \(0, 100\], got '-1'/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--config', '/nonexistent.yaml'], /--config \/nonexistent.yaml: no such file/],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--temperature', '-1'],
+      /--temperature <t>.*expected a number in \(0, 100\], got '-1'/,
+    ],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', tmp(), '--config', '/nonexistent.yaml'],
+      /--config \/nonexistent.yaml: no such file/,
+    ],
     [['info', tmp()], /not a simclr run folder/],
   ];
   for (const [args, pattern] of cases) {
@@ -59,7 +104,18 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   const dir = tmp();
   const out = join(dir, 'run');
   const cfg = join(dir, 'cfg.yaml');
-  writeFileSync(cfg, ['data: fashion-mnist', 'width: 0.125', 'batch-size: 16', 'epochs: 0.01', 'temperature: 0.2', 'max-steps: 2', 'log-steps: 1'].join('\n'));
+  writeFileSync(
+    cfg,
+    [
+      'data: fashion-mnist',
+      'width: 0.125',
+      'batch-size: 16',
+      'epochs: 0.01',
+      'temperature: 0.2',
+      'max-steps: 2',
+      'log-steps: 1',
+    ].join('\n'),
+  );
   const r = simclr('pretrain', '--config', cfg, '--out', out, '--temperature', '0.3');
   assert.equal(r.code, 0, r.stderr);
   const run = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { config: Record<string, unknown> };
@@ -73,7 +129,7 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   assert.match(info.stdout, /resnet18 width 0.125/);
   // The rate the schedule peaked at (LARS default 0.3 x 16/256), and the libtorch the run was trained with.
   assert.match(info.stdout, /lars peak lr 0\.01875 \(base default, linear scaling\)/);
-  assert.match(info.stdout, /^libtorch   \d+\.\d+\.\d+/m);
+  assert.match(info.stdout, /^libtorch {3}\d+\.\d+\.\d+/m);
 });
 
 test('augment writes a grid of originals beside two views', async () => {
@@ -94,7 +150,10 @@ test('doctor and info --env report libtorch, CPU capability, BLAS, threads, allo
     torch: {
       libtorch: { version: string; source: string; addon: string | null };
       cpu: { capability: string; cores: number; features: string[] };
-      blas: string; onednn: string | null; threads: { intraOp: number; interOp: number }; allocator: string;
+      blas: string;
+      onednn: string | null;
+      threads: { intraOp: number; interOp: number };
+      allocator: string;
       cuda: { built: boolean; deviceCount: number };
     };
     augmentKernel: { loaded: boolean };
@@ -107,7 +166,10 @@ test('doctor and info --env report libtorch, CPU capability, BLAS, threads, allo
   assert.ok(t.blas !== 'unknown' && t.blas.length > 0);
   assert.ok(t.threads.intraOp >= 1 && t.threads.interOp >= 1);
   // The CLI re-executes itself under tcmalloc where Debian's libtcmalloc-minimal4 is installed (provision does).
-  assert.match(t.allocator, existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') ? /^tcmalloc/ : /^(glibc|tcmalloc|jemalloc)/);
+  assert.match(
+    t.allocator,
+    existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') ? /^tcmalloc/ : /^(glibc|tcmalloc|jemalloc)/,
+  );
   if (!t.cuda.built) assert.equal(t.cuda.deviceCount, 0);
   assert.equal(report.augmentKernel.loaded, true);
   const text = simclr('info', '--env');
@@ -123,10 +185,19 @@ test('doctor and info --env report libtorch, CPU capability, BLAS, threads, allo
 test('out-of-range numbers and mistyped config values: one line and exit 2 before any work (issue 15, item 14)', () => {
   const out = join(tmp(), 'run');
   const cases: [string[], RegExp][] = [
-    [['pretrain', '--data', 'fashion-mnist', '--out', out, '--threads', '100000'], /--threads <n>.*expected an integer in \[1, \d+\]/],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', out, '--threads', '100000'],
+      /--threads <n>.*expected an integer in \[1, \d+\]/,
+    ],
     [['pretrain', '--data', 'fashion-mnist', '--out', out, '--batch-size', '1'], /--batch-size <n>.*NT-Xent/],
-    [['pretrain', '--data', 'fashion-mnist', '--out', out, '--seed', '1e300'], /--seed <n>.*expected an integer in \[0, 2\^53-1\]/],
-    [['eval', 'knn', '--run', out, '--data', 'fashion-mnist', '--k', '0'], /--k <n>.*expected an integer in \[1, 1000000\]/],
+    [
+      ['pretrain', '--data', 'fashion-mnist', '--out', out, '--seed', '1e300'],
+      /--seed <n>.*expected an integer in \[0, 2\^53-1\]/,
+    ],
+    [
+      ['eval', 'knn', '--run', out, '--data', 'fashion-mnist', '--k', '0'],
+      /--k <n>.*expected an integer in \[1, 1000000\]/,
+    ],
     [['launch', '--master-port', '70000', '--', 'pretrain'], /--master-port <port>.*TCP port/],
   ];
   const cfg = join(tmp(), 'c.yaml');
@@ -139,7 +210,10 @@ test('out-of-range numbers and mistyped config values: one line and exit 2 befor
   }
   const r = simclr('pretrain', '--config', cfg, '--out', out);
   assert.equal(r.code, 2);
-  assert.match(r.stderr.trim(), new RegExp(`^simclr: --config ${cfg}: --batch-size must be an integer in .*, got the string "32"$`));
+  assert.match(
+    r.stderr.trim(),
+    new RegExp(`^simclr: --config ${cfg}: --batch-size must be an integer in .*, got the string "32"$`),
+  );
   writeFileSync(cfg, ['data: fashion-mnist', 'strict: yes'].join('\n'));
   const s = simclr('pretrain', '--config', cfg, '--out', out);
   assert.equal(s.code, 2);

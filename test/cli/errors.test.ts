@@ -8,7 +8,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ConfigError, DataError, DivergenceError, EXIT_FAILURE, EXIT_USAGE, SafetensorsError, SimclrError, UsageError, exitCodeOf, fromWire, toWire,
+  ConfigError,
+  DataError,
+  DivergenceError,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  SafetensorsError,
+  SimclrError,
+  UsageError,
+  exitCodeOf,
+  fromWire,
+  toWire,
 } from '../../src/errors.js';
 import { describeError } from '../../src/cli/errors.js';
 import { RunInUseError } from '../../src/run/lock.js';
@@ -43,7 +53,16 @@ test('each error class has its kind and exit code; anything else is internal and
 
 test('an error crosses the wire as plain fields and comes back as its class, or one of its kind', () => {
   const wire = toWire(new DivergenceError('the model diverged'));
-  assert.deepEqual({ ...wire, stack: undefined }, { kind: 'divergence', name: 'DivergenceError', message: 'the model diverged', exitCode: EXIT_FAILURE, stack: undefined });
+  assert.deepEqual(
+    { ...wire, stack: undefined },
+    {
+      kind: 'divergence',
+      name: 'DivergenceError',
+      message: 'the model diverged',
+      exitCode: EXIT_FAILURE,
+      stack: undefined,
+    },
+  );
   assert.deepEqual(structuredClone(wire), wire);
   const back = fromWire(wire);
   assert.ok(back instanceof DivergenceError);
@@ -63,18 +82,30 @@ test('an error crosses the wire as plain fields and comes back as its class, or 
 
 test('an error thrown in the training worker reaches the caller with its class, kind and exit code', async () => {
   const missing = join(tmp(), 'missing');
-  await assert.rejects(pretrainInBackground(resolveConfig({ data: `cifar10:${missing}`, out: tmp() })).result, (e: unknown) => {
-    assert.ok(e instanceof DataError, String(e));
-    assert.equal(e.kind, 'data');
-    assert.equal(e.exitCode, EXIT_USAGE);
-    assert.match(e.message, /missing/);
-    return true;
-  });
+  await assert.rejects(
+    pretrainInBackground(resolveConfig({ data: `cifar10:${missing}`, out: tmp() })).result,
+    (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.kind, 'data');
+      assert.equal(e.exitCode, EXIT_USAGE);
+      assert.match(e.message, /missing/);
+      return true;
+    },
+  );
 
   const dir = tmp();
-  const tiny = (extra: Record<string, unknown>): ReturnType<typeof resolveConfig> => resolveConfig({
-    data: 'fashion-mnist', out: dir, arch: 'resnet18', width: 0.125, batchSize: 32, epochs: 0.04, logSteps: 1, threads: 2, ...extra,
-  });
+  const tiny = (extra: Record<string, unknown>): ReturnType<typeof resolveConfig> =>
+    resolveConfig({
+      data: 'fashion-mnist',
+      out: dir,
+      arch: 'resnet18',
+      width: 0.125,
+      batchSize: 32,
+      epochs: 0.04,
+      logSteps: 1,
+      threads: 2,
+      ...extra,
+    });
   await pretrain(tiny({ maxSteps: 1 }));
   const run = pretrainInBackground(tiny({ maxSteps: 2, temperature: 1e-45 }), {}, { resume: true, forceResume: true });
   await assert.rejects(run.result, (e: unknown) => {
@@ -86,16 +117,39 @@ test('an error thrown in the training worker reaches the caller with its class, 
   });
 });
 
-test('the CLI exits with the code the worker\'s error carries: 1 for a divergence, 2 for bad data', () => {
+test("the CLI exits with the code the worker's error carries: 1 for a divergence, 2 for bad data", () => {
   const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
   const simclr = (...args: string[]): { code: number | null; stderr: string } => {
     const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 300_000 });
     return { code: r.status, stderr: r.stderr };
   };
   const dir = tmp();
-  const common = ['--out', dir, '--arch', 'resnet18', '--width', '0.125', '--batch-size', '32', '--epochs', '0.04', '--threads', '2'];
+  const common = [
+    '--out',
+    dir,
+    '--arch',
+    'resnet18',
+    '--width',
+    '0.125',
+    '--batch-size',
+    '32',
+    '--epochs',
+    '0.04',
+    '--threads',
+    '2',
+  ];
   assert.equal(simclr('pretrain', '--data', 'fashion-mnist', ...common, '--max-steps', '1').code, 0);
-  const diverged = simclr('pretrain', '--data', 'fashion-mnist', ...common, '--max-steps', '2', '--temperature', '1e-45', '--force-resume');
+  const diverged = simclr(
+    'pretrain',
+    '--data',
+    'fashion-mnist',
+    ...common,
+    '--max-steps',
+    '2',
+    '--temperature',
+    '1e-45',
+    '--force-resume',
+  );
   assert.equal(diverged.code, EXIT_FAILURE, diverged.stderr);
   assert.match(diverged.stderr, /^simclr: loss is NaN at step 2 /m);
   const bad = simclr('pretrain', '--data', `cifar10:${join(tmp(), 'missing')}`, '--out', tmp());
@@ -119,12 +173,18 @@ function sourceFiles(dir: string): string[] {
 test('src/cli chooses nothing by matching error messages', () => {
   const root = repoRoot();
   // .message.startsWith/.includes/.match/.endsWith/=== and regex.test(...message...): all forms of reading a message to decide.
-  const forbidden = [/\.message\s*\.\s*(startsWith|endsWith|includes|match|search|indexOf)\s*\(/, /\.message\s*[!=]==?/, /\.test\([^)]*message/];
+  const forbidden = [
+    /\.message\s*\.\s*(startsWith|endsWith|includes|match|search|indexOf)\s*\(/,
+    /\.message\s*[!=]==?/,
+    /\.test\([^)]*message/,
+  ];
   const hits: string[] = [];
   for (const file of sourceFiles(join(root, 'src', 'cli'))) {
-    readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-      if (forbidden.some((re) => re.test(line))) hits.push(`${file}:${i + 1}: ${line.trim()}`);
-    });
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (forbidden.some((re) => re.test(line))) hits.push(`${file}:${i + 1}: ${line.trim()}`);
+      });
   }
   assert.deepEqual(hits, []);
 });

@@ -11,11 +11,28 @@ import { join } from 'node:path';
 import { CLI, start, type Running } from '../distributed/spawn.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-cli-'));
-const TCMALLOC = existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') || existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');
+const TCMALLOC =
+  existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') ||
+  existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');
 // The wrapper re-executes the CLI only where tcmalloc is installed and LD_PRELOAD is empty.
 const WRAPPED = { LD_PRELOAD: '', SIMCLR_ALLOCATOR: '' };
 // A run that would go on for hours: the tests stop it.
-const LONG = ['--data', 'fashion-mnist', '--width', '0.0625', '--proj-dim', '16', '--batch-size', '16', '--epochs', '100', '--log-steps', '1', '--threads', '1'];
+const LONG = [
+  '--data',
+  'fashion-mnist',
+  '--width',
+  '0.0625',
+  '--proj-dim',
+  '16',
+  '--batch-size',
+  '16',
+  '--epochs',
+  '100',
+  '--log-steps',
+  '1',
+  '--threads',
+  '1',
+];
 
 /** Pids whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {
@@ -25,7 +42,9 @@ function childrenOf(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -44,7 +63,10 @@ test('a second writer is refused while the first lives: exit 2, "run folder DIR 
   try {
     await until('the first run to train', () => logged(dir));
     for (const extra of [['--resume', '--max-steps', '3'], [], ['--overwrite']]) {
-      const second = spawnSync(process.execPath, [CLI, 'pretrain', ...LONG, '--out', dir, ...extra], { encoding: 'utf8', timeout: 120_000 });
+      const second = spawnSync(process.execPath, [CLI, 'pretrain', ...LONG, '--out', dir, ...extra], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       assert.equal(second.status, 2, `${extra.join(' ')}: ${second.stderr}`);
       assert.equal(second.stderr.trim(), second.stderr.trim().split('\n')[0], 'one line');
       assert.match(second.stderr, new RegExp(`^simclr: run folder ${dir} in use by pid ${first.pid} `));
@@ -59,7 +81,9 @@ test('a second writer is refused while the first lives: exit 2, "run folder DIR 
   }
 });
 
-test('killing the wrapper with SIGKILL stops the trainer it started, which checkpoints and unlocks', { skip: !TCMALLOC && 'no tcmalloc: no wrapper' }, async () => {
+test('killing the wrapper with SIGKILL stops the trainer it started, which checkpoints and unlocks', {
+  skip: !TCMALLOC && 'no tcmalloc: no wrapper',
+}, async () => {
   const dir = join(tmp(), 'run');
   const wrapper = start(CLI, ['pretrain', ...LONG, '--out', dir], WRAPPED);
   let trainer = 0;
@@ -80,7 +104,11 @@ test('killing the wrapper with SIGKILL stops the trainer it started, which check
 // rank (and rank 0 with it, in the next collective) before the stop that all ranks agree on is checkpointed.
 test('killing simclr launch with SIGKILL stops its ranks gracefully, with a checkpoint', async () => {
   const dir = join(tmp(), 'run');
-  const launcher = start(CLI, ['launch', '--nproc', '2', '--timeout', '30', '--', 'pretrain', ...LONG, '--out', dir], {});
+  const launcher = start(
+    CLI,
+    ['launch', '--nproc', '2', '--timeout', '30', '--', 'pretrain', ...LONG, '--out', dir],
+    {},
+  );
   let ranks: number[] = [];
   try {
     await until('the ranks to train', () => logged(dir));
@@ -89,14 +117,19 @@ test('killing simclr launch with SIGKILL stops its ranks gracefully, with a chec
     launcher.kill('SIGKILL');
     await until('both ranks to exit', () => ranks.every((p) => !alive(p)), 30_000);
     assert.ok(unlocked(dir), 'the lock goes with its process');
-    assert.ok(existsSync(join(dir, 'checkpoints', 'last.safetensors')), 'the ranks stopped together, with a checkpoint');
+    assert.ok(
+      existsSync(join(dir, 'checkpoints', 'last.safetensors')),
+      'the ranks stopped together, with a checkpoint',
+    );
   } finally {
     cleanup(ranks, launcher);
   }
 });
 
 for (const signal of ['SIGKILL', 'SIGSEGV'] as const) {
-  test(`the wrapper names a ${signal} that killed the command and exits 128 + its number`, { skip: !TCMALLOC && 'no tcmalloc: no wrapper' }, async () => {
+  test(`the wrapper names a ${signal} that killed the command and exits 128 + its number`, {
+    skip: !TCMALLOC && 'no tcmalloc: no wrapper',
+  }, async () => {
     const dir = join(tmp(), 'run');
     const wrapper = start(CLI, ['pretrain', ...LONG, '--out', dir], WRAPPED);
     let child = 0;

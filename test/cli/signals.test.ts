@@ -14,15 +14,34 @@ import { watchedChild } from '../../src/cli/parent.js';
 import { EXIT_ABORTED, EXIT_INTERRUPTED } from '../../src/errors.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-signals-'));
-const TCMALLOC = existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') || existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');
+const TCMALLOC =
+  existsSync('/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4') ||
+  existsSync('/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4');
 // The wrapper re-executes the CLI only where tcmalloc is installed and LD_PRELOAD is empty.
 const WRAPPED = { LD_PRELOAD: '', SIMCLR_ALLOCATOR: '' };
 // A run that would go on for hours: the tests stop it.
-const LONG = ['--data', 'fashion-mnist', '--width', '0.125', '--batch-size', '32', '--threads', '1', '--epochs', '100', '--log-steps', '1'];
+const LONG = [
+  '--data',
+  'fashion-mnist',
+  '--width',
+  '0.125',
+  '--batch-size',
+  '32',
+  '--threads',
+  '1',
+  '--epochs',
+  '100',
+  '--log-steps',
+  '1',
+];
 const checkpointed = (dir: string): boolean => existsSync(join(dir, 'checkpoints', 'last.safetensors'));
 const stopLines = (stderr: string): number => stderr.split('stopping after this step').length - 1;
 
-function assertGracefulStop(dir: string, r: { code: number | null; signal: NodeJS.Signals | null }, stderr: string): void {
+function assertGracefulStop(
+  dir: string,
+  r: { code: number | null; signal: NodeJS.Signals | null },
+  stderr: string,
+): void {
   assert.equal(r.code, EXIT_INTERRUPTED, `exit ${r.code ?? r.signal}:\n${stderr}`);
   assert.ok(checkpointed(dir), 'a checkpoint was written');
   assert.ok(unlocked(dir), 'the lock went with the process');
@@ -31,7 +50,11 @@ function assertGracefulStop(dir: string, r: { code: number | null; signal: NodeJ
 test('stop requests within SAME_REQUEST_MS of the first are that request; a later one aborts', () => {
   let now = 0;
   const calls: string[] = [];
-  const request = stopRequests(() => calls.push('stop'), () => calls.push('abort'), () => now);
+  const request = stopRequests(
+    () => calls.push('stop'),
+    () => calls.push('abort'),
+    () => now,
+  );
   request();
   now = 5;
   request(); // the terminal's Ctrl-C and the wrapper's forwarded copy
@@ -48,7 +71,12 @@ test('the parent-death SIGTERM never aborts a stop already under way', () => {
   let now = 0;
   let parentGone = false;
   const calls: string[] = [];
-  const request = stopRequests(() => calls.push('stop'), () => calls.push('abort'), () => now, () => parentGone);
+  const request = stopRequests(
+    () => calls.push('stop'),
+    () => calls.push('abort'),
+    () => now,
+    () => parentGone,
+  );
   request(); // the user's Ctrl-C to the wrapper alone
   now = SAME_REQUEST_MS + 500;
   parentGone = true; // then the wrapper is killed: the watcher's one SIGTERM
@@ -74,7 +102,9 @@ for (const signal of ['SIGHUP', 'SIGINT'] as const) {
   });
 }
 
-test('SIGINT to the wrapper alone (kill -INT, timeout -s INT, an IDE stop button) stops the run gracefully', { skip: !TCMALLOC && 'no tcmalloc: no wrapper' }, async () => {
+test('SIGINT to the wrapper alone (kill -INT, timeout -s INT, an IDE stop button) stops the run gracefully', {
+  skip: !TCMALLOC && 'no tcmalloc: no wrapper',
+}, async () => {
   const dir = join(tmp(), 'run');
   const p = spawnNode(CLI, ['pretrain', ...LONG, '--out', dir], WRAPPED, { limitMs: 90_000 });
   try {
@@ -92,7 +122,25 @@ test('SIGINT to the wrapper alone (kill -INT, timeout -s INT, an IDE stop button
 test('a second Ctrl-C a second or more after the first aborts with exit 3, which claims no checkpoint', async () => {
   const dir = join(tmp(), 'run');
   // A step of several seconds (ResNet-50 on one thread), so the second request comes while the first step runs.
-  const p = spawnNode(CLI, ['pretrain', '--data', 'fashion-mnist', '--arch', 'resnet50', '--width', '0.5', '--batch-size', '32', '--threads', '1', '--out', dir], {});
+  const p = spawnNode(
+    CLI,
+    [
+      'pretrain',
+      '--data',
+      'fashion-mnist',
+      '--arch',
+      'resnet50',
+      '--width',
+      '0.5',
+      '--batch-size',
+      '32',
+      '--threads',
+      '1',
+      '--out',
+      dir,
+    ],
+    {},
+  );
   try {
     await until('training to start', () => p.stderr().includes('pretrain on '));
     p.child.kill('SIGINT');
@@ -126,7 +174,9 @@ for (const gone of ['stderr', 'stdout', 'both'] as const) {
 }
 
 test('a child whose parent died gets one SIGTERM and no second one that would abort a long step', async () => {
-  const script = fileURLToPath(new URL(`./watched-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  const script = fileURLToPath(
+    new URL(`./watched-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
   const { stdio, env } = watchedChild(['ignore', 'pipe', 'pipe'], {});
   const p = spawnNode(script, [], env, { stdio });
   try {
@@ -150,7 +200,10 @@ test('Ctrl-C during the demo ends it after pretraining: exit 130, where the run 
     const r = await p.done;
     assert.equal(r.code, EXIT_INTERRUPTED, `exit ${r.code ?? r.signal}:\n${p.stderr()}`);
     assert.ok(checkpointed(dir));
-    assert.match(p.stdout(), new RegExp(`^stopped at step \\d+ of \\d+; the run is in ${dir} .*simclr pretrain --resume --out ${dir}$`, 'm'));
+    assert.match(
+      p.stdout(),
+      new RegExp(`^stopped at step \\d+ of \\d+; the run is in ${dir} .*simclr pretrain --resume --out ${dir}$`, 'm'),
+    );
     assert.doesNotMatch(p.stdout(), /evaluating/);
   } finally {
     p.child.kill('SIGKILL');

@@ -3,7 +3,10 @@
 import { watchParent } from '../../src/cli/parent.js';
 
 let n = 0;
-process.on('SIGTERM', () => { n++; process.stdout.write(`SIGTERM ${n}\n`); });
+process.on('SIGTERM', () => {
+  n++;
+  process.stdout.write(`SIGTERM ${n}\n`);
+});
 watchParent();
 process.stdout.write('watching\n');
 setInterval(() => {}, 1 << 30);

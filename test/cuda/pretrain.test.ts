@@ -10,13 +10,19 @@ import * as torch from '../../src/torch/index.js';
 import { writeBandedIdx } from '../support/idx.js';
 import { resolveConfig, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow, type StartInfo } from '../../src/train/pretrain.js';
-import { buildModel, disposeCheckpoint, loadCheckpoint, readRunConfig, runPaths, loadRunModel } from '../../src/run/folder.js';
+import {
+  buildModel,
+  disposeCheckpoint,
+  loadCheckpoint,
+  readRunConfig,
+  runPaths,
+  loadRunModel,
+} from '../../src/run/folder.js';
 import { extractFeatures } from '../../src/features/extract.js';
 import { openDataset } from '../../src/data/spec.js';
 
 const skip = torch.cuda.isAvailable() ? false : 'needs a CUDA GPU (torch.cuda.isAvailable() is false)';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-cuda-pretrain-'));
-
 
 let data = '';
 function cfg(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
@@ -25,10 +31,23 @@ function cfg(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
     writeBandedIdx(data, 'train', 512);
     writeBandedIdx(data, 't10k', 128);
   }
-  return resolveConfig({ data: `mnist:${data}`, out, width: 0.25, batchSize: 64, epochs: 1, logSteps: 2, device: 'cuda', ...extra });
+  return resolveConfig({
+    data: `mnist:${data}`,
+    out,
+    width: 0.25,
+    batchSize: 64,
+    epochs: 1,
+    logSteps: 2,
+    device: 'cuda',
+    ...extra,
+  });
 }
 
-const rows = (dir: string): MetricsRow[] => readFileSync(runPaths(dir).metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow);
+const rows = (dir: string): MetricsRow[] =>
+  readFileSync(runPaths(dir).metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as MetricsRow);
 
 function weights(dir: string, onGpu = true): Map<string, Float32Array> {
   const ck = loadCheckpoint(runPaths(dir).checkpoint);
@@ -48,7 +67,10 @@ function maxRelDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
   let den = 0;
   for (const [k, x] of a) {
     const y = b.get(k)!;
-    for (let i = 0; i < x.length; i++) { num += (x[i]! - y[i]!) ** 2; den += x[i]! ** 2; }
+    for (let i = 0; i < x.length; i++) {
+      num += (x[i]! - y[i]!) ** 2;
+      den += x[i]! ** 2;
+    }
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
 }
@@ -63,10 +85,16 @@ function initialWeights(c: PretrainConfig): Map<string, Float32Array> {
   return out;
 }
 
-test('pretrain on cuda:0: learns, reports the GPU, records the device, and keeps weights and state on it', { skip }, async () => {
+test('pretrain on cuda:0: learns, reports the GPU, records the device, and keeps weights and state on it', {
+  skip,
+}, async () => {
   const dir = tmp();
   let start: StartInfo | null = null;
-  const r = await pretrain(cfg(dir), { onStart: (i) => { start = i; } });
+  const r = await pretrain(cfg(dir), {
+    onStart: (i) => {
+      start = i;
+    },
+  });
   assert.equal(r.stopped, 'completed');
   assert.equal(r.steps, 8);
   assert.equal(start!.device, 'cuda:0');
@@ -95,7 +123,11 @@ test('the first steps on cuda:0 and on the CPU agree (same init, same views)', {
     torch.backends.cuda.matmul.allowTF32 = tf32[1];
   }
   const [g, c] = [rows(gpu), rows(cpu)];
-  for (let i = 0; i < 2; i++) assert.ok(Math.abs(g[i]!.loss - c[i]!.loss) < 1e-3, `step ${i + 1}: loss ${g[i]!.loss} on the GPU, ${c[i]!.loss} on the CPU`);
+  for (let i = 0; i < 2; i++)
+    assert.ok(
+      Math.abs(g[i]!.loss - c[i]!.loss) < 1e-3,
+      `step ${i + 1}: loss ${g[i]!.loss} on the GPU, ${c[i]!.loss} on the CPU`,
+    );
   const d = maxRelDiff(weights(gpu), weights(cpu, false));
   assert.ok(d < 1e-3, `weights after 2 steps differ by ${d} (relative)`);
 });

@@ -61,11 +61,25 @@ test('CUDA generator state round trip; cuda.manualSeed and torch.manualSeed make
     torch.cuda.manualSeed(7, 'cuda:0');
     const d = torch.rand([100], { device: 'cuda:0' });
     torch.cuda.manualSeed(7, 0);
-    assert.equal(d.sub(torch.rand([100], { device: 'cuda:0' })).abs().max().item(), 0);
+    assert.equal(
+      d
+        .sub(torch.rand([100], { device: 'cuda:0' }))
+        .abs()
+        .max()
+        .item(),
+      0,
+    );
     torch.manualSeed(8);
     const e = torch.rand([100], { device: 'cuda:0' });
     torch.cuda.manualSeedAll(8);
-    assert.equal(e.sub(torch.rand([100], { device: 'cuda:0' })).abs().max().item(), 0);
+    assert.equal(
+      e
+        .sub(torch.rand([100], { device: 'cuda:0' }))
+        .abs()
+        .max()
+        .item(),
+      0,
+    );
     assert.equal(torch.defaultGenerator('cuda:0').initialSeed(), 8n);
   });
 });

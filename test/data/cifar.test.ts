@@ -25,7 +25,10 @@ test('CIFAR-10 binary batches in cifar-10-batches-bin/', async () => {
     writeFileSync(join(dir, `data_batch_${b}.bin`), Buffer.concat([record([b], 10 * b), record([b + 4], 10 * b + 1)]));
   }
   writeFileSync(join(dir, 'test_batch.bin'), record([3], 200));
-  writeFileSync(join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n');
+  writeFileSync(
+    join(dir, 'batches.meta.txt'),
+    'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n',
+  );
 
   const train = await openCifar10(root, 'train');
   assert.equal(train.name, 'cifar10/train');
@@ -40,10 +43,15 @@ test('CIFAR-10 binary batches in cifar-10-batches-bin/', async () => {
   assert.deepEqual([testSet.length, testSet.labels![0]], [1, 3]);
 
   writeFileSync(join(dir, 'test_batch.bin'), record([3], 0).subarray(1));
-  await assert.rejects(openCifar10(root, 'test'), (e: unknown) => e instanceof DataError && /test_batch\.bin: 3072 bytes/.test(e.message));
+  await assert.rejects(
+    openCifar10(root, 'test'),
+    (e: unknown) => e instanceof DataError && /test_batch\.bin: 3072 bytes/.test(e.message),
+  );
   rmSync(join(dir, 'data_batch_4.bin'));
-  await assert.rejects(openCifar10(root, 'train'), (e: unknown) =>
-    e instanceof DataError && e.message === `missing file: ${join(dir, 'data_batch_4.bin')}`);
+  await assert.rejects(
+    openCifar10(root, 'train'),
+    (e: unknown) => e instanceof DataError && e.message === `missing file: ${join(dir, 'data_batch_4.bin')}`,
+  );
 });
 
 test('CIFAR-100 uses the fine label (second byte)', async () => {

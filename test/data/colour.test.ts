@@ -42,12 +42,14 @@ test('the uint8 luma is PIL\'s convert("L") on every golden pixel, rounding ties
   assert.throws(() => rgbToGray(new Uint8Array(5), 2), RangeError);
 });
 
-test('a colour image decoded for a one-channel run is PIL\'s gray, and the grayscale augmentation agrees', async () => {
+test("a colour image decoded for a one-channel run is PIL's gray, and the grayscale augmentation agrees", async () => {
   const tmp = scratchDir('colour');
   const root = join(tmp, 'set');
   const { width, height } = golden;
   mkdirSync(root);
-  await sharp(Buffer.from(golden.rgb), { raw: { width, height, channels: 3 } }).png().toFile(join(root, 'img.png'));
+  await sharp(Buffer.from(golden.rgb), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(join(root, 'img.png'));
   const cacheDir = join(tmp, 'cache');
 
   // Same size: no resampling, so three channels give back the golden RGB exactly.
@@ -63,7 +65,7 @@ test('a colour image decoded for a one-channel run is PIL\'s gray, and the grays
   const decoded = new Uint8Array(count);
   gray.readBatch([0], decoded);
   gray.close();
-  assert.deepEqual(Array.from(decoded), golden.gray, 'decoded gray is PIL\'s');
+  assert.deepEqual(Array.from(decoded), golden.gray, "decoded gray is PIL's");
 
   // The augmentation's grayscale on the same RGB (identity view otherwise): the same gray before rounding to bytes.
   const cfg = defaultAugmentConfig(width, false);

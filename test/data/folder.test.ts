@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,19 +28,26 @@ const PLANE = SIZE * SIZE;
 
 async function solid(path: string, w: number, h: number, rgb: [number, number, number]): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
-  await sharp({ create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).toFile(path);
+  await sharp({ create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).toFile(
+    path,
+  );
 }
 
 /** 30x10 PNG: red, green, blue vertical thirds; a centre crop after the shorter-side resize is pure green. */
 async function stripes(path: string): Promise<void> {
   const raw = Buffer.alloc(30 * 10 * 3);
   for (let y = 0; y < 10; y++) for (let x = 0; x < 30; x++) raw[(y * 30 + x) * 3 + Math.floor(x / 10)] = 255;
-  await sharp(raw, { raw: { width: 30, height: 10, channels: 3 } }).png().toFile(path);
+  await sharp(raw, { raw: { width: 30, height: 10, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 async function grayPng(path: string, value: number): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(Buffer.alloc(144, value), { raw: { width: 12, height: 12, channels: 1 } }).toColourspace('b-w').png().toFile(path);
+  await sharp(Buffer.alloc(144, value), { raw: { width: 12, height: 12, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(path);
 }
 
 /** cats/{red.png, solid.jpg, stripes.png}, dogs/{broken.png (corrupt), gray.png, nested/deep.webp}, loose.png. */
@@ -56,11 +74,19 @@ test('labelled image folder: decode, resize/crop, skip corrupt, then reuse the c
   assert.deepEqual([ds.length, ds.channels, ds.height, ds.width, ds.numClasses], [5, 3, SIZE, SIZE, 2]);
   assert.deepEqual(ds.classNames, ['cats', 'dogs']);
   assert.deepEqual([...ds.labels!], [0, 0, 0, 1, 1]);
-  assert.deepEqual(ds.paths, ['cats/red.png', 'cats/solid.jpg', 'cats/stripes.png', 'dogs/gray.png', 'dogs/nested/deep.webp'].map((p) => join(root, p)));
+  assert.deepEqual(
+    ds.paths,
+    ['cats/red.png', 'cats/solid.jpg', 'cats/stripes.png', 'dogs/gray.png', 'dogs/nested/deep.webp'].map((p) =>
+      join(root, p),
+    ),
+  );
   assert.equal(ds.skipped.length, 1);
   assert.equal(warnings.length, 2);
   assert.match(warnings[0]!, /^ignored 1 image directly in .*pets/);
-  assert.equal(warnings[1]!, `skipped 1 entry: 1 not an image (first: ${join(root, 'dogs', 'broken.png')}: Input buffer contains unsupported image format)`);
+  assert.equal(
+    warnings[1]!,
+    `skipped 1 entry: 1 not an image (first: ${join(root, 'dogs', 'broken.png')}: Input buffer contains unsupported image format)`,
+  );
 
   const out = new Uint8Array(5 * 3 * PLANE);
   ds.readBatch([0, 1, 2, 3, 4], out);
@@ -68,7 +94,10 @@ test('labelled image folder: decode, resize/crop, skip corrupt, then reuse the c
   assert.deepEqual([px(0, 0, 3, 3), px(0, 1, 3, 3), px(0, 2, 3, 3)], [255, 0, 0]);
   assert.ok(near(px(1, 0, 0, 7), 0, 8) && near(px(1, 2, 0, 7), 255, 8), 'JPEG stays blue');
   assert.deepEqual([px(2, 0, 4, 4), px(2, 1, 4, 4), px(2, 2, 4, 4)], [0, 255, 0]);
-  assert.ok([0, 1, 2].every((c) => near(px(3, c, 5, 5), 128, 1)), 'grey PNG becomes 3 equal channels');
+  assert.ok(
+    [0, 1, 2].every((c) => near(px(3, c, 5, 5), 128, 1)),
+    'grey PNG becomes 3 equal channels',
+  );
   assert.ok([0, 1, 2].every((c) => px(4, c, 0, 0) === 255));
   ds.close();
 
@@ -84,8 +113,10 @@ test('labelled image folder: decode, resize/crop, skip corrupt, then reuse the c
   assert.ok(cached.every((v) => v === 77));
   again.close();
   // Strict also fails on a reused cache that recorded a skipped file.
-  await assert.rejects(openImageFolder(root, { imageSize: SIZE, cacheDir, strict: true, onWarning: () => {} }), (e: unknown) =>
-    e instanceof DataError && e.message.includes(join(root, 'dogs', 'broken.png')));
+  await assert.rejects(
+    openImageFolder(root, { imageSize: SIZE, cacheDir, strict: true, onWarning: () => {} }),
+    (e: unknown) => e instanceof DataError && e.message.includes(join(root, 'dogs', 'broken.png')),
+  );
 
   // A touched file invalidates the cache.
   utimesSync(join(root, 'cats', 'red.png'), new Date(), new Date(Date.now() + 5000));
@@ -94,7 +125,10 @@ test('labelled image folder: decode, resize/crop, skip corrupt, then reuse the c
   rebuilt.readBatch([3], cached);
   assert.ok(near(cached[0]!, 128, 1));
   rebuilt.close();
-  assert.deepEqual(readdirSync(cacheDir).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(cacheDir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 
   // A different size or channel count is a different cache.
   const gray = await openImageFolder(root, { imageSize: 4, grayscale: true, cacheDir, onWarning: () => {} });
@@ -109,8 +143,11 @@ test('strict mode throws a DataError naming the unreadable file', async () => {
   const tmp = scratchDir('strict');
   const root = join(tmp, 'imgs');
   await makeLabelledFolder(root);
-  await assert.rejects(openImageFolder(root, { imageSize: SIZE, cacheDir: join(tmp, 'c'), strict: true, onWarning: () => {} }), (e: unknown) =>
-    e instanceof DataError && e.message.startsWith(`unreadable image ${join(root, 'dogs', 'broken.png')}: `));
+  await assert.rejects(
+    openImageFolder(root, { imageSize: SIZE, cacheDir: join(tmp, 'c'), strict: true, onWarning: () => {} }),
+    (e: unknown) =>
+      e instanceof DataError && e.message.startsWith(`unreadable image ${join(root, 'dogs', 'broken.png')}: `),
+  );
   assert.deepEqual(readdirSync(join(tmp, 'c')), [], 'no partial cache left behind');
 });
 
@@ -126,8 +163,10 @@ test('flat folder is unlabelled; empty folder is a DataError', async () => {
   assert.deepEqual([out[0], out[PLANE], out[2 * PLANE]], [10, 20, 30]);
   ds.close();
   mkdirSync(join(tmp, 'empty'));
-  await assert.rejects(openImageFolder(join(tmp, 'empty'), { imageSize: SIZE, cacheDir: join(tmp, 'c') }), (e: unknown) =>
-    e instanceof DataError && /no images .* found in .*empty/.test(e.message));
+  await assert.rejects(
+    openImageFolder(join(tmp, 'empty'), { imageSize: SIZE, cacheDir: join(tmp, 'c') }),
+    (e: unknown) => e instanceof DataError && /no images .* found in .*empty/.test(e.message),
+  );
 });
 
 test('folder specs: train/ and val/ sub-folders, test split inside the train root, default cache dir', async () => {
@@ -150,7 +189,10 @@ test('folder specs: train/ and val/ sub-folders, test split inside the train roo
   tr.close();
   te.close();
   await solid(join(a, 'val', 'v', '1.png'), 8, 8, [0, 0, 0]);
-  await assert.rejects(openDataset(`folder:${a}`, { split: 'test', imageSize: SIZE }), /class folder .*val\/v is not one of the training classes \(w, x, y\)/);
+  await assert.rejects(
+    openDataset(`folder:${a}`, { split: 'test', imageSize: SIZE }),
+    /class folder .*val\/v is not one of the training classes \(w, x, y\)/,
+  );
 
   // No train/: DIR itself is the train root, minus its test/ folder.
   const b = join(tmp, 'b');
@@ -160,9 +202,14 @@ test('folder specs: train/ and val/ sub-folders, test split inside the train roo
   const btr = await openDataset(`folder:${b}`, { split: 'train+unlabeled', imageSize: SIZE, cacheDir: join(tmp, 'c') });
   assert.deepEqual(btr.classNames, ['p', 'q']);
   btr.close();
-  await assert.rejects(openDataset(`folder:${b}`, { split: 'unlabeled' }), /data spec 'folder:.*': folder has no unlabeled split/);
-  await assert.rejects(openDataset(`folder:${join(b, 'p')}`, { split: 'test' }), (e: unknown) =>
-    e instanceof DataError && e.message.includes(`neither ${join(b, 'p', 'test')} nor`));
+  await assert.rejects(
+    openDataset(`folder:${b}`, { split: 'unlabeled' }),
+    /data spec 'folder:.*': folder has no unlabeled split/,
+  );
+  await assert.rejects(
+    openDataset(`folder:${join(b, 'p')}`, { split: 'test' }),
+    (e: unknown) => e instanceof DataError && e.message.includes(`neither ${join(b, 'p', 'test')} nor`),
+  );
 });
 
 // ---- Issue 15, items 10 and 11: walking folders that hold links, odd names and unreadable entries; the cache's trust.
@@ -187,7 +234,11 @@ interface ChildOpen {
  * openImageFolder in a child process (as nobody when `asOther` and this is root), so a walk that never ends fails
  * the test at the timeout instead of hanging it, and permissions apply to the reader.
  */
-function openInChild(root: string, opts: Record<string, unknown>, run: { asOther?: boolean; env?: Record<string, string> } = {}): ChildOpen {
+function openInChild(
+  root: string,
+  opts: Record<string, unknown>,
+  run: { asOther?: boolean; env?: Record<string, string> } = {},
+): ChildOpen {
   const script = `
     const { openImageFolder } = await import(${JSON.stringify(FOLDER_JS)});
     const warnings = [];
@@ -200,7 +251,10 @@ function openInChild(root: string, opts: Record<string, unknown>, run: { asOther
       console.log(JSON.stringify({ error: String(e.message), warnings }));
     }`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, root, JSON.stringify(opts)], {
-    encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', cwd: '/',
+    encoding: 'utf8',
+    timeout: 60_000,
+    killSignal: 'SIGKILL',
+    cwd: '/',
     env: { ...process.env, ...run.env },
     ...(run.asOther && IS_ROOT ? OTHER : {}),
   });
@@ -240,13 +294,25 @@ test('links to folders and files: each folder and file is listed once, no link l
   const r = openInChild(root, { imageSize: SIZE, cacheDir: join(tmp, 'cache') });
   assert.equal(r.error, undefined);
   assert.deepEqual(r.classNames, ['a', 'b']);
-  assert.deepEqual(r.paths, ['a/1.png', 'a/2.png', 'b/3.png'].map((p) => join(root, p)));
+  assert.deepEqual(
+    r.paths,
+    ['a/1.png', 'a/2.png', 'b/3.png'].map((p) => join(root, p)),
+  );
   assert.deepEqual(r.labels, [0, 0, 1]);
   assert.deepEqual(kinds(r.skipped!), { duplicate: 6, 'broken link': 1, 'not a regular file': 1 });
-  const dup = r.skipped!.filter((s) => s.kind === 'duplicate').map((s) => s.path).sort();
-  assert.deepEqual(dup, ['a/0-link.png', 'a/self', 'a/up', 'b/alias', 'b/up', 'c'].map((p) => join(root, p)));
+  const dup = r
+    .skipped!.filter((s) => s.kind === 'duplicate')
+    .map((s) => s.path)
+    .sort();
+  assert.deepEqual(
+    dup,
+    ['a/0-link.png', 'a/self', 'a/up', 'b/alias', 'b/up', 'c'].map((p) => join(root, p)),
+  );
   assert.equal(r.warnings.length, 1);
-  assert.match(r.warnings[0]!, /^skipped 8 entries: 6 duplicate \(first: .*\), 1 broken link \(first: .*gone\.png: a link to nothing\), 1 not a regular file \(first: .*pipe\.png\)$/);
+  assert.match(
+    r.warnings[0]!,
+    /^skipped 8 entries: 6 duplicate \(first: .*\), 1 broken link \(first: .*gone\.png: a link to nothing\), 1 not a regular file \(first: .*pipe\.png\)$/,
+  );
 
   // A flat folder with a link to itself stays flat.
   const flat = join(tmp, 'flat');
@@ -262,21 +328,38 @@ test('names that are not UTF-8 open, and the cache keeps them', async () => {
   const root = join(tmp, 'set');
   const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1'); // é as the single byte 0xe9
   mkdirSync(join(root, 'ok'), { recursive: true });
-  const odd = Buffer.concat([Buffer.from(join(root, 'ok') + '/'), latin1('caf\u00e9.png')]);
-  writeFileSync(odd, await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer());
-  const oddDir = Buffer.concat([Buffer.from(root + '/'), latin1('\u00e9t\u00e9')]);
+  const odd = Buffer.concat([Buffer.from(`${join(root, 'ok')}/`), latin1('caf\u00e9.png')]);
+  writeFileSync(
+    odd,
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toBuffer(),
+  );
+  const oddDir = Buffer.concat([Buffer.from(`${root}/`), latin1('\u00e9t\u00e9')]);
   mkdirSync(oddDir);
-  writeFileSync(Buffer.concat([oddDir, Buffer.from('/x.png')]), await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 4, g: 5, b: 6 } } }).png().toBuffer());
+  writeFileSync(
+    Buffer.concat([oddDir, Buffer.from('/x.png')]),
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 4, g: 5, b: 6 } } })
+      .png()
+      .toBuffer(),
+  );
   await solid(join(root, 'ok', 'plain.png'), 8, 8, [7, 8, 9]);
 
   const cacheDir = join(tmp, 'cache');
   const ds = await openImageFolder(root, { imageSize: SIZE, cacheDir, onWarning: () => {} });
   assert.equal(ds.length, 3);
   assert.deepEqual(ds.classNames, ['ok', '\ufffdt\ufffd']);
-  assert.deepEqual(ds.paths, [join(root, 'ok', 'caf\ufffd.png'), join(root, 'ok', 'plain.png'), join(root, '\ufffdt\ufffd', 'x.png')]);
+  assert.deepEqual(ds.paths, [
+    join(root, 'ok', 'caf\ufffd.png'),
+    join(root, 'ok', 'plain.png'),
+    join(root, '\ufffdt\ufffd', 'x.png'),
+  ]);
   const out = new Uint8Array(3 * 3 * PLANE);
   ds.readBatch([0, 1, 2], out);
-  assert.deepEqual([0, 1, 2].map((n) => out[n * 3 * PLANE]), [1, 7, 4]);
+  assert.deepEqual(
+    [0, 1, 2].map((n) => out[n * 3 * PLANE]),
+    [1, 7, 4],
+  );
   ds.close();
   const again = await openImageFolder(root, { imageSize: SIZE, cacheDir, onWarning: () => {} });
   assert.deepEqual([again.fromCache, again.length], [true, 3]);
@@ -300,12 +383,18 @@ test('unreadable files and folders are skipped as "permission denied", not as an
   const r = openInChild(root, { imageSize: SIZE, cacheDir }, { asOther: true });
   assert.equal(r.error, undefined);
   assert.deepEqual(r.paths, [join(root, 'a', 'ok.png'), join(root, 'b', 'ok.png')]);
-  assert.deepEqual(r.skipped!.map((s) => [s.path, s.kind, s.reason]), [
-    [join(root, 'locked'), 'permission denied', 'cannot list the folder: permission denied'],
-    [join(root, 'a', 'secret.png'), 'permission denied', 'permission denied'],
-    [join(root, 'b', 'junk.png'), 'not an image', 'Input buffer contains unsupported image format'],
-  ]);
-  assert.match(r.warnings.at(-1)!, /^skipped 3 entries: 2 permission denied \(first: .*locked: cannot list the folder: permission denied\), 1 not an image \(first: .*junk\.png: Input buffer contains unsupported image format\)$/);
+  assert.deepEqual(
+    r.skipped!.map((s) => [s.path, s.kind, s.reason]),
+    [
+      [join(root, 'locked'), 'permission denied', 'cannot list the folder: permission denied'],
+      [join(root, 'a', 'secret.png'), 'permission denied', 'permission denied'],
+      [join(root, 'b', 'junk.png'), 'not an image', 'Input buffer contains unsupported image format'],
+    ],
+  );
+  assert.match(
+    r.warnings.at(-1)!,
+    /^skipped 3 entries: 2 permission denied \(first: .*locked: cannot list the folder: permission denied\), 1 not an image \(first: .*junk\.png: Input buffer contains unsupported image format\)$/,
+  );
   const strict = openInChild(root, { imageSize: SIZE, cacheDir, strict: true }, { asOther: true });
   assert.equal(strict.error, `unreadable image ${join(root, 'locked')}: cannot list the folder: permission denied`);
 });
@@ -320,7 +409,11 @@ test('a folder the user cannot write caches in the per-user cache folder ($XDG_C
   mkdirSync(home);
   if (IS_ROOT) chownSync(home, OTHER.uid, OTHER.gid);
 
-  const xdg = openInChild(root, { imageSize: SIZE }, { asOther: true, env: { XDG_CACHE_HOME: join(home, 'xdg'), HOME: home } });
+  const xdg = openInChild(
+    root,
+    { imageSize: SIZE },
+    { asOther: true, env: { XDG_CACHE_HOME: join(home, 'xdg'), HOME: home } },
+  );
   assert.equal(xdg.error, undefined);
   assert.equal(dirname(xdg.cachePath!), join(home, 'xdg', 'simclr'));
   const plain = openInChild(root, { imageSize: SIZE }, { asOther: true, env: { XDG_CACHE_HOME: '', HOME: home } });
@@ -335,7 +428,9 @@ test('a folder the user cannot write caches in the per-user cache folder ($XDG_C
   if (!IS_ROOT) chmodSync(root, 0o755);
 });
 
-test('a .simclr-cache folder or cache files owned by another user are not used; links there are not followed', { skip: IS_ROOT ? false : 'needs root to make files owned by another user' }, async () => {
+test('a .simclr-cache folder or cache files owned by another user are not used; links there are not followed', {
+  skip: IS_ROOT ? false : 'needs root to make files owned by another user',
+}, async () => {
   const tmp = scratchDir('trust');
   const root = join(tmp, 'set');
   await solid(join(root, 'x', '1.png'), 8, 8, [40, 50, 60]);
@@ -365,7 +460,9 @@ test('a .simclr-cache folder or cache files owned by another user are not used; 
   const warnings: string[] = [];
   const ds = await openImageFolder(root, { imageSize: SIZE, cacheDir, onWarning: (m) => warnings.push(m) });
   assert.equal(ds.fromCache, false);
-  assert.deepEqual(warnings, [`not using the cache file ${sidecarPath}: owned by uid ${OTHER.uid}, not by this user (uid 0); rebuilding the cache`]);
+  assert.deepEqual(warnings, [
+    `not using the cache file ${sidecarPath}: owned by uid ${OTHER.uid}, not by this user (uid 0); rebuilding the cache`,
+  ]);
   const out = new Uint8Array(3 * PLANE);
   ds.readBatch([0], out);
   assert.deepEqual([out[0], out[PLANE], out[2 * PLANE]], [40, 50, 60]);
@@ -376,14 +473,22 @@ test('a .simclr-cache folder or cache files owned by another user are not used; 
   for (const plant of [
     (): void => chownSync(dataPath, OTHER.uid, OTHER.gid),
     (): void => chmodSync(dataPath, 0o666),
-    (): void => { renameSync(dataPath, `${dataPath}.real`); symlinkSync(`${dataPath}.real`, dataPath); },
+    (): void => {
+      renameSync(dataPath, `${dataPath}.real`);
+      symlinkSync(`${dataPath}.real`, dataPath);
+    },
   ]) {
     plant();
     const w: string[] = [];
     const again = await openImageFolder(root, { imageSize: SIZE, cacheDir, onWarning: (m) => w.push(m) });
     assert.equal(again.fromCache, false);
     assert.equal(w.length, 1);
-    assert.match(w[0]!, new RegExp(`^not using the cache file ${dataPath}: (owned by uid ${OTHER.uid}, not by this user \\(uid 0\\)|writable by other users \\(mode 666\\)|a symbolic link); rebuilding the cache$`));
+    assert.match(
+      w[0]!,
+      new RegExp(
+        `^not using the cache file ${dataPath}: (owned by uid ${OTHER.uid}, not by this user \\(uid 0\\)|writable by other users \\(mode 666\\)|a symbolic link); rebuilding the cache$`,
+      ),
+    );
     again.close();
     assert.ok(lstatSync(dataPath).isFile());
   }
@@ -409,5 +514,8 @@ test('cache files are written under fresh names, never through a link planted at
   ds.close();
   assert.equal(readFileSync(victim, 'utf8'), 'precious');
   assert.ok(lstatSync(dataPath).isFile() && lstatSync(sidecarPath).isFile());
-  assert.deepEqual(readdirSync(cacheDir).filter((f) => f.endsWith('.tmp') && !lstatSync(join(cacheDir, f)).isSymbolicLink()), []);
+  assert.deepEqual(
+    readdirSync(cacheDir).filter((f) => f.endsWith('.tmp') && !lstatSync(join(cacheDir, f)).isSymbolicLink()),
+    [],
+  );
 });

@@ -11,14 +11,20 @@ import { scratchDir } from './tmp.js';
 function idxBytes(magic: number, dims: number[], data: Uint8Array): Uint8Array {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head.writeUInt32BE(magic, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    head.writeUInt32BE(d, 4 + 4 * i);
+  });
   return Buffer.concat([head, data]);
 }
 
 // 3 images of 4 rows x 5 columns, pixel = 100*n + 10*row + col (non-square to catch H/W mix-ups).
-const N = 3, H = 4, W = 5;
+const N = 3,
+  H = 4,
+  W = 5;
 const pixels = new Uint8Array(N * H * W).map((_, i) => {
-  const n = Math.floor(i / (H * W)), r = Math.floor((i % (H * W)) / W), c = i % W;
+  const n = Math.floor(i / (H * W)),
+    r = Math.floor((i % (H * W)) / W),
+    c = i % W;
   return (100 * n + 10 * r + c) % 256;
 });
 const labels = new Uint8Array([7, 0, 9]);
@@ -55,16 +61,28 @@ test('IDX problems are DataErrors naming the file', async () => {
   writeSet(dir, 'train', false);
   // Images and labels swapped: magic numbers no longer match.
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxBytes(0x801, [N], labels));
-  await assert.rejects(openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }), (e: unknown) =>
-    e instanceof DataError && /train-images-idx3-ubyte: bad IDX magic number 0x00000801, expected 0x00000803/.test(e.message));
+  await assert.rejects(
+    openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }),
+    (e: unknown) =>
+      e instanceof DataError &&
+      /train-images-idx3-ubyte: bad IDX magic number 0x00000801, expected 0x00000803/.test(e.message),
+  );
   assert.throws(() => parseIdx(idxBytes(0x803, [N, H, W], pixels.subarray(1)), 0x803, 'x'), /payload is 59 bytes/);
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), gzipSync(pixels).subarray(0, 20));
-  await assert.rejects(openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }), /corrupt gzip data/);
-  await assert.rejects(openIdx(dir, { family: 'mnist', split: 'test', classNames: MNIST_CLASSES }), (e: unknown) =>
-    e instanceof DataError && e.message.includes(join(dir, 't10k-images-idx3-ubyte')));
+  await assert.rejects(
+    openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }),
+    /corrupt gzip data/,
+  );
+  await assert.rejects(
+    openIdx(dir, { family: 'mnist', split: 'test', classNames: MNIST_CLASSES }),
+    (e: unknown) => e instanceof DataError && e.message.includes(join(dir, 't10k-images-idx3-ubyte')),
+  );
   writeSet(dir, 'train', false);
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idxBytes(0x801, [N], new Uint8Array([1, 2, 10])));
-  await assert.rejects(openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }), /label 10 at index 2/);
+  await assert.rejects(
+    openIdx(dir, { family: 'mnist', split: 'train', classNames: MNIST_CLASSES }),
+    /label 10 at index 2/,
+  );
 });
 
 test('real Fashion-MNIST from the default directory', async () => {

@@ -5,7 +5,10 @@ import { batchIndices, classBalancedSubset, epochPermutation } from '../../src/d
 test('epochPermutation is a deterministic permutation that changes with seed and epoch', () => {
   const n = 1000;
   const p = epochPermutation(n, 42, 0);
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i),
+  );
   assert.deepEqual(epochPermutation(n, 42, 0), p);
   assert.notDeepEqual(epochPermutation(n, 42, 1), p);
   assert.notDeepEqual(epochPermutation(n, 43, 0), p);
@@ -28,10 +31,22 @@ test('epochPermutation is roughly uniform', () => {
 test('batchIndices slices with and without dropLast', () => {
   const perm = epochPermutation(10, 1, 0);
   const keep = [...batchIndices(perm, 4, false)];
-  assert.deepEqual(keep.map((b) => b.length), [4, 4, 2]);
-  assert.deepEqual(keep.flatMap((b) => [...b]), [...perm]);
-  assert.deepEqual([...batchIndices(perm, 4, true)].map((b) => b.length), [4, 4]);
-  assert.deepEqual([...batchIndices(perm, 5, true)].map((b) => b.length), [5, 5]);
+  assert.deepEqual(
+    keep.map((b) => b.length),
+    [4, 4, 2],
+  );
+  assert.deepEqual(
+    keep.flatMap((b) => [...b]),
+    [...perm],
+  );
+  assert.deepEqual(
+    [...batchIndices(perm, 4, true)].map((b) => b.length),
+    [4, 4],
+  );
+  assert.deepEqual(
+    [...batchIndices(perm, 5, true)].map((b) => b.length),
+    [5, 5],
+  );
   assert.deepEqual([...batchIndices(perm, 20, true)], []);
   assert.throws(() => [...batchIndices(perm, 0, false)], RangeError);
 });
@@ -50,7 +65,10 @@ test('classBalancedSubset: per-class share, at least one each, sorted, reproduci
     perClass[lab[i]!]!++;
   }
   assert.deepEqual(perClass, [10, 5, 1]);
-  assert.deepEqual([...sub], [...sub].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...sub],
+    [...sub].sort((a, b) => a - b),
+  );
   assert.equal(new Set(sub).size, sub.length);
   assert.deepEqual(classBalancedSubset(lab, 0.1, 5), sub);
   assert.notDeepEqual(classBalancedSubset(lab, 0.1, 6), sub);

@@ -21,14 +21,21 @@ test('parseDataSpec accepts every kind', () => {
 
 test('parseDataSpec rejects bad specs with one-line DataErrors', () => {
   const bad: [string, RegExp][] = [
-    ['imagenet:/x', /^data spec 'imagenet:\/x': unknown dataset kind 'imagenet' \(expected one of: fashion-mnist, mnist, cifar10, cifar100, stl10, folder\)$/],
+    [
+      'imagenet:/x',
+      /^data spec 'imagenet:\/x': unknown dataset kind 'imagenet' \(expected one of: fashion-mnist, mnist, cifar10, cifar100, stl10, folder\)$/,
+    ],
     ['', /unknown dataset kind ''/],
     ['mnist', /^data spec 'mnist': missing directory, expected mnist:DIR$/],
     ['folder:', /missing directory, expected folder:DIR/],
     ['stl10::test', /missing directory, expected stl10:DIR/],
   ];
   for (const [spec, re] of bad) {
-    assert.throws(() => parseDataSpec(spec), (e: unknown) => e instanceof DataError && re.test(e.message) && !e.message.includes('\n'), spec);
+    assert.throws(
+      () => parseDataSpec(spec),
+      (e: unknown) => e instanceof DataError && re.test(e.message) && !e.message.includes('\n'),
+      spec,
+    );
   }
 });
 
@@ -36,12 +43,22 @@ test('openDataset names the spec and the missing path', async () => {
   const tmp = scratchDir('specopen');
   const missing = join(tmp, 'nope');
   for (const kind of ['mnist', 'cifar10', 'cifar100', 'stl10', 'folder']) {
-    await assert.rejects(openDataset(`${kind}:${missing}`, { split: 'train' }), (e: unknown) =>
-      e instanceof DataError && e.message === `data spec '${kind}:${missing}': directory not found: ${missing}`);
+    await assert.rejects(
+      openDataset(`${kind}:${missing}`, { split: 'train' }),
+      (e: unknown) =>
+        e instanceof DataError && e.message === `data spec '${kind}:${missing}': directory not found: ${missing}`,
+    );
   }
-  await assert.rejects(openDataset(`cifar10:${tmp}`, { split: 'test' }), (e: unknown) =>
-    e instanceof DataError && e.message === `data spec 'cifar10:${tmp}': missing file: ${join(tmp, 'test_batch.bin')}`);
-  await assert.rejects(openDataset(`mnist:${tmp}`, { split: 'train' }), /missing file: .*train-images-idx3-ubyte\[\.gz\]/);
+  await assert.rejects(
+    openDataset(`cifar10:${tmp}`, { split: 'test' }),
+    (e: unknown) =>
+      e instanceof DataError &&
+      e.message === `data spec 'cifar10:${tmp}': missing file: ${join(tmp, 'test_batch.bin')}`,
+  );
+  await assert.rejects(
+    openDataset(`mnist:${tmp}`, { split: 'train' }),
+    /missing file: .*train-images-idx3-ubyte\[\.gz\]/,
+  );
   await assert.rejects(openDataset('fashion-mnist', { split: 'unlabeled' }), /fashion-mnist has no unlabeled split/);
 });
 

@@ -7,7 +7,9 @@ import { openDataset } from '../../src/data/spec.js';
 import { openStl10 } from '../../src/data/stl10.js';
 import { scratchDir } from './tmp.js';
 
-const S = 96, PLANE = S * S, IMG = 3 * PLANE;
+const S = 96,
+  PLANE = S * S,
+  IMG = 3 * PLANE;
 const value = (n: number, c: number, y: number, x: number): number => (n * 31 + c * 50 + y * 3 + x * 7) % 256;
 
 /** Images stored as STL-10 does: each channel column-major, i.e. byte x*96+y holds pixel (row y, column x). */
@@ -15,7 +17,8 @@ function stlImages(count: number, first: number): Uint8Array {
   const buf = new Uint8Array(count * IMG);
   for (let n = 0; n < count; n++) {
     for (let c = 0; c < 3; c++) {
-      for (let x = 0; x < S; x++) for (let y = 0; y < S; y++) buf[n * IMG + c * PLANE + x * S + y] = value(first + n, c, y, x);
+      for (let x = 0; x < S; x++)
+        for (let y = 0; y < S; y++) buf[n * IMG + c * PLANE + x * S + y] = value(first + n, c, y, x);
     }
   }
   return buf;
@@ -43,7 +46,10 @@ test('STL-10 splits, label shift and column-major transpose', async () => {
   const dir = scratchDir('stl');
   writeStl(dir);
   const train = await openStl10(dir, 'train');
-  assert.deepEqual([train.name, train.length, train.channels, train.height, train.width, train.numClasses], ['stl10/train', 2, 3, 96, 96, 10]);
+  assert.deepEqual(
+    [train.name, train.length, train.channels, train.height, train.width, train.numClasses],
+    ['stl10/train', 2, 3, 96, 96, 10],
+  );
   assert.deepEqual([...train.labels!], [0, 9]);
   const out = new Uint8Array(2 * IMG);
   train.readBatch([1, 0], out);
@@ -76,7 +82,10 @@ test('STL-10 bad labels and sizes are DataErrors', async () => {
   const dir = scratchDir('stlbad');
   writeStl(dir);
   writeFileSync(join(dir, 'train_y.bin'), new Uint8Array([0, 3]));
-  await assert.rejects(openStl10(dir, 'train'), (e: unknown) => e instanceof DataError && /label 0 at index 0 is outside 1\.\.10/.test(e.message));
+  await assert.rejects(
+    openStl10(dir, 'train'),
+    (e: unknown) => e instanceof DataError && /label 0 at index 0 is outside 1\.\.10/.test(e.message),
+  );
   writeFileSync(join(dir, 'train_y.bin'), new Uint8Array([1, 2, 3]));
   await assert.rejects(openStl10(dir, 'train'), /3 labels but .*train_X\.bin has 2 images/);
   writeFileSync(join(dir, 'test_X.bin'), new Uint8Array(IMG - 1));

@@ -6,9 +6,16 @@ import { initFromEnv, initProcessGroup } from '../../src/distributed/env.js';
 const mode = process.argv[2]!;
 const rank = Number(process.env.RANK);
 const world = Number(process.env.WORLD_SIZE);
-const group = mode === 'tcp'
-  ? initFromEnv()!.group
-  : initProcessGroup({ rank, worldSize: world, initMethod: `file://${mode.slice('file:'.length)}`, timeoutMs: 20_000, hostname: '127.0.0.1' });
+const group =
+  mode === 'tcp'
+    ? initFromEnv()!.group
+    : initProcessGroup({
+        rank,
+        worldSize: world,
+        initMethod: `file://${mode.slice('file:'.length)}`,
+        timeoutMs: 20_000,
+        hostname: '127.0.0.1',
+      });
 
 const out: Record<string, unknown> = { rank: group.rank, size: group.size, backend: group.backend };
 
@@ -36,14 +43,18 @@ const g = torch.distributed.allGatherCat(x, group);
 out.catShape = g.shape;
 out.catValues = [...g.toArray()];
 out.catGradFn = g.gradFn;
-g.mul(rank + 1).sum().backward();
+g.mul(rank + 1)
+  .sum()
+  .backward();
 out.catGrad = [...x.grad!.toArray()];
 
 // Differentiable all-reduce: same weights.
 const y = torch.tensor([1, 2]).requiresGrad_();
 const s = torch.distributed.allReduceSum(y.mul(rank + 1), group);
 out.reduceValues = [...s.toArray()];
-s.mul(rank + 1).sum().backward();
+s.mul(rank + 1)
+  .sum()
+  .backward();
 out.reduceGrad = [...y.grad!.toArray()];
 
 // Bucketed gradient averaging: gradients (r + 1) * k for parameter k, tiny buckets so there are several.
@@ -55,7 +66,10 @@ for (const armed of [true, false]) {
   if (armed) reducer.arm();
   // Parameter 2 gets no gradient on rank 0: it must count as zero there.
   const used = rank === 0 ? params.slice(0, 2) : params;
-  torch.stack(used.map((p, k) => p.sum().mul((rank + 1) * (k + 1)))).sum().backward();
+  torch
+    .stack(used.map((p, k) => p.sum().mul((rank + 1) * (k + 1))))
+    .sum()
+    .backward();
   reducer.finish();
   out[armed ? 'avgArmed' : 'avgAfter'] = params.map((p) => [...p.grad!.toArray()]);
 }

@@ -25,7 +25,10 @@ function checkPair(results: Record<string, unknown>[]): void {
     assert.equal(o.sumInt, 3);
     assert.deepEqual(o.max, [1, 0]);
     assert.deepEqual(o.broadcast, [1, 1, 1]);
-    assert.deepEqual(o.gathered, [[0, 0], [1, 1]]);
+    assert.deepEqual(o.gathered, [
+      [0, 0],
+      [1, 1],
+    ]);
     assert.deepEqual(o.catShape, [2, 2]);
     assert.deepEqual(o.catValues, [1, 2, 2, 3]);
     assert.equal(o.catGradFn, 'AllGatherBackward');
@@ -34,7 +37,11 @@ function checkPair(results: Record<string, unknown>[]): void {
     assert.deepEqual(o.reduceValues, [3, 6]);
     assert.deepEqual(o.reduceGrad, rank === 0 ? [3, 3] : [6, 6]);
     assert.deepEqual(o.buckets, [1, 1, 1]);
-    const mean = [[1.5, 1.5], [3, 3, 3], [3, 3, 3, 3]];
+    const mean = [
+      [1.5, 1.5],
+      [3, 3, 3],
+      [3, 3, 3, 3],
+    ];
     assert.deepEqual(o.avgArmed, mean);
     assert.deepEqual(o.avgAfter, mean);
   }
@@ -54,7 +61,13 @@ test('collectives over a file store rendezvous', async () => {
 });
 
 test('a TCP store: set/get/add/check/wait, and a timeout on a missing key', () => {
-  const store = torch.distributed.Store.tcp({ host: '127.0.0.1', port: 0, isServer: true, worldSize: 1, timeoutMs: 2000 });
+  const store = torch.distributed.Store.tcp({
+    host: '127.0.0.1',
+    port: 0,
+    isServer: true,
+    worldSize: 1,
+    timeoutMs: 2000,
+  });
   assert.ok(store.port > 0);
   store.set('greeting', 'hello');
   assert.equal(store.get('greeting').toString(), 'hello');
@@ -74,7 +87,10 @@ test('a peer that exits makes the other rank fail promptly, naming the collectiv
   const [r0, r1] = await Promise.all(ranks.map((r) => r.done));
   assert.equal(r1!.code, 3);
   assert.notEqual(r0!.code, 0);
-  assert.match(r0!.stderr, /DistributedError: agreeing on stopping: c10d: allReduce failed on rank 0 of 2 \(gloo, timeout 10 s\)/);
+  assert.match(
+    r0!.stderr,
+    /DistributedError: agreeing on stopping: c10d: allReduce failed on rank 0 of 2 \(gloo, timeout 10 s\)/,
+  );
   assert.doesNotMatch(r0!.stderr, /unexpectedly succeeded/);
 });
 

@@ -18,8 +18,19 @@ after(() => rmSync(root, { recursive: true, force: true }));
 // Tiny ResNet-18 on Fashion-MNIST. SGD without warm-up moves the weights visibly in three steps (LARS
 // would hide a wrongly scaled gradient: its trust ratio divides the scale out).
 const BASE = {
-  data: 'fashion-mnist', arch: 'resnet18', width: 0.0625, projDim: 16, batchSize: 16, epochs: 1, warmupEpochs: 0,
-  optimizer: 'sgd', lr: 0.3, maxSteps: 3, logSteps: 1, blur: false, seed: 3,
+  data: 'fashion-mnist',
+  arch: 'resnet18',
+  width: 0.0625,
+  projDim: 16,
+  batchSize: 16,
+  epochs: 1,
+  warmupEpochs: 0,
+  optimizer: 'sgd',
+  lr: 0.3,
+  maxSteps: 3,
+  logSteps: 1,
+  blur: false,
+  seed: 3,
 };
 
 // Tolerances (float32): the single-process run normalises with native batch_norm and reduces gradients in one sum,
@@ -32,7 +43,10 @@ const PARAM_ATOL = 1e-5;
 const PARAM_RTOL = 1e-4;
 
 function losses(dir: string): number[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { loss: number }).loss);
 }
 
 /** Largest |a - b| - rtol * |b| over every floating tensor of two checkpoints' models (<= atol means they agree). */
@@ -56,7 +70,9 @@ function paramExcess(dirA: string, dirB: string, rtol: number): { excess: number
 }
 
 async function single(out: string, extra: Record<string, unknown> = {}): Promise<void> {
-  const r = await start(sibling('pretrain-rank'), [JSON.stringify({ ...BASE, ...extra, out })], { SIMCLR_NUM_THREADS: '2' }).done;
+  const r = await start(sibling('pretrain-rank'), [JSON.stringify({ ...BASE, ...extra, out })], {
+    SIMCLR_NUM_THREADS: '2',
+  }).done;
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -64,7 +80,12 @@ async function single(out: string, extra: Record<string, unknown> = {}): Promise
 async function twoRanks(out: string, extra: Record<string, unknown> = {}): Promise<void> {
   const lines: string[] = [];
   const result = await launch({
-    nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: null, timeoutS: 30,
+    nproc: 2,
+    nnodes: 1,
+    nodeRank: 0,
+    masterAddr: '127.0.0.1',
+    masterPort: null,
+    timeoutS: 30,
     argv: [process.execPath, ...process.execArgv, sibling('pretrain-rank'), JSON.stringify({ ...BASE, ...extra, out })],
     log: (line) => lines.push(line),
   });
@@ -111,7 +132,12 @@ test('a 2-rank run checkpointed by rank 0 resumes on both ranks to the uninterru
   assert.deepEqual(losses(dir), losses(syncDir).slice(0, 2));
   const lines: string[] = [];
   const result = await launch({
-    nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: null, timeoutS: 30,
+    nproc: 2,
+    nnodes: 1,
+    nodeRank: 0,
+    masterAddr: '127.0.0.1',
+    masterPort: null,
+    timeoutS: 30,
     argv: [process.execPath, ...process.execArgv, sibling('resume-rank'), dir, '3'],
     log: (line) => lines.push(line),
   });
@@ -124,7 +150,10 @@ async function untilLogged(dir: string, ranks: Running[]): Promise<void> {
   const metrics = join(dir, 'metrics.jsonl');
   for (;;) {
     if (existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"step":2')) return;
-    const exited = await Promise.race([...ranks.map((r) => r.done.then(() => true)), new Promise<false>((r) => setTimeout(() => r(false), 100))]);
+    const exited = await Promise.race([
+      ...ranks.map((r) => r.done.then(() => true)),
+      new Promise<false>((r) => setTimeout(() => r(false), 100)),
+    ]);
     if (exited) throw new Error('a rank exited before training got going');
   }
 }
@@ -156,8 +185,18 @@ test('the launcher stops the other ranks and exits non-zero when one is killed',
   let rank1Pid = 0;
   let rank0Pid = 0;
   const started = launch({
-    nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: null, timeoutS: 8,
-    argv: [process.execPath, ...process.execArgv, sibling('pretrain-rank'), JSON.stringify({ ...BASE, maxSteps: 100_000, out: dir })],
+    nproc: 2,
+    nnodes: 1,
+    nodeRank: 0,
+    masterAddr: '127.0.0.1',
+    masterPort: null,
+    timeoutS: 8,
+    argv: [
+      process.execPath,
+      ...process.execArgv,
+      sibling('pretrain-rank'),
+      JSON.stringify({ ...BASE, maxSteps: 100_000, out: dir }),
+    ],
     log: (line) => {
       lines.push(line);
       const m = /rank (\d) \(local \d\) pid (\d+)/.exec(line);
@@ -165,7 +204,8 @@ test('the launcher stops the other ranks and exits non-zero when one is killed',
     },
   });
   const metrics = join(dir, 'metrics.jsonl');
-  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"step":2'))) await new Promise((r) => setTimeout(r, 100));
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"step":2')))
+    await new Promise((r) => setTimeout(r, 100));
   const t0 = Date.now();
   process.kill(rank1Pid, 'SIGKILL');
   const result = await started;
@@ -177,11 +217,46 @@ test('the launcher stops the other ranks and exits non-zero when one is killed',
 });
 
 // The CLI trains in a worker thread, which tsx's loader does not reach: this end-to-end check runs compiled (npm test).
-test('simclr launch --nproc 2 -- pretrain, end to end', { skip: CLI.endsWith('.ts') ? 'needs the compiled CLI (npm test)' : false }, async () => {
+test('simclr launch --nproc 2 -- pretrain, end to end', {
+  skip: CLI.endsWith('.ts') ? 'needs the compiled CLI (npm test)' : false,
+}, async () => {
   const dir = join(root, 'cli');
-  const args = ['launch', '--nproc', '2', '--timeout', '30', '--', 'pretrain', '--data', 'fashion-mnist', '--arch', 'resnet18', '--width', '0.0625',
-    '--proj-dim', '16', '--batch-size', '16', '--epochs', '1', '--warmup-epochs', '0', '--optimizer', 'sgd', '--lr', '0.3', '--max-steps', '3',
-    '--log-steps', '1', '--no-blur', '--seed', '3', '--out', dir];
+  const args = [
+    'launch',
+    '--nproc',
+    '2',
+    '--timeout',
+    '30',
+    '--',
+    'pretrain',
+    '--data',
+    'fashion-mnist',
+    '--arch',
+    'resnet18',
+    '--width',
+    '0.0625',
+    '--proj-dim',
+    '16',
+    '--batch-size',
+    '16',
+    '--epochs',
+    '1',
+    '--warmup-epochs',
+    '0',
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '0.3',
+    '--max-steps',
+    '3',
+    '--log-steps',
+    '1',
+    '--no-blur',
+    '--seed',
+    '3',
+    '--out',
+    dir,
+  ];
   const r = await start(CLI, args, {}).done;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /\[rank 1\] max-steps: 3\/3750 steps/);

@@ -35,11 +35,16 @@ export interface Running {
 /** Starts `node [test's flags] script args` with extra environment; killed after limitMs so a hang fails the test. */
 export function start(script: string, args: readonly string[], env: NodeJS.ProcessEnv, limitMs = 240_000): Running {
   const started = Date.now();
-  const child = spawn(process.execPath, [...process.execArgv, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: { test: string | RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     for (const w of [...waiters]) {
@@ -59,19 +64,34 @@ export function start(script: string, args: readonly string[], env: NodeJS.Proce
   return {
     pid: child.pid!,
     done,
-    waitFor: (test) => new Promise<void>((resolve, reject) => {
-      if (typeof test === 'string' ? stderr.includes(test) : test.test(stderr)) { resolve(); return; }
-      waiters.push({ test, resolve });
-      void done.then((f) => reject(new Error(`process exited (${f.code ?? f.signal}) before printing ${String(test)}:\n${f.stderr}`)));
-    }),
-    kill: (signal) => { child.kill(signal); },
+    waitFor: (test) =>
+      new Promise<void>((resolve, reject) => {
+        if (typeof test === 'string' ? stderr.includes(test) : test.test(stderr)) {
+          resolve();
+          return;
+        }
+        waiters.push({ test, resolve });
+        void done.then((f) =>
+          reject(new Error(`process exited (${f.code ?? f.signal}) before printing ${String(test)}:\n${f.stderr}`)),
+        );
+      }),
+    kill: (signal) => {
+      child.kill(signal);
+    },
   };
 }
 
 /** Environment of rank `rank` in a local group of `world`. */
 export function rankEnv(rank: number, world: number, port: number, timeoutS: number): NodeJS.ProcessEnv {
   return {
-    RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port),
-    SIMCLR_DIST_TIMEOUT: String(timeoutS), SIMCLR_NUM_THREADS: '1', OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1',
+    RANK: String(rank),
+    WORLD_SIZE: String(world),
+    LOCAL_RANK: String(rank),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    SIMCLR_DIST_TIMEOUT: String(timeoutS),
+    SIMCLR_NUM_THREADS: '1',
+    OMP_NUM_THREADS: '1',
+    OPENBLAS_NUM_THREADS: '1',
   };
 }

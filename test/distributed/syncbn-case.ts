@@ -15,9 +15,12 @@ export function syncBnCase(kind: Kind): { bn: BatchNorm1d | BatchNorm2d; x: torc
   const shape = kind === '1d' ? [8, 3] : [8, 3, 4, 4];
   const x = torch.randn(shape, { generator: g }).mul(2).add(0.5);
   const c = torch.randn(shape, { generator: g });
-  const bn = kind === '2d' ? new BatchNorm2d(3, { momentum: 0.3 })
-    : kind === '1d' ? new BatchNorm1d(3, { momentum: null })
-    : new BatchNorm2d(3, { affine: false, trackRunningStats: false });
+  const bn =
+    kind === '2d'
+      ? new BatchNorm2d(3, { momentum: 0.3 })
+      : kind === '1d'
+        ? new BatchNorm1d(3, { momentum: null })
+        : new BatchNorm2d(3, { affine: false, trackRunningStats: false });
   if (bn.affine) {
     torch.noGrad(() => {
       bn.weight!.copy_(torch.tensor([1, 2, 0.5]));

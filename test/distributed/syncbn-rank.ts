@@ -12,10 +12,17 @@ for (const kind of KINDS) {
   if (convertSyncBatchNorm(bn, ctx.group) !== 1) throw new Error('expected one converted layer');
   const xr = x.narrow(0, start, ROWS[ctx.rank]!).detach().requiresGrad_();
   const y = bn.call(xr);
-  y.mul(c.narrow(0, start, ROWS[ctx.rank]!)).sum().backward();
+  y.mul(c.narrow(0, start, ROWS[ctx.rank]!))
+    .sum()
+    .backward();
   out[kind] = {
-    y: floats(y), xGrad: floats(xr.grad), wGrad: floats(bn.weight?.grad), bGrad: floats(bn.bias?.grad),
-    runningMean: floats(bn.runningMean), runningVar: floats(bn.runningVar), tracked: bn.numBatchesTracked?.item() ?? null,
+    y: floats(y),
+    xGrad: floats(xr.grad),
+    wGrad: floats(bn.weight?.grad),
+    bGrad: floats(bn.bias?.grad),
+    runningMean: floats(bn.runningMean),
+    runningVar: floats(bn.runningVar),
+    tracked: bn.numBatchesTracked?.item() ?? null,
     // Eval mode uses the running statistics and no collective (rank 1 evaluates a different batch than rank 0).
     evalY: bn.trackRunningStats ? floats(bn.eval().call(x.narrow(0, 0, 2 + ctx.rank))) : null,
   };

@@ -7,7 +7,14 @@ import { freePort, rankEnv, sibling, start } from './spawn.js';
 
 type Values = number[] | null;
 interface RankOut {
-  y: Values; xGrad: Values; wGrad: Values; bGrad: Values; runningMean: Values; runningVar: Values; tracked: number | null; evalY: Values;
+  y: Values;
+  xGrad: Values;
+  wGrad: Values;
+  bGrad: Values;
+  runningMean: Values;
+  runningVar: Values;
+  tracked: number | null;
+  evalY: Values;
 }
 
 function close(actual: Values, expected: Values, what: string, tol = 2e-5): void {
@@ -49,7 +56,8 @@ test('SyncBatchNorm over 2 ranks (3 + 5 rows) equals BatchNorm over the 8 rows, 
     }
     if (bn.trackRunningStats) {
       bn.eval();
-      for (const [r, o] of [o0, o1].entries()) close(o.evalY, floats(bn.call(x.narrow(0, 0, 2 + r))), `${kind} eval y (rank ${r})`);
+      for (const [r, o] of [o0, o1].entries())
+        close(o.evalY, floats(bn.call(x.narrow(0, 0, 2 + r))), `${kind} eval y (rank ${r})`);
     }
   }
 });

@@ -97,9 +97,13 @@ test('scope returns nested results, keeps kept tensors, and disposes everything 
   out.sum.dispose();
   out.pair[0].dispose();
   kept!.dispose();
-  assert.throws(() => torch.scope(() => {
-    torch.ones([10]);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      torch.scope(() => {
+        torch.ones([10]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(torch.memoryStats().liveStorages, before);
 });

@@ -10,7 +10,13 @@ import * as torch from '../../src/torch/index.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { readEvalResults } from '../../src/eval/report.js';
 import { compareWithRandomInit } from '../../src/eval/compare.js';
-import { buildModel, prepareRunDir, saveCheckpoint, writeFileAtomic, type RunConfigFile } from '../../src/run/folder.js';
+import {
+  buildModel,
+  prepareRunDir,
+  saveCheckpoint,
+  writeFileAtomic,
+  type RunConfigFile,
+} from '../../src/run/folder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simclr-evalcli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +31,12 @@ const run = join(dir, 'run');
   writeFileAtomic(paths.config, JSON.stringify(runFile));
   torch.manualSeed(config.seed);
   const model = buildModel(config, input);
-  saveCheckpoint(paths.checkpoint, model, { tensors: {}, meta: { optimizer: 'LARS', paramGroups: [], scalars: {} } }, { step: 7, epoch: 0, stepInEpoch: 7 });
+  saveCheckpoint(
+    paths.checkpoint,
+    model,
+    { tensors: {}, meta: { optimizer: 'LARS', paramGroups: [], scalars: {} } },
+    { step: 7, epoch: 0, stepInEpoch: 7 },
+  );
   model.dispose();
 }
 
@@ -42,7 +53,9 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 
@@ -64,7 +77,16 @@ test('eval knn --json prints one object with top-1, top-5 and the settings', asy
   const r = await cli('eval', 'knn', '--run', run, ...small, '--k', '20', '--json');
   assert.equal(r.code, 0, r.stderr);
   const j = oneJsonObject(r.stdout);
-  assert.deepEqual(Object.keys(j).sort(), ['k', 'metric', 'step', 'temperature', 'test_count', 'top1', 'top5', 'train_count']);
+  assert.deepEqual(Object.keys(j).sort(), [
+    'k',
+    'metric',
+    'step',
+    'temperature',
+    'test_count',
+    'top1',
+    'top5',
+    'train_count',
+  ]);
   assert.equal(j.metric, 'knn');
   assert.equal(j.k, 20);
   assert.equal(j.temperature, 0.1);
@@ -83,12 +105,27 @@ test('eval linear --json reports the chosen l2 and its validation table', async 
   assert.equal(j.metric, 'linear');
   assert.ok(isRate(j.top1) && isRate(j.top5));
   assert.ok(j.l2 === 0.01 || j.l2 === 0.001);
-  assert.deepEqual((j.validation as { l2: number }[]).map((v) => v.l2), [0.01, 0.001]);
+  assert.deepEqual(
+    (j.validation as { l2: number }[]).map((v) => v.l2),
+    [0.01, 0.001],
+  );
   assert.equal(r.stderr, '', '--json keeps stderr quiet too');
 });
 
 test('finetune --json trains on the label fraction and saves into RUN/finetune-<fraction>', async () => {
-  const r = await cli('finetune', '--run', run, ...small, '--label-fraction', '0.1', '--epochs', '1', '--batch-size', '16', '--json');
+  const r = await cli(
+    'finetune',
+    '--run',
+    run,
+    ...small,
+    '--label-fraction',
+    '0.1',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '16',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const j = oneJsonObject(r.stdout);
   assert.equal(j.metric, 'finetune');
@@ -96,21 +133,40 @@ test('finetune --json trains on the label fraction and saves into RUN/finetune-<
   assert.ok(isRate(j.top1));
   assert.equal(j.weights, join(run, 'finetune-0.1', 'model.safetensors'));
   assert.ok(existsSync(j.weights as string));
-  const labels = JSON.parse(readFileSync(join(run, 'finetune-0.1', 'labels.json'), 'utf8')) as { indices: number[]; drawn_from: number };
+  const labels = JSON.parse(readFileSync(join(run, 'finetune-0.1', 'labels.json'), 'utf8')) as {
+    indices: number[];
+    drawn_from: number;
+  };
   assert.equal(labels.drawn_from, 512);
   assert.equal(labels.indices.length, j.labelled);
 });
 
 test('each evaluation is recorded in RUN/eval.json for simclr report', () => {
   const rows = readEvalResults(run);
-  assert.deepEqual(rows.map((r) => r.metric), ['knn', 'linear', 'finetune']);
+  assert.deepEqual(
+    rows.map((r) => r.metric),
+    ['knn', 'linear', 'finetune'],
+  );
   assert.ok(rows.every((r) => r.data === 'fashion-mnist' && r.step === 7 && isRate(r.top1)));
   assert.equal(rows[1]!.validation, undefined, 'the validation table stays out of eval.json');
 });
 
 test('embed writes the features file and --json describes it', async () => {
   const file = join(dir, 'emb.safetensors');
-  const r = await cli('embed', '--run', run, '--data', 'fashion-mnist', '--split', 'test', '--limit', '32', '--out', file, '--json');
+  const r = await cli(
+    'embed',
+    '--run',
+    run,
+    '--data',
+    'fashion-mnist',
+    '--split',
+    'test',
+    '--limit',
+    '32',
+    '--out',
+    file,
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const j = oneJsonObject(r.stdout);
   assert.deepEqual(j, { out: file, count: 32, dim: 32, labelled: true, dataset: 'fashion-mnist/test', step: 7 });
@@ -133,8 +189,14 @@ test('usage errors exit 2 with one line on stderr', async () => {
     [['eval', 'linear', '--run', run, '--data', 'nope:x'], /unknown dataset kind 'nope'/],
     [['eval', 'knn', '--run', run, '--data', `cifar10:${join(dir, 'missing')}`], /cifar10/],
     [['eval', 'knn', '--run', join(dir, 'norun'), '--data', 'fashion-mnist'], /not a simclr run folder/],
-    [['finetune', '--run', run, '--data', 'fashion-mnist', '--label-fraction', '2'], /--label-fraction <f>' argument '2' is invalid. expected a number in \(0, 1\]/],
-    [['eval', 'knn', '--run', run, '--data', 'fashion-mnist', '--k', '0'], /--k <n>' argument '0' is invalid. expected an integer in \[1, 1000000\]/],
+    [
+      ['finetune', '--run', run, '--data', 'fashion-mnist', '--label-fraction', '2'],
+      /--label-fraction <f>' argument '2' is invalid. expected a number in \(0, 1\]/,
+    ],
+    [
+      ['eval', 'knn', '--run', run, '--data', 'fashion-mnist', '--k', '0'],
+      /--k <n>' argument '0' is invalid. expected an integer in \[1, 1000000\]/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(...args, '--json')));
   for (const [i, [args, message]] of cases.entries()) {

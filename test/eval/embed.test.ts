@@ -14,10 +14,19 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const pixels = Uint8Array.from({ length: 5 * 3 * 2 * 2 }, (_, i) => (i * 37) % 256);
 
 test('embeddings file: features, int64 labels, class names and the source paths of the rows written', () => {
-  const ds = new MemoryDataset({
-    name: 'pics/train', channels: 3, height: 2, width: 2, numClasses: 2, classNames: ['cat', 'dog'],
-    labels: Int32Array.from([0, 1, 1, 0, 1]), paths: ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'],
-  }, pixels);
+  const ds = new MemoryDataset(
+    {
+      name: 'pics/train',
+      channels: 3,
+      height: 2,
+      width: 2,
+      numClasses: 2,
+      classNames: ['cat', 'dog'],
+      labels: Int32Array.from([0, 1, 1, 0, 1]),
+      paths: ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'],
+    },
+    pixels,
+  );
   const path = join(dir, 'emb.safetensors');
   const r = writeEmbeddings(new Flatten(), ds, path, { limit: 4, batchSize: 3, info: { run: 'runs/x' } });
   assert.deepEqual(r, { path, count: 4, dim: 12, labelled: true });
@@ -37,7 +46,10 @@ test('embeddings file: features, int64 labels, class names and the source paths 
 });
 
 test('unlabelled data gets no labels tensor and no paths', () => {
-  const ds = new MemoryDataset({ name: 'raw', channels: 1, height: 2, width: 2, numClasses: 0, labels: null }, pixels.subarray(0, 12));
+  const ds = new MemoryDataset(
+    { name: 'raw', channels: 1, height: 2, width: 2, numClasses: 0, labels: null },
+    pixels.subarray(0, 12),
+  );
   const path = join(dir, 'raw.safetensors');
   assert.deepEqual(writeEmbeddings(new Flatten(), ds, path), { path, count: 3, dim: 4, labelled: false });
   const { tensors, metadata } = torch.safetensors.loadFile(path);

@@ -12,7 +12,12 @@ import { ResNet } from '../../src/models/index.js';
 import type { SimCLRModel } from '../../src/models/simclr.js';
 import { resolveConfig } from '../../src/run/config.js';
 import { buildModel, saveCheckpoint, loadRunModel } from '../../src/run/folder.js';
-import { describeEncoder, saveEncoderSafetensors, torchvisionRecipe, type EncoderDescription } from '../../src/eval/export.js';
+import {
+  describeEncoder,
+  saveEncoderSafetensors,
+  torchvisionRecipe,
+  type EncoderDescription,
+} from '../../src/eval/export.js';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../src/eval/onnx.js';
 import { runCli } from '../../src/cli/commands.js';
 import { scratchDir } from '../data/tmp.js';
@@ -22,28 +27,48 @@ const root = scratchDir('export');
 // BN affine parameters away from 1/0 and running statistics from real batches (as after training, so h stays
 // O(1)): a wrongly named, dropped or mis-folded BN tensor changes h.
 function trainLikeBn(model: ResNet, input: { channels: number; height: number }, gen: torch.Generator): void {
-  torch.scope(() => torch.noGrad(() => {
-    for (const m of model.modules()) {
-      if (!(m instanceof BatchNorm2d)) continue;
-      m.weight!.copy_(torch.rand([m.numFeatures], { generator: gen }).add(0.5));
-      m.bias!.copy_(torch.randn([m.numFeatures], { generator: gen }).mul(0.1));
-    }
-    model.train();
-    for (let i = 0; i < 8; i++) model.call(torch.rand([4, input.channels, input.height, input.height], { generator: gen }));
-    model.eval();
-  }));
+  torch.scope(() =>
+    torch.noGrad(() => {
+      for (const m of model.modules()) {
+        if (!(m instanceof BatchNorm2d)) continue;
+        m.weight!.copy_(torch.rand([m.numFeatures], { generator: gen }).add(0.5));
+        m.bias!.copy_(torch.randn([m.numFeatures], { generator: gen }).mul(0.1));
+      }
+      model.train();
+      for (let i = 0; i < 8; i++)
+        model.call(torch.rand([4, input.channels, input.height, input.height], { generator: gen }));
+      model.eval();
+    }),
+  );
 }
 
 /** A run folder as pretrain leaves it (config.json and a checkpoint), without training. */
-function makeRun(dir: string, input: { channels: number; height: number; width: number }, steps: number[], opts: Record<string, unknown> = {}): void {
+function makeRun(
+  dir: string,
+  input: { channels: number; height: number; width: number },
+  steps: number[],
+  opts: Record<string, unknown> = {},
+): void {
   const config = resolveConfig({ data: 'fashion-mnist', out: dir, arch: 'resnet18', width: 0.125, ...opts });
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ config, input, created: new Date().toISOString(), libtorch: torch.version() }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ config, input, created: new Date().toISOString(), libtorch: torch.version() }),
+  );
   for (const step of steps) {
     const model: SimCLRModel = buildModel(config, input, new torch.Generator().manualSeed(step));
     trainLikeBn(model.encoder as ResNet, input, new torch.Generator().manualSeed(step + 1));
-    const path = join(dir, 'checkpoints', step === steps[steps.length - 1] ? 'last.safetensors' : `step-${step}.safetensors`);
-    saveCheckpoint(path, model, { tensors: {}, meta: { optimizer: 'sgd', paramGroups: [], scalars: {} } }, { step, epoch: 0, stepInEpoch: step });
+    const path = join(
+      dir,
+      'checkpoints',
+      step === steps[steps.length - 1] ? 'last.safetensors' : `step-${step}.safetensors`,
+    );
+    saveCheckpoint(
+      path,
+      model,
+      { tensors: {}, meta: { optimizer: 'sgd', paramGroups: [], scalars: {} } },
+      { step, epoch: 0, stepInEpoch: step },
+    );
     model.dispose();
   }
 }
@@ -71,14 +96,30 @@ test('export --format safetensors: torchvision names without the encoder prefix,
     const full = model.stateDict();
     const expected = [...full.keys()].filter((k) => k.startsWith('encoder.')).map((k) => k.slice('encoder.'.length));
     assert.deepEqual([...tensors.keys()].sort(), expected.sort());
-    assert.ok(tensors.has('conv1.weight') && tensors.has('layer4.1.bn2.running_var') && tensors.has('layer2.0.downsample.0.weight'));
+    assert.ok(
+      tensors.has('conv1.weight') &&
+        tensors.has('layer4.1.bn2.running_var') &&
+        tensors.has('layer2.0.downsample.0.weight'),
+    );
     for (const [k, t] of tensors) assert.ok(t.equal(full.get(`encoder.${k}`)!), k);
   });
   const d = JSON.parse(metadata.simclr_encoder!) as EncoderDescription;
-  assert.deepEqual(d, { arch: 'resnet18', width: 0.125, stem: 'cifar', inChannels: 1, stageChannels: [8, 16, 32, 64], featureDim: 64, input: { height: 28, width: 28 }, step: 5 });
+  assert.deepEqual(d, {
+    arch: 'resnet18',
+    width: 0.125,
+    stem: 'cifar',
+    inChannels: 1,
+    stageChannels: [8, 16, 32, 64],
+    featureDim: 64,
+    input: { height: 28, width: 28 },
+    step: 5,
+  });
   assert.equal(metadata.torchvision_recipe, torchvisionRecipe(d, 'encoder.safetensors'));
   assert.match(metadata.torchvision_recipe!, /m\.fc = torch\.nn\.Identity\(\)/);
-  assert.match(metadata.torchvision_recipe!, /m\.conv1 = torch\.nn\.Conv2d\(1, 8, kernel_size=3, stride=1, padding=1, bias=False\)/);
+  assert.match(
+    metadata.torchvision_recipe!,
+    /m\.conv1 = torch\.nn\.Conv2d\(1, 8, kernel_size=3, stride=1, padding=1, bias=False\)/,
+  );
   assert.match(metadata.torchvision_recipe!, /m\.maxpool = torch\.nn\.Identity\(\)/);
   for (const t of tensors.values()) t.dispose();
   model.dispose();
@@ -87,17 +128,33 @@ test('export --format safetensors: torchvision names without the encoder prefix,
 test('export --format onnx from a run: onnxruntime features equal the checkpoint encoder; --checkpoint picks another checkpoint', async () => {
   const run = join(root, 'run-onnx');
   makeRun(run, { channels: 3, height: 32, width: 32 }, [3, 9], { arch: 'resnet50', width: 0.0625, stem: 'imagenet' });
-  for (const [checkpoint, step] of [[undefined, 9], [join(run, 'checkpoints', 'step-3.safetensors'), 3]] as const) {
+  for (const [checkpoint, step] of [
+    [undefined, 9],
+    [join(run, 'checkpoints', 'step-3.safetensors'), 3],
+  ] as const) {
     const out = join(root, `encoder-${step}.onnx`);
-    const args = ['export', '--run', run, '--format', 'onnx', '--out', out, ...(checkpoint ? ['--checkpoint', checkpoint] : [])];
+    const args = [
+      'export',
+      '--run',
+      run,
+      '--format',
+      'onnx',
+      '--out',
+      out,
+      ...(checkpoint ? ['--checkpoint', checkpoint] : []),
+    ];
     assert.equal(await cli(...args), 0);
     const { model } = loadRunModel(run, checkpoint);
     const x = torch.rand([2, 3, 32, 32], { generator: new torch.Generator().manualSeed(step) });
     const ours = torch.noGrad(() => model.encoder.call(x));
     const session = await ort.InferenceSession.create(out, { intraOpNumThreads: 1 });
-    const res = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape) });
+    const res = await session.run({
+      [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape),
+    });
     const diff = maxAbsDiff(res[ONNX_OUTPUT_NAME]!.data as Float32Array, ours.toArray() as Float32Array);
-    console.log(`export onnx step ${step}: max |diff| ${diff.toExponential(2)}, max |h| ${ours.abs().max().item().toFixed(2)}`);
+    console.log(
+      `export onnx step ${step}: max |diff| ${diff.toExponential(2)}, max |h| ${ours.abs().max().item().toFixed(2)}`,
+    );
     assert.ok(diff <= 1e-4, `max abs diff ${diff}`);
     await session.release();
     for (const t of [x, ours]) t.dispose();
@@ -111,7 +168,10 @@ test('export usage errors exit 2 and write nothing', async () => {
   assert.equal(await cli('export', '--run', run, '--format', 'tflite', '--out', out), 2);
   assert.equal(await cli('export', '--run', run, '--format', 'onnx'), 2);
   assert.equal(await cli('export', '--run', join(root, 'missing-run'), '--format', 'onnx', '--out', out), 2);
-  assert.equal(await cli('export', '--run', run, '--checkpoint', join(root, 'none.safetensors'), '--format', 'onnx', '--out', out), 2);
+  assert.equal(
+    await cli('export', '--run', run, '--checkpoint', join(root, 'none.safetensors'), '--format', 'onnx', '--out', out),
+    2,
+  );
   assert.equal(existsSync(out), false);
 });
 
@@ -144,7 +204,11 @@ for name in sys.argv[1:]:
         open(name + '.h', 'wb').write(scope['m'](x).contiguous().numpy().tobytes())
 `;
 
-test('the safetensors recipe loads the encoder into torchvision and gives the same h', { skip: hasTorchvision ? false : `${PYTHON} with torch and torchvision not found (Debian: apt-get install python3-torchvision)` }, () => {
+test('the safetensors recipe loads the encoder into torchvision and gives the same h', {
+  skip: hasTorchvision
+    ? false
+    : `${PYTHON} with torch and torchvision not found (Debian: apt-get install python3-torchvision)`,
+}, () => {
   const dir = join(root, 'torchvision');
   mkdirSync(join(dir, 'safetensors'), { recursive: true });
   writeFileSync(join(dir, 'safetensors', '__init__.py'), '');
@@ -160,14 +224,22 @@ test('the safetensors recipe loads the encoder into torchvision and gives the sa
     const gen = new torch.Generator().manualSeed(c.depth + c.size);
     const model = new ResNet(c.depth, { width: c.width, stem: c.stem, inChannels: c.inChannels, generator: gen });
     trainLikeBn(model, { channels: c.inChannels, height: c.size }, gen);
-    saveEncoderSafetensors(model, join(dir, `${c.name}.safetensors`), describeEncoder(model, { height: c.size, width: c.size }, 0));
+    saveEncoderSafetensors(
+      model,
+      join(dir, `${c.name}.safetensors`),
+      describeEncoder(model, { height: c.size, width: c.size }, 0),
+    );
     const x = torch.rand([2, c.inChannels, c.size, c.size], { generator: gen });
     writeFileSync(join(dir, `${c.name}.x`), x.toArray() as Float32Array);
     writeFileSync(join(dir, `${c.name}.json`), JSON.stringify(x.shape));
     expected.set(c.name, torch.noGrad(() => model.call(x)).toArray() as Float32Array);
     model.dispose();
   }
-  const r = spawnSync(PYTHON, ['-c', RUN_RECIPES, ...cases.map((c) => c.name)], { cwd: dir, env: { ...process.env, PYTHONPATH: dir }, encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', RUN_RECIPES, ...cases.map((c) => c.name)], {
+    cwd: dir,
+    env: { ...process.env, PYTHONPATH: dir },
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   for (const c of cases) {
     const h = new Float32Array(new Uint8Array(readFileSync(join(dir, `${c.name}.h`))).buffer);

@@ -8,7 +8,13 @@ import { BatchNorm2d } from '../../src/nn/index.js';
 import { ResNet, type ResNetDepth, type Stem } from '../../src/models/index.js';
 import { encoderToOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../src/eval/onnx.js';
 
-interface Case { depth: ResNetDepth; stem: Stem; inChannels: number; size: number; width: number }
+interface Case {
+  depth: ResNetDepth;
+  stem: Stem;
+  inChannels: number;
+  size: number;
+  width: number;
+}
 const CASES: Case[] = [
   { depth: 18, stem: 'cifar', inChannels: 3, size: 32, width: 0.25 },
   { depth: 18, stem: 'cifar', inChannels: 1, size: 28, width: 0.25 },
@@ -22,16 +28,18 @@ const TOLERANCE = 1e-4;
 // Running statistics and affine parameters away from their initial 0/1, so folding BN into the convolutions is
 // exercised; the running statistics come from real batches, as after training, so activations stay O(1).
 function trainLikeBn(model: ResNet, c: Case, gen: torch.Generator): void {
-  torch.scope(() => torch.noGrad(() => {
-    for (const m of model.modules()) {
-      if (!(m instanceof BatchNorm2d)) continue;
-      m.weight!.copy_(torch.rand([m.numFeatures], { generator: gen }).mul(1.5).add(0.25));
-      m.bias!.copy_(torch.randn([m.numFeatures], { generator: gen }).mul(0.2));
-    }
-    model.train();
-    for (let i = 0; i < 12; i++) model.call(torch.rand([8, c.inChannels, c.size, c.size], { generator: gen }));
-    model.eval();
-  }));
+  torch.scope(() =>
+    torch.noGrad(() => {
+      for (const m of model.modules()) {
+        if (!(m instanceof BatchNorm2d)) continue;
+        m.weight!.copy_(torch.rand([m.numFeatures], { generator: gen }).mul(1.5).add(0.25));
+        m.bias!.copy_(torch.randn([m.numFeatures], { generator: gen }).mul(0.2));
+      }
+      model.train();
+      for (let i = 0; i < 12; i++) model.call(torch.rand([8, c.inChannels, c.size, c.size], { generator: gen }));
+      model.eval();
+    }),
+  );
 }
 
 for (const c of CASES) {
@@ -57,7 +65,9 @@ for (const c of CASES) {
           maxDiff = Math.max(maxDiff, Math.abs(theirs[i]! - expected[i]!));
           maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
         }
-        console.log(`resnet${c.depth} ${c.stem} C=${c.inChannels} batch ${batch}: max |diff| ${maxDiff.toExponential(2)}, max |h| ${maxAbs.toFixed(3)}`);
+        console.log(
+          `resnet${c.depth} ${c.stem} C=${c.inChannels} batch ${batch}: max |diff| ${maxDiff.toExponential(2)}, max |h| ${maxAbs.toFixed(3)}`,
+        );
         assert.ok(maxAbs > 0.05, `features are not trivially small (max |h| ${maxAbs})`);
         assert.ok(maxDiff <= TOLERANCE, `max abs diff ${maxDiff} > ${TOLERANCE}`);
         x.dispose();
@@ -75,13 +85,21 @@ test('ONNX without a fixed input size accepts any height and width', async () =>
   const model = new ResNet(18, { stem: 'imagenet', inChannels: 3, width: 0.125, generator: gen }).eval();
   try {
     const session = await ort.InferenceSession.create(encoderToOnnx(model), { intraOpNumThreads: 1 });
-    for (const [h, w] of [[32, 32], [48, 40]] as const) {
+    for (const [h, w] of [
+      [32, 32],
+      [48, 40],
+    ] as const) {
       const x = torch.rand([2, 3, h, w], { generator: gen });
-      const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape) });
+      const out = await session.run({
+        [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape),
+      });
       const ours = torch.noGrad(() => model.call(x));
       const expected = ours.toArray() as Float32Array;
       const theirs = out[ONNX_OUTPUT_NAME]!.data as Float32Array;
-      assert.ok(expected.every((v, i) => Math.abs(v - theirs[i]!) <= TOLERANCE), `${h}x${w}`);
+      assert.ok(
+        expected.every((v, i) => Math.abs(v - theirs[i]!) <= TOLERANCE),
+        `${h}x${w}`,
+      );
       x.dispose();
       ours.dispose();
     }

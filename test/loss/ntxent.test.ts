@@ -19,7 +19,9 @@ interface LossCase {
   ranks: Reference[];
 }
 
-const golden = JSON.parse(readFileSync(new URL('../golden/loss.json', import.meta.url), 'utf8')) as { cases: LossCase[] };
+const golden = JSON.parse(readFileSync(new URL('../golden/loss.json', import.meta.url), 'utf8')) as {
+  cases: LossCase[];
+};
 
 function assertClose(actual: ArrayLike<number>, expected: readonly number[], tol: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
@@ -72,7 +74,10 @@ test('the gathered form reproduces each replica of a fake data-parallel group', 
       const perRank = c.ranks.map((ref, r) => {
         const z1 = z1All.narrow(0, r * c.n, c.n);
         const z2 = z2All.narrow(0, r * c.n, c.n);
-        const out = ntXentWithAccuracy(z1, z2, { temperature: c.temperature, gathered: { z1All, z2All, rankOffset: r * c.n } });
+        const out = ntXentWithAccuracy(z1, z2, {
+          temperature: c.temperature,
+          gathered: { z1All, z2All, rankOffset: r * c.n },
+        });
         assertClose([out.loss.item()], [ref.loss], 1e-5, `world ${c.world} rank ${r} loss`);
         assertClose([out.contrastiveAccuracy.item()], [ref.accuracy], 1e-6, `world ${c.world} rank ${r} accuracy`);
         return out.loss;
@@ -93,7 +98,10 @@ test('a world of one through the gathered path equals the plain form', () => {
   torch.scope(() => {
     const [z1, z2] = inputs(c, false);
     const plain = ntXentWithAccuracy(z1, z2, { temperature: c.temperature });
-    const gathered = ntXentWithAccuracy(z1, z2, { temperature: c.temperature, gathered: { z1All: z1, z2All: z2, rankOffset: 0 } });
+    const gathered = ntXentWithAccuracy(z1, z2, {
+      temperature: c.temperature,
+      gathered: { z1All: z1, z2All: z2, rankOffset: 0 },
+    });
     assert.equal(gathered.loss.item(), plain.loss.item());
     assert.equal(gathered.contrastiveAccuracy.item(), plain.contrastiveAccuracy.item());
   });
@@ -128,6 +136,9 @@ test('invalid inputs are rejected', () => {
     assert.throws(() => ntXentLoss(z, z, { temperature: 0 }), RangeError);
     const all = torch.randn([8, 3]);
     assert.throws(() => ntXentLoss(z, z, { gathered: { z1All: all, z2All: all, rankOffset: 5 } }), RangeError);
-    assert.throws(() => ntXentLoss(z, z, { gathered: { z1All: all, z2All: torch.randn([8, 4]), rankOffset: 0 } }), RangeError);
+    assert.throws(
+      () => ntXentLoss(z, z, { gathered: { z1All: all, z2All: torch.randn([8, 4]), rankOffset: 0 } }),
+      RangeError,
+    );
   });
 });

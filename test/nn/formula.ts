@@ -25,8 +25,17 @@ export function readGolden<T>(file: string): T {
 }
 
 /** Elementwise |actual - expected| <= atol + rtol * |expected|, with atol relative to the largest expected value. */
-export function assertClose(actual: torch.Tensor | ArrayLike<number>, expected: readonly number[], what: string, rtol = 1e-4, atolFraction = 1e-5): void {
-  const a = actual instanceof torch.Tensor ? Array.from(actual.toArray() as ArrayLike<number | bigint>, Number) : Array.from(actual);
+export function assertClose(
+  actual: torch.Tensor | ArrayLike<number>,
+  expected: readonly number[],
+  what: string,
+  rtol = 1e-4,
+  atolFraction = 1e-5,
+): void {
+  const a =
+    actual instanceof torch.Tensor
+      ? Array.from(actual.toArray() as ArrayLike<number | bigint>, Number)
+      : Array.from(actual);
   assert.equal(a.length, expected.length, `${what}: ${a.length} values, expected ${expected.length}`);
   const atol = atolFraction * expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const bad = a.findIndex((v, i) => !(Math.abs(v - expected[i]!) <= atol + rtol * Math.abs(expected[i]!)));

@@ -43,11 +43,12 @@ test('without a generator, layers draw from the default generator', () => {
   assertClose(conv.weight, golden.conv2d.weight, 'conv weight', 1e-6, 0);
 });
 
-test('kaimingNormal_ (fanOut, relu) equals PyTorch given the same seed', () => torch.scope(() => {
-  const { seed, shape, values } = golden.kaimingNormalFanOut;
-  const w = init.kaimingNormal_(torch.empty(shape), { mode: 'fanOut', nonlinearity: 'relu', generator: gen(seed) });
-  assertClose(w, values, 'kaiming normal', 1e-5, 1e-6);
-}));
+test('kaimingNormal_ (fanOut, relu) equals PyTorch given the same seed', () =>
+  torch.scope(() => {
+    const { seed, shape, values } = golden.kaimingNormalFanOut;
+    const w = init.kaimingNormal_(torch.empty(shape), { mode: 'fanOut', nonlinearity: 'relu', generator: gen(seed) });
+    assertClose(w, values, 'kaiming normal', 1e-5, 1e-6);
+  }));
 
 test('default layer init: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weights and biases', () => {
   const conv = new Conv2d(64, 128, 3, { generator: gen(1) });
@@ -76,17 +77,26 @@ test('BatchNorm starts at weight 1, bias 0, mean 0, variance 1, no batches', () 
   assert.equal(bn.numBatchesTracked!.item(), 0);
 });
 
-test('kaiming initialisers: std gain / sqrt(fan), bound sqrt(3) std', () => torch.scope(() => {
-  const w = init.kaimingNormal_(torch.empty([128, 64, 3, 3]), { mode: 'fanOut', nonlinearity: 'relu', generator: gen(3) });
-  const expected = Math.sqrt(2 / (128 * 9));
-  const s = stats(w);
-  assert.ok(Math.abs(s.std / expected - 1) < 0.02, `std ${s.std} vs ${expected}`);
-  assert.ok(Math.abs(s.mean) < 0.02 * expected);
-  const u = init.kaimingUniform_(torch.empty([64, 32, 3, 3]), { mode: 'fanIn', nonlinearity: 'relu', generator: gen(4) });
-  const bound = Math.sqrt(3) * Math.sqrt(2) / Math.sqrt(32 * 9);
-  const su = stats(u);
-  assert.ok(su.min >= -bound && su.max <= bound && su.max > 0.99 * bound);
-}));
+test('kaiming initialisers: std gain / sqrt(fan), bound sqrt(3) std', () =>
+  torch.scope(() => {
+    const w = init.kaimingNormal_(torch.empty([128, 64, 3, 3]), {
+      mode: 'fanOut',
+      nonlinearity: 'relu',
+      generator: gen(3),
+    });
+    const expected = Math.sqrt(2 / (128 * 9));
+    const s = stats(w);
+    assert.ok(Math.abs(s.std / expected - 1) < 0.02, `std ${s.std} vs ${expected}`);
+    assert.ok(Math.abs(s.mean) < 0.02 * expected);
+    const u = init.kaimingUniform_(torch.empty([64, 32, 3, 3]), {
+      mode: 'fanIn',
+      nonlinearity: 'relu',
+      generator: gen(4),
+    });
+    const bound = (Math.sqrt(3) * Math.sqrt(2)) / Math.sqrt(32 * 9);
+    const su = stats(u);
+    assert.ok(su.min >= -bound && su.max <= bound && su.max > 0.99 * bound);
+  }));
 
 test('the same generator seed gives the same weights, another seed others', () => {
   const a = new Conv2d(8, 8, 3, { generator: gen(5) });
@@ -96,21 +106,25 @@ test('the same generator seed gives the same weights, another seed others', () =
   assert.ok(!a.weight.equal(c.weight));
 });
 
-test('calculateGain and fans follow PyTorch', () => torch.scope(() => {
-  assert.equal(init.calculateGain('linear'), 1);
-  assert.equal(init.calculateGain('conv2d'), 1);
-  assert.equal(init.calculateGain('sigmoid'), 1);
-  assert.equal(init.calculateGain('tanh'), 5 / 3);
-  assert.equal(init.calculateGain('relu'), Math.sqrt(2));
-  assert.equal(init.calculateGain('leakyRelu'), Math.sqrt(2 / (1 + 0.01 * 0.01)));
-  assert.equal(init.calculateGain('leakyRelu', Math.sqrt(5)), Math.sqrt(1 / 3));
-  assert.equal(init.calculateGain('selu'), 0.75);
-  assert.throws(() => init.calculateGain('softplus' as init.Nonlinearity), /unsupported nonlinearity/);
-  assert.deepEqual(init.calculateFanInAndFanOut(torch.empty([16, 4, 3, 5])), [60, 240]);
-  assert.deepEqual(init.calculateFanInAndFanOut(torch.empty([7, 9])), [9, 7]);
-  assert.throws(() => init.calculateFanInAndFanOut(torch.empty([7])), /fewer than 2 dimensions/);
-  assert.throws(() => init.kaimingNormal_(torch.empty([4, 4]), { mode: 'fan_in' as init.FanMode }), /mode must be 'fanIn' or 'fanOut'/);
-}));
+test('calculateGain and fans follow PyTorch', () =>
+  torch.scope(() => {
+    assert.equal(init.calculateGain('linear'), 1);
+    assert.equal(init.calculateGain('conv2d'), 1);
+    assert.equal(init.calculateGain('sigmoid'), 1);
+    assert.equal(init.calculateGain('tanh'), 5 / 3);
+    assert.equal(init.calculateGain('relu'), Math.sqrt(2));
+    assert.equal(init.calculateGain('leakyRelu'), Math.sqrt(2 / (1 + 0.01 * 0.01)));
+    assert.equal(init.calculateGain('leakyRelu', Math.sqrt(5)), Math.sqrt(1 / 3));
+    assert.equal(init.calculateGain('selu'), 0.75);
+    assert.throws(() => init.calculateGain('softplus' as init.Nonlinearity), /unsupported nonlinearity/);
+    assert.deepEqual(init.calculateFanInAndFanOut(torch.empty([16, 4, 3, 5])), [60, 240]);
+    assert.deepEqual(init.calculateFanInAndFanOut(torch.empty([7, 9])), [9, 7]);
+    assert.throws(() => init.calculateFanInAndFanOut(torch.empty([7])), /fewer than 2 dimensions/);
+    assert.throws(
+      () => init.kaimingNormal_(torch.empty([4, 4]), { mode: 'fan_in' as init.FanMode }),
+      /mode must be 'fanIn' or 'fanOut'/,
+    );
+  }));
 
 test('initialisers write in place into parameters that require grad', () => {
   const lin = new Linear(3, 2);

@@ -15,11 +15,16 @@ class Net extends Module {
     this.registerParameter('scale', parameter(torch.ones([1])));
     this.registerBuffer('offset', torch.zeros([1]));
     this.registerBuffer('scratch', torch.zeros([2]), false);
-    this.body = this.registerModule('body', new Sequential(new Conv2d(2, 3, 3, { padding: 1, generator }), new BatchNorm2d(3), new ReLU(), new Flatten()));
+    this.body = this.registerModule(
+      'body',
+      new Sequential(new Conv2d(2, 3, 3, { padding: 1, generator }), new BatchNorm2d(3), new ReLU(), new Flatten()),
+    );
     this.fc = this.registerModule('fc', new Linear(3 * 4 * 4, 5, { generator }));
   }
   forward(x: Tensor): Tensor {
-    return torch.scope(() => this.fc.call(this.body.call(x)).mul(this.getParameter('scale')).add(this.getBuffer('offset')));
+    return torch.scope(() =>
+      this.fc.call(this.body.call(x)).mul(this.getParameter('scale')).add(this.getBuffer('offset')),
+    );
   }
 }
 
@@ -27,19 +32,40 @@ const input = (): Tensor => torch.randn([2, 2, 4, 4], { generator: new torch.Gen
 
 const PARAM_NAMES = ['scale', 'body.0.weight', 'body.0.bias', 'body.1.weight', 'body.1.bias', 'fc.weight', 'fc.bias'];
 const STATE_NAMES = [
-  'scale', 'offset', 'body.0.weight', 'body.0.bias', 'body.1.weight', 'body.1.bias', 'body.1.running_mean',
-  'body.1.running_var', 'body.1.num_batches_tracked', 'fc.weight', 'fc.bias',
+  'scale',
+  'offset',
+  'body.0.weight',
+  'body.0.bias',
+  'body.1.weight',
+  'body.1.bias',
+  'body.1.running_mean',
+  'body.1.running_var',
+  'body.1.num_batches_tracked',
+  'fc.weight',
+  'fc.bias',
 ];
 
 test('members are registered by name in insertion order', () => {
   const net = new Net(1);
-  assert.deepEqual(net.namedParameters().map(([n]) => n), PARAM_NAMES);
+  assert.deepEqual(
+    net.namedParameters().map(([n]) => n),
+    PARAM_NAMES,
+  );
   assert.deepEqual(net.parameters(false).length, 1);
   assert.deepEqual(net.namedParameters('net').map(([n]) => n)[1], 'net.body.0.weight');
-  assert.deepEqual(net.namedBuffers().map(([n]) => n), ['offset', 'scratch', 'body.1.running_mean', 'body.1.running_var', 'body.1.num_batches_tracked']);
-  assert.deepEqual(net.namedChildren().map(([n]) => n), ['body', 'fc']);
+  assert.deepEqual(
+    net.namedBuffers().map(([n]) => n),
+    ['offset', 'scratch', 'body.1.running_mean', 'body.1.running_var', 'body.1.num_batches_tracked'],
+  );
+  assert.deepEqual(
+    net.namedChildren().map(([n]) => n),
+    ['body', 'fc'],
+  );
   assert.deepEqual(net.children(), [net.body, net.fc]);
-  assert.deepEqual(net.namedModules().map(([n]) => n), ['', 'body', 'body.0', 'body.1', 'body.2', 'body.3', 'fc']);
+  assert.deepEqual(
+    net.namedModules().map(([n]) => n),
+    ['', 'body', 'body.0', 'body.1', 'body.2', 'body.3', 'fc'],
+  );
   assert.ok(net.modules()[3] instanceof BatchNorm2d);
   for (const p of net.parameters()) assert.ok(p.requiresGrad && p.isLeaf);
 });
@@ -91,7 +117,12 @@ test('stateDict: PyTorch names and order, int64 num_batches_tracked, detached vi
     assert.equal(count.item(), 0);
     assert.ok([...sd.values()].every((t) => !t.requiresGrad));
     torch.noGrad(() => net.fc.bias!.fill_(0.25));
-    assert.ok(sd.get('fc.bias')!.toArray().every((v) => v === 0.25));
+    assert.ok(
+      sd
+        .get('fc.bias')!
+        .toArray()
+        .every((v) => v === 0.25),
+    );
   });
   assert.ok(!net.fc.bias!.isDisposed, 'disposing the state dict must leave the module intact');
 });
@@ -120,12 +151,15 @@ test('loadStateDict reports missing, unexpected and mis-shaped entries and chang
     const sd = new Net(2).stateDict();
     sd.delete('fc.bias');
     sd.set('fc.extra', torch.zeros([1]));
-    assert.throws(() => net.loadStateDict(sd), (e: Error) => {
-      assert.match(e.message, /^Error\(s\) in loading state_dict for Net:/);
-      assert.match(e.message, /Missing key\(s\) in state_dict: "fc\.bias"\./);
-      assert.match(e.message, /Unexpected key\(s\) in state_dict: "fc\.extra"\./);
-      return true;
-    });
+    assert.throws(
+      () => net.loadStateDict(sd),
+      (e: Error) => {
+        assert.match(e.message, /^Error\(s\) in loading state_dict for Net:/);
+        assert.match(e.message, /Missing key\(s\) in state_dict: "fc\.bias"\./);
+        assert.match(e.message, /Unexpected key\(s\) in state_dict: "fc\.extra"\./);
+        return true;
+      },
+    );
     assert.ok(net.fc.weight.equal(before), 'a failed load must not copy anything');
 
     const loose = net.loadStateDict(sd, { strict: false });
@@ -133,8 +167,10 @@ test('loadStateDict reports missing, unexpected and mis-shaped entries and chang
     assert.ok(net.fc.weight.equal(sd.get('fc.weight')!));
 
     sd.set('body.0.weight', torch.zeros([3, 2, 5, 5]));
-    assert.throws(() => net.loadStateDict(sd, { strict: false }),
-      /size mismatch for body\.0\.weight: copying a param with shape \[3, 2, 5, 5\] from checkpoint, the shape in current model is \[3, 2, 3, 3\]\./);
+    assert.throws(
+      () => net.loadStateDict(sd, { strict: false }),
+      /size mismatch for body\.0\.weight: copying a param with shape \[3, 2, 5, 5\] from checkpoint, the shape in current model is \[3, 2, 3, 3\]\./,
+    );
   });
 });
 
@@ -189,7 +225,10 @@ test('modules built inside torch.scope keep their tensors; dispose() frees them'
   });
   const tensors = [...net.parameters(), ...net.buffers()];
   assert.ok(tensors.every((t) => !t.isDisposed));
-  assert.deepEqual(torch.scope(() => net.call(input()).shape), [2, 5]);
+  assert.deepEqual(
+    torch.scope(() => net.call(input()).shape),
+    [2, 5],
+  );
   net.dispose();
   assert.ok(tensors.every((t) => t.isDisposed));
 });

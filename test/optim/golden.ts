@@ -18,12 +18,18 @@ export interface OptimCase<Options, Expected> {
   expected: Expected & { params: number[][] };
 }
 
-export type SgdCase = OptimCase<{ momentum: number; nesterov: boolean; dampening: number; weightDecay: number }, { momentumBuffer: Record<string, number[]> }>;
+export type SgdCase = OptimCase<
+  { momentum: number; nesterov: boolean; dampening: number; weightDecay: number },
+  { momentumBuffer: Record<string, number[]> }
+>;
 export type AdamWCase = OptimCase<
   { weightDecay: number; betas: [number, number]; eps: number },
   { state: Record<string, { step: number; expAvg: number[]; expAvgSq: number[] }> }
 >;
-export type LarsCase = OptimCase<{ weightDecay: number; momentum: number; eta: number }, { state: { momentum: number[][] } }>;
+export type LarsCase = OptimCase<
+  { weightDecay: number; momentum: number; eta: number },
+  { state: { momentum: number[][] } }
+>;
 
 export const golden = JSON.parse(readFileSync(new URL('../golden/optim.json', import.meta.url), 'utf8')) as {
   sgd: SgdCase[];

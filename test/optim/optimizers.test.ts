@@ -21,12 +21,20 @@ test('SGD over 3 steps equals torch.optim.SGD (momentum, Nesterov, dampening, we
       opt.step();
     }
     const what = `SGD ${JSON.stringify(c.options)}`;
-    for (const [i, p] of params.entries()) assertClose(values(p), c.expected.params[i]!, 1e-6, `${what} ${c.params[i]!.name}`);
+    for (const [i, p] of params.entries())
+      assertClose(values(p), c.expected.params[i]!, 1e-6, `${what} ${c.params[i]!.name}`);
     torch.scope(() => {
       const sd = opt.stateDict();
       const names = Object.keys(sd.tensors).sort();
-      assert.deepEqual(names, Object.keys(c.expected.momentumBuffer).map((i) => `${i}.momentumBuffer`).sort(), `${what} buffers`);
-      for (const [i, buf] of Object.entries(c.expected.momentumBuffer)) assertClose(values(sd.tensors[`${i}.momentumBuffer`]!), buf, 1e-6, `${what} buffer ${i}`);
+      assert.deepEqual(
+        names,
+        Object.keys(c.expected.momentumBuffer)
+          .map((i) => `${i}.momentumBuffer`)
+          .sort(),
+        `${what} buffers`,
+      );
+      for (const [i, buf] of Object.entries(c.expected.momentumBuffer))
+        assertClose(values(sd.tensors[`${i}.momentumBuffer`]!), buf, 1e-6, `${what} buffer ${i}`);
     });
   }
 });
@@ -43,7 +51,8 @@ test('AdamW over 3 steps equals torch.optim.AdamW (bias correction, decoupled de
       opt.step();
     }
     const what = `AdamW ${JSON.stringify(c.options)}`;
-    for (const [i, p] of params.entries()) assertClose(values(p), c.expected.params[i]!, 1e-6, `${what} ${c.params[i]!.name}`);
+    for (const [i, p] of params.entries())
+      assertClose(values(p), c.expected.params[i]!, 1e-6, `${what} ${c.params[i]!.name}`);
     torch.scope(() => {
       const sd = opt.stateDict();
       const steps = Object.values(c.expected.state).map((st) => st.step);
@@ -61,7 +70,11 @@ test('LARS over 3 steps equals an independent float64 implementation of the Tens
   for (const c of golden.lars) {
     const params = makeParams(c);
     const named = c.params.map((p, i) => [p.name, params[i]!] as const);
-    const opt = new LARS(larsParamGroups(named, { weightDecay: c.options.weightDecay }), { lr: c.lrs[0]!, momentum: c.options.momentum, eta: c.options.eta });
+    const opt = new LARS(larsParamGroups(named, { weightDecay: c.options.weightDecay }), {
+      lr: c.lrs[0]!,
+      momentum: c.options.momentum,
+      eta: c.options.eta,
+    });
     for (const [s, lr] of c.lrs.entries()) {
       opt.lr = lr;
       setGrads(params, c, s);
@@ -78,7 +91,12 @@ test('LARS over 3 steps equals an independent float64 implementation of the Tens
         const v = sd.tensors[`${order.indexOf(p)}.momentum`]!;
         const expected = c.expected.state.momentum[i]!;
         const scale = Math.max(...expected.map(Math.abs));
-        assertClose(Array.from(values(v), (x) => x / scale), expected.map((x) => x / scale), 1e-5, `${what} velocity ${name}`);
+        assertClose(
+          Array.from(values(v), (x) => x / scale),
+          expected.map((x) => x / scale),
+          1e-5,
+          `${what} velocity ${name}`,
+        );
       }
     });
   }
@@ -91,9 +109,16 @@ test('larsParamGroups excludes biases and norm parameters from weight decay and 
     const fcBias = torch.zeros([10]);
     const fc = torch.zeros([10, 8]);
     const namedBias = torch.zeros([2, 2]);
-    const groups = larsParamGroups(new Map([
-      ['conv1.weight', conv], ['bn1.weight', bnWeight], ['fc.bias', fcBias], ['fc.weight', fc], ['odd.bias_matrix', namedBias],
-    ]), { weightDecay: 1e-4 });
+    const groups = larsParamGroups(
+      new Map([
+        ['conv1.weight', conv],
+        ['bn1.weight', bnWeight],
+        ['fc.bias', fcBias],
+        ['fc.weight', fc],
+        ['odd.bias_matrix', namedBias],
+      ]),
+      { weightDecay: 1e-4 },
+    );
     assert.equal(groups.length, 2);
     assert.deepEqual(groups[0]!.params, [conv, fc]);
     assert.equal(groups[0]!.weightDecay, 1e-4);
@@ -105,7 +130,13 @@ test('larsParamGroups excludes biases and norm parameters from weight decay and 
     assert.equal(larsParamGroups([['w', conv]]).length, 1);
     assert.equal(larsParamGroups([['w', conv]])[0]!.weightDecay, LARS_DEFAULTS.weightDecay);
     const opt = new LARS(groups, { lr: 1 });
-    assert.deepEqual(opt.paramGroups.map((g) => [g.momentum, g.eta, g.weightDecay, g.excludeFromAdaptation]), [[0.9, 0.001, 1e-4, false], [0.9, 0.001, 0, true]]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => [g.momentum, g.eta, g.weightDecay, g.excludeFromAdaptation]),
+      [
+        [0.9, 0.001, 1e-4, false],
+        [0.9, 0.001, 0, true],
+      ],
+    );
   });
 });
 
@@ -137,7 +168,10 @@ test('step skips parameters without gradients and zeroGrad clears them', () => {
     assert.equal(a.grad, null);
     assert.equal(opt.lr, 0.5);
     opt.lr = 0.1;
-    assert.deepEqual(opt.paramGroups.map((g) => g.lr), [0.1]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => g.lr),
+      [0.1],
+    );
   });
 });
 
@@ -164,6 +198,8 @@ test('invalid options and parameter lists are rejected', () => {
     assert.throws(() => new SGD([{ params: [p] }, { params: [p] }], { lr: 0.1 }), RangeError);
     assert.throws(() => new AdamW([p], { betas: [0.9, 1] }), RangeError);
     assert.throws(() => new LARS([p], { lr: 0.1, eta: 0 }), RangeError);
-    assert.throws(() => { new SGD([p], { lr: 0.1 }).lr = Number.NaN; }, RangeError);
+    assert.throws(() => {
+      new SGD([p], { lr: 0.1 }).lr = Number.NaN;
+    }, RangeError);
   });
 });

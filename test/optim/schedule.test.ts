@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { learningRate, scaledLearningRate, stepPlan, DEFAULT_BASE_LR } from '../../src/optim/schedule.js';
 
-const near = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+const near = (a: number, b: number, what: string): void =>
+  assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test('batch-size scaling follows the paper: 0.3*bs/256 or 0.075*sqrt(bs)', () => {
   assert.deepEqual(DEFAULT_BASE_LR, { linear: 0.3, sqrt: 0.075 });
@@ -47,7 +48,10 @@ test('warm-up defaults to min(10 epochs, 10% of the run); an explicit value is k
   assert.deepEqual(stepPlan({ epochs: 800, stepsPerEpoch: 10 }), { warmupSteps: 100, totalSteps: 8000 });
   assert.deepEqual(stepPlan({ epochs: 20, stepsPerEpoch: 50 }), { warmupSteps: 100, totalSteps: 1000 });
   assert.deepEqual(stepPlan({ epochs: 3, stepsPerEpoch: 7 }), { warmupSteps: 2, totalSteps: 21 });
-  assert.deepEqual(stepPlan({ epochs: 20, stepsPerEpoch: 50, warmupEpochs: 5 }), { warmupSteps: 250, totalSteps: 1000 });
+  assert.deepEqual(stepPlan({ epochs: 20, stepsPerEpoch: 50, warmupEpochs: 5 }), {
+    warmupSteps: 250,
+    totalSteps: 1000,
+  });
   assert.deepEqual(stepPlan({ epochs: 2, stepsPerEpoch: 50, warmupEpochs: 10 }), { warmupSteps: 100, totalSteps: 100 });
   assert.deepEqual(stepPlan({ epochs: 20, stepsPerEpoch: 50, warmupEpochs: 0 }), { warmupSteps: 0, totalSteps: 1000 });
   assert.throws(() => stepPlan({ epochs: 0, stepsPerEpoch: 50 }), RangeError);

@@ -8,8 +8,13 @@ export async function cli(...args: string[]): Promise<{ code: number; stderr: st
   const out: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   const log = console.log;
-  process.stderr.write = ((s: string | Uint8Array): boolean => { err.push(String(s)); return true; }) as typeof process.stderr.write;
-  console.log = (...a: unknown[]): void => { out.push(a.join(' ')); };
+  process.stderr.write = ((s: string | Uint8Array): boolean => {
+    err.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
+  console.log = (...a: unknown[]): void => {
+    out.push(a.join(' '));
+  };
   try {
     const code = await runCli(['node', 'simclr', ...args]);
     return { code, stderr: err.join(''), stdout: out.join('\n') };

@@ -15,17 +15,31 @@ export interface Proc {
 }
 
 /** `node [the test's flags] script args`, stdout and stderr piped here; SIGKILLed after limitMs so a hang fails the test. */
-export function spawnNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv, o: { detached?: boolean; stdio?: StdioOptions; limitMs?: number } = {}): Proc {
+export function spawnNode(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  o: { detached?: boolean; stdio?: StdioOptions; limitMs?: number } = {},
+): Proc {
   const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
-    env: { ...process.env, ...env }, stdio: o.stdio ?? ['ignore', 'pipe', 'pipe'], detached: o.detached === true,
+    env: { ...process.env, ...env },
+    stdio: o.stdio ?? ['ignore', 'pipe', 'pipe'],
+    detached: o.detached === true,
   });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), o.limitMs ?? 180_000);
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
   });
   return { child, pid: child.pid!, stdout: () => out, stderr: () => err, done };
 }
@@ -64,11 +78,14 @@ export function unlocked(dir: string): boolean {
 }
 
 /** Whether a run folder's metrics.jsonl has its step-2 row: the run is training. */
-export const trained = (dir: string): boolean => existsSync(join(dir, 'metrics.jsonl')) && readFileSync(join(dir, 'metrics.jsonl'), 'utf8').includes('"step":2');
+export const trained = (dir: string): boolean =>
+  existsSync(join(dir, 'metrics.jsonl')) && readFileSync(join(dir, 'metrics.jsonl'), 'utf8').includes('"step":2');
 
 /** Sends a signal to a process group, ignoring one that has gone. */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
 }

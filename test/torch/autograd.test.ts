@@ -46,7 +46,10 @@ test('gradients accumulate until zeroed or reset to null', () => {
     loss().backward();
     const once = x.grad!.tolist() as number[];
     loss().backward();
-    assert.deepEqual(x.grad!.tolist(), once.map((g) => 2 * g));
+    assert.deepEqual(
+      x.grad!.tolist(),
+      once.map((g) => 2 * g),
+    );
     x.grad!.zero_();
     assert.deepEqual(x.grad!.tolist(), [0, 0], 'the handle from the getter shares the gradient');
     loss().backward();
@@ -78,9 +81,15 @@ test('grad can be set to a tensor of matching dtype and shape only, as in PyTorc
     assert.deepEqual(x.grad!.tolist(), [3, 4]);
     x.sum().backward();
     assert.deepEqual(x.grad!.tolist(), [4, 5], 'backward accumulates into an assigned grad');
-    assert.throws(() => { x.grad = torch.ones([3]); }, /different size/);
-    assert.throws(() => { x.grad = torch.ones([2], { dtype: 'float64' }); }, /different type/);
-    assert.throws(() => { x.grad = [1, 2] as unknown as torch.Tensor; }, TypeError);
+    assert.throws(() => {
+      x.grad = torch.ones([3]);
+    }, /different size/);
+    assert.throws(() => {
+      x.grad = torch.ones([2], { dtype: 'float64' });
+    }, /different type/);
+    assert.throws(() => {
+      x.grad = [1, 2] as unknown as torch.Tensor;
+    }, TypeError);
   });
 });
 
@@ -91,7 +100,9 @@ test('requiresGrad: only floating leaves may change it', () => {
     assert.equal(x.requiresGrad, true);
     const y = x.mul(2);
     assert.equal(y.isLeaf, false);
-    assert.throws(() => { y.requiresGrad = false; }, /only change requires_grad flags of leaf variables/);
+    assert.throws(() => {
+      y.requiresGrad = false;
+    }, /only change requires_grad flags of leaf variables/);
     assert.throws(() => y.requiresGrad_(false), /only change requires_grad flags of leaf variables/);
     assert.equal(y.requiresGrad_(true), y);
     assert.throws(() => torch.ones([2], { dtype: 'int64', requiresGrad: true }), /floating point and complex dtype/);
@@ -116,7 +127,13 @@ test('detach and noGrad produce tensors outside the graph; enableGrad re-enables
     });
     assert.equal(inner[0].requiresGrad, false);
     assert.equal(inner[1].requiresGrad, true);
-    assert.throws(() => torch.noGrad(() => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        torch.noGrad(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(torch.isGradEnabled(), true, 'grad mode restored after a throw');
     torch.setGradEnabled(false);
     assert.equal(x.mul(2).requiresGrad, false);
@@ -129,7 +146,10 @@ test('autograd.grad leaves .grad alone, needs allowUnused for unused inputs and 
     const x = torch.tensor([1, 2], { requiresGrad: true });
     const z = torch.tensor([3, 4], { requiresGrad: true });
     const y = x.mul(x).sum();
-    assert.throws(() => torch.autograd.grad(y, [x, z], { retainGraph: true }), /appears to not have been used in the graph/);
+    assert.throws(
+      () => torch.autograd.grad(y, [x, z], { retainGraph: true }),
+      /appears to not have been used in the graph/,
+    );
     const [gx, gz] = torch.autograd.grad(y, [x, z], { allowUnused: true, retainGraph: true });
     assert.deepEqual(gx!.tolist(), x.mul(2).tolist());
     assert.equal(gz, null);

@@ -50,8 +50,13 @@ goldenSuite('creation', {
     const t = x[0]!;
     const m = str(a.method);
     const methods: Record<string, () => Tensor> = {
-      float: () => t.float(), double: () => t.double(), half: () => t.half(), long: () => t.long(),
-      int: () => t.int(), bool: () => t.bool(), byte: () => t.byte(),
+      float: () => t.float(),
+      double: () => t.double(),
+      half: () => t.half(),
+      long: () => t.long(),
+      int: () => t.int(),
+      bool: () => t.bool(),
+      byte: () => t.byte(),
     };
     return methods[m]!();
   },
@@ -64,8 +69,15 @@ goldenSuite('creation', {
 test('toArray returns the typed array of each dtype; float16/bfloat16 widen to Float32Array, bool to Uint8Array', () => {
   torch.scope(() => {
     const expect: [DType, new (n: number) => ArrayBufferView][] = [
-      ['float32', Float32Array], ['float64', Float64Array], ['float16', Float32Array], ['bfloat16', Float32Array],
-      ['int64', BigInt64Array], ['int32', Int32Array], ['int16', Int16Array], ['int8', Int8Array], ['uint8', Uint8Array],
+      ['float32', Float32Array],
+      ['float64', Float64Array],
+      ['float16', Float32Array],
+      ['bfloat16', Float32Array],
+      ['int64', BigInt64Array],
+      ['int32', Int32Array],
+      ['int16', Int16Array],
+      ['int8', Int8Array],
+      ['uint8', Uint8Array],
       ['bool', Uint8Array],
     ];
     for (const [dtype, kind] of expect) {
@@ -92,9 +104,16 @@ test('item gives a JS number for float, int64 and bool, and refuses several elem
 
 test('tolist mirrors the shape as nested arrays', () => {
   torch.scope(() => {
-    const data = [[1, 2, 3], [4, 5, 6]];
+    const data = [
+      [1, 2, 3],
+      [4, 5, 6],
+    ];
     assert.deepEqual(torch.tensor(data).tolist(), data);
-    assert.deepEqual(torch.tensor(data).t().tolist(), [[1, 4], [2, 5], [3, 6]]);
+    assert.deepEqual(torch.tensor(data).t().tolist(), [
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
     assert.equal(torch.tensor(7).tolist(), 7);
   });
 });
@@ -132,8 +151,12 @@ test('empty and emptyLike have the requested shape and dtype', () => {
 test('factories honour requiresGrad and produce leaves', () => {
   torch.scope(() => {
     const made = [
-      torch.zeros([2], { requiresGrad: true }), torch.ones([2], { requiresGrad: true }), torch.full([2], 3, { requiresGrad: true }),
-      torch.randn([2], { requiresGrad: true }), torch.tensor([1, 2], { requiresGrad: true }), torch.linspace(0, 1, 3, { requiresGrad: true }),
+      torch.zeros([2], { requiresGrad: true }),
+      torch.ones([2], { requiresGrad: true }),
+      torch.full([2], 3, { requiresGrad: true }),
+      torch.randn([2], { requiresGrad: true }),
+      torch.tensor([1, 2], { requiresGrad: true }),
+      torch.linspace(0, 1, 3, { requiresGrad: true }),
       torch.zerosLike(torch.ones([2]), { requiresGrad: true }),
     ];
     for (const t of made) {
@@ -155,7 +178,10 @@ test('random factories: shapes, dtypes and ranges', () => {
     assert.equal(i.dtype, 'int64');
     assert.ok(i.min().item() >= -3 && i.max().item() < 4);
     const p = torch.randperm(20);
-    assert.deepEqual(Array.from(p.sort()[0].toArray() as BigInt64Array, Number), Array.from({ length: 20 }, (_, k) => k));
+    assert.deepEqual(
+      Array.from(p.sort()[0].toArray() as BigInt64Array, Number),
+      Array.from({ length: 20 }, (_, k) => k),
+    );
     const base = torch.zeros([2, 3], { dtype: 'float64' });
     for (const like of [torch.randLike(base), torch.randnLike(base), torch.randintLike(base, 0, 5)]) {
       assert.deepEqual(like.shape, [2, 3]);

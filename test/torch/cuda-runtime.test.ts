@@ -41,21 +41,32 @@ test('without a CUDA device: CUDA-only calls throw an Error naming the call and 
       return true;
     });
   }
-  if (!withCuda) assert.throws(() => torch.cuda.currentDevice(), new RegExp(`built against libtorch ${torch.version().replace(/[.+]/g, '\\$&')}, CPU only`));
+  if (!withCuda)
+    assert.throws(
+      () => torch.cuda.currentDevice(),
+      new RegExp(`built against libtorch ${torch.version().replace(/[.+]/g, '\\$&')}, CPU only`),
+    );
 });
 
-test('without a CUDA device: synchronize and emptyCache do nothing; manualSeed and manualSeedAll are ignored', noGpu, () => {
-  torch.cuda.synchronize();
-  torch.cuda.synchronize('cuda:0');
-  torch.cuda.emptyCache();
-  torch.cuda.manualSeed(1);
-  torch.cuda.manualSeed(1, 'cuda:3');
-  torch.cuda.manualSeedAll(2n);
-  torch.manualSeed(3); // seeds every device's default generator: none but the CPU's here
-});
+test(
+  'without a CUDA device: synchronize and emptyCache do nothing; manualSeed and manualSeedAll are ignored',
+  noGpu,
+  () => {
+    torch.cuda.synchronize();
+    torch.cuda.synchronize('cuda:0');
+    torch.cuda.emptyCache();
+    torch.cuda.manualSeed(1);
+    torch.cuda.manualSeed(1, 'cuda:3');
+    torch.cuda.manualSeedAll(2n);
+    torch.manualSeed(3); // seeds every device's default generator: none but the CPU's here
+  },
+);
 
 test('torch.cuda device arguments: an index, cuda or cuda:N; anything else is a TypeError or RangeError', () => {
-  assert.throws(() => torch.cuda.synchronize('cpu'), { name: 'TypeError', message: /torch\.cuda\.synchronize: expected a CUDA device .* got 'cpu'/ });
+  assert.throws(() => torch.cuda.synchronize('cpu'), {
+    name: 'TypeError',
+    message: /torch\.cuda\.synchronize: expected a CUDA device .* got 'cpu'/,
+  });
   assert.throws(() => torch.cuda.memoryAllocated('cuda:x'), TypeError);
   assert.throws(() => torch.cuda.memoryAllocated(-1), RangeError);
   assert.throws(() => torch.cuda.getDeviceProperties(1.5), RangeError);
@@ -68,9 +79,24 @@ test('torch.backends flags start at PyTorch defaults and round-trip', () => {
   assert.equal(torch.backends.cudnn.allowTF32, true);
   assert.equal(torch.backends.cuda.matmul.allowTF32, false);
   const flags = [
-    { get: () => torch.backends.cudnn.benchmark, set: (v: boolean) => { torch.backends.cudnn.benchmark = v; } },
-    { get: () => torch.backends.cudnn.allowTF32, set: (v: boolean) => { torch.backends.cudnn.allowTF32 = v; } },
-    { get: () => torch.backends.cuda.matmul.allowTF32, set: (v: boolean) => { torch.backends.cuda.matmul.allowTF32 = v; } },
+    {
+      get: () => torch.backends.cudnn.benchmark,
+      set: (v: boolean) => {
+        torch.backends.cudnn.benchmark = v;
+      },
+    },
+    {
+      get: () => torch.backends.cudnn.allowTF32,
+      set: (v: boolean) => {
+        torch.backends.cudnn.allowTF32 = v;
+      },
+    },
+    {
+      get: () => torch.backends.cuda.matmul.allowTF32,
+      set: (v: boolean) => {
+        torch.backends.cuda.matmul.allowTF32 = v;
+      },
+    },
   ];
   for (const f of flags) {
     const before = f.get();
@@ -88,7 +114,9 @@ test('torch.backends flags start at PyTorch defaults and round-trip', () => {
   assert.equal(torch.backends.cudnn.allowTF32, true);
   assert.equal(torch.backends.cuda.matmul.allowTF32, false);
   torch.backends.cudnn.benchmark = false;
-  assert.throws(() => { (torch.backends.cudnn as { benchmark: unknown }).benchmark = 1; }, TypeError);
+  assert.throws(() => {
+    (torch.backends.cudnn as { benchmark: unknown }).benchmark = 1;
+  }, TypeError);
   assert.equal(torch.backends.cudnn.benchmark, false);
 });
 
@@ -99,35 +127,70 @@ test('defaultBackend: nccl for CUDA devices, gloo otherwise', () => {
   assert.equal(torch.distributed.defaultBackend('cudax'), 'gloo');
 });
 
-test('backend nccl without a CUDA device fails with a clear reason; bad backends and devices are rejected', noGpu, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'simclr-nccl-'));
-  try {
-    const store = torch.distributed.Store.file(join(dir, 'store'), 1, 5000);
-    const expected = withCuda
-      ? /ProcessGroup\(nccl\): .*no GPUs found/
-      : new RegExp(`ProcessGroup: backend 'nccl' needs a libtorch built with CUDA; this addon was built against ${torch.version().replace(/[.+]/g, '\\$&')} \\(CPU only\\)$`);
-    assert.throws(() => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'nccl', timeoutMs: 5000 }), expected);
-    assert.throws(() => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'mpi' as torch.distributed.Backend }), /backend must be 'gloo' or 'nccl', got 'mpi'/);
-    assert.throws(() => new torch.distributed.ProcessGroup(store, 0, 1, { device: 'cuda:0' }), /device is for backend 'nccl'/);
-    assert.throws(() => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'nccl', device: 'cuda' }), /must be 'cuda:N'/);
-    // The same store still serves a Gloo group.
-    const g = new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'gloo', timeoutMs: 5000, hostname: '127.0.0.1' });
-    assert.equal(g.backend, 'gloo');
-    g.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'backend nccl without a CUDA device fails with a clear reason; bad backends and devices are rejected',
+  noGpu,
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'simclr-nccl-'));
+    try {
+      const store = torch.distributed.Store.file(join(dir, 'store'), 1, 5000);
+      const expected = withCuda
+        ? /ProcessGroup\(nccl\): .*no GPUs found/
+        : new RegExp(
+            `ProcessGroup: backend 'nccl' needs a libtorch built with CUDA; this addon was built against ${torch.version().replace(/[.+]/g, '\\$&')} \\(CPU only\\)$`,
+          );
+      assert.throws(
+        () => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'nccl', timeoutMs: 5000 }),
+        expected,
+      );
+      assert.throws(
+        () => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'mpi' as torch.distributed.Backend }),
+        /backend must be 'gloo' or 'nccl', got 'mpi'/,
+      );
+      assert.throws(
+        () => new torch.distributed.ProcessGroup(store, 0, 1, { device: 'cuda:0' }),
+        /device is for backend 'nccl'/,
+      );
+      assert.throws(
+        () => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'nccl', device: 'cuda' }),
+        /must be 'cuda:N'/,
+      );
+      // The same store still serves a Gloo group.
+      const g = new torch.distributed.ProcessGroup(store, 0, 1, {
+        backend: 'gloo',
+        timeoutMs: 5000,
+        hostname: '127.0.0.1',
+      });
+      assert.equal(g.backend, 'gloo');
+      g.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test('initFromEnv takes a backend: nccl without a CUDA device is a DistributedError naming NCCL and the reason', noGpu, async () => {
-  const env = { WORLD_SIZE: '1', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()), SIMCLR_DIST_TIMEOUT: '5' };
-  assert.throws(() => initFromEnv(env, { backend: 'nccl', device: 'cuda:0' }), (e: Error) => {
-    assert.ok(e instanceof DistributedError);
-    assert.match(e.message, /connecting the NCCL process group failed/);
-    assert.match(e.message, withCuda ? /no GPUs found/ : /needs a libtorch built with CUDA/);
-    return true;
-  });
-});
+test(
+  'initFromEnv takes a backend: nccl without a CUDA device is a DistributedError naming NCCL and the reason',
+  noGpu,
+  async () => {
+    const env = {
+      WORLD_SIZE: '1',
+      RANK: '0',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(await freePort()),
+      SIMCLR_DIST_TIMEOUT: '5',
+    };
+    assert.throws(
+      () => initFromEnv(env, { backend: 'nccl', device: 'cuda:0' }),
+      (e: Error) => {
+        assert.ok(e instanceof DistributedError);
+        assert.match(e.message, /connecting the NCCL process group failed/);
+        assert.match(e.message, withCuda ? /no GPUs found/ : /needs a libtorch built with CUDA/);
+        return true;
+      },
+    );
+  },
+);
 
 test('pinned memory: ordinary tensors are not pinned; pinning without a CUDA device throws', noGpu, () => {
   torch.scope(() => {
@@ -143,7 +206,10 @@ test('copyFromBuffer_ refills a contiguous CPU tensor in place and checks the by
   torch.scope(() => {
     const t = torch.empty([2, 3], { dtype: 'uint8' });
     assert.equal(t.copyFromBuffer_(Uint8Array.from([1, 2, 3, 4, 5, 6])), t);
-    assert.deepEqual(t.tolist(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(t.tolist(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const f = torch.zeros([2]);
     f.copyFromBuffer_(Float32Array.from([0.5, -2]));
     assert.deepEqual(f.tolist(), [0.5, -2]);

@@ -16,7 +16,10 @@ test('resolveDevice: cpu, cuda, cuda:N and auto against a CUDA libtorch with GPU
   // More local ranks than GPUs: outside a job auto falls back to the CPU; in one it refuses, since ranks on
   // different devices would join different backends and hang.
   assert.equal(torch.resolveDevice('auto', { ...gpus(1), localRank: 1 }), 'cpu');
-  assert.throws(() => torch.resolveDevice('auto', { ...gpus(2), localRank: 2, distributed: true }), /--device auto: local rank 2 has no GPU of its own \(2 CUDA device\(s\) visible\); start at most 2/);
+  assert.throws(
+    () => torch.resolveDevice('auto', { ...gpus(2), localRank: 2, distributed: true }),
+    /--device auto: local rank 2 has no GPU of its own \(2 CUDA device\(s\) visible\); start at most 2/,
+  );
   assert.equal(torch.resolveDevice('auto', { built: true, deviceCount: 0, localRank: 3, distributed: true }), 'cpu');
 });
 
@@ -27,19 +30,23 @@ test('resolveDevice: auto is the CPU without CUDA or without a visible GPU', () 
 
 test('resolveDevice: each impossible request is one DeviceError naming the flag and the reason', () => {
   const fails = (spec: string, opts: torch.ResolveDeviceOptions, pattern: RegExp): void => {
-    assert.throws(() => torch.resolveDevice(spec, opts), (e: unknown) => {
-      assert.ok(e instanceof torch.DeviceError, String(e));
-      assert.equal(e.name, 'DeviceError');
-      assert.ok(!e.message.includes('\n'), 'one line');
-      assert.match(e.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => torch.resolveDevice(spec, opts),
+      (e: unknown) => {
+        assert.ok(e instanceof torch.DeviceError, String(e));
+        assert.equal(e.name, 'DeviceError');
+        assert.ok(!e.message.includes('\n'), 'one line');
+        assert.match(e.message, pattern);
+        return true;
+      },
+    );
   };
   fails('cuda', { built: false, deviceCount: 0 }, /^--device cuda: this libtorch \(.+\) was built without CUDA/);
   fails('cuda:0', gpus(0), /no CUDA device is visible.*CUDA_VISIBLE_DEVICES/);
   fails('cuda:2', gpus(2), /cuda:2 does not exist; 2 CUDA device\(s\) visible \(cuda:0\.\.cuda:1\)/);
   fails('cuda', { ...gpus(1), localRank: 1 }, /cuda:1 does not exist/);
-  for (const bad of ['gpu', 'cuda:', 'cuda:-1', 'cpu:0', 'auto:1', 'CUDA', ' cpu', 'cuda:1.5']) fails(bad, gpus(1), /must be cpu, cuda, cuda:N or auto/);
+  for (const bad of ['gpu', 'cuda:', 'cuda:-1', 'cpu:0', 'auto:1', 'CUDA', ' cpu', 'cuda:1.5'])
+    fails(bad, gpus(1), /must be cpu, cuda, cuda:N or auto/);
   fails('mps', { ...gpus(1), flag: '--eval-device' }, /^--eval-device must be/);
 });
 

@@ -6,16 +6,74 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { goldenSuite, int, num, optNum, str, type OpImpl } from './golden.js';
 
-type Unary = 'neg' | 'abs' | 'exp' | 'expm1' | 'log' | 'log1p' | 'log2' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal' | 'sign'
-  | 'floor' | 'ceil' | 'round' | 'trunc' | 'frac' | 'sin' | 'cos' | 'sigmoid' | 'tanh' | 'relu' | 'isnan' | 'isinf' | 'isfinite'
+type Unary =
+  | 'neg'
+  | 'abs'
+  | 'exp'
+  | 'expm1'
+  | 'log'
+  | 'log1p'
+  | 'log2'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'sign'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+  | 'trunc'
+  | 'frac'
+  | 'sin'
+  | 'cos'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'isnan'
+  | 'isinf'
+  | 'isfinite'
   | 'logicalNot';
-const unary = (name: Unary): OpImpl => (x) => x[0]![name]();
+const unary =
+  (name: Unary): OpImpl =>
+  (x) =>
+    x[0]![name]();
 type Cmp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
-const compare = (name: Cmp): OpImpl => (x) => x[0]![name](x[1]!);
-const compareScalar = (name: Cmp): OpImpl => (x, a) => x[0]![name](num(a.other));
+const compare =
+  (name: Cmp): OpImpl =>
+  (x) =>
+    x[0]![name](x[1]!);
+const compareScalar =
+  (name: Cmp): OpImpl =>
+  (x, a) =>
+    x[0]![name](num(a.other));
 
-const UNARY: Unary[] = ['neg', 'abs', 'exp', 'expm1', 'log', 'log1p', 'log2', 'sqrt', 'rsqrt', 'square', 'reciprocal', 'sign', 'floor',
-  'ceil', 'round', 'trunc', 'frac', 'sin', 'cos', 'sigmoid', 'tanh', 'relu', 'isnan', 'isinf', 'isfinite'];
+const UNARY: Unary[] = [
+  'neg',
+  'abs',
+  'exp',
+  'expm1',
+  'log',
+  'log1p',
+  'log2',
+  'sqrt',
+  'rsqrt',
+  'square',
+  'reciprocal',
+  'sign',
+  'floor',
+  'ceil',
+  'round',
+  'trunc',
+  'frac',
+  'sin',
+  'cos',
+  'sigmoid',
+  'tanh',
+  'relu',
+  'isnan',
+  'isinf',
+  'isfinite',
+];
 const CMP: Cmp[] = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'];
 
 goldenSuite('elementwise', {
@@ -94,11 +152,22 @@ test('in-place ops return the receiver and write through views into the base', (
     const base = torch.zeros([2, 3], { dtype: 'float64' });
     const row = base.index(1);
     const ops: ((t: Tensor) => Tensor)[] = [
-      (t) => t.add_(1), (t) => t.sub_(0.5), (t) => t.mul_(4), (t) => t.div_(2), (t) => t.addcmul_(t, t, 0.5),
-      (t) => t.addcdiv_(t, t.add(1), 2), (t) => t.clamp_(-1, 3), (t) => t.lerp_(t.neg(), 0.25), (t) => t.fill_(2), (t) => t.copy_(t.mul(3)),
+      (t) => t.add_(1),
+      (t) => t.sub_(0.5),
+      (t) => t.mul_(4),
+      (t) => t.div_(2),
+      (t) => t.addcmul_(t, t, 0.5),
+      (t) => t.addcdiv_(t, t.add(1), 2),
+      (t) => t.clamp_(-1, 3),
+      (t) => t.lerp_(t.neg(), 0.25),
+      (t) => t.fill_(2),
+      (t) => t.copy_(t.mul(3)),
     ];
     for (const op of ops) assert.equal(op(row), row);
-    assert.deepEqual(base.tolist(), [[0, 0, 0], [6, 6, 6]]);
+    assert.deepEqual(base.tolist(), [
+      [0, 0, 0],
+      [6, 6, 6],
+    ]);
     assert.equal(row.zero_(), row);
     assert.equal(base.sum().item(), 0);
   });

@@ -34,7 +34,10 @@ const FAILING: Record<string, () => unknown> = {
 // 1.13; 2.x added a CPU exp kernel for float16, so exp(1) in half precision is e rounded to float16's 11-bit
 // mantissa (2.71875: the nearest float16 to e = 2.71828..., spacing 2^-9 near 2).
 const COMPUTED_IN_2X: Record<string, () => void> = {
-  halfExp: () => torch.scope(() => assert.deepEqual(torch.ones([2], { dtype: 'float16' }).exp().float().tolist(), [2.71875, 2.71875])),
+  halfExp: () =>
+    torch.scope(() =>
+      assert.deepEqual(torch.ones([2], { dtype: 'float16' }).exp().float().tolist(), [2.71875, 2.71875]),
+    ),
 };
 const major = Number(torch.version().split('.')[0]);
 
@@ -60,7 +63,10 @@ for (const c of loadGolden<ErrorCase>('errors')) {
 
 test('every failing call has a golden message', () => {
   const ops = new Set(loadGolden<ErrorCase>('errors').map((c) => c.op));
-  assert.deepEqual(Object.keys(FAILING).filter((op) => !ops.has(op)), []);
+  assert.deepEqual(
+    Object.keys(FAILING).filter((op) => !ops.has(op)),
+    [],
+  );
 });
 
 test('wrong argument types are TypeErrors that name the argument', () => {
@@ -81,7 +87,16 @@ test('wrong argument types are TypeErrors that name the argument', () => {
       [() => torch.zeros(bad('3')), /zeros: shape must be an array of non-negative integers/],
       [() => torch.zeros([2, -1]), /non-negative integers/],
       [() => torch.tensor(bad('abc')), /tensor: elements must be numbers, booleans or bigints, got string/],
-      [() => torch.tensor(bad([[1, 2], [3, null]])), /got null/],
+      [
+        () =>
+          torch.tensor(
+            bad([
+              [1, 2],
+              [3, null],
+            ]),
+          ),
+        /got null/,
+      ],
       [() => x.index(bad({})), /index: expected an integer, slice\(\), null, '...' or a Tensor/],
       [() => x.index(bad('0')), /index: expected/],
       [() => x.to(bad('float128')), /invalid device 'float128'/],
@@ -106,13 +121,39 @@ test('a disposed tensor throws on every use, as receiver or argument, and never 
   assert.equal(t.isDisposed, true);
   assert.equal(t.toString(), 'Tensor(disposed)');
   const uses: (() => unknown)[] = [
-    () => t.shape, () => t.dtype, () => t.numel(), () => t.toArray(), () => t.item(), () => t.tolist(), () => t.add(1),
-    () => t.index(0), () => t.requiresGrad, () => { t.requiresGrad = true; }, () => t.grad, () => { t.grad = null; }, () => t.backward(),
-    () => t.clone(), () => t.detach(), () => t.to('float64'), () => other.add(t), () => torch.cat([other, t]), () => torch.where(t.bool(), other, other),
-    () => F.conv2d(other.reshape(1, 1, 2, 2), t.reshape(1, 1, 2, 2)), () => torch.autograd.grad(t, other), () => new torch.Generator().setState(t),
-    () => other.copy_(t), () => t.fill_(0), () => torch.zerosLike(t),
+    () => t.shape,
+    () => t.dtype,
+    () => t.numel(),
+    () => t.toArray(),
+    () => t.item(),
+    () => t.tolist(),
+    () => t.add(1),
+    () => t.index(0),
+    () => t.requiresGrad,
+    () => {
+      t.requiresGrad = true;
+    },
+    () => t.grad,
+    () => {
+      t.grad = null;
+    },
+    () => t.backward(),
+    () => t.clone(),
+    () => t.detach(),
+    () => t.to('float64'),
+    () => other.add(t),
+    () => torch.cat([other, t]),
+    () => torch.where(t.bool(), other, other),
+    () => F.conv2d(other.reshape(1, 1, 2, 2), t.reshape(1, 1, 2, 2)),
+    () => torch.autograd.grad(t, other),
+    () => new torch.Generator().setState(t),
+    () => other.copy_(t),
+    () => t.fill_(0),
+    () => torch.zerosLike(t),
   ];
-  uses.forEach((use, i) => assert.throws(use, /disposed/, `use ${i}`));
+  uses.forEach((use, i) => {
+    assert.throws(use, /disposed/, `use ${i}`);
+  });
   assert.equal(other.add(1).sum().item(), 8, 'the process and other tensors are unaffected');
 });
 
@@ -131,15 +172,31 @@ test('views outlive the tensor they came from; scope() disposes what it made and
   assert.throws(() => inner!.sum(), /disposed/);
   assert.equal(pinned!.isDisposed, false, 'keep() exempts a tensor from its scope');
   pinned!.dispose();
-  assert.deepEqual(kept.tolist(), [[1, 2, 3], [4, 5, 6]]);
-  assert.throws(() => torch.scope(() => { view.mul(3); throw new RangeError('inside'); }), RangeError);
+  assert.deepEqual(kept.tolist(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  assert.throws(
+    () =>
+      torch.scope(() => {
+        view.mul(3);
+        throw new RangeError('inside');
+      }),
+    RangeError,
+  );
   kept.dispose();
   view.dispose();
 });
 
 test('null or a non-tensor where a tensor is required names the operator and argument', () => {
   const a = torch.ones([2]);
-  assert.throws(() => torch.nn.functional.conv2d(a, null as unknown as torch.Tensor), { name: 'TypeError', message: /aten::conv2d argument 'weight': expected a Tensor, got null/ });
-  assert.throws(() => torch.cat([a, 3 as unknown as torch.Tensor]), { name: 'TypeError', message: /aten::cat argument 'tensors'\[1\]: expected a Tensor, got a number/ });
+  assert.throws(() => torch.nn.functional.conv2d(a, null as unknown as torch.Tensor), {
+    name: 'TypeError',
+    message: /aten::conv2d argument 'weight': expected a Tensor, got null/,
+  });
+  assert.throws(() => torch.cat([a, 3 as unknown as torch.Tensor]), {
+    name: 'TypeError',
+    message: /aten::cat argument 'tensors'\[1\]: expected a Tensor, got a number/,
+  });
   a.dispose();
 });

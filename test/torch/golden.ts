@@ -110,7 +110,8 @@ export function optDtype(v: Json | undefined): DType | undefined {
   return v === null || v === undefined ? undefined : str<DType>(v);
 }
 export function obj(v: Json | undefined): Args {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`expected an object, got ${JSON.stringify(v)}`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new TypeError(`expected an object, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -118,14 +119,24 @@ export function obj(v: Json | undefined): Args {
 function typedArray(dtype: DType, data: readonly Value[]): ArrayBufferView {
   const values = data.map(decode);
   switch (dtype) {
-    case 'float64': return Float64Array.from(values);
-    case 'int64': return BigInt64Array.from(values, (v) => BigInt(v));
-    case 'int32': return Int32Array.from(values);
-    case 'int16': return Int16Array.from(values);
-    case 'int8': return Int8Array.from(values);
-    case 'uint8': case 'bool': return Uint8Array.from(values);
+    case 'float64':
+      return Float64Array.from(values);
+    case 'int64':
+      return BigInt64Array.from(values, (v) => BigInt(v));
+    case 'int32':
+      return Int32Array.from(values);
+    case 'int16':
+      return Int16Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(values);
     // float16 and bfloat16 values in the files are exact in float32, so converting from it is exact.
-    case 'float32': case 'float16': case 'bfloat16': return Float32Array.from(values);
+    case 'float32':
+    case 'float16':
+    case 'bfloat16':
+      return Float32Array.from(values);
   }
 }
 
@@ -139,13 +150,23 @@ function valuesOf(t: Tensor): number[] {
 }
 
 /** Asserts dtype, shape and values (within tol) of `actual` against a stored tensor. */
-export function assertMatches(actual: Tensor, expected: Pick<TensorSpec, 'shape' | 'dtype' | 'data'>, tol: Tolerance, label: string): void {
+export function assertMatches(
+  actual: Tensor,
+  expected: Pick<TensorSpec, 'shape' | 'dtype' | 'data'>,
+  tol: Tolerance,
+  label: string,
+): void {
   assert.equal(actual.dtype, expected.dtype, `${label}: dtype`);
   assert.deepEqual(actual.shape, expected.shape, `${label}: shape`);
   assertValues(valuesOf(actual), expected.data.map(decode), tol, label);
 }
 
-export function assertValues(actual: readonly number[], expected: readonly number[], tol: Tolerance, label: string): void {
+export function assertValues(
+  actual: readonly number[],
+  expected: readonly number[],
+  tol: Tolerance,
+  label: string,
+): void {
   assert.equal(actual.length, expected.length, `${label}: element count`);
   let worst = -1;
   let worstExcess = 0;
@@ -153,7 +174,8 @@ export function assertValues(actual: readonly number[], expected: readonly numbe
     const a = actual[i]!;
     const e = expected[i]!;
     let excess: number;
-    if (Number.isNaN(e) || !Number.isFinite(e)) excess = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)) ? 0 : Infinity;
+    if (Number.isNaN(e) || !Number.isFinite(e))
+      excess = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)) ? 0 : Infinity;
     else excess = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
     if (!(excess <= 0) && (worst < 0 || excess > worstExcess || Number.isNaN(excess))) {
       worst = i;
@@ -161,7 +183,9 @@ export function assertValues(actual: readonly number[], expected: readonly numbe
     }
   }
   if (worst >= 0) {
-    assert.fail(`${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`);
+    assert.fail(
+      `${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`,
+    );
   }
 }
 
@@ -179,13 +203,19 @@ export function runCase(c: GoldenCase, impl: OpImpl): void {
     const result = impl(xs, c.args);
     const outs: readonly Tensor[] = result instanceof torch.Tensor ? [result] : result;
     assert.equal(outs.length, c.outputs.length, `${c.name}: number of outputs`);
-    outs.forEach((o, i) => assertMatches(o, c.outputs[i]!, toleranceFor(c, c.outputs[i]!.dtype), `${c.name} output ${i}`));
+    outs.forEach((o, i) => {
+      assertMatches(o, c.outputs[i]!, toleranceFor(c, c.outputs[i]!.dtype), `${c.name} output ${i}`);
+    });
 
     let loss: Tensor | null = null;
     for (let i = 0; i < outs.length; i++) {
       const o = outs[i]!;
       const up = c.upstream[i] ?? null;
-      assert.equal(o.requiresGrad, up !== null, `${c.name} output ${i}: requiresGrad should be ${up !== null}, as in PyTorch`);
+      assert.equal(
+        o.requiresGrad,
+        up !== null,
+        `${c.name} output ${i}: requiresGrad should be ${up !== null}, as in PyTorch`,
+      );
       if (up === null) continue;
       const term = o.mul(fromSpec({ shape: o.shape, dtype: o.dtype, data: up })).sum();
       loss = loss === null ? term : loss.add(term);
@@ -201,7 +231,12 @@ export function runCase(c: GoldenCase, impl: OpImpl): void {
       }
       assert.ok(g !== null, `${c.name} input ${i}: missing gradient`);
       const spec = c.inputs[i]!;
-      assertMatches(g, { shape: spec.shape, dtype: spec.dtype, data: expected }, toleranceFor(c, spec.dtype), `${c.name} grad ${i}`);
+      assertMatches(
+        g,
+        { shape: spec.shape, dtype: spec.dtype, data: expected },
+        toleranceFor(c, spec.dtype),
+        `${c.name} grad ${i}`,
+      );
     });
   });
 }
@@ -214,8 +249,18 @@ export function goldenSuite(family: string, ops: Readonly<Record<string, OpImpl>
   const cases = loadGolden(family);
   test(`${family}: golden file and op table cover each other`, () => {
     const inFile = new Set(cases.map((c) => c.op));
-    assert.deepEqual([...inFile].filter((op) => !(op in ops)).sort(), [], 'ops in the golden file without an implementation');
-    assert.deepEqual(Object.keys(ops).filter((op) => !inFile.has(op)).sort(), [], 'implemented ops without golden cases');
+    assert.deepEqual(
+      [...inFile].filter((op) => !(op in ops)).sort(),
+      [],
+      'ops in the golden file without an implementation',
+    );
+    assert.deepEqual(
+      Object.keys(ops)
+        .filter((op) => !inFile.has(op))
+        .sort(),
+      [],
+      'implemented ops without golden cases',
+    );
   });
   for (const c of cases) {
     test(c.name, () => {

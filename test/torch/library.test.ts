@@ -9,11 +9,17 @@ import { pathToFileURL } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 
 /** The system's GObject library, as Debian's libtorch links it; absent on some systems. */
-const SYSTEM_GOBJECT = ['/lib/x86_64-linux-gnu/libgobject-2.0.so.0', '/lib/aarch64-linux-gnu/libgobject-2.0.so.0', '/usr/lib64/libgobject-2.0.so.0'].find(existsSync);
-
+const SYSTEM_GOBJECT = [
+  '/lib/x86_64-linux-gnu/libgobject-2.0.so.0',
+  '/lib/aarch64-linux-gnu/libgobject-2.0.so.0',
+  '/usr/lib64/libgobject-2.0.so.0',
+].find(existsSync);
 
 test('loadLibrary names a library it cannot load', () => {
-  assert.throws(() => torch.loadLibrary('/nonexistent/libnothing.so'), /loadLibrary: cannot load \/nonexistent\/libnothing\.so/);
+  assert.throws(
+    () => torch.loadLibrary('/nonexistent/libnothing.so'),
+    /loadLibrary: cannot load \/nonexistent\/libnothing\.so/,
+  );
 });
 
 test('a loaded library registers its operators with the dispatcher; unknown ones resolve to null', () => {
@@ -29,7 +35,9 @@ test('a loaded library registers its operators with the dispatcher; unknown ones
   torch.scope(() => {
     const images = torch.full([1, 1, 4, 4], 255, { dtype: 'uint8' });
     // Identity view of image 0: full crop, no flip, no jitter, grayscale, blur or solarize.
-    const params = torch.tensor(Float32Array.of(0, 0, 0, 4, 4, 0, 0, 1, 1, 1, 0, 0, 1, 2, 3, 0, 0, 0), { shape: [1, 18] });
+    const params = torch.tensor(Float32Array.of(0, 0, 0, 4, 4, 0, 0, 1, 1, 1, 0, 0, 1, 2, 3, 0, 0, 0), {
+      shape: [1, 18],
+    });
     const out = op!(images, params, 2, 1, null, null, false) as torch.Tensor;
     assert.ok(out instanceof torch.Tensor);
     assert.deepEqual(out.shape, [1, 1, 2, 2]);
@@ -44,7 +52,9 @@ test('a loaded library registers its operators with the dispatcher; unknown ones
 // GLib in front of the copy bundled in sharp's libvips, and every process that then used sharp (simclr augment)
 // printed 32 GLib-GObject-CRITICAL lines. Loading the system GObject library the same way reproduces it with any
 // libtorch; in a child process, so its stderr can be read and a global load cannot leak into this one.
-test('a library loaded with loadLibrary keeps its symbols to itself: sharp still uses its own GLib', { skip: SYSTEM_GOBJECT === undefined ? 'no system libgobject-2.0 here' : false }, () => {
+test('a library loaded with loadLibrary keeps its symbols to itself: sharp still uses its own GLib', {
+  skip: SYSTEM_GOBJECT === undefined ? 'no system libgobject-2.0 here' : false,
+}, () => {
   const script = `
     const torch = await import(${JSON.stringify(new URL('../../src/torch/index.js', import.meta.url).href)});
     torch.loadLibrary(${JSON.stringify(SYSTEM_GOBJECT)});

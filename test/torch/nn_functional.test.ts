@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import type { ClassificationLossOptions, Conv2dOptions, GridSampleOptions, InterpolateOptions, Pool2dOptions, Reduction } from '../../src/torch/functional.js';
+import type {
+  ClassificationLossOptions,
+  Conv2dOptions,
+  GridSampleOptions,
+  InterpolateOptions,
+  Pool2dOptions,
+  Reduction,
+} from '../../src/torch/functional.js';
 import { bool, goldenSuite, int, ints, num, obj, pair, str, type Args, type Json, type OpImpl } from './golden.js';
 
 const F = torch.nn.functional;
@@ -17,13 +24,16 @@ function pairOrScale(v: Json | undefined): number | [number, number] {
 function convOptions(a: Args): Conv2dOptions {
   const o: Conv2dOptions = {};
   if (a.stride !== undefined) o.stride = pair(a.stride);
-  if (a.padding !== undefined) o.padding = typeof a.padding === 'string' ? str<'same' | 'valid'>(a.padding) : pair(a.padding);
+  if (a.padding !== undefined)
+    o.padding = typeof a.padding === 'string' ? str<'same' | 'valid'>(a.padding) : pair(a.padding);
   if (a.dilation !== undefined) o.dilation = pair(a.dilation);
   if (a.groups !== undefined) o.groups = int(a.groups);
   return o;
 }
 
-function poolOptions(a: Args): Pool2dOptions & { dilation?: number | [number, number]; countIncludePad?: boolean; divisorOverride?: number } {
+function poolOptions(
+  a: Args,
+): Pool2dOptions & { dilation?: number | [number, number]; countIncludePad?: boolean; divisorOverride?: number } {
   const o = obj(a.opts);
   return {
     ...(o.stride !== undefined ? { stride: pair(o.stride) } : {}),
@@ -64,7 +74,11 @@ function gridOptions(a: Args): GridSampleOptions {
 const batchNorm: OpImpl = (x, a) => {
   const [input, weight, bias, runningMean, runningVar] = x;
   const y = F.batchNorm(input!, runningMean!, runningVar!, {
-    weight: weight!, bias: bias!, training: bool(a.training), momentum: num(a.momentum), eps: num(a.eps),
+    weight: weight!,
+    bias: bias!,
+    training: bool(a.training),
+    momentum: num(a.momentum),
+    eps: num(a.eps),
   });
   return [y, runningMean!, runningVar!];
 };
@@ -89,16 +103,22 @@ goldenSuite('nn', {
   mseLoss: (x, a) => F.mseLoss(x[0]!, x[1]!, { reduction: str<Reduction>(a.reduction) }),
   l1Loss: (x, a) => F.l1Loss(x[0]!, x[1]!, { reduction: str<Reduction>(a.reduction) }),
   bceWithLogits: (x) => F.binaryCrossEntropyWithLogits(x[0]!, x[1]!),
-  bceWithLogits_weighted: (x, a) => F.binaryCrossEntropyWithLogits(x[0]!, x[1]!, {
-    weight: x[2]!, posWeight: x[3]!, reduction: str<Reduction>(a.reduction),
-  }),
-  normalize: (x, a) => F.normalize(x[0]!, {
-    ...(a.p !== undefined ? { p: num(a.p) } : {}), ...(a.dim !== undefined ? { dim: int(a.dim) } : {}),
-    ...(a.eps !== undefined ? { eps: num(a.eps) } : {}),
-  }),
+  bceWithLogits_weighted: (x, a) =>
+    F.binaryCrossEntropyWithLogits(x[0]!, x[1]!, {
+      weight: x[2]!,
+      posWeight: x[3]!,
+      reduction: str<Reduction>(a.reduction),
+    }),
+  normalize: (x, a) =>
+    F.normalize(x[0]!, {
+      ...(a.p !== undefined ? { p: num(a.p) } : {}),
+      ...(a.dim !== undefined ? { dim: int(a.dim) } : {}),
+      ...(a.eps !== undefined ? { eps: num(a.eps) } : {}),
+    }),
   cosineSimilarity: (x, a) => F.cosineSimilarity(x[0]!, x[1]!, int(a.dim)),
   oneHot: (x, a) => F.oneHot(x[0]!, int(a.numClasses)),
-  pad: (x, a) => F.pad(x[0]!, ints(a.pad), str<'constant' | 'reflect' | 'replicate' | 'circular'>(a.mode), num(a.value)),
+  pad: (x, a) =>
+    F.pad(x[0]!, ints(a.pad), str<'constant' | 'reflect' | 'replicate' | 'circular'>(a.mode), num(a.value)),
   interpolate: (x, a) => F.interpolate(x[0]!, interpolateOptions(a)),
   gridSample: (x, a) => F.gridSample(x[0]!, x[1]!, gridOptions(a)),
   affineGrid: (x, a) => F.affineGrid(x[0]!, ints(a.size), bool(a.alignCorners)),
@@ -121,7 +141,11 @@ test('dropout keeps each element with probability 1-p and scales kept ones by 1/
     assert.deepEqual(y.shape, x.shape);
     const kept = y.ne(0);
     const scaled = x.div(1 - p);
-    assert.equal(y.where(kept, 0).sub(scaled.where(kept, 0)).abs().max().item() < 1e-12, true, 'kept elements are x/(1-p)');
+    assert.equal(
+      y.where(kept, 0).sub(scaled.where(kept, 0)).abs().max().item() < 1e-12,
+      true,
+      'kept elements are x/(1-p)',
+    );
     const keptFraction = kept.sum().item() / n;
     // Binomial standard deviation is sqrt(p(1-p)/n) ~ 0.0032; allow six of them.
     assert.ok(Math.abs(keptFraction - (1 - p)) < 0.02, `kept fraction ${keptFraction}`);
@@ -163,13 +187,18 @@ test('interpolate validates its arguments', () => {
 test('losses reject an unknown reduction, and BCE a target of another shape (as F does)', () => {
   torch.scope(() => {
     assert.throws(() => F.mseLoss(torch.zeros([2]), torch.zeros([2]), { reduction: 'avg' as Reduction }), TypeError);
-    assert.throws(() => F.binaryCrossEntropyWithLogits(torch.zeros([2, 3]), torch.zeros([3])), /target size \[3\] must be the same as input size \[2, 3\]/);
+    assert.throws(
+      () => F.binaryCrossEntropyWithLogits(torch.zeros([2, 3]), torch.zeros([3])),
+      /target size \[3\] must be the same as input size \[2, 3\]/,
+    );
   });
 });
 
-
 test('interpolate refuses alignCorners with nearest, as F.interpolate does', () => {
   torch.scope(() => {
-    assert.throws(() => F.interpolate(torch.zeros([1, 1, 2, 2]), { size: 3, alignCorners: true }), /alignCorners can only be set/);
+    assert.throws(
+      () => F.interpolate(torch.zeros([1, 1, 2, 2]), { size: 3, alignCorners: true }),
+      /alignCorners can only be set/,
+    );
   });
 });

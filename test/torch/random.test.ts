@@ -9,10 +9,12 @@ import { goldenSuite, int, ints, num, optDtype, type Args, type OpImpl } from '.
 const F = torch.nn.functional;
 
 // Seeds the default generator, then draws.
-const seeded = (draw: (a: Args) => Tensor | Tensor[]): OpImpl => (_x, a) => {
-  torch.manualSeed(int(a.seed));
-  return draw(a);
-};
+const seeded =
+  (draw: (a: Args) => Tensor | Tensor[]): OpImpl =>
+  (_x, a) => {
+    torch.manualSeed(int(a.seed));
+    return draw(a);
+  };
 const dtypeOpt = (a: Args): { dtype?: torch.DType } => {
   const dtype = optDtype(a.dtype);
   return dtype === undefined ? {} : { dtype };

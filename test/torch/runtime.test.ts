@@ -7,11 +7,16 @@ import * as torch from '../../src/torch/index.js';
 // The golden files come from PyTorch 1.13 (Debian); the suite is checked against libtorch 1.13 and 2.13 (CI runs
 // both), with each difference argued where a test allows it. Another release may differ in ways nobody checked.
 test('the binding runs a libtorch release the golden files are checked against', () => {
-  const golden = JSON.parse(readFileSync(new URL('../golden/ops_creation.json', import.meta.url), 'utf8')) as { torch: string };
+  const golden = JSON.parse(readFileSync(new URL('../golden/ops_creation.json', import.meta.url), 'utf8')) as {
+    torch: string;
+  };
   const release = (v: string): string => v.split('.').slice(0, 2).join('.');
   assert.equal(release(golden.torch), '1.13');
   // 2.14 (pip's CUDA 13 build, run without a GPU): the whole suite passes under it (scripts/check-cuda-build.sh runs part).
-  assert.ok(['1.13', '2.13', '2.14'].includes(release(torch.version())), `libtorch ${torch.version()} is not one the suite is checked against`);
+  assert.ok(
+    ['1.13', '2.13', '2.14'].includes(release(torch.version())),
+    `libtorch ${torch.version()} is not one the suite is checked against`,
+  );
   assert.equal(typeof torch.config(), 'string');
   assert.equal(torch.cuda.isAvailable(), torch.cuda.deviceCount() > 0);
 });
@@ -46,7 +51,13 @@ test('autocast runs listed ops in bfloat16 on CPU and restores the previous stat
     assert.equal(a.matmul(b).dtype, 'float32');
     // Agrees with the float32 product to bfloat16 precision.
     assert.ok(inside.float().sub(a.matmul(b)).abs().max().item() < 0.1);
-    assert.throws(() => torch.autocast('cpu', 'bfloat16', () => { throw new Error('inside'); }), /inside/);
+    assert.throws(
+      () =>
+        torch.autocast('cpu', 'bfloat16', () => {
+          throw new Error('inside');
+        }),
+      /inside/,
+    );
     assert.equal(torch.isAutocastEnabled('cpu'), false);
   });
 });

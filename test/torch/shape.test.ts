@@ -55,12 +55,27 @@ test('views share storage with their base: index with ints and slices, view, tra
   torch.scope(() => {
     const base = torch.zeros([3, 4], { dtype: 'float64' });
     const views = [
-      base.index(1), base.index(torch.slice(0, 2), 2), base.view(12), base.t(), base.narrow(1, 1, 2), base.select(0, 2),
-      base.index(null, '...'), base.flatten(), base.unsqueeze(0), base.permute(1, 0),
+      base.index(1),
+      base.index(torch.slice(0, 2), 2),
+      base.view(12),
+      base.t(),
+      base.narrow(1, 1, 2),
+      base.select(0, 2),
+      base.index(null, '...'),
+      base.flatten(),
+      base.unsqueeze(0),
+      base.permute(1, 0),
     ];
     views.forEach((v, i) => {
       v.fill_(i + 1);
-      assert.equal(base.eq(i + 1).sum().item(), v.numel(), `view ${i} writes through`);
+      assert.equal(
+        base
+          .eq(i + 1)
+          .sum()
+          .item(),
+        v.numel(),
+        `view ${i} writes through`,
+      );
       base.zero_();
     });
     assert.deepEqual(base.index(0).expand(2, 4).stride(), [0, 1]);

@@ -18,10 +18,22 @@ const base = { data: 'fashion-mnist', out: '/nonexistent' };
 test('resolveConfig checks the augment list, fills in its options and refuses the flags it replaces', () => {
   assert.equal(resolveConfig(base).augment, null);
   const cfg = resolveConfig({ ...base, augment: [{ op: 'randomResizedCrop', scale: [0.2, 1] }, { op: 'rotation' }] });
-  assert.deepEqual(cfg.augment, [{ op: 'randomResizedCrop', scale: [0.2, 1], ratio: [3 / 4, 4 / 3] }, { op: 'rotation', p: 1 }]);
-  assert.throws(() => resolveConfig({ ...base, augment: [{ op: 'twirl' }] }), (e: unknown) => e instanceof ConfigError && /augment\[0\]\.op must be one of/.test(e.message));
-  assert.throws(() => resolveConfig({ ...base, augment: [{ op: 'cutout', p: 'often' }] }), (e: unknown) => e instanceof ConfigError && /augment\[0\]: cutout\.p must be in \[0, 1\]/.test(e.message));
-  assert.throws(() => resolveConfig({ ...base, augment: [], colorStrength: 0.5, blur: false }), /--color-strength, --blur cannot be combined with an augment list/);
+  assert.deepEqual(cfg.augment, [
+    { op: 'randomResizedCrop', scale: [0.2, 1], ratio: [3 / 4, 4 / 3] },
+    { op: 'rotation', p: 1 },
+  ]);
+  assert.throws(
+    () => resolveConfig({ ...base, augment: [{ op: 'twirl' }] }),
+    (e: unknown) => e instanceof ConfigError && /augment\[0\]\.op must be one of/.test(e.message),
+  );
+  assert.throws(
+    () => resolveConfig({ ...base, augment: [{ op: 'cutout', p: 'often' }] }),
+    (e: unknown) => e instanceof ConfigError && /augment\[0\]: cutout\.p must be in \[0, 1\]/.test(e.message),
+  );
+  assert.throws(
+    () => resolveConfig({ ...base, augment: [], colorStrength: 0.5, blur: false }),
+    /--color-strength, --blur cannot be combined with an augment list/,
+  );
 });
 
 test('augment is a refuse setting on resume, compared by value', () => {
@@ -31,32 +43,70 @@ test('augment is a refuse setting on resume, compared by value', () => {
   const same = resolveConfig({ ...base, augment: structuredClone(list) });
   const facts = { before: {}, now: { worldSize: 1, device: 'cpu' } };
   assert.deepEqual(checkResume('/run', a, same, facts, false).changes, {});
-  assert.throws(() => checkResume('/run', a, resolveConfig({ ...base, augment: [{ op: 'sobel' }] }), facts, false), /--resume would change augment/);
-  assert.throws(() => checkResume('/run', resolveConfig(base), a, facts, false), /--resume would change augment default ->/);
+  assert.throws(
+    () => checkResume('/run', a, resolveConfig({ ...base, augment: [{ op: 'sobel' }] }), facts, false),
+    /--resume would change augment/,
+  );
+  assert.throws(
+    () => checkResume('/run', resolveConfig(base), a, facts, false),
+    /--resume would change augment default ->/,
+  );
 });
 
 test('the flags map onto the default pipeline', () => {
   const cfg = resolveConfig({ ...base, colorStrength: 0.5, cropMinScale: 0.2, blur: false });
-  const expected = configSteps({ ...defaultAugmentConfig(28, true), colorStrength: 0.5, cropScale: [0.2, 1], blurP: 0 });
-  assert.deepEqual(pipelineSteps(augmentPipelineFor(cfg, { channels: 1, height: 28 })), pipelineSteps(augmentPipelineFor(resolveConfig({ ...base, augment: expected }), { channels: 1, height: 28 })));
+  const expected = configSteps({
+    ...defaultAugmentConfig(28, true),
+    colorStrength: 0.5,
+    cropScale: [0.2, 1],
+    blurP: 0,
+  });
+  assert.deepEqual(
+    pipelineSteps(augmentPipelineFor(cfg, { channels: 1, height: 28 })),
+    pipelineSteps(augmentPipelineFor(resolveConfig({ ...base, augment: expected }), { channels: 1, height: 28 })),
+  );
 });
 
 function losses(dir: string): number[] {
-  return readFileSync(runPaths(dir).metrics, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as MetricsRow).loss);
+  return readFileSync(runPaths(dir).metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as MetricsRow).loss);
 }
 
 test('pretrain: the default pipeline written as a list trains bit for bit as the flags; extra ops run on tensor ops with the reason', async () => {
-  const tiny = { data: 'fashion-mnist', arch: 'resnet18', width: 0.125, batchSize: 16, epochs: 0.04, maxSteps: 2, logSteps: 1, threads: 2, colorStrength: 0.5 };
-  const [flags, listed, extra] = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'simclr-augcfg-'))) as [string, string, string];
+  const tiny = {
+    data: 'fashion-mnist',
+    arch: 'resnet18',
+    width: 0.125,
+    batchSize: 16,
+    epochs: 0.04,
+    maxSteps: 2,
+    logSteps: 1,
+    threads: 2,
+    colorStrength: 0.5,
+  };
+  const [flags, listed, extra] = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'simclr-augcfg-'))) as [
+    string,
+    string,
+    string,
+  ];
   await pretrain(resolveConfig({ ...tiny, out: flags }));
   const steps = configSteps({ ...defaultAugmentConfig(28, true), colorStrength: 0.5 });
   const warnings: string[] = [];
-  await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: listed, augment: steps }), { onWarning: (m) => warnings.push(m) });
+  await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: listed, augment: steps }), {
+    onWarning: (m) => warnings.push(m),
+  });
   assert.deepEqual(losses(listed), losses(flags));
   assert.equal(warnings.length, 0, warnings.join('\n'));
   const extraSteps = [...steps, { op: 'cutout' }, { op: 'rotation' }, { op: 'gaussianNoise' }, { op: 'sobel', p: 0.2 }];
-  const result = await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: extra, augment: extraSteps }), { onWarning: (m) => warnings.push(m) });
+  const result = await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: extra, augment: extraSteps }), {
+    onWarning: (m) => warnings.push(m),
+  });
   assert.equal(result.steps, 2);
   assert.ok(losses(extra).every(Number.isFinite));
-  assert.ok(warnings.some((w) => /augmentation runs on tensor ops.*no 'cutout' \(step 6\)/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /augmentation runs on tensor ops.*no 'cutout' \(step 6\)/.test(w)),
+    warnings.join('\n'),
+  );
 });

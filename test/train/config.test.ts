@@ -10,15 +10,18 @@ import { bounded } from '../../src/cli/options.js';
 const base = { data: 'fashion-mnist', out: '/tmp/x' };
 
 function refused(values: Record<string, unknown>, pattern: RegExp): void {
-  assert.throws(() => resolveConfig({ ...base, ...values }), (e: unknown) => {
-    assert.ok(e instanceof ConfigError, `not a ConfigError: ${String(e)}`);
-    assert.match(e.message, pattern);
-    assert.ok(!e.message.includes('\n'), 'one line');
-    return true;
-  });
+  assert.throws(
+    () => resolveConfig({ ...base, ...values }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, `not a ConfigError: ${String(e)}`);
+      assert.match(e.message, pattern);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
 }
 
-test('the issue\'s values are refused with a message naming the option and its range', () => {
+test("the issue's values are refused with a message naming the option and its range", () => {
   refused({ threads: 100000 }, /^--threads must be an integer in \[1, 1024\].*got 100000$/);
   refused({ batchSize: 1 }, /^--batch-size must be an integer in \[2, .*NT-Xent.*got 1$/);
   refused({ width: 1e-6 }, /^--width must be a number in \[1\/16, 8\].*got 0.000001$/);
@@ -41,8 +44,21 @@ test('config-file types are checked exactly: strings are neither booleans nor nu
 });
 
 test('values inside the bounds pass, at both ends', () => {
-  const c = resolveConfig({ ...base, threads: 1, batchSize: 2, width: 1 / 16, lr: 100, seed: Number.MAX_SAFE_INTEGER, projDim: 16384, imageSize: 8, strict: true });
-  assert.deepEqual([c.threads, c.batchSize, c.width, c.lr, c.seed, c.projDim, c.imageSize, c.strict], [1, 2, 1 / 16, 100, Number.MAX_SAFE_INTEGER, 16384, 8, true]);
+  const c = resolveConfig({
+    ...base,
+    threads: 1,
+    batchSize: 2,
+    width: 1 / 16,
+    lr: 100,
+    seed: Number.MAX_SAFE_INTEGER,
+    projDim: 16384,
+    imageSize: 8,
+    strict: true,
+  });
+  assert.deepEqual(
+    [c.threads, c.batchSize, c.width, c.lr, c.seed, c.projDim, c.imageSize, c.strict],
+    [1, 2, 1 / 16, 100, Number.MAX_SAFE_INTEGER, 16384, 8, true],
+  );
 });
 
 test('the command-line parsers use the same table: one bound, one message', () => {
@@ -67,7 +83,10 @@ test('the loss is chosen by name from LOSSES, with its margin bounded; older con
   const t = resolveConfig({ ...base, loss: 'margintriplet', margin: 0 });
   assert.deepEqual([t.loss, t.margin], ['margintriplet', 0]);
   refused({ loss: 'infonce' }, /^--loss must be one of ntxent\|ntlogistic\|margintriplet, got the string "infonce"$/);
-  refused({ margin: 2.5 }, /^--margin must be a number in \[0, 2\] \(cosine similarities differ by at most 2\), got 2.5$/);
+  refused(
+    { margin: 2.5 },
+    /^--margin must be a number in \[0, 2\] \(cosine similarities differ by at most 2\), got 2.5$/,
+  );
   refused({ margin: -0.1 }, /^--margin must be/);
   refused({ optimizer: 'adam' }, /^--optimizer must be one of lars\|sgd\|adamw/);
   refused({ arch: 'vgg16' }, /^--arch must be one of resnet18\|resnet34\|resnet50/);

@@ -16,11 +16,28 @@ import { BatchUploader } from '../../src/data/uploader.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-device-'));
 
 function tiny(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
-  return resolveConfig({ data: 'fashion-mnist', out, arch: 'resnet18', width: 0.125, batchSize: 32, epochs: 0.04, logSteps: 3, threads: 2, device: 'cpu', ...extra });
+  return resolveConfig({
+    data: 'fashion-mnist',
+    out,
+    arch: 'resnet18',
+    width: 0.125,
+    batchSize: 32,
+    epochs: 0.04,
+    logSteps: 3,
+    threads: 2,
+    device: 'cpu',
+    ...extra,
+  });
 }
 
-const rows = (dir: string): unknown[] => readFileSync(runPaths(dir).metrics, 'utf8').trim().split('\n')
-  .map((l) => { const { images_per_s: _, ...rest } = JSON.parse(l) as MetricsRow; return rest; });
+const rows = (dir: string): unknown[] =>
+  readFileSync(runPaths(dir).metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { images_per_s: _, ...rest } = JSON.parse(l) as MetricsRow;
+      return rest;
+    });
 
 function weights(dir: string): Map<string, unknown> {
   const ck = loadCheckpoint(runPaths(dir).checkpoint);
@@ -51,7 +68,9 @@ test('an interrupted run with batches prepared ahead resumes to the same weights
   await pretrain(tiny(whole, { maxSteps: 6 }), {}, false, { prefetch: true });
   const parts = tmp();
   let calls = 0;
-  const first = await pretrain(tiny(parts, { maxSteps: 6 }), { shouldStop: () => ++calls === 4 }, false, { prefetch: true });
+  const first = await pretrain(tiny(parts, { maxSteps: 6 }), { shouldStop: () => ++calls === 4 }, false, {
+    prefetch: true,
+  });
   assert.equal(first.stopped, 'interrupted');
   assert.equal(first.steps, 4);
   await pretrain(tiny(parts, { maxSteps: 6 }), {}, true, { prefetch: true });
@@ -67,11 +86,19 @@ test('with batches prepared ahead a NaN loss is still caught before any checkpoi
   const before = readFileSync(runPaths(dir).checkpoint);
   const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
   // Step 3 is no log or checkpoint point (logSteps 100); step 4's views are already made when its loss is read.
-  await assert.rejects(pretrain(tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }), {}, { resume: true, forceResume: true }, { prefetch: true }), (e: unknown) => {
-    assert.ok(e instanceof DivergenceError);
-    assert.match(e.message, /loss is NaN at step 3 /);
-    return true;
-  });
+  await assert.rejects(
+    pretrain(
+      tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }),
+      {},
+      { resume: true, forceResume: true },
+      { prefetch: true },
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof DivergenceError);
+      assert.match(e.message, /loss is NaN at step 3 /);
+      return true;
+    },
+  );
   assert.deepEqual(readFileSync(runPaths(dir).checkpoint), before);
   assert.equal(statSync(runPaths(dir).checkpoint).mtimeMs, mtime);
 });
@@ -82,7 +109,11 @@ test('the run folder records the device the run trained on; --device is validate
   const expected = torch.resolveDevice('auto');
   assert.equal(readRunConfig(dir).device, expected);
   assert.equal(readRunConfig(dir).config.device, 'auto');
-  for (const bad of ['gpu', 'cuda:x', 7]) assert.throws(() => tiny(dir, { device: bad }), (e: unknown) => e instanceof ConfigError && /--device must be cpu, cuda, cuda:N or auto/.test(e.message));
+  for (const bad of ['gpu', 'cuda:x', 7])
+    assert.throws(
+      () => tiny(dir, { device: bad }),
+      (e: unknown) => e instanceof ConfigError && /--device must be cpu, cuda, cuda:N or auto/.test(e.message),
+    );
 });
 
 test('BatchUploader on the CPU: the batch as uint8 [B,C,H,W], sizes checked', () => {
@@ -96,7 +127,9 @@ test('BatchUploader on the CPU: the batch as uint8 [B,C,H,W], sizes checked', ()
   up.dispose();
 });
 
-test('asking for a GPU that is not there: one line and exit code 2, for pretrain, eval and embed', { skip: torch.cuda.deviceCount() > 0 ? 'a GPU is visible here' : false }, () => {
+test('asking for a GPU that is not there: one line and exit code 2, for pretrain, eval and embed', {
+  skip: torch.cuda.deviceCount() > 0 ? 'a GPU is visible here' : false,
+}, () => {
   const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
   const out = tmp();
   const cases = [
@@ -105,11 +138,17 @@ test('asking for a GPU that is not there: one line and exit code 2, for pretrain
     ['embed', '--run', out, '--data', 'fashion-mnist', '--out', join(out, 'e.safetensors'), '--device', 'cuda'],
   ];
   for (const argv of cases) {
-    const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', env: { ...process.env, SIMCLR_ALLOCATOR: 'system' } });
+    const r = spawnSync(process.execPath, [cli, ...argv], {
+      encoding: 'utf8',
+      env: { ...process.env, SIMCLR_ALLOCATOR: 'system' },
+    });
     assert.equal(r.status, 2, `${argv.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^simclr: --device cuda(:1)?: (this libtorch .* was built without CUDA|no CUDA device is visible)/);
+    assert.match(
+      lines[0]!,
+      /^simclr: --device cuda(:1)?: (this libtorch .* was built without CUDA|no CUDA device is visible)/,
+    );
   }
   // Nothing was started: no run folder contents.
   assert.ok(!existsSync(join(out, 'run', 'metrics.jsonl')));

@@ -13,16 +13,25 @@ import { pretrain } from '../../src/train/pretrain.js';
 // The source tree's copy (tests run from dist/test/train/).
 const GOLDEN = fileURLToPath(new URL('../../../test/golden/pretrain_losses.json', import.meta.url));
 
-interface Golden { config: Record<string, unknown>; losses: number[]; acc: number[] }
+interface Golden {
+  config: Record<string, unknown>;
+  losses: number[];
+  acc: number[];
+}
 
 test('the default fixed-seed run gives the recorded per-step losses, bit for bit', async () => {
   const config = { data: 'fashion-mnist', width: 0.125, batchSize: 32, maxSteps: 4, seed: 7, threads: 1, logSteps: 1 };
   const out = mkdtempSync(join(tmpdir(), 'simclr-golden-'));
   const losses: number[] = [];
   const acc: number[] = [];
-  const r = await pretrain(resolveConfig({ ...config, out }), { onProgress: (p) => { losses.push(p.loss); acc.push(p.contrastiveAcc); } });
+  const r = await pretrain(resolveConfig({ ...config, out }), {
+    onProgress: (p) => {
+      losses.push(p.loss);
+      acc.push(p.contrastiveAcc);
+    },
+  });
   assert.equal(r.steps, 4);
-  if (process.env['SIMCLR_RECORD_GOLDEN'] === '1') {
+  if (process.env.SIMCLR_RECORD_GOLDEN === '1') {
     writeFileSync(GOLDEN, `${JSON.stringify({ config, losses, acc } satisfies Golden, null, 1)}\n`);
     return;
   }

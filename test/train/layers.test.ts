@@ -21,7 +21,11 @@ function sourceFiles(dir: string): string[] {
 }
 
 // Static imports and re-exports (`import ... from`, `export ... from`, `import '...'`) and dynamic `import('...')`.
-const SPECIFIERS = [/\b(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+const SPECIFIERS = [
+  /\b(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/g,
+  /\bimport\s*['"]([^'"]+)['"]/g,
+  /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+];
 
 /** Every relative import of every source file, as paths relative to src/ ('train/pretrain.ts' -> 'run/config.ts'). */
 function imports(): { from: string; to: string }[] {
@@ -32,7 +36,10 @@ function imports(): { from: string; to: string }[] {
       for (const m of text.matchAll(re)) {
         const spec = m[1]!;
         if (!spec.startsWith('.')) continue;
-        edges.push({ from: relative(SRC, file), to: relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, '.ts') });
+        edges.push({
+          from: relative(SRC, file),
+          to: relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, '.ts'),
+        });
       }
     }
   }
@@ -71,15 +78,20 @@ test('every module under src/ belongs to a layer', () => {
 
 test('train/ and eval/ do not import each other, and nothing imports a layer above its own', () => {
   const edges = imports();
-  assert.ok(edges.some((e) => e.from === 'train/pretrain.ts'), 'the scan finds imports');
-  const bad = edges.filter(({ from, to }) => {
-    const a = area(from);
-    const b = area(to);
-    if (`${from} -> ${to}` in ALLOWED) return false;
-    if (a === 'errors.ts') return true;
-    if ((a === 'train' && b === 'eval') || (a === 'eval' && b === 'train')) return true;
-    return rank(b) > rank(a);
-  }).map(({ from, to }) => `${from} -> ${to}`);
+  assert.ok(
+    edges.some((e) => e.from === 'train/pretrain.ts'),
+    'the scan finds imports',
+  );
+  const bad = edges
+    .filter(({ from, to }) => {
+      const a = area(from);
+      const b = area(to);
+      if (`${from} -> ${to}` in ALLOWED) return false;
+      if (a === 'errors.ts') return true;
+      if ((a === 'train' && b === 'eval') || (a === 'eval' && b === 'train')) return true;
+      return rank(b) > rank(a);
+    })
+    .map(({ from, to }) => `${from} -> ${to}`);
   assert.deepEqual(bad, []);
 });
 

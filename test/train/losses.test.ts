@@ -12,11 +12,24 @@ import { runPaths } from '../../src/run/folder.js';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-loss-'));
 
 function tiny(out: string, extra: Record<string, unknown>): PretrainConfig {
-  return resolveConfig({ data: 'fashion-mnist', out, width: 0.0625, batchSize: 16, epochs: 1, maxSteps: 2, logSteps: 1, threads: 2, ...extra });
+  return resolveConfig({
+    data: 'fashion-mnist',
+    out,
+    width: 0.0625,
+    batchSize: 16,
+    epochs: 1,
+    maxSteps: 2,
+    logSteps: 1,
+    threads: 2,
+    ...extra,
+  });
 }
 
 function metrics(dir: string): MetricsRow[] {
-  return readFileSync(runPaths(dir).metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRow);
+  return readFileSync(runPaths(dir).metrics, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as MetricsRow);
 }
 
 test('ntlogistic and margintriplet pretrain through the registry, and the run records its loss', async () => {
@@ -26,7 +39,8 @@ test('ntlogistic and margintriplet pretrain through the registry, and the run re
     const result = await pretrain(tiny(dir, extra));
     assert.equal(result.steps, 2);
     const rows = metrics(dir);
-    for (const r of rows) assert.ok(Number.isFinite(r.loss) && r.loss >= 0 && r.contrastive_acc >= 0 && r.contrastive_acc <= 1);
+    for (const r of rows)
+      assert.ok(Number.isFinite(r.loss) && r.loss >= 0 && r.contrastive_acc >= 0 && r.contrastive_acc <= 1);
     const recorded = (JSON.parse(readFileSync(runPaths(dir).config, 'utf8')) as { config: PretrainConfig }).config;
     losses[recorded.loss] = rows.map((r) => r.loss);
   }
@@ -44,7 +58,14 @@ test('a resume that changes the loss or its margin is refused unless forced', as
     assert.match(e.message, /--resume would change loss margintriplet -> ntxent/);
     return true;
   });
-  await assert.rejects(pretrain(tiny(dir, { loss: 'margintriplet', margin: 0.2, maxSteps: 2 }), {}, true), /margin 0.5 -> 0.2/);
-  const forced = await pretrain(tiny(dir, { loss: 'ntlogistic', maxSteps: 2 }), { onWarning: () => {} }, { resume: true, forceResume: true });
+  await assert.rejects(
+    pretrain(tiny(dir, { loss: 'margintriplet', margin: 0.2, maxSteps: 2 }), {}, true),
+    /margin 0.5 -> 0.2/,
+  );
+  const forced = await pretrain(
+    tiny(dir, { loss: 'ntlogistic', maxSteps: 2 }),
+    { onWarning: () => {} },
+    { resume: true, forceResume: true },
+  );
   assert.equal(forced.steps, 2);
 });

@@ -15,17 +15,30 @@ import { LOCK_FILE, RunInUseError, acquireRunLock } from '../../src/run/lock.js'
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-runfolder-'));
 
 function tiny(out: string, extra: Record<string, unknown> = {}): PretrainConfig {
-  return resolveConfig({ data: 'fashion-mnist', out, width: 0.125, batchSize: 16, epochs: 0.02, maxSteps: 2, logSteps: 1, threads: 2, ...extra });
+  return resolveConfig({
+    data: 'fashion-mnist',
+    out,
+    width: 0.125,
+    batchSize: 16,
+    epochs: 0.02,
+    maxSteps: 2,
+    logSteps: 1,
+    threads: 2,
+    ...extra,
+  });
 }
 
 const history = (dir: string): HistoryEntry[] =>
-  readFileSync(join(dir, HISTORY_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryEntry);
+  readFileSync(join(dir, HISTORY_FILE), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as HistoryEntry);
 
 test('every setting has a resume rule', () => {
   assert.deepEqual(Object.keys(RESUME_RULES).sort(), [...Object.keys(DEFAULT_CONFIG), 'data', 'out'].sort());
 });
 
-test('a folder holding files of a run\'s names that simclr did not write is never replaced, --overwrite included', async () => {
+test("a folder holding files of a run's names that simclr did not write is never replaced, --overwrite included", async () => {
   const dir = tmp();
   writeFileSync(join(dir, 'config.json'), '{"my": "tool settings"}');
   writeFileSync(join(dir, 'report.html'), 'mine');
@@ -33,7 +46,12 @@ test('a folder holding files of a run\'s names that simclr did not write is neve
   for (const start of [{}, { overwrite: true }]) {
     await assert.rejects(pretrain(tiny(dir), {}, start), (e: unknown) => {
       assert.ok(e instanceof ConfigError, String(e));
-      assert.match(e.message, new RegExp(`^${dir} holds files simclr did not write \\(.*config\\.json.*\\); it replaces or removes only its own runs, --overwrite included`));
+      assert.match(
+        e.message,
+        new RegExp(
+          `^${dir} holds files simclr did not write \\(.*config\\.json.*\\); it replaces or removes only its own runs, --overwrite included`,
+        ),
+      );
       return true;
     });
   }
@@ -47,12 +65,18 @@ test('a folder holding files of a run\'s names that simclr did not write is neve
   assert.equal(readFileSync(join(loose, 'report.html'), 'utf8'), 'mine');
 });
 
-test('a stored config may hold values today\'s bounds refuse, but not a model no run could have had', () => {
+test("a stored config may hold values today's bounds refuse, but not a model no run could have had", () => {
   const stored = { ...DEFAULT_CONFIG, data: 'fashion-mnist', out: 'x' } as Record<string, unknown>;
   assert.equal(resolveConfig({ ...stored, lr: 150 }, { stored: true }).lr, 150);
   assert.equal(resolveConfig({ ...stored, projDim: 16 * 16384 }, { stored: true }).projDim, 16 * 16384);
-  assert.throws(() => resolveConfig({ ...stored, projDim: 1e12 }, { stored: true }), /proj-dim must be an integer in \[1, 262144\] \(a model larger than any simclr run\), got 1000000000000/);
-  assert.throws(() => resolveConfig({ ...stored, width: 1000 }, { stored: true }), /width must be a number in \(0, 128\]/);
+  assert.throws(
+    () => resolveConfig({ ...stored, projDim: 1e12 }, { stored: true }),
+    /proj-dim must be an integer in \[1, 262144\] \(a model larger than any simclr run\), got 1000000000000/,
+  );
+  assert.throws(
+    () => resolveConfig({ ...stored, width: 1000 }, { stored: true }),
+    /width must be a number in \(0, 128\]/,
+  );
 });
 
 test('a new run into a folder holding one is refused unless overwrite, which replaces it', async () => {
@@ -65,13 +89,20 @@ test('a new run into a folder holding one is refused unless overwrite, which rep
     assert.match(e.message, /holds a run with a checkpoint: pass --resume to continue it or --overwrite to replace it/);
     return true;
   });
-  assert.deepEqual([checkpoint, metrics, config].map((p) => readFileSync(p)), before, 'the run is untouched');
+  assert.deepEqual(
+    [checkpoint, metrics, config].map((p) => readFileSync(p)),
+    before,
+    'the run is untouched',
+  );
   await assert.rejects(pretrain(tiny(dir), {}, { resume: true, overwrite: true }), /exclude each other/);
 
   // A run that wrote its config but no checkpoint yet also counts.
   const early = tmp();
   writeFileSync(runPaths(early).config, readFileSync(config));
-  await assert.rejects(pretrain(tiny(early)), /holds a run that never wrote a checkpoint: there is nothing to resume; pass --overwrite/);
+  await assert.rejects(
+    pretrain(tiny(early)),
+    /holds a run that never wrote a checkpoint: there is nothing to resume; pass --overwrite/,
+  );
 
   const r = await pretrain(tiny(dir, { seed: 5, maxSteps: 1 }), {}, { overwrite: true });
   assert.equal(r.steps, 1);
@@ -89,12 +120,24 @@ test('resume refuses changes to the step counter, data order, schedule or loss u
     assert.match(e.message, /--resume would change batch-size 16 -> 32 of the run in .*; pass --force-resume/);
     return true;
   });
-  await assert.rejects(pretrain(tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }), {}, true),
-    /epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5/);
+  await assert.rejects(
+    pretrain(
+      tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }),
+      {},
+      true,
+    ),
+    /epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5/,
+  );
   await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);
   // A different model cannot load the checkpoint, forced or not.
-  await assert.rejects(pretrain(tiny(dir, { width: 0.25, projDim: 64 }), {}, { resume: true, forceResume: true }), /cannot change width 0\.125 -> 0\.25, proj-dim 128 -> 64/);
-  await assert.rejects(pretrain(tiny(dir, { optimizer: 'sgd' }), {}, { resume: true, forceResume: true }), /cannot change optimizer lars -> sgd/);
+  await assert.rejects(
+    pretrain(tiny(dir, { width: 0.25, projDim: 64 }), {}, { resume: true, forceResume: true }),
+    /cannot change width 0\.125 -> 0\.25, proj-dim 128 -> 64/,
+  );
+  await assert.rejects(
+    pretrain(tiny(dir, { optimizer: 'sgd' }), {}, { resume: true, forceResume: true }),
+    /cannot change optimizer lars -> sgd/,
+  );
   assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original);
   assert.equal(existsSync(join(dir, HISTORY_FILE)), false, 'a refused resume records nothing');
 
@@ -107,14 +150,24 @@ test('resume refuses changes to the step counter, data order, schedule or loss u
   // Forced: trains with the new rate, says so, and records it. (A forced change of the steps per epoch, such as
   // --batch-size, continues at the next epoch boundary: test/train/resume-edges.test.ts.)
   warnings.length = 0;
-  await pretrain(tiny(dir, { maxSteps: 4, logSteps: 2, lr: 0.5 }), { onWarning: (m) => warnings.push(m) }, { resume: true, forceResume: true });
+  await pretrain(
+    tiny(dir, { maxSteps: 4, logSteps: 2, lr: 0.5 }),
+    { onWarning: (m) => warnings.push(m) },
+    { resume: true, forceResume: true },
+  );
   assert.match(warnings.join('\n'), /lr default -> 0\.5: the result will differ from an uninterrupted run's/);
 
   assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original, 'config.json keeps the original settings');
   const h = history(dir);
   assert.equal(h.length, 2);
-  assert.deepEqual([h[0]!.step, h[0]!.forced, h[0]!.changes], [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }]);
-  assert.deepEqual([h[1]!.step, h[1]!.forced, h[1]!.changes], [3, true, { maxSteps: { from: 3, to: 4 }, lr: { from: null, to: 0.5 } }]);
+  assert.deepEqual(
+    [h[0]!.step, h[0]!.forced, h[0]!.changes],
+    [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }],
+  );
+  assert.deepEqual(
+    [h[1]!.step, h[1]!.forced, h[1]!.changes],
+    [3, true, { maxSteps: { from: 3, to: 4 }, lr: { from: null, to: 0.5 } }],
+  );
   assert.deepEqual(h[1]!.facts, { worldSize: 1, device: 'cpu' });
   // Readers and the next resume see the settings the run trains with now.
   assert.equal(readRunConfig(dir).config.lr, 0.5);
@@ -125,9 +178,18 @@ test('resume refuses changes to the step counter, data order, schedule or loss u
 test('precision, device and world size changes are warned about, not refused', () => {
   const dir = tmp();
   const cfg = tiny(dir);
-  const r = checkResume(dir, cfg, { ...cfg, precision: 'bf16', threads: 1 }, { before: { worldSize: 2, device: 'cuda:0' }, now: { worldSize: 1, device: 'cpu' } }, false);
+  const r = checkResume(
+    dir,
+    cfg,
+    { ...cfg, precision: 'bf16', threads: 1 },
+    { before: { worldSize: 2, device: 'cuda:0' }, now: { worldSize: 1, device: 'cpu' } },
+    false,
+  );
   assert.deepEqual(Object.keys(r.changes).sort(), ['precision', 'threads', 'trainingDevice', 'worldSize']);
-  assert.match(r.warning!, /precision fp32 -> bf16, threads 2 -> 1, world-size 2 -> 1, training-device cuda:0 -> cpu: the result will differ/);
+  assert.match(
+    r.warning!,
+    /precision fp32 -> bf16, threads 2 -> 1, world-size 2 -> 1, training-device cuda:0 -> cpu: the result will differ/,
+  );
 });
 
 test('the run lock: a live holder refuses a second writer; a holder that dies, however, leaves nothing to take over', async () => {
@@ -135,11 +197,14 @@ test('the run lock: a live holder refuses a second writer; a holder that dies, h
   const path = join(dir, LOCK_FILE);
   const release = acquireRunLock(dir);
   // A second open in this very process is refused too: flock(2) locks belong to the open file, not the process.
-  assert.throws(() => acquireRunLock(dir), (e: unknown) => {
-    assert.ok(e instanceof RunInUseError);
-    assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} \\(since `));
-    return true;
-  });
+  assert.throws(
+    () => acquireRunLock(dir),
+    (e: unknown) => {
+      assert.ok(e instanceof RunInUseError);
+      assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} \\(since `));
+      return true;
+    },
+  );
   release();
   release(); // idempotent
   assert.equal(readFileSync(path, 'utf8'), '', 'a released lock names nobody');
@@ -150,11 +215,19 @@ test('the run lock: a live holder refuses a second writer; a holder that dies, h
 
   // Another process holds it, then dies by SIGKILL: the kernel drops its lock at once.
   const lockModule = new URL('../../src/run/lock.js', import.meta.url).href;
-  const holder = spawn(process.execPath, ['--input-type=module', '-e',
-    `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`],
-  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const holder = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => { if (String(d).includes('held')) resolve(); });
+    holder.stdout.on('data', (d: Buffer) => {
+      if (String(d).includes('held')) resolve();
+    });
     holder.on('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
   });
   assert.throws(() => acquireRunLock(dir), new RegExp(`in use by pid ${holder.pid} \\(since `));
@@ -168,11 +241,17 @@ test('the run lock: a live holder refuses a second writer; a holder that dies, h
   writeFileSync(victim, 'keep');
   rmSync(path);
   symlinkSync(victim, path);
-  assert.throws(() => acquireRunLock(dir), /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/);
+  assert.throws(
+    () => acquireRunLock(dir),
+    /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/,
+  );
   assert.equal(readFileSync(victim, 'utf8'), 'keep');
 
   // Nor is a FIFO opened for good or read (it would block): one line, at once.
   rmSync(path);
   spawnSync('mkfifo', [path]);
-  assert.throws(() => acquireRunLock(dir), /cannot take the run folder's lock: .*run\.lock is not a regular file; remove it/);
+  assert.throws(
+    () => acquireRunLock(dir),
+    /cannot take the run folder's lock: .*run\.lock is not a regular file; remove it/,
+  );
 });

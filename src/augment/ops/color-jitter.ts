@@ -4,7 +4,17 @@
 
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
-import { bounded, luma, perRow, probability, rowsWhere, updateRows, type AugmentOp, type ApplyContext, type StepParams } from '../op.js';
+import {
+  bounded,
+  luma,
+  perRow,
+  probability,
+  rowsWhere,
+  updateRows,
+  type AugmentOp,
+  type ApplyContext,
+  type StepParams,
+} from '../op.js';
 
 export interface ColorJitterOptions {
   p: number;
@@ -13,7 +23,9 @@ export interface ColorJitterOptions {
 }
 
 // Columns: applied flag, the four factors, then the order of application (codes 0..3 = the factors' order).
-const JITTER = 0, FACTORS = 1, ORDER = 5;
+const JITTER = 0,
+  FACTORS = 1,
+  ORDER = 5;
 
 // Each op clamps to [0, 1] as torchvision's blend does; f is [n,1,1,1].
 function brightness(x: Tensor, f: Tensor): Tensor {
@@ -36,10 +48,18 @@ function saturation(x: Tensor, f: Tensor): Tensor {
  */
 function hue(x: Tensor, f: Tensor): Tensor {
   const [r, g, b] = x.unbind(1) as [Tensor, Tensor, Tensor];
-  const maxc = x.amax(1), chroma = maxc.sub(x.amin(1));
-  const scaled = torch.where(r.eq(maxc), g.sub(b), torch.where(g.eq(maxc), b.sub(r).add(chroma, 2), r.sub(g).add(chroma, 4)));
+  const maxc = x.amax(1),
+    chroma = maxc.sub(x.amin(1));
+  const scaled = torch.where(
+    r.eq(maxc),
+    g.sub(b),
+    torch.where(g.eq(maxc), b.sub(r).add(chroma, 2), r.sub(g).add(chroma, 4)),
+  );
   // Grey pixels (chroma 0) come out as max whatever their hue; the divisor 1 only avoids 0/0.
-  const sixths = scaled.div(chroma.where(chroma.gt(0), 1)).unsqueeze(1).add(f.mul(6));
+  const sixths = scaled
+    .div(chroma.where(chroma.gt(0), 1))
+    .unsqueeze(1)
+    .add(f.mul(6));
   const k = sixths.add(torch.tensor(Float32Array.of(5, 3, 1), { shape: [1, 3, 1, 1], device: x.device })).remainder(6);
   const ramp = k.minimum(k.rsub(4)).clamp_(0, 1);
   return maxc.unsqueeze(1).sub(ramp.mul_(chroma.unsqueeze(1)));
@@ -48,7 +68,8 @@ const OPS: readonly ((x: Tensor, f: Tensor) => Tensor)[] = [brightness, contrast
 
 export const colorJitter: AugmentOp<ColorJitterOptions> = {
   name: 'colorJitter',
-  description: 'with probability p, jitter brightness, contrast, saturation (0.8 strength) and hue (0.2 strength) in random order',
+  description:
+    'with probability p, jitter brightness, contrast, saturation (0.8 strength) and hue (0.2 strength) in random order',
   options: {
     p: probability(0.8, 'probability of jittering'),
     strength: bounded(1, 0, 2.5, 'colour distortion strength s (the paper: 1 on ImageNet, 0.5 on CIFAR)'),
@@ -60,8 +81,10 @@ export const colorJitter: AugmentOp<ColorJitterOptions> = {
    * Factors are drawn even when jitter does not apply (then stored as the identity).
    */
   sample(rng, o, ctx, out) {
-    const bcs = 0.8 * o.strength, hueMax = 0.2 * o.strength;
-    const lo = Math.max(0, 1 - bcs), hi = 1 + bcs;
+    const bcs = 0.8 * o.strength,
+      hueMax = 0.2 * o.strength;
+    const lo = Math.max(0, 1 - bcs),
+      hi = 1 + bcs;
     const applied = rng.bernoulli(o.p);
     out.set(rng.permutation(4), ORDER);
     const b = rng.uniformRange(lo, hi);

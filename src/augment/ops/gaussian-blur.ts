@@ -3,7 +3,16 @@
 
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
-import { perRow, probability, range, rowsWhere, updateRows, type AugmentOp, type ApplyContext, type StepParams } from '../op.js';
+import {
+  perRow,
+  probability,
+  range,
+  rowsWhere,
+  updateRows,
+  type AugmentOp,
+  type ApplyContext,
+  type StepParams,
+} from '../op.js';
 
 const F = torch.nn.functional;
 
@@ -14,7 +23,8 @@ export interface GaussianBlurOptions {
 
 /** Odd kernel side closest to 10% of the image side (ties go up), at least 3, as in the paper. */
 export function blurKernelSize(outputSize: number): number {
-  if (!Number.isInteger(outputSize) || outputSize < 1) throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
+  if (!Number.isInteger(outputSize) || outputSize < 1)
+    throw new RangeError(`outputSize must be a positive integer, got ${outputSize}`);
   return Math.max(3, 2 * Math.round((outputSize / 10 - 1) / 2) + 1);
 }
 
@@ -28,7 +38,9 @@ function blur(x: Tensor, sigma: Tensor, k: number): Tensor {
   const planes = F.pad(x.reshape(1, n * c, h, w), [half, half, half, half], 'reflect');
   const vertical = F.conv2d(planes, kernel.reshape(n * c, 1, k, 1), { groups: n * c });
   // The kernel sums to 1 only up to rounding; keep the output inside [0, 1].
-  return F.conv2d(vertical, kernel.reshape(n * c, 1, 1, k), { groups: n * c }).reshape(n, c, h, w).clamp_(0, 1);
+  return F.conv2d(vertical, kernel.reshape(n * c, 1, 1, k), { groups: n * c })
+    .reshape(n, c, h, w)
+    .clamp_(0, 1);
 }
 
 export const gaussianBlur: AugmentOp<GaussianBlurOptions> = {
@@ -49,7 +61,9 @@ export const gaussianBlur: AugmentOp<GaussianBlurOptions> = {
   },
   apply(x: Tensor, p: StepParams, _o: GaussianBlurOptions, ctx: ApplyContext) {
     const rows = rowsWhere(p, (r) => r[0]! > 0);
-    updateRows(x, rows, (sub) => blur(sub, perRow(p, 0, rows, x.device).reshape(rows.length, 1), blurKernelSize(ctx.outputSize)));
+    updateRows(x, rows, (sub) =>
+      blur(sub, perRow(p, 0, rows, x.device).reshape(rows.length, 1), blurKernelSize(ctx.outputSize)),
+    );
     return x;
   },
 };

@@ -18,7 +18,12 @@ export const grayscale: AugmentOp<GrayscaleOptions> = {
     out[0] = ctx.channels === 3 && rng.bernoulli(o.p) ? 1 : 0;
   },
   apply(x: Tensor, p: StepParams, _o: GrayscaleOptions, ctx: ApplyContext) {
-    if (ctx.channels === 3) updateRows(x, rowsWhere(p, (r) => r[0] === 1), (sub) => luma(sub).expand(sub.shape));
+    if (ctx.channels === 3)
+      updateRows(
+        x,
+        rowsWhere(p, (r) => r[0] === 1),
+        (sub) => luma(sub).expand(sub.shape),
+      );
     return x;
   },
 };

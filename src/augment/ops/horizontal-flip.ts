@@ -17,7 +17,11 @@ export const horizontalFlip: AugmentOp<HorizontalFlipOptions> = {
     out[0] = rng.bernoulli(o.p) ? 1 : 0;
   },
   apply(x: Tensor, p: StepParams) {
-    updateRows(x, rowsWhere(p, (r) => r[0] === 1), (sub) => sub.flip(3));
+    updateRows(
+      x,
+      rowsWhere(p, (r) => r[0] === 1),
+      (sub) => sub.flip(3),
+    );
     return x;
   },
 };

@@ -28,7 +28,8 @@ function roundHalfEven(x: number): number {
 function sampleCrop(rng: CounterRng, o: RandomResizedCropOptions, ctx: SampleContext, out: Float32Array): void {
   const { height: H, width: W } = ctx;
   const area = H * W;
-  const logLo = Math.log(o.ratio[0]), logHi = Math.log(o.ratio[1]);
+  const logLo = Math.log(o.ratio[0]),
+    logHi = Math.log(o.ratio[1]);
   for (let attempt = 0; attempt < 10; attempt++) {
     const targetArea = area * rng.uniformRange(o.scale[0], o.scale[1]);
     const aspect = Math.exp(rng.uniformRange(logLo, logHi));
@@ -43,7 +44,8 @@ function sampleCrop(rng: CounterRng, o: RandomResizedCropOptions, ctx: SampleCon
   }
   // Every attempt missed: the largest centred crop whose aspect is clamped into the ratio range.
   const inRatio = W / H;
-  let w = W, h = H;
+  let w = W,
+    h = H;
   if (inRatio < o.ratio[0]) h = roundHalfEven(W / o.ratio[0]);
   else if (inRatio > o.ratio[1]) w = roundHalfEven(H * o.ratio[1]);
   out.set([Math.floor((W - w) / 2), Math.floor((H - h) / 2), w, h]);
@@ -64,9 +66,13 @@ export function resizedCrop(x: Tensor, p: StepParams, size: number): Tensor {
   const [n, , h, w] = x.shape as [number, number, number, number];
   // Per sample and axis: scale, offset, and the clamp range, all in normalised coordinates.
   const axis = (length: number, origin: number, span: number): number[] => [
-    span / length, (2 * origin + span) / length - 1, (2 * origin + 1) / length - 1, (2 * (origin + span) - 1) / length - 1,
+    span / length,
+    (2 * origin + span) / length - 1,
+    (2 * origin + 1) / length - 1,
+    (2 * (origin + span) - 1) / length - 1,
   ];
-  const xs = new Float32Array(n * 4), ys = new Float32Array(n * 4);
+  const xs = new Float32Array(n * 4),
+    ys = new Float32Array(n * 4);
   for (let b = 0; b < n; b++) {
     const [x0, y0, cw, ch] = p.values.subarray(b * 4, b * 4 + 4) as unknown as [number, number, number, number];
     xs.set(axis(w, x0, cw), b * 4);
@@ -77,7 +83,12 @@ export function resizedCrop(x: Tensor, p: StepParams, size: number): Tensor {
     // Output pixel centres in normalised coordinates, (2j+1)/S - 1, as affineGrid's base grid.
     const base = torch.linspace(1 / size - 1, 1 - 1 / size, size, { device: dev }).reshape(1, size);
     const coords = (a: Float32Array): Tensor => {
-      const [scale, offset, lo, hi] = torch.tensor(a, { shape: [n, 4], device: dev }).unbind(1) as [Tensor, Tensor, Tensor, Tensor];
+      const [scale, offset, lo, hi] = torch.tensor(a, { shape: [n, 4], device: dev }).unbind(1) as [
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
       return base.mul(scale.unsqueeze(1)).add(offset.unsqueeze(1)).clamp(lo.unsqueeze(1), hi.unsqueeze(1));
     };
     const gx = coords(xs).unsqueeze(1).expand(n, size, size);
@@ -97,5 +108,6 @@ export const randomResizedCrop: AugmentOp<RandomResizedCropOptions> = {
   identity: (ctx: SampleContext) => [0, 0, ctx.width, ctx.height],
   resizes: true,
   sample: sampleCrop,
-  apply: (x: Tensor, p: StepParams, _o: RandomResizedCropOptions, ctx: ApplyContext) => resizedCrop(x, p, ctx.outputSize),
+  apply: (x: Tensor, p: StepParams, _o: RandomResizedCropOptions, ctx: ApplyContext) =>
+    resizedCrop(x, p, ctx.outputSize),
 };

@@ -12,10 +12,14 @@ export interface RotationOptions {
 /** torch.rot90(x, k, [2, 3]) for [n,C,H,W]. */
 export function rot90(x: Tensor, k: number): Tensor {
   switch (((k % 4) + 4) % 4) {
-    case 1: return x.flip(3).transpose(2, 3);
-    case 2: return x.flip(2, 3);
-    case 3: return x.flip(2).transpose(2, 3);
-    default: return x;
+    case 1:
+      return x.flip(3).transpose(2, 3);
+    case 2:
+      return x.flip(2, 3);
+    case 3:
+      return x.flip(2).transpose(2, 3);
+    default:
+      return x;
   }
 }
 
@@ -27,13 +31,21 @@ export const rotation: AugmentOp<RotationOptions> = {
   identity: () => [0],
   /** Draws: bernoulli(p); k = below(4) (drawn either way). */
   sample(rng, o, ctx: SampleContext, out) {
-    if (ctx.height !== ctx.width) throw new RangeError(`rotation needs square images, got ${ctx.height}x${ctx.width}: put it after randomResizedCrop`);
+    if (ctx.height !== ctx.width)
+      throw new RangeError(
+        `rotation needs square images, got ${ctx.height}x${ctx.width}: put it after randomResizedCrop`,
+      );
     const applied = rng.bernoulli(o.p);
     const k = rng.below(4);
     out[0] = applied ? k : 0;
   },
   apply(x: Tensor, p: StepParams) {
-    for (const k of [1, 2, 3]) updateRows(x, rowsWhere(p, (r) => r[0] === k), (sub) => rot90(sub, k).contiguous());
+    for (const k of [1, 2, 3])
+      updateRows(
+        x,
+        rowsWhere(p, (r) => r[0] === k),
+        (sub) => rot90(sub, k).contiguous(),
+      );
     return x;
   },
 };

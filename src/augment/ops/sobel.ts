@@ -16,9 +16,18 @@ export interface SobelOptions {
 export function sobelMagnitude(x: Tensor): Tensor {
   const gray = x.shape[1] === 3 ? luma(x) : x;
   // gx (left to right) then gy (top to bottom) as two output channels of one convolution.
-  const kernels = torch.tensor(Float32Array.of(-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0, 0, 1, 2, 1), { shape: [2, 1, 3, 3], device: x.device });
+  const kernels = torch.tensor(Float32Array.of(-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0, 0, 1, 2, 1), {
+    shape: [2, 1, 3, 3],
+    device: x.device,
+  });
   const g = F.conv2d(F.pad(gray, [1, 1, 1, 1], 'replicate'), kernels);
-  return g.square().sum(1, true).sqrt().div(4 * Math.SQRT2).clamp_(0, 1).expand(x.shape);
+  return g
+    .square()
+    .sum(1, true)
+    .sqrt()
+    .div(4 * Math.SQRT2)
+    .clamp_(0, 1)
+    .expand(x.shape);
 }
 
 export const sobel: AugmentOp<SobelOptions> = {
@@ -31,7 +40,11 @@ export const sobel: AugmentOp<SobelOptions> = {
     out[0] = rng.bernoulli(o.p) ? 1 : 0;
   },
   apply(x: Tensor, p: StepParams) {
-    updateRows(x, rowsWhere(p, (r) => r[0] === 1), sobelMagnitude);
+    updateRows(
+      x,
+      rowsWhere(p, (r) => r[0] === 1),
+      sobelMagnitude,
+    );
     return x;
   },
 };

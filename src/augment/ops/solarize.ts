@@ -17,7 +17,11 @@ export const solarize: AugmentOp<SolarizeOptions> = {
     out[0] = rng.bernoulli(o.p) ? 1 : 0;
   },
   apply(x: Tensor, p: StepParams) {
-    updateRows(x, rowsWhere(p, (r) => r[0] === 1), (sub) => sub.rsub(1).where(sub.ge(0.5), sub));
+    updateRows(
+      x,
+      rowsWhere(p, (r) => r[0] === 1),
+      (sub) => sub.rsub(1).where(sub.ge(0.5), sub),
+    );
     return x;
   },
 };

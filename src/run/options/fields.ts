@@ -69,72 +69,112 @@ export function storedBound(b: NumberBound, modelSize: boolean): NumberBound {
 /** A numeric field: its bound is always there. */
 export type NumField<T> = Field<T> & { bound: NumberBound };
 
-export function num(bound: NumberBound, def: number, cli?: FlagDoc, opts: { modelSize?: boolean } = {}): NumField<number> {
+export function num(
+  bound: NumberBound,
+  def: number,
+  cli?: FlagDoc,
+  opts: { modelSize?: boolean } = {},
+): NumField<number> {
   return {
     schema: (flag, stored) => {
       const b = stored ? storedBound(bound, opts.modelSize === true) : bound;
-      return check<number>((v) => withinBound(v, b), (v) => boundMessage(flag, v, b));
+      return check<number>(
+        (v) => withinBound(v, b),
+        (v) => boundMessage(flag, v, b),
+      );
     },
-    default: def, bound, ...(cli ? { cli } : {}),
+    default: def,
+    bound,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** A number within `bound`, or null (a default worked out later from other fields). */
-export function numOrNull(bound: NumberBound, cli?: FlagDoc, opts: { modelSize?: boolean } = {}): NumField<number | null> {
+export function numOrNull(
+  bound: NumberBound,
+  cli?: FlagDoc,
+  opts: { modelSize?: boolean } = {},
+): NumField<number | null> {
   const inner = num(bound, 0, cli, opts);
   return { ...inner, schema: (flag, stored) => inner.schema(flag, stored).nullable(), default: null };
 }
 
 export function oneOf<T extends string>(allowed: readonly T[], def: T, cli?: FlagDoc): Field<T> {
   return {
-    schema: (flag) => check<T>((v) => allowed.includes(v as T), (v) => `${flag} must be one of ${allowed.join('|')}, got ${describeValue(v)}`),
-    default: def, choices: allowed, ...(cli ? { cli } : {}),
+    schema: (flag) =>
+      check<T>(
+        (v) => allowed.includes(v as T),
+        (v) => `${flag} must be one of ${allowed.join('|')}, got ${describeValue(v)}`,
+      ),
+    default: def,
+    choices: allowed,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** Exactly true or false: a config file's "yes" or "false" string is refused, not read as false or true. */
 export function bool(def: boolean, cli?: FlagDoc): Field<boolean> {
   return {
-    schema: (flag) => check<boolean>((v) => typeof v === 'boolean', (v) => `${flag} must be true or false, got ${describeValue(v)}`),
-    default: def, ...(cli ? { cli } : {}),
+    schema: (flag) =>
+      check<boolean>(
+        (v) => typeof v === 'boolean',
+        (v) => `${flag} must be true or false, got ${describeValue(v)}`,
+      ),
+    default: def,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** A string matching `pattern`, refused with `must`: '--device must be <must>, got ...'. */
 export function matching(pattern: RegExp, must: string, def: string, cli?: FlagDoc): Field<string> {
   return {
-    schema: (flag) => check<string>((v) => typeof v === 'string' && pattern.test(v), (v) => `${flag} must be ${must}, got ${describeValue(v)}`),
-    default: def, ...(cli ? { cli } : {}),
+    schema: (flag) =>
+      check<string>(
+        (v) => typeof v === 'string' && pattern.test(v),
+        (v) => `${flag} must be ${must}, got ${describeValue(v)}`,
+      ),
+    default: def,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** A required non-empty string; `hint` follows 'is required' in the message. */
 export function required(hint: string, cli?: FlagDoc): Field<string> {
   return {
-    schema: (flag) => check<string>((v) => typeof v === 'string' && v !== '',
-      (v) => `${flag} is required ${hint}${v === undefined ? '' : `, got ${describeValue(v)}`}`),
-    default: undefined, ...(cli ? { cli } : {}),
+    schema: (flag) =>
+      check<string>(
+        (v) => typeof v === 'string' && v !== '',
+        (v) => `${flag} is required ${hint}${v === undefined ? '' : `, got ${describeValue(v)}`}`,
+      ),
+    default: undefined,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** A value read by `parse`, whose Error message (one line) is the field's message. */
 export function parsed<T>(parse: (v: unknown) => T, def: T, cli?: FlagDoc): Field<T> {
   return {
-    schema: () => z.unknown().transform((v, ctx): T => {
-      try {
-        return parse(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message, input: v });
-        return z.NEVER;
-      }
-    }) as unknown as z.ZodType<T>,
-    default: def, ...(cli ? { cli } : {}),
+    schema: () =>
+      z.unknown().transform((v, ctx): T => {
+        try {
+          return parse(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message, input: v });
+          return z.NEVER;
+        }
+      }) as unknown as z.ZodType<T>,
+    default: def,
+    ...(cli ? { cli } : {}),
   };
 }
 
 /** The defaults of every field that has one. */
 export function defaultsOf<F extends Fields>(fields: F): { [K in keyof F]?: ConfigOf<F>[K] } {
-  return Object.fromEntries(Object.entries(fields).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, f.default])) as { [K in keyof F]?: ConfigOf<F>[K] };
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, f]) => f.default !== undefined)
+      .map(([k, f]) => [k, f.default]),
+  ) as { [K in keyof F]?: ConfigOf<F>[K] };
 }
 
 /** The zod object of a schema: fields in order, each message naming its flag (--kebab-key). */
@@ -148,16 +188,25 @@ export function zodObject<F extends Fields>(fields: F, stored: boolean): z.ZodTy
  * field (in schema order) whose value is refused, as one line.
  * @throws whatever `fail` makes of the message.
  */
-export function resolveFields<F extends Fields>(fields: F, values: Record<string, unknown>, stored: boolean, fail: (message: string) => Error): ConfigOf<F> {
+export function resolveFields<F extends Fields>(
+  fields: F,
+  values: Record<string, unknown>,
+  stored: boolean,
+  fail: (message: string) => Error,
+): ConfigOf<F> {
   const unknown = Object.keys(values).filter((k) => !Object.hasOwn(fields, k));
-  if (unknown.length > 0) throw fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
+  if (unknown.length > 0)
+    throw fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
   const r = zodObject(fields, stored).safeParse(values);
   if (!r.success) throw fail(r.error.issues[0]!.message);
   return r.data;
 }
 
 /** The fields (by key) whose values lie outside their training bound, each with its message. */
-export function boundProblems<F extends Fields>(fields: F, cfg: ConfigOf<F>): { key: keyof F & string; message: string }[] {
+export function boundProblems<F extends Fields>(
+  fields: F,
+  cfg: ConfigOf<F>,
+): { key: keyof F & string; message: string }[] {
   const problems: { key: keyof F & string; message: string }[] = [];
   for (const [key, f] of Object.entries(fields)) {
     const v = (cfg as Record<string, unknown>)[key];
@@ -173,7 +222,10 @@ export function boundsOf(fields: Fields): Record<string, NumberBound> {
 }
 
 /** The flags of a schema in help order: fields with a flag, with the CLI-only flags placed among them. */
-export function flagList(fields: Fields, cliOnly: readonly CliOnlyFlag[]): { key: string; field?: AnyField; cli: FlagDoc }[] {
+export function flagList(
+  fields: Fields,
+  cliOnly: readonly CliOnlyFlag[],
+): { key: string; field?: AnyField; cli: FlagDoc }[] {
   const out: { key: string; field?: AnyField; cli: FlagDoc }[] = [];
   const extras = (after: string | undefined): void => {
     for (const c of cliOnly) if (c.after === after) out.push({ key: c.key, cli: c.cli });
@@ -204,7 +256,7 @@ export function flagTable(fields: Fields, cliOnly: readonly CliOnlyFlag[]): stri
       else if (typeof field?.default === 'string') def = `\`${field.default}\``;
       else def = defaultText(field);
     }
-    rows.push(`| ${flag} | ${def} | ${cli.readme.meaning} |`.replace(/\|  \|/g, '| |'));
+    rows.push(`| ${flag} | ${def} | ${cli.readme.meaning} |`.replace(/\| {2}\|/g, '| |'));
   }
   return rows.join('\n');
 }

@@ -25,7 +25,10 @@ export class Checkpointer implements Callback {
    * @param savedStep the step of the checkpoint on disk that this run resumed from; null while there is none (a new
    *   run, or a renumbered resume whose checkpoint counts steps the old way)
    */
-  constructor(private readonly o: CheckpointerOptions, public savedStep: number | null) {}
+  constructor(
+    private readonly o: CheckpointerOptions,
+    public savedStep: number | null,
+  ) {}
 
   onStepSettled(s: StepEnd, interrupted: boolean): void {
     const every = this.o.everySteps;
@@ -42,10 +45,19 @@ export class Checkpointer implements Callback {
     const epoch = Math.floor(step / stepsPerEpoch);
     const state = optimizer.stateDict();
     try {
-      saveCheckpoint(paths.checkpoint, model, state, { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch, stepsPerEpoch, metricsRows: this.o.metricsRows() }, device);
+      saveCheckpoint(
+        paths.checkpoint,
+        model,
+        state,
+        { step, epoch, stepInEpoch: step - epoch * stepsPerEpoch, stepsPerEpoch, metricsRows: this.o.metricsRows() },
+        device,
+      );
     } catch (e) {
       // The loss can still be finite when the update after it made the weights infinite.
-      if (e instanceof NonFiniteStateError) throw new DivergenceError(`the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${this.kept()}. ${DIVERGENCE_ADVICE}`);
+      if (e instanceof NonFiniteStateError)
+        throw new DivergenceError(
+          `the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${this.kept()}. ${DIVERGENCE_ADVICE}`,
+        );
       throw e;
     } finally {
       for (const t of Object.values(state.tensors)) t.dispose();

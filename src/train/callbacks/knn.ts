@@ -13,7 +13,12 @@ export interface KnnData {
 }
 
 /** A metrics row's kNN fields (see MetricsLogger's `fields`): non-null at the end of every `every`-th epoch. */
-export function knnFields(model: SimCLRModel, data: KnnData, every: number, opts: { seed: number; device: string }): (s: StepEnd) => Partial<MetricsRow> | null {
+export function knnFields(
+  model: SimCLRModel,
+  data: KnnData,
+  every: number,
+  opts: { seed: number; device: string },
+): (s: StepEnd) => Partial<MetricsRow> | null {
   return (s) => {
     if (!s.epochEnd || (s.epoch + 1) % every !== 0) return null;
     const knn = knnMonitor(model.encoder, data.train, data.test, opts);

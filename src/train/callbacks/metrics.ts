@@ -49,14 +49,26 @@ export class MetricsLogger implements Callback {
     w.images += this.o.batchSize;
     const imagesPerSec = w.images / (Number(process.hrtime.bigint() - w.started) / 1e9);
     this.o.onProgress?.({
-      step: s.step, totalSteps: s.lastStep, epoch: s.epoch + 1, loss: s.loss, lr: s.lr, contrastiveAcc: s.acc, imagesPerSec, phases: s.phases,
+      step: s.step,
+      totalSteps: s.lastStep,
+      epoch: s.epoch + 1,
+      loss: s.loss,
+      lr: s.lr,
+      contrastiveAcc: s.acc,
+      imagesPerSec,
+      phases: s.phases,
     });
     if (s.step % this.o.logSteps !== 0 && !s.epochEnd && s.step !== s.lastStep) return;
     // Fields computed before the row is written (the kNN monitor runs here on every rank).
     const extra = (this.o.fields ?? []).map((f) => f(s));
     this.write({
-      epoch: s.epoch + 1, step: s.step, loss: w.loss / w.steps, lr: s.lr, contrastive_acc: w.acc / w.steps,
-      images_per_s: Math.round(imagesPerSec * 10) / 10, ...(s.epochEnd ? { epoch_end: true } : {}),
+      epoch: s.epoch + 1,
+      step: s.step,
+      loss: w.loss / w.steps,
+      lr: s.lr,
+      contrastive_acc: w.acc / w.steps,
+      images_per_s: Math.round(imagesPerSec * 10) / 10,
+      ...(s.epochEnd ? { epoch_end: true } : {}),
       ...Object.assign({}, ...extra.filter((e) => e !== null)),
     });
     this.window = { loss: 0, acc: 0, steps: 0, images: 0, started: process.hrtime.bigint() };
