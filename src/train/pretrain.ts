@@ -40,6 +40,7 @@ import {
   prepareDevice,
   recordResume,
   resumeState,
+  viewPipelinesFor,
 } from './setup.js';
 
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
@@ -161,10 +162,13 @@ export async function pretrain(
     release.push(() => model.dispose());
     if (device !== 'cpu') model.to(device);
     const optimizer = makeOptimizer(cfg, model, peakLr);
-    const aug = augmentPipelineFor(cfg, input);
-    const uncovered = fusedCoverage(aug);
-    if (uncovered !== null && rank === 0)
-      warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
+    const aug = viewPipelinesFor(cfg, input);
+    for (const [v, p] of (aug[0] === aug[1] ? [aug[0]] : aug).entries()) {
+      const uncovered = fusedCoverage(p);
+      const which = aug[0] === aug[1] ? '' : ` of view ${v + 1}`;
+      if (uncovered !== null && rank === 0)
+        warn(`augmentation${which} runs on tensor ops, slower than the fused kernel: ${uncovered}`);
+    }
     const contrastiveLoss = createLoss(cfg.loss, cfg);
 
     const resumed = resume

@@ -4,7 +4,7 @@ import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
 import { resolveConfig, type PretrainConfig } from '../run/config.js';
-import { augmentPipelineFor } from './pretrain.js';
+import { viewPipelinesFor } from './setup.js';
 
 export interface PreviewOptions {
   data: string;
@@ -29,7 +29,7 @@ export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
     const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
     ds.readBatch(indices, bytes);
     const cfg = o.config ?? resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
-    const aug = augmentPipelineFor(cfg, ds);
+    const aug = viewPipelinesFor(cfg, ds);
     const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
     try {
       await writeAugmentGrid(images, aug, { seed: o.seed, epoch: 0, indices }, o.out);

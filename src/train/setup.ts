@@ -5,6 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
+import { withSubset } from '../data/subset.js';
 import { configSteps, defaultAugmentConfig } from '../augment/params.js';
 import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 import { scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
@@ -53,6 +54,19 @@ export function augmentPipelineFor(cfg: PretrainConfig, ds: { channels: number; 
   aug.cropScale = [cfg.cropMinScale, 1];
   if (!cfg.blur) aug.blurP = 0;
   return resolvePipeline(configSteps(aug), ds.height, channels);
+}
+
+/**
+ * The pipelines of view 0 and view 1: augmentPipelineFor's for both, or with cfg.augment2 that list for view 1
+ * (the same object twice when there is no augment2, so the fused kernel makes both views in one call).
+ */
+export function viewPipelinesFor(
+  cfg: PretrainConfig,
+  ds: { channels: number; height: number },
+): [AugmentPipeline, AugmentPipeline] {
+  const first = augmentPipelineFor(cfg, ds);
+  if (cfg.augment2 === null) return [first, first];
+  return [first, resolvePipeline(cfg.augment2, ds.height, ds.channels === 1 ? 1 : 3)];
 }
 
 /** Where a resumed run continues: the checkpoint's step, or the next epoch boundary (renumbered). */
@@ -145,12 +159,17 @@ export function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfi
 }
 
 export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
-  const ds = await openDataset(cfg.data, {
+  const whole = await openDataset(cfg.data, {
     split: 'train',
     strict: cfg.strict,
     ...(cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {}),
     ...(onWarning ? { onWarning } : {}),
   });
+  if (cfg.subset !== null && cfg.subset > whole.length) {
+    whole.close();
+    throw new ConfigError(`--subset ${cfg.subset} exceeds the ${whole.length} training images of ${whole.name}`);
+  }
+  const ds = withSubset(whole, cfg.subset);
   if (cfg.imageSize !== null && !cfg.data.startsWith('folder:') && cfg.imageSize !== ds.height) {
     throw new ConfigError(
       `--image-size ${cfg.imageSize} does not match ${ds.name} (${ds.height} px); it applies to folder: datasets`,
