@@ -147,7 +147,8 @@ export const PRETRAIN_OPTIONS = {
     negate: "raw dot products z.z' in the loss instead of cosine similarities (paper Table 5)",
     readme: {
       meaning:
-        "the loss compares cosine similarities of z (the paper's); `--no-l2-normalize`: raw dot products (paper Tables 2 and 5)",
+        "the loss compares cosine similarities of z (the paper's); `--no-l2-normalize`: raw dot products " +
+        '(paper Tables 2 and 5)',
     },
   }),
   projLayers: num(
@@ -155,7 +156,9 @@ export const PRETRAIN_OPTIONS = {
     2,
     {
       arg: '<n>',
-      help: "projection head layers: 0 = none (z = h), 1 = linear, 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default {default})",
+      help:
+        "projection head layers: 0 = none (z = h), 1 = linear, 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN " +
+        '(default {default})',
       readme: {
         meaning:
           "0 = no head (z = h); 1 = linear; 2 = the paper's MLP (Linear-ReLU-Linear); 3+ = SimCLRv2's MLP with BN",
@@ -196,7 +199,8 @@ export const PRETRAIN_OPTIONS = {
   augment: parsed<AugmentStepConfig[] | null>((v) => (v === null ? null : parseAugmentSteps(v)), null),
   /**
    * The second view's augmentation list (view id 1), config files only; null = the same pipeline as the first view.
-   * With it, `augment` (or the paper's pipeline) makes the first view only (the paper's one-branch ablations, Figure 5).
+   * With it, `augment` (or the paper's pipeline) makes the first view only (the paper's one-branch ablations,
+   * Figure 5).
    */
   augment2: parsed<AugmentStepConfig[] | null>((v) => (v === null ? null : parseAugmentSteps(v)), null),
   seed: num(B.seed, 0, {
