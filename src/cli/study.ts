@@ -80,7 +80,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--seeds <n>', `seeds per cell, 0..n-1 (default ${STUDY_DEFAULTS.seeds})`, int)
     .option('--test-size <n>', `held-out test images as kNN queries (default ${STUDY_DEFAULTS.testSize})`, int)
     .option('--linear', 'also linear evaluation (logistic regression on frozen h)')
-    .option('--nproc <n>', 'runs side by side, one process each (default 1)', int)
+    .option('--nproc <n>', 'runs side by side, one process each (default: the cores, at most 4)', int)
     .option(
       '--threads <n>',
       'libtorch threads per run (default: the cores divided among --nproc)',
@@ -141,7 +141,7 @@ export function registerStudyCommand(program: Command): void {
                 ? 'every run is done'
                 : `${i.todo} to run, ${i.nproc} at a time with ${i.threads} thread(s) each`;
             process.stderr.write(
-              `study ${name}: ${i.cells} cells x ${i.total / i.cells} seeds on ${i.images} training images; ${i.total - i.todo} runs done, ${more}\n`,
+              `study ${name}: ${i.cells} cells x ${i.seeds} seeds + the untrained reference on ${i.images} training images; ${i.total - i.todo} runs done, ${more}\n`,
             );
           },
           onProgress: (p) => {

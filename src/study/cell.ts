@@ -1,26 +1,31 @@
 // One run of a study: a cell's pretraining at one seed, in its own run folder (resumed from its checkpoint when a
 // killed study left one), then kNN (and optionally linear) evaluation of the encoder on a held-out split, recorded
-// atomically in one result file. Runs inside a study worker process (worker.ts).
-import { existsSync } from 'node:fs';
+// atomically in one result file. Runs in a study worker process's training thread (thread.ts), or anywhere.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { DivergenceError } from '../errors.js';
 import type { PretrainConfig } from '../run/config.js';
-import { loadRunModel, runPaths, writeFileAtomic } from '../run/folder.js';
+import { buildModel, loadRunModel, runPaths, writeFileAtomic } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { SubsetDataset, subsetIndices } from '../data/subset.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { extractFeatures, openEvalSplit, type Features } from '../features/extract.js';
 import { knnEvaluate } from '../features/knn.js';
 import { linearEvaluate } from '../eval/linear.js';
-import { pretrainInBackground } from '../train/background.js';
-import type { Progress } from '../train/pretrain.js';
+import { openTrainingData, pretrain, type Progress } from '../train/pretrain.js';
 import { downsample } from '../eval/plot.js';
 import type { FeatureSet } from './definition.js';
 
 /** kNN settings of every study evaluation: the InstDisc / SimCLR-codebase monitor's k and temperature. */
 export const STUDY_KNN = { k: 200, temperature: 0.1 } as const;
+/**
+ * How long a run waits for its folder's lock: a worker of a killed study session finishes its step and checkpoints
+ * (src/cli/parent.ts gives a trainer as long before SIGKILL).
+ */
+const IN_USE_WAIT_S = 600;
 /** Points kept of each run's loss curve (the report's hover plots). */
 const CURVE_POINTS = 120;
 
@@ -38,6 +43,11 @@ export interface CellJob {
   /** Test images used as kNN queries (a fixed sample of the test split). */
   testSize: number;
   linear: boolean;
+  /**
+   * The random-initialisation reference: no training, the model as `config` and the seed initialise it, evaluated
+   * like the cells (what the features give before any learning).
+   */
+  baseline?: boolean;
 }
 
 /** A finished run: metrics (fractions in [0, 1]), or why it has none (diverged). */
@@ -61,8 +71,8 @@ export interface CellRunResult {
 export interface CellHooks {
   onProgress?: (p: Progress) => void;
   onWarning?: (msg: string) => void;
-  /** Receives the function that asks the run to checkpoint and stop after its current step. */
-  onStoppable?: (stop: () => void) => void;
+  /** Polled after every training step: true checkpoints the run and stops it (runCell then returns null). */
+  shouldStop?: () => boolean;
 }
 
 /** z = g(h) as a module, so feature extraction can evaluate it like the encoder. */
@@ -104,10 +114,14 @@ async function evalData(
   return [bank, new SubsetDataset(test, subsetIndices(test.length, Math.min(job.testSize, test.length)))];
 }
 
-/** kNN (and linear) accuracy of each feature set, as flat metric names. */
-async function evaluate(job: CellJob): Promise<Record<string, number>> {
-  const { model, run } = loadRunModel(job.runDir);
-  const [bank, queries] = await evalData(job, run.input);
+/** kNN (and linear) accuracy of each feature set of `model`, as flat metric names; disposes the model. */
+async function evaluate(
+  job: CellJob,
+  model: SimCLRModel,
+  input: { channels: number; height: number },
+): Promise<Record<string, number>> {
+  model.eval();
+  const [bank, queries] = await evalData(job, input);
   const metrics: Record<string, number> = {};
   try {
     for (const f of job.features) {
@@ -133,40 +147,89 @@ async function evaluate(job: CellJob): Promise<Record<string, number>> {
   return metrics;
 }
 
+/** The baseline's model: initialised as pretrain() initialises it for this seed, never trained. */
+async function initialModel(
+  job: CellJob,
+): Promise<{ model: SimCLRModel; input: { channels: number; height: number } }> {
+  const ds = await openTrainingData(job.config);
+  const input = { channels: ds.channels, height: ds.height };
+  ds.close();
+  torch.manualSeed(job.config.seed);
+  return { model: buildModel(job.config, input), input };
+}
+
+/** Evaluates the baseline (an untrained model) and writes its result file. */
+async function runBaseline(job: CellJob): Promise<CellRunResult> {
+  const t0 = performance.now();
+  mkdirSync(dirname(job.resultPath), { recursive: true });
+  if (job.config.threads !== null) torch.setNumThreads(job.config.threads);
+  const { model, input } = await initialModel(job);
+  const metrics = await evaluate(job, model, input);
+  const result: CellRunResult = {
+    format: 1,
+    cell: job.cell,
+    seed: job.seed,
+    steps: 0,
+    metrics,
+    diverged: null,
+    seconds: { train: 0, eval: (performance.now() - t0) / 1000 },
+    lossCurve: [],
+    finished: new Date().toISOString(),
+  };
+  writeFileAtomic(job.resultPath, `${JSON.stringify(result)}\n`);
+  return result;
+}
+
 /**
  * Trains (or resumes) and evaluates one cell at one seed and writes its result file. Returns null when the run was
  * asked to stop before it finished (its checkpoint lets the next study session continue it).
  * @throws what pretrain() throws, except a divergence, which is recorded as the run's result
  */
 export async function runCell(job: CellJob, hooks: CellHooks = {}): Promise<CellRunResult | null> {
+  if (job.baseline === true) return runBaseline(job);
   const paths = runPaths(job.runDir);
   // A killed study leaves a checkpoint to continue, or a run that never wrote one to start again.
   const start = existsSync(paths.checkpoint) ? { resume: true } : existsSync(paths.config) ? { overwrite: true } : {};
   const t0 = performance.now();
   let diverged: string | null = null;
   let steps = 0;
-  const run = pretrainInBackground(
-    job.config,
-    {
-      ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
-      ...(hooks.onWarning ? { onWarning: hooks.onWarning } : {}),
-    },
-    start,
-  );
-  hooks.onStoppable?.(() => run.requestStop());
-  try {
-    const r = await run.result;
-    if (r.stopped === 'interrupted') return null;
-    steps = r.steps;
-  } catch (e) {
-    if (!(e instanceof DivergenceError) && (e as Error).name !== 'DivergenceError') throw e;
-    diverged = (e as Error).message;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await pretrain(
+        job.config,
+        {
+          ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+          ...(hooks.onWarning ? { onWarning: hooks.onWarning } : {}),
+          ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
+        },
+        start,
+      );
+      if (r.stopped === 'interrupted') return null;
+      steps = r.steps;
+      break;
+    } catch (e) {
+      const name = (e as Error).name;
+      // A worker of a killed study session may still be checkpointing this run: it stops within a step.
+      if (name === 'RunInUseError' && performance.now() - t0 < IN_USE_WAIT_S * 1000) {
+        if (attempt === 0) hooks.onWarning?.(`${(e as Error).message}: waiting for it to stop`);
+        await new Promise((r) => setTimeout(r, 1000));
+        if (hooks.shouldStop?.() === true) return null;
+        continue;
+      }
+      if (!(e instanceof DivergenceError)) throw e;
+      diverged = e.message;
+      break;
+    }
   }
   const train = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   if (job.config.threads !== null) torch.setNumThreads(job.config.threads);
   const { curve, finalLoss, contrastiveAcc } = lossCurve(job.runDir);
-  const metrics = diverged === null ? await evaluate(job) : {};
+  let metrics: Record<string, number> = {};
+  if (diverged === null) {
+    const { model, run: stored } = loadRunModel(job.runDir);
+    metrics = await evaluate(job, model, stored.input);
+  }
   if (diverged === null) {
     metrics.final_loss = finalLoss;
     metrics.contrastive_acc = contrastiveAcc;

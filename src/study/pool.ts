@@ -30,7 +30,7 @@ function workerEntry(): { path: URL; execArgv: string[] } {
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly idle: Slot[] = [];
-  private readonly waiting: ((s: Slot) => void)[] = [];
+  private readonly waiting: { resolve: (s: Slot) => void; reject: (e: Error) => void }[] = [];
 
   /** Starts `size` worker processes. */
   constructor(size: number) {
@@ -43,8 +43,11 @@ export class WorkerPool {
       child.on('exit', (code, signal) => {
         slot.exited = true;
         const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-        slot.current?.reject(new Error(`a study worker process ${how} during a run`));
+        const error = new Error(`a study worker process (pid ${child.pid}) ${how}`);
+        slot.current?.reject(error);
         slot.current = null;
+        // Jobs waiting for a worker would wait forever once none is left.
+        if (this.slots.every((s) => s.exited)) for (const w of this.waiting.splice(0)) w.reject(error);
       });
       this.slots.push(slot);
       this.idle.push(slot);
@@ -77,13 +80,16 @@ export class WorkerPool {
 
   private release(slot: Slot): void {
     const next = this.waiting.shift();
-    if (next) next(slot);
+    if (next) next.resolve(slot);
     else this.idle.push(slot);
   }
 
   private acquire(): Promise<Slot> {
-    const slot = this.idle.shift();
-    return slot ? Promise.resolve(slot) : new Promise((resolve) => this.waiting.push(resolve));
+    let slot = this.idle.shift();
+    while (slot?.exited) slot = this.idle.shift();
+    if (slot) return Promise.resolve(slot);
+    if (this.slots.every((s) => s.exited)) return Promise.reject(new Error('every study worker process is gone'));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /**
@@ -92,7 +98,6 @@ export class WorkerPool {
    */
   async run(job: CellJob, hooks: JobHooks = {}): Promise<CellRunResult | null> {
     const slot = await this.acquire();
-    if (slot.exited) throw new Error('a study worker process is gone');
     return new Promise((resolve, reject) => {
       slot.current = { resolve, reject, hooks };
       slot.child.send({ type: 'job', job });

@@ -7,6 +7,8 @@ import { summarize, verdictOf, welchTest, type Summary, type Verdict, type Welch
 
 export const STUDY_FILE = 'study.json';
 export const REPORT_FILE = 'report.html';
+/** The reference every study records beside its cells: the base model as initialised, never trained. */
+export const BASELINE_ID = 'random-init';
 /** The metric every study ranks its cells by: kNN top-1 of h on the held-out split. */
 export const PRIMARY_METRIC = 'knn_h_top1';
 
@@ -68,6 +70,8 @@ export interface StudyRecord {
   done: number;
   total: number;
   cells: CellRecord[];
+  /** The base model at initialisation, evaluated like the cells (null until a seed of it has run). */
+  baseline: { runs: CellRunResult[]; summary: Record<string, Summary> } | null;
   best: string | null;
   findings: FindingRecord[];
   machine: { cpu: string; cores: number; libtorch: string; nproc: number; threadsPerProcess: number };
@@ -93,16 +97,12 @@ export function buildRecord(o: {
   elapsedSeconds: number;
   created: string;
 }): StudyRecord {
+  const runsOf = (id: string): CellRunResult[] =>
+    (o.runs.get(id) ?? []).filter((r) => o.seeds.includes(r.seed)).sort((a, b) => a.seed - b.seed);
   const cells: CellRecord[] = o.cells.map((c) => {
-    const runs = (o.runs.get(c.id) ?? []).filter((r) => o.seeds.includes(r.seed)).sort((a, b) => a.seed - b.seed);
+    const runs = runsOf(c.id);
     const ok = runs.filter((r) => r.diverged === null);
-    const summary: Record<string, Summary> = {};
-    for (const key of new Set(ok.flatMap((r) => Object.keys(r.metrics)))) {
-      const values = ok
-        .map((r) => r.metrics[key])
-        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-      if (values.length > 0) summary[key] = summarize(values);
-    }
+    const summary = summaries(ok);
     const batchSize = (c.config.batchSize as number | undefined) ?? o.ctx.base.batchSize;
     return {
       id: c.id,
@@ -140,8 +140,9 @@ export function buildRecord(o: {
       const test = a !== null && b !== null ? welchTest(a, b) : null;
       return { ...f, metric, bMetric, meanA: a?.mean ?? null, meanB: b?.mean ?? null, test, verdict: verdictOf(test) };
     });
-  const done = cells.reduce((n, c) => n + c.runs.length, 0);
-  const total = cells.length * o.seeds.length;
+  const baselineRuns = runsOf(BASELINE_ID);
+  const done = cells.reduce((n, c) => n + c.runs.length, 0) + baselineRuns.length;
+  const total = (cells.length + 1) * o.seeds.length;
   return {
     format: 1,
     study: o.def.name,
@@ -155,14 +156,29 @@ export function buildRecord(o: {
     done,
     total,
     cells,
+    baseline: baselineRuns.length === 0 ? null : { runs: baselineRuns, summary: summaries(baselineRuns) },
     best: best?.id ?? null,
     findings,
     machine: o.machine,
     elapsedSeconds: o.elapsedSeconds,
-    runSeconds: cells.reduce((s, c) => s + c.runs.reduce((t, r) => t + r.seconds.train + r.seconds.eval, 0), 0),
+    runSeconds: [...cells.map((c) => c.runs), baselineRuns]
+      .flat()
+      .reduce((t, r) => t + r.seconds.train + r.seconds.eval, 0),
     created: o.created,
     updated: new Date().toISOString(),
   };
+}
+
+/** Per metric, the summary over the runs that have it. */
+function summaries(runs: readonly CellRunResult[]): Record<string, Summary> {
+  const out: Record<string, Summary> = {};
+  for (const key of new Set(runs.flatMap((r) => Object.keys(r.metrics)))) {
+    const values = runs
+      .map((r) => r.metrics[key])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (values.length > 0) out[key] = summarize(values);
+  }
+  return out;
 }
 
 /** The CPU's model name as the kernel reports it (lscpu's "Model name"). */

@@ -3,7 +3,7 @@
 // bar charts with seed spread for the others), every cell with its mean, spread and distance from the best, and each
 // cell's loss curves on hover.
 import { escapeXml as esc, formatNumber, niceTicks } from '../eval/plot.js';
-import type { CellRecord, StudyRecord } from './record.js';
+import { BASELINE_ID, type CellRecord, type StudyRecord } from './record.js';
 import type { Summary, Verdict } from './stats.js';
 import { NOISE_ALPHA } from './stats.js';
 
@@ -164,7 +164,8 @@ function svgChart(rec: StudyRecord): string {
   const width = 760;
   const height = 340;
   const box = { left: 64, top: 34, width: width - 80, height: height - 34 - 48 };
-  const y = yRange(points);
+  const base = rec.baseline?.summary[rec.chart.seriesBy === 'features' ? 'knn_h_top1' : rec.primary];
+  const y = yRange(base === undefined ? points : [...points, { x: '', series: '', cell: '', s: base }]);
   const yLabel = rec.chart.seriesBy === 'features' ? 'kNN top-1 (%)' : `${metricName(rec.primary)} (%)`;
   const { parts, sy } = axes(width, height, box, y, rec.chart.xLabel ?? '', yLabel);
   const slot = box.width / xs.length;
@@ -202,6 +203,13 @@ function svgChart(rec: StudyRecord): string {
         );
     }
   }
+  if (base !== undefined) {
+    const yb = f1(sy(base.mean * 100));
+    parts.push(
+      `<path data-cell="${BASELINE_ID}" d="M${box.left} ${yb}H${box.left + box.width}" stroke="#777" stroke-width="2" stroke-dasharray="6 4"/>`,
+      `<text x="${box.left + 6}" y="${f1(sy(base.mean * 100) - 5)}" fill="#555">random init, no training: ${pct(base.mean)}</text>`,
+    );
+  }
   parts.push(legend(series, box.left + box.width));
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">${parts.join('')}</svg>
 <p class="sub">Means over seeds with ± one standard deviation; hover a point for its runs' loss curves.</p>`;
@@ -222,6 +230,14 @@ function cellsTable(rec: StudyRecord): string {
     '',
     's / run',
   ];
+  const b = rec.baseline;
+  const baselineRow =
+    b === null
+      ? []
+      : [
+          `<tr data-cell="${BASELINE_ID}" class="baseline"><td>random init (no training)</td><td class="num">${b.runs.length}/${rec.seeds.length}</td>
+${shown.map((m) => `<td class="num">${/loss/.test(m) ? '' : meanStd(b.summary[m])}</td>`).join('')}<td></td><td></td><td>reference</td><td class="num">${f1(b.runs.reduce((t, r) => t + r.seconds.eval, 0) / b.runs.length)}</td></tr>`,
+        ];
   const rows = rec.cells.map((c) => {
     const vb = c.vsBest;
     const test = vb !== null && 'p' in vb ? vb : null;
@@ -233,7 +249,7 @@ ${shown.map((m) => `<td class="num">${/loss/.test(m) ? (c.summary[m] ? formatNum
 <td>${c.id === rec.best ? '<span class="badge best">best</span>' : vb === null ? '' : vb.verdict === 'within noise' ? badge('within noise', '≈ best (within noise)') : vb.verdict === 'untested' ? badge('untested') : badge('holds', 'below the best')}</td><td class="num">${perRun}</td></tr>`;
   });
   return `<table class="cells"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
-${rows.join('\n')}</tbody></table>
+${[...baselineRow, ...rows].join('\n')}</tbody></table>
 <p class="sub">Accuracies in %, mean ± standard deviation over the seeds that finished; losses are the last logged value, averaged. "vs best": this cell's ${esc(metricName(rec.primary))} minus the best cell's, with Welch's t-test.</p>`;
 }
 
@@ -288,7 +304,7 @@ table.heatmap td.empty { background: #f2f2f2; color: #999; }
 .badge.holds { background: #dff0d8; color: #2b5e2b; } .badge.reversed { background: #f8d7da; color: #842029; }
 .badge.within-noise { background: #fff3cd; color: #6b5300; } .badge.untested { background: #eee; color: #555; } .badge.best { background: #e6550d; color: #fff; }
 .note { color: #8a5a00; background: #fff7e0; padding: 6px 10px; border-radius: 4px; font-size: 13px; }
-[data-cell] { cursor: default; } tr[data-cell]:hover td { background: #f6faff; }
+[data-cell] { cursor: default; } tr.baseline td { color: #555; font-style: italic; } tr[data-cell]:hover td { background: #f6faff; }
 #tip { position: fixed; display: none; pointer-events: none; background: #fff; border: 1px solid #999; border-radius: 4px; padding: 6px; box-shadow: 0 2px 8px rgba(0,0,0,0.2); font-size: 12px; z-index: 10; }
 `;
 
@@ -354,7 +370,12 @@ const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u0
 /** The report page for a study record; pure, so it can be tested without files. */
 export function renderStudyHtml(rec: StudyRecord): string {
   const curves = Object.fromEntries(
-    rec.cells.map((c) => [
+    [
+      ...rec.cells,
+      ...(rec.baseline === null
+        ? []
+        : [{ id: BASELINE_ID, label: 'random init', summary: rec.baseline.summary, runs: [] }]),
+    ].map((c) => [
       c.id,
       {
         label: c.label,

@@ -16,7 +16,15 @@ import type { StudyCell, StudyContext, StudyDefinition } from './definition.js';
 import { STUDIES, STUDY_NAMES } from './registry.js';
 import { STUDY_KNN, type CellJob, type CellRunResult } from './cell.js';
 import { WorkerPool } from './pool.js';
-import { buildRecord, cpuModel, REPORT_FILE, STUDY_FILE, type StudyRecord, type StudySettings } from './record.js';
+import {
+  BASELINE_ID,
+  buildRecord,
+  cpuModel,
+  REPORT_FILE,
+  STUDY_FILE,
+  type StudyRecord,
+  type StudySettings,
+} from './record.js';
 import { renderStudyHtml } from './report.js';
 
 /**
@@ -67,7 +75,7 @@ export interface StudyOptions {
   testSize?: number;
   /** Also linear evaluation (logistic regression on frozen features). */
   linear?: boolean;
-  /** Runs side by side, each in its own process (default 1). */
+  /** Runs side by side, each in its own process (default: the cores, at most 4). */
   nproc?: number;
   /** libtorch threads per run (default: the cores divided among nproc). */
   threads?: number;
@@ -97,6 +105,7 @@ export interface StudyProgress {
 export interface StudyHooks {
   onStart?: (info: {
     total: number;
+    seeds: number;
     todo: number;
     nproc: number;
     threads: number;
@@ -175,7 +184,7 @@ function readRecord(path: string): StudyRecord {
 }
 
 /** Every run result found under DIR/cells/, by cell. A damaged file is an error naming it. */
-function readResults(dir: string, cells: readonly StudyCell[]): Map<string, CellRunResult[]> {
+function readResults(dir: string, cells: readonly Pick<StudyCell, 'id'>[]): Map<string, CellRunResult[]> {
   const out = new Map<string, CellRunResult[]>();
   for (const c of cells) {
     const cellDir = join(dir, 'cells', c.id);
@@ -256,7 +265,9 @@ async function runStudy(
   const seedCount = positiveInt(o.seeds ?? STUDY_DEFAULTS.seeds, '--seeds', 100);
   const testSize = positiveInt(o.testSize ?? STUDY_DEFAULTS.testSize, '--test-size');
   const cores = Math.max(1, cpus().length);
-  const nproc = positiveInt(o.nproc ?? 1, '--nproc', 256);
+  // Processes rather than threads by default: the studies' small models gain little from a second libtorch thread, and
+  // two runs at one thread each did 8% more work than one run at two on a busy 2-core machine (docs/STUDY.md).
+  const nproc = positiveInt(o.nproc ?? Math.min(cores, 4), '--nproc', 256);
   const threads = positiveInt(o.threads ?? Math.max(1, Math.floor(cores / nproc)), '--threads', 1024);
   const given = o.base ?? {};
   const controlled = STUDY_CONTROLLED.filter((k) => k in given);
@@ -316,9 +327,30 @@ async function runStudy(
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
 
   // Every run's settings, checked before any process starts; seed-major, so a partial study has every cell at seed 0.
-  const runs = readResults(dir, cells);
+  const runs = readResults(dir, [...cells, { id: BASELINE_ID }]);
   const planned: Planned[] = [];
   for (const seed of seeds) {
+    // The untrained reference first: cheap, and what every cell's number is read against.
+    if (!(runs.get(BASELINE_ID) ?? []).some((r) => r.seed === seed)) {
+      const cellDir = join(dir, 'cells', BASELINE_ID);
+      const config = resolveConfig({ ...STUDY_BASE, ...given, data: o.data, out: cellDir, seed, subset, threads });
+      planned.push({
+        job: {
+          cell: BASELINE_ID,
+          seed,
+          runDir: cellDir,
+          resultPath: join(cellDir, `seed-${seed}.json`),
+          config,
+          features: ['h'],
+          testSize,
+          linear: settings.linear,
+          baseline: true,
+        },
+        steps: 0,
+        batchSize: 0,
+        evalImages: images + testSize,
+      });
+    }
     for (const c of cells) {
       const cellDir = join(dir, 'cells', c.id);
       const resultPath = join(cellDir, `seed-${seed}.json`);
@@ -365,7 +397,7 @@ async function runStudy(
   };
   const created = previous?.created ?? new Date().toISOString();
   const elapsedBefore = previous?.elapsedSeconds ?? 0;
-  const total = cells.length * seeds.length;
+  const total = (cells.length + 1) * seeds.length;
   const record = (): StudyRecord =>
     buildRecord({
       def,
@@ -390,6 +422,7 @@ async function runStudy(
     write();
     hooks.onStart?.({
       total,
+      seeds: seeds.length,
       todo: planned.length,
       nproc: machine.nproc,
       threads,
@@ -460,6 +493,7 @@ async function runPlanned(
         })
         .catch((e: unknown) => {
           // The first error ends the study: the other runs checkpoint and stop.
+          if (e instanceof Error) e.message = `cell ${p.job.cell}, seed ${p.job.seed}: ${e.message}`;
           if (failure === null) {
             failure = e;
             pool.stop();
