@@ -279,7 +279,7 @@ async function runStudy(
   const openOpts = { ...(base.imageSize !== null ? { imageSize: base.imageSize } : {}) };
   const train = await openDataset(o.data, { split: 'train', ...openOpts });
   const { length, channels } = train;
-  const labelled = train.labels !== null && train.labels.some((y) => y >= 0);
+  const labelled = train.labels?.some((y) => y >= 0) === true;
   train.close();
   if (!labelled) throw new ConfigError(`${o.data}: a study evaluates with labels, and its training split has none`);
   (await openDataset(o.data, { split: 'test', ...openOpts })).close();
