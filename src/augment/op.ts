@@ -67,7 +67,8 @@ export function resolveOptions<O extends object>(op: AugmentOp<O>, given: Readon
   const unknown = Object.keys(given).filter((k) => !(k in specs));
   if (unknown.length > 0)
     throw new RangeError(
-      `${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ${Object.keys(specs).join(', ') || 'none'})`,
+      `${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ` +
+        `${Object.keys(specs).join(', ') || 'none'})`,
     );
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(specs))

@@ -38,11 +38,16 @@ function printRunSummary(dir: string): void {
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
-    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
   );
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
-    `device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`,
+    `device     ${
+      run.device === undefined
+        ? 'cpu (not recorded: the run predates ' + '--device)'
+        : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`
+    }`,
   );
   if (existsSync(runPaths(dir).checkpoint)) {
     // The header alone: a multi-gigabyte checkpoint is not read to print its step.
@@ -118,7 +123,8 @@ function buildProgram(): Command {
     if (result.stopped === 'nothing-to-do') console.log(result.message);
     else
       console.log(
-        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
+        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ` +
+          `${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
       );
     if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
   });
@@ -143,7 +149,7 @@ function buildProgram(): Command {
         colorStrength: number;
         blur: boolean;
       }) => {
-        const { writeAugmentationGrid } = await import('../train/preview.js');
+        const { writeAugmentationGrid } = await import('../run/augment.js');
         await writeAugmentationGrid({
           data: o.data,
           out: o.out,
@@ -179,7 +185,8 @@ function buildProgram(): Command {
   program
     .command('doctor')
     .description(
-      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA',
+      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, ' +
+        'threads, allocator, CUDA',
     )
     .option('--json', 'one JSON object')
     .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
@@ -187,7 +194,8 @@ function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one',
+      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder ' +
+        'with a random one',
     )
     .option('--out <dir>', 'run folder', 'runs/demo')
     .option(
@@ -207,7 +215,8 @@ function buildProgram(): Command {
       });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(
-        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`,
+        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr ` +
+          `scaling, colour strength 0.5, crops >= 25%`,
       );
       // A rerun replaces an earlier demo run in the same folder, and nothing else.
       const { result, interrupted } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
@@ -215,7 +224,9 @@ function buildProgram(): Command {
         // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
         // is theirs to continue (a rerun of the demo would start over in the same folder).
         console.log(
-          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`,
+          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run ` +
+            `is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ` +
+            `${o.out}`,
         );
         setCommandExitCode(EXIT_INTERRUPTED);
         return;

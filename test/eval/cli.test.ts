@@ -175,13 +175,16 @@ test('embed writes the features file and --json describes it', async () => {
   assert.deepEqual(tensors.get('labels')!.shape, [32]);
 });
 
-test('compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed encoder', async () => {
-  const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
-  assert.equal(r.trainCount, 256);
-  assert.equal(r.testCount, 128);
-  assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
-  assert.deepEqual(r.random, r.pretrained);
-});
+test(
+  'compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed ' + 'encoder',
+  async () => {
+    const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
+    assert.equal(r.trainCount, 256);
+    assert.equal(r.testCount, 128);
+    assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
+    assert.deepEqual(r.random, r.pretrained);
+  },
+);
 
 test('usage errors exit 2 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [

@@ -50,7 +50,7 @@ test('ntlogistic and margintriplet pretrain through the registry, and the run re
   assert.notDeepEqual(losses.margintriplet, losses.ntxent);
 });
 
-test('a resume that changes the loss or its margin is refused unless forced', async () => {
+test('a resume that changes the loss, or a setting it reads, is refused unless forced', async () => {
   const dir = tmp();
   await pretrain(tiny(dir, { loss: 'margintriplet', maxSteps: 1 }));
   await assert.rejects(pretrain(tiny(dir, { loss: 'ntxent', maxSteps: 2 }), {}, true), (e: unknown) => {
@@ -68,4 +68,16 @@ test('a resume that changes the loss or its margin is refused unless forced', as
     { resume: true, forceResume: true },
   );
   assert.equal(forced.steps, 2);
+});
+
+test('a resume that changes a loss setting the loss does not read goes through without a warning', async () => {
+  const dir = tmp();
+  await pretrain(tiny(dir, { maxSteps: 1 }));
+  const warnings: string[] = [];
+  // NT-Xent reads the temperature, not the margin: --margin changes nothing it computes.
+  const resumed = await pretrain(tiny(dir, { margin: 0.9, maxSteps: 2 }), { onWarning: (m) => warnings.push(m) }, true);
+  assert.equal(resumed.steps, 2);
+  assert.deepEqual(warnings, []);
+  // The temperature it does read is still refused.
+  await assert.rejects(pretrain(tiny(dir, { temperature: 0.7, maxSteps: 3 }), {}, true), /temperature 0.5 -> 0.7/);
 });

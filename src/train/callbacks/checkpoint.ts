@@ -35,7 +35,8 @@ export class Checkpointer implements Callback {
     if (s.epochEnd || s.step === s.lastStep || interrupted || (every > 0 && s.step % every === 0)) this.save(s.step);
   }
 
-  /** Writes the checkpoint of `step` (rank 0; other ranks only note it). @throws DivergenceError for non-finite state */
+  /** Writes the checkpoint of `step` (rank 0; other ranks only note it). @throws DivergenceError for non-finite state
+   * */
   save(step: number): void {
     const { isMain, paths, model, optimizer, stepsPerEpoch, device } = this.o;
     if (!isMain) {
@@ -56,7 +57,8 @@ export class Checkpointer implements Callback {
       // The loss can still be finite when the update after it made the weights infinite.
       if (e instanceof NonFiniteStateError)
         throw new DivergenceError(
-          `the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${this.kept()}. ${DIVERGENCE_ADVICE}`,
+          `the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ` +
+            `${this.kept()}. ${DIVERGENCE_ADVICE}`,
         );
       throw e;
     } finally {
