@@ -72,6 +72,16 @@ async function withSplits<T>(
   }
 }
 
+/** Loads the run's encoder and scores it with `fn` on the train and test splits (its tensors freed afterwards). */
+async function scoreOnSplits<T>(
+  o: CommonOptions,
+  fn: (l: Loaded, train: ImageDataset, test: ImageDataset) => T,
+): Promise<{ l: Loaded; r: T }> {
+  const l = loadRun(o);
+  const r = await withSplits(o, l.run, (train, test) => torch.scope(() => fn(l, train, test)));
+  return { l, r };
+}
+
 function featuresOf(l: Loaded, ds: ImageDataset, o: CommonOptions, limit: number | null, label: string): Features {
   const onProgress = progress(o, label);
   return extractFeatures(l.model.encoder, ds, {
@@ -118,19 +128,16 @@ function registerKnn(evalCmd: Command): void {
     EVAL_KNN,
     'weighted kNN accuracy of the frozen encoder (cosine similarity, votes exp(sim/T))',
     async (o) => {
-      const l = loadRun(o);
-      const r = await withSplits(o, l.run, (train, test) =>
-        torch.scope(() =>
-          knnEvaluate(
-            featuresOf(l, train, o, o.limit, 'train features'),
-            featuresOf(l, test, o, o.testLimit, 'test features'),
-            {
-              k: o.k,
-              temperature: o.temperature,
-              numClasses: Math.max(train.numClasses, test.numClasses),
-              ...(o.chunkSize !== null ? { chunkSize: o.chunkSize } : {}),
-            },
-          ),
+      const { l, r } = await scoreOnSplits(o, (loaded, train, test) =>
+        knnEvaluate(
+          featuresOf(loaded, train, o, o.limit, 'train features'),
+          featuresOf(loaded, test, o, o.testLimit, 'test features'),
+          {
+            k: o.k,
+            temperature: o.temperature,
+            numClasses: Math.max(train.numClasses, test.numClasses),
+            ...(o.chunkSize !== null ? { chunkSize: o.chunkSize } : {}),
+          },
         ),
       );
       report(
@@ -158,44 +165,44 @@ function registerLinear(evalCmd: Command): void {
     EVAL_LINEAR,
     'linear evaluation: L2-regularised logistic regression on frozen features, L2 chosen on a validation split',
     async (o) => {
-      const l = loadRun(o);
-      const r = await withSplits(o, l.run, (train, test) =>
-        torch.scope(() => {
-          const trainFeatures =
-            o.augmentViews === null
-              ? featuresOf(l, train, o, o.limit, 'train features')
-              : extractViews(
-                  l.model.encoder,
-                  train,
-                  o.augmentViews,
-                  { config: cropFlipAugmentConfig(l.run.input.height, l.run.input.channels === 1), seed: o.seed },
-                  {
-                    inputSize: l.run.input.height,
-                    batchSize: o.batchSize,
-                    device: o.device,
-                    ...(o.limit !== null ? { limit: o.limit } : {}),
-                  },
-                );
-          const testFeatures = featuresOf(l, test, o, o.testLimit, 'test features');
-          return linearEvaluate(trainFeatures, testFeatures, {
-            valFraction: o.valFraction,
-            seed: o.seed,
-            standardize: o.standardize,
-            maxIter: o.maxIter,
-            numClasses: Math.max(train.numClasses, test.numClasses),
-            l2Grid: o.l2,
-            onFit: (f) =>
-              note(
-                o,
-                f.valTop1 === null
-                  ? `refit on all training rows with l2=${f.l2}: ${f.iterations} ` +
-                      `iterations${f.converged ? '' : ' (not converged)'}`
-                  : `l2=${f.l2}: validation top-1 ${pct(f.valTop1)} (${f.iterations} ` +
-                      `iterations${f.converged ? '' : ', not converged'})`,
-              ),
-          });
-        }),
-      );
+      const { l, r } = await scoreOnSplits(o, (loaded, train, test) => {
+        const trainFeatures =
+          o.augmentViews === null
+            ? featuresOf(loaded, train, o, o.limit, 'train features')
+            : extractViews(
+                loaded.model.encoder,
+                train,
+                o.augmentViews,
+                {
+                  config: cropFlipAugmentConfig(loaded.run.input.height, loaded.run.input.channels === 1),
+                  seed: o.seed,
+                },
+                {
+                  inputSize: loaded.run.input.height,
+                  batchSize: o.batchSize,
+                  device: o.device,
+                  ...(o.limit !== null ? { limit: o.limit } : {}),
+                },
+              );
+        const testFeatures = featuresOf(loaded, test, o, o.testLimit, 'test features');
+        return linearEvaluate(trainFeatures, testFeatures, {
+          valFraction: o.valFraction,
+          seed: o.seed,
+          standardize: o.standardize,
+          maxIter: o.maxIter,
+          numClasses: Math.max(train.numClasses, test.numClasses),
+          l2Grid: o.l2,
+          onFit: (f) =>
+            note(
+              o,
+              f.valTop1 === null
+                ? `refit on all training rows with l2=${f.l2}: ${f.iterations} ` +
+                    `iterations${f.converged ? '' : ' (not converged)'}`
+                : `l2=${f.l2}: validation top-1 ${pct(f.valTop1)} (${f.iterations} ` +
+                    `iterations${f.converged ? '' : ', not converged'})`,
+            ),
+        });
+      });
       report(
         o,
         {

@@ -44,6 +44,8 @@ const lr: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 100 }
 const weightDecay: NumberBound = { kind: 'number', min: 0, max: 1 };
 const imageSize: NumberBound = { kind: 'int', min: 8, max: 1024 };
 const colorStrength: NumberBound = { kind: 'number', min: 0, max: MAX_COLOR_STRENGTH };
+/** A share of something, more than none of it: (0, 1]. */
+const share: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 1 };
 
 /** Bounds shared by several commands' options; the others are written in their field (src/run/options/). */
 export const SHARED_BOUNDS = {
@@ -54,6 +56,7 @@ export const SHARED_BOUNDS = {
   weightDecay,
   imageSize,
   colorStrength,
+  share,
 } as const satisfies Record<string, NumberBound>;
 
 /** How a value is named in a message: strings are quoted and called strings, so "32" never reads as 32. */

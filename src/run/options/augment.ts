@@ -13,15 +13,10 @@ export const AUGMENT = commandSchema('augment', {
   }),
   count: num({ kind: 'int', min: 1, max: 1024 }, 8, {
     arg: '<n>',
-    help: 'images (rows) (default {default})',
-    readme: { meaning: 'images (rows), the first ones of a seeded shuffle' },
+    help: 'images (rows), the first ones of a seeded shuffle (default {default})',
   }),
-  seed: num(B.seed, 0, {
-    arg: '<n>',
-    help: 'seed for picking images and views (default {default})',
-    readme: { meaning: 'seed for picking images and views' },
-  }),
+  seed: num(B.seed, 0, { arg: '<n>', help: 'seed for picking images and views (default {default})' }),
   imageSize: P.imageSize,
   colorStrength: P.colorStrength,
-  blur: bool(true, { help: 'no Gaussian blur', negatedOnly: true, readme: { meaning: 'no Gaussian blur' } }),
+  blur: bool(true, { help: 'no Gaussian blur', negatedOnly: true }),
 });

@@ -13,6 +13,7 @@ import {
   type CliOnlyFlag,
   type Field,
   type FlagDoc,
+  type NumField,
 } from './fields.js';
 
 /** The same field with other help and README text (its check, default and bound unchanged). */
@@ -42,10 +43,7 @@ export const THREADS = numOrNull(B.threads, {
 });
 
 /** --json: the result as exactly one JSON object on stdout, and no progress on stderr. */
-export const JSON_OUTPUT = bool(false, {
-  help: 'print exactly one JSON object on stdout',
-  readme: { meaning: 'print exactly one JSON object on stdout (and no progress on stderr)' },
-});
+export const JSON_OUTPUT = bool(false, { help: 'print exactly one JSON object on stdout (and no progress on stderr)' });
 
 /** --run: a pretraining run folder, read for its settings and its last checkpoint. */
 export const RUN = required('(the pretraining run folder)', {
@@ -54,6 +52,11 @@ export const RUN = required('(the pretraining run folder)', {
   readme: { flag: '`--run DIR`', meaning: 'pretraining run folder; its last checkpoint unless `--checkpoint`' },
 });
 
+/** --data, required: a dataset spec (src/data/spec.ts); `help` and `meaning` say what the command reads of it. */
+export function dataSpec(help: string, meaning: string): Field<string> {
+  return required('(e.g. --data fashion-mnist)', { arg: '<spec>', help, readme: { flag: '`--data SPEC`', meaning } });
+}
+
 /** --checkpoint: null = RUN/checkpoints/last.safetensors. */
 export const CHECKPOINT = text(null, {
   arg: '<file>',
@@ -61,12 +64,19 @@ export const CHECKPOINT = text(null, {
   readme: { flag: '`--checkpoint FILE`', meaning: 'use this checkpoint instead of `RUN/checkpoints/last.safetensors`' },
 });
 
+/** --limit and the like: only the first n samples of `which` ('training samples'); null = all of them. */
+export function firstSamples(which: string): NumField<number | null> {
+  return numOrNull(B.positiveCount, { arg: '<n>', help: `use only the first n ${which}`, readme: { default: 'all' } });
+}
+
 /** The encoder's images per forward pass: memory grows with it, the features do not depend on it. */
-export const EVAL_BATCH_SIZE = num({ kind: 'int', min: 1, max: 1 << 16 }, DEFAULT_EVAL_BATCH_SIZE, {
+const EVAL_BATCH_SIZE = num({ kind: 'int', min: 1, max: 1 << 16 }, DEFAULT_EVAL_BATCH_SIZE, {
   arg: '<n>',
-  help: 'images per forward pass (default {default})',
-  readme: { meaning: 'images per forward pass (memory, not results)' },
+  help: 'images per forward pass: memory, not results (default {default})',
 });
+
+/** How a run's encoder computes and reports: eval knn|linear, finetune and embed. */
+export const ENCODER_COMPUTE = { batchSize: EVAL_BATCH_SIZE, device: DEVICE, threads: THREADS, json: JSON_OUTPUT };
 
 /** --config FILE: the command's keys from a JSON or YAML file; `help` says what else it may hold. */
 export function configFlag(help = 'JSON or YAML file with the same keys as the flags; flags override it'): CliOnlyFlag {

@@ -17,7 +17,7 @@ export const DEMO = commandSchema('demo', {
   maxSteps: numOrNull(B.positiveCount, {
     arg: '<n>',
     help: 'stop early after this many steps of 256 images (default: two epochs)',
-    readme: { default: 'two epochs', meaning: 'stop early after this many steps of 256 images' },
+    readme: { default: 'two epochs' },
   }),
   data: text('fashion-mnist', {
     arg: '<spec>',

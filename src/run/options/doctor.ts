@@ -3,5 +3,5 @@ import { commandSchema } from './fields.js';
 import { JSON_OUTPUT, reworded } from './common.js';
 
 export const DOCTOR = commandSchema('doctor', {
-  json: reworded(JSON_OUTPUT, { help: 'one JSON object', readme: { meaning: 'one JSON object instead of text' } }),
+  json: reworded(JSON_OUTPUT, { help: 'one JSON object instead of text' }),
 });

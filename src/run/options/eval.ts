@@ -2,35 +2,21 @@
 // EVAL_INPUT is the group they share with `simclr finetune` (./finetune.ts).
 import { DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE } from '../../features/knn.js';
 import { SHARED_BOUNDS as B } from '../bounds.js';
-import { bool, commandSchema, num, numList, numOrNull, required } from './fields.js';
-import { CHECKPOINT, configFlag, DEVICE, EVAL_BATCH_SIZE, JSON_OUTPUT, RUN, THREADS } from './common.js';
+import { bool, commandSchema, num, numList, numOrNull } from './fields.js';
+import { CHECKPOINT, configFlag, dataSpec, ENCODER_COMPUTE, firstSamples, RUN } from './common.js';
 
 /** The run, the labelled data and how the encoder computes: the options every evaluation of a run has. */
 export const EVAL_INPUT = {
   run: RUN,
   /** A labelled data spec; its train split trains (or is the memory bank), its test split is scored. */
-  data: required('(e.g. --data fashion-mnist)', {
-    arg: '<spec>',
-    help: 'labelled dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR | folder:DIR',
-    readme: { flag: '`--data SPEC`', meaning: 'labelled dataset (as `pretrain`; `stl10:DIR` uses its train/test)' },
-  }),
+  data: dataSpec(
+    'labelled dataset: fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | cifar100:DIR | stl10:DIR | folder:DIR',
+    'labelled dataset (as `pretrain`; `stl10:DIR` uses its train/test)',
+  ),
   checkpoint: CHECKPOINT,
-  /** null = every training sample. */
-  limit: numOrNull(B.positiveCount, {
-    arg: '<n>',
-    help: 'use only the first n training samples',
-    readme: { default: 'all', meaning: 'use only the first n training samples' },
-  }),
-  /** null = every test sample. */
-  testLimit: numOrNull(B.positiveCount, {
-    arg: '<n>',
-    help: 'use only the first n test samples',
-    readme: { default: 'all', meaning: 'use only the first n test samples' },
-  }),
-  batchSize: EVAL_BATCH_SIZE,
-  device: DEVICE,
-  threads: THREADS,
-  json: JSON_OUTPUT,
+  limit: firstSamples('training samples'),
+  testLimit: firstSamples('test samples'),
+  ...ENCODER_COMPUTE,
 };
 
 /** Weighted kNN (src/features/knn.ts): cosine similarity, votes exp(sim/T); defaults as the paper's monitor. */
@@ -40,23 +26,18 @@ export const EVAL_KNN = commandSchema(
     ...EVAL_INPUT,
     k: num({ kind: 'int', min: 1, max: 1e6 }, DEFAULT_KNN_K, {
       arg: '<n>',
-      help: 'neighbours (default {default})',
-      readme: { meaning: 'neighbours that vote (capped at the training samples)' },
+      help: 'neighbours that vote, capped at the training samples (default {default})',
     }),
     temperature: num(
       { kind: 'number', min: 0.02, max: 100, why: 'votes exp(sim/T) stay finite in float32' },
       DEFAULT_KNN_TEMPERATURE,
-      {
-        arg: '<t>',
-        help: 'vote weight exp(sim/t) (default {default})',
-        readme: { meaning: 'each neighbour votes with weight exp(cosine similarity / t)' },
-      },
+      { arg: '<t>', help: 'each neighbour votes with weight exp(cosine similarity / t) (default {default})' },
     ),
     /** null = about 16M similarities at once. */
     chunkSize: numOrNull(B.positiveCount, {
       arg: '<n>',
-      help: 'test rows per similarity chunk (default: about 16M similarities at once)',
-      readme: { default: '~16M similarities', meaning: 'test rows per similarity chunk (memory, not results)' },
+      help: 'test rows per similarity chunk: memory, not results (default: about 16M similarities at once)',
+      readme: { default: '~16M similarities' },
     }),
   },
   [configFlag()],
@@ -73,13 +54,13 @@ export const EVAL_LINEAR_FIELDS = {
   ...EVAL_INPUT,
   l2: numList({ kind: 'number', min: 0, max: 1e6 }, DEFAULT_L2_GRID, {
     arg: '<list>',
-    help: 'comma-separated L2 strengths to try (default {default})',
-    readme: { meaning: 'comma-separated L2 strengths to try; the best on the validation split is refit on all rows' },
+    help:
+      'comma-separated L2 strengths to try; the best on the validation split is refit on all rows (default ' +
+      '{default})',
   }),
   valFraction: num({ kind: 'number', min: 0, minExclusive: true, max: 1, maxExclusive: true }, 0.2, {
     arg: '<f>',
     help: 'share of each class held out to choose L2 (default {default})',
-    readme: { meaning: 'share of each class held out to choose L2' },
   }),
   /** null = the plain images, one row each. */
   augmentViews: numOrNull(
@@ -87,25 +68,16 @@ export const EVAL_LINEAR_FIELDS = {
     {
       arg: '<n>',
       help: 'train on n random crop+flip views per image instead of the plain images',
-      readme: { default: 'off', meaning: 'train on n random crop+flip views per image instead of the plain images' },
+      readme: { default: 'off' },
     },
   ),
   maxIter: num({ kind: 'int', min: 1, max: 1e6 }, 1000, {
     arg: '<n>',
     help: 'L-BFGS iterations per fit at most (default {default})',
-    readme: { meaning: 'L-BFGS iterations per fit at most' },
   }),
   /** Standardise with the training rows' mean and deviation: better-conditioned fits. */
-  standardize: bool(true, {
-    help: 'fit on the raw features instead of standardised ones',
-    negatedOnly: true,
-    readme: { meaning: 'fit on the raw features instead of standardised ones' },
-  }),
-  seed: num(B.seed, 0, {
-    arg: '<n>',
-    help: 'seed of the validation split and views (default {default})',
-    readme: { meaning: 'seed of the validation split and the views' },
-  }),
+  standardize: bool(true, { help: 'fit on the raw features instead of standardised ones', negatedOnly: true }),
+  seed: num(B.seed, 0, { arg: '<n>', help: 'seed of the validation split and the views (default {default})' }),
 };
 
 export const EVAL_LINEAR = commandSchema('eval linear', EVAL_LINEAR_FIELDS, [configFlag()]);

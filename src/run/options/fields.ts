@@ -14,8 +14,11 @@ export interface FlagDoc {
   negate?: string;
   /** A switch that is on by default and has only `--no-<flag>` (help: `help`). */
   negatedOnly?: true;
-  /** The README row: the flag as shown (default: the flag alone), the default column (default: derived), meaning. */
-  readme: { flag?: string; default?: string; meaning: string };
+  /**
+   * The README row: the flag as shown (default: the flag alone), the default column (default: derived), the meaning
+   * (default: `help` without its ' (default ...)' note).
+   */
+  readme?: { flag?: string; default?: string; meaning?: string };
 }
 
 export interface Field<T> {
@@ -180,7 +183,7 @@ export function text(def: string | null | undefined, cli?: FlagDoc): Field<strin
     schema: (flag) =>
       check<string | null>(
         (v) => (typeof v === 'string' && v !== '') || (def === null && v === null),
-        (v) => `${flag} must be a non-empty string${def === null ? ' or null' : ''}, got ${describeValue(v)}`,
+        (v) => `${flag} must be a non-empty string, got ${describeValue(v)}`,
       ),
     default: def,
     ...(cli ? { cli } : {}),
@@ -344,7 +347,7 @@ export function defaultText(field: AnyField | undefined): string {
 
 /** The flag as the README shows it: `--blur` / `--no-blur` for a switch with both, `--no-standardize` for one. */
 function flagName(key: string, cli: FlagDoc): string {
-  if (cli.readme.flag !== undefined) return cli.readme.flag;
+  if (cli.readme?.flag !== undefined) return cli.readme.flag;
   if (cli.negatedOnly) return `\`--no-${kebab(key)}\``;
   return `\`--${kebab(key)}\`${cli.negate ? ` / \`--no-${kebab(key)}\`` : ''}`;
 }
@@ -353,14 +356,15 @@ function flagName(key: string, cli: FlagDoc): string {
 export function flagTable(fields: Fields, cliOnly: readonly CliOnlyFlag[]): string {
   const rows = ['| flag | default | meaning |', '|---|---|---|'];
   for (const { key, field, cli } of flagList(fields, cliOnly)) {
-    let def = cli.readme.default;
+    let def = cli.readme?.default;
     if (def === undefined) {
       if (cli.negatedOnly) def = '';
       else if (field && field.default === undefined) def = '(required)';
       else if (typeof field?.default === 'string') def = `\`${field.default}\``;
       else def = defaultText(field);
     }
-    rows.push(`| ${flagName(key, cli)} | ${def} | ${cli.readme.meaning} |`.replace(/\| {2}\|/g, '| |'));
+    const meaning = cli.readme?.meaning ?? cli.help.replace(/ \(default[^)]*\)$/, '');
+    rows.push(`| ${flagName(key, cli)} | ${def} | ${meaning} |`.replace(/\| {2}\|/g, '| |'));
   }
   return rows.join('\n');
 }

@@ -9,12 +9,11 @@ export const FINETUNE_FIELDS = {
   ...EVAL_INPUT,
   batchSize: reworded(EVAL_INPUT.batchSize, {
     arg: '<n>',
-    help: 'training batch size (default {default})',
-    readme: { meaning: 'training batch size, capped at the labelled samples; the lr scales with it' },
+    help: 'training batch size, capped at the labelled samples; the lr scales with it (default {default})',
   }),
   /** Share of each class's labels, in (0, 1]; the paper's 1% and 10%. */
   labelFraction: need(
-    num({ kind: 'number', min: 0, minExclusive: true, max: 1 }, undefined, {
+    num(B.share, undefined, {
       arg: '<f>',
       help: "share of each class's labels to train on, e.g. 0.01 or 0.1",
       readme: { meaning: "share of each class's labels to train on, e.g. 0.01 or 0.1 (the paper's 1% and 10%)" },
@@ -27,34 +26,24 @@ export const FINETUNE_FIELDS = {
     {
       arg: '<n>',
       help: 'epochs over the labelled subset (default 60 for <= 1% labels, else 30)',
-      readme: { default: '60 / 30', meaning: 'epochs over the labelled subset: 60 for <= 1% labels, else 30' },
+      readme: { default: '60 / 30' },
     },
   ),
   /** The paper's base rate for fine-tuning. */
   lr: num(B.lr, 0.05, {
     arg: '<base>',
-    help: 'base learning rate, scaled by batch/256, cosine-decayed (default {default})',
-    readme: { meaning: 'base learning rate, scaled by batch/256, cosine decay without warm-up' },
+    help: 'base learning rate, scaled by batch/256, cosine decay without warm-up (default {default})',
   }),
   momentum: num({ kind: 'number', min: 0, max: 1, maxExclusive: true }, 0.9, {
     arg: '<m>',
-    help: 'Nesterov momentum (default {default})',
-    readme: { meaning: 'Nesterov momentum (plain SGD at 0)' },
+    help: 'Nesterov momentum, plain SGD at 0 (default {default})',
   }),
   /** 0: the paper fine-tunes without regularisation. */
-  weightDecay: num(B.weightDecay, 0, {
-    arg: '<x>',
-    help: 'weight decay (default {default})',
-    readme: { meaning: 'weight decay' },
-  }),
-  fromHeadLayer: bool(false, {
-    help: "keep the projection head's first layer under the new head (SimCLRv2)",
-    readme: { meaning: "keep the projection head's first layer under the new head (SimCLRv2)" },
-  }),
+  weightDecay: num(B.weightDecay, 0, { arg: '<x>', help: 'weight decay (default {default})' }),
+  fromHeadLayer: bool(false, { help: "keep the projection head's first layer under the new head (SimCLRv2)" }),
   seed: num(B.seed, 0, {
     arg: '<n>',
     help: 'seed of the label subset, data order, views and head init (default {default})',
-    readme: { meaning: 'seed of the label subset, data order, views and head init' },
   }),
   /** null = RUN/finetune-<fraction>. */
   out: text(null, {

@@ -5,23 +5,19 @@ import { commandSchema, num, numOrNull, text } from './fields.js';
 export const LAUNCH = commandSchema('launch', {
   nproc: num({ kind: 'int', min: 1, max: 1024 }, 1, {
     arg: '<n>',
-    help: 'ranks on this machine; the cores are split between them (default {default})',
-    readme: { meaning: 'ranks on this machine; each gets floor(cores/n) threads, or one GPU' },
+    help: 'ranks on this machine; each gets floor(cores/n) threads, or one GPU (default {default})',
   }),
   nnodes: num({ kind: 'int', min: 1, max: 65536 }, 1, {
     arg: '<n>',
-    help: 'machines in the job (default {default})',
-    readme: { meaning: 'machines in the job (run the same command on each)' },
+    help: 'machines in the job; run the same command on each (default {default})',
   }),
   nodeRank: num({ kind: 'int', min: 0, max: 65535 }, 0, {
     arg: '<i>',
     help: "this machine's index in the job (default {default})",
-    readme: { meaning: "this machine's index in the job" },
   }),
   masterAddr: text('127.0.0.1', {
     arg: '<host>',
-    help: 'host of rank 0 (it hosts the rendezvous store) (default {default})',
-    readme: { meaning: 'host of rank 0, which hosts the rendezvous store' },
+    help: 'host of rank 0, which hosts the rendezvous store (default {default})',
   }),
   /** null = a free port (single machine only). */
   masterPort: numOrNull(
@@ -37,8 +33,7 @@ export const LAUNCH = commandSchema('launch', {
     DEFAULT_TIMEOUT_S,
     {
       arg: '<s>',
-      help: 'seconds a collective or the rendezvous may wait for another rank (default {default})',
-      readme: { meaning: 'seconds a collective or the rendezvous may wait for another rank, then all stop' },
+      help: 'seconds a collective or the rendezvous may wait for another rank, then all stop (default {default})',
     },
   ),
 });

@@ -161,7 +161,7 @@ export const PRETRAIN_OPTIONS = {
     readme: { meaning: 'colour distortion strength s (jitter 0.8s/0.8s/0.8s/0.2s, p=0.8; grayscale p=0.2)' },
   }),
   /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
-  cropMinScale: num({ kind: 'number', min: 0, minExclusive: true, max: 1 }, 0.08, {
+  cropMinScale: num(B.share, 0.08, {
     arg: '<x>',
     help: 'smallest random-crop area fraction (default {default})',
     readme: { meaning: 'smallest area fraction of the random resized crop (aspect ratio 3/4 to 4/3, flip p=0.5)' },
