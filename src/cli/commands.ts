@@ -16,6 +16,9 @@ import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
+import { describeLoss } from '../loss/index.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { augmentPipelineFor } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -39,13 +42,15 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
     `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
-      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
+  console.log(`objective  ${describeLoss(c.loss, c)}`);
+  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
     `device     ${
       run.device === undefined
-        ? 'cpu (not recorded: the run predates ' + '--device)'
+        ? 'cpu (not recorded: the run predates --device)'
         : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`
     }`,
   );

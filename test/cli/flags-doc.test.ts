@@ -18,7 +18,7 @@ function between(text: string, name: string): string {
 }
 
 test(
-  'README pretrain flag table matches the schema (regenerate: npm run build && node ' + 'scripts/gen-readme-flags.mjs)',
+  'README pretrain flag table matches the schema (regenerate: ' + 'npm run build && node scripts/gen-readme-flags.mjs)',
   () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     assert.equal(between(readme, 'pretrain-flags'), flagTable(PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY));

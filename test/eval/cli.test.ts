@@ -176,7 +176,7 @@ test('embed writes the features file and --json describes it', async () => {
 });
 
 test(
-  'compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed ' + 'encoder',
+  'compareWithRandomInit: a run still at its initial ' + 'weights scores exactly as the fresh same-seed encoder',
   async () => {
     const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
     assert.equal(r.trainCount, 256);
