@@ -241,12 +241,20 @@ function buildProgram(): Command {
       console.log(
         '\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...',
       );
-      const { compareWithRandomInit } = await import('../eval/compare.js');
+      const { compareEvalRows, compareWithRandomInit } = await import('../eval/compare.js');
+      const { appendEvalResult } = await import('../eval/report.js');
       const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);
       console.log(`random init          ${pct(cmp.random.knnTop1)}  ${pct(cmp.random.linearTop1)}`);
+      // Recorded in the run like `simclr eval` results, so the report shows them; a read-only folder only warns.
+      try {
+        for (const row of compareEvalRows(cmp, o.data, 'demo')) appendEvalResult(o.out, row);
+        console.log(`\nrecorded in ${o.out}/eval.json; see them with the run in: simclr report ${o.out}`);
+      } catch (e) {
+        process.stderr.write(`warning: results not recorded in ${o.out}/eval.json: ${(e as Error).message}\n`);
+      }
     });
   registerEvalCommands(program);
   registerExportReportCommands(program);
