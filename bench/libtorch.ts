@@ -282,11 +282,8 @@ async function main(): Promise<void> {
         })
         .join(' | ')} | ${ratio(`${b.version} fp32`, `${a.version} fp32`)} | ${ratio(
         `${b.version} bf16`,
-        `${a.version} ` + `bf16`,
-      )} | ${ratio(`${a.version} bf16`, `${a.version} fp32`)} | ${ratio(
-        `${b.version} ` + `bf16`,
-        `${b.version} fp32`,
-      )} |`,
+        `${a.version} bf16`,
+      )} | ${ratio(`${a.version} bf16`, `${a.version} fp32`)} | ${ratio(`${b.version} bf16`, `${b.version} fp32`)} |`,
     );
   }
   const md = `${L.join('\n')}\n`;

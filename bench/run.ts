@@ -103,7 +103,7 @@ const ALLOCATORS: Record<string, string | null> = {
   jemalloc: library('libjemalloc.so.2'),
 };
 /** simclr's CLI preloads tcmalloc where installed (src/cli/main.ts); the runs here do the same unless told otherwise.
- * */
+ */
 const DEFAULT_ALLOCATOR = ALLOCATORS.tcmalloc ? 'tcmalloc' : 'glibc';
 
 interface RunEnv {
@@ -423,7 +423,7 @@ function markdown(r: Report): string {
   for (const c of r.cases) {
     L.push(
       `| ${c.id} | ${RATIOS.map(([n]) =>
-        Number.isFinite(c.ratios[n]!) ? `${fmt(c.ratios[n]!, 2)} ` + `(${fmt(c.cpuRatios[n]!, 2)})` : '-',
+        Number.isFinite(c.ratios[n]!) ? `${fmt(c.ratios[n]!, 2)} (${fmt(c.cpuRatios[n]!, 2)})` : '-',
       ).join(' | ')} | ${fmt(c.inputShare * 100, 1)}% |`,
     );
   }
@@ -441,9 +441,9 @@ function markdown(r: Report): string {
       const s = c.variants[variant]!;
       const total = PHASES.reduce((a, p) => a + s.phases[p], 0);
       L.push(
-        `| ${c.id} | ${PHASES.map(
-          (p) => `${fmt(s.phases[p] * 1e3, 0)} ` + `(${fmt((s.phases[p] / total) * 100, 0)}%)`,
-        ).join(' | ')} |`,
+        `| ${c.id} | ${PHASES.map((p) => `${fmt(s.phases[p] * 1e3, 0)} (${fmt((s.phases[p] / total) * 100, 0)}%)`).join(
+          ' | ',
+        )} |`,
       );
     }
   }

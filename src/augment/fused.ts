@@ -282,7 +282,7 @@ export function augmentFused(
     if (op === null)
       throw new Error(
         `simclr: the blockwise augmentation operator is unavailable: ${
-          state.cpu.error?.message ?? 'simclr_ops.node ' + 'predates it'
+          state.cpu.error?.message ?? 'simclr_ops.node predates it'
         }. Run \`npm run build\`.`,
       );
   } else {
@@ -291,7 +291,7 @@ export function augmentFused(
       throw new Error(
         `simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ` +
           `${state[kind].error?.message}. ${
-            kind === 'cpu' ? 'Run `npm run build`' : 'Run `node ' + 'scripts/build-cuda-kernels.mjs`'
+            kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'
           }, or use implementation: 'tensor'.`,
       );
   }

@@ -17,6 +17,9 @@ import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
+import { describeLoss } from '../loss/index.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { augmentPipelineFor } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -40,13 +43,15 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
     `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
-      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
+  console.log(`objective  ${describeLoss(c.loss, c)}`);
+  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
     `device     ${
       run.device === undefined
-        ? 'cpu (not recorded: the run predates ' + '--device)'
+        ? 'cpu (not recorded: the run predates --device)'
         : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`
     }`,
   );
@@ -206,12 +211,20 @@ export function buildProgram(): Command {
       console.log(
         '\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...',
       );
-      const { compareWithRandomInit } = await import('../eval/compare.js');
+      const { compareEvalRows, compareWithRandomInit } = await import('../eval/compare.js');
+      const { appendEvalResult } = await import('../eval/report.js');
       const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);
       console.log(`random init          ${pct(cmp.random.knnTop1)}  ${pct(cmp.random.linearTop1)}`);
+      // Recorded in the run like `simclr eval` results, so the report shows them; a read-only folder only warns.
+      try {
+        for (const row of compareEvalRows(cmp, o.data, 'demo')) appendEvalResult(o.out, row);
+        console.log(`\nrecorded in ${o.out}/eval.json; see them with the run in: simclr report ${o.out}`);
+      } catch (e) {
+        process.stderr.write(`warning: results not recorded in ${o.out}/eval.json: ${(e as Error).message}\n`);
+      }
     },
   );
   registerEvalCommands(program);

@@ -67,7 +67,7 @@ export function formatDoctor(r: DoctorReport): string {
       t.cuda.built
         ? `built (CUDA ${t.cuda.runtime ?? '?'}, cuDNN ${t.cuda.cudnn ?? '?'}); ${t.cuda.deviceCount} device(s) visible`
         : `not built into this libtorch (CPU only)${
-            t.cuda.devices.length > 0 ? `, though nvidia-smi sees ` + `${t.cuda.devices.length} GPU(s)` : ''
+            t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''
           }`,
     ],
     ...t.cuda.devices.map((d): [string, string] => ['', d]),

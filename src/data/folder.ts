@@ -458,7 +458,7 @@ class DecodeFailure extends Error {
 }
 
 /** The file's bytes, read from a descriptor opened without blocking (a FIFO cannot hang the read) and checked regular.
- * */
+ */
 async function readImageBytes(path: Buffer): Promise<Buffer> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {

@@ -28,7 +28,7 @@ export interface OpenOptions {
    * sizes. */
   imageSize?: number;
   /** Folder datasets only: decode to one channel instead of three (the luma of data/colour.ts, as PIL's convert('L')).
-   * */
+   */
   grayscale?: boolean;
   /** Folder datasets only: fail on the first unreadable image instead of skipping it. */
   strict?: boolean;

@@ -163,7 +163,7 @@ export function renderLineChart(chart: LineChart): RenderedChart {
     if (s.points.length <= DOT_LIMIT) {
       parts.push(
         `<g fill="${escapeXml(s.color)}">${s.points
-          .map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" ` + `r="3"/>`)
+          .map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" r="3"/>`)
           .join('')}</g>`,
       );
     }

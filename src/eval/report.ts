@@ -8,7 +8,9 @@ import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type Ru
 import { readMetricsLog, type MetricsRow } from '../run/metrics-log.js';
 import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
-import { writeAugmentationGrid } from '../run/augment.js';
+import { augmentPipelineFor, writeAugmentationGrid } from '../run/augment.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { describeLoss } from '../loss/index.js';
 
 // Named in src/run/folder.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
 export { EVAL_FILE, GRID_FILE };
@@ -177,7 +179,9 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
       `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ` +
         `${c.precision}`,
     ],
-    ['batch', `${c.batchSize} images (${2 * c.batchSize} views), temperature ${c.temperature}`],
+    ['batch', `${c.batchSize} images (${2 * c.batchSize} views)`],
+    ['loss function', describeLoss(c.loss, c)],
+    ['augmentations', describePipeline(augmentPipelineFor(c, run.input))],
     ['schedule', `${c.epochs} epochs${c.maxSteps === null ? '' : `, at most ${c.maxSteps} steps`}, seed ${c.seed}`],
     ['created', run.created],
   ];
@@ -375,7 +379,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   } catch (e) {
     notes.push(
       `Augmentation grid not redrawn: ${(e as Error).message}${
-        existsSync(gridPath) ? ` (showing the existing ` + `${GRID_FILE})` : ''
+        existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''
       }`,
     );
   }

@@ -59,7 +59,7 @@ export function readJsonLines<T>(path: string, spec: JsonLinesSpec, makeError: M
     } else {
       throw makeError(
         `${path}: line ${number} is ${
-          problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} ` + `entry: ${problem}` : problem
+          problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem
         }`,
       );
     }

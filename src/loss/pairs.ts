@@ -7,7 +7,7 @@ import type { Tensor } from '../torch/index.js';
 /** The projections of every replica, for negatives gathered across a data-parallel group. */
 export interface GatheredProjections {
   /** First views of all replicas, [N * world, D], in replica order; this replica's z1 is rows rankOffset..rankOffset+N.
-   * */
+   */
   z1All: Tensor;
   /** Second views of all replicas, [N * world, D], aligned with z1All. */
   z2All: Tensor;

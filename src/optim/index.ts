@@ -30,7 +30,7 @@ export {
 } from './schedule.js';
 
 /** What a pretraining config tells every optimizer: the peak learning rate (a schedule rewrites lr) and weight decay.
- * */
+ */
 export interface OptimizerSettings {
   lr: number;
   weightDecay: number;
@@ -40,7 +40,7 @@ export interface OptimizerEntry {
   /** One line for help texts. */
   summary: string;
   /** An optimizer over a model's named parameters (namedParameters(), in order: the order checkpoints index them by).
-   * */
+   */
   create(named: readonly (readonly [string, Tensor])[], settings: OptimizerSettings): Optimizer<GroupOptions>;
 }
 

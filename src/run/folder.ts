@@ -218,7 +218,7 @@ export function buildEncoder(
 }
 
 /** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn).
- * */
+ */
 export function buildModel(
   cfg: PretrainConfig,
   input: { channels: number; height: number },

@@ -234,7 +234,7 @@ export class ProcessGroup {
   }
 
   /** Replaces each tensor with its reduction over all ranks, in place (one collective per dtype). Not differentiable.
-   * */
+   */
   allReduce(tensors: Tensor | readonly Tensor[], op: ReduceOp = 'sum'): void {
     this._h.allReduce(handles(tensors, 'allReduce'), op);
   }
@@ -338,7 +338,7 @@ export class GradReducer {
   }
 
   /** Waits for every bucket and replaces each parameter's gradient with its mean over ranks (missing ones count as 0).
-   * */
+   */
   finish(): void {
     this.h.finish();
   }

@@ -9,7 +9,7 @@ export interface TorchEnv {
   libtorch: {
     version: string;
     /** Where the addon's libtorch came from (scripts/find-libtorch.mjs at build time), e.g. "pip torch (.venv-torch)".
-     * */
+     */
     source: string;
     /** Folder with include/ and lib/; null when the build left no record. */
     root: string | null;

@@ -2,6 +2,7 @@
 // (src/train/loop.ts) over the step function (src/train/step.ts) with its callbacks (src/train/callbacks/: metrics,
 // kNN monitor, checkpoints). Synchronous per step; run it in a worker to keep an event loop free.
 import * as torch from '../torch/index.js';
+import { divergenceAdvice } from '../loss/index.js';
 import { learningRate } from '../optim/schedule.js';
 import { DivergenceError } from '../errors.js';
 import type { PretrainConfig } from '../run/config.js';
@@ -144,6 +145,7 @@ export async function pretrain(
       shouldStop: (): boolean => hooks.shouldStop?.() === true,
       callbacks: [callbacks.logger, callbacks.checkpointer],
       kept: () => callbacks.checkpointer.kept(),
+      divergenceAdvice: divergenceAdvice(cfg.loss),
     });
     const stopped = done.interrupted ? 'interrupted' : parts.lastStep < totalSteps ? 'max-steps' : 'completed';
     return { steps: done.step, totalSteps, stopped, finalLoss: done.lastLoss, ...ended(paths) };
@@ -187,6 +189,7 @@ function trainingCallbacks(
       everySteps: cfg.checkpointSteps,
       metricsRows: () => logger.rows,
       onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
+      divergenceAdvice: divergenceAdvice(cfg.loss),
     },
     begun.checkpointed,
   );

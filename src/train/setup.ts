@@ -86,7 +86,7 @@ export function resumePosition(
         `(${step})${
           meta.stepsPerEpoch !== undefined
             ? ` at its ${before} steps per epoch`
-            : ' at a whole number of ' + 'steps per epoch'
+            : ' at a whole number of steps per epoch'
         }`,
     );
   }

@@ -201,7 +201,7 @@ test('a child whose parent died gets one SIGTERM and no second one that would ab
 });
 
 test(
-  'Ctrl-C during the demo ends it after pretraining: exit 130, where the run is and how to resume, no ' + 'evaluation',
+  'Ctrl-C during the demo ends it after pretraining: exit ' + '130, where the run is and how to resume, no evaluation',
   async () => {
     const dir = join(tmp(), 'demo');
     const p = spawnNode(CLI, ['demo', '--out', dir, '--max-steps', '40'], {});

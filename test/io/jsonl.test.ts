@@ -44,7 +44,7 @@ test('reader: a damaged line with its newline is an error naming the file and li
 });
 
 test(
-  'appender: cuts a torn tail off and keeps a whole entry that lost its newline, so it agrees with the ' + 'reader',
+  'appender: cuts a torn tail off and keeps a whole entry ' + 'that lost its newline, so it agrees with the reader',
   () => {
     const torn = file('{"n":1}\n{"n":');
     appendJsonLine(torn, { n: 2 }, spec);

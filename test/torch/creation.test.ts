@@ -67,7 +67,7 @@ goldenSuite('creation', {
 });
 
 test(
-  'toArray returns the typed array of each dtype; float16/bfloat16 widen to Float32Array, bool to ' + 'Uint8Array',
+  'toArray returns the typed array of each dtype; ' + 'float16/bfloat16 widen to Float32Array, bool to Uint8Array',
   () => {
     torch.scope(() => {
       const expect: [DType, new (n: number) => ArrayBufferView][] = [

@@ -67,7 +67,7 @@ test('declarations that would change what a call means are incompatible, with th
 });
 
 test(
-  'the generated layer against this libtorch: all of it on 2.13, which it came from; on 1.13 what the README ' + 'says',
+  'the generated layer against this libtorch: all of it on ' + '2.13, which it came from; on 1.13 what the README says',
   () => {
     const id = native.resolveOp('aten::add_', 'Tensor');
     assert.ok(id >= 0);
@@ -99,7 +99,7 @@ test(
 );
 
 test(
-  'a trailing optional argument a release lacks may be passed as null (the generated layer does for ' + 'Tensor?)',
+  'a trailing optional argument a release lacks may be ' + 'passed as null (the generated layer does for Tensor?)',
   () => {
     assert.deepEqual(compareSignatures('a:Tensor,w:Optional[Tensor]=->Tensor', 'a:Tensor->Tensor'), { arity: 1 });
     assert.deepEqual(compareSignatures('from_:int,to:int->bool', 'from:int,to:int->bool'), {});
@@ -112,7 +112,7 @@ test(
 );
 
 test(
-  'calling an operator this libtorch lacks or declares differently throws an Error naming it and both ' + 'versions',
+  'calling an operator this libtorch lacks or declares ' + 'differently throws an Error naming it and both versions',
   () => {
     const first = resolveTable([
       ['aten::no_such_operator_anywhere', '', 'self:Tensor->Tensor'],

@@ -81,7 +81,7 @@ test('an interrupted run with batches prepared ahead resumes to the same weights
 });
 
 test(
-  'with batches prepared ahead a NaN loss is still caught before any checkpoint holds it, naming its ' + 'step',
+  'with batches prepared ahead a NaN loss is still caught ' + 'before any checkpoint holds it, naming its step',
   async () => {
     const dir = tmp();
     await pretrain(tiny(dir, { maxSteps: 2 }), {}, false, { prefetch: true });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow } from '../../src/train/pretrain.js';
+import { describeLoss, divergenceAdvice } from '../../src/loss/index.js';
 import { runPaths } from '../../src/run/folder.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-loss-'));
@@ -80,4 +81,12 @@ test('a resume that changes a loss setting the loss does not read goes through w
   assert.deepEqual(warnings, []);
   // The temperature it does read is still refused.
   await assert.rejects(pretrain(tiny(dir, { temperature: 0.7, maxSteps: 3 }), {}, true), /temperature 0.5 -> 0.7/);
+});
+
+test('a loss is described, and advised on after a divergence, by the settings it reads', () => {
+  const settings = { temperature: 0.2, margin: 0.4 };
+  assert.equal(describeLoss('ntxent', settings), 'ntxent (temperature 0.2)');
+  assert.equal(describeLoss('margintriplet', settings), 'margintriplet (margin 0.4)');
+  assert.match(divergenceAdvice('ntlogistic'), /--temperature/);
+  assert.equal(divergenceAdvice('margintriplet'), 'Try a lower --lr.');
 });

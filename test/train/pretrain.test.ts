@@ -112,6 +112,8 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
       assert.ok(e instanceof DivergenceError);
       assert.match(e.message, /loss is NaN at step 3/);
       assert.match(e.message, /last good checkpoint/);
+      // NT-Xent reads the temperature, so the advice names it.
+      assert.match(e.message, /Try a lower --lr, or a --temperature closer to 0\.5\.$/);
       return true;
     },
   );

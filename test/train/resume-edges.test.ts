@@ -163,7 +163,7 @@ test('a forced change of steps per epoch continues at the next epoch boundary', 
 });
 
 test(
-  '--overwrite removes every file simclr wrote into the run folder, and only once the new run can ' + 'start',
+  '--overwrite removes every file simclr wrote into ' + 'the run folder, and only once the new run can start',
   async () => {
     const dir = fresh();
     await pretrain(await folderRun(dir, { maxSteps: 2 }));

@@ -204,7 +204,7 @@ test('precision, device and world size changes are warned about, not refused', (
 });
 
 test(
-  'the run lock: a live holder refuses a second writer; a holder that dies, however, leaves nothing to take ' + 'over',
+  'the run lock: a live holder refuses a second writer; a ' + 'holder that dies, however, leaves nothing to take over',
   async () => {
     const dir = tmp();
     const path = join(dir, LOCK_FILE);

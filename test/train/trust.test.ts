@@ -62,7 +62,7 @@ function allFinite(path: string): { bad: string[]; total: number } {
 // ------------------------------------------------------------------------------------------- item 4
 
 test(
-  'item 4: a checkpoint never holds non-finite state, and a divergence names only a checkpoint that ' + 'exists',
+  'item 4: a checkpoint never holds non-finite state, ' + 'and a divergence names only a checkpoint that exists',
   async () => {
     // The kind within today's option bounds (its lr of 2.4e39 is refused now). With T = 2e-38 the loss at
     // step 1 is finite and the step-1 weights reach ~1e37, so step 2 diverges with a checkpoint on disk; with
@@ -104,7 +104,7 @@ test(
 );
 
 test(
-  'item 4: saveCheckpoint refuses non-finite weights or optimizer state and leaves the previous file as it ' + 'was',
+  'item 4: saveCheckpoint refuses non-finite weights or ' + 'optimizer state and leaves the previous file as it was',
   () => {
     const dir = tmp();
     const path = join(dir, 'last.safetensors');
@@ -160,7 +160,7 @@ function tamper(
 }
 
 test(
-  'item 5: every checkpoint field is validated; resume and info fail in one line naming the file and ' + 'field',
+  'item 5: every checkpoint field is validated; resume ' + 'and info fail in one line naming the file and field',
   async () => {
     const dir = tmp();
     await pretrain(tiny(dir, { maxSteps: 2 }));
@@ -479,7 +479,7 @@ test(
 );
 
 test(
-  'item 8: run files (config.json, metrics.jsonl, eval.json) and data files are checked before they are ' + 'read',
+  'item 8: run files (config.json, metrics.jsonl, eval.json) ' + 'and data files are checked before they are read',
   async () => {
     const dir = tmp();
     await pretrain(tiny(dir, { maxSteps: 1 }));
