@@ -91,14 +91,16 @@ export function readCheckedConfigFile(
 }
 
 /**
- * A command's options as its schema resolves them: defaults < `--config FILE` (for a command with that flag) < flags;
- * every value checked against its field (types exactly, numbers within their bounds, required ones present).
+ * A command's options as its schema resolves them: defaults < its config file (the flag of configFlag(), where it has
+ * one) < flags; every value checked against its field (types exactly, numbers within their bounds, required ones
+ * present). The flags that are not config keys are left to the action (cmd.opts()).
  * @throws ConfigError naming the option (and the file, for a value from it); UsageError for an unreadable file.
  */
 export function commandOptions<F extends Fields>(cmd: Command, schema: CommandSchema<F>): ConfigOf<F> {
   const given = givenOptions(cmd);
-  const path = given.config;
-  delete given.config;
+  const configKey = schema.cliOnly.find((c) => c.readsConfig)?.key;
+  const path = configKey === undefined ? undefined : given[configKey];
+  for (const c of schema.cliOnly) delete given[c.key];
   const fail = (m: string): Error => new ConfigError(m);
   const file =
     typeof path === 'string' ? readCheckedConfigFile(path, (values) => checkGiven(schema.fields, values, fail)) : {};

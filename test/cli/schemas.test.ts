@@ -9,7 +9,8 @@ import { Command } from 'commander';
 import { addSchemaOptions, commandOptions } from '../../src/cli/options.js';
 import { EVAL_KNN, EVAL_LINEAR, DEFAULT_L2_GRID } from '../../src/run/options/eval.js';
 import { FINETUNE } from '../../src/run/options/finetune.js';
-import type { CommandSchema, ConfigOf, Fields } from '../../src/run/options/fields.js';
+import { commandSchema, type CommandSchema, type ConfigOf, type Fields } from '../../src/run/options/fields.js';
+import { PRETRAIN } from '../../src/run/options/pretrain.js';
 import { ConfigError } from '../../src/errors.js';
 import { cli } from '../support/cli.js';
 
@@ -64,6 +65,16 @@ test('a required option may come from the file or a flag; missing from both, it 
     (e: unknown) =>
       e instanceof ConfigError && e.message === '--label-fraction is required (e.g. --label-fraction 0.1)',
   );
+});
+
+test('flags that are not config keys are left to the action, and only configFlag() reads a file', () => {
+  const o = resolved(PRETRAIN, '--data', 'fashion-mnist', '--out', 'runs/x', '--resume', '--batch-size', '64');
+  assert.equal(o.batchSize, 64);
+  assert.ok(!('resume' in o));
+  const other = commandSchema('other', { k: EVAL_KNN.fields.k }, [
+    { key: 'config', cli: { arg: '<file>', help: 'settings of something else' } },
+  ]);
+  assert.deepEqual(resolved(other, '--config', file('other.yaml', 'anything: 1\n')), { k: 200 });
 });
 
 test('config-file problems: one line naming the file and the option, exit 2, nothing run', async () => {

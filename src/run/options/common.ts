@@ -75,13 +75,14 @@ const EVAL_BATCH_SIZE = num({ kind: 'int', min: 1, max: 1 << 16 }, DEFAULT_EVAL_
   help: 'images per forward pass: memory, not results (default {default})',
 });
 
-/** How a run's encoder computes and reports: eval knn|linear, finetune and embed. */
-export const ENCODER_COMPUTE = { batchSize: EVAL_BATCH_SIZE, device: DEVICE, threads: THREADS, json: JSON_OUTPUT };
+/** How a run's encoder computes: eval knn|linear, finetune, embed (each with --json after it). */
+export const ENCODER_COMPUTE = { batchSize: EVAL_BATCH_SIZE, device: DEVICE, threads: THREADS };
 
 /** --config FILE: the command's keys from a JSON or YAML file; `help` says what else it may hold. */
 export function configFlag(help = 'JSON or YAML file with the same keys as the flags; flags override it'): CliOnlyFlag {
   return {
     key: 'config',
+    readsConfig: true,
     cli: {
       arg: '<file>',
       help,

@@ -1,6 +1,6 @@
 // `simclr embed`: a run's encoder features (and labels) of one split of a dataset, written to a safetensors file.
 import { commandSchema, oneOf, required } from './fields.js';
-import { CHECKPOINT, configFlag, dataSpec, ENCODER_COMPUTE, firstSamples, RUN } from './common.js';
+import { CHECKPOINT, configFlag, dataSpec, ENCODER_COMPUTE, firstSamples, JSON_OUTPUT, RUN } from './common.js';
 
 export const EMBED_FIELDS = {
   run: RUN,
@@ -20,6 +20,7 @@ export const EMBED_FIELDS = {
   checkpoint: CHECKPOINT,
   limit: firstSamples('samples'),
   ...ENCODER_COMPUTE,
+  json: JSON_OUTPUT,
 };
 
 export const EMBED = commandSchema('embed', EMBED_FIELDS, [configFlag()]);

@@ -3,7 +3,7 @@
 import { DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE } from '../../features/knn.js';
 import { SHARED_BOUNDS as B } from '../bounds.js';
 import { bool, commandSchema, num, numList, numOrNull } from './fields.js';
-import { CHECKPOINT, configFlag, dataSpec, ENCODER_COMPUTE, firstSamples, RUN } from './common.js';
+import { CHECKPOINT, configFlag, dataSpec, ENCODER_COMPUTE, firstSamples, JSON_OUTPUT, RUN } from './common.js';
 
 /** The run, the labelled data and how the encoder computes: the options every evaluation of a run has. */
 export const EVAL_INPUT = {
@@ -17,6 +17,7 @@ export const EVAL_INPUT = {
   limit: firstSamples('training samples'),
   testLimit: firstSamples('test samples'),
   ...ENCODER_COMPUTE,
+  json: JSON_OUTPUT,
 };
 
 /** Weighted kNN (src/features/knn.ts): cosine similarity, votes exp(sim/T); defaults as the paper's monitor. */

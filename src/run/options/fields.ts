@@ -45,6 +45,8 @@ export interface CliOnlyFlag {
   cli: FlagDoc;
   /** Placed after this field in the flag list (end of the list when absent). */
   after?: string;
+  /** The flag names a file of the command's own keys (common.ts configFlag), which commandOptions reads. */
+  readsConfig?: true;
 }
 
 /**
