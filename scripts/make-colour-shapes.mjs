@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Writes the synthetic colour dataset (src/data/synthetic.ts) for the colour studies: node scripts/make-colour-shapes.mjs
-// DIR [TRAIN] [TEST] (default 10000 and 2000 images), then `simclr study color-strength --data cifar10:DIR ...`.
+// Writes the synthetic colour dataset (src/data/synthetic.ts) for the colour studies:
+// node scripts/make-colour-shapes.mjs DIR [TRAIN] [TEST] (default 10000 and 2000 images), then
+// `simclr study color-strength --data cifar10:DIR ...`.
 // Run after `npm run build`.
 import { writeColourShapes } from '../dist/src/data/synthetic.js';
 

@@ -49,7 +49,8 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
     const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => c[k] !== DEFAULT_CONFIG[k]);
     if (set.length > 0)
       throw new ConfigError(
-        `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of its ops instead`,
+        `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of ` +
+          `its ops instead`,
       );
   }
   // Shared steps give both views the same parameters only when both lists start with the same ones.

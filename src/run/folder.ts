@@ -400,7 +400,8 @@ export function parseCheckpointMeta(
       if (!ok)
         throw checkpointError(
           path,
-          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`,
+          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ` +
+            `${shortJson(v)}`,
         );
     }
   });

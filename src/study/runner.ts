@@ -10,6 +10,7 @@ import { ConfigError, resolveConfig, type PretrainConfig } from '../run/config.j
 import { writeFileAtomic } from '../run/folder.js';
 import { acquireRunLock } from '../run/lock.js';
 import { readTextChecked } from '../io/files.js';
+import { STUDY_DEFAULTS } from '../run/options/study.js';
 import { openDataset } from '../data/spec.js';
 import { UsageError } from '../errors.js';
 import type { StudyCell, StudyContext, StudyDefinition } from './definition.js';
@@ -57,7 +58,8 @@ export const STUDY_CONTROLLED = [
   'knnEvery',
 ] as const;
 
-export const STUDY_DEFAULTS = { budget: 200, seeds: 3, subset: 10000, testSize: 2000 } as const;
+// The study's own defaults are written with its flags (src/run/options/study.ts).
+export { STUDY_DEFAULTS };
 
 export interface StudyOptions {
   study: string;
@@ -317,7 +319,8 @@ async function runStudy(
     const changes = settingsChanges(previous.settings, settings);
     if (changes.length > 0)
       throw new ConfigError(
-        `${dir} holds a study with other settings (${changes.join('; ')}); use another --out, or remove ${dir} to start over`,
+        `${dir} holds a study with other settings (${changes.join('; ')}); ` +
+          `use another --out, or remove ${dir} to start over`,
       );
   } else if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new ConfigError(`${dir} is not empty and holds no ${STUDY_FILE}: give a new or empty folder as --out`);

@@ -13,6 +13,7 @@ const LOSSES = [
  * paper's unnormalised NT-Xent rows use temperatures of 10 and 100 (Table 5).
  */
 export const RAW_TEMPERATURE = 10;
+const RAW = RAW_TEMPERATURE;
 
 export const loss: StudyDefinition = {
   name: 'loss',
@@ -23,7 +24,7 @@ export const loss: StudyDefinition = {
     [true, false].flatMap((norm) =>
       LOSSES.map((l) => ({
         id: `${l.name}${norm ? '' : '_raw'}`,
-        label: `${l.label}${norm ? '' : `, no l2 norm${l.name === 'margintriplet' ? '' : ` (temperature ${RAW_TEMPERATURE})`}`}`,
+        label: norm ? l.label : `${l.label}, no l2 norm${l.name === 'margintriplet' ? '' : ` (temperature ${RAW})`}`,
         position: { x: l.label, series: norm ? 'l2 norm' : 'no l2 norm' },
         config: { loss: l.name, l2Normalize: norm, temperature: norm ? ctx.base.temperature : RAW_TEMPERATURE },
       })),
