@@ -120,15 +120,18 @@ async function evaluate(
   model: SimCLRModel,
   input: { channels: number; height: number },
 ): Promise<Record<string, number>> {
+  // Evaluated where it trained (a GPU when there is one), as `simclr eval knn` does.
+  const device = torch.resolveDevice(job.config.device);
   model.eval();
+  if (device !== 'cpu') model.to(device);
   const [bank, queries] = await evalData(job, input);
   const metrics: Record<string, number> = {};
   try {
     for (const f of job.features) {
       const net: Module<torch.Tensor, torch.Tensor> = f === 'h' ? model.encoder : new Projection(model);
       torch.scope(() => {
-        const train: Features = extractFeatures(net, bank);
-        const test: Features = extractFeatures(net, queries);
+        const train: Features = extractFeatures(net, bank, { device });
+        const test: Features = extractFeatures(net, queries, { device });
         const knn = knnEvaluate(train, test, STUDY_KNN);
         metrics[`knn_${f}_top1`] = knn.top1;
         metrics[`knn_${f}_top5`] = knn.top5;
