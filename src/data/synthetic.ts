@@ -1,8 +1,8 @@
 // A colour dataset that can be generated anywhere (tests, the colour studies' docs): ten shape and texture classes,
 // each image drawn in two random colours (shape and background), a little off centre and at a random size, written
-// in the CIFAR-10 binary layout so `cifar10:DIR` reads it. The colours say nothing about the class but nearly identify the image, so
-// two crops of one image share their colour histogram: the shortcut the SimCLR paper's colour distortion takes away
-// (section 3, Figure 6). Grayscale data (Fashion-MNIST) cannot show that finding.
+// in the CIFAR-10 binary layout so `cifar10:DIR` reads it. The colours say nothing about the class but nearly
+// identify the image, so two crops of one image share their colour histogram: the shortcut the SimCLR paper's colour
+// distortion takes away (section 3, Figure 6). Grayscale data (Fashion-MNIST) cannot show that finding.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterRng } from '../augment/rng.js';
