@@ -110,12 +110,12 @@ export function resolvePipeline(
   };
 }
 
-/** The pipeline as config entries, e.g. for a log line or a stored config. */
-/** The ops in order, for logs and reports: 'random-resized-crop -> horizontal-flip -> ...'. */
+/** The ops in order, for logs and reports: 'randomResizedCrop (shared) -> horizontalFlip -> ...'. */
 export function describePipeline(p: AugmentPipeline): string {
-  return p.steps.map((s) => s.op.name).join(' -> ');
+  return p.steps.map((s) => (s.shared === true ? `${s.op.name} (shared)` : s.op.name)).join(' -> ');
 }
 
+/** The pipeline as config entries, e.g. for a log line or a stored config. */
 export function pipelineSteps(p: AugmentPipeline): AugmentStepConfig[] {
   return p.steps.map((s) => ({ op: s.op.name, ...(s.shared === true ? { shared: true } : {}), ...s.options }));
 }

@@ -19,8 +19,7 @@ import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
 import { describeLoss } from '../loss/index.js';
-import { describePipeline } from '../augment/pipeline.js';
-import { augmentPipelineFor } from '../run/augment.js';
+import { describeViews } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -48,7 +47,7 @@ function printRunSummary(dir: string): void {
       `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
   console.log(`objective  ${describeLoss(c.loss, c)}`);
-  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
+  console.log(`augment    ${describeViews(c, run.input)}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
     `device     ${

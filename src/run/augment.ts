@@ -7,7 +7,7 @@ import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
 import { resolveConfig, type PretrainConfig } from './config.js';
 import { configSteps, defaultAugmentConfig } from '../augment/params.js';
-import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
+import { describePipeline, resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 
 /**
  * The run's augmentation pipeline for its data: cfg.augment, or the paper's with --color-strength, --crop-min-scale
@@ -35,6 +35,12 @@ export function viewPipelinesFor(
   const first = augmentPipelineFor(cfg, ds);
   if (cfg.augment2 === null) return [first, first];
   return [first, resolvePipeline(cfg.augment2, ds.height, ds.channels === 1 ? 1 : 3)];
+}
+
+/** The ops of the run's views in order, as info and the report show them ('view 1: ...; view 2: ...' with augment2). */
+export function describeViews(cfg: PretrainConfig, ds: { channels: number; height: number }): string {
+  const [a, b] = viewPipelinesFor(cfg, ds);
+  return a === b ? describePipeline(a) : `view 1: ${describePipeline(a)}; view 2: ${describePipeline(b)}`;
 }
 
 export interface PreviewOptions {
