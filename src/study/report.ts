@@ -407,6 +407,7 @@ const STYLE = [
   'th { background: #f4f4f4; } table.summary th { width: 150px; }',
   'td.num { text-align: right; font-variant-numeric: tabular-nums; }',
   'table.heatmap td { width: 74px; height: 48px; text-align: center; vertical-align: middle; }',
+  'table.heatmap tbody th { vertical-align: middle; }',
   'table.heatmap td small { display: block; font-size: 10px; opacity: 0.85; }',
   'table.heatmap td.best { outline: 3px solid #e6550d; outline-offset: -3px; }',
   'table.heatmap td.empty { background: #f2f2f2; color: #999; }',
