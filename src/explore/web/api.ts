@@ -18,6 +18,8 @@ export interface ExploreInfo {
   /** kNN top-1 (fractions in [0, 1]) of each sample's k neighbours' majority label, in the embedding and the map. */
   labelAgreement: { k: number; embeddingTop1: number; mapTop1: number } | null;
   index: { kind: 'hnsw' | 'exact'; buildMs: number };
+  /** Whether GET /files/<path> serves the original images (folder: data). */
+  folder: boolean;
 }
 
 /** GET /api/map: one point per sample, x and y in [0, 1]. */
@@ -25,7 +27,10 @@ export interface MapData {
   method: string;
   x: number[];
   y: number[];
+  /** -1 for an unlabelled sample of a labelled set. */
   labels: number[] | null;
+  /** folder: data only: each sample's file relative to the data folder, '/'-separated, for GET /files/. */
+  paths: string[] | null;
 }
 
 export interface Neighbor {
@@ -93,6 +98,9 @@ export async function fetchJson<T>(url: string, init?: RequestInit): Promise<T> 
 
 /** The URL of sample `index`'s PNG thumbnail. */
 export const thumbUrl = (index: number): string => `/thumb/${index}.png`;
+
+/** The URL of a folder: sample's original file, from its path relative to the data folder. */
+export const fileUrl = (path: string): string => `/files/${path.split('/').map(encodeURIComponent).join('/')}`;
 
 export const api = {
   info: (): Promise<ExploreInfo> => fetchJson('/api/info'),

@@ -1,7 +1,7 @@
 // `simclr explore`'s page: the run's 2-D map (scatter.ts), a sample's nearest neighbours, a dropped image embedded in
 // the browser (encoder.ts) and its neighbours, near-duplicate pairs, outliers and the label-agreement score, all
 // from the explore server's JSON API (api.ts, docs/EXPLORE-API.md).
-import { api, thumbUrl, type ExploreInfo, type MapData, type Neighbor } from './api.js';
+import { api, fileUrl, thumbUrl, type ExploreInfo, type MapData, type Neighbor } from './api.js';
 import { BrowserEncoder, decodeImage } from './encoder.js';
 import { packColour, Scatter } from './scatter.js';
 
@@ -108,9 +108,10 @@ type Query =
       ms: number;
     };
 
-class ExplorePage {
+export class ExplorePage {
   private readonly labels: Int32Array | null;
-  private readonly scatter: Scatter;
+  private readonly paths: string[] | null;
+  readonly scatter: Scatter;
   private query: Query | null = null;
   private queryToken = 0;
   private duplicatesToken = 0;
@@ -123,7 +124,8 @@ class ExplorePage {
     const n = map.x.length;
     if (map.y.length !== n || (map.labels && map.labels.length !== n))
       throw new Error(`/api/map: ${n} x, ${map.y.length} y and ${map.labels?.length ?? 'no'} labels`);
-    this.labels = map.labels ? Int32Array.from(map.labels, (l) => l ?? -1) : null;
+    this.labels = map.labels ? Int32Array.from(map.labels) : null;
+    this.paths = info.folder && map.paths?.length === n ? map.paths : null;
     const classes = this.classCount();
     const palette = Array.from({ length: classes }, (_, c) => classColour(c, classes));
     const colours = new Uint32Array(n);
@@ -304,10 +306,19 @@ class ExplorePage {
     let card: HTMLElement;
     if (query.kind === 'sample') {
       const label = this.sampleLabel(query.index);
-      card = create('div', { className: 'query-card' }, [
-        thumbImage(query.index, `sample ${query.index}`),
-        create('div', {}, [create('strong', { textContent: `sample #${query.index}` }), create('br'), label]),
+      const text = create('div', {}, [
+        create('strong', { textContent: `sample #${query.index}` }),
+        create('br'),
+        label,
       ]);
+      const path = this.paths?.[query.index];
+      if (path !== undefined) {
+        const link = create('a', { textContent: path, title: 'the original file' });
+        link.href = fileUrl(path);
+        link.target = '_blank';
+        text.append(create('br'), link);
+      }
+      card = create('div', { className: 'query-card' }, [thumbImage(query.index, `sample ${query.index}`), text]);
     } else {
       const img = create('img');
       img.alt = query.name;
@@ -324,7 +335,8 @@ class ExplorePage {
     head.className = '';
     head.replaceChildren(card);
     const list = element('neighbours');
-    list.dataset.query = query.kind === 'sample' ? String(query.index) : 'upload';
+    // What the list answers: a sample's index, or upload:<file name>.
+    list.dataset.query = query.kind === 'sample' ? String(query.index) : `upload:${query.name}`;
     list.replaceChildren(
       ...neighbours.map((n) => {
         const label = this.labelName(n.label);
@@ -447,7 +459,7 @@ class ExplorePage {
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<ExplorePage | null> {
   let page: ExplorePage;
   try {
     const [info, map] = await Promise.all([api.info(), api.map()]);
@@ -455,10 +467,16 @@ async function main(): Promise<void> {
   } catch (e) {
     element('map-status').textContent = 'No map.';
     showError(`Could not load the map: ${messageOf(e)}`);
-    return;
+    return null;
   }
   // The lists load after the map is on screen, so they do not delay it.
-  await Promise.all([page.loadDuplicates(), page.loadOutliers()]);
+  void page.loadDuplicates();
+  void page.loadOutliers();
+  return page;
 }
 
-void main();
+/**
+ * The page once its map is drawn (null when it could not load): for scripts driving the page, e.g. the browser
+ * test, or a console: `(await import('/static/explore/web/app.js')).loaded`.
+ */
+export const loaded: Promise<ExplorePage | null> = main();

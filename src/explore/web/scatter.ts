@@ -193,6 +193,8 @@ export class Scatter {
 
   private resize(): void {
     const rect = this.canvas.getBoundingClientRect();
+    // The observer also reports the size it starts with: nothing to do then.
+    if (rect.width === this.cssWidth && rect.height === this.cssHeight && this.dpr === window.devicePixelRatio) return;
     const first = this.cssWidth === 0;
     // Keep the map point at the centre of the view where it was.
     const s = this.fitScale * this.zoom;
@@ -241,47 +243,59 @@ export class Scatter {
     const { x, y, colours } = this.points;
     let visible = 0;
     for (let i = 0; i < this.n; i++) {
-      const cx = Math.round(tx + x[i]! * s) - half;
-      const cy = Math.round(ty + (1 - y[i]!) * s) - half;
+      const cx = Math.floor(tx + x[i]! * s + 0.5) - half;
+      const cy = Math.floor(ty + (1 - y[i]!) * s + 0.5) - half;
       if (cx + side <= 0 || cy + side <= 0 || cx >= w || cy >= h) continue;
       visible++;
       const colour = colours[i]!;
-      const xa = Math.max(0, cx);
-      const xb = Math.min(w, cx + side);
-      const yb = Math.min(h, cy + side);
-      for (let row = Math.max(0, cy); row < yb; row++) px.fill(colour, row * w + xa, row * w + xb);
+      if (cx >= 0 && cy >= 0 && cx + side <= w && cy + side <= h) {
+        // Inside the canvas (nearly every point): plain stores, faster than fill() calls for a few pixels a row.
+        for (let row = 0, p = cy * w + cx; row < side; row++, p += w) for (let k = 0; k < side; k++) px[p + k] = colour;
+      } else {
+        const xa = Math.max(0, cx);
+        const xb = Math.min(w, cx + side);
+        const yb = Math.min(h, cy + side);
+        for (let row = Math.max(0, cy); row < yb; row++) px.fill(colour, row * w + xa, row * w + xb);
+      }
     }
     this.ctx.putImageData(this.image, 0, 0);
 
     this.ctx.save();
     this.ctx.scale(this.dpr, this.dpr);
     const maxThumbs = this.options.maxThumbs ?? 300;
-    if (this.options.thumbUrl && visible <= maxThumbs) this.drawThumbs();
-    this.drawRings();
+    const thumbs = this.options.thumbUrl !== undefined && visible <= maxThumbs;
+    if (thumbs) this.drawThumbs();
+    this.drawMarks(thumbs);
     this.ctx.restore();
     this.options.onDraw?.(performance.now() - t0);
   }
 
   private drawThumbs(): void {
     const s = this.fitScale * this.zoom;
-    const { x, y, colours } = this.points;
-    const ctx = this.ctx;
-    ctx.imageSmoothingEnabled = false;
+    const { x, y } = this.points;
     for (let i = 0; i < this.n; i++) {
       const cx = this.tx + x[i]! * s;
       const cy = this.ty + (1 - y[i]!) * s;
       if (cx < -THUMB_PX || cy < -THUMB_PX || cx > this.cssWidth + THUMB_PX || cy > this.cssHeight + THUMB_PX) continue;
-      const img = this.thumb(i);
-      const left = cx - THUMB_PX / 2;
-      const top = cy - THUMB_PX / 2;
-      const c = colours[i]!;
-      const [r, g, b] = LITTLE_ENDIAN
-        ? [c & 255, (c >>> 8) & 255, (c >>> 16) & 255]
-        : [c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255];
-      ctx.fillStyle = `rgb(${r} ${g} ${b})`;
-      ctx.fillRect(left - 2, top - 2, THUMB_PX + 4, THUMB_PX + 4);
-      if (img.complete && img.naturalWidth > 0) ctx.drawImage(img, left, top, THUMB_PX, THUMB_PX);
+      this.drawThumb(i);
     }
+  }
+
+  /** Point i's thumbnail in a frame of its colour (the thumbnail itself once loaded). */
+  private drawThumb(i: number): void {
+    const ctx = this.ctx;
+    const { x, y } = this.screenPosition(i);
+    const left = x - THUMB_PX / 2;
+    const top = y - THUMB_PX / 2;
+    const c = this.points.colours[i]!;
+    const [r, g, b] = LITTLE_ENDIAN
+      ? [c & 255, (c >>> 8) & 255, (c >>> 16) & 255]
+      : [c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255];
+    ctx.fillStyle = `rgb(${r} ${g} ${b})`;
+    ctx.fillRect(left - 2, top - 2, THUMB_PX + 4, THUMB_PX + 4);
+    const img = this.thumb(i);
+    ctx.imageSmoothingEnabled = false;
+    if (img.complete && img.naturalWidth > 0) ctx.drawImage(img, left, top, THUMB_PX, THUMB_PX);
   }
 
   private thumb(index: number): HTMLImageElement {
@@ -297,20 +311,30 @@ export class Scatter {
     return img;
   }
 
-  private drawRings(): void {
+  /**
+   * The selected point (red) and its neighbours (black): rings around points, or frames around thumbnails, which
+   * are drawn again on top of any that overlap them.
+   */
+  private drawMarks(thumbs: boolean): void {
     const ctx = this.ctx;
-    const ring = (index: number, radius: number, colour: string, width: number): void => {
+    const mark = (index: number, radius: number, colour: string, width: number): void => {
       const { x, y } = this.screenPosition(index);
       ctx.beginPath();
-      ctx.arc(x, y, radius, 0, 2 * Math.PI);
+      if (thumbs) ctx.rect(x - radius, y - radius, 2 * radius, 2 * radius);
+      else ctx.arc(x, y, radius, 0, 2 * Math.PI);
       ctx.lineWidth = width;
       ctx.strokeStyle = colour;
       ctx.stroke();
     };
-    for (const i of this.neighbours) ring(i, 7, '#111', 1.5);
+    const r = thumbs ? THUMB_PX / 2 + 4 : 7;
+    for (const i of this.neighbours) {
+      if (thumbs) this.drawThumb(i);
+      mark(i, r, '#111', 2);
+    }
     if (this.selected !== null) {
-      ring(this.selected, 10, '#fff', 4);
-      ring(this.selected, 10, '#d00', 2);
+      if (thumbs) this.drawThumb(this.selected);
+      mark(this.selected, r + 3, '#fff', 4);
+      mark(this.selected, r + 3, '#d00', 2);
     }
   }
 
