@@ -6,6 +6,7 @@ import { registerEvalCommands, DEVICE_HELP } from './eval.js';
 import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
+import { registerExploreCommand } from './explore.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
@@ -235,6 +236,7 @@ function buildProgram(): Command {
   registerEvalCommands(program);
   registerExportReportCommands(program);
   registerLaunchCommand(program);
+  registerExploreCommand(program);
   return program;
 }
 

@@ -78,6 +78,13 @@ export const COMMAND_BOUNDS = {
   },
   augment: { count: { kind: 'int', min: 1, max: 1024 }, seed, imageSize, colorStrength },
   demo: { maxSteps: positiveCount },
+  explore: {
+    port: { kind: 'int', min: 0, max: 65535, why: 'a TCP port; 0 picks a free one' },
+    limit: positiveCount,
+    batchSize: { kind: 'int', min: 1, max: 1 << 16 },
+    threads,
+    maxUpload: { kind: 'number', min: 0, minExclusive: true, max: 1024, why: 'MiB held in memory per upload' },
+  },
   launch: {
     nproc: { kind: 'int', min: 1, max: 1024 },
     nnodes: { kind: 'int', min: 1, max: 65536 },

@@ -56,7 +56,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['nn'],
   ['optim', 'data', 'augment', 'models', 'loss', 'distributed'],
   ['run', 'features'],
-  ['train', 'eval'],
+  ['train', 'eval', 'explore'],
   ['cli', 'index.ts'],
 ];
 const rank = (a: string): number => LAYERS.findIndex((l) => l.includes(a));
