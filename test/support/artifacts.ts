@@ -12,7 +12,9 @@ function repoRoot(): string {
 
 /** The folder for one test file's artifacts (created): `<artifacts root>/<name>`. */
 export function artifactsDir(name: string): string {
-  const root = process.env.SIMCLR_TEST_ARTIFACTS ? resolve(process.env.SIMCLR_TEST_ARTIFACTS) : join(repoRoot(), 'test-artifacts');
+  const root = process.env.SIMCLR_TEST_ARTIFACTS
+    ? resolve(process.env.SIMCLR_TEST_ARTIFACTS)
+    : join(repoRoot(), 'test-artifacts');
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   return dir;
