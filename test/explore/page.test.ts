@@ -152,7 +152,7 @@ const APP_MODULE = '/static/explore/web/app.js';
 
 // The little of the page's globals the callbacks evaluated in it use (this file compiles without the DOM library).
 interface PageElement {
-  innerText: string;
+  textContent: string | null;
   getBoundingClientRect(): { left: number; top: number };
 }
 interface PageWindow {
@@ -175,18 +175,18 @@ test('the page draws the map of every sample with a legend of the classes and th
     return {
       loaded: loaded !== null,
       mark: w.performance.getEntriesByName('explore:map-drawn').length,
-      legend: w.document.getElementById('legend')!.innerText,
-      agreement: w.document.getElementById('agreement')!.innerText,
-      figures: w.document.getElementById('map-figures')!.innerText,
+      legend: w.document.getElementById('legend')!.textContent,
+      agreement: w.document.getElementById('agreement')!.textContent,
+      figures: w.document.getElementById('map-figures')!.textContent,
     };
   }, APP_MODULE);
   assert.ok(drawn.loaded, `page did not load: ${problems.join('; ')}`);
   assert.equal(drawn.mark, 1);
   const info = await getJson<{ count: number; classNames: string[] }>('/api/info');
   assert.equal(info.count, 30);
-  for (const name of info.classNames) assert.match(drawn.legend, new RegExp(`${name} \\(10\\)`));
-  assert.match(drawn.agreement, /label agreement \(kNN top-1, k=\d+\): embedding [\d.]+%, map [\d.]+%/);
-  assert.match(drawn.figures, /^30 points/);
+  for (const name of info.classNames) assert.match(drawn.legend ?? '', new RegExp(`${name} \\(10\\)`));
+  assert.match(drawn.agreement ?? '', /label agreement \(kNN top-1, k=\d+\): embedding [\d.]+%, map [\d.]+%/);
+  assert.match(drawn.figures ?? '', /^30 points/);
   // So few points are all in view as thumbnails.
   await page.waitForLoadState('networkidle');
   assert.equal(thumbs.size, 30);
@@ -252,7 +252,7 @@ test("clicking a point lists the server's k nearest neighbours of that sample", 
   const at = await screenPosition(index);
   await page.mouse.move(at.x, at.y);
   await page.waitForSelector('#tooltip:not([hidden])');
-  assert.match(await page.innerText('#tooltip'), new RegExp(`#${index} `));
+  assert.match((await page.textContent('#tooltip')) ?? '', new RegExp(`#${index} `));
   await page.mouse.click(at.x, at.y);
   await page.waitForSelector(`#neighbours[data-query="${index}"]:not([aria-busy])`);
   const shown = await page.$$eval('#neighbours li', (items) =>
@@ -310,7 +310,10 @@ async function checkAgainstServer(path: string, size: [number, number]): Promise
   shown.forEach((n, i) => {
     assert.ok(Math.abs(n.similarity - server.neighbors[i]!.similarity) <= FEATURE_TOLERANCE, `neighbour ${i}`);
   });
-  assert.match(await page.innerText('#query-head'), new RegExp(`${size[0]}×${size[1]}, embedded in this browser`));
+  assert.match(
+    (await page.textContent('#query-head')) ?? '',
+    new RegExp(`${size[0]}×${size[1]}, embedded in this browser`),
+  );
 }
 
 test("an image at the input size: in-browser features equal the server's within 1e-4, same neighbours", {
@@ -339,7 +342,7 @@ test('the duplicate and outlier lists are the server lists; threshold changes as
     (n) => (globalThis as unknown as PageWindow).document.querySelectorAll('#dup-list li').length === n,
     Math.min(100, reply.pairs.length),
   );
-  assert.equal(await page.innerText('#dup-value'), '0.500');
+  assert.equal(await page.textContent('#dup-value'), '0.500');
 });
 
 test('no console errors, uncaught exceptions or failed requests; screenshot kept', { skip }, async () => {
@@ -348,6 +351,6 @@ test('no console errors, uncaught exceptions or failed requests; screenshot kept
   await page.screenshot({ path: shot });
   const meta = await sharp(shot).metadata();
   assert.deepEqual([meta.width, meta.height], [1280, 820]);
-  assert.equal(await page.isHidden('#error'), true, await page.innerText('#error'));
+  assert.equal(await page.isHidden('#error'), true, (await page.textContent('#error')) ?? '');
   assert.deepEqual(problems, []);
 });
