@@ -4,9 +4,9 @@
 // features equal to the server's POST /api/embed within 1e-4 and the same neighbours, for an image at the input
 // size and one that needs resizing; no console errors or failed requests. A screenshot is kept in
 // test-artifacts/explore/ (test/support/artifacts.ts).
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -285,7 +285,7 @@ async function dropImage(
   return { embedding: body.embedding, shown };
 }
 
-async function checkAgainstServer(path: string, size: [number, number]): Promise<void> {
+async function checkAgainstServer(t: TestContext, path: string, size: [number, number]): Promise<void> {
   const { embedding, shown } = await dropImage(path);
   const server = await getJson<{ embedding: number[]; neighbors: Neighbor[] }>(`/api/embed?k=${K}`, {
     method: 'POST',
@@ -299,6 +299,7 @@ async function checkAgainstServer(path: string, size: [number, number]): Promise
   for (let i = 0; i < info.dim; i++) maxDiff = Math.max(maxDiff, Math.abs(embedding[i]! - server.embedding[i]!));
   const scale = Math.max(...server.embedding.map(Math.abs));
   assert.ok(scale > 1e-3, `server features are all ~0 (max |h| ${scale}): the comparison would prove nothing`);
+  t.diagnostic(`max |browser - server| ${maxDiff.toExponential(2)} (max |h| ${scale.toFixed(3)})`);
   assert.ok(
     maxDiff <= FEATURE_TOLERANCE,
     `${path}: in-browser features differ from the server's by up to ${maxDiff} (max |h| ${scale})`,
@@ -318,14 +319,14 @@ async function checkAgainstServer(path: string, size: [number, number]): Promise
 
 test("an image at the input size: in-browser features equal the server's within 1e-4, same neighbours", {
   skip,
-}, async () => {
-  await checkAgainstServer(fixture.atSize, [IMAGE_SIZE, IMAGE_SIZE]);
+}, async (t) => {
+  await checkAgainstServer(t, fixture.atSize, [IMAGE_SIZE, IMAGE_SIZE]);
 });
 
 test("an image that needs resizing: in-browser features equal the server's within 1e-4, same neighbours", {
   skip,
-}, async () => {
-  await checkAgainstServer(fixture.resized, [50, 41]);
+}, async (t) => {
+  await checkAgainstServer(t, fixture.resized, [50, 41]);
 });
 
 test('the duplicate and outlier lists are the server lists; threshold changes ask again', { skip }, async () => {
@@ -345,12 +346,24 @@ test('the duplicate and outlier lists are the server lists; threshold changes as
   assert.equal(await page.textContent('#dup-value'), '0.500');
 });
 
+test('a file that is not an image: the page says so in its error bar and keeps working', { skip }, async () => {
+  const notImage = join(root, 'notes.png');
+  writeFileSync(notImage, 'not a PNG at all');
+  await page.setInputFiles('#file', notImage);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.equal(await page.textContent('#error-text'), 'Your image: notes.png: not an image this browser can decode');
+  await page.click('#error-close');
+  assert.equal(await page.isHidden('#error'), true);
+  // The last good query is still shown.
+  assert.equal(await page.getAttribute('#neighbours', 'data-query'), 'upload:query-50x41.png');
+});
+
 test('no console errors, uncaught exceptions or failed requests; screenshot kept', { skip }, async () => {
   await page.waitForLoadState('networkidle');
   const shot = join(artifactsDir('explore'), 'explore-page.png');
   await page.screenshot({ path: shot });
   const meta = await sharp(shot).metadata();
   assert.deepEqual([meta.width, meta.height], [1280, 820]);
-  assert.equal(await page.isHidden('#error'), true, (await page.textContent('#error')) ?? '');
+  assert.equal(await page.isHidden('#error'), true, (await page.textContent('#error-text')) ?? '');
   assert.deepEqual(problems, []);
 });

@@ -84,13 +84,10 @@ function thumbImage(index: number, alt: string): HTMLImageElement {
   return img;
 }
 
-const errorBox = (): HTMLElement => element('error');
-
-/** Shows an error above the map (the page keeps working); a second one replaces the first. */
+/** Shows an error above the map until dismissed (the page keeps working); a second one replaces the first. */
 function showError(message: string): void {
-  const box = errorBox();
-  box.textContent = message;
-  box.hidden = false;
+  element('error-text').textContent = message;
+  element('error').hidden = false;
 }
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -208,6 +205,9 @@ export class ExplorePage {
   }
 
   private wireControls(): void {
+    element('error-close').addEventListener('click', () => {
+      element('error').hidden = true;
+    });
     element('reset-view').addEventListener('click', () => this.scatter.resetView());
     const kInput = element<HTMLInputElement>('k');
     kInput.value = String(DEFAULT_K);
