@@ -63,6 +63,8 @@ export class Scatter {
   private frame = 0;
   private drag: { x: number; y: number; tx: number; ty: number; moved: boolean; id: number } | null = null;
   private selected: number | null = null;
+  /** Whether the last frame showed thumbnails (they are larger targets for the pointer than points). */
+  private thumbsShown = false;
   private neighbours: readonly number[] = [];
   private readonly observer: ResizeObserver;
 
@@ -136,8 +138,11 @@ export class Scatter {
     return { x: this.tx + this.points.x[index]! * s, y: this.ty + (1 - this.points.y[index]!) * s };
   }
 
-  /** The point nearest to a canvas CSS position within `radius` CSS pixels, or null. */
-  pointAt(px: number, py: number, radius = HIT_RADIUS_PX): number | null {
+  /**
+   * The point nearest to a canvas CSS position within `radius` CSS pixels (default: a few pixels, or half a
+   * thumbnail when thumbnails are shown), or null.
+   */
+  pointAt(px: number, py: number, radius = this.thumbsShown ? THUMB_PX / 2 : HIT_RADIUS_PX): number | null {
     const s = this.fitScale * this.zoom;
     const u = (px - this.tx) / s;
     const v = 1 - (py - this.ty) / s;
@@ -264,6 +269,7 @@ export class Scatter {
     this.ctx.scale(this.dpr, this.dpr);
     const maxThumbs = this.options.maxThumbs ?? 300;
     const thumbs = this.options.thumbUrl !== undefined && visible <= maxThumbs;
+    this.thumbsShown = thumbs;
     if (thumbs) this.drawThumbs();
     this.drawMarks(thumbs);
     this.ctx.restore();
