@@ -263,8 +263,9 @@ export async function createExploreServer(session: ExploreSession, opts: ServerO
     })
     .strict();
   app.post('/api/neighbors', async (req) => {
-    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Buffer.isBuffer(req.body))
-      throw new HttpError(req.body === undefined ? 400 : 415, 'expected a JSON object { embedding, k? }');
+    if (typeof req.body === 'string' || Buffer.isBuffer(req.body))
+      throw new HttpError(415, 'expected Content-Type application/json and a JSON object { embedding, k? }');
+    if (req.body === undefined) throw new HttpError(400, 'no body: expected a JSON object { embedding, k? }');
     const b = parse(neighborsBody, req.body);
     if (b.embedding.length !== dim)
       throw new HttpError(400, `embedding has ${b.embedding.length} values; the encoder's have ${dim}`);
