@@ -18,7 +18,10 @@ function clustered(n: number, seed: number): torch.Tensor {
   return torch.scope(() => {
     const centres = torch.randn([100, DIM]).mul(2);
     const which = torch.randint(0, 100, [n]);
-    return centres.indexSelect(0, which).add(torch.randn([n, DIM])).relu();
+    return centres
+      .indexSelect(0, which)
+      .add(torch.randn([n, DIM]))
+      .relu();
   });
 }
 

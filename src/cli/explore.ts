@@ -33,7 +33,11 @@ interface ExploreFlags {
 /** A host name (letters, digits, dots, hyphens) or an IP address; anything else is refused before any work. */
 function checkHost(host: string): string {
   if (isIP(host) !== 0) return host;
-  if (/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host))
+  if (
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+      host,
+    )
+  )
     return host;
   throw new UsageError(`--host must be an IP address or a host name, got '${host}'`);
 }
@@ -100,7 +104,11 @@ export function registerExploreCommand(program: Command): void {
     .requiredOption('--run <dir>', 'pretraining run folder (uses its last checkpoint)')
     .requiredOption('--data <spec>', 'dataset spec (as pretrain); a split in the spec wins over --split')
     .option('--port <n>', 'TCP port (0: a free one)', b(X.port), 8080)
-    .option('--host <addr>', 'address to listen on; anything but loopback exposes the data (a warning says so)', '127.0.0.1')
+    .option(
+      '--host <addr>',
+      'address to listen on; anything but loopback exposes the data (a warning says so)',
+      '127.0.0.1',
+    )
     .addOption(new Option('--split <name>', 'split to explore').choices(['train', 'test']).default('train'))
     .option('--checkpoint <file>', 'use this checkpoint instead of RUN/checkpoints/last.safetensors')
     .option('--limit <n>', 'only the first n samples', b(X.limit))
@@ -115,7 +123,7 @@ export function registerExploreCommand(program: Command): void {
         .default('auto'),
     )
     .option('--embeddings <file>', 'use this `simclr embed` output (it must be current: same run, checkpoint, data)')
-    .option('--no-cache', "neither read nor write the caches in RUN/explore/")
+    .option('--no-cache', 'neither read nor write the caches in RUN/explore/')
     .option('--max-upload <MiB>', 'largest image POST /api/embed accepts', b(X.maxUpload), 8)
     .option('--web-root <dir>', "the page's files (default: the package's dist/web)")
     .option('--batch-size <n>', 'images per forward pass', b(X.batchSize), 256)

@@ -80,7 +80,10 @@ export function pca2(rows: Tensor): { x: Float32Array; y: Float32Array } {
     torch.scope(() => {
       const x = rows.double();
       const centred = x.sub(x.mean(0, true));
-      const cov = centred.t().mm(centred).div(n - 1);
+      const cov = centred
+        .t()
+        .mm(centred)
+        .div(n - 1);
       const [, vectors] = torch.raw.linalg_eigh(cov);
       // Eigenvalues come ascending: the last two columns, largest first.
       const top = vectors.narrow(1, d - 2, 2).flip([1]);

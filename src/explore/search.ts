@@ -50,10 +50,11 @@ function byRank(a: Neighbour, b: Neighbour): number {
   return b.similarity - a.similarity || a.index - b.index;
 }
 
-/** The first k of candidates after leaving out `exclude`, ranked. */
+/** The first k of candidates after leaving out `exclude`, ranked; similarities clamped to [-1, 1] (rounding). */
 function finish(candidates: Neighbour[], k: number, exclude: number | undefined): Neighbour[] {
   return candidates
     .filter((n) => n.index !== exclude)
+    .map((n) => ({ index: n.index, similarity: Math.min(1, Math.max(-1, n.similarity)) }))
     .sort(byRank)
     .slice(0, k);
 }

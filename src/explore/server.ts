@@ -170,7 +170,12 @@ function sendError(reply: FastifyReply, status: number, error: string): FastifyR
 export async function createExploreServer(session: ExploreSession, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const webRoot = opts.webRoot ?? defaultWebRoot();
   const maxUpload = opts.maxUpload ?? DEFAULT_MAX_UPLOAD;
-  const app = Fastify({ logger: false, bodyLimit: MAX_JSON_BODY, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_JSON_BODY,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
   const { count, dim } = session.info;
 
   if (opts.host !== undefined && isLoopback(opts.host)) {
@@ -188,7 +193,9 @@ export async function createExploreServer(session: ExploreSession, opts: ServerO
     process.stderr.write(`explore: internal error: ${err.message}\n`);
     return sendError(reply, 500, 'internal error');
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such route: ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, `no such route: ${req.method} ${req.url.split('?')[0]}`),
+  );
 
   // Raw image bodies for /api/embed: held in memory, size-limited, never written anywhere.
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: maxUpload }, (_req, body, done) =>
@@ -256,8 +263,9 @@ export async function createExploreServer(session: ExploreSession, opts: ServerO
     })
     .strict();
   app.post('/api/neighbors', async (req) => {
-    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Buffer.isBuffer(req.body))
-      throw new HttpError(req.body === undefined ? 400 : 415, 'expected a JSON object { embedding, k? }');
+    if (typeof req.body === 'string' || Buffer.isBuffer(req.body))
+      throw new HttpError(415, 'expected Content-Type application/json and a JSON object { embedding, k? }');
+    if (req.body === undefined) throw new HttpError(400, 'no body: expected a JSON object { embedding, k? }');
     const b = parse(neighborsBody, req.body);
     if (b.embedding.length !== dim)
       throw new HttpError(400, `embedding has ${b.embedding.length} values; the encoder's have ${dim}`);

@@ -309,7 +309,7 @@ function mapFor(
     const ok = xy && xy.dtype === 'float32' && xy.ndim === 2 && xy.shape[0] === count && xy.shape[1] === 2;
     const flat = ok ? (xy.toArray() as Float32Array) : null;
     for (const t of cached.values()) t.dispose();
-    if (flat && flat.every((v) => v >= 0 && v <= 1)) {
+    if (flat?.every((v) => v >= 0 && v <= 1)) {
       const x = Float32Array.from({ length: count }, (_, i) => flat[2 * i]!);
       const y = Float32Array.from({ length: count }, (_, i) => flat[2 * i + 1]!);
       return { map: { method, x, y }, cached: true };
@@ -406,7 +406,8 @@ export async function prepareExplore(o: ExploreOptions): Promise<ExploreSession>
     const dim = unit.shape[1]!;
 
     const kind = chooseIndexKind(count, o.index ?? 'auto');
-    const index: NeighbourIndex = kind === 'exact' ? new ExactIndex(unit) : new HnswIndex(unit, (d, t) => o.onProgress?.('index', d, t));
+    const index: NeighbourIndex =
+      kind === 'exact' ? new ExactIndex(unit) : new HnswIndex(unit, (d, t) => o.onProgress?.('index', d, t));
     o.onPhase?.('index', kind === 'exact' ? 'exact (libtorch)' : 'HNSW (hnswlib)', index.buildMs);
 
     const graphKey = keyOf(source, 'graph', kind, GRAPH_K);
@@ -428,7 +429,8 @@ export async function prepareExplore(o: ExploreOptions): Promise<ExploreSession>
       const mapTop1 = knnVoteAccuracy(near.indices, near.width, labels, LABEL_K);
       if (embeddingTop1 !== null && mapTop1 !== null) labelAgreement = { k: LABEL_K, embeddingTop1, mapTop1 };
     }
-    const files = spec.kind === 'folder' && ds.paths ? new DatasetFiles(resolve(spec.dir), ds.paths.slice(0, count)) : null;
+    const files =
+      spec.kind === 'folder' && ds.paths ? new DatasetFiles(resolve(spec.dir), ds.paths.slice(0, count)) : null;
     const onnx = onnxModel(model, run, meta, source, dir === null ? null : o.run, warn);
     const info: ExploreInfo = {
       run: o.run,

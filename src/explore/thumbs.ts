@@ -18,9 +18,9 @@ export async function pixelsToPng(chw: Uint8Array, channels: number, height: num
   const plane = height * width;
   const hwc = new Uint8Array(chw.length);
   for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) hwc[p * channels + c] = chw[c * plane + p]!;
-  return sharp(hwc, { raw: { width, height, channels: channels as 1 | 3 } })
-    .png()
-    .toBuffer();
+  const image = sharp(hwc, { raw: { width, height, channels: channels as 1 | 3 } });
+  // One channel stays one: a gray PNG, not the RGB one sharp writes by default.
+  return (channels === 1 ? image.toColourspace('b-w') : image).png().toBuffer();
 }
 
 export class Thumbnails {
