@@ -62,7 +62,10 @@ async function writePng(path: string, width: number, height: number, pixels: Buf
     .toFile(path);
 }
 
-/** A run trained for a few steps on a 3-class folder of 32 px RGB images, and two query images not in it. */
+/**
+ * A run trained for a few steps on a 3-class folder of 32 px colour images, and two query images not in it. Not
+ * fixture.ts's gray data: with distinct R, G and B a channel-order slip between the browser and the server shows.
+ */
 async function makeRun(): Promise<{ run: string; data: string; atSize: string; resized: string }> {
   const data = join(root, 'images');
   for (const [c, name] of CLASSES.entries()) {
