@@ -18,8 +18,11 @@ export interface DecodedImage {
 }
 
 /**
- * Decodes an image file with the browser's own decoders, without colour management (the embedded colour profile is
- * not applied, as the server's raw decode does not apply it either) and without premultiplying alpha.
+ * Decodes an image file with the browser's own decoders into sRGB bytes, without premultiplying alpha. An image
+ * with an embedded colour profile other than sRGB is converted to sRGB, as the server's decode (sharp) converts it:
+ * the two colour engines (Chromium's skcms, sharp's lcms2) round differently, so such images embed a few 1e-3
+ * apart; untagged and sRGB images come out byte for byte as the server decodes them ('none' would skip the
+ * conversion and leave a P3 image 0.1 apart). CMYK JPEGs are not comparable (the engines differ more).
  *
  * The bytes are read back through a 2-D canvas, which stores premultiplied alpha: the RGB of pixels that are not
  * fully opaque can come back rounded (fully transparent ones as black), so `translucent` images may embed slightly
@@ -29,7 +32,7 @@ export interface DecodedImage {
 export async function decodeImage(file: Blob, name = 'the file'): Promise<DecodedImage> {
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'default', premultiplyAlpha: 'none' });
   } catch {
     throw new Error(`${name}: not an image this browser can decode`);
   }
