@@ -12,6 +12,8 @@ const DUPLICATES_LIMIT = 100;
 const OUTLIERS_LIMIT = 50;
 const DEFAULT_K = 10;
 const MAX_K = 100;
+/** Classes listed in the legend (CIFAR-100's fit). */
+const LEGEND_LIMIT = 200;
 
 // Tableau's 10 and 20 category palettes (matplotlib's tab10, tab20): distinct at a glance, for up to 20 classes.
 const TAB10 = ['1f77b4', 'ff7f0e', '2ca02c', 'd62728', '9467bd', '8c564b', 'e377c2', '7f7f7f', 'bcbd22', '17becf'];
@@ -195,12 +197,14 @@ export class ExplorePage {
     for (const l of this.labels) if (l >= 0 && l < counts.length) counts[l]!++;
     const legend = element('legend');
     legend.replaceChildren(
-      ...palette.map((rgb, c) => {
+      ...palette.slice(0, LEGEND_LIMIT).map((rgb, c) => {
         const swatch = create('span', { className: 'swatch' });
         swatch.style.background = css(rgb);
         return create('div', {}, [swatch, `${this.labelName(c)} (${counts[c]!.toLocaleString('en')})`]);
       }),
     );
+    if (palette.length > LEGEND_LIMIT)
+      legend.append(create('div', { textContent: `… and ${palette.length - LEGEND_LIMIT} more classes` }));
     legend.hidden = false;
   }
 
