@@ -59,7 +59,7 @@ for (const n of sizes) {
   const exactGraph = (performance.now() - t0) / 1000;
   console.log(`| ${n} | exact | ${ms(exactBuild)} | ${ms(e.p50)} | ${ms(e.p99)} | 1 | ${exactGraph.toFixed(1)} |`);
 
-  const hnsw = new HnswIndex(features);
+  const hnsw = HnswIndex.build(features);
   const h = latency(hnsw, rows, picks);
   let hits = 0;
   for (const i of picks) {

@@ -28,7 +28,15 @@ import {
   type KnnGraph,
   type NeighbourIndex,
 } from './search.js';
-import { chooseMapMethod, computeMap, MAP_SEED, UMAP_NEIGHBOURS, type Map2d, type MapMethod } from './map.js';
+import {
+  chooseMapMethod,
+  computeMap,
+  MAP_SEED,
+  UMAP_EPOCHS,
+  UMAP_NEIGHBOURS,
+  type Map2d,
+  type MapMethod,
+} from './map.js';
 import {
   DuplicatePairs,
   knnVoteAccuracy,
@@ -249,6 +257,39 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - t0 };
 }
 
+/** The HNSW index from the run folder's cache when it was built from these embeddings, else built (and cached). */
+function hnswFor(
+  unit: Tensor,
+  key: string,
+  runDir: string | null,
+  o: ExploreOptions,
+  warn: (msg: string) => void,
+): { index: HnswIndex; cached: boolean } {
+  const [count, dim] = unit.shape as [number, number];
+  const path = runDir === null ? null : join(runDir, EXPLORE_FILES.hnsw);
+  const note = runDir === null ? null : join(runDir, EXPLORE_FILES.hnswSource);
+  if (path !== null && note !== null && existsSync(path)) {
+    let stamp: string | null = null;
+    try {
+      stamp = readFileSync(note, 'utf8');
+    } catch {
+      // No note: built again.
+    }
+    const loaded = stamp === key ? HnswIndex.load(path, count, dim) : null;
+    if (loaded) return { index: loaded, cached: true };
+  }
+  const index = HnswIndex.build(unit, (d, t) => o.onProgress?.('index', d, t));
+  if (path !== null && note !== null) {
+    try {
+      index.save(path);
+      writeFileAtomic(note, key);
+    } catch (e) {
+      warn(`HNSW index not cached in ${path}: ${(e as Error).message}`);
+    }
+  }
+  return { index, cached: false };
+}
+
 /** The graph from the run folder's cache when it was made from these embeddings, else computed (and cached). */
 function graphFor(
   unit: Tensor,
@@ -406,16 +447,20 @@ export async function prepareExplore(o: ExploreOptions): Promise<ExploreSession>
     const dim = unit.shape[1]!;
 
     const kind = chooseIndexKind(count, o.index ?? 'auto');
-    const index: NeighbourIndex =
-      kind === 'exact' ? new ExactIndex(unit) : new HnswIndex(unit, (d, t) => o.onProgress?.('index', d, t));
-    o.onPhase?.('index', kind === 'exact' ? 'exact (libtorch)' : 'HNSW (hnswlib)', index.buildMs);
+    const h = kind === 'hnsw' ? hnswFor(unit, keyOf(source, 'hnsw'), dir === null ? null : o.run, o, warn) : null;
+    const index: NeighbourIndex = h?.index ?? new ExactIndex(unit);
+    o.onPhase?.(
+      'index',
+      kind === 'exact' ? 'exact (libtorch)' : `HNSW (hnswlib)${h?.cached ? ' (cached)' : ''}`,
+      index.buildMs,
+    );
 
     const graphKey = keyOf(source, 'graph', kind, GRAPH_K);
     const g = timed(() => graphFor(unit, index, graphKey, at(EXPLORE_FILES.graph), o, warn));
     o.onPhase?.('graph', `${g.value.graph.k} neighbours a sample${g.value.cached ? ' (cached)' : ''}`, g.ms);
 
     const method = chooseMapMethod(count, o.map ?? 'auto');
-    const mapKey = keyOf(graphKey, 'map', method, MAP_SEED, UMAP_NEIGHBOURS);
+    const mapKey = keyOf(graphKey, 'map', method, MAP_SEED, UMAP_NEIGHBOURS, UMAP_EPOCHS);
     const m = timed(() => mapFor(method, unit, g.value.graph, mapKey, at(EXPLORE_FILES.map), o, warn));
     o.onPhase?.('map', `${method}${m.value.cached ? ' (cached)' : ''}`, m.ms);
 

@@ -3,6 +3,9 @@
 // neighbours, duplicate pairs, label votes, the map's scaling and PCA, and the /files/ URL parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { MemoryDataset } from '../../src/data/dataset.js';
 import { lumaByte } from '../../src/data/colour.js';
@@ -149,7 +152,7 @@ function bruteGraph(rows: Float32Array, n: number, d: number, k: number): { inde
   );
 }
 
-test('the exact graph and both indexes equal brute force; rows with copies never list themselves', () => {
+test('the exact graph and both indexes (HNSW saved and read back) equal brute force; copies never list themselves', () => {
   const [n, d, k] = [300, 16, 12];
   const x = randomRows(n, d, 3);
   const rows = x.toArray() as Float32Array;
@@ -158,7 +161,12 @@ test('the exact graph and both indexes equal brute force; rows with copies never
   const graph = knnGraph(unit, k);
   assert.equal(graph.k, k);
   const exact = new ExactIndex(unit);
-  const hnsw = new HnswIndex(x);
+  const built = HnswIndex.build(x);
+  const file = join(mkdtempSync(join(tmpdir(), 'simclr-hnsw-')), 'index.hnsw');
+  built.save(file);
+  assert.equal(HnswIndex.load(file, n + 1, d), null, 'another count is not this index');
+  const hnsw = HnswIndex.load(file, n, d)!;
+  rmSync(dirname(file), { recursive: true });
   for (let i = 0; i < n; i++) {
     const row = rows.subarray(i * d, (i + 1) * d);
     const lists = {
@@ -171,9 +179,9 @@ test('the exact graph and both indexes equal brute force; rows with copies never
     };
     for (const [name, got] of Object.entries(lists)) {
       assert.ok(!got.some((nb) => nb.index === i), `${name} row ${i} lists itself`);
-      got.forEach((nb, r) =>
-        assert.ok(Math.abs(nb.similarity - Math.min(1, want[i]![r]!.similarity)) < 1e-5, `${name} row ${i} rank ${r}`),
-      );
+      got.forEach((nb, r) => {
+        assert.ok(Math.abs(nb.similarity - Math.min(1, want[i]![r]!.similarity)) < 1e-5, `${name} row ${i} rank ${r}`);
+      });
     }
   }
   for (const i of [0, 3, 17]) {
