@@ -118,7 +118,7 @@ export function registerExploreCommand(program: Command): void {
         .default('auto'),
     )
     .addOption(
-      new Option('--map <method>', '2-D map (auto: UMAP up to 20,000 samples, else PCA)')
+      new Option('--map <method>', '2-D map (auto: UMAP up to 5,000 samples, else PCA)')
         .choices(['auto', 'umap', 'pca'])
         .default('auto'),
     )
