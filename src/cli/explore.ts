@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { bounded as b } from './options.js';
 import { COMMAND_BOUNDS } from '../run/bounds.js';
 import { DEVICE_HELP } from './eval.js';
+import { HNSW_FROM, UMAP_UP_TO } from '../explore/defaults.js';
 
 const X = COMMAND_BOUNDS.explore;
 
@@ -113,12 +114,15 @@ export function registerExploreCommand(program: Command): void {
     .option('--checkpoint <file>', 'use this checkpoint instead of RUN/checkpoints/last.safetensors')
     .option('--limit <n>', 'only the first n samples', b(X.limit))
     .addOption(
-      new Option('--index <kind>', 'nearest-neighbour index (auto: exact below 200,000 samples, else HNSW)')
+      new Option(
+        '--index <kind>',
+        `nearest-neighbour index (auto: exact below ${HNSW_FROM.toLocaleString('en')} samples, else HNSW)`,
+      )
         .choices(['auto', 'exact', 'hnsw'])
         .default('auto'),
     )
     .addOption(
-      new Option('--map <method>', '2-D map (auto: UMAP up to 5,000 samples, else PCA)')
+      new Option('--map <method>', `2-D map (auto: UMAP up to ${UMAP_UP_TO.toLocaleString('en')} samples, else PCA)`)
         .choices(['auto', 'umap', 'pca'])
         .default('auto'),
     )

@@ -4,14 +4,10 @@ import { UMAP } from 'umap-js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { KnnGraph } from './search.js';
+import { UMAP_UP_TO } from './defaults.js';
 
 export type MapMethod = 'umap' | 'pca';
 
-/**
- * Largest set mapped with UMAP by default: umap-js keeps its graph in string-keyed maps and optimises in plain
- * JavaScript, so its time grows past a minute here beyond this (README, Explore); PCA maps any size in seconds.
- */
-export const UMAP_UP_TO = 5_000;
 /** umap-js's default neighbourhood (15, the point itself included) and seed of the map. */
 export const UMAP_NEIGHBOURS = 15;
 /**

@@ -5,6 +5,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import { tempPathFor } from '../io/files.js';
+import { HNSW_FROM } from './defaults.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 
@@ -15,12 +16,6 @@ export interface Neighbour {
   /** Cosine similarity in [-1, 1]. */
   similarity: number;
 }
-
-/**
- * Sizes from which the HNSW index is used by default: below it, exact search answers a query within a few
- * milliseconds and costs nothing to build (measured: README, Explore; bench/explore-index.ts).
- */
-export const HNSW_FROM = 200_000;
 
 /** HNSW settings: hnswlib's defaults (M 16, efConstruction 200), and a search beam (ef) of 64 or k, whichever is more. */
 const HNSW_M = 16;
