@@ -17,6 +17,9 @@ import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
+import { describeLoss } from '../loss/index.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { augmentPipelineFor } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -39,11 +42,18 @@ function printRunSummary(dir: string): void {
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
-    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
+  console.log(`objective  ${describeLoss(c.loss, c)}`);
+  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
-    `device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`,
+    `device     ${
+      run.device === undefined
+        ? 'cpu (not recorded: the run predates --device)'
+        : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`
+    }`,
   );
   if (existsSync(runPaths(dir).checkpoint)) {
     // The header alone: a multi-gigabyte checkpoint is not read to print its step.
@@ -119,7 +129,8 @@ function buildProgram(): Command {
     if (result.stopped === 'nothing-to-do') console.log(result.message);
     else
       console.log(
-        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
+        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ` +
+          `${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
       );
     if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
   });
@@ -144,7 +155,7 @@ function buildProgram(): Command {
         colorStrength: number;
         blur: boolean;
       }) => {
-        const { writeAugmentationGrid } = await import('../train/preview.js');
+        const { writeAugmentationGrid } = await import('../run/augment.js');
         await writeAugmentationGrid({
           data: o.data,
           out: o.out,
@@ -180,7 +191,8 @@ function buildProgram(): Command {
   program
     .command('doctor')
     .description(
-      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA',
+      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, ' +
+        'threads, allocator, CUDA',
     )
     .option('--json', 'one JSON object')
     .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
@@ -188,7 +200,8 @@ function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one',
+      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder ' +
+        'with a random one',
     )
     .option('--out <dir>', 'run folder', 'runs/demo')
     .option(
@@ -208,7 +221,8 @@ function buildProgram(): Command {
       });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(
-        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`,
+        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr ` +
+          `scaling, colour strength 0.5, crops >= 25%`,
       );
       // A rerun replaces an earlier demo run in the same folder, and nothing else.
       const { result, interrupted } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
@@ -216,7 +230,9 @@ function buildProgram(): Command {
         // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
         // is theirs to continue (a rerun of the demo would start over in the same folder).
         console.log(
-          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`,
+          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run ` +
+            `is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ` +
+            `${o.out}`,
         );
         setCommandExitCode(EXIT_INTERRUPTED);
         return;
@@ -226,12 +242,20 @@ function buildProgram(): Command {
       console.log(
         '\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...',
       );
-      const { compareWithRandomInit } = await import('../eval/compare.js');
+      const { compareEvalRows, compareWithRandomInit } = await import('../eval/compare.js');
+      const { appendEvalResult } = await import('../eval/report.js');
       const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);
       console.log(`random init          ${pct(cmp.random.knnTop1)}  ${pct(cmp.random.linearTop1)}`);
+      // Recorded in the run like `simclr eval` results, so the report shows them; a read-only folder only warns.
+      try {
+        for (const row of compareEvalRows(cmp, o.data, 'demo')) appendEvalResult(o.out, row);
+        console.log(`\nrecorded in ${o.out}/eval.json; see them with the run in: simclr report ${o.out}`);
+      } catch (e) {
+        process.stderr.write(`warning: results not recorded in ${o.out}/eval.json: ${(e as Error).message}\n`);
+      }
     });
   registerEvalCommands(program);
   registerExportReportCommands(program);

@@ -192,7 +192,8 @@ function registerKnn(evalCmd: Command): void {
           test_count: r.testCount,
           step: l.meta.step,
         },
-        `kNN (k=${r.k}, T=${r.temperature}) at step ${l.meta.step}: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.trainCount} train / ${r.testCount} test)`,
+        `kNN (k=${r.k}, T=${r.temperature}) at step ${l.meta.step}: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} ` +
+          `(${r.trainCount} train / ${r.testCount} test)`,
       );
     });
 }
@@ -256,8 +257,10 @@ function registerLinear(evalCmd: Command): void {
                 note(
                   o,
                   f.valTop1 === null
-                    ? `refit on all training rows with l2=${f.l2}: ${f.iterations} iterations${f.converged ? '' : ' (not converged)'}`
-                    : `l2=${f.l2}: validation top-1 ${pct(f.valTop1)} (${f.iterations} iterations${f.converged ? '' : ', not converged'})`,
+                    ? `refit on all training rows with l2=${f.l2}: ${f.iterations} ` +
+                        `iterations${f.converged ? '' : ' (not converged)'}`
+                    : `l2=${f.l2}: validation top-1 ${pct(f.valTop1)} (${f.iterations} ` +
+                        `iterations${f.converged ? '' : ', not converged'})`,
                 ),
             });
           }),
@@ -276,7 +279,8 @@ function registerLinear(evalCmd: Command): void {
             converged: r.converged,
             step: l.meta.step,
           },
-          `linear at step ${l.meta.step} (l2=${r.l2}): top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.trainCount} train rows / ${r.testCount} test)`,
+          `linear at step ${l.meta.step} (l2=${r.l2}): top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.trainCount} ` +
+            `train rows / ${r.testCount} test)`,
         );
       },
     );
@@ -336,7 +340,8 @@ function registerFinetune(program: Command): void {
               ? {
                   onStep: (p) =>
                     process.stderr.write(
-                      `\rfinetune step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)}${p.step === p.totalSteps ? '\n' : ''}`,
+                      `\rfinetune step ${p.step}/${p.totalSteps} epoch ${p.epoch} loss ${p.loss.toFixed(4)} lr ` +
+                        `${p.lr.toExponential(2)}${p.step === p.totalSteps ? '\n' : ''}`,
                     ),
                 }
               : {}),
@@ -358,7 +363,8 @@ function registerFinetune(program: Command): void {
             labels: r.labelsFile,
             step: l.meta.step,
           },
-          `fine-tuned on ${r.labelled} labels (${100 * r.labelFraction}%), ${r.epochs} epochs: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.testCount} test); weights ${r.weightsFile}`,
+          `fine-tuned on ${r.labelled} labels (${100 * r.labelFraction}%), ${r.epochs} epochs: top-1 ` +
+            `${pct(r.top1)}, top-5 ${pct(r.top5)} (${r.testCount} test); weights ${r.weightsFile}`,
         );
       },
     );

@@ -30,7 +30,8 @@ export function registerExportReportCommands(program: Command): void {
       const r = exportRunEncoder(o);
       const e = r.encoder;
       console.log(
-        `wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`,
+        `wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} ` +
+          `stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`,
       );
     });
 

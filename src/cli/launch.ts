@@ -22,7 +22,8 @@ export function registerLaunchCommand(program: Command): void {
   program
     .command('launch')
     .description(
-      'run a command as N data-parallel ranks on this machine (multi-node: run once per node with --nnodes/--node-rank)',
+      'run a command as N data-parallel ranks on this machine (multi-node: run once per node with ' +
+        '--nnodes/--node-rank)',
     )
     .usage('[options] -- pretrain [pretrain options]')
     .option('--nproc <n>', 'ranks on this machine; the cores are split between them', b(L.nproc), 1)

@@ -52,7 +52,10 @@ export function describeEncoder(
 }
 
 function unsupported(encoder: Encoder): string {
-  return `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, resnet34, resnet50), not ${encoder.constructor.name}`;
+  return (
+    `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, ` +
+    `resnet34, resnet50), not ${encoder.constructor.name}`
+  );
 }
 
 const TORCHVISION_LAYERS: Record<EncoderDescription['arch'], string> = {
@@ -97,7 +100,8 @@ export function torchvisionRecipe(d: EncoderDescription, fileName: string): stri
   }
   lines.push(
     `m.load_state_dict(load_file(${JSON.stringify(fileName)}))`,
-    `m.eval()  # m(x) is h [N, ${d.featureDim}] for float32 x [N, ${d.inChannels}, H, W] in [0, 1] (no mean/std normalisation)`,
+    `m.eval()  # m(x) is h [N, ${d.featureDim}] for float32 x [N, ${d.inChannels}, H, W] in [0, 1] (no mean/std ` +
+      `normalisation)`,
   );
   return lines.join('\n');
 }

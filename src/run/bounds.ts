@@ -1,4 +1,5 @@
-// The bounds of the numeric command-line options (pretrain's: src/run/options/pretrain.ts), used by both the commander parsers (src/cli/options.ts)
+// The bounds of the numeric command-line options (pretrain's: src/run/options/pretrain.ts), used by both the commander
+// parsers (src/cli/options.ts)
 // and config files/library configs (resolveConfig), so a value is refused with the same one-line message either way,
 // before any work starts. The limits are the ones past which a run cannot do what the option promises:
 //   --threads        at most 1024 (100000 started thousands of OS threads and no step finished); a fixed cap, not
@@ -123,7 +124,8 @@ export function withinBound(v: unknown, b: NumberBound): v is number {
   return b.maxExclusive ? v < b.max : v <= b.max;
 }
 
-/** The message for a value outside its bound, naming the flag: '--threads must be an integer in [1, 8] (...), got 100000'. */
+/** The message for a value outside its bound, naming the flag: '--threads must be an integer in [1, 8] (...), got
+ * 100000'. */
 export function boundMessage(flag: string, v: unknown, b: NumberBound): string {
   return `${flag} must be ${describeBound(b)}, got ${describeValue(v)}`;
 }

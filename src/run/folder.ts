@@ -234,7 +234,8 @@ export function buildEncoder(
   });
 }
 
-/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn). */
+/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn).
+ */
 export function buildModel(
   cfg: PretrainConfig,
   input: { channels: number; height: number },
@@ -413,7 +414,8 @@ export function parseCheckpointMeta(
       if (!ok)
         throw checkpointError(
           path,
-          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`,
+          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ` +
+            `${shortJson(v)}`,
         );
     }
   });

@@ -17,10 +17,13 @@ function between(text: string, name: string): string {
   return text.slice(a + start.length, b);
 }
 
-test('README pretrain flag table matches the schema (regenerate: npm run build && node scripts/gen-readme-flags.mjs)', () => {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  assert.equal(between(readme, 'pretrain-flags'), flagTable(PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY));
-});
+test(
+  'README pretrain flag table matches the schema (regenerate: ' + 'npm run build && node scripts/gen-readme-flags.mjs)',
+  () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    assert.equal(between(readme, 'pretrain-flags'), flagTable(PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY));
+  },
+);
 
 test('every schema field with a flag is a pretrain flag, and config-only keys are not', () => {
   const cmd = addPretrainOptions(new Command('pretrain'));

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import { resolveConfig } from '../../src/run/config.js';
-import { readEvalResults } from '../../src/eval/report.js';
-import { compareWithRandomInit } from '../../src/eval/compare.js';
+import { appendEvalResult, readEvalResults } from '../../src/eval/report.js';
+import { compareEvalRows, compareWithRandomInit } from '../../src/eval/compare.js';
 import {
   buildModel,
   prepareRunDir,
@@ -175,13 +175,36 @@ test('embed writes the features file and --json describes it', async () => {
   assert.deepEqual(tensors.get('labels')!.shape, [32]);
 });
 
-test('compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed encoder', async () => {
-  const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
-  assert.equal(r.trainCount, 256);
-  assert.equal(r.testCount, 128);
-  assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
-  assert.deepEqual(r.random, r.pretrained);
-});
+test(
+  'compareWithRandomInit: a run still at its initial ' + 'weights scores exactly as the fresh same-seed encoder',
+  async () => {
+    const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
+    assert.equal(r.trainCount, 256);
+    assert.equal(r.testCount, 128);
+    assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
+    assert.deepEqual(r.random, r.pretrained);
+    // The demo records the comparison in the run, where `simclr report` lists it.
+    const rows = compareEvalRows(r, 'fashion-mnist', 'demo');
+    assert.deepEqual(
+      rows.map((x) => [x.metric, x.encoder, x.step, x.source]),
+      [
+        ['knn', 'pretrained', r.step, 'demo'],
+        ['linear', 'pretrained', r.step, 'demo'],
+        ['knn', 'random init', r.step, 'demo'],
+        ['linear', 'random init', r.step, 'demo'],
+      ],
+    );
+    assert.equal(rows[0]!.top1, r.pretrained.knnTop1);
+    assert.equal(rows[3]!.top1, r.random.linearTop1);
+    assert.deepEqual([rows[0]!.k, rows[0]!.temperature], [200, 0.1]);
+    for (const row of rows) appendEvalResult(run, row);
+    const recorded = readEvalResults(run).filter((x) => x.source === 'demo');
+    assert.deepEqual(
+      recorded.map((x) => x.top1),
+      rows.map((x) => x.top1),
+    );
+  },
+);
 
 test('usage errors exit 2 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [

@@ -117,7 +117,9 @@ export const PRETRAIN_OPTIONS = {
     arg: '<name>',
     help: 'contrastive loss (default {default})',
     readme: {
-      meaning: `${listed(LOSS_NAMES, (n) => LOSSES[n as keyof typeof LOSSES].summary)}; the alternatives average each anchor's negatives, without semi-hard mining`,
+      meaning:
+        `${listed(LOSS_NAMES, (n) => LOSSES[n as keyof typeof LOSSES].summary)}; the alternatives average ` +
+        `each anchor's negatives, without semi-hard mining`,
     },
   }),
   /** τ of 'ntxent' and 'ntlogistic'. */
@@ -204,7 +206,9 @@ export const PRETRAIN_OPTIONS = {
     help: 'fp32 or bf16 autocast (default fp32)',
     readme: {
       meaning:
-        "`bf16`: autocast to bfloat16 on the training device with fp32 master weights, loss and BN statistics; warns on an x86 CPU without AVX512-BF16 or AMX, where libtorch emulates bf16 (measured 5-11% of fp32's speed)",
+        '`bf16`: autocast to bfloat16 on the training device with fp32 master weights, loss and BN statistics; ' +
+        "warns on an x86 CPU without AVX512-BF16 or AMX, where libtorch emulates bf16 (measured 5-11% of fp32's " +
+        'speed)',
     },
   }),
   /**
@@ -213,10 +217,13 @@ export const PRETRAIN_OPTIONS = {
    */
   device: matching(/^(auto|cpu|cuda(:\d+)?)$/, 'cpu, cuda, cuda:N or auto', 'auto', {
     arg: '<dev>',
-    help: 'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default auto)',
+    help:
+      'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default ' +
+      'auto)',
     readme: {
       meaning:
-        '`cpu`, `cuda`, `cuda:N`, or `auto`: the first visible GPU (`cuda:LOCAL_RANK` under `simclr launch`) when the libtorch has CUDA, else the CPU; see [GPU](#gpu)',
+        '`cpu`, `cuda`, `cuda:N`, or `auto`: the first visible GPU (`cuda:LOCAL_RANK` under `simclr launch`) when ' +
+        'the libtorch has CUDA, else the CPU; see [GPU](#gpu)',
     },
   }),
   strict: bool(false, {
@@ -233,7 +240,8 @@ export const PRETRAIN_OPTIONS = {
     readme: {
       default: 'off',
       meaning:
-        'kNN monitor (k=200, T=0.1, 10k train / 2k test labelled samples) every n epochs, as `knn_top1`/`knn_top5` on epoch-end rows (single-process runs)',
+        'kNN monitor (k=200, T=0.1, 10k train / 2k test labelled samples) every n epochs, as `knn_top1`/`knn_top5` ' +
+        'on epoch-end rows (single-process runs)',
     },
   }),
   /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
@@ -253,7 +261,8 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
       help: 'continue the run in --out from its last checkpoint, exactly',
       readme: {
         meaning:
-          'continue the run in `--out` from its last checkpoint; changed settings follow [the resume rules](#run-folders)',
+          'continue the run in `--out` from its last checkpoint; changed settings follow [the resume ' +
+          'rules](#run-folders)',
       },
     },
   },
@@ -261,10 +270,13 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
     key: 'forceResume',
     after: 'seed',
     cli: {
-      help: 'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, --epochs, --seed, --lr, ...; README, Run folders)',
+      help:
+        'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, ' +
+        '--epochs, --seed, --lr, ...; README, Run folders)',
       readme: {
         meaning:
-          'resume even with changes that alter the step counter, data order, schedule or loss (recorded in `config-history.jsonl`)',
+          'resume even with changes that alter the step counter, data order, schedule or loss (recorded in ' +
+          '`config-history.jsonl`)',
       },
     },
   },
@@ -272,10 +284,13 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
     key: 'overwrite',
     after: 'seed',
     cli: {
-      help: 'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, history, eval results, report)',
+      help:
+        'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, ' +
+        'history, eval results, report)',
       readme: {
         meaning:
-          'start a new run in an `--out` that holds one (its checkpoint, metrics and history are deleted); without it, that is refused',
+          'start a new run in an `--out` that holds one (its checkpoint, metrics and history are deleted); without ' +
+          'it, that is refused',
       },
     },
   },
@@ -283,7 +298,9 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
     key: 'config',
     cli: {
       arg: '<file>',
-      help: 'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default augmentations (README); flags override it',
+      help:
+        'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default ' +
+        'augmentations (README); flags override it',
       readme: {
         flag: '`--config FILE`',
         meaning: 'JSON or YAML with the same keys (kebab-case or camelCase); flags override it',
