@@ -71,7 +71,8 @@ for (const n of sizes) {
   const hnswGraph = (performance.now() - t0) / 1000;
   const recall = hits / (picks.length * K);
   console.log(
-    `| ${n} | hnsw | ${ms(hnsw.buildMs)} | ${ms(h.p50)} | ${ms(h.p99)} | ${recall.toFixed(3)} | ${hnswGraph.toFixed(1)} |`,
+    `| ${n} | hnsw | ${ms(hnsw.buildMs)} | ${ms(h.p50)} | ${ms(h.p99)} | ${recall.toFixed(3)} | ` +
+      `${hnswGraph.toFixed(1)} |`,
   );
   exact.dispose();
   hnsw.dispose();

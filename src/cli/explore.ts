@@ -141,7 +141,8 @@ export function registerExploreCommand(program: Command): void {
       const { prepareExplore } = await import('../explore/session.js');
       if (!isLoopback(host))
         process.stderr.write(
-          `warning: --host ${host} is not a loopback address: anyone who can reach it can browse the dataset's images and run the encoder (there is no authentication)\n`,
+          `warning: --host ${host} is not a loopback address: anyone who can reach it can browse the dataset's ` +
+            'images and run the encoder (there is no authentication)\n',
         );
       const bars = progressBars();
       const session = await prepareExplore({
@@ -183,7 +184,8 @@ export function registerExploreCommand(program: Command): void {
       }
       const i = session.info;
       process.stderr.write(
-        `${i.count} samples of ${i.dataset}, ${i.dim}-d features at step ${i.checkpointStep}; Ctrl-C stops the server\n`,
+        `${i.count} samples of ${i.dataset}, ${i.dim}-d features at step ${i.checkpointStep}; ` +
+          'Ctrl-C stops the server\n',
       );
       console.log(`simclr explore: ${server.url}`);
       await untilStopped();

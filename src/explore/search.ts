@@ -17,7 +17,7 @@ export interface Neighbour {
   similarity: number;
 }
 
-/** HNSW settings: hnswlib's defaults (M 16, efConstruction 200), and a search beam (ef) of 64 or k, whichever is more. */
+/** HNSW settings: hnswlib's defaults (M 16, efConstruction 200) and a search beam (ef) of 64 or k, if more. */
 const HNSW_M = 16;
 const HNSW_EF_CONSTRUCTION = 200;
 const HNSW_EF = 64;

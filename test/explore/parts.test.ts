@@ -152,7 +152,7 @@ function bruteGraph(rows: Float32Array, n: number, d: number, k: number): { inde
   );
 }
 
-test('the exact graph and both indexes (HNSW saved and read back) equal brute force; copies never list themselves', () => {
+test('the exact graph and both indexes (HNSW saved, read back) equal brute force; copies never list themselves', () => {
   const [n, d, k] = [300, 16, 12];
   const x = randomRows(n, d, 3);
   const rows = x.toArray() as Float32Array;
