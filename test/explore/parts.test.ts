@@ -3,7 +3,7 @@
 // neighbours, duplicate pairs, label votes, the map's scaling and PCA, and the /files/ URL parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
@@ -23,6 +23,7 @@ import { mapScale, pca2, seededRandom, umap2 } from '../../src/explore/map.js';
 import { parseFilesUrl } from '../../src/explore/files.js';
 import { sourceDifference } from '../../src/explore/embeddings.js';
 import type { EmbeddingSource } from '../../src/eval/embed.js';
+import { EXPLORE_FILES, RUN_OUTPUTS, removeRunOutputs } from '../../src/run/folder.js';
 
 const gray: EncoderInput = { channels: 1, height: 4, width: 4, mean: [0], std: [1] };
 const rgb: EncoderInput = { channels: 3, height: 4, width: 4, mean: [0, 0, 0], std: [1, 1, 1] };
@@ -325,4 +326,24 @@ test('sourceDifference names the first field an embeddings file was made differe
   assert.match(sourceDifference({ ...want, checkpoint: { ...want.checkpoint, step: 4 } }, want)!, /another checkpoint/);
   assert.match(sourceDifference({ ...want, fingerprint: 'abd' }, want)!, /data that changed since/);
   assert.match(sourceDifference({ ...want, count: 50, fingerprint: 'x' }, want)!, /count 50, now 100/);
+});
+
+test("--overwrite's removal takes explore's caches (and their folder once empty), never other files there", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'simclr-explore-rm-'));
+  try {
+    mkdirSync(join(dir, 'explore'));
+    for (const f of Object.values(EXPLORE_FILES)) {
+      assert.ok((RUN_OUTPUTS as readonly string[]).includes(f), `${f} is in RUN_OUTPUTS`);
+      writeFileSync(join(dir, f), 'x');
+    }
+    assert.deepEqual(removeRunOutputs(dir).sort(), Object.values(EXPLORE_FILES).sort());
+    assert.equal(existsSync(join(dir, 'explore')), false);
+    mkdirSync(join(dir, 'explore'));
+    writeFileSync(join(dir, EXPLORE_FILES.map), 'x');
+    writeFileSync(join(dir, 'explore', 'notes.txt'), 'mine');
+    removeRunOutputs(dir);
+    assert.deepEqual(readdirSync(join(dir, 'explore')), ['notes.txt']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
