@@ -127,14 +127,14 @@ function onnxModel(
   run: RunConfigFile,
   meta: CheckpointMeta,
   source: EmbeddingSource,
-  dir: string | null,
+  runDir: string | null,
   warn: (msg: string) => void,
 ): Uint8Array {
   const stamp = JSON.stringify(source.checkpoint);
-  if (dir !== null) {
+  if (runDir !== null) {
     try {
-      if (readFileSync(join(dir, EXPLORE_FILES.onnxSource), 'utf8') === stamp)
-        return readFileSync(join(dir, EXPLORE_FILES.onnx));
+      if (readFileSync(join(runDir, EXPLORE_FILES.onnxSource), 'utf8') === stamp)
+        return readFileSync(join(runDir, EXPLORE_FILES.onnx));
     } catch {
       // Absent or unreadable: exported again.
     }
@@ -144,12 +144,12 @@ function onnxModel(
     inputSize: d.input,
     metadata: { simclr_encoder: JSON.stringify(d) },
   });
-  if (dir !== null) {
+  if (runDir !== null) {
     try {
-      writeFileAtomic(join(dir, EXPLORE_FILES.onnx), bytes);
-      writeFileAtomic(join(dir, EXPLORE_FILES.onnxSource), stamp);
+      writeFileAtomic(join(runDir, EXPLORE_FILES.onnx), bytes);
+      writeFileAtomic(join(runDir, EXPLORE_FILES.onnxSource), stamp);
     } catch (e) {
-      warn(`ONNX model not cached in ${dir}: ${(e as Error).message}`);
+      warn(`ONNX model not cached in ${runDir}: ${(e as Error).message}`);
     }
   }
   return bytes;
