@@ -86,15 +86,13 @@ function progressBars(): {
   };
 }
 
-/** Resolves on the first SIGINT, SIGTERM or SIGHUP. */
+/**
+ * Resolves on the first SIGINT, SIGTERM or SIGHUP. The handlers stay: a terminal's Ctrl-C reaches this process both
+ * directly and through the tcmalloc wrapper (src/cli/main.ts), and the second copy must not kill the shutdown.
+ */
 function untilStopped(): Promise<NodeJS.Signals> {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals): void => {
-      for (const t of signals) process.off(t, on);
-      resolve(s);
-    };
-    for (const s of signals) process.on(s, on);
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, resolve);
   });
 }
 

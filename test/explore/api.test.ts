@@ -332,6 +332,19 @@ test('bad requests get a 4xx with a JSON error naming the problem, and the serve
       /empty/,
     ],
     ['JSON to /api/embed', () => postJson(url, '/api/embed', '{"a": 1}'), 415, /image/],
+    [
+      'an image of 30 megapixels',
+      async () =>
+        request(url, '/api/embed', {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: await sharp({ create: { width: 6000, height: 5000, channels: 3, background: '#808080' } })
+            .png({ compressionLevel: 1 })
+            .toBuffer(),
+        }),
+      400,
+      /exceeds pixel limit/,
+    ],
     ['a thumbnail past the end', () => request(url, `/thumb/${IDX_COUNT}.png`), 404, /no sample/],
     ['a thumbnail by name', () => request(url, '/thumb/abc.png'), 400, /thumb/],
     ['a negative thumbnail', () => request(url, '/thumb/-1.png'), 400, /thumb/],
