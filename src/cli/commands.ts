@@ -2,17 +2,18 @@
 import { Command, CommanderError } from 'commander';
 import { existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
-import { registerEvalCommands, DEVICE_HELP } from './eval.js';
+import { registerEvalCommands } from './eval.js';
 import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
 import { registerExploreCommand } from './explore.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
-import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../run/bounds.js';
-
-const A = COMMAND_BOUNDS.augment;
+import { schemaCommand } from './options.js';
+import { AUGMENT } from '../run/options/augment.js';
+import { INFO } from '../run/options/info.js';
+import { DOCTOR } from '../run/options/doctor.js';
+import { DEMO } from '../run/options/demo.js';
 import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
@@ -115,7 +116,8 @@ async function printDoctor(json: boolean): Promise<void> {
   console.log(json ? JSON.stringify(report, null, 2) : formatDoctor(report));
 }
 
-function buildProgram(): Command {
+/** The `simclr` program with every command (its flags from the option schemas, src/run/options/). */
+export function buildProgram(): Command {
   const program = new Command('simclr')
     .description('SimCLR contrastive self-supervised learning on libtorch')
     .exitOverride()
@@ -135,89 +137,57 @@ function buildProgram(): Command {
     if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
   });
 
-  program
-    .command('augment')
-    .description('write a PNG grid of original images beside their two augmented views')
-    .requiredOption('--data <spec>', 'dataset spec (as pretrain)')
-    .requiredOption('--out <file.png>', 'output PNG')
-    .option('--count <n>', 'images (rows)', b(A.count), 8)
-    .option('--seed <n>', 'seed for picking images and views', b(A.seed), 0)
-    .option('--image-size <px>', 'folder: data decode size', b(A.imageSize))
-    .option('--color-strength <s>', 'colour distortion strength', b(A.colorStrength), 1)
-    .option('--no-blur', 'no Gaussian blur')
-    .action(
-      async (o: {
-        data: string;
-        out: string;
-        count: number;
-        seed: number;
-        imageSize?: number;
-        colorStrength: number;
-        blur: boolean;
-      }) => {
-        const { writeAugmentationGrid } = await import('../run/augment.js');
-        await writeAugmentationGrid({
-          data: o.data,
-          out: o.out,
-          count: o.count,
-          seed: o.seed,
-          colorStrength: o.colorStrength,
-          blur: o.blur,
-          ...(o.imageSize ? { imageSize: o.imageSize } : {}),
-        });
-        console.log(`wrote ${o.out}`);
-      },
-    );
+  schemaCommand(program, AUGMENT, 'write a PNG grid of original images beside their two augmented views', async (o) => {
+    const { writeAugmentationGrid } = await import('../run/augment.js');
+    await writeAugmentationGrid({
+      data: o.data,
+      out: o.out,
+      count: o.count,
+      seed: o.seed,
+      colorStrength: o.colorStrength,
+      blur: o.blur,
+      ...(o.imageSize !== null ? { imageSize: o.imageSize } : {}),
+    });
+    console.log(`wrote ${o.out}`);
+  });
 
-  program
-    .command('info')
-    .description(
-      'summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)',
-    )
-    .argument('[run]', 'run folder')
-    .option('--env', 'libtorch, CPU, BLAS/oneDNN, threads, allocator and CUDA facts for a bug report')
-    .option('--json', 'with --env: one JSON object')
-    .action(async (dir: string | undefined, o: { env?: boolean; json?: boolean }) => {
+  schemaCommand(
+    program,
+    INFO,
+    'summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)',
+    async (o, cmd) => {
+      const dir = cmd.processedArgs[0] as string | undefined;
       if (o.env) {
         if (dir !== undefined)
           throw new UsageError('info: --env describes this machine, not a run: leave out the run folder');
-        return printDoctor(o.json === true);
+        return printDoctor(o.json);
       }
       if (dir === undefined) throw new UsageError('info: give a run folder, or --env for the environment');
       if (o.json) throw new UsageError('info: --json goes with --env');
       printRunSummary(dir);
-    });
+    },
+  ).argument('[run]', 'run folder');
 
-  program
-    .command('doctor')
-    .description(
-      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, ' +
-        'threads, allocator, CUDA',
-    )
-    .option('--json', 'one JSON object')
-    .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
+  schemaCommand(
+    program,
+    DOCTOR,
+    'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, ' +
+      'threads, allocator, CUDA',
+    async (o) => printDoctor(o.json),
+  );
 
-  program
-    .command('demo')
-    .description(
-      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder ' +
-        'with a random one',
-    )
-    .option('--out <dir>', 'run folder', 'runs/demo')
-    .option(
-      '--max-steps <n>',
-      'stop early after this many steps of 256 images (default: two epochs)',
-      b(COMMAND_BOUNDS.demo.maxSteps),
-    )
-    .option('--data <spec>', 'dataset', 'fashion-mnist')
-    .option('--device <dev>', DEVICE_HELP, 'auto')
-    .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {
+  schemaCommand(
+    program,
+    DEMO,
+    'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder ' +
+      'with a random one',
+    async (o) => {
       const config: PretrainConfig = resolveConfig({
         ...DEMO_SETTINGS,
         data: o.data,
         out: o.out,
         device: o.device,
-        ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}),
+        ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
       });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(
@@ -256,7 +226,8 @@ function buildProgram(): Command {
       } catch (e) {
         process.stderr.write(`warning: results not recorded in ${o.out}/eval.json: ${(e as Error).message}\n`);
       }
-    });
+    },
+  );
   registerEvalCommands(program);
   registerExportReportCommands(program);
   registerLaunchCommand(program);

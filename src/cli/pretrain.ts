@@ -6,15 +6,14 @@ import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
-import { addSchemaOptions, readConfigFile, givenOptions } from './options.js';
-import { PRETRAIN_CLI_ONLY, PRETRAIN_OPTIONS } from '../run/options/pretrain.js';
-import { ConfigError } from '../run/config.js';
+import { addSchemaOptions, readCheckedConfigFile, givenOptions } from './options.js';
+import { PRETRAIN } from '../run/options/pretrain.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
 import { parentGone } from '../io/parent.js';
 
 /** The pretrain flags, from the option schema (src/run/options/pretrain.ts). */
 export function addPretrainOptions(cmd: Command): Command {
-  return addSchemaOptions(cmd, PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY);
+  return addSchemaOptions(cmd, PRETRAIN);
 }
 
 /**
@@ -32,16 +31,15 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   delete given.resume;
   delete given.forceResume;
   delete given.overwrite;
-  const file = typeof given.config === 'string' ? readConfigFile(given.config) : {};
-  // The file's own values are checked on their own first, so a bad one is reported with the file's name.
-  if (typeof given.config === 'string' && Object.keys(file).length > 0) {
-    try {
-      resolveConfig({ data: '-', out: '-', ...file });
-    } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`--config ${given.config}: ${e.message}`);
-      throw e;
-    }
-  }
+  // The file's own values are checked on their own first (with stand-ins for the required ones), so a bad one is
+  // reported with the file's name; resolveConfig also checks how they combine (an augment list and the flags it
+  // replaces).
+  const file =
+    typeof given.config === 'string'
+      ? readCheckedConfigFile(given.config, (values) => {
+          if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values });
+        })
+      : {};
   delete given.config;
   let base: Record<string, unknown> = {};
   if (resume) {

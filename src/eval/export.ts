@@ -8,10 +8,11 @@ import { ResNet } from '../models/resnet.js';
 import type { Encoder } from '../models/simclr.js';
 import { ConfigError } from '../run/config.js';
 import { loadRunModel, runPaths } from '../run/folder.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../run/options/export.js';
 import { encoderToOnnx } from './onnx.js';
 
-export type ExportFormat = 'safetensors' | 'onnx';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['safetensors', 'onnx'];
+// The format list is the export command's (src/run/options/export.ts), so the CLI offers it without loading this.
+export { EXPORT_FORMATS, type ExportFormat };
 
 /** What the exported encoder is; stored as JSON under the 'simclr_encoder' metadata key of both formats. */
 export interface EncoderDescription {

@@ -4,7 +4,7 @@ import { UMAP } from 'umap-js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { KnnGraph } from './search.js';
-import { UMAP_UP_TO } from './defaults.js';
+import { EXPLORE_UMAP_UP_TO as UMAP_UP_TO } from '../run/options/explore.js';
 
 export type MapMethod = 'umap' | 'pca';
 

@@ -5,7 +5,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import { tempPathFor } from '../io/files.js';
-import { HNSW_FROM } from './defaults.js';
+import { EXPLORE_HNSW_FROM as HNSW_FROM } from '../run/options/explore.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 

@@ -7,7 +7,8 @@ import { LOSSES, LOSS_NAMES } from '../../loss/index.js';
 import { DEFAULT_MARGIN } from '../../loss/margintriplet.js';
 import { parseAugmentSteps, type AugmentStepConfig } from '../../augment/pipeline.js';
 import { SHARED_BOUNDS as B, type NumberBound } from '../bounds.js';
-import { bool, boundsOf, matching, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag } from './fields.js';
+import { bool, boundsOf, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag, commandSchema } from './fields.js';
+import { configFlag, device, THREADS } from './common.js';
 
 const SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -160,7 +161,7 @@ export const PRETRAIN_OPTIONS = {
     readme: { meaning: 'colour distortion strength s (jitter 0.8s/0.8s/0.8s/0.2s, p=0.8; grayscale p=0.2)' },
   }),
   /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
-  cropMinScale: num({ kind: 'number', min: 0, minExclusive: true, max: 1 }, 0.08, {
+  cropMinScale: num(B.share, 0.08, {
     arg: '<x>',
     help: 'smallest random-crop area fraction (default {default})',
     readme: { meaning: 'smallest area fraction of the random resized crop (aspect ratio 3/4 to 4/3, flip p=0.5)' },
@@ -196,11 +197,7 @@ export const PRETRAIN_OPTIONS = {
     help: 'also checkpoint every n steps (default: epoch ends only)',
     readme: { meaning: 'also checkpoint every n steps (always: each epoch end, the end, SIGINT/SIGTERM)' },
   }),
-  threads: numOrNull(B.threads, {
-    arg: '<n>',
-    help: 'intra-op threads (default: all cores)',
-    readme: { default: 'all cores', meaning: 'libtorch intra-op threads' },
-  }),
+  threads: THREADS,
   precision: oneOf(['fp32', 'bf16'] as const, 'fp32', {
     arg: '<p>',
     help: 'fp32 or bf16 autocast (default fp32)',
@@ -215,7 +212,7 @@ export const PRETRAIN_OPTIONS = {
    * Where to train: 'auto' (the first visible CUDA device, or cuda:LOCAL_RANK under `simclr launch`, else the
    * CPU), 'cpu', 'cuda' or 'cuda:N'. Resolved when the run starts (torch.resolveDevice).
    */
-  device: matching(/^(auto|cpu|cuda(:\d+)?)$/, 'cpu, cuda, cuda:N or auto', 'auto', {
+  device: device({
     arg: '<dev>',
     help:
       'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default ' +
@@ -294,19 +291,10 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
       },
     },
   },
-  {
-    key: 'config',
-    cli: {
-      arg: '<file>',
-      help:
-        'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default ' +
-        'augmentations (README); flags override it',
-      readme: {
-        flag: '`--config FILE`',
-        meaning: 'JSON or YAML with the same keys (kebab-case or camelCase); flags override it',
-      },
-    },
-  },
+  configFlag(
+    'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default ' +
+      'augmentations (README); flags override it',
+  ),
 ];
 
 type Options = typeof PRETRAIN_OPTIONS;
@@ -315,3 +303,6 @@ export type BoundedKey = { [K in keyof Options]: Options[K] extends { bound: Num
 
 /** The numeric pretrain options' bounds, by camelCase key (the command-line parsers and resolveConfig use these). */
 export const PRETRAIN_BOUNDS = boundsOf(PRETRAIN_OPTIONS) as Readonly<Record<BoundedKey, NumberBound>>;
+
+/** The pretrain command's schema (src/run/options/index.ts lists every command's). */
+export const PRETRAIN = commandSchema('pretrain', PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY);
