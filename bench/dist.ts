@@ -112,7 +112,8 @@ try {
 
 const base = new Map<string, number>();
 console.log(
-  `\n${cpus()[0]?.model ?? 'cpu'}, ${cores} cores; ${rounds} rounds x ${steps} steps; 1-min load average during the runs ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`,
+  `\n${cpus()[0]?.model ?? 'cpu'}, ${cores} cores; ${rounds} rounds x ${steps} steps; 1-min load average during the ` +
+    `runs ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`,
 );
 console.log('\n| variant | model, global batch | threads per rank | median step (s) | global img/s | vs 1 rank |');
 console.log('|---|---|---|---|---|---|');
@@ -122,6 +123,7 @@ for (const v of VARIANTS) {
   const threads = v.ranks === 1 ? cores : Math.max(1, Math.floor(cores / 2));
   const { width, batch } = SHAPE[v.mode];
   console.log(
-    `| ${v.name} | ResNet-18 x${width}, ${batch} | ${threads} | ${m.toFixed(3)} | ${(batch / m).toFixed(1)} | ${(base.get(v.mode)! / m).toFixed(2)}x |`,
+    `| ${v.name} | ResNet-18 x${width}, ${batch} | ${threads} | ${m.toFixed(3)} | ${(batch / m).toFixed(1)} | ` +
+      `${(base.get(v.mode)! / m).toFixed(2)}x |`,
   );
 }

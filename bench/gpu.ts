@@ -132,7 +132,8 @@ function makeOptimizer(model: SimCLRModel, batch: number): LARS {
   return new LARS(larsParamGroups(model.namedParameters(), { weightDecay: 1e-6 }), { lr: scaledLearningRate(batch) });
 }
 
-/** Forward under the precision, NT-Xent (temperature 0.5) on float32 projections, backward. Returns the loss (not read back). */
+/** Forward under the precision, NT-Xent (temperature 0.5) on float32 projections, backward. Returns the loss (not read
+ * back). */
 function forwardBackward(model: SimCLRModel, x: Tensor, precision: 'fp32' | 'bf16', device: string): Tensor {
   return torch.scope(() => {
     const forward = (): Tensor => model.call(x).z;
@@ -264,7 +265,9 @@ function compare(s: CompareSpec): Record<string, unknown> {
       ok,
     });
     log(
-      `compare: loss ${lossRef} vs ${lossDev} (rel ${lossRel.toExponential(2)}); worst gradient ${worst.name} maxRel ${worst.maxRel.toExponential(2)} normRel ${worst.normRel.toExponential(2)}; tolerance ${tolerance} -> ${ok ? 'ok' : 'FAIL'}`,
+      `compare: loss ${lossRef} vs ${lossDev} (rel ${lossRel.toExponential(2)}); worst gradient ${worst.name} ` +
+        `maxRel ${worst.maxRel.toExponential(2)} normRel ${worst.normRel.toExponential(2)}; tolerance ${tolerance} ` +
+        `-> ${ok ? 'ok' : 'FAIL'}`,
     );
   }
 
@@ -394,7 +397,9 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
     const peakBytes = peakMemory(device);
     views.dispose();
     log(
-      `${c.name}: model step ${((1000 * stepSeconds) / s.steps).toFixed(1)} ms, ${((s.steps * viewsPerStep) / stepSeconds).toFixed(0)} img/s; ${gcs.length} GCs, ${gcs.reduce((a, b) => a + b, 0).toFixed(0)} ms in GC`,
+      `${c.name}: model step ${((1000 * stepSeconds) / s.steps).toFixed(1)} ms, ` +
+        `${((s.steps * viewsPerStep) / stepSeconds).toFixed(0)} img/s; ${gcs.length} GCs, ` +
+        `${gcs.reduce((a, b) => a + b, 0).toFixed(0)} ms in GC`,
     );
 
     // 2. The full pipeline: uint8 batch from pinned host memory (non-blocking copy), both views made on the device.
@@ -417,7 +422,8 @@ function benchCase(s: OursSpec, c: BenchCase): Record<string, unknown> {
       x.dispose();
     });
     log(
-      `${c.name}: full pipeline ${((1000 * fullSeconds) / s.steps).toFixed(1)} ms/step (views alone ${((1000 * pipelineSeconds) / s.steps).toFixed(1)} ms)`,
+      `${c.name}: full pipeline ${((1000 * fullSeconds) / s.steps).toFixed(1)} ms/step (views alone ` +
+        `${((1000 * pipelineSeconds) / s.steps).toFixed(1)} ms)`,
     );
     return {
       name: c.name,
@@ -458,7 +464,8 @@ function ours(s: OursSpec): Record<string, unknown> {
       log(`${c.name}: skipped (time guard)`);
     } else {
       log(
-        `${c.name}: ${c.arch} x${c.width} ${c.size} px batch ${c.batch} (${2 * c.batch} views/step) ${c.precision} on ${s.device}`,
+        `${c.name}: ${c.arch} x${c.width} ${c.size} px batch ${c.batch} (${2 * c.batch} views/step) ${c.precision} ` +
+          `on ${s.device}`,
       );
       try {
         results.push(benchCase(s, c));
@@ -565,7 +572,9 @@ async function loop(s: LoopSpec): Promise<Record<string, unknown>> {
         waitMsPerStep: 1000 * mean(waits),
       });
       log(
-        `loop-r18-${precision}: ${(2 * sourcePerSec).toFixed(0)} img/s (views) in pretrain(); host ${(1000 * mean(hosts)).toFixed(1)} ms/step queuing, ${(1000 * mean(waits)).toFixed(1)} ms/step waiting for the GPU`,
+        `loop-r18-${precision}: ${(2 * sourcePerSec).toFixed(0)} img/s (views) in pretrain(); host ` +
+          `${(1000 * mean(hosts)).toFixed(1)} ms/step queuing, ${(1000 * mean(waits)).toFixed(1)} ms/step waiting ` +
+          `for the GPU`,
       );
     } catch (e) {
       cases.push({ name: `loop-r18-${precision}`, error: brief(e, 2000) });
@@ -589,7 +598,8 @@ try {
   const device = (spec as { device?: string }).device;
   if (device !== undefined && isCuda(device) && !torch.cuda.isAvailable()) {
     throw new Error(
-      `${device} asked for, but torch.cuda.isAvailable() is false (libtorch ${torch.version()}; ${torch.cuda.deviceCount()} CUDA devices visible to the addon)`,
+      `${device} asked for, but torch.cuda.isAvailable() is false (libtorch ${torch.version()}; ` +
+        `${torch.cuda.deviceCount()} CUDA devices visible to the addon)`,
     );
   }
   let result: Record<string, unknown>;

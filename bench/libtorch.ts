@@ -223,7 +223,8 @@ async function main(): Promise<void> {
         const steps = ours(spec, v.e);
         collected.set(v.key, [...(collected.get(v.key) ?? []), ...steps]);
         log(
-          `${c.id} round ${round + 1} ${v.key}: ${fmt(c.batch / median(steps.map((s) => s.total)))} img/s (load ${fmt(load, 2)})`,
+          `${c.id} round ${round + 1} ${v.key}: ${fmt(c.batch / median(steps.map((s) => s.total)))} img/s (load ` +
+            `${fmt(load, 2)})`,
         );
       }
     }
@@ -245,21 +246,25 @@ async function main(): Promise<void> {
   const [a, b] = engines as [Engine, Engine];
   const L: string[] = [];
   L.push(
-    `Machine: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} cores; load average ${fmt(loadStart, 2)} at the start, ${fmt(loadavg()[0]!, 2)} at the end; ${threads} threads, tcmalloc, OMP_WAIT_POLICY=PASSIVE; ${rounds} rounds x ${measured} measured steps per variant; ${fmt((Date.now() - t0) / 1000, 0)} s in all.`,
+    `Machine: ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} cores; load average ${fmt(loadStart, 2)} at the ` +
+      `start, ${fmt(loadavg()[0]!, 2)} at the end; ${threads} threads, tcmalloc, OMP_WAIT_POLICY=PASSIVE; ${rounds} ` +
+      `rounds x ${measured} measured steps per variant; ${fmt((Date.now() - t0) / 1000, 0)} s in all.`,
   );
   L.push('');
   L.push(`| libtorch | source | CPU capability | BLAS | oneDNN |`);
   L.push('|---|---|---|---|---|');
   for (const e of engines)
     L.push(
-      `| ${e.version} | ${e.choice === 'system' ? "Debian's libtorch-dev" : 'pip torch (.venv-torch)'} | ${e.capability} | ${e.blas} | ${e.onednn} |`,
+      `| ${e.version} | ${e.choice === 'system' ? "Debian's libtorch-dev" : 'pip torch (.venv-torch)'} | ` +
+        `${e.capability} | ${e.blas} | ${e.onednn} |`,
     );
   L.push('');
   L.push(`Images per second, ours end to end (median step; in brackets images per CPU-second):`);
   L.push('');
   const keys = engines.flatMap((e) => (['fp32', 'bf16'] as const).map((p) => `${e.version} ${p}`));
   L.push(
-    `| case | batch | ${keys.join(' | ')} | ${b.version} / ${a.version} fp32 | ${b.version} / ${a.version} bf16 | bf16 / fp32 on ${a.version} | bf16 / fp32 on ${b.version} |`,
+    `| case | batch | ${keys.join(' | ')} | ${b.version} / ${a.version} fp32 | ${b.version} / ${a.version} bf16 | ` +
+      `bf16 / fp32 on ${a.version} | bf16 / fp32 on ${b.version} |`,
   );
   L.push(`|---|---:|${keys.map(() => '---:').join('|')}|---:|---:|---:|---:|`);
   for (const r of results) {
@@ -275,9 +280,10 @@ async function main(): Promise<void> {
           const x = cell(k);
           return x ? `${fmt(x.imgPerSec)} (${fmt(x.imgPerCpuSec)})` : '-';
         })
-        .join(
-          ' | ',
-        )} | ${ratio(`${b.version} fp32`, `${a.version} fp32`)} | ${ratio(`${b.version} bf16`, `${a.version} bf16`)} | ${ratio(`${a.version} bf16`, `${a.version} fp32`)} | ${ratio(`${b.version} bf16`, `${b.version} fp32`)} |`,
+        .join(' | ')} | ${ratio(`${b.version} fp32`, `${a.version} fp32`)} | ${ratio(
+        `${b.version} bf16`,
+        `${a.version} bf16`,
+      )} | ${ratio(`${a.version} bf16`, `${a.version} fp32`)} | ${ratio(`${b.version} bf16`, `${b.version} fp32`)} |`,
     );
   }
   const md = `${L.join('\n')}\n`;

@@ -72,6 +72,7 @@ console.log(`threads=${threads} iters=${iters} rounds=${rounds} libtorch=${torch
 console.log('case          ours (ms)  torch (ms)  ours/torch');
 for (const [k, v] of Object.entries(best)) {
   console.log(
-    `${k.padEnd(13)} ${(v.ours * 1e3).toFixed(2).padStart(9)}  ${(v.torch * 1e3).toFixed(2).padStart(10)}  ${(v.ours / v.torch).toFixed(3).padStart(10)}`,
+    `${k.padEnd(13)} ${(v.ours * 1e3).toFixed(2).padStart(9)}  ${(v.torch * 1e3).toFixed(2).padStart(10)}  ` +
+      `${(v.ours / v.torch).toFixed(3).padStart(10)}`,
   );
 }

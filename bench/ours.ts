@@ -76,7 +76,8 @@ async function endToEnd(s: OursSpec): Promise<StepTimes[]> {
   return rows.slice(s.warmup);
 }
 
-// The training step (src/train/step.ts, as the loop in src/train/loop.ts calls it) with the views made once: what a step costs when the input
+// The training step (src/train/step.ts, as the loop in src/train/loop.ts calls it) with the views made once: what a
+// step costs when the input
 // pipeline is free. Keep it in step with the loop.
 async function computeOnly(s: OursSpec): Promise<StepTimes[]> {
   const cfg = config(s);

@@ -113,7 +113,9 @@ for (const id of chosen.length > 0 ? chosen : Object.keys(CASES)) {
   });
   if (!json)
     console.log(
-      `${id.padEnd(10)} ${fmt(compute.wall).padStart(13)} ${fmt(compute.main).padStart(9)} ${fmt(compute.worker).padStart(11)} ${fmt(idle).padStart(12)} | ${fmt(augmentation.total).padStart(14)} | ${(idle / augmentation.total).toFixed(2).padStart(14)}`,
+      `${id.padEnd(10)} ${fmt(compute.wall).padStart(13)} ${fmt(compute.main).padStart(9)} ` +
+        `${fmt(compute.worker).padStart(11)} ${fmt(idle).padStart(12)} | ${fmt(augmentation.total).padStart(14)} | ` +
+        `${(idle / augmentation.total).toFixed(2).padStart(14)}`,
     );
   model.dispose();
   x.dispose();

@@ -102,7 +102,8 @@ const ALLOCATORS: Record<string, string | null> = {
   tcmalloc: library('libtcmalloc_minimal.so.4'),
   jemalloc: library('libjemalloc.so.2'),
 };
-/** simclr's CLI preloads tcmalloc where installed (src/cli/main.ts); the runs here do the same unless told otherwise. */
+/** simclr's CLI preloads tcmalloc where installed (src/cli/main.ts); the runs here do the same unless told otherwise.
+ */
 const DEFAULT_ALLOCATOR = ALLOCATORS.tcmalloc ? 'tcmalloc' : 'glibc';
 
 interface RunEnv {
@@ -272,7 +273,8 @@ function runCase(c: CaseDef): CaseResult {
       if (!collected.has(v)) collected.set(v, []);
       collected.get(v)!.push({ steps, load });
       log(
-        `${c.id} round ${round + 1} ${v}: ${fmt(c.batch / median(steps.map((s) => s.total)))} img/s (load ${fmt(load, 2)})`,
+        `${c.id} round ${round + 1} ${v}: ${fmt(c.batch / median(steps.map((s) => s.total)))} img/s (load ` +
+          `${fmt(load, 2)})`,
       );
       if (round === 0) runDirs.set(`${c.id} ${v}`, out);
     }
@@ -328,7 +330,8 @@ function runSettings(c: CaseDef): SettingResult[] {
       const steps = ours(spec, s.env).steps as StepTimes[];
       collected[i]!.push({ steps, load });
       log(
-        `settings round ${round + 1} ${s.name}: ${fmt(c.batch / median(steps.map((t) => t.total)))} img/s (load ${fmt(load, 2)})`,
+        `settings round ${round + 1} ${s.name}: ${fmt(c.batch / median(steps.map((t) => t.total)))} img/s (load ` +
+          `${fmt(load, 2)})`,
       );
     }
   }
@@ -376,11 +379,15 @@ function markdown(r: Report): string {
   const L: string[] = [];
   const m = r.machine;
   L.push(
-    `Machine: ${m.cpu} (${m.isa}), ${m.cores} cores, ${m.memoryGiB} GiB, shared with other users (1-minute load average ${fmt(m.loadStart, 2)} at the start, ${fmt(m.loadEnd, 2)} at the end). libtorch ${m.libtorch}, Node ${m.node}, Python torch ${m.pythonTorch}.`,
+    `Machine: ${m.cpu} (${m.isa}), ${m.cores} cores, ${m.memoryGiB} GiB, shared with other users (1-minute load ` +
+      `average ${fmt(m.loadStart, 2)} at the start, ${fmt(m.loadEnd, 2)} at the end). libtorch ${m.libtorch}, Node ` +
+      `${m.node}, Python torch ${m.pythonTorch}.`,
   );
   L.push('');
   L.push(
-    `Settings: ${r.settings.threads} threads for every variant; ${r.settings.rounds} rounds x ${r.settings.steps} measured steps per variant after 1 warm-up step, variants alternating; allocator ${r.settings.allocator} and OMP_WAIT_POLICY=PASSIVE for ours and the Python references alike. ${fmt(r.wallSeconds, 0)} s in all.`,
+    `Settings: ${r.settings.threads} threads for every variant; ${r.settings.rounds} rounds x ${r.settings.steps} ` +
+      `measured steps per variant after 1 warm-up step, variants alternating; allocator ${r.settings.allocator} and ` +
+      `OMP_WAIT_POLICY=PASSIVE for ours and the Python references alike. ${fmt(r.wallSeconds, 0)} s in all.`,
   );
   L.push('');
   L.push('Images per second (source images, two views each; median step time, best step in brackets):');
@@ -407,14 +414,17 @@ function markdown(r: Report): string {
   }
   L.push('');
   L.push(
-    "Ratios of the medians; in brackets the same ratio from CPU time per step (all threads and worker processes), which the machine's other load disturbs much less:",
+    'Ratios of the medians; in brackets the same ratio from CPU time per step (all threads and worker processes), ' +
+      "which the machine's other load disturbs much less:",
   );
   L.push('');
   L.push(`| case | ${RATIOS.map(([n]) => n).join(' | ')} | input pipeline share of ours |`);
   L.push(`|---|${RATIOS.map(() => '---:').join('|')}|---:|`);
   for (const c of r.cases) {
     L.push(
-      `| ${c.id} | ${RATIOS.map(([n]) => (Number.isFinite(c.ratios[n]!) ? `${fmt(c.ratios[n]!, 2)} (${fmt(c.cpuRatios[n]!, 2)})` : '-')).join(' | ')} | ${fmt(c.inputShare * 100, 1)}% |`,
+      `| ${c.id} | ${RATIOS.map(([n]) =>
+        Number.isFinite(c.ratios[n]!) ? `${fmt(c.ratios[n]!, 2)} (${fmt(c.cpuRatios[n]!, 2)})` : '-',
+      ).join(' | ')} | ${fmt(c.inputShare * 100, 1)}% |`,
     );
   }
   L.push('');
@@ -431,14 +441,17 @@ function markdown(r: Report): string {
       const s = c.variants[variant]!;
       const total = PHASES.reduce((a, p) => a + s.phases[p], 0);
       L.push(
-        `| ${c.id} | ${PHASES.map((p) => `${fmt(s.phases[p] * 1e3, 0)} (${fmt((s.phases[p] / total) * 100, 0)}%)`).join(' | ')} |`,
+        `| ${c.id} | ${PHASES.map((p) => `${fmt(s.phases[p] * 1e3, 0)} (${fmt((s.phases[p] / total) * 100, 0)}%)`).join(
+          ' | ',
+        )} |`,
       );
     }
   }
   if (r.settingsStudy.length > 0) {
     L.push('');
     L.push(
-      `Runtime settings, ours end to end on ${r.settingsCase} (${r.settings.settingsRounds} round(s) x ${r.settings.steps} steps):`,
+      `Runtime settings, ours end to end on ${r.settingsCase} (${r.settings.settingsRounds} round(s) x ` +
+        `${r.settings.steps} steps):`,
     );
     L.push('');
     L.push('| setting | img/s | vs default | img per CPU-s |');
@@ -446,19 +459,22 @@ function markdown(r: Report): string {
     const base = r.settingsStudy[0]!.summary.imgPerSec;
     for (const s of r.settingsStudy)
       L.push(
-        `| ${s.name} | ${fmt(s.summary.imgPerSec)} | ${fmt(s.summary.imgPerSec / base, 2)} | ${fmt(s.summary.imgPerCpuSec)} |`,
+        `| ${s.name} | ${fmt(s.summary.imgPerSec)} | ${fmt(s.summary.imgPerSec / base, 2)} | ` +
+          `${fmt(s.summary.imgPerCpuSec)} |`,
       );
   }
   L.push('');
   L.push(
-    "Could step t+1's augmentation run while step t computes? Core time the compute step leaves idle (main thread CPU minus OpenMP worker CPU, per step) against the augmentation's CPU time (bench/overlap.ts):",
+    "Could step t+1's augmentation run while step t computes? Core time the compute step leaves idle (main thread " +
+      "CPU minus OpenMP worker CPU, per step) against the augmentation's CPU time (bench/overlap.ts):",
   );
   L.push('');
   L.push('| case | compute step wall s | idle core-s | augmentation CPU-s | hideable share of the augmentation |');
   L.push('|---|---:|---:|---:|---:|');
   for (const o of r.overlap)
     L.push(
-      `| ${o.case} | ${fmt(o.computeWall, 3)} | ${fmt(o.idleCoreSeconds, 3)} | ${fmt(o.augmentCpu, 3)} | ${fmt(Math.min(1, o.idleCoreSeconds / o.augmentCpu) * 100, 0)}% |`,
+      `| ${o.case} | ${fmt(o.computeWall, 3)} | ${fmt(o.idleCoreSeconds, 3)} | ${fmt(o.augmentCpu, 3)} | ` +
+        `${fmt(Math.min(1, o.idleCoreSeconds / o.augmentCpu) * 100, 0)}% |`,
     );
   if (r.bf16Dtypes) {
     L.push('');
@@ -471,7 +487,9 @@ function markdown(r: Report): string {
   if (r.knn) {
     L.push('');
     L.push(
-      `Weighted kNN (k=200, T=0.1; 10k train / 2k test Fashion-MNIST images) after the same ${r.knn.steps}-step gray28 run (seed, data order, augmentations): fp32 top-1 ${fmt(r.knn.fp32 * 100, 2)}%, bf16 ${fmt(r.knn.bf16 * 100, 2)}%.`,
+      `Weighted kNN (k=200, T=0.1; 10k train / 2k test Fashion-MNIST images) after the same ${r.knn.steps}-step ` +
+        `gray28 run (seed, data order, augmentations): fp32 top-1 ${fmt(r.knn.fp32 * 100, 2)}%, bf16 ` +
+        `${fmt(r.knn.bf16 * 100, 2)}%.`,
     );
   }
   L.push('');
@@ -479,7 +497,8 @@ function markdown(r: Report): string {
   L.push('|---|---:|---:|:---:|');
   for (const t of r.targets)
     L.push(
-      `| ${t.what} | ${fmt(t.value, 2)}${Number.isFinite(t.cpuValue) ? ` (${fmt(t.cpuValue, 2)})` : ''} | ${t.goal} | ${t.met ? 'yes' : 'no'} |`,
+      `| ${t.what} | ${fmt(t.value, 2)}${Number.isFinite(t.cpuValue) ? ` (${fmt(t.cpuValue, 2)})` : ''} | ${t.goal} ` +
+        `| ${t.met ? 'yes' : 'no'} |`,
     );
   return `${L.join('\n')}\n`;
 }
@@ -557,7 +576,8 @@ try {
     stdout:
       PYTHON === DEBIAN_PYTHON
         ? pyVersion(PYTHON)
-        : `${pyVersion(PYTHON)} (batched, .venv-torch), ${pyVersion(DEBIAN_PYTHON)} (PIL DataLoader, Debian's python3-torch)`,
+        : `${pyVersion(PYTHON)} (batched, .venv-torch), ${pyVersion(DEBIAN_PYTHON)} (PIL DataLoader, Debian's ` +
+          `python3-torch)`,
   };
   const probe = spawnSync(
     process.execPath,

@@ -31,7 +31,8 @@ function layout(root, source, cxx11Abi) {
 
 // A CUDA libtorch ships libtorch_cuda.so beside libtorch_cpu.so; building its CUDA parts (ProcessGroupNCCL, the CUDA
 // runtime calls) needs the CUDA runtime and NCCL headers, which libtorch does not carry. pip's torch has them in the
-// nvidia-* wheels next to it (CUDA 13: nvidia/cu13/include; CUDA 12: one folder per library, nvidia/cuda_runtime/include
+// nvidia-* wheels next to it (CUDA 13: nvidia/cu13/include; CUDA 12: one folder per library,
+// nvidia/cuda_runtime/include
 // and so on), except crt/host_defines.h, which cuda_runtime_api.h includes and only the nvidia-cuda-crt wheel or a CUDA
 // toolkit provides. Without a complete set there, a toolkit's headers ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda) come
 // first and the wheels' (NCCL, cuDNN) after them.
@@ -128,7 +129,8 @@ function fromVenv() {
   }
   if (!found)
     throw new Error(
-      `${record} does not describe the torch installed in ${VENV} (moved checkout, or edited?): run \`npm run build\` to reinstall it, or set SIMCLR_LIBTORCH=system`,
+      `${record} does not describe the torch installed in ${VENV} (moved checkout, or edited?): run \`npm run ` +
+        `build\` to reinstall it, or set SIMCLR_LIBTORCH=system`,
     );
   return found;
 }
@@ -139,7 +141,8 @@ export function findLibtorch() {
     const found = layout(env, 'LIBTORCH', process.env.TORCH_CXX11_ABI !== '0');
     if (!found)
       throw new Error(
-        `LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch package folder`,
+        `LIBTORCH=${env} has no include/ATen/ATen.h and lib/: point it at an unpacked libtorch or a pip torch ` +
+          `package folder`,
       );
     return found;
   }
@@ -157,7 +160,8 @@ export function linkFlags(lib) {
 }
 
 // What the native build depends on: its sources and the libtorch it links (its facts include whether it has CUDA and
-// which CUDA headers the build uses, so switching between a CPU and a CUDA libtorch rebuilds). provision.sh rebuilds when this changes;
+// which CUDA headers the build uses, so switching between a CPU and a CUDA libtorch rebuilds). provision.sh rebuilds
+// when this changes;
 // the libtorch bench keys its cached builds on it.
 export function buildStamp(found) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
@@ -203,7 +207,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (field === 'cudaInclude') {
     if (found.cuda && !cudaHeadersComplete(found.cudaInclude)) {
       console.error(
-        `${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching nvidia-cuda-runtime`,
+        `${found.root} is a CUDA libtorch, but the CUDA runtime headers (cuda_runtime_api.h and crt/host_defines.h) ` +
+          `were not found in pip's nvidia-* wheels beside it, $CUDA_HOME/include or /usr/local/cuda/include: ` +
+          `install a CUDA toolkit (or set CUDA_HOME to one), or the nvidia-cuda-crt wheel matching ` +
+          `nvidia-cuda-runtime`,
       );
       process.exit(1);
     }

@@ -12,8 +12,12 @@ const native = createRequire(import.meta.url)(join(root, 'native/build/Release/t
 const outFile = join(root, 'src/torch/generated/ops.ts');
 
 // Backend-specific, quantised, sparse and nested operators are outside this library's scope.
-const EXCLUDED_NAME =
-  /^_?(cudnn|miopen|mkldnn|fbgemm|quantize|quantized|q_|sparse|nested|mps|vulkan|xnnpack|to_sparse|to_mkldnn|fake_quantize|is_vulkan|to_padded_tensor|segment_reduce|choose_qparams|dequantize|int_repr|qscheme|ccol|crow|col_indices|row_indices)/;
+const EXCLUDED_PREFIXES = [
+  ...['cudnn', 'miopen', 'mkldnn', 'fbgemm', 'quantize', 'quantized', 'q_', 'sparse', 'nested', 'mps', 'vulkan'],
+  ...['xnnpack', 'to_sparse', 'to_mkldnn', 'fake_quantize', 'is_vulkan', 'to_padded_tensor', 'segment_reduce'],
+  ...['choose_qparams', 'dequantize', 'int_repr', 'qscheme', 'ccol', 'crow', 'col_indices', 'row_indices'],
+];
+const EXCLUDED_NAME = new RegExp(`^_?(${EXCLUDED_PREFIXES.join('|')})`);
 // Private operators are internal to ATen, except these that the public API or fast paths need.
 const PRIVATE_ALLOWED =
   /^_(foreach_|to_copy$|softmax$|log_softmax$|cdist_forward$|fused_moving_avg|convolution$|copy_from$|amp_)/;
@@ -204,7 +208,8 @@ for (const s of schemas.sort((a, b) => `${a.name}.${a.overload}`.localeCompare(`
   else if (ret === 'void') body = `${call}, true);`;
   else body = `return ${unmarshal(`${call})`, s.returns)} as ${ret};`;
   functions.push(
-    `/** ${s.schema.replace(/\*\//g, '*\\/')} */\nexport function ${fname}(${sig.join(', ')}): ${ret} {\n  ${body}\n}\n`,
+    `/** ${s.schema.replace(/\*\//g, '*\\/')} */\nexport function ${fname}(${sig.join(', ')}): ${ret} {\n  ` +
+      `${body}\n}\n`,
   );
 }
 

@@ -10,6 +10,20 @@ cd "$(dirname "$0")/.."
 
 say() { printf '[provision] %s\n' "$*" >&2; }
 die() { printf '[provision] error: %s\n' "$*" >&2; exit 1; }
+# One line per step on the terminal; what the tools print (apt, pip, npm, nvcc) goes to provision.log.
+LOG=provision.log
+# run_logged WHAT CMD...: runs CMD with its output appended to $LOG; on failure shows the log's last lines.
+run_logged() {
+  local what=$1 rc=0
+  shift
+  printf '\n== %s %s\n' "$(date -u +%FT%TZ)" "$what" >> "$LOG"
+  "$@" >> "$LOG" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
+    tail -n 30 "$LOG" | sed 's/^/  | /' >&2
+    say "$what failed (exit $rc); the full output is in $LOG"
+  fi
+  return "$rc"
+}
 
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "Node.js >= 20 is required (found $(node --version))"
@@ -29,10 +43,10 @@ apt_install() {
     command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n" \
       || die "missing $* ($reason); as root run: apt-get update && apt-get install -y $*"
   fi
-  say "installing $* (apt: $reason)"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2 \
-    || die "apt-get install $* failed (see above)"
+  say "installing $* (apt: $reason; details in $LOG)"
+  run_logged "apt-get update" $sudo apt-get update -q || die "apt-get update failed (see above)"
+  run_logged "apt-get install $*" $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends "$@" || die "apt-get install $* failed (see above)"
 }
 can_apt() { [ "${SIMCLR_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; }
 
@@ -84,12 +98,12 @@ if [ $want_pip = 1 ]; then
   say "installing torch==$TORCH_PIP_VERSION with pip into $venv (SIMCLR_LIBTORCH=system uses Debian's libtorch-dev instead)"
   # libtorch.json, written last, marks a complete install; anything short of it is started over.
   rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || die "python3 -m venv $venv failed (see above)"
+  run_logged "python3 -m venv $venv" python3 -m venv "$venv" || die "python3 -m venv $venv failed (see above)"
   # SIMCLR_PIP_ARGS adds pip options, e.g. PyTorch's CPU-only wheel index: on Linux x86-64 PyPI serves the CUDA
   # build of torch, whose nvidia-* wheels add several GB.
   # shellcheck disable=SC2086
-  if PIP_RETRIES="${PIP_RETRIES:-1}" "$venv/bin/python" -m pip install --disable-pip-version-check --no-input \
-       ${SIMCLR_PIP_ARGS:-} "torch==$TORCH_PIP_VERSION" >&2; then
+  if run_logged "pip install torch==$TORCH_PIP_VERSION" env PIP_RETRIES="${PIP_RETRIES:-1}" "$venv/bin/python" -m pip \
+       install --disable-pip-version-check --no-input ${SIMCLR_PIP_ARGS:-} "torch==$TORCH_PIP_VERSION"; then
     "$venv/bin/python" -c 'import json,os,torch; print(json.dumps({"root": os.path.dirname(torch.__file__), "cxx11Abi": bool(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__}))' \
       2>/dev/null > "$venv/libtorch.json.tmp" || die "torch==$TORCH_PIP_VERSION installed into $venv but does not import (see above)"
     mv "$venv/libtorch.json.tmp" "$venv/libtorch.json"
@@ -117,9 +131,9 @@ case "$root" in *[[:space:]]*) die "libtorch's folder '$root' contains a space, 
 
 # ---- npm dependencies -----------------------------------------------------------------------------------
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies"
+  say "installing npm dependencies (details in $LOG)"
   # onnxruntime-node (used by tests) would otherwise download GPU binaries at install; its CPU build is bundled.
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >&2
+  run_logged "npm ci" env ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund || die "npm ci failed (see above)"
 fi
 
 # ---- native addon: rebuilt only when its sources or the libtorch it links change -------------------------

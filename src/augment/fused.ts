@@ -46,7 +46,10 @@ export function fusedCoverage(pipeline: AugmentPipeline): string | null {
     const at = FUSED_OPS.indexOf(step.op);
     if (at < 0) return `the fused kernel has no '${step.op.name}' (step ${i})`;
     if (at < next)
-      return `the fused kernel runs ${FUSED_OPS.map((op) => op.name).join(' -> ')} in that order, once each; step ${i} '${step.op.name}' comes out of that order`;
+      return (
+        `the fused kernel runs ${FUSED_OPS.map((op) => op.name).join(' -> ')} in that order, once each; step ` +
+        `${i} '${step.op.name}' comes out of that order`
+      );
     next = at + 1;
   }
   return null;
@@ -61,7 +64,8 @@ export function paramLayoutMismatch(reported: string, library: string): string |
   const [columns = '', ...rest] = reported.split(';');
   const theirs = columns.split(',');
   const fix =
-    'rebuild it, or bring the columns of the FUSED_OPS ops (src/augment/ops/), src/data/colour.ts and native/kernels/augment_params.h back in step';
+    'rebuild it, or bring the columns of the FUSED_OPS ops (src/augment/ops/), src/data/colour.ts and ' +
+    'native/kernels/augment_params.h back in step';
   if (theirs.join(',') !== PARAM_LAYOUT.join(',')) {
     const at = PARAM_LAYOUT.findIndex((name, i) => theirs[i] !== name);
     const where =
@@ -73,7 +77,10 @@ export function paramLayoutMismatch(reported: string, library: string): string |
   const luma = rest.find((part) => part.startsWith('luma='))?.slice('luma='.length);
   const weights = luma === undefined ? [] : luma.split(',').map(Number);
   if (weights.length !== 3 || weights.some((w, i) => w !== LUMA_WEIGHTS[i])) {
-    return `${library} was built with other luma weights (${luma ?? 'none reported'}; data/colour.ts has ${LUMA_WEIGHTS.join(',')}): ${fix}`;
+    return (
+      `${library} was built with other luma weights (${luma ?? 'none reported'}; data/colour.ts has ` +
+      `${LUMA_WEIGHTS.join(',')}): ${fix}`
+    );
   }
   return null;
 }
@@ -142,7 +149,8 @@ function loadCuda(): boolean {
       const path = torch.builtLibraryPath('simclr_ops_cuda.so');
       if (path === null)
         throw new Error(
-          'native/build/Release/simclr_ops_cuda.so is not built (node scripts/build-cuda-kernels.mjs, which needs nvcc and a CUDA libtorch)',
+          'native/build/Release/simclr_ops_cuda.so is not built (node scripts/build-cuda-kernels.mjs, which needs ' +
+            'nvcc and a CUDA libtorch)',
         );
       torch.loadLibrary(path);
     }
@@ -183,7 +191,8 @@ export function fusedKernelAvailable(
         ? 'Run `npm run build`.'
         : 'Run `node scripts/build-cuda-kernels.mjs` on a machine with nvcc and a CUDA libtorch.';
     process.emitWarning(
-      `the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable (${s.error?.message}); augmenting ${kind === 'cpu' ? 'CPU' : 'CUDA'} tensors with tensor ops, which is slower. ${fix}`,
+      `the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable (${s.error?.message}); ` +
+        `augmenting ${kind === 'cpu' ? 'CPU' : 'CUDA'} tensors with tensor ops, which is slower. ${fix}`,
       'SimclrWarning',
     );
   }
@@ -272,13 +281,18 @@ export function augmentFused(
     op = loadCpu()?.blockwise ?? null;
     if (op === null)
       throw new Error(
-        `simclr: the blockwise augmentation operator is unavailable: ${state.cpu.error?.message ?? 'simclr_ops.node predates it'}. Run \`npm run build\`.`,
+        `simclr: the blockwise augmentation operator is unavailable: ${
+          state.cpu.error?.message ?? 'simclr_ops.node predates it'
+        }. Run \`npm run build\`.`,
       );
   } else {
     op = (kind === 'cpu' ? loadCpu() !== null : loadCuda()) ? loaded!.op : null;
     if (op === null)
       throw new Error(
-        `simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ${state[kind].error?.message}. ${kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'}, or use implementation: 'tensor'.`,
+        `simclr: the fused ${kind === 'cpu' ? 'CPU' : 'CUDA'} augmentation kernel is unavailable: ` +
+          `${state[kind].error?.message}. ${
+            kind === 'cpu' ? 'Run `npm run build`' : 'Run `node scripts/build-cuda-kernels.mjs`'
+          }, or use implementation: 'tensor'.`,
       );
   }
   const rows = packParams(pipeline, views, images.shape[2]!, images.shape[3]!);

@@ -67,7 +67,8 @@ export function resolveOptions<O extends object>(op: AugmentOp<O>, given: Readon
   const unknown = Object.keys(given).filter((k) => !(k in specs));
   if (unknown.length > 0)
     throw new RangeError(
-      `${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ${Object.keys(specs).join(', ') || 'none'})`,
+      `${op.name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (it has ` +
+        `${Object.keys(specs).join(', ') || 'none'})`,
     );
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(specs))
@@ -169,4 +170,44 @@ export function updateRows(x: Tensor, rows: readonly number[], fn: (sub: Tensor)
 /** [n,3,H,W] -> [n,1,H,W] luma with the one set of weights (data/colour.ts). */
 export function luma(x: Tensor): Tensor {
   return x.mul(torch.tensor(Float32Array.from(LUMA_WEIGHTS), { shape: [1, 3, 1, 1], device: x.device })).sum(1, true);
+}
+
+/** The options of an op that only decides, per view, whether it applies. */
+export interface RandomApplyOptions {
+  p: number;
+}
+
+/**
+ * An op that applies `transform` to each view with probability p and leaves the others as they are (torchvision's
+ * RandomApply around one transform): one column, 1 where it applies. With `colourOnly`, one-channel images draw
+ * nothing and stay as they are (grayscale).
+ */
+export function randomApply(o: {
+  name: string;
+  description: string;
+  p: OptionSpec<number>;
+  column: string;
+  colourOnly?: boolean;
+  transform: (sub: Tensor) => Tensor;
+}): AugmentOp<RandomApplyOptions> {
+  const applies = (channels: 1 | 3): boolean => o.colourOnly !== true || channels === 3;
+  return {
+    name: o.name,
+    description: o.description,
+    options: { p: o.p },
+    columns: [o.column],
+    identity: () => [0],
+    sample(rng, opts, ctx, out) {
+      out[0] = applies(ctx.channels) && rng.bernoulli(opts.p) ? 1 : 0;
+    },
+    apply(x: Tensor, p: StepParams, _opts: RandomApplyOptions, ctx: ApplyContext) {
+      if (applies(ctx.channels))
+        updateRows(
+          x,
+          rowsWhere(p, (r) => r[0] === 1),
+          o.transform,
+        );
+      return x;
+    },
+  };
 }

@@ -20,7 +20,7 @@ export interface AugmentConfig {
   cropRatio: [number, number];
   flipP: number;
   colorJitterP: number;
-  /** Colour distortion strength s: brightness/contrast/saturation 0.8s, hue 0.2s (needs s <= 2.5). */
+  /** Colour distortion strength s: brightness/contrast/saturation 0.8s, hue 0.2s (s <= ops/color-jitter.ts's max). */
   colorStrength: number;
   grayscaleP: number;
   /** Gaussian blur probability; 0 disables (the paper blurs for ImageNet, not CIFAR). */

@@ -77,6 +77,11 @@ export function resolvePipeline(
 }
 
 /** The pipeline as config entries, e.g. for a log line or a stored config. */
+/** The ops in order, for logs and reports: 'random-resized-crop -> horizontal-flip -> ...'. */
+export function describePipeline(p: AugmentPipeline): string {
+  return p.steps.map((s) => s.op.name).join(' -> ');
+}
+
 export function pipelineSteps(p: AugmentPipeline): AugmentStepConfig[] {
   return p.steps.map((s) => ({ op: s.op.name, ...s.options }));
 }

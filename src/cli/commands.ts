@@ -2,21 +2,25 @@
 import { Command, CommanderError } from 'commander';
 import { existsSync } from 'node:fs';
 import { addPretrainOptions, configFromCommand, runPretrain } from './pretrain.js';
-import { registerEvalCommands, DEVICE_HELP } from './eval.js';
+import { registerEvalCommands } from './eval.js';
 import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
 import { registerExploreCommand } from './explore.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
-import { bounded as b } from './options.js';
-import { COMMAND_BOUNDS } from '../run/bounds.js';
-
-const A = COMMAND_BOUNDS.augment;
+import { schemaCommand } from './options.js';
+import { AUGMENT } from '../run/options/augment.js';
+import { INFO } from '../run/options/info.js';
+import { DOCTOR } from '../run/options/doctor.js';
+import { DEMO } from '../run/options/demo.js';
 import { resolveConfig, type PretrainConfig } from '../run/config.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
+import { describeLoss } from '../loss/index.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { augmentPipelineFor } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -39,11 +43,18 @@ function printRunSummary(dir: string): void {
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
-    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} scaling), batch ${c.batchSize}, ${c.epochs} epochs, temperature ${c.temperature}, ${c.precision}`,
+    `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
+  console.log(`objective  ${describeLoss(c.loss, c)}`);
+  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
-    `device     ${run.device === undefined ? 'cpu (not recorded: the run predates --device)' : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`}`,
+    `device     ${
+      run.device === undefined
+        ? 'cpu (not recorded: the run predates --device)'
+        : `${run.device}${c.device !== run.device ? ` (asked: ${c.device})` : ''}`
+    }`,
   );
   if (existsSync(runPaths(dir).checkpoint)) {
     // The header alone: a multi-gigabyte checkpoint is not read to print its step.
@@ -105,7 +116,8 @@ async function printDoctor(json: boolean): Promise<void> {
   console.log(json ? JSON.stringify(report, null, 2) : formatDoctor(report));
 }
 
-function buildProgram(): Command {
+/** The `simclr` program with every command (its flags from the option schemas, src/run/options/). */
+export function buildProgram(): Command {
   const program = new Command('simclr')
     .description('SimCLR contrastive self-supervised learning on libtorch')
     .exitOverride()
@@ -119,96 +131,68 @@ function buildProgram(): Command {
     if (result.stopped === 'nothing-to-do') console.log(result.message);
     else
       console.log(
-        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
+        `${result.stopped}: ${result.steps}/${result.totalSteps} steps, final loss ${result.finalLoss.toFixed(4)}, ` +
+          `${result.wallSeconds.toFixed(1)} s; checkpoint ${result.checkpoint}`,
       );
     if (interrupted) setCommandExitCode(EXIT_INTERRUPTED);
   });
 
-  program
-    .command('augment')
-    .description('write a PNG grid of original images beside their two augmented views')
-    .requiredOption('--data <spec>', 'dataset spec (as pretrain)')
-    .requiredOption('--out <file.png>', 'output PNG')
-    .option('--count <n>', 'images (rows)', b(A.count), 8)
-    .option('--seed <n>', 'seed for picking images and views', b(A.seed), 0)
-    .option('--image-size <px>', 'folder: data decode size', b(A.imageSize))
-    .option('--color-strength <s>', 'colour distortion strength', b(A.colorStrength), 1)
-    .option('--no-blur', 'no Gaussian blur')
-    .action(
-      async (o: {
-        data: string;
-        out: string;
-        count: number;
-        seed: number;
-        imageSize?: number;
-        colorStrength: number;
-        blur: boolean;
-      }) => {
-        const { writeAugmentationGrid } = await import('../train/preview.js');
-        await writeAugmentationGrid({
-          data: o.data,
-          out: o.out,
-          count: o.count,
-          seed: o.seed,
-          colorStrength: o.colorStrength,
-          blur: o.blur,
-          ...(o.imageSize ? { imageSize: o.imageSize } : {}),
-        });
-        console.log(`wrote ${o.out}`);
-      },
-    );
+  schemaCommand(program, AUGMENT, 'write a PNG grid of original images beside their two augmented views', async (o) => {
+    const { writeAugmentationGrid } = await import('../run/augment.js');
+    await writeAugmentationGrid({
+      data: o.data,
+      out: o.out,
+      count: o.count,
+      seed: o.seed,
+      colorStrength: o.colorStrength,
+      blur: o.blur,
+      ...(o.imageSize !== null ? { imageSize: o.imageSize } : {}),
+    });
+    console.log(`wrote ${o.out}`);
+  });
 
-  program
-    .command('info')
-    .description(
-      'summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)',
-    )
-    .argument('[run]', 'run folder')
-    .option('--env', 'libtorch, CPU, BLAS/oneDNN, threads, allocator and CUDA facts for a bug report')
-    .option('--json', 'with --env: one JSON object')
-    .action(async (dir: string | undefined, o: { env?: boolean; json?: boolean }) => {
+  schemaCommand(
+    program,
+    INFO,
+    'summarise a run: config, checkpoint, loss curve, throughput; with --env, the environment (as `simclr doctor`)',
+    async (o, cmd) => {
+      const dir = cmd.processedArgs[0] as string | undefined;
       if (o.env) {
         if (dir !== undefined)
           throw new UsageError('info: --env describes this machine, not a run: leave out the run folder');
-        return printDoctor(o.json === true);
+        return printDoctor(o.json);
       }
       if (dir === undefined) throw new UsageError('info: give a run folder, or --env for the environment');
       if (o.json) throw new UsageError('info: --json goes with --env');
       printRunSummary(dir);
-    });
+    },
+  ).argument('[run]', 'run folder');
 
-  program
-    .command('doctor')
-    .description(
-      'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, threads, allocator, CUDA',
-    )
-    .option('--json', 'one JSON object')
-    .action(async (o: { json?: boolean }) => printDoctor(o.json === true));
+  schemaCommand(
+    program,
+    DOCTOR,
+    'the environment for a bug report: libtorch version and source, CPU capability in use, BLAS/oneDNN/MKL, ' +
+      'threads, allocator, CUDA',
+    async (o) => printDoctor(o.json),
+  );
 
-  program
-    .command('demo')
-    .description(
-      'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder with a random one',
-    )
-    .option('--out <dir>', 'run folder', 'runs/demo')
-    .option(
-      '--max-steps <n>',
-      'stop early after this many steps of 256 images (default: two epochs)',
-      b(COMMAND_BOUNDS.demo.maxSteps),
-    )
-    .option('--data <spec>', 'dataset', 'fashion-mnist')
-    .option('--device <dev>', DEVICE_HELP, 'auto')
-    .action(async (o: { out: string; maxSteps?: number; data: string; device: string }) => {
+  schemaCommand(
+    program,
+    DEMO,
+    'the quick start: pretrain a small ResNet on Fashion-MNIST for a short fixed budget, then compare its encoder ' +
+      'with a random one',
+    async (o) => {
       const config: PretrainConfig = resolveConfig({
         ...DEMO_SETTINGS,
         data: o.data,
         out: o.out,
         device: o.device,
-        ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}),
+        ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
       });
       const device = torch.resolveDevice(o.device); // a missing GPU: one line before anything starts
       console.log(
-        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr scaling, colour strength 0.5, crops >= 25%`,
+        `simclr demo: SimCLR on ${o.data}, ResNet-18 width 0.25, batch 256, two epochs; temperature 0.2, sqrt lr ` +
+          `scaling, colour strength 0.5, crops >= 25%`,
       );
       // A rerun replaces an earlier demo run in the same folder, and nothing else.
       const { result, interrupted } = await runPretrain(config, { overwrite: isDemoRun(o.out) });
@@ -216,7 +200,9 @@ function buildProgram(): Command {
         // Stopped by the user (Ctrl-C, SIGTERM, a hangup): no evaluation of a half-trained encoder, and the checkpoint
         // is theirs to continue (a rerun of the demo would start over in the same folder).
         console.log(
-          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ${o.out}`,
+          `stopped at step ${result.steps} of ${Math.min(config.maxSteps ?? Infinity, result.totalSteps)}; the run ` +
+            `is in ${o.out} (checkpoint ${result.checkpoint}). Continue it with: simclr pretrain --resume --out ` +
+            `${o.out}`,
         );
         setCommandExitCode(EXIT_INTERRUPTED);
         return;
@@ -226,13 +212,22 @@ function buildProgram(): Command {
       console.log(
         '\nevaluating the frozen encoder h (kNN k=200 and linear probe; 10,000 train / 2,000 test images)...',
       );
-      const { compareWithRandomInit } = await import('../eval/compare.js');
+      const { compareEvalRows, compareWithRandomInit } = await import('../eval/compare.js');
+      const { appendEvalResult } = await import('../eval/report.js');
       const cmp = await compareWithRandomInit(o.out, o.data, { device });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(8);
       console.log('encoder              kNN top-1  linear top-1');
       console.log(`pretrained (SimCLR)  ${pct(cmp.pretrained.knnTop1)}  ${pct(cmp.pretrained.linearTop1)}`);
       console.log(`random init          ${pct(cmp.random.knnTop1)}  ${pct(cmp.random.linearTop1)}`);
-    });
+      // Recorded in the run like `simclr eval` results, so the report shows them; a read-only folder only warns.
+      try {
+        for (const row of compareEvalRows(cmp, o.data, 'demo')) appendEvalResult(o.out, row);
+        console.log(`\nrecorded in ${o.out}/eval.json; see them with the run in: simclr report ${o.out}`);
+      } catch (e) {
+        process.stderr.write(`warning: results not recorded in ${o.out}/eval.json: ${(e as Error).message}\n`);
+      }
+    },
+  );
   registerEvalCommands(program);
   registerExportReportCommands(program);
   registerLaunchCommand(program);

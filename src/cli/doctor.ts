@@ -58,14 +58,17 @@ export function formatDoctor(r: DoctorReport): string {
     ['onednn', t.onednn ?? 'not built'],
     [
       'parallel',
-      `${t.parallelBackend}${t.openmp ? `, ${t.openmp}` : ''}; ${t.threads.intraOp} intra-op, ${t.threads.interOp} inter-op threads`,
+      `${t.parallelBackend}${t.openmp ? `, ${t.openmp}` : ''}; ${t.threads.intraOp} intra-op, ${t.threads.interOp} ` +
+        `inter-op threads`,
     ],
     ['allocator', t.allocator],
     [
       'cuda',
       t.cuda.built
         ? `built (CUDA ${t.cuda.runtime ?? '?'}, cuDNN ${t.cuda.cudnn ?? '?'}); ${t.cuda.deviceCount} device(s) visible`
-        : `not built into this libtorch (CPU only)${t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''}`,
+        : `not built into this libtorch (CPU only)${
+            t.cuda.devices.length > 0 ? `, though nvidia-smi sees ${t.cuda.devices.length} GPU(s)` : ''
+          }`,
     ],
     ...t.cuda.devices.map((d): [string, string] => ['', d]),
     ...t.loaded.map((path, i): [string, string] => [i === 0 ? 'loaded' : '', path]),

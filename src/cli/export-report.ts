@@ -1,5 +1,8 @@
 // `simclr export` and `simclr report`. The heavy modules load only when one of these commands runs.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { schemaCommand } from './options.js';
+import { EXPORT } from '../run/options/export.js';
+import { REPORT } from '../run/options/report.js';
 
 const EXPORT_HELP = `
 Formats:
@@ -15,37 +18,32 @@ Formats:
 Inputs are float32 NCHW in [0, 1] without mean/std normalisation, as in training.`;
 
 export function registerExportReportCommands(program: Command): void {
-  program
-    .command('export')
-    .description("export a run's encoder (the features h) as safetensors for torchvision, or as ONNX")
-    .requiredOption('--run <dir>', 'run folder')
-    .option('--checkpoint <file>', 'checkpoint to export (default: RUN/checkpoints/last.safetensors)')
-    .addOption(
-      new Option('--format <format>', 'safetensors or onnx').choices(['safetensors', 'onnx']).makeOptionMandatory(),
-    )
-    .requiredOption('--out <file>', 'output file')
-    .addHelpText('after', EXPORT_HELP)
-    .action(async (o: { run: string; checkpoint?: string; format: 'safetensors' | 'onnx'; out: string }) => {
+  schemaCommand(
+    program,
+    EXPORT,
+    "export a run's encoder (the features h) as safetensors for torchvision, or as ONNX",
+    async (o) => {
       const { exportRunEncoder } = await import('../eval/export.js');
-      const r = exportRunEncoder(o);
+      const { checkpoint, ...rest } = o;
+      const r = exportRunEncoder({ ...rest, ...(checkpoint !== null ? { checkpoint } : {}) });
       const e = r.encoder;
       console.log(
-        `wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`,
+        `wrote ${r.path} (${r.format}, ${(r.bytes / 1e6).toFixed(1)} MB): ${e.arch} width ${e.width}, ${e.stem} ` +
+          `stem, ${e.inChannels} channel(s), h of ${e.featureDim}, step ${e.step}`,
       );
-    });
+    },
+  ).addHelpText('after', EXPORT_HELP);
 
-  program
-    .command('report')
-    .description(
-      'write an HTML report of a run (curves, evaluation results, augmented samples) and PNG charts beside it',
-    )
-    .argument('<run>', 'run folder')
-    .option('--out <file.html>', 'HTML file (default: RUN/report.html); charts go beside it as <name>-<chart>.png')
-    .action(async (dir: string, o: { out?: string }) => {
+  schemaCommand(
+    program,
+    REPORT,
+    'write an HTML report of a run (curves, evaluation results, augmented samples) and PNG charts beside it',
+    async (o, cmd) => {
       const { writeReport } = await import('../eval/report.js');
-      const r = await writeReport(dir, o.out === undefined ? {} : { out: o.out });
+      const r = await writeReport(cmd.processedArgs[0] as string, o.out === null ? {} : { out: o.out });
       for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
       console.log(`wrote ${r.html}`);
       for (const p of r.pngs) console.log(`wrote ${p}`);
-    });
+    },
+  ).argument('<run>', 'run folder');
 }

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { watchedChild, watchParent } from './parent.js';
+import { watchedChild, watchParent } from '../io/parent.js';
 import { dropOutputOnStreamErrors } from './stdio.js';
 import { AddonLoadError } from '../errors.js';
 
@@ -65,10 +65,12 @@ async function loadCli(): Promise<typeof import('./commands.js') | null> {
     const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
     const stale =
       e instanceof AddonLoadError && e.libtorchMismatch
-        ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that one moved?)'
+        ? ' (the addon and the libtorch it finds do not match: was it built against another libtorch, or has that ' +
+          'one moved?)'
         : '';
     process.stderr.write(
-      `simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, \`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`,
+      `simclr: cannot load the libtorch addon: ${message}${stale}. Run \`npm run build\`; \`SIMCLR_LIBTORCH\`, ` +
+        `\`LIBTORCH\` and \`SIMCLR_ADDON_DIR\` choose what it loads (README, libtorch).\n`,
     );
     return null;
   }

@@ -2,9 +2,19 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { describeBound, withinBound, type NumberBound } from '../run/bounds.js';
-import { defaultText, flagList, kebab, type CliOnlyFlag, type Fields } from '../run/options/fields.js';
+import {
+  checkGiven,
+  defaultsOf,
+  defaultText,
+  flagList,
+  kebab,
+  resolveFields,
+  type CommandSchema,
+  type ConfigOf,
+  type Fields,
+} from '../run/options/fields.js';
 
 /** The number a flag's text spells, or NaN: '' and whitespace are not 0 here, as they are for Number(). */
 function parseNumber(value: string): number {
@@ -62,18 +72,89 @@ export function givenOptions(cmd: Command): Record<string, unknown> {
 }
 
 /**
- * Adds a command's flags from its option schema (src/run/options/): numeric flags parse against their bound,
- * enumerated ones get .choices(), switches that default on also get --no-<flag>. No commander defaults are set: the
- * schema's defaults apply in resolveConfig, and givenOptions sees only what the user typed.
+ * Reads `--config FILE` and checks its values on their own with `check`, so a bad one is reported with the file's
+ * name: '--config FILE: --batch-size must be ...'.
+ * @throws UsageError for a missing or unparsable file; ConfigError for a value `check` refuses.
  */
-export function addSchemaOptions(cmd: Command, fields: Fields, cliOnly: readonly CliOnlyFlag[]): Command {
-  for (const { key, field, cli } of flagList(fields, cliOnly)) {
+export function readCheckedConfigFile(
+  path: string,
+  check: (values: Record<string, unknown>) => void,
+): Record<string, unknown> {
+  const values = readConfigFile(path);
+  try {
+    check(values);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`--config ${path}: ${e.message}`);
+    throw e;
+  }
+  return values;
+}
+
+/**
+ * A command's options as its schema resolves them: defaults < its config file (the flag of configFlag(), where it has
+ * one) < flags; every value checked against its field (types exactly, numbers within their bounds, required ones
+ * present). The flags that are not config keys are left to the action (cmd.opts()).
+ * @throws ConfigError naming the option (and the file, for a value from it); UsageError for an unreadable file.
+ */
+export function commandOptions<F extends Fields>(cmd: Command, schema: CommandSchema<F>): ConfigOf<F> {
+  const given = givenOptions(cmd);
+  const configKey = schema.cliOnly.find((c) => c.readsConfig)?.key;
+  const path = configKey === undefined ? undefined : given[configKey];
+  for (const c of schema.cliOnly) delete given[c.key];
+  const fail = (m: string): Error => new ConfigError(m);
+  const file =
+    typeof path === 'string' ? readCheckedConfigFile(path, (values) => checkGiven(schema.fields, values, fail)) : {};
+  return resolveFields(schema.fields, { ...defaultsOf(schema.fields), ...file, ...given }, false, fail);
+}
+
+/** A field's own argument parser (a list, say) as commander wants it: its Error becomes commander's one line. */
+function argParser<T>(parse: (text: string) => T): (value: string) => T {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+/**
+ * Adds a command's flags from its option schema (src/run/options/): numeric flags parse against their bound, others
+ * with their field's parseArg, enumerated ones get .choices(), switches that default on also (or only) get
+ * --no-<flag>. No commander defaults are set and no option is mandatory to commander: the schema's defaults and
+ * required fields apply in commandOptions (or resolveConfig), after a config file, and givenOptions sees only what
+ * the user typed.
+ */
+export function addSchemaOptions(cmd: Command, schema: CommandSchema): Command {
+  for (const { key, field, cli } of flagList(schema.fields, schema.cliOnly)) {
     const help = cli.help.replace('{default}', defaultText(field));
+    if (cli.negatedOnly) {
+      cmd.addOption(new Option(`--no-${kebab(key)}`, help));
+      continue;
+    }
     const opt = new Option(`--${kebab(key)}${cli.arg ? ` ${cli.arg}` : ''}`, help);
-    if (field?.bound) opt.argParser(bounded(field.bound));
+    if (field?.parseArg) opt.argParser(argParser(field.parseArg));
+    else if (field?.bound) opt.argParser(bounded(field.bound));
     if (field?.choices) opt.choices(field.choices);
     cmd.addOption(opt);
     if (cli.negate) cmd.addOption(new Option(`--no-${kebab(key)}`, cli.negate));
   }
   return cmd;
+}
+
+/**
+ * Adds `schema.command` (its last word: 'knn' of 'eval knn') under `parent` with the schema's flags; `action` gets the
+ * options commandOptions resolves, and the command itself (positional arguments: `cmd.processedArgs`).
+ */
+export function schemaCommand<F extends Fields>(
+  parent: Command,
+  schema: CommandSchema<F>,
+  description: string,
+  action: (o: ConfigOf<F>, cmd: Command) => void | Promise<void>,
+): Command {
+  const name = schema.command.split(' ').at(-1)!;
+  return addSchemaOptions(parent.command(name).description(description), schema).action((...args: unknown[]) => {
+    const cmd = args.at(-1) as Command;
+    return action(commandOptions(cmd, schema), cmd);
+  });
 }

@@ -6,15 +6,14 @@ import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
-import { addSchemaOptions, readConfigFile, givenOptions } from './options.js';
-import { PRETRAIN_CLI_ONLY, PRETRAIN_OPTIONS } from '../run/options/pretrain.js';
-import { ConfigError } from '../run/config.js';
+import { addSchemaOptions, readCheckedConfigFile, givenOptions } from './options.js';
+import { PRETRAIN } from '../run/options/pretrain.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
-import { parentGone } from './parent.js';
+import { parentGone } from '../io/parent.js';
 
 /** The pretrain flags, from the option schema (src/run/options/pretrain.ts). */
 export function addPretrainOptions(cmd: Command): Command {
-  return addSchemaOptions(cmd, PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY);
+  return addSchemaOptions(cmd, PRETRAIN);
 }
 
 /**
@@ -32,16 +31,15 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   delete given.resume;
   delete given.forceResume;
   delete given.overwrite;
-  const file = typeof given.config === 'string' ? readConfigFile(given.config) : {};
-  // The file's own values are checked on their own first, so a bad one is reported with the file's name.
-  if (typeof given.config === 'string' && Object.keys(file).length > 0) {
-    try {
-      resolveConfig({ data: '-', out: '-', ...file });
-    } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`--config ${given.config}: ${e.message}`);
-      throw e;
-    }
-  }
+  // The file's own values are checked on their own first (with stand-ins for the required ones), so a bad one is
+  // reported with the file's name; resolveConfig also checks how they combine (an augment list and the flags it
+  // replaces).
+  const file =
+    typeof given.config === 'string'
+      ? readCheckedConfigFile(given.config, (values) => {
+          if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values });
+        })
+      : {};
   delete given.config;
   let base: Record<string, unknown> = {};
   if (resume) {
@@ -56,7 +54,10 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
 
 function formatRow(r: MetricsRow): string {
   const knn = r.knn_top1 !== undefined ? ` knn top1 ${(r.knn_top1 * 100).toFixed(1)}%` : '';
-  return `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${knn}${r.epoch_end ? ' (epoch end)' : ''}`;
+  return (
+    `epoch ${r.epoch} step ${r.step} loss ${r.loss.toFixed(4)} acc ${r.contrastive_acc.toFixed(3)} lr ` +
+    `${r.lr.toExponential(2)} ${r.images_per_s.toFixed(1)} img/s${knn}${r.epoch_end ? ' (epoch end)' : ''}`
+  );
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -71,7 +72,7 @@ export const SAME_REQUEST_MS = 1000;
 /**
  * A signal handler: the first request calls stop, those within SAME_REQUEST_MS of it are ignored, and any later one
  * calls abort (a second Ctrl-C, for a user who will not wait for the step to finish) unless `graceful()` says it is
- * not the user's: the parent-death watcher's SIGTERM (src/cli/parent.ts) only ever asks for the graceful stop.
+ * not the user's: the parent-death watcher's SIGTERM (src/io/parent.ts) only ever asks for the graceful stop.
  */
 export function stopRequests(
   stop: () => void,
@@ -91,7 +92,8 @@ export function stopRequests(
   };
 }
 
-/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and stops. */
+/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and
+ * stops. */
 export async function runPretrain(
   config: PretrainConfig,
   start: boolean | RunStart,
@@ -102,7 +104,8 @@ export async function runPretrain(
     ? new cliProgress.SingleBar(
         {
           format:
-            'pretrain |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | acc {acc} | lr {lr} | {ips} img/s | ETA {eta_formatted}',
+            'pretrain |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | acc {acc} | lr {lr} | {ips} ' +
+            'img/s | ETA {eta_formatted}',
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 50,
@@ -121,7 +124,8 @@ export async function runPretrain(
         process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);
         if (i.knn !== null)
           process.stderr.write(
-            `kNN monitor every ${i.knn.every} epoch(s): memory bank ${i.knn.bank}, queries ${i.knn.queries} (held out)\n`,
+            `kNN monitor every ${i.knn.every} epoch(s): memory bank ${i.knn.bank}, queries ${i.knn.queries} (held ` +
+              `out)\n`,
           );
       },
       onProgress: (p) => {

@@ -2,7 +2,8 @@
 // pipes, or a closed terminal makes the next write fail (EPIPE, EIO); unhandled, that 'error' event throws on the
 // main thread and loses the step in progress and its checkpoint. Every simclr process installs this first.
 
-/** From the first error on process.stdout or process.stderr, writes to that stream are dropped (their callbacks still run). */
+/** From the first error on process.stdout or process.stderr, writes to that stream are dropped (their callbacks still
+ * run). */
 export function dropOutputOnStreamErrors(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', () => {

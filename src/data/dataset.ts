@@ -58,7 +58,8 @@ export function checkBatchArgs(
 ): void {
   if (out.length !== indices.length * bytesPerSample) {
     throw new RangeError(
-      `${name}: readBatch output has ${out.length} bytes, expected ${indices.length} x ${bytesPerSample} = ${indices.length * bytesPerSample}`,
+      `${name}: readBatch output has ${out.length} bytes, expected ${indices.length} x ${bytesPerSample} = ` +
+        `${indices.length * bytesPerSample}`,
     );
   }
   for (let i = 0; i < indices.length; i++) {
@@ -232,7 +233,8 @@ export class ConcatDataset implements ImageDataset {
     for (const p of parts) {
       if (p.channels !== first.channels || p.height !== first.height || p.width !== first.width) {
         throw new DataError(
-          `${name}: cannot concatenate ${p.name} (${p.channels}x${p.height}x${p.width}) with ${first.name} (${first.channels}x${first.height}x${first.width})`,
+          `${name}: cannot concatenate ${p.name} (${p.channels}x${p.height}x${p.width}) with ${first.name} ` +
+            `(${first.channels}x${first.height}x${first.width})`,
         );
       }
     }

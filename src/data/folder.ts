@@ -125,7 +125,8 @@ function currentUid(): number {
   return process.getuid?.() ?? -1;
 }
 
-/** Null when `dir` may hold this user's cache: a directory owned by the user (through a link only if the link is theirs). */
+/** Null when `dir` may hold this user's cache: a directory owned by the user (through a link only if the link is
+ * theirs). */
 function cacheDirProblem(dir: string): string | null {
   const uid = currentUid();
   const link = lstatSync(dir);
@@ -426,7 +427,8 @@ function listSources(
   }
   if (top.images.length > 0) {
     warn(
-      `ignored ${top.images.length} image${top.images.length === 1 ? '' : 's'} directly in ${root}: it has class sub-folders, so only images inside them are used`,
+      `ignored ${top.images.length} image${top.images.length === 1 ? '' : 's'} directly in ${root}: it has class ` +
+        `sub-folders, so only images inside them are used`,
     );
   }
   const classNames = fixedClasses ? [...fixedClasses] : top.classDirs.map((d) => d.text);
@@ -455,7 +457,8 @@ class DecodeFailure extends Error {
   }
 }
 
-/** The file's bytes, read from a descriptor opened without blocking (a FIFO cannot hang the read) and checked regular. */
+/** The file's bytes, read from a descriptor opened without blocking (a FIFO cannot hang the read) and checked regular.
+ */
 async function readImageBytes(path: Buffer): Promise<Buffer> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
@@ -497,7 +500,8 @@ async function decodeImage(path: Buffer, size: number, channels: number): Promis
   if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
     throw new DecodeFailure(
       'not an image',
-      `decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected ${size}x${size}x3 uint8`,
+      `decoded to ${info.width}x${info.height}x${info.channels} in ${data.length} bytes, expected ${size}x${size}x3 ` +
+        `uint8`,
     );
   }
   const plane = size * size;
@@ -627,7 +631,8 @@ export async function openImageFolder(rootDir: string, opts: FolderOptions): Pro
   if (strict && unusable) throw new DataError(`unreadable image ${unusable.path}: ${unusable.reason}`);
   if (sources.length === 0) {
     throw new DataError(
-      `no images (${[...IMAGE_EXTENSIONS].join(' ')}) found in ${root}${walkSkipped.length > 0 ? `; ${skipSummary(walkSkipped)}` : ''}`,
+      `no images (${[...IMAGE_EXTENSIONS].join(' ')}) found in ` +
+        `${root}${walkSkipped.length > 0 ? `; ${skipSummary(walkSkipped)}` : ''}`,
     );
   }
 

@@ -40,7 +40,8 @@ export function parseIdx(buf: Uint8Array, expectedMagic: number, path: string): 
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
     throw new DataError(
-      `${path}: bad IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')}`,
+      `${path}: bad IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected ` +
+        `0x${expectedMagic.toString(16).padStart(8, '0')}`,
     );
   }
   const ndims = magic & 0xff;

@@ -24,9 +24,11 @@ export interface DataSpec {
 
 export interface OpenOptions {
   split: Split;
-  /** Folder datasets only: side of the square samples (default DEFAULT_FOLDER_IMAGE_SIZE); other datasets have fixed sizes. */
+  /** Folder datasets only: side of the square samples (default DEFAULT_FOLDER_IMAGE_SIZE); other datasets have fixed
+   * sizes. */
   imageSize?: number;
-  /** Folder datasets only: decode to one channel instead of three (the luma of data/colour.ts, as PIL's convert('L')). */
+  /** Folder datasets only: decode to one channel instead of three (the luma of data/colour.ts, as PIL's convert('L')).
+   */
   grayscale?: boolean;
   /** Folder datasets only: fail on the first unreadable image instead of skipping it. */
   strict?: boolean;

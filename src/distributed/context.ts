@@ -89,7 +89,8 @@ export class DistributedContext {
     );
   }
 
-  /** Per-rank BatchNorm: rank 0's running statistics replace the others' (as DDP's broadcast_buffers), so ranks stay equal. */
+  /** Per-rank BatchNorm: rank 0's running statistics replace the others' (as DDP's broadcast_buffers), so ranks stay
+   * equal. */
   beforeForward(): void {
     if (this.syncedBuffers.length > 0)
       guardCollective('syncing buffers', () => this.group.broadcast(this.syncedBuffers, 0));

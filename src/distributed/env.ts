@@ -17,7 +17,8 @@ export const DEFAULT_TIMEOUT_S = 60;
 export const MIN_RENDEZVOUS_TIMEOUT_S = 300;
 
 const HINT =
-  'another rank exited or stopped responding (its own output says why), or the ranks ran different code; SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
+  'another rank exited or stopped responding (its own output says why), or the ranks ran different code; ' +
+  'SIMCLR_DIST_TIMEOUT (seconds) sets the timeout';
 
 /**
  * Runs fn; a collective failure from the binding (its message names the failing rank) becomes a DistributedError
@@ -121,7 +122,8 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
   } catch (e) {
     if (e instanceof DistributedError) throw e;
     throw new DistributedError(
-      `rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`,
+      `rank ${rank} of ${worldSize}: rendezvous through ${initMethod} failed within ${rendezvousMs / 1000} s (are ` +
+        `all ranks started, with the same MASTER_ADDR/MASTER_PORT?): ${(e as Error).message}`,
     );
   }
   const backend = opts.backend ?? 'gloo';
@@ -141,7 +143,8 @@ export function initProcessGroup(opts: InitOptions): torch.distributed.ProcessGr
   } catch (e) {
     const name = backend === 'nccl' ? 'NCCL' : 'Gloo';
     throw new DistributedError(
-      `rank ${rank} of ${worldSize}: connecting the ${name} process group failed within ${timeoutMs / 1000} s: ${(e as Error).message}`,
+      `rank ${rank} of ${worldSize}: connecting the ${name} process group failed within ${timeoutMs / 1000} s: ` +
+        `${(e as Error).message}`,
     );
   }
 }

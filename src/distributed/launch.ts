@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
-import { watchedChild } from '../cli/parent.js';
+import { watchedChild } from '../io/parent.js';
 
 const INTERRUPTED = 130;
 
@@ -30,7 +30,8 @@ export interface LaunchOptions {
 }
 
 export interface LaunchResult {
-  /** 0 if every rank succeeded, 130 if they were interrupted (and checkpointed), else the first failing rank's exit code (128 + the signal's number for a signal). */
+  /** 0 if every rank succeeded, 130 if they were interrupted (and checkpointed), else the first failing rank's exit
+   * code (128 + the signal's number for a signal). */
   exitCode: number;
   /** The first rank that failed, if any. */
   failedRank: number | null;
@@ -74,8 +75,9 @@ export function threadsPerRank(nproc: number, cores = availableParallelism()): n
  * Runs the ranks of this node to completion. Local rank 0 shares this process's terminal; the others' output is
  * prefixed with their rank. If a rank exits non-zero (or is killed), the rest get SIGTERM, then SIGKILL after the
  * grace period. SIGINT and SIGTERM sent to the launcher are forwarded to every rank, SIGHUP as SIGTERM (the ranks are
- * in their own process group, so a terminal's Ctrl-C or hangup reaches them once, through here). Each rank watches this process through a pipe
- * (src/cli/parent.ts) and stops as on SIGTERM when it dies, even by SIGKILL.
+ * in their own process group, so a terminal's Ctrl-C or hangup reaches them once, through here). Each rank watches this
+ * process through a pipe
+ * (src/io/parent.ts) and stops as on SIGTERM when it dies, even by SIGKILL.
  */
 export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   checkOptions(opts);
@@ -107,7 +109,8 @@ export async function launch(opts: LaunchOptions): Promise<LaunchResult> {
   process.on('exit', onExit);
 
   log(
-    `simclr launch: ${opts.nproc} rank(s) on this node of ${worldSize}, ${threads} thread(s) each, rendezvous ${opts.masterAddr}:${port}, timeout ${opts.timeoutS} s`,
+    `simclr launch: ${opts.nproc} rank(s) on this node of ${worldSize}, ${threads} thread(s) each, rendezvous ` +
+      `${opts.masterAddr}:${port}, timeout ${opts.timeoutS} s`,
   );
   try {
     const done = new Promise<void>((resolve) => {

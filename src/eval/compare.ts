@@ -6,7 +6,8 @@ import type { Module } from '../nn/index.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { buildEncoder, loadRunModel } from '../run/folder.js';
 import { extractFeatures, openEvalSplit } from '../features/extract.js';
-import { knnEvaluate } from '../features/knn.js';
+import { DEFAULT_KNN_K, DEFAULT_KNN_TEMPERATURE, knnEvaluate } from '../features/knn.js';
+import type { EvalResult } from './report.js';
 import { linearEvaluate } from './linear.js';
 
 export interface CompareOptions {
@@ -35,6 +36,11 @@ export interface CompareResult {
   random: EncoderScores;
   trainCount: number;
   testCount: number;
+  /** The checkpoint's step. */
+  step: number;
+  /** The kNN classifier's neighbours and temperature. */
+  k: number;
+  temperature: number;
 }
 
 function scores(
@@ -69,7 +75,7 @@ export async function compareWithRandomInit(
   dataSpec: string,
   opts: CompareOptions = {},
 ): Promise<CompareResult> {
-  const { model, run } = loadRunModel(runDir, opts.checkpoint);
+  const { model, run, meta } = loadRunModel(runDir, opts.checkpoint);
   const random = buildEncoder(run.config, run.input, new torch.Generator().manualSeed(run.config.seed));
   const train = await openEvalSplit(dataSpec, 'train', run.input);
   try {
@@ -88,6 +94,9 @@ export async function compareWithRandomInit(
         random: initial.scores,
         trainCount: pretrained.trainCount,
         testCount: pretrained.testCount,
+        step: meta.step,
+        k: opts.k ?? DEFAULT_KNN_K,
+        temperature: opts.temperature ?? DEFAULT_KNN_TEMPERATURE,
       };
     } finally {
       test.close();
@@ -97,4 +106,20 @@ export async function compareWithRandomInit(
     model.dispose();
     random.dispose();
   }
+}
+
+/**
+ * The comparison as eval.json rows, so `simclr report` lists it: kNN and linear top-1 of the pretrained encoder and
+ * of its random initialisation (`encoder`: 'pretrained' | 'random init'), each with the data, counts and step.
+ */
+export function compareEvalRows(r: CompareResult, data: string, source: string): EvalResult[] {
+  const common = { data, train_count: r.trainCount, test_count: r.testCount, step: r.step, source };
+  return (['pretrained', 'random'] as const).flatMap((which): EvalResult[] => {
+    const encoder = which === 'pretrained' ? 'pretrained' : 'random init';
+    const s = r[which];
+    return [
+      { metric: 'knn', encoder, top1: s.knnTop1, k: r.k, temperature: r.temperature, ...common },
+      { metric: 'linear', encoder, top1: s.linearTop1, ...common },
+    ];
+  });
 }

@@ -108,7 +108,7 @@ export function readEmbeddings(path: string): EmbeddingsFile {
     throw new RangeError(`${path}: not a simclr embeddings file (${why})`);
   };
   const features = tensors.get('features');
-  if (!features || features.ndim !== 2 || features.dtype !== 'float32') return fail("no 'features' [N, D] float32");
+  if (features?.ndim !== 2 || features.dtype !== 'float32') return fail("no 'features' [N, D] float32");
   const n = features.shape[0]!;
   let labels: Int32Array | null = null;
   const l = tensors.get('labels');

@@ -8,10 +8,11 @@ import { ResNet } from '../models/resnet.js';
 import type { Encoder } from '../models/simclr.js';
 import { ConfigError } from '../run/config.js';
 import { loadRunModel, runPaths } from '../run/folder.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../run/options/export.js';
 import { encoderToOnnx } from './onnx.js';
 
-export type ExportFormat = 'safetensors' | 'onnx';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['safetensors', 'onnx'];
+// The format list is the export command's (src/run/options/export.ts), so the CLI offers it without loading this.
+export { EXPORT_FORMATS, type ExportFormat };
 
 /** What the exported encoder is; stored as JSON under the 'simclr_encoder' metadata key of both formats. */
 export interface EncoderDescription {
@@ -52,7 +53,10 @@ export function describeEncoder(
 }
 
 function unsupported(encoder: Encoder): string {
-  return `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, resnet34, resnet50), not ${encoder.constructor.name}`;
+  return (
+    `the exporters (safetensors with a torchvision recipe, ONNX) handle ResNet encoders only (resnet18, ` +
+    `resnet34, resnet50), not ${encoder.constructor.name}`
+  );
 }
 
 const TORCHVISION_LAYERS: Record<EncoderDescription['arch'], string> = {
@@ -97,7 +101,8 @@ export function torchvisionRecipe(d: EncoderDescription, fileName: string): stri
   }
   lines.push(
     `m.load_state_dict(load_file(${JSON.stringify(fileName)}))`,
-    `m.eval()  # m(x) is h [N, ${d.featureDim}] for float32 x [N, ${d.inChannels}, H, W] in [0, 1] (no mean/std normalisation)`,
+    `m.eval()  # m(x) is h [N, ${d.featureDim}] for float32 x [N, ${d.inChannels}, H, W] in [0, 1] (no mean/std ` +
+      `normalisation)`,
   );
   return lines.join('\n');
 }

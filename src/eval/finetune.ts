@@ -11,6 +11,8 @@ import type { ImageDataset } from '../data/dataset.js';
 import { classBalancedSubset, epochPermutation } from '../data/loader.js';
 import type { SimCLRModel, Encoder } from '../models/simclr.js';
 import { writeFileAtomic } from '../run/folder.js';
+// finetune()'s defaults are `simclr finetune`'s (src/run/options/finetune.ts).
+import { FINETUNE_FIELDS as DEFAULTS } from '../run/options/finetune.js';
 import {
   classCount,
   cropFlipAugmentConfig,
@@ -157,11 +159,11 @@ export function finetune(
 ): FinetuneResult {
   const fraction = opts.labelFraction;
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`--label-fraction must be in (0, 1], got ${fraction}`);
-  const seed = opts.seed ?? 0;
+  const seed = opts.seed ?? DEFAULTS.seed.default;
   const epochs = opts.epochs ?? (fraction <= 0.01 ? 60 : 30);
   if (!Number.isInteger(epochs) || epochs < 1)
     throw new RangeError(`--epochs must be a positive integer, got ${epochs}`);
-  const { momentum = 0.9, weightDecay = 0, device = 'cpu' } = opts;
+  const { momentum = DEFAULTS.momentum.default, weightDecay = DEFAULTS.weightDecay.default, device = 'cpu' } = opts;
   const inputSize = opts.inputSize ?? trainDs.height;
   if (trainDs.channels !== testDs.channels)
     throw new RangeError(`${trainDs.name} has ${trainDs.channels} channels but ${testDs.name} has ${testDs.channels}`);
@@ -172,12 +174,12 @@ export function finetune(
   writeFileAtomic(labelsFile, `${JSON.stringify(subset)}\n`);
 
   const labelled = subset.indices.length;
-  const batchSize = Math.min(opts.batchSize ?? 256, labelled);
+  const batchSize = Math.min(opts.batchSize ?? DEFAULTS.batchSize.default, labelled);
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new RangeError(`--batch-size must be a positive integer, got ${opts.batchSize}`);
   const stepsPerEpoch = Math.floor(labelled / batchSize); // drop-last: a tiny last batch would upset BatchNorm
   const totalSteps = epochs * stepsPerEpoch;
-  const peakLr = ((opts.lr ?? 0.05) * batchSize) / 256;
+  const peakLr = ((opts.lr ?? DEFAULTS.lr.default) * batchSize) / 256;
   const numClasses = subset.per_class.length;
 
   const head = opts.fromHeadLayer ? firstHeadLayer(model) : null;

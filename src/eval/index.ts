@@ -1,4 +1,5 @@
-// simclr/eval: exporting encoders (safetensors for torchvision, ONNX), run reports, and evaluation (kNN, linear, fine-tuning, embeddings).
+// simclr/eval: exporting encoders (safetensors for torchvision, ONNX), run reports, and evaluation (kNN, linear,
+// fine-tuning, embeddings).
 export {
   exportRunEncoder,
   saveEncoderSafetensors,

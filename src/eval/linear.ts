@@ -4,11 +4,12 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { classBalancedSubset } from '../data/loader.js';
 import { classCount, labelledRows, topkAccuracy, type Features } from '../features/extract.js';
+import { DEFAULT_L2_GRID, EVAL_LINEAR_FIELDS as DEFAULTS } from '../run/options/eval.js';
 
 const F = torch.nn.functional;
 
-/** Regularisation strengths tried by default, strongest first (each fit warm-starts the next). */
-export const DEFAULT_L2_GRID: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
+// linearEvaluate's defaults are `simclr eval linear`'s (src/run/options/eval.ts).
+export { DEFAULT_L2_GRID };
 
 export interface LogisticRegressionOptions {
   /**
@@ -18,7 +19,7 @@ export interface LogisticRegressionOptions {
   l2: number;
   /** Default: 1 + the largest label. */
   numClasses?: number;
-  /** L-BFGS iterations at most (default 1000). */
+  /** L-BFGS iterations at most (default 1000, as `eval linear --max-iter`). */
   maxIter?: number;
   /** Stop when every gradient component is below this (default 1e-6). */
   gradTol?: number;
@@ -115,7 +116,7 @@ export function fitLogisticRegression(
     throw new RangeError(`logistic regression: ${labels.length} labels for ${n} rows`);
   const c = opts.numClasses ?? classCount(labels);
   if (labels.some((y) => y < 0 || y >= c)) throw new RangeError(`logistic regression: labels must be in [0, ${c})`);
-  const { l2, maxIter = 1000, gradTol = 1e-6, changeTol = 1e-12, history = 10 } = opts;
+  const { l2, maxIter = DEFAULTS.maxIter.default, gradTol = 1e-6, changeTol = 1e-12, history = 10 } = opts;
   if (!(l2 >= 0)) throw new RangeError(`logistic regression: l2 must be >= 0, got ${l2}`);
 
   const size = c * d + c;
@@ -263,10 +264,10 @@ export function linearEvaluate(train: Features, test: Features, opts: LinearEval
   const grid = [...(opts.l2Grid ?? DEFAULT_L2_GRID)];
   if (grid.length === 0 || grid.some((l) => !(l >= 0)))
     throw new RangeError(`linear eval: l2 grid must be non-empty values >= 0, got [${grid.join(', ')}]`);
-  const valFraction = opts.valFraction ?? 0.2;
+  const valFraction = opts.valFraction ?? DEFAULTS.valFraction.default;
   if (!(valFraction > 0 && valFraction < 1))
     throw new RangeError(`linear eval: valFraction must be in (0, 1), got ${valFraction}`);
-  const seed = opts.seed ?? 0;
+  const seed = opts.seed ?? DEFAULTS.seed.default;
   const fitOpts = opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {};
 
   return torch.scope(() => {
@@ -277,7 +278,7 @@ export function linearEvaluate(train: Features, test: Features, opts: LinearEval
     const numClasses = opts.numClasses ?? classCount(tr.labels, te.labels);
     let xTrain = tr.features.float();
     let xTest = te.features.float();
-    if (opts.standardize ?? true) {
+    if (opts.standardize ?? DEFAULTS.standardize.default) {
       const mean = xTrain.mean(0, true);
       const std = xTrain.std(0, false, true).clampMin(1e-6);
       xTrain = xTrain.sub(mean).div(std);

@@ -209,7 +209,8 @@ export interface OnnxExportOptions {
 export function encoderToOnnx(encoder: Encoder, opts: OnnxExportOptions = {}): Uint8Array {
   if (!(encoder instanceof ResNet)) {
     throw new TypeError(
-      `encoderToOnnx: the ONNX exporter writes ResNet encoders only (resnet18, resnet34, resnet50), got ${encoder.constructor.name}`,
+      `encoderToOnnx: the ONNX exporter writes ResNet encoders only (resnet18, resnet34, resnet50), got ` +
+        `${encoder.constructor.name}`,
     );
   }
   const g = new GraphBuilder();

@@ -123,7 +123,8 @@ export function renderLineChart(chart: LineChart): RenderedChart {
   const sy = (y: number): number => box.top + (1 - (y - y0) / (y1 - y0)) * box.height;
 
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ` +
+      `${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${box.left}" y="20" font-size="14" font-weight="bold" fill="#222">${escapeXml(chart.title)}</text>`,
   ];
@@ -143,22 +144,27 @@ export function renderLineChart(chart: LineChart): RenderedChart {
     `<path class="grid" d="${grid.join('')}" stroke="#e3e3e3" stroke-width="1" fill="none"/>`,
     `<rect x="${box.left}" y="${box.top}" width="${box.width}" height="${box.height}" fill="none" stroke="#999"/>`,
     `<g fill="#555">${labels.join('')}</g>`,
-    `<text x="${box.left + box.width / 2}" y="${height - 8}" text-anchor="middle" fill="#333">${escapeXml(chart.xLabel)}</text>`,
+    `<text x="${box.left + box.width / 2}" y="${height - 8}" text-anchor="middle" ` +
+      `fill="#333">${escapeXml(chart.xLabel)}</text>`,
   );
   if (all.length === 0) {
     parts.push(
-      `<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" fill="#888" font-size="13">no data yet</text>`,
+      `<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" fill="#888" ` +
+        `font-size="13">no data yet</text>`,
     );
   }
   for (const s of chart.series) {
     if (s.points.length === 0) continue;
     const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${f1(sx(p[0]))} ${f1(sy(p[1]))}`).join('');
     parts.push(
-      `<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" stroke-linejoin="round"/>`,
+      `<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${escapeXml(s.color)}" ` +
+        `stroke-width="2" stroke-linejoin="round"/>`,
     );
     if (s.points.length <= DOT_LIMIT) {
       parts.push(
-        `<g fill="${escapeXml(s.color)}">${s.points.map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" r="3"/>`).join('')}</g>`,
+        `<g fill="${escapeXml(s.color)}">${s.points
+          .map((p) => `<circle cx="${f1(sx(p[0]))}" cy="${f1(sy(p[1]))}" r="3"/>`)
+          .join('')}</g>`,
       );
     }
   }
@@ -168,7 +174,8 @@ export function renderLineChart(chart: LineChart): RenderedChart {
     for (const s of [...chart.series].reverse()) {
       x -= 24 + s.label.length * 6.5;
       parts.push(
-        `<rect x="${f1(x)}" y="14" width="14" height="4" fill="${escapeXml(s.color)}"/><text x="${f1(x + 18)}" y="20" fill="#333">${escapeXml(s.label)}</text>`,
+        `<rect x="${f1(x)}" y="14" width="14" height="4" fill="${escapeXml(s.color)}"/><text x="${f1(x + 18)}" ` +
+          `y="20" fill="#333">${escapeXml(s.label)}</text>`,
       );
     }
   }

@@ -8,7 +8,9 @@ import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type Ru
 import { readMetricsLog, type MetricsRow } from '../run/metrics-log.js';
 import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
-import { writeAugmentationGrid } from '../train/preview.js';
+import { augmentPipelineFor, writeAugmentationGrid } from '../run/augment.js';
+import { describePipeline } from '../augment/pipeline.js';
+import { describeLoss } from '../loss/index.js';
 
 // Named in src/run/folder.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
 export { EVAL_FILE, GRID_FILE };
@@ -174,9 +176,12 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
     ['projection head', `${c.projLayers} layers -> ${c.projDim}`],
     [
       'optimisation',
-      `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ${c.precision}`,
+      `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ` +
+        `${c.precision}`,
     ],
-    ['batch', `${c.batchSize} images (${2 * c.batchSize} views), temperature ${c.temperature}`],
+    ['batch', `${c.batchSize} images (${2 * c.batchSize} views)`],
+    ['loss function', describeLoss(c.loss, c)],
+    ['augmentations', describePipeline(augmentPipelineFor(c, run.input))],
     ['schedule', `${c.epochs} epochs${c.maxSteps === null ? '' : `, at most ${c.maxSteps} steps`}, seed ${c.seed}`],
     ['created', run.created],
   ];
@@ -192,14 +197,19 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
       ],
     );
   }
-  return `<table class="summary">\n${out.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${cell(v)}</td></tr>`).join('\n')}\n</table>`;
+  const cells = out.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${cell(v)}</td></tr>`);
+  return `<table class="summary">\n${cells.join('\n')}\n</table>`;
 }
 
-const STYLE = `
-body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px auto; max-width: 1340px; color: #222; padding: 0 16px; }
-h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+const STYLE =
+  `
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px auto; max-width: ` +
+  `1340px; color: #222; padding: 0 16px; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; ` +
+  `padding-bottom: 4px; }
 .sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ddd; padding: 4px 10px; ` +
+  `text-align: left; }
 th { background: #f4f4f4; } table.summary th { width: 150px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 figure { margin: 0; position: relative; } figure svg { display: block; border: 1px solid #ddd; }
@@ -210,10 +220,12 @@ img.grid { image-rendering: pixelated; max-width: 100%; border: 1px solid #ddd; 
 
 // Hover readout: maps the pointer's x to the data, marks the nearest point of each series and writes its values.
 // Plain DOM code, no libraries: the page has to work offline.
-const SCRIPT = `
+const SCRIPT =
+  `
 (function () {
   var NS = 'http://www.w3.org/2000/svg';
-  function fmt(v) { var a = Math.abs(v); return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : String(Number(v.toPrecision(4))); }
+  function fmt(v) { var a = Math.abs(v); return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : ` +
+  `String(Number(v.toPrecision(4))); }
   document.querySelectorAll('figure[data-chart]').forEach(function (fig) {
     var spec = JSON.parse(fig.querySelector('script[type="application/json"]').textContent);
     var svg = fig.querySelector('svg'), cap = fig.querySelector('figcaption'), L = spec.layout, b = L.box;
@@ -223,7 +235,8 @@ const SCRIPT = `
     layer.setAttribute('class', 'hover');
     layer.style.display = 'none';
     var line = document.createElementNS(NS, 'line');
-    line.setAttribute('y1', b.top); line.setAttribute('y2', b.top + b.height); line.setAttribute('stroke', '#888'); line.setAttribute('stroke-dasharray', '3 3');
+    line.setAttribute('y1', b.top); line.setAttribute('y2', b.top + b.height); line.setAttribute('stroke', '#888'); ` +
+  `line.setAttribute('stroke-dasharray', '3 3');
     layer.appendChild(line);
     var dots = spec.series.map(function (s) {
       var c = document.createElementNS(NS, 'circle');
@@ -244,7 +257,8 @@ const SCRIPT = `
         var q = Math.abs(p[lo][0] - x) <= Math.abs(p[hi][0] - x) ? p[lo] : p[hi];
         dots[i].style.display = '';
         dots[i].setAttribute('cx', sx(q[0])); dots[i].setAttribute('cy', sy(q[1]));
-        if (i === 0) { line.setAttribute('x1', sx(q[0])); line.setAttribute('x2', sx(q[0])); parts.push('step ' + fmt(q[0])); }
+        if (i === 0) { line.setAttribute('x1', sx(q[0])); line.setAttribute('x2', sx(q[0])); parts.push('step ' + ` +
+  `fmt(q[0])); }
         parts.push(s.label + ' ' + fmt(q[1]));
       });
       layer.style.display = '';
@@ -299,7 +313,9 @@ export function renderReportHtml(inputs: ReportInputs, charts: readonly ReportCh
     '<h2>Augmented samples</h2>',
     grid === null
       ? '<p class="sub">No augmentation grid.</p>'
-      : `<p class="sub">Each row: original, view 1, view 2 (the run's augmentation settings).</p>\n<img class="grid" alt="augmentation grid" width="${gridDisplayWidth(grid)}" src="data:image/png;base64,${grid.toString('base64')}">`,
+      : `<p class="sub">Each row: original, view 1, view 2 (the run's augmentation settings).</p>\n<img ` +
+        `class="grid" alt="augmentation grid" width="${gridDisplayWidth(grid)}" ` +
+        `src="data:image/png;base64,${grid.toString('base64')}">`,
   ];
   return [
     '<!DOCTYPE html>',
@@ -362,7 +378,9 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
     });
   } catch (e) {
     notes.push(
-      `Augmentation grid not redrawn: ${(e as Error).message}${existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''}`,
+      `Augmentation grid not redrawn: ${(e as Error).message}${
+        existsSync(gridPath) ? ` (showing the existing ${GRID_FILE})` : ''
+      }`,
     );
   }
   const grid = existsSync(gridPath)

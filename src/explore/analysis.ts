@@ -14,8 +14,9 @@ export interface DuplicatePair {
 }
 
 /**
- * Every pair of the graph once (a < b), most similar first (equal similarities by a, then b): [N * k] entries at
- * most, in typed arrays, so a threshold query is a binary search and a slice.
+ * Every pair of the graph once (a < b), most similar first, equal similarities in the order their edges come in
+ * the graph: [N * k] entries at most, in typed arrays, so a threshold query is a binary search and a slice. Sorted
+ * natively on 64-bit keys (similarity bits, edge position), as a comparator sort of 1.5M pairs took seconds.
  */
 export class DuplicatePairs {
   readonly a: Int32Array;
@@ -25,24 +26,42 @@ export class DuplicatePairs {
   constructor(graph: KnnGraph) {
     const { k, indices, similarities } = graph;
     const n = indices.length / k;
-    const listed = (i: number, j: number): boolean => {
-      for (let t = 0; t < k; t++) if (indices[i * k + t] === j) return true;
-      return false;
-    };
     // An edge i -> j with i > j is the same pair as j -> i, already taken from j's row when j lists i.
-    const keep: number[] = [];
+    const kept = new Uint8Array(n * k);
+    let count = 0;
     for (let i = 0; i < n; i++)
       for (let t = 0; t < k; t++) {
         const j = indices[i * k + t]!;
-        if (i < j || !listed(j, i)) keep.push(i * k + t);
+        let listed = false;
+        if (i > j) for (let u = 0; u < k && !listed; u++) listed = indices[j * k + u] === i;
+        if (!listed) {
+          kept[i * k + t] = 1;
+          count++;
+        }
       }
-    const a = Int32Array.from(keep, (e) => Math.min(Math.floor(e / k), indices[e]!));
-    const b = Int32Array.from(keep, (e) => Math.max(Math.floor(e / k), indices[e]!));
-    const s = Float32Array.from(keep, (e) => similarities[e]!);
-    const order = Uint32Array.from(keep, (_, i) => i).sort((x, y) => s[y]! - s[x]! || a[x]! - a[y]! || b[x]! - b[y]!);
-    this.a = Int32Array.from(order, (i) => a[i]!);
-    this.b = Int32Array.from(order, (i) => b[i]!);
-    this.similarity = Float32Array.from(order, (i) => s[i]!);
+    // Keys that sort ascending by descending similarity, then by edge position: the float's bits made orderable
+    // (negatives flipped whole, positives their sign bit set), inverted for descending, above the edge's position.
+    const bits = new Uint32Array(Float32Array.from(similarities).buffer);
+    const keys = new BigUint64Array(count);
+    let c = 0;
+    for (let e = 0; e < n * k; e++) {
+      if (!kept[e]) continue;
+      const u = bits[e]!;
+      const orderable = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+      keys[c++] = (BigInt(~orderable >>> 0) << 32n) | BigInt(e);
+    }
+    keys.sort();
+    this.a = new Int32Array(count);
+    this.b = new Int32Array(count);
+    this.similarity = new Float32Array(count);
+    for (let r = 0; r < count; r++) {
+      const e = Number(keys[r]! & 0xffffffffn);
+      const i = Math.floor(e / k);
+      const j = indices[e]!;
+      this.a[r] = Math.min(i, j);
+      this.b[r] = Math.max(i, j);
+      this.similarity[r] = similarities[e]!;
+    }
   }
 
   /** The pairs with similarity >= threshold, most similar first, at most `limit`. */

@@ -4,16 +4,17 @@ import { UMAP } from 'umap-js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { KnnGraph } from './search.js';
+import { EXPLORE_UMAP_UP_TO as UMAP_UP_TO } from '../run/options/explore.js';
 
 export type MapMethod = 'umap' | 'pca';
 
-/**
- * Largest set mapped with UMAP by default: umap-js keeps its graph in string-keyed maps and optimises in plain
- * JavaScript, so its time grows past a minute here beyond this (README, Explore); PCA maps any size in seconds.
- */
-export const UMAP_UP_TO = 20_000;
 /** umap-js's default neighbourhood (15, the point itself included) and seed of the map. */
 export const UMAP_NEIGHBOURS = 15;
+/**
+ * Optimisation epochs: umap-learn's choice for large sets at every size (umap-js takes 500 up to 10,000 points),
+ * since the optimisation is nearly all of umap-js's time.
+ */
+export const UMAP_EPOCHS = 200;
 export const MAP_SEED = 42;
 
 export interface Map2d {
@@ -103,8 +104,8 @@ export function pca2(rows: Tensor): { x: Float32Array; y: Float32Array } {
 
 /**
  * UMAP of the samples from their neighbour graph (cosine distance 1 - similarity; each point is its own nearest
- * neighbour at distance 0, as UMAP expects), umap-js's defaults otherwise (min_dist 0.1, 500 epochs up to 10,000
- * points, 200 above), seeded: the same graph gives the same map.
+ * neighbour at distance 0, as UMAP expects), UMAP_EPOCHS epochs, umap-js's defaults otherwise (min_dist 0.1,
+ * spread 1, 5 negative samples), seeded: the same graph gives the same map.
  * @throws RangeError when the graph has fewer than UMAP_NEIGHBOURS - 1 neighbours per point or too few points
  */
 export function umap2(graph: KnnGraph, seed = MAP_SEED, onEpoch?: (done: number, total: number) => void): Map2d {
@@ -124,7 +125,12 @@ export function umap2(graph: KnnGraph, seed = MAP_SEED, onEpoch?: (done: number,
     knnIndices.push(ids);
     knnDistances.push(ds);
   }
-  const umap = new UMAP({ nComponents: 2, nNeighbors: UMAP_NEIGHBOURS, random: seededRandom(seed) });
+  const umap = new UMAP({
+    nComponents: 2,
+    nNeighbors: UMAP_NEIGHBOURS,
+    nEpochs: UMAP_EPOCHS,
+    random: seededRandom(seed),
+  });
   umap.setPrecomputedKNN(knnIndices, knnDistances);
   // umap-js reads only the number of rows of X once the neighbours are given.
   const epochs = umap.initializeFit(Array.from({ length: n }, () => []));

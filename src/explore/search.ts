@@ -2,7 +2,10 @@
 // product and top-k, the reference) or an HNSW graph (hnswlib-node, approximate), chosen by size from the
 // measurement in the README (Explore). Also the k-nearest-neighbour graph of the whole set, which the duplicate,
 // outlier, label-agreement and UMAP computations share.
+import { renameSync, rmSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
+import { tempPathFor } from '../io/files.js';
+import { EXPLORE_HNSW_FROM as HNSW_FROM } from '../run/options/explore.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 
@@ -14,13 +17,7 @@ export interface Neighbour {
   similarity: number;
 }
 
-/**
- * Sizes from which the HNSW index is used by default: below it, exact search answers a query within a few
- * milliseconds and costs nothing to build (measured: README, Explore; bench/explore-index.ts).
- */
-export const HNSW_FROM = 200_000;
-
-/** HNSW settings: hnswlib's defaults (M 16, efConstruction 200), and a search beam (ef) of 64 or k, whichever is more. */
+/** HNSW settings: hnswlib's defaults (M 16, efConstruction 200) and a search beam (ef) of 64 or k, if more. */
 const HNSW_M = 16;
 const HNSW_EF_CONSTRUCTION = 200;
 const HNSW_EF = 64;
@@ -98,28 +95,60 @@ export class ExactIndex implements NeighbourIndex {
   }
 }
 
-/** Approximate cosine search through an HNSW graph (hnswlib-node), built here from the rows. */
+/** Approximate cosine search through an HNSW graph (hnswlib-node): built from the rows, or read from a file. */
 export class HnswIndex implements NeighbourIndex {
   readonly kind = 'hnsw' as const;
-  readonly count: number;
-  readonly dim: number;
-  readonly buildMs: number;
-  private readonly index: hnswlib.HierarchicalNSW;
 
-  /** Builds the graph from float32 [N, D] rows (normalised by hnswlib's cosine space). */
-  constructor(features: Tensor, onProgress?: (done: number, total: number) => void) {
+  private constructor(
+    private readonly index: hnswlib.HierarchicalNSW,
+    readonly count: number,
+    readonly dim: number,
+    readonly buildMs: number,
+  ) {}
+
+  /** Builds the graph from float32 [N, D] rows (normalised by hnswlib's cosine space), one row at a time. */
+  static build(features: Tensor, onProgress?: (done: number, total: number) => void): HnswIndex {
     const t0 = performance.now();
-    [this.count, this.dim] = features.shape as [number, number];
+    const [count, dim] = features.shape as [number, number];
     const rows = features.contiguous().toArray() as Float32Array;
-    this.index = new hnswlib.HierarchicalNSW('cosine', this.dim);
-    this.index.initIndex(this.count, HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_SEED);
-    const step = Math.max(1, Math.floor(this.count / 100));
-    for (let i = 0; i < this.count; i++) {
-      this.index.addPoint(Array.from(rows.subarray(i * this.dim, (i + 1) * this.dim)), i);
-      if (onProgress && ((i + 1) % step === 0 || i + 1 === this.count)) onProgress(i + 1, this.count);
+    const index = new hnswlib.HierarchicalNSW('cosine', dim);
+    index.initIndex(count, HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_SEED);
+    const step = Math.max(1, Math.floor(count / 100));
+    for (let i = 0; i < count; i++) {
+      index.addPoint(Array.from(rows.subarray(i * dim, (i + 1) * dim)), i);
+      if (onProgress && ((i + 1) % step === 0 || i + 1 === count)) onProgress(i + 1, count);
     }
-    this.index.setEf(HNSW_EF);
-    this.buildMs = performance.now() - t0;
+    index.setEf(HNSW_EF);
+    return new HnswIndex(index, count, dim, performance.now() - t0);
+  }
+
+  /**
+   * An index save() wrote; null when the file does not hold one of `count` points of `dim` (hnswlib's own checks,
+   * then the counts).
+   */
+  static load(path: string, count: number, dim: number): HnswIndex | null {
+    const t0 = performance.now();
+    const index = new hnswlib.HierarchicalNSW('cosine', dim);
+    try {
+      index.readIndexSync(path);
+    } catch {
+      return null;
+    }
+    if (index.getCurrentCount() !== count || index.getNumDimensions() !== dim) return null;
+    index.setEf(HNSW_EF);
+    return new HnswIndex(index, count, dim, performance.now() - t0);
+  }
+
+  /** Writes the graph to `path` atomically (a temporary file beside it, then a rename). */
+  save(path: string): void {
+    const tmp = tempPathFor(path);
+    try {
+      this.index.writeIndexSync(tmp);
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
   }
 
   search(query: Float32Array, k: number, exclude?: number): Neighbour[] {

@@ -28,7 +28,15 @@ import {
   type KnnGraph,
   type NeighbourIndex,
 } from './search.js';
-import { chooseMapMethod, computeMap, MAP_SEED, UMAP_NEIGHBOURS, type Map2d, type MapMethod } from './map.js';
+import {
+  chooseMapMethod,
+  computeMap,
+  MAP_SEED,
+  UMAP_EPOCHS,
+  UMAP_NEIGHBOURS,
+  type Map2d,
+  type MapMethod,
+} from './map.js';
 import {
   DuplicatePairs,
   knnVoteAccuracy,
@@ -101,16 +109,31 @@ function keyOf(...parts: unknown[]): string {
 /** Metadata under which explore's cache files record what they were made from. */
 const CACHE_KEY = 'simclr_explore';
 
-function readCached(path: string, key: string): Map<string, Tensor> | null {
+/** The tensors and metadata of a cache file made for `key`; null when absent, unreadable or made for another. */
+function readCached(
+  path: string,
+  key: string,
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } | null {
   if (!existsSync(path)) return null;
   try {
-    const { tensors, metadata } = torch.safetensors.loadFile(path);
-    if (metadata[CACHE_KEY] === key) return tensors;
-    for (const t of tensors.values()) t.dispose();
+    const file = torch.safetensors.loadFile(path);
+    if (file.metadata[CACHE_KEY] === key) return file;
+    for (const t of file.tensors.values()) t.dispose();
   } catch {
     // Unreadable: recomputed and rewritten below.
   }
   return null;
+}
+
+type LabelAgreement = ExploreInfo['labelAgreement'];
+
+/** Leave-one-out LABEL_K-NN votes with neighbours in embedding space (the graph) and on the map; null unlabelled. */
+function labelAgreementOf(graph: KnnGraph, map: Map2d, labels: Int32Array | null): LabelAgreement {
+  if (labels === null) return null;
+  const near = mapNeighbours(map.x, map.y, graph.k);
+  const embeddingTop1 = knnVoteAccuracy(graph.indices, graph.k, labels, LABEL_K);
+  const mapTop1 = knnVoteAccuracy(near.indices, near.width, labels, LABEL_K);
+  return embeddingTop1 === null || mapTop1 === null ? null : { k: LABEL_K, embeddingTop1, mapTop1 };
 }
 
 /** The encoder's ONNX bytes: the run folder's copy when it was exported from this checkpoint, else a new export. */
@@ -119,14 +142,14 @@ function onnxModel(
   run: RunConfigFile,
   meta: CheckpointMeta,
   source: EmbeddingSource,
-  dir: string | null,
+  runDir: string | null,
   warn: (msg: string) => void,
 ): Uint8Array {
   const stamp = JSON.stringify(source.checkpoint);
-  if (dir !== null) {
+  if (runDir !== null) {
     try {
-      if (readFileSync(join(dir, EXPLORE_FILES.onnxSource), 'utf8') === stamp)
-        return readFileSync(join(dir, EXPLORE_FILES.onnx));
+      if (readFileSync(join(runDir, EXPLORE_FILES.onnxSource), 'utf8') === stamp)
+        return readFileSync(join(runDir, EXPLORE_FILES.onnx));
     } catch {
       // Absent or unreadable: exported again.
     }
@@ -136,12 +159,12 @@ function onnxModel(
     inputSize: d.input,
     metadata: { simclr_encoder: JSON.stringify(d) },
   });
-  if (dir !== null) {
+  if (runDir !== null) {
     try {
-      writeFileAtomic(join(dir, EXPLORE_FILES.onnx), bytes);
-      writeFileAtomic(join(dir, EXPLORE_FILES.onnxSource), stamp);
+      writeFileAtomic(join(runDir, EXPLORE_FILES.onnx), bytes);
+      writeFileAtomic(join(runDir, EXPLORE_FILES.onnxSource), stamp);
     } catch (e) {
-      warn(`ONNX model not cached in ${dir}: ${(e as Error).message}`);
+      warn(`ONNX model not cached in ${runDir}: ${(e as Error).message}`);
     }
   }
   return bytes;
@@ -249,6 +272,39 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - t0 };
 }
 
+/** The HNSW index from the run folder's cache when it was built from these embeddings, else built (and cached). */
+function hnswFor(
+  unit: Tensor,
+  key: string,
+  runDir: string | null,
+  o: ExploreOptions,
+  warn: (msg: string) => void,
+): { index: HnswIndex; cached: boolean } {
+  const [count, dim] = unit.shape as [number, number];
+  const path = runDir === null ? null : join(runDir, EXPLORE_FILES.hnsw);
+  const note = runDir === null ? null : join(runDir, EXPLORE_FILES.hnswSource);
+  if (path !== null && note !== null && existsSync(path)) {
+    let stamp: string | null = null;
+    try {
+      stamp = readFileSync(note, 'utf8');
+    } catch {
+      // No note: built again.
+    }
+    const loaded = stamp === key ? HnswIndex.load(path, count, dim) : null;
+    if (loaded) return { index: loaded, cached: true };
+  }
+  const index = HnswIndex.build(unit, (d, t) => o.onProgress?.('index', d, t));
+  if (path !== null && note !== null) {
+    try {
+      index.save(path);
+      writeFileAtomic(note, key);
+    } catch (e) {
+      warn(`HNSW index not cached in ${path}: ${(e as Error).message}`);
+    }
+  }
+  return { index, cached: false };
+}
+
 /** The graph from the run folder's cache when it was made from these embeddings, else computed (and cached). */
 function graphFor(
   unit: Tensor,
@@ -259,7 +315,7 @@ function graphFor(
   warn: (msg: string) => void,
 ): { graph: KnnGraph; cached: boolean } {
   const count = unit.shape[0]!;
-  const cached = path === null ? null : readCached(path, key);
+  const cached = path === null ? null : readCached(path, key)?.tensors;
   if (cached) {
     const ids = cached.get('indices');
     const sims = cached.get('similarities');
@@ -292,30 +348,41 @@ function graphFor(
   return { graph, cached: false };
 }
 
-/** The map from the run folder's cache when it was made from this graph by this method, else computed (and cached). */
+/**
+ * The map and the label agreement from the run folder's cache when they were made from this graph (and so these
+ * embeddings and labels) by this method; else computed (and cached: the agreement in the file's metadata).
+ */
 function mapFor(
   method: MapMethod,
   unit: Tensor,
   graph: KnnGraph,
+  labels: Int32Array | null,
   key: string,
   path: string | null,
   o: ExploreOptions,
   warn: (msg: string) => void,
-): { map: Map2d; cached: boolean } {
+): { map: Map2d; labelAgreement: LabelAgreement; cached: boolean } {
   const count = unit.shape[0]!;
   const cached = path === null ? null : readCached(path, key);
   if (cached) {
-    const xy = cached.get('xy');
+    const xy = cached.tensors.get('xy');
     const ok = xy && xy.dtype === 'float32' && xy.ndim === 2 && xy.shape[0] === count && xy.shape[1] === 2;
     const flat = ok ? (xy.toArray() as Float32Array) : null;
-    for (const t of cached.values()) t.dispose();
-    if (flat?.every((v) => v >= 0 && v <= 1)) {
+    for (const t of cached.tensors.values()) t.dispose();
+    let agreement: LabelAgreement | undefined;
+    try {
+      agreement = JSON.parse(cached.metadata.label_agreement ?? '') as LabelAgreement;
+    } catch {
+      agreement = undefined;
+    }
+    if (flat?.every((v) => v >= 0 && v <= 1) && agreement !== undefined) {
       const x = Float32Array.from({ length: count }, (_, i) => flat[2 * i]!);
       const y = Float32Array.from({ length: count }, (_, i) => flat[2 * i + 1]!);
-      return { map: { method, x, y }, cached: true };
+      return { map: { method, x, y }, labelAgreement: agreement, cached: true };
     }
   }
   const map = computeMap(method, unit, graph, (d, t) => o.onProgress?.('map', d, t));
+  const labelAgreement = labelAgreementOf(graph, map, labels);
   if (path !== null) {
     const flat = new Float32Array(count * 2);
     for (let i = 0; i < count; i++) {
@@ -324,13 +391,17 @@ function mapFor(
     }
     try {
       torch.scope(() =>
-        torch.safetensors.saveFile(path, { xy: torch.tensor(flat, { shape: [count, 2] }) }, { [CACHE_KEY]: key }),
+        torch.safetensors.saveFile(
+          path,
+          { xy: torch.tensor(flat, { shape: [count, 2] }) },
+          { [CACHE_KEY]: key, label_agreement: JSON.stringify(labelAgreement) },
+        ),
       );
     } catch (e) {
       warn(`map not cached in ${path}: ${(e as Error).message}`);
     }
   }
-  return { map, cached: false };
+  return { map, labelAgreement, cached: false };
 }
 
 /** The explore cache folder of a run (created), or null when caching is off or the run folder is not writable. */
@@ -406,29 +477,27 @@ export async function prepareExplore(o: ExploreOptions): Promise<ExploreSession>
     const dim = unit.shape[1]!;
 
     const kind = chooseIndexKind(count, o.index ?? 'auto');
-    const index: NeighbourIndex =
-      kind === 'exact' ? new ExactIndex(unit) : new HnswIndex(unit, (d, t) => o.onProgress?.('index', d, t));
-    o.onPhase?.('index', kind === 'exact' ? 'exact (libtorch)' : 'HNSW (hnswlib)', index.buildMs);
+    const h = kind === 'hnsw' ? hnswFor(unit, keyOf(source, 'hnsw'), dir === null ? null : o.run, o, warn) : null;
+    const index: NeighbourIndex = h?.index ?? new ExactIndex(unit);
+    o.onPhase?.(
+      'index',
+      kind === 'exact' ? 'exact (libtorch)' : `HNSW (hnswlib)${h?.cached ? ' (cached)' : ''}`,
+      index.buildMs,
+    );
 
     const graphKey = keyOf(source, 'graph', kind, GRAPH_K);
     const g = timed(() => graphFor(unit, index, graphKey, at(EXPLORE_FILES.graph), o, warn));
     o.onPhase?.('graph', `${g.value.graph.k} neighbours a sample${g.value.cached ? ' (cached)' : ''}`, g.ms);
 
     const method = chooseMapMethod(count, o.map ?? 'auto');
-    const mapKey = keyOf(graphKey, 'map', method, MAP_SEED, UMAP_NEIGHBOURS);
-    const m = timed(() => mapFor(method, unit, g.value.graph, mapKey, at(EXPLORE_FILES.map), o, warn));
+    const mapKey = keyOf(graphKey, 'map', method, MAP_SEED, UMAP_NEIGHBOURS, UMAP_EPOCHS, LABEL_K);
+    const m = timed(() => mapFor(method, unit, g.value.graph, labels, mapKey, at(EXPLORE_FILES.map), o, warn));
     o.onPhase?.('map', `${method}${m.value.cached ? ' (cached)' : ''}`, m.ms);
 
     const unitRows = unit.contiguous().toArray() as Float32Array;
     unit.dispose(); // the exact index holds its own reference
     const graph = g.value.graph;
-    let labelAgreement: ExploreInfo['labelAgreement'] = null;
-    if (labels) {
-      const near = mapNeighbours(m.value.map.x, m.value.map.y, graph.k);
-      const embeddingTop1 = knnVoteAccuracy(graph.indices, graph.k, labels, LABEL_K);
-      const mapTop1 = knnVoteAccuracy(near.indices, near.width, labels, LABEL_K);
-      if (embeddingTop1 !== null && mapTop1 !== null) labelAgreement = { k: LABEL_K, embeddingTop1, mapTop1 };
-    }
+    const labelAgreement = m.value.labelAgreement;
     const files =
       spec.kind === 'folder' && ds.paths ? new DatasetFiles(resolve(spec.dir), ds.paths.slice(0, count)) : null;
     const onnx = onnxModel(model, run, meta, source, dir === null ? null : o.run, warn);

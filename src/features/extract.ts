@@ -72,7 +72,8 @@ export async function openForEncoder(
   if (ds.channels !== input.channels) {
     ds.close();
     throw new DataError(
-      `data spec '${spec}': ${ds.name} has ${ds.channels}-channel images but the encoder takes ${input.channels}-channel ones`,
+      `data spec '${spec}': ${ds.name} has ${ds.channels}-channel images but the encoder takes ` +
+        `${input.channels}-channel ones`,
     );
   }
   return ds;
@@ -242,7 +243,8 @@ export function topkAccuracy(
       const nanRows = Number(scores.isnan().any(1).sum().item());
       if (nanRows > 0)
         throw new RangeError(
-          `topkAccuracy: ${nanRows} of ${m} rows have NaN scores (NaN features or logits); no accuracy is computed from them`,
+          `topkAccuracy: ${nanRows} of ${m} rows have NaN scores (NaN features or logits); no accuracy is computed ` +
+            `from them`,
         );
       const y = torch.tensor(
         BigInt64Array.from(labels, (v) => BigInt(v)),

@@ -158,7 +158,8 @@ const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
 // The name writeFileAtomic used before the owner's pid came second: `.<epoch ms>.<pid>.tmp`.
 const OLD_TEMP_NAME = /^\.\d+\.(\d+)\.tmp$/;
 
-/** Where an atomic writer of `path` writes first: the same folder, so the rename is atomic, with its pid in the name. */
+/** Where an atomic writer of `path` writes first: the same folder, so the rename is atomic, with its pid in the name.
+ */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }

@@ -58,7 +58,9 @@ export function readJsonLines<T>(path: string, spec: JsonLinesSpec, makeError: M
       torn = true;
     } else {
       throw makeError(
-        `${path}: line ${number} is ${problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem}`,
+        `${path}: line ${number} is ${
+          problem.startsWith('field') ? `not ${spec.what.replace(/^an? /, 'a valid ')} entry: ${problem}` : problem
+        }`,
       );
     }
   };

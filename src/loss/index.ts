@@ -59,6 +59,22 @@ export type LossName = keyof typeof LOSSES;
 /** The registered names, in LOSSES' order. */
 export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 
+/** The loss and the settings it reads, for logs and reports: 'ntxent (temperature 0.5)'. */
+export function describeLoss(name: LossName, settings: LossSettings): string {
+  const e = LOSSES[name] as LossEntry<keyof LossSettings>;
+  const read = e.settings.map((k) => `${k} ${settings[k]}`);
+  return read.length === 0 ? name : `${name} (${read.join(', ')})`;
+}
+
+/**
+ * What to try after the loss diverged: a lower learning rate, and a gentler value of each setting the loss reads
+ * (a temperature near 0 makes logits of 1/τ and overflows first; the paper's best is 0.1-0.5, Table 5).
+ */
+export function divergenceAdvice(name: LossName): string {
+  const reads = (LOSSES[name] as LossEntry<keyof LossSettings>).settings as readonly string[];
+  return reads.includes('temperature') ? 'Try a lower --lr, or a --temperature closer to 0.5.' : 'Try a lower --lr.';
+}
+
 /**
  * The step function of a registered loss with the given settings.
  * @throws RangeError for a name that is not in LOSSES (config validation refuses it before this)

@@ -6,7 +6,8 @@ import type { Tensor } from '../torch/index.js';
 
 /** The projections of every replica, for negatives gathered across a data-parallel group. */
 export interface GatheredProjections {
-  /** First views of all replicas, [N * world, D], in replica order; this replica's z1 is rows rankOffset..rankOffset+N. */
+  /** First views of all replicas, [N * world, D], in replica order; this replica's z1 is rows rankOffset..rankOffset+N.
+   */
   z1All: Tensor;
   /** Second views of all replicas, [N * world, D], aligned with z1All. */
   z2All: Tensor;
@@ -24,7 +25,8 @@ export interface ContrastiveLossResult {
 
 /**
  * A pretraining loss over two views z1, z2 [N, D] (raw projections) of the same N images; `gathered` adds the
- * other replicas' embeddings as negatives. What the training step (src/train/step.ts) calls (src/loss/index.ts, LOSSES).
+ * other replicas' embeddings as negatives. What the training step (src/train/step.ts) calls (src/loss/index.ts,
+ * LOSSES).
  */
 export type ContrastiveLoss = (z1: Tensor, z2: Tensor, gathered?: GatheredProjections) => ContrastiveLossResult;
 

@@ -10,7 +10,8 @@ export type ResNetDepth = 18 | 34 | 50;
 /** 'imagenet': 7x7 stride-2 conv then 3x3 stride-2 max-pool; 'cifar': 3x3 stride-1 conv and no pooling. */
 export type Stem = 'imagenet' | 'cifar';
 
-/** The stem for square images of this side: 'cifar' up to 32 px (as in the SimCLR paper's CIFAR-10 runs), else 'imagenet'. */
+/** The stem for square images of this side: 'cifar' up to 32 px (as in the SimCLR paper's CIFAR-10 runs), else
+ * 'imagenet'. */
 export function defaultStem(imageSize: number): Stem {
   if (!(imageSize > 0)) throw new RangeError(`defaultStem: imageSize must be positive, got ${imageSize}`);
   return imageSize <= 32 ? 'cifar' : 'imagenet';

@@ -23,7 +23,8 @@ export interface SimCLROutput {
   z: Tensor;
 }
 
-/** Registered as 'encoder' and 'head', so state-dict names read e.g. 'encoder.layer1.0.conv1.weight', 'head.0.weight'. */
+/** Registered as 'encoder' and 'head', so state-dict names read e.g. 'encoder.layer1.0.conv1.weight', 'head.0.weight'.
+ */
 export class SimCLRModel extends Module<Tensor, SimCLROutput> {
   readonly encoder: Encoder;
   readonly head: Module<Tensor, Tensor>;

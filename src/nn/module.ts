@@ -251,7 +251,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
       const [a, b] = [src.shape, target.shape];
       if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
         errors.push(
-          `size mismatch for ${k}: copying a param with shape ${shapeText(a)} from checkpoint, the shape in current model is ${shapeText(b)}.`,
+          `size mismatch for ${k}: copying a param with shape ${shapeText(a)} from checkpoint, the shape in current ` +
+            `model is ${shapeText(b)}.`,
         );
       }
     }

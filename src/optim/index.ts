@@ -29,7 +29,8 @@ export {
   type StepPlan,
 } from './schedule.js';
 
-/** What a pretraining config tells every optimizer: the peak learning rate (a schedule rewrites lr) and weight decay. */
+/** What a pretraining config tells every optimizer: the peak learning rate (a schedule rewrites lr) and weight decay.
+ */
 export interface OptimizerSettings {
   lr: number;
   weightDecay: number;
@@ -38,7 +39,8 @@ export interface OptimizerSettings {
 export interface OptimizerEntry {
   /** One line for help texts. */
   summary: string;
-  /** An optimizer over a model's named parameters (namedParameters(), in order: the order checkpoints index them by). */
+  /** An optimizer over a model's named parameters (namedParameters(), in order: the order checkpoints index them by).
+   */
   create(named: readonly (readonly [string, Tensor])[], settings: OptimizerSettings): Optimizer<GroupOptions>;
 }
 
@@ -48,12 +50,14 @@ const widen = <O extends GroupOptions>(o: Optimizer<O>): Optimizer<GroupOptions>
 
 /**
  * Name -> pretraining optimizer. The first is the default. A new one is one file with an Optimizer subclass and one
- * line here; the config's `optimizer` option, its validation and the CLI's --optimizer choices read the names from here.
+ * line here; the config's `optimizer` option, its validation and the CLI's --optimizer choices read the names from
+ * here.
  */
 export const OPTIMIZERS = {
   lars: {
     summary:
-      'LARS as the paper (momentum 0.9, trust coefficient 0.001; biases and BN parameters excluded from weight decay and adaptation)',
+      'LARS as the paper (momentum 0.9, trust coefficient 0.001; biases and BN parameters excluded from weight ' +
+      'decay and adaptation)',
     create: (named, { lr, weightDecay }) => widen(new LARS(larsParamGroups(named, { weightDecay }), { lr })),
   },
   sgd: {

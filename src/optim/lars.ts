@@ -73,7 +73,8 @@ export class LARS extends Optimizer<LarsOptions> {
 
 export interface LarsGroupOptions {
   weightDecay?: number;
-  /** Which parameters get neither weight decay nor adaptation; default: 1-d tensors and names with 'bias' or 'batch_normalization'. */
+  /** Which parameters get neither weight decay nor adaptation; default: 1-d tensors and names with 'bias' or
+   * 'batch_normalization'. */
   exclude?: (name: string, param: Tensor) => boolean;
 }
 

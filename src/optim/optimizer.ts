@@ -185,7 +185,8 @@ export abstract class Optimizer<O extends GroupOptions> {
         const [p, st] = stateAt(name.slice(0, dot));
         if (t.shape.join() !== p.shape.join()) {
           throw new RangeError(
-            `${this.name}: state tensor '${name}' [${t.shape.join(', ')}] does not fit parameter [${p.shape.join(', ')}]`,
+            `${this.name}: state tensor '${name}' [${t.shape.join(', ')}] does not fit parameter ` +
+              `[${p.shape.join(', ')}]`,
           );
         }
         st.tensors[name.slice(dot + 1)] = torch

@@ -1,6 +1,7 @@
-// The bounds of the numeric command-line options (pretrain's: src/run/options/pretrain.ts), used by both the commander parsers (src/cli/options.ts)
-// and config files/library configs (resolveConfig), so a value is refused with the same one-line message either way,
-// before any work starts. The limits are the ones past which a run cannot do what the option promises:
+// The bounds of the numeric command-line options, written in each command's option schema (src/run/options/), those
+// several commands share here; used by both the commander parsers (src/cli/options.ts) and config files/library
+// configs (resolveConfig, commandOptions), so a value is refused with the same one-line message either way, before any
+// work starts. The limits are the ones past which a run cannot do what the option promises:
 //   --threads        at most 1024 (100000 started thousands of OS threads and no step finished); a fixed cap, not
 //                    one of this machine's cores, so a run folder made on a bigger machine still opens here
 //   --batch-size     pretraining: at least 2, NT-Xent needs negatives (a batch of 1 has a loss of exactly 0)
@@ -11,6 +12,8 @@
 //   --proj-dim       [1, 16384]; --proj-layers [1, 16]
 //   --margin         [0, 2]: cosine similarities differ by at most 2, so a larger margin keeps every negative active
 //   --epochs         (0, 1e6]; pretrain() also refuses epochs that give zero steps on the data
+
+import { MAX_COLOR_STRENGTH } from '../augment/ops/color-jitter.js';
 
 export interface NumberBound {
   /** 'int' values must be safe integers. */
@@ -40,9 +43,11 @@ const positiveCount: NumberBound = { kind: 'int', min: 1, max: SAFE };
 const lr: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 100 };
 const weightDecay: NumberBound = { kind: 'number', min: 0, max: 1 };
 const imageSize: NumberBound = { kind: 'int', min: 8, max: 1024 };
-const colorStrength: NumberBound = { kind: 'number', min: 0, max: 2.5 };
+const colorStrength: NumberBound = { kind: 'number', min: 0, max: MAX_COLOR_STRENGTH };
+/** A share of something, more than none of it: (0, 1]. */
+const share: NumberBound = { kind: 'number', min: 0, minExclusive: true, max: 1 };
 
-/** Bounds shared by several commands' options (the pretrain options are in src/run/options/pretrain.ts). */
+/** Bounds shared by several commands' options; the others are written in their field (src/run/options/). */
 export const SHARED_BOUNDS = {
   threads,
   seed,
@@ -51,48 +56,8 @@ export const SHARED_BOUNDS = {
   weightDecay,
   imageSize,
   colorStrength,
+  share,
 } as const satisfies Record<string, NumberBound>;
-
-/** The other commands' numeric options, by command and camelCase key. */
-export const COMMAND_BOUNDS = {
-  eval: {
-    limit: positiveCount,
-    testLimit: positiveCount,
-    batchSize: { kind: 'int', min: 1, max: 1 << 16 },
-    threads,
-    k: { kind: 'int', min: 1, max: 1e6 },
-    temperature: { kind: 'number', min: 0.02, max: 100, why: 'votes exp(sim/T) stay finite in float32' },
-    chunkSize: positiveCount,
-    l2: { kind: 'number', min: 0, max: 1e6 },
-    valFraction: { kind: 'number', min: 0, minExclusive: true, max: 1, maxExclusive: true },
-    augmentViews: { kind: 'int', min: 1, max: 100 },
-    maxIter: { kind: 'int', min: 1, max: 1e6 },
-    seed,
-  },
-  finetune: {
-    labelFraction: { kind: 'number', min: 0, minExclusive: true, max: 1 },
-    epochs: { kind: 'int', min: 1, max: 1e5 },
-    lr,
-    momentum: { kind: 'number', min: 0, max: 1, maxExclusive: true },
-    weightDecay,
-  },
-  augment: { count: { kind: 'int', min: 1, max: 1024 }, seed, imageSize, colorStrength },
-  demo: { maxSteps: positiveCount },
-  explore: {
-    port: { kind: 'int', min: 0, max: 65535, why: 'a TCP port; 0 picks a free one' },
-    limit: positiveCount,
-    batchSize: { kind: 'int', min: 1, max: 1 << 16 },
-    threads,
-    maxUpload: { kind: 'number', min: 0, minExclusive: true, max: 1024, why: 'MiB held in memory per upload' },
-  },
-  launch: {
-    nproc: { kind: 'int', min: 1, max: 1024 },
-    nnodes: { kind: 'int', min: 1, max: 65536 },
-    nodeRank: { kind: 'int', min: 0, max: 65535 },
-    masterPort: { kind: 'int', min: 1, max: 65535, why: 'a TCP port' },
-    timeout: { kind: 'number', min: 0, minExclusive: true, max: 7 * 24 * 3600, why: 'seconds, at most a week' },
-  },
-} as const satisfies Record<string, Record<string, NumberBound>>;
 
 /** How a value is named in a message: strings are quoted and called strings, so "32" never reads as 32. */
 export function describeValue(v: unknown): string {
@@ -123,7 +88,8 @@ export function withinBound(v: unknown, b: NumberBound): v is number {
   return b.maxExclusive ? v < b.max : v <= b.max;
 }
 
-/** The message for a value outside its bound, naming the flag: '--threads must be an integer in [1, 8] (...), got 100000'. */
+/** The message for a value outside its bound, naming the flag: '--threads must be an integer in [1, 8] (...), got
+ * 100000'. */
 export function boundMessage(flag: string, v: unknown, b: NumberBound): string {
   return `${flag} must be ${describeBound(b)}, got ${describeValue(v)}`;
 }

@@ -48,7 +48,8 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
     const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => c[k] !== DEFAULT_CONFIG[k]);
     if (set.length > 0)
       throw new ConfigError(
-        `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of its ops instead`,
+        `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of ` +
+          `its ops instead`,
       );
   }
   return cfg;

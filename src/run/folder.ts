@@ -36,7 +36,8 @@ export const EVAL_FILE = 'eval.json';
 export const GRID_FILE = 'augment-grid.png';
 /**
  * `simclr explore`'s caches (src/explore/session.ts): the embeddings of the last dataset explored, their
- * nearest-neighbour graph, the 2-D map, and the encoder as ONNX with the checkpoint it was exported from.
+ * nearest-neighbour graph, the 2-D map, the encoder as ONNX and the HNSW index (for large sets), each ONNX and
+ * HNSW file with a JSON note of what it was made from.
  */
 export const EXPLORE_FILES = {
   embeddings: 'explore/embeddings.safetensors',
@@ -44,6 +45,8 @@ export const EXPLORE_FILES = {
   map: 'explore/map.safetensors',
   onnx: 'explore/encoder.onnx',
   onnxSource: 'explore/encoder.json',
+  hnsw: 'explore/index.hnsw',
+  hnswSource: 'explore/index.json',
 } as const;
 
 /**
@@ -231,7 +234,8 @@ export function buildEncoder(
   });
 }
 
-/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn). */
+/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn).
+ */
 export function buildModel(
   cfg: PretrainConfig,
   input: { channels: number; height: number },
@@ -410,7 +414,8 @@ export function parseCheckpointMeta(
       if (!ok)
         throw checkpointError(
           path,
-          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ${shortJson(v)}`,
+          `checkpoint field '${field}.options.${k}' must be a finite number, a boolean or an array of numbers, got ` +
+            `${shortJson(v)}`,
         );
     }
   });

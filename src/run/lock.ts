@@ -30,7 +30,8 @@ export class RunInUseError extends UsageError {
     super(
       owner === null
         ? `run folder ${dir} in use by another process (it is starting up)`
-        : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} (since ${owner.since})`,
+        : `run folder ${dir} in use by pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''} ` +
+            `(since ${owner.since})`,
     );
     this.name = 'RunInUseError';
   }

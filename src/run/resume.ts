@@ -3,6 +3,7 @@
 // appends what it changed to config-history.jsonl.
 import { appendJsonLine, readJsonLines, type JsonLinesSpec } from '../io/jsonl.js';
 import { join } from 'node:path';
+import { LOSSES, type LossSettings } from '../loss/index.js';
 import { ConfigError, kebab, type PretrainConfig } from './config.js';
 
 /** How a resumed run starts; a boolean is `{ resume }`. */
@@ -29,9 +30,12 @@ export function normalizeStart(start: boolean | RunStart): RunStart {
  *   augmentations change mid-run); refused unless forced (--force-resume).
  * - warn: how the run executes or reports, not what it computes (or not beyond rounding); allowed with a warning.
  * - free: expected to change on resume (how far to train; where the folder is now); recorded without a warning.
+ *   A loss setting that neither the recorded nor the resumed loss reads (LOSSES' `settings`) is free too.
  * Every setting must be listed: a new one fails to compile until it is classified.
  */
-export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: 'fixed' | 'refuse' | 'warn' | 'free' } = {
+export type ResumeRule = 'fixed' | 'refuse' | 'warn' | 'free';
+
+export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: ResumeRule } = {
   arch: 'fixed',
   width: 'fixed',
   stem: 'fixed',
@@ -68,6 +72,19 @@ export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: 'fixed' | '
 
 // 'warn' settings that change what the run reports or when it checkpoints, never its numbers.
 const REPORTING_ONLY = new Set(['logSteps', 'checkpointSteps', 'knnEvery', 'strict']);
+
+const LOSS_SETTINGS: ReadonlySet<string> = new Set<keyof LossSettings>(['temperature', 'margin']);
+
+/**
+ * The rule for one setting of this resume: a loss setting that neither the recorded loss nor the resumed one reads
+ * (--margin of an NT-Xent run) changes nothing, so it is free; otherwise RESUME_RULES.
+ */
+function ruleFor(key: keyof PretrainConfig, recorded: PretrainConfig, cfg: PretrainConfig): ResumeRule {
+  if (!LOSS_SETTINGS.has(key)) return RESUME_RULES[key];
+  const reads = (loss: PretrainConfig['loss']): boolean =>
+    (LOSSES[loss]?.settings as readonly string[] | undefined)?.includes(key) ?? true;
+  return reads(recorded.loss) || reads(cfg.loss) ? RESUME_RULES[key] : 'free';
+}
 
 /** Run facts that are not settings but change between segments: compared like 'warn' settings. */
 export interface RunFacts {
@@ -123,7 +140,7 @@ export function checkResume(
     if (from === to || (typeof from === 'object' && from !== null && JSON.stringify(from) === JSON.stringify(to)))
       continue;
     changes[key] = { from, to };
-    const rule = RESUME_RULES[key];
+    const rule = ruleFor(key, recorded, cfg);
     if (rule !== 'free') byRule[rule][key] = { from, to };
   }
   for (const key of ['worldSize', 'device'] as const) {
@@ -135,12 +152,15 @@ export function checkResume(
   }
   if (Object.keys(byRule.fixed).length > 0) {
     throw new ConfigError(
-      `--resume cannot change ${list(byRule.fixed)} of the run in ${dir}: its checkpoint holds weights and optimizer state of another shape (start a new run in another --out)`,
+      `--resume cannot change ${list(byRule.fixed)} of the run in ${dir}: its checkpoint holds weights and ` +
+        `optimizer state of another shape (start a new run in another --out)`,
     );
   }
   if (Object.keys(byRule.refuse).length > 0 && !force) {
     throw new ConfigError(
-      `--resume would change ${list(byRule.refuse)} of the run in ${dir}, which changes its step counter, data order, schedule or objective mid-run; pass --force-resume to resume with them anyway (recorded in ${HISTORY_FILE}), or start a new run in another --out`,
+      `--resume would change ${list(byRule.refuse)} of the run in ${dir}, which changes its step counter, data ` +
+        `order, schedule or objective mid-run; pass --force-resume to resume with them anyway (recorded in ` +
+        `${HISTORY_FILE}), or start a new run in another --out`,
     );
   }
   const warned = { ...byRule.refuse, ...byRule.warn };
@@ -148,7 +168,9 @@ export function checkResume(
   const warning =
     Object.keys(warned).length === 0
       ? null
-      : `resuming ${dir} with ${list(warned)}${differs ? ": the result will differ from an uninterrupted run's" : ''} (recorded in ${HISTORY_FILE}; config.json keeps the original settings)`;
+      : `resuming ${dir} with ${list(warned)}${
+          differs ? ': the result will differ from an uninterrupted ' + "run's" : ''
+        } (recorded in ${HISTORY_FILE}; config.json keeps the original settings)`;
   return { changes, warning };
 }
 
@@ -191,7 +213,8 @@ export function checkNewRun(
 ): void {
   if (contents.kind === 'foreign') {
     throw new ConfigError(
-      `${dir} holds files simclr did not write (${contents.why}); it replaces or removes only its own runs, --overwrite included: choose another --out`,
+      `${dir} holds files simclr did not write (${contents.why}); it replaces or removes only its own runs, ` +
+        `--overwrite included: choose another --out`,
     );
   }
   if (contents.kind === 'empty' || overwrite) return;

@@ -68,7 +68,8 @@ export function resolveDevice(spec: string, opts: ResolveDeviceOptions = {}): st
     if (localRank < count) return `cuda:${localRank}`;
     if (opts.distributed === true) {
       throw new DeviceError(
-        `${flag} auto: local rank ${localRank} has no GPU of its own (${count} CUDA device(s) visible); start at most ${count} process(es) per machine, or use --device cpu for every rank`,
+        `${flag} auto: local rank ${localRank} has no GPU of its own (${count} CUDA device(s) visible); start at ` +
+          `most ${count} process(es) per machine, or use --device cpu for every rank`,
       );
     }
     return 'cpu';
@@ -76,17 +77,20 @@ export function resolveDevice(spec: string, opts: ResolveDeviceOptions = {}): st
   const index = m[2] !== undefined ? Number(m[2]) : localRank;
   if (!built) {
     throw new DeviceError(
-      `${flag} ${spec}: this libtorch (${native.buildInfo().version}) was built without CUDA; build simclr against a CUDA PyTorch (README, "GPU") or use --device cpu`,
+      `${flag} ${spec}: this libtorch (${native.buildInfo().version}) was built without CUDA; build simclr against ` +
+        `a CUDA PyTorch (README, "GPU") or use --device cpu`,
     );
   }
   if (count === 0) {
     throw new DeviceError(
-      `${flag} ${spec}: no CUDA device is visible (libtorch has CUDA, but the device count is 0: check nvidia-smi and CUDA_VISIBLE_DEVICES)`,
+      `${flag} ${spec}: no CUDA device is visible (libtorch has CUDA, but the device count is 0: check nvidia-smi ` +
+        `and CUDA_VISIBLE_DEVICES)`,
     );
   }
   if (index >= count) {
     throw new DeviceError(
-      `${flag} ${spec}: cuda:${index} does not exist; ${count} CUDA device(s) visible (cuda:0${count > 1 ? `..cuda:${count - 1}` : ''})`,
+      `${flag} ${spec}: cuda:${index} does not exist; ${count} CUDA device(s) visible ` +
+        `(cuda:0${count > 1 ? `..cuda:${count - 1}` : ''})`,
     );
   }
   return `cuda:${index}`;

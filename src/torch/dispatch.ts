@@ -90,7 +90,8 @@ export function compareSignatures(expected: string, actual: string): { why: stri
   for (let i = 0; i < n; i++) {
     const x = e.args[i]!;
     const y = a.args[i]!;
-    // A trailing underscore only keeps a name clear of a Python keyword (2.x's can_cast(from_, to)); calls are positional.
+    // A trailing underscore only keeps a name clear of a Python keyword (2.x's can_cast(from_, to)); calls are
+    // positional.
     if (x.name.replace(/_$/, '') !== y.name.replace(/_$/, ''))
       return { why: `argument ${i + 1} is '${y.name}' here, '${x.name}' there` };
     if (!accepts(y.type, x.type)) return { why: `argument '${x.name}' is ${y.type} here, ${x.type} there` };
@@ -135,7 +136,8 @@ export function resolveOperators(table: readonly (readonly [string, string, stri
   return first;
 }
 
-/** What the linked libtorch makes of the resolved tables: operators it lacks, declares incompatibly, or takes with fewer trailing arguments. */
+/** What the linked libtorch makes of the resolved tables: operators it lacks, declares incompatibly, or takes with
+ * fewer trailing arguments. */
 export function operatorStatus(): {
   total: number;
   missing: string[];
@@ -155,12 +157,15 @@ export function invoke(index: number, args: unknown[], discardResult = false): u
   const id = ids[index]!;
   if (id < 0)
     throw new Error(
-      `${names[index]} is not available in this libtorch (${native.buildInfo().version}); the operator layer was generated from ${generatedFrom[index]}`,
+      `${names[index]} is not available in this libtorch (${native.buildInfo().version}); the operator layer was ` +
+        `generated from ${generatedFrom[index]}`,
     );
   const why = incompatible[index];
   if (why !== undefined) {
     throw new Error(
-      `${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ${generatedFrom[index]}, which the operator layer was generated from: ${why}. Use libtorch ${generatedFrom[index]} (scripts/provision.sh's default) to call it.`,
+      `${names[index]} is declared differently in this libtorch (${native.buildInfo().version}) than in ` +
+        `${generatedFrom[index]}, which the operator layer was generated from: ${why}. Use libtorch ` +
+        `${generatedFrom[index]} (scripts/provision.sh's default) to call it.`,
     );
   }
   const n = arity[index];
@@ -170,7 +175,9 @@ export function invoke(index: number, args: unknown[], discardResult = false): u
     const given = args.slice(n).findIndex((v) => v !== undefined && v !== null);
     if (given >= 0)
       throw new Error(
-        `${names[index]}: argument '${extraNames[index]![given]}' is not in this libtorch (${native.buildInfo().version}), only in ${generatedFrom[index]}, which the operator layer was generated from`,
+        `${names[index]}: argument '${extraNames[index]![given]}' is not in this libtorch ` +
+          `(${native.buildInfo().version}), only in ${generatedFrom[index]}, which the operator layer was generated ` +
+          `from`,
       );
     args = args.slice(0, n);
   }

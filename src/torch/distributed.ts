@@ -215,7 +215,8 @@ export class ProcessGroup {
     if (opts.device !== undefined) {
       if (backend !== 'nccl' || !/^cuda:\d+$/.test(opts.device))
         throw new TypeError(
-          `ProcessGroup: device is for backend 'nccl' and must be 'cuda:N', got '${opts.device}' (backend '${backend}')`,
+          `ProcessGroup: device is for backend 'nccl' and must be 'cuda:N', got '${opts.device}' (backend ` +
+            `'${backend}')`,
         );
       o.device = opts.device;
     }
@@ -232,7 +233,8 @@ export class ProcessGroup {
     return this._h.backend();
   }
 
-  /** Replaces each tensor with its reduction over all ranks, in place (one collective per dtype). Not differentiable. */
+  /** Replaces each tensor with its reduction over all ranks, in place (one collective per dtype). Not differentiable.
+   */
   allReduce(tensors: Tensor | readonly Tensor[], op: ReduceOp = 'sum'): void {
     this._h.allReduce(handles(tensors, 'allReduce'), op);
   }
@@ -335,7 +337,8 @@ export class GradReducer {
     this.h.arm();
   }
 
-  /** Waits for every bucket and replaces each parameter's gradient with its mean over ranks (missing ones count as 0). */
+  /** Waits for every bucket and replaces each parameter's gradient with its mean over ranks (missing ones count as 0).
+   */
   finish(): void {
     this.h.finish();
   }

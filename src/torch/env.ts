@@ -8,7 +8,8 @@ import { builtNativeFile, native } from './native.js';
 export interface TorchEnv {
   libtorch: {
     version: string;
-    /** Where the addon's libtorch came from (scripts/find-libtorch.mjs at build time), e.g. "pip torch (.venv-torch)". */
+    /** Where the addon's libtorch came from (scripts/find-libtorch.mjs at build time), e.g. "pip torch (.venv-torch)".
+     */
     source: string;
     /** Folder with include/ and lib/; null when the build left no record. */
     root: string | null;
@@ -75,7 +76,8 @@ function pick(text: string, re: RegExp): string | null {
   return re.exec(text)?.[1]?.trim() ?? null;
 }
 
-/** This CPU's vector extensions that matter to libtorch's kernels (x86: avx2, avx512f, avx512_bf16, amx_bf16, ...; Arm: asimd, sve), from /proc/cpuinfo; [] where unreadable. */
+/** This CPU's vector extensions that matter to libtorch's kernels (x86: avx2, avx512f, avx512_bf16, amx_bf16, ...; Arm:
+ * asimd, sve), from /proc/cpuinfo; [] where unreadable. */
 export function cpuFeatures(): string[] {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
@@ -89,8 +91,11 @@ export function cpuFeatures(): string[] {
   }
 }
 
-const LOADED =
-  /\/lib(torch_cpu|c10|blas|lapack|openblas[^/]*|mkl[^/]*|dnnl|gomp|iomp5|omp|tcmalloc[^/]*|jemalloc|cudart|cublas|cudnn|nccl)[.-][^/]*$/;
+const LOADED_LIBS = [
+  ...['torch_cpu', 'c10', 'blas', 'lapack', 'openblas[^/]*', 'mkl[^/]*', 'dnnl', 'gomp', 'iomp5', 'omp'],
+  ...['tcmalloc[^/]*', 'jemalloc', 'cudart', 'cublas', 'cudnn', 'nccl'],
+];
+const LOADED = new RegExp(`/lib(${LOADED_LIBS.join('|')})[.-][^/]*$`);
 
 function loadedLibraries(): string[] {
   try {

@@ -185,7 +185,8 @@ export function binaryCrossEntropyWithLogits(
 ): Tensor {
   if (!sameShape(input.shape, target.shape)) {
     throw new RangeError(
-      `binaryCrossEntropyWithLogits: target size [${target.shape.join(', ')}] must be the same as input size [${input.shape.join(', ')}]`,
+      `binaryCrossEntropyWithLogits: target size [${target.shape.join(', ')}] must be the same as input size ` +
+        `[${input.shape.join(', ')}]`,
     );
   }
   return ops.binary_cross_entropy_with_logits(

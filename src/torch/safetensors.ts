@@ -130,9 +130,8 @@ function plan<T extends { name: string; dtype: SafetensorsDType; shape: readonly
     const sorted = meta
       .map(([k, v]) => ({ k, v, key: Buffer.from(k, 'utf8') }))
       .sort((a, b) => Buffer.compare(a.key, b.key));
-    parts.push(
-      `${JSON.stringify(METADATA_KEY)}:{${sorted.map(({ k, v }) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
-    );
+    const entries = sorted.map(({ k, v }) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+    parts.push(`${JSON.stringify(METADATA_KEY)}:{${entries.join(',')}}`);
   }
   const order: Planned<T>[] = [];
   let offset = 0;
@@ -140,8 +139,9 @@ function plan<T extends { name: string; dtype: SafetensorsDType; shape: readonly
     const begin = offset;
     offset += item.nbytes;
     order.push({ item, begin });
+    const shape = item.shape.join(',');
     parts.push(
-      `${JSON.stringify(item.name)}:{"dtype":"${item.dtype}","shape":[${item.shape.join(',')}],"data_offsets":[${begin},${offset}]}`,
+      `${JSON.stringify(item.name)}:{"dtype":"${item.dtype}","shape":[${shape}],"data_offsets":[${begin},${offset}]}`,
     );
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
@@ -166,7 +166,8 @@ export function encodeSafetensors(entries: NamedRawTensors, metadata?: Record<st
     if (!(t.data instanceof Uint8Array) || t.data.byteLength !== nbytes) {
       fail(
         source,
-        `tensor '${name}': ${t.dtype} ${JSON.stringify(t.shape)} needs ${nbytes} bytes of data, got ${t.data instanceof Uint8Array ? t.data.byteLength : 'no Uint8Array'}`,
+        `tensor '${name}': ${t.dtype} ${JSON.stringify(t.shape)} needs ${nbytes} bytes of data, got ` +
+          `${t.data instanceof Uint8Array ? t.data.byteLength : 'no Uint8Array'}`,
       );
     }
     return { name, dtype: t.dtype, shape: t.shape, nbytes, data: t.data };
@@ -211,7 +212,8 @@ function parseEntry(source: string, name: string, info: unknown): HeaderEntry {
   if (end - begin !== nbytes) {
     fail(
       source,
-      `tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${nbytes}`,
+      `tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ` +
+        `${JSON.stringify(shape)} needs ${nbytes}`,
     );
   }
   return { name, dtype, shape: shape as number[], begin, end };
@@ -237,7 +239,8 @@ function declaredHeaderBytes(prefix: Uint8Array, fileBytes: number, source: stri
   if (8 + headerBytes > fileBytes) {
     fail(
       source,
-      `header length ${headerBytes} runs past the end of the ${fileBytes}-byte file; truncated or not a safetensors file`,
+      `header length ${headerBytes} runs past the end of the ${fileBytes}-byte file; truncated or not a safetensors ` +
+        `file`,
     );
   }
   return headerBytes;
@@ -287,7 +290,8 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Parse
     if (e.end > dataBytes) {
       fail(
         source,
-        `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) runs past the end of the ${dataBytes}-byte data; the file is truncated`,
+        `tensor '${e.name}' (data_offsets [${e.begin}, ${e.end}]) runs past the end of the ${dataBytes}-byte data; ` +
+          `the file is truncated`,
       );
     }
     covered = e.end;

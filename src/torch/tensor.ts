@@ -143,7 +143,8 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------------------------------------ data out
-  /** A copy of the elements as a typed array of the tensor's dtype (float16/bfloat16 widen to Float32Array, bool to Uint8Array). */
+  /** A copy of the elements as a typed array of the tensor's dtype (float16/bfloat16 widen to Float32Array, bool to
+   * Uint8Array). */
   toArray(): AnyTypedArray {
     const d = this.dtype;
     if (d === 'float16' || d === 'bfloat16') {

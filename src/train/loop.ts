@@ -48,8 +48,6 @@ export interface Callback {
   onStepSettled?(s: StepEnd, interrupted: boolean): void;
 }
 
-export const DIVERGENCE_ADVICE = 'Try a lower --lr or --temperature closer to 0.5.';
-
 export interface LoopOptions {
   /** Steps already done, and the last step to do. */
   first: number;
@@ -69,6 +67,8 @@ export interface LoopOptions {
   callbacks: readonly Callback[];
   /** What a divergence leaves behind, for its message (the checkpointer knows). */
   kept: () => string;
+  /** What to try after a divergence, for its message (the loss knows: src/loss divergenceAdvice). */
+  divergenceAdvice: string;
 }
 
 export interface LoopResult {
@@ -111,7 +111,8 @@ export function runLoop(o: LoopOptions): LoopResult {
       const [loss, acc] = [values[0]!, values[1]!];
       if (!Number.isFinite(loss)) {
         throw new DivergenceError(
-          `loss is ${loss} at step ${step} (epoch ${epoch + 1}); the run stopped and ${o.kept()}. ${DIVERGENCE_ADVICE}`,
+          `loss is ${loss} at step ${step} (epoch ${epoch + 1}); ` +
+            `the run stopped and ${o.kept()}. ${o.divergenceAdvice}`,
         );
       }
       lastLoss = loss;

@@ -1,46 +1,30 @@
 // SimCLR pretraining, put together: the run's start (src/train/setup.ts: folder checks, data, resume), then the loop
 // (src/train/loop.ts) over the step function (src/train/step.ts) with its callbacks (src/train/callbacks/: metrics,
 // kNN monitor, checkpoints). Synchronous per step; run it in a worker to keep an event loop free.
-import { dirname } from 'node:path';
 import * as torch from '../torch/index.js';
-import { fusedCoverage } from '../augment/fused.js';
-import { createLoss } from '../loss/index.js';
+import { divergenceAdvice } from '../loss/index.js';
 import { learningRate } from '../optim/schedule.js';
-import { DistributedContext } from '../distributed/context.js';
-import { readDistEnv } from '../distributed/env.js';
 import { DivergenceError } from '../errors.js';
-import { ConfigError, type PretrainConfig } from '../run/config.js';
-import {
-  buildModel,
-  prepareRunDir,
-  runPaths,
-  writeFileAtomic,
-  type RunConfigFile,
-  type RunPaths,
-} from '../run/folder.js';
+import type { PretrainConfig } from '../run/config.js';
+import type { RunPaths } from '../run/folder.js';
 import type { MetricsRow } from '../run/metrics-log.js';
-import { removeStaleTemps } from '../io/files.js';
-import { acquireRunLock } from '../run/lock.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
 import { BatchSource } from './batches.js';
 import { runLoop } from './loop.js';
 import { MetricsLogger, type Progress } from './callbacks/metrics.js';
 import { Checkpointer } from './callbacks/checkpoint.js';
 import { knnFields } from './callbacks/knn.js';
+import { augmentPipelineFor } from '../run/augment.js';
+import { bf16CpuWarning, openTrainingData } from './setup.js';
 import {
-  augmentPipelineFor,
-  beginNewRun,
-  bf16CpuWarning,
-  checkRunStart,
-  makeOptimizer,
-  nothingToDo,
-  openKnnData,
-  openTrainingData,
-  planRun,
-  prepareDevice,
-  recordResume,
-  resumeState,
-} from './setup.js';
+  beginRun,
+  buildParts,
+  openRun,
+  Resources,
+  type Beginning,
+  type OpenedRun,
+  type TrainingParts,
+} from './session.js';
 
 // The row type lives with the log's reader (src/run); exported here too, where the loop writes it.
 export type { MetricsRow, Progress };
@@ -115,176 +99,102 @@ export async function pretrain(
   internals: PretrainInternals = {},
 ): Promise<PretrainResult> {
   const started = process.hrtime.bigint();
-  const { resume = false, overwrite = false, forceResume = false } = normalizeStart(start);
-  const distEnv = readDistEnv();
-  const warn = hooks.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const { device, onCuda } = prepareDevice(cfg, distEnv, warn);
-  // Rank 0 alone creates and writes the run folder (ranks racing to create it would collide).
-  const paths: RunPaths = (distEnv?.rank ?? 0) === 0 ? prepareRunDir(cfg.out) : runPaths(cfg.out);
-  // Temporary files of writers killed mid-write (their pid is gone) would otherwise pile up in the run folder.
-  if ((distEnv?.rank ?? 0) === 0) for (const dir of [paths.dir, dirname(paths.checkpoint)]) removeStaleTemps(dir);
-  // What is acquired from here on is released in reverse order on every exit, a divergence or any other error
-  // included, so a library caller that retries in the same process starts clean (device memory, open files, the
-  // process group).
-  const release: (() => void)[] = [];
+  const wallSeconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  const how = normalizeStart(start);
+  const resources = new Resources();
   try {
-    const rank = distEnv?.rank ?? 0;
-    if (rank === 0) release.push(acquireRunLock(paths.dir));
-    // Every rank checks a resume's settings (the same files, so the same verdict); rank 0 alone records them.
-    const worldSize = distEnv?.worldSize ?? 1;
-    const checked = checkRunStart(cfg, paths, { resume, overwrite, forceResume }, { rank, worldSize, device });
-    const ds = await openTrainingData(cfg, hooks.onWarning);
-    release.push(() => ds.close());
-    const input = { channels: ds.channels, height: ds.height, width: ds.width };
-    // Data parallel when launched with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT (simclr launch); null otherwise.
-    const dist = DistributedContext.fromEnv(process.env, { device });
-    if (dist !== null) release.push(() => dist.close());
-    if (dist !== null && cfg.batchSize % dist.worldSize !== 0) {
-      throw new ConfigError(
-        `--batch-size ${cfg.batchSize} (the global batch) must split evenly over ${dist.worldSize} ranks`,
-      );
+    const run = await openRun(cfg, how, hooks.onWarning, resources);
+    const parts = buildParts(cfg, run, resources);
+    const begun = beginRun(cfg, run, parts, how);
+    const { paths, ds, dist, device, knnData } = run;
+    const { totalSteps } = parts.plan;
+    if (begun.kind === 'nothing-to-do') {
+      const { step, message } = begun;
+      return { steps: step, totalSteps, stopped: 'nothing-to-do', message, finalLoss: NaN, ...ended(paths) };
     }
-    // Rank 0 alone writes config.json, metrics.jsonl and checkpoints.
-    const isMain = dist?.isMain ?? true;
-    const knnData = cfg.knnEvery > 0 ? await openKnnData(cfg, dist !== null, hooks.onWarning) : null;
-    if (knnData !== null)
-      release.push(() => {
-        knnData.train.close();
-        knnData.test.close();
-      });
-
-    const { stepsPerEpoch, plan, peakLr, lastStep } = planRun(cfg, ds);
-
-    torch.manualSeed(cfg.seed);
-    // Initialised on the CPU from the seeded CPU generator, then moved: the same initial weights on every device.
-    const model = buildModel(cfg, input).train();
-    release.push(() => model.dispose());
-    if (device !== 'cpu') model.to(device);
-    const optimizer = makeOptimizer(cfg, model, peakLr);
-    const aug = augmentPipelineFor(cfg, input);
-    const uncovered = fusedCoverage(aug);
-    if (uncovered !== null && rank === 0)
-      warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
-    const contrastiveLoss = createLoss(cfg.loss, cfg);
-
-    const resumed = resume
-      ? resumeState(paths.checkpoint, cfg, model, optimizer, {
-          device,
-          recorded: checked.recorded,
-          stepsPerEpoch,
-          totalSteps: plan.totalSteps,
-          force: forceResume,
-          ds,
-        })
-      : null;
-    if (resumed !== null && resumed.position.step >= lastStep) {
-      // Nothing to train: nothing is written (no history line, metrics as they are).
-      return {
-        steps: resumed.position.step,
-        totalSteps: plan.totalSteps,
-        stopped: 'nothing-to-do',
-        message: nothingToDo(paths.dir, resumed, {
-          lastStep,
-          totalSteps: plan.totalSteps,
-          maxSteps: cfg.maxSteps,
-          stepsPerEpoch,
-        }),
-        finalLoss: NaN,
-        checkpoint: paths.checkpoint,
-        wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-      };
-    }
-    const step = resumed?.position.step ?? 0;
-    const renumbered = resumed?.position.renumbered ?? null;
-    // Complete rows in metrics.jsonl (rank 0): checkpoints record it, so a resume keeps exactly the rows before them.
-    let metricsRows = 0;
-    if (isMain && resumed !== null)
-      metricsRows = recordResume(paths, cfg, resumed, checked, {
-        stepsPerEpoch,
-        force: forceResume,
-        worldSize,
-        device,
-        warn,
-      });
-    else if (isMain) beginNewRun(paths, checked.folder, overwrite, warn);
-    dist?.prepare(model, { syncBn: cfg.syncBn });
     hooks.onStart?.({
       device,
       deviceName: torch.deviceName(device),
-      step,
-      totalSteps: lastStep,
+      step: begun.step,
+      totalSteps: parts.lastStep,
       worldSize: dist?.worldSize ?? 1,
       backend: dist?.group.backend ?? null,
       knn: knnData === null ? null : { every: cfg.knnEvery, bank: knnData.train.name, queries: knnData.test.name },
     });
-    // config.json records the run as it started; a resume leaves it and appends to config-history.jsonl (above).
-    const runFile: RunConfigFile = {
-      config: cfg,
-      input,
-      created: new Date().toISOString(),
-      libtorch: torch.version(),
-      device,
-      worldSize,
-    };
-    if (isMain && !resume) writeFileAtomic(paths.config, `${JSON.stringify(runFile, null, 2)}\n`);
-
-    const logger = new MetricsLogger({
-      isMain,
-      path: paths.metrics,
-      batchSize: cfg.batchSize,
-      logSteps: cfg.logSteps,
-      rows: metricsRows,
-      fields: knnData === null ? [] : [knnFields(model, knnData, cfg.knnEvery, { seed: cfg.seed, device })],
-      onProgress: (p: Progress): void => hooks.onProgress?.(p),
-      onLog: (row: MetricsRow): void => hooks.onLog?.(row),
-    });
-    const checkpointer = new Checkpointer(
-      {
-        isMain,
-        paths,
-        model,
-        optimizer,
-        stepsPerEpoch,
-        device,
-        everySteps: cfg.checkpointSteps,
-        metricsRows: () => logger.rows,
-        onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
-      },
-      resumed !== null && renumbered === null ? step : null,
-    ); // a renumbered run's checkpoint counts the old way
-    // A renumbered run's first checkpoint, at once: the one on disk otherwise counts steps the old way, and a later
-    // plain --resume would find it does not fit.
-    if (renumbered !== null) checkpointer.save(step);
-
-    const batches = new BatchSource({ ds, aug, dist, seed: cfg.seed, batchSize: cfg.batchSize, stepsPerEpoch, device });
-    release.push(() => batches.dispose());
+    const callbacks = trainingCallbacks(cfg, run, parts, begun, hooks);
+    const { seed, batchSize } = cfg;
+    const { aug, stepsPerEpoch } = parts;
+    const batches = new BatchSource({ ds, aug, dist, seed, batchSize, stepsPerEpoch, device });
+    resources.add(() => batches.dispose());
     const done = runLoop({
-      first: step,
-      lastStep,
-      stepsPerEpoch,
+      first: begun.step,
+      lastStep: parts.lastStep,
+      stepsPerEpoch: parts.stepsPerEpoch,
       batches,
       // On CUDA only by default, where it overlaps the GPU; on the CPU it would only hold one more batch.
-      prefetch: internals.prefetch ?? onCuda,
-      lrAt: (s: number): number => learningRate(s, { baseLr: peakLr, ...plan }),
-      step: { model, loss: contrastiveLoss, optimizer, dist, precision: cfg.precision, device },
+      prefetch: internals.prefetch ?? run.onCuda,
+      lrAt: (s: number): number => learningRate(s, { baseLr: parts.peakLr, ...parts.plan }),
+      step: {
+        model: parts.model,
+        loss: parts.loss,
+        optimizer: parts.optimizer,
+        dist,
+        precision: cfg.precision,
+        device,
+      },
       shouldStop: (): boolean => hooks.shouldStop?.() === true,
-      callbacks: [logger, checkpointer],
-      kept: () => checkpointer.kept(),
+      callbacks: [callbacks.logger, callbacks.checkpointer],
+      kept: () => callbacks.checkpointer.kept(),
+      divergenceAdvice: divergenceAdvice(cfg.loss),
     });
-    const stopped: PretrainResult['stopped'] = done.interrupted
-      ? 'interrupted'
-      : lastStep < plan.totalSteps
-        ? 'max-steps'
-        : 'completed';
-    return {
-      steps: done.step,
-      totalSteps: plan.totalSteps,
-      stopped,
-      finalLoss: done.lastLoss,
-      checkpoint: paths.checkpoint,
-      wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-    };
+    const stopped = done.interrupted ? 'interrupted' : parts.lastStep < totalSteps ? 'max-steps' : 'completed';
+    return { steps: done.step, totalSteps, stopped, finalLoss: done.lastLoss, ...ended(paths) };
   } finally {
-    for (const undo of release.reverse()) undo();
+    resources.releaseAll();
   }
+
+  function ended(paths: RunPaths): { checkpoint: string; wallSeconds: number } {
+    return { checkpoint: paths.checkpoint, wallSeconds: wallSeconds() };
+  }
+}
+
+/** The loop's callbacks: metrics rows (with the kNN monitor's fields) and checkpoints, wired to the hooks. */
+function trainingCallbacks(
+  cfg: PretrainConfig,
+  run: OpenedRun,
+  parts: TrainingParts,
+  begun: Extract<Beginning, { kind: 'train' }>,
+  hooks: PretrainHooks,
+): { logger: MetricsLogger; checkpointer: Checkpointer } {
+  const { isMain, paths, device, knnData } = run;
+  const logger = new MetricsLogger({
+    isMain,
+    path: paths.metrics,
+    batchSize: cfg.batchSize,
+    logSteps: cfg.logSteps,
+    rows: begun.metricsRows,
+    fields: knnData === null ? [] : [knnFields(parts.model, knnData, cfg.knnEvery, { seed: cfg.seed, device })],
+    onProgress: (p: Progress): void => hooks.onProgress?.(p),
+    onLog: (row: MetricsRow): void => hooks.onLog?.(row),
+  });
+  const { model, optimizer, stepsPerEpoch } = parts;
+  const checkpointer = new Checkpointer(
+    {
+      isMain,
+      paths,
+      model,
+      optimizer,
+      stepsPerEpoch,
+      device,
+      everySteps: cfg.checkpointSteps,
+      metricsRows: () => logger.rows,
+      onCheckpoint: (path: string, s: number): void => hooks.onCheckpoint?.(path, s),
+      divergenceAdvice: divergenceAdvice(cfg.loss),
+    },
+    begun.checkpointed,
+  );
+  // A renumbered run's first checkpoint, at once: the one on disk counts steps the old way, and a later plain
+  // --resume would find it does not fit.
+  if (begun.renumbered) checkpointer.save(begun.step);
+  return { logger, checkpointer };
 }

@@ -5,8 +5,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
-import { configSteps, defaultAugmentConfig } from '../augment/params.js';
-import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 import { scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { DistEnv } from '../distributed/env.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
@@ -40,21 +38,6 @@ export function makeOptimizer(cfg: PretrainConfig, model: SimCLRModel, lr: numbe
   return OPTIMIZERS[cfg.optimizer].create(model.namedParameters(), { lr, weightDecay: cfg.weightDecay });
 }
 
-/**
- * The run's augmentation pipeline for its data: cfg.augment, or the paper's with --color-strength, --crop-min-scale
- * and --blur. Throws ConfigError for an augment list that does not fit the data (rotation before the crop on
- * non-square images is found when sampling).
- */
-export function augmentPipelineFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentPipeline {
-  const channels = ds.channels === 1 ? 1 : 3;
-  if (cfg.augment !== null) return resolvePipeline(cfg.augment, ds.height, channels);
-  const aug = defaultAugmentConfig(ds.height, channels === 1);
-  aug.colorStrength = cfg.colorStrength;
-  aug.cropScale = [cfg.cropMinScale, 1];
-  if (!cfg.blur) aug.blurP = 0;
-  return resolvePipeline(configSteps(aug), ds.height, channels);
-}
-
 /** Where a resumed run continues: the checkpoint's step, or the next epoch boundary (renumbered). */
 export interface ResumePosition {
   step: number;
@@ -81,7 +64,8 @@ export function resumePosition(
   // A checkpoint at an epoch's end records that epoch as done (stepInEpoch == stepsPerEpoch) or the next as begun.
   const fits = (spe: number): boolean =>
     Number.isSafeInteger(spe) && spe >= 1 && epoch * spe + stepInEpoch === step && stepInEpoch <= spe;
-  if (meta.stepsPerEpoch === undefined && epoch === 0 && before !== null && !fits(before)) before = null; // sameData was wrong
+  // sameData was wrong
+  if (meta.stepsPerEpoch === undefined && epoch === 0 && before !== null && !fits(before)) before = null;
   const changed = before === null ? run.force && step > 0 : before !== stepsPerEpoch;
   if (!changed) {
     if (step > totalSteps)
@@ -90,19 +74,27 @@ export function resumePosition(
       );
     if (!fits(stepsPerEpoch)) {
       throw new ConfigError(
-        `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step}) at ${stepsPerEpoch} steps per epoch`,
+        `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' ` +
+          `(${step}) at ${stepsPerEpoch} steps per epoch`,
       );
     }
     return { step, renumbered: null };
   }
   if (before !== null && !fits(before)) {
     throw new ConfigError(
-      `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' (${step})${meta.stepsPerEpoch !== undefined ? ` at its ${before} steps per epoch` : ' at a whole number of steps per epoch'}`,
+      `${path}: checkpoint fields 'epoch' (${epoch}) and 'stepInEpoch' (${stepInEpoch}) do not give 'step' ` +
+        `(${step})${
+          meta.stepsPerEpoch !== undefined
+            ? ` at its ${before} steps per epoch`
+            : ' at a whole number of steps per epoch'
+        }`,
     );
   }
   if (!run.force) {
     throw new ConfigError(
-      `${path}: the run did ${before} steps per epoch and would now do ${stepsPerEpoch} (${run.data}), so its step counter would no longer match; pass --force-resume to continue at the next epoch boundary (README, Run folders)`,
+      `${path}: the run did ${before} steps per epoch and would now do ${stepsPerEpoch} (${run.data}), so its step ` +
+        `counter would no longer match; pass --force-resume to continue at the next epoch boundary (README, Run ` +
+        `folders)`,
     );
   }
   const next = (epoch + (stepInEpoch > 0 ? 1 : 0)) * stepsPerEpoch;
@@ -136,7 +128,8 @@ export function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfi
         const rule = RESUME_RULES[key];
         const fix =
           rule === 'fixed'
-            ? 'it cannot change on resume, so this simclr can read the run (info, eval, export, report) but not train it further'
+            ? 'it cannot change on resume, so this simclr can read the run (info, eval, export, report) but not ' +
+              'train it further'
             : `resume with --${kebab(key)} within them${rule === 'refuse' ? ' and --force-resume' : ''}`;
         return `${message}: the run in ${dir} has it from an older simclr, whose bounds were wider; ${fix}`;
       })
@@ -216,7 +209,10 @@ export async function openKnnData(
  */
 export function bf16CpuWarning(features: readonly string[]): string | null {
   if (!features.includes('avx2') || features.includes('avx512_bf16') || features.includes('amx_bf16')) return null;
-  return '--precision bf16 on a CPU without AVX512-BF16 or AMX: libtorch emulates bfloat16 here, measured at 5-11% of fp32 speed on such a CPU (bench/PERFORMANCE.md); fp32 is faster on this machine';
+  return (
+    '--precision bf16 on a CPU without AVX512-BF16 or AMX: libtorch emulates bfloat16 here, measured at 5-11% ' +
+    'of fp32 speed on such a CPU (bench/PERFORMANCE.md); fp32 is faster on this machine'
+  );
 }
 
 /** What a run's start found: a resume's checked changes, or what a new run's --out held. */
@@ -251,7 +247,8 @@ export function checkRunStart(
   }
   if (!existsSync(paths.checkpoint) && existsSync(paths.config)) {
     throw new ConfigError(
-      `${paths.dir} holds a run that never wrote a checkpoint (no ${paths.checkpoint}): there is nothing to resume; pass --overwrite to start it again`,
+      `${paths.dir} holds a run that never wrote a checkpoint (no ${paths.checkpoint}): there is nothing to resume; ` +
+        `pass --overwrite to start it again`,
     );
   }
   const run = readRunConfig(paths.dir);
@@ -346,9 +343,11 @@ export function nothingToDo(
   const where =
     position.step >= run.totalSteps
       ? `already complete (step ${position.step} of ${run.totalSteps})`
-      : `at step ${position.step} of ${run.lastStep} (--max-steps ${run.maxSteps}; the schedule has ${run.totalSteps}): raise --max-steps to continue`;
+      : `at step ${position.step} of ${run.lastStep} (--max-steps ${run.maxSteps}; the schedule has ` +
+        `${run.totalSteps}): raise --max-steps to continue`;
   const moved = position.renumbered
-    ? ` once moved to the next epoch boundary at ${run.stepsPerEpoch} steps per epoch (its checkpoint is at step ${checkpointStep})`
+    ? ` once moved to the next epoch boundary at ${run.stepsPerEpoch} steps per epoch (its checkpoint is at step ` +
+      `${checkpointStep})`
     : '';
   return `nothing to do: the run in ${dir} is ${where}${moved}`;
 }
@@ -371,7 +370,10 @@ export function recordResume(
   if (renumbered !== null) {
     const { from } = renumbered.stepsPerEpoch;
     o.warn(
-      `--force-resume changes the steps per epoch of the run in ${dir} from ${from ?? 'an unrecorded number'} to ${o.stepsPerEpoch}: it continues at the start of epoch ${position.step / o.stepsPerEpoch + 1}, step ${checkpointStep} -> ${position.step}; the rest of a partly done epoch is skipped and the lr schedule continues at the same epoch (recorded in config-history.jsonl)`,
+      `--force-resume changes the steps per epoch of the run in ${dir} from ${from ?? 'an unrecorded number'} to ` +
+        `${o.stepsPerEpoch}: it continues at the start of epoch ${position.step / o.stepsPerEpoch + 1}, step ` +
+        `${checkpointStep} -> ${position.step}; the rest of a partly done epoch is skipped and the lr schedule ` +
+        `continues at the same epoch (recorded in config-history.jsonl)`,
     );
   }
   appendHistory(dir, {
@@ -435,7 +437,8 @@ export function planRun(
   // A run of zero steps would train nothing and report a checkpoint it never wrote: refused before the model exists.
   if (plan.totalSteps < 1) {
     throw new ConfigError(
-      `--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`,
+      `--epochs ${cfg.epochs} gives 0 steps: ${ds.name} has ${stepsPerEpoch} steps of ${cfg.batchSize} images per ` +
+        `epoch; use --epochs >= ${Number((0.5 / stepsPerEpoch).toPrecision(2))}`,
     );
   }
   const peakLr = scaledLearningRate(cfg.batchSize, {

@@ -130,6 +130,12 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   // The rate the schedule peaked at (LARS default 0.3 x 16/256), and the libtorch the run was trained with.
   assert.match(info.stdout, /lars peak lr 0\.01875 \(base default, linear scaling\)/);
   assert.match(info.stdout, /^libtorch {3}\d+\.\d+\.\d+/m);
+  // The loss with the settings it reads (not --margin), and the augmentations in the order they ran.
+  assert.match(info.stdout, /^objective {2}ntxent \(temperature 0\.3\)$/m);
+  assert.match(
+    info.stdout,
+    /^augment {4}randomResizedCrop -> horizontalFlip -> colorJitter -> grayscale -> gaussianBlur -> solarize$/m,
+  );
 });
 
 test('augment writes a grid of originals beside two views', async () => {

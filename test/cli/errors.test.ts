@@ -172,7 +172,8 @@ function sourceFiles(dir: string): string[] {
 
 test('src/cli chooses nothing by matching error messages', () => {
   const root = repoRoot();
-  // .message.startsWith/.includes/.match/.endsWith/=== and regex.test(...message...): all forms of reading a message to decide.
+  // .message.startsWith/.includes/.match/.endsWith/=== and regex.test(...message...): all forms of reading a message to
+  // decide.
   const forbidden = [
     /\.message\s*\.\s*(startsWith|endsWith|includes|match|search|indexOf)\s*\(/,
     /\.message\s*[!=]==?/,

@@ -1,12 +1,12 @@
-// The README's flag tables are generated from the option schemas (scripts/gen-readme-flags.mjs), so docs cannot drift.
+// Every command's options are defined once, in its schema (src/run/options/): its flags are the schema's, and the
+// README's flag tables are generated from the schemas (scripts/gen-readme-flags.mjs), so docs cannot drift.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { flagTable } from '../../src/run/options/fields.js';
-import { PRETRAIN_CLI_ONLY, PRETRAIN_OPTIONS } from '../../src/run/options/pretrain.js';
-import { addPretrainOptions } from '../../src/cli/pretrain.js';
-import { Command } from 'commander';
-import { kebab } from '../../src/run/config.js';
+import type { Command } from 'commander';
+import { flagList, flagTable, kebab, readmeMarker } from '../../src/run/options/fields.js';
+import { COMMAND_SCHEMAS } from '../../src/run/options/index.js';
+import { buildProgram } from '../../src/cli/commands.js';
 
 function between(text: string, name: string): string {
   const start = `<!-- ${name}:start -->\n`;
@@ -17,17 +17,53 @@ function between(text: string, name: string): string {
   return text.slice(a + start.length, b);
 }
 
-test('README pretrain flag table matches the schema (regenerate: npm run build && node scripts/gen-readme-flags.mjs)', () => {
+test('each command has its README flag table, as its schema makes it (npm run build && npm run gen:readme)', () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  assert.equal(between(readme, 'pretrain-flags'), flagTable(PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY));
+  for (const s of COMMAND_SCHEMAS) {
+    assert.equal(between(readme, readmeMarker(s.command)), flagTable(s.fields, s.cliOnly), s.command);
+  }
 });
 
-test('every schema field with a flag is a pretrain flag, and config-only keys are not', () => {
-  const cmd = addPretrainOptions(new Command('pretrain'));
-  const flags = new Set(cmd.options.map((o) => o.long));
-  for (const [key, field] of Object.entries(PRETRAIN_OPTIONS)) {
-    assert.equal(flags.has(`--${kebab(key)}`), 'cli' in field, key);
+/** The program's command for 'eval knn' and the like. */
+function commandOf(program: Command, path: string): Command {
+  let cmd = program;
+  for (const word of path.split(' ')) {
+    const sub = cmd.commands.find((c) => c.name() === word);
+    assert.ok(sub, `simclr has no command '${path}'`);
+    cmd = sub;
   }
-  for (const c of PRETRAIN_CLI_ONLY) assert.ok(flags.has(`--${kebab(c.key)}`), c.key);
-  assert.ok(flags.has('--no-blur') && flags.has('--no-sync-bn'));
+  return cmd;
+}
+
+test("each command's flags are exactly its schema's: config-only keys have none, and nothing is added by hand", () => {
+  const program = buildProgram();
+  for (const s of COMMAND_SCHEMAS) {
+    const expected = flagList(s.fields, s.cliOnly).flatMap(({ key, cli }) => {
+      if (cli.negatedOnly) return [`--no-${kebab(key)}`];
+      return cli.negate ? [`--${kebab(key)}`, `--no-${kebab(key)}`] : [`--${kebab(key)}`];
+    });
+    const flags = commandOf(program, s.command).options.map((o) => o.long);
+    assert.deepEqual(flags, expected, s.command);
+    for (const [key, field] of Object.entries(s.fields)) {
+      if (!field.cli) assert.ok(!flags.includes(`--${kebab(key)}`), `${s.command}: ${key} is a config key only`);
+    }
+  }
+});
+
+test('every command of the program has a schema (a new one adds its own: README, How it is built)', () => {
+  const program = buildProgram();
+  const paths = (cmd: Command, prefix: string): string[] =>
+    cmd.commands.flatMap((c) => {
+      const path = `${prefix}${c.name()}`;
+      return c.commands.length > 0 ? paths(c, `${path} `) : [path];
+    });
+  assert.deepEqual(paths(program, '').sort(), COMMAND_SCHEMAS.map((s) => s.command).sort());
+});
+
+test('switches: --blur and --no-blur for pretrain; augment and eval linear have only their --no- flags', () => {
+  const program = buildProgram();
+  const longs = (path: string): (string | undefined)[] => commandOf(program, path).options.map((o) => o.long);
+  assert.ok(longs('pretrain').includes('--blur') && longs('pretrain').includes('--no-sync-bn'));
+  assert.ok(longs('eval linear').includes('--no-standardize') && !longs('eval linear').includes('--standardize'));
+  assert.ok(longs('augment').includes('--no-blur') && !longs('augment').includes('--blur'));
 });

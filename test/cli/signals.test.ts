@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CLI } from '../distributed/spawn.js';
 import { alive, killGroup, sleep, spawnNode, trained, unlocked, until } from '../support/processes.js';
 import { SAME_REQUEST_MS, stopRequests } from '../../src/cli/pretrain.js';
-import { watchedChild } from '../../src/cli/parent.js';
+import { watchedChild } from '../../src/io/parent.js';
 import { EXIT_ABORTED, EXIT_INTERRUPTED } from '../../src/errors.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-signals-'));
@@ -85,21 +85,25 @@ test('the parent-death SIGTERM never aborts a stop already under way', () => {
 });
 
 for (const signal of ['SIGHUP', 'SIGINT'] as const) {
-  test(`${signal} to the process group (${signal === 'SIGHUP' ? 'a closed terminal' : 'one Ctrl-C'}) is one graceful stop: checkpoint, exit 130`, async () => {
-    const dir = join(tmp(), 'run');
-    // Its own group, as a shell job: the wrapper and the trainer both get the signal, and the wrapper forwards it.
-    const p = spawnNode(CLI, ['pretrain', ...LONG, '--out', dir], WRAPPED, { detached: true });
-    try {
-      await until('the run to train', () => trained(dir));
-      killGroup(p.pid, signal);
-      const r = await p.done;
-      assertGracefulStop(dir, r, p.stderr());
-      assert.equal(stopLines(p.stderr()), 1, p.stderr());
-      assert.doesNotMatch(p.stderr(), /aborted/);
-    } finally {
-      killGroup(p.pid, 'SIGKILL');
-    }
-  });
+  test(
+    `${signal} to the process group (${signal === 'SIGHUP' ? 'a closed terminal' : 'one Ctrl-C'}) is one ` +
+      `graceful stop: checkpoint, exit 130`,
+    async () => {
+      const dir = join(tmp(), 'run');
+      // Its own group, as a shell job: the wrapper and the trainer both get the signal, and the wrapper forwards it.
+      const p = spawnNode(CLI, ['pretrain', ...LONG, '--out', dir], WRAPPED, { detached: true });
+      try {
+        await until('the run to train', () => trained(dir));
+        killGroup(p.pid, signal);
+        const r = await p.done;
+        assertGracefulStop(dir, r, p.stderr());
+        assert.equal(stopLines(p.stderr()), 1, p.stderr());
+        assert.doesNotMatch(p.stderr(), /aborted/);
+      } finally {
+        killGroup(p.pid, 'SIGKILL');
+      }
+    },
+  );
 }
 
 test('SIGINT to the wrapper alone (kill -INT, timeout -s INT, an IDE stop button) stops the run gracefully', {
@@ -157,20 +161,24 @@ test('a second Ctrl-C a second or more after the first aborts with exit 3, which
 });
 
 for (const gone of ['stderr', 'stdout', 'both'] as const) {
-  test(`a trainer whose ${gone === 'both' ? 'stdout and stderr' : gone} reader went away (a killed tee) still stops with a checkpoint on SIGTERM`, async () => {
-    const dir = join(tmp(), 'run');
-    const p = spawnNode(CLI, ['pretrain', ...LONG, '--out', dir], {});
-    try {
-      await until('the run to train', () => trained(dir));
-      if (gone !== 'stdout') p.child.stderr!.destroy();
-      if (gone !== 'stderr') p.child.stdout!.destroy();
-      await sleep(500); // a few log lines into the broken pipe
-      p.child.kill('SIGTERM');
-      assertGracefulStop(dir, await p.done, p.stderr());
-    } finally {
-      p.child.kill('SIGKILL');
-    }
-  });
+  test(
+    `a trainer whose ${gone === 'both' ? 'stdout and stderr' : gone} reader went away (a killed tee) still stops ` +
+      `with a checkpoint on SIGTERM`,
+    async () => {
+      const dir = join(tmp(), 'run');
+      const p = spawnNode(CLI, ['pretrain', ...LONG, '--out', dir], {});
+      try {
+        await until('the run to train', () => trained(dir));
+        if (gone !== 'stdout') p.child.stderr!.destroy();
+        if (gone !== 'stderr') p.child.stdout!.destroy();
+        await sleep(500); // a few log lines into the broken pipe
+        p.child.kill('SIGTERM');
+        assertGracefulStop(dir, await p.done, p.stderr());
+      } finally {
+        p.child.kill('SIGKILL');
+      }
+    },
+  );
 }
 
 test('a child whose parent died gets one SIGTERM and no second one that would abort a long step', async () => {
@@ -181,7 +189,8 @@ test('a child whose parent died gets one SIGTERM and no second one that would ab
   const p = spawnNode(script, [], env, { stdio });
   try {
     await until('the child to watch', () => p.stdout().includes('watching'), 30_000);
-    (p.child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy(); // what the kernel does when the parent dies
+    // What the kernel does when the parent dies.
+    (p.child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
     await until('the first SIGTERM', () => p.stdout().includes('SIGTERM 1'), 10_000);
     await sleep(11_000); // the old watcher sent a second SIGTERM after 10 s
     assert.doesNotMatch(p.stdout(), /SIGTERM 2/);
@@ -191,21 +200,24 @@ test('a child whose parent died gets one SIGTERM and no second one that would ab
   }
 });
 
-test('Ctrl-C during the demo ends it after pretraining: exit 130, where the run is and how to resume, no evaluation', async () => {
-  const dir = join(tmp(), 'demo');
-  const p = spawnNode(CLI, ['demo', '--out', dir, '--max-steps', '40'], {});
-  try {
-    await until('pretraining to start', () => p.stderr().includes('pretrain on '));
-    p.child.kill('SIGINT');
-    const r = await p.done;
-    assert.equal(r.code, EXIT_INTERRUPTED, `exit ${r.code ?? r.signal}:\n${p.stderr()}`);
-    assert.ok(checkpointed(dir));
-    assert.match(
-      p.stdout(),
-      new RegExp(`^stopped at step \\d+ of \\d+; the run is in ${dir} .*simclr pretrain --resume --out ${dir}$`, 'm'),
-    );
-    assert.doesNotMatch(p.stdout(), /evaluating/);
-  } finally {
-    p.child.kill('SIGKILL');
-  }
-});
+test(
+  'Ctrl-C during the demo ends it after pretraining: exit ' + '130, where the run is and how to resume, no evaluation',
+  async () => {
+    const dir = join(tmp(), 'demo');
+    const p = spawnNode(CLI, ['demo', '--out', dir, '--max-steps', '40'], {});
+    try {
+      await until('pretraining to start', () => p.stderr().includes('pretrain on '));
+      p.child.kill('SIGINT');
+      const r = await p.done;
+      assert.equal(r.code, EXIT_INTERRUPTED, `exit ${r.code ?? r.signal}:\n${p.stderr()}`);
+      assert.ok(checkpointed(dir));
+      assert.match(
+        p.stdout(),
+        new RegExp(`^stopped at step \\d+ of \\d+; the run is in ${dir} .*simclr pretrain --resume --out ${dir}$`, 'm'),
+      );
+      assert.doesNotMatch(p.stdout(), /evaluating/);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  },
+);

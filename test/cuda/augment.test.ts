@@ -54,7 +54,8 @@ test('the CUDA kernel loads', { skip }, () => {
   assert.ok(fusedKernelDevices().includes('cuda'), `CUDA kernel: ${fusedKernelError('cuda')}`);
 });
 
-test('CUDA kernel equals the CPU kernel within 1e-5 (/ std where normalised): 512 x 32 px, 64 x 224 px, one channel, both layouts, normalised', {
+test('CUDA kernel equals the CPU kernel within 1e-5 (/ std where normalised): 512 x 32 px, 64 x 224 px, one ' +
+  'channel, both layouts, normalised', {
   skip,
 }, () => {
   const cases = [
@@ -146,7 +147,8 @@ test('timing: two views per image, CUDA kernel vs tensor ops', { skip }, () => {
       const pipeline = timeMs(() => createViewBatch(images, cfg, at, opts), 20);
       const tensor = timeMs(() => createViewBatch(images, cfg, at, { ...opts, implementation: 'tensor' }), 5);
       console.log(
-        `[augment timing] ${name}, 2 views: CUDA kernel ${kernel.toFixed(3)} ms/batch; with parameter sampling ${pipeline.toFixed(3)} ms/batch; tensor ops ${tensor.toFixed(2)} ms/batch`,
+        `[augment timing] ${name}, 2 views: CUDA kernel ${kernel.toFixed(3)} ms/batch; with parameter sampling ` +
+          `${pipeline.toFixed(3)} ms/batch; tensor ops ${tensor.toFixed(2)} ms/batch`,
       );
       assert.ok(kernel > 0 && pipeline > 0);
     });

@@ -85,7 +85,8 @@ test('labelled image folder: decode, resize/crop, skip corrupt, then reuse the c
   assert.match(warnings[0]!, /^ignored 1 image directly in .*pets/);
   assert.equal(
     warnings[1]!,
-    `skipped 1 entry: 1 not an image (first: ${join(root, 'dogs', 'broken.png')}: Input buffer contains unsupported image format)`,
+    `skipped 1 entry: 1 not an image (first: ${join(root, 'dogs', 'broken.png')}: Input buffer contains unsupported ` +
+      `image format)`,
   );
 
   const out = new Uint8Array(5 * 3 * PLANE);
@@ -239,12 +240,15 @@ function openInChild(
   opts: Record<string, unknown>,
   run: { asOther?: boolean; env?: Record<string, string> } = {},
 ): ChildOpen {
-  const script = `
+  const script =
+    `
     const { openImageFolder } = await import(${JSON.stringify(FOLDER_JS)});
     const warnings = [];
     try {
-      const ds = await openImageFolder(process.argv[1], { ...JSON.parse(process.argv[2]), onWarning: (m) => warnings.push(m) });
-      console.log(JSON.stringify({ length: ds.length, classNames: ds.classNames, labels: ds.labels && [...ds.labels], paths: ds.paths,
+      const ds = await openImageFolder(process.argv[1], { ...JSON.parse(process.argv[2]), onWarning: (m) => ` +
+    `warnings.push(m) });
+      console.log(JSON.stringify({ length: ds.length, classNames: ds.classNames, labels: ds.labels && ` +
+    `[...ds.labels], paths: ds.paths,
         skipped: ds.skipped, cachePath: ds.cachePath, warnings }));
       ds.close();
     } catch (e) {
@@ -311,7 +315,10 @@ test('links to folders and files: each folder and file is listed once, no link l
   assert.equal(r.warnings.length, 1);
   assert.match(
     r.warnings[0]!,
-    /^skipped 8 entries: 6 duplicate \(first: .*\), 1 broken link \(first: .*gone\.png: a link to nothing\), 1 not a regular file \(first: .*pipe\.png\)$/,
+    new RegExp(
+      String.raw`^skipped 8 entries: 6 duplicate \(first: .*\), 1 broken link \(first: .*gone\.png: a ` +
+        String.raw`link to nothing\), 1 not a regular file \(first: .*pipe\.png\)$`,
+    ),
   );
 
   // A flat folder with a link to itself stays flat.
@@ -393,40 +400,48 @@ test('unreadable files and folders are skipped as "permission denied", not as an
   );
   assert.match(
     r.warnings.at(-1)!,
-    /^skipped 3 entries: 2 permission denied \(first: .*locked: cannot list the folder: permission denied\), 1 not an image \(first: .*junk\.png: Input buffer contains unsupported image format\)$/,
+    new RegExp(
+      String.raw`^skipped 3 entries: 2 permission denied \(first: .*locked: cannot list the folder: permission ` +
+        String.raw`denied\), 1 not an image \(first: .*junk\.png: Input buffer contains unsupported image ` +
+        String.raw`format\)$`,
+    ),
   );
   const strict = openInChild(root, { imageSize: SIZE, cacheDir, strict: true }, { asOther: true });
   assert.equal(strict.error, `unreadable image ${join(root, 'locked')}: cannot list the folder: permission denied`);
 });
 
-test('a folder the user cannot write caches in the per-user cache folder ($XDG_CACHE_HOME/simclr, else ~/.cache/simclr), private to the user', async () => {
-  const tmp = openScratch('usercache');
-  const root = join(tmp, 'set');
-  await solid(join(root, 'x', '1.png'), 8, 8, [1, 1, 1]);
-  // Not writable by the reader: root's folder for nobody, a read-only one for anyone else.
-  if (!IS_ROOT) chmodSync(root, 0o555);
-  const home = join(tmp, 'home');
-  mkdirSync(home);
-  if (IS_ROOT) chownSync(home, OTHER.uid, OTHER.gid);
+test(
+  'a folder the user cannot write caches in the per-user cache folder ($XDG_CACHE_HOME/simclr, else ' +
+    '~/.cache/simclr), private to the user',
+  async () => {
+    const tmp = openScratch('usercache');
+    const root = join(tmp, 'set');
+    await solid(join(root, 'x', '1.png'), 8, 8, [1, 1, 1]);
+    // Not writable by the reader: root's folder for nobody, a read-only one for anyone else.
+    if (!IS_ROOT) chmodSync(root, 0o555);
+    const home = join(tmp, 'home');
+    mkdirSync(home);
+    if (IS_ROOT) chownSync(home, OTHER.uid, OTHER.gid);
 
-  const xdg = openInChild(
-    root,
-    { imageSize: SIZE },
-    { asOther: true, env: { XDG_CACHE_HOME: join(home, 'xdg'), HOME: home } },
-  );
-  assert.equal(xdg.error, undefined);
-  assert.equal(dirname(xdg.cachePath!), join(home, 'xdg', 'simclr'));
-  const plain = openInChild(root, { imageSize: SIZE }, { asOther: true, env: { XDG_CACHE_HOME: '', HOME: home } });
-  assert.equal(dirname(plain.cachePath!), join(home, '.cache', 'simclr'));
-  const uid = IS_ROOT ? OTHER.uid : process.getuid!();
-  for (const dir of [join(home, 'xdg', 'simclr'), join(home, '.cache', 'simclr')]) {
-    const st = statSync(dir);
-    assert.deepEqual([st.uid, st.mode & 0o777], [uid, 0o700], dir);
-    for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o077, 0, `${f} is private`);
-  }
-  assert.equal(existsSync(join(root, '.simclr-cache')), false);
-  if (!IS_ROOT) chmodSync(root, 0o755);
-});
+    const xdg = openInChild(
+      root,
+      { imageSize: SIZE },
+      { asOther: true, env: { XDG_CACHE_HOME: join(home, 'xdg'), HOME: home } },
+    );
+    assert.equal(xdg.error, undefined);
+    assert.equal(dirname(xdg.cachePath!), join(home, 'xdg', 'simclr'));
+    const plain = openInChild(root, { imageSize: SIZE }, { asOther: true, env: { XDG_CACHE_HOME: '', HOME: home } });
+    assert.equal(dirname(plain.cachePath!), join(home, '.cache', 'simclr'));
+    const uid = IS_ROOT ? OTHER.uid : process.getuid!();
+    for (const dir of [join(home, 'xdg', 'simclr'), join(home, '.cache', 'simclr')]) {
+      const st = statSync(dir);
+      assert.deepEqual([st.uid, st.mode & 0o777], [uid, 0o700], dir);
+      for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o077, 0, `${f} is private`);
+    }
+    assert.equal(existsSync(join(root, '.simclr-cache')), false);
+    if (!IS_ROOT) chmodSync(root, 0o755);
+  },
+);
 
 test('a .simclr-cache folder or cache files owned by another user are not used; links there are not followed', {
   skip: IS_ROOT ? false : 'needs root to make files owned by another user',
@@ -461,7 +476,8 @@ test('a .simclr-cache folder or cache files owned by another user are not used; 
   const ds = await openImageFolder(root, { imageSize: SIZE, cacheDir, onWarning: (m) => warnings.push(m) });
   assert.equal(ds.fromCache, false);
   assert.deepEqual(warnings, [
-    `not using the cache file ${sidecarPath}: owned by uid ${OTHER.uid}, not by this user (uid 0); rebuilding the cache`,
+    `not using the cache file ${sidecarPath}: owned by uid ${OTHER.uid}, not by this user (uid 0); rebuilding the ` +
+      `cache`,
   ]);
   const out = new Uint8Array(3 * PLANE);
   ds.readBatch([0], out);
@@ -486,7 +502,8 @@ test('a .simclr-cache folder or cache files owned by another user are not used; 
     assert.match(
       w[0]!,
       new RegExp(
-        `^not using the cache file ${dataPath}: (owned by uid ${OTHER.uid}, not by this user \\(uid 0\\)|writable by other users \\(mode 666\\)|a symbolic link); rebuilding the cache$`,
+        `^not using the cache file ${dataPath}: (owned by uid ${OTHER.uid}, not by this user \\(uid 0\\)|writable ` +
+          `by other users \\(mode 666\\)|a symbolic link); rebuilding the cache$`,
       ),
     );
     again.close();

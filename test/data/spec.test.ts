@@ -23,7 +23,10 @@ test('parseDataSpec rejects bad specs with one-line DataErrors', () => {
   const bad: [string, RegExp][] = [
     [
       'imagenet:/x',
-      /^data spec 'imagenet:\/x': unknown dataset kind 'imagenet' \(expected one of: fashion-mnist, mnist, cifar10, cifar100, stl10, folder\)$/,
+      new RegExp(
+        String.raw`^data spec 'imagenet:\/x': unknown dataset kind 'imagenet' \(expected one of: fashion-mnist, ` +
+          String.raw`mnist, cifar10, cifar100, stl10, folder\)$`,
+      ),
     ],
     ['', /unknown dataset kind ''/],
     ['mnist', /^data spec 'mnist': missing directory, expected mnist:DIR$/],

@@ -1,15 +1,15 @@
 // The evaluation commands end to end on a tiny run and a few hundred real Fashion-MNIST samples.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import { resolveConfig } from '../../src/run/config.js';
-import { readEvalResults } from '../../src/eval/report.js';
-import { compareWithRandomInit } from '../../src/eval/compare.js';
+import { appendEvalResult, readEvalResults } from '../../src/eval/report.js';
+import { compareEvalRows, compareWithRandomInit } from '../../src/eval/compare.js';
 import {
   buildModel,
   prepareRunDir,
@@ -98,6 +98,18 @@ test('eval knn --json prints one object with top-1, top-5 and the settings', asy
   assert.ok((j.top1 as number) > 0.3, `top1 ${j.top1}`);
 });
 
+test('eval knn --config: the file sets options, flags override it, and it is recorded like any other run', async () => {
+  const cfg = join(dir, 'knn.yaml');
+  writeFileSync(
+    cfg,
+    [`run: ${run}`, 'data: fashion-mnist', 'limit: 128', 'testLimit: 64', 'k: 5', 'threads: 2'].join('\n'),
+  );
+  const r = await cli('eval', 'knn', '--config', cfg, '--k', '3', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = oneJsonObject(r.stdout);
+  assert.deepEqual([j.k, j.train_count, j.test_count, j.temperature], [3, 128, 64, 0.1]);
+});
+
 test('eval linear --json reports the chosen l2 and its validation table', async () => {
   const r = await cli('eval', 'linear', '--run', run, ...small, '--l2', '0.01,0.001', '--json');
   assert.equal(r.code, 0, r.stderr);
@@ -145,10 +157,10 @@ test('each evaluation is recorded in RUN/eval.json for simclr report', () => {
   const rows = readEvalResults(run);
   assert.deepEqual(
     rows.map((r) => r.metric),
-    ['knn', 'linear', 'finetune'],
+    ['knn', 'knn', 'linear', 'finetune'],
   );
   assert.ok(rows.every((r) => r.data === 'fashion-mnist' && r.step === 7 && isRate(r.top1)));
-  assert.equal(rows[1]!.validation, undefined, 'the validation table stays out of eval.json');
+  assert.equal(rows[2]!.validation, undefined, 'the validation table stays out of eval.json');
 });
 
 test('embed writes the features file and --json describes it', async () => {
@@ -175,17 +187,40 @@ test('embed writes the features file and --json describes it', async () => {
   assert.deepEqual(tensors.get('labels')!.shape, [32]);
 });
 
-test('compareWithRandomInit: a run still at its initial weights scores exactly as the fresh same-seed encoder', async () => {
-  const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
-  assert.equal(r.trainCount, 256);
-  assert.equal(r.testCount, 128);
-  assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
-  assert.deepEqual(r.random, r.pretrained);
-});
+test(
+  'compareWithRandomInit: a run still at its initial ' + 'weights scores exactly as the fresh same-seed encoder',
+  async () => {
+    const r = await compareWithRandomInit(run, 'fashion-mnist', { trainLimit: 256, testLimit: 128, l2Grid: [0.01] });
+    assert.equal(r.trainCount, 256);
+    assert.equal(r.testCount, 128);
+    assert.ok(isRate(r.pretrained.knnTop1) && isRate(r.pretrained.linearTop1));
+    assert.deepEqual(r.random, r.pretrained);
+    // The demo records the comparison in the run, where `simclr report` lists it.
+    const rows = compareEvalRows(r, 'fashion-mnist', 'demo');
+    assert.deepEqual(
+      rows.map((x) => [x.metric, x.encoder, x.step, x.source]),
+      [
+        ['knn', 'pretrained', r.step, 'demo'],
+        ['linear', 'pretrained', r.step, 'demo'],
+        ['knn', 'random init', r.step, 'demo'],
+        ['linear', 'random init', r.step, 'demo'],
+      ],
+    );
+    assert.equal(rows[0]!.top1, r.pretrained.knnTop1);
+    assert.equal(rows[3]!.top1, r.random.linearTop1);
+    assert.deepEqual([rows[0]!.k, rows[0]!.temperature], [200, 0.1]);
+    for (const row of rows) appendEvalResult(run, row);
+    const recorded = readEvalResults(run).filter((x) => x.source === 'demo');
+    assert.deepEqual(
+      recorded.map((x) => x.top1),
+      rows.map((x) => x.top1),
+    );
+  },
+);
 
 test('usage errors exit 2 with one line on stderr', async () => {
   const cases: [string[], RegExp][] = [
-    [['eval', 'knn', '--data', 'fashion-mnist'], /required option '--run <dir>'/],
+    [['eval', 'knn', '--data', 'fashion-mnist'], /--run is required/],
     [['eval', 'linear', '--run', run, '--data', 'nope:x'], /unknown dataset kind 'nope'/],
     [['eval', 'knn', '--run', run, '--data', `cifar10:${join(dir, 'missing')}`], /cifar10/],
     [['eval', 'knn', '--run', join(dir, 'norun'), '--data', 'fashion-mnist'], /not a simclr run folder/],

@@ -84,83 +84,91 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('export --format safetensors: torchvision names without the encoder prefix, same values, recipe and description in the metadata', async () => {
-  const run = join(root, 'run-st');
-  makeRun(run, { channels: 1, height: 28, width: 28 }, [5]);
-  const out = join(root, 'out', 'encoder.safetensors');
-  assert.equal(await cli('export', '--run', run, '--format', 'safetensors', '--out', out), 0);
+test(
+  'export --format safetensors: torchvision names without the encoder prefix, same values, recipe and ' +
+    'description in the metadata',
+  async () => {
+    const run = join(root, 'run-st');
+    makeRun(run, { channels: 1, height: 28, width: 28 }, [5]);
+    const out = join(root, 'out', 'encoder.safetensors');
+    assert.equal(await cli('export', '--run', run, '--format', 'safetensors', '--out', out), 0);
 
-  const { model } = loadRunModel(run);
-  const { tensors, metadata } = torch.safetensors.loadFile(out);
-  torch.scope(() => {
-    const full = model.stateDict();
-    const expected = [...full.keys()].filter((k) => k.startsWith('encoder.')).map((k) => k.slice('encoder.'.length));
-    assert.deepEqual([...tensors.keys()].sort(), expected.sort());
-    assert.ok(
-      tensors.has('conv1.weight') &&
-        tensors.has('layer4.1.bn2.running_var') &&
-        tensors.has('layer2.0.downsample.0.weight'),
-    );
-    for (const [k, t] of tensors) assert.ok(t.equal(full.get(`encoder.${k}`)!), k);
-  });
-  const d = JSON.parse(metadata.simclr_encoder!) as EncoderDescription;
-  assert.deepEqual(d, {
-    arch: 'resnet18',
-    width: 0.125,
-    stem: 'cifar',
-    inChannels: 1,
-    stageChannels: [8, 16, 32, 64],
-    featureDim: 64,
-    input: { height: 28, width: 28 },
-    step: 5,
-  });
-  assert.equal(metadata.torchvision_recipe, torchvisionRecipe(d, 'encoder.safetensors'));
-  assert.match(metadata.torchvision_recipe!, /m\.fc = torch\.nn\.Identity\(\)/);
-  assert.match(
-    metadata.torchvision_recipe!,
-    /m\.conv1 = torch\.nn\.Conv2d\(1, 8, kernel_size=3, stride=1, padding=1, bias=False\)/,
-  );
-  assert.match(metadata.torchvision_recipe!, /m\.maxpool = torch\.nn\.Identity\(\)/);
-  for (const t of tensors.values()) t.dispose();
-  model.dispose();
-});
-
-test('export --format onnx from a run: onnxruntime features equal the checkpoint encoder; --checkpoint picks another checkpoint', async () => {
-  const run = join(root, 'run-onnx');
-  makeRun(run, { channels: 3, height: 32, width: 32 }, [3, 9], { arch: 'resnet50', width: 0.0625, stem: 'imagenet' });
-  for (const [checkpoint, step] of [
-    [undefined, 9],
-    [join(run, 'checkpoints', 'step-3.safetensors'), 3],
-  ] as const) {
-    const out = join(root, `encoder-${step}.onnx`);
-    const args = [
-      'export',
-      '--run',
-      run,
-      '--format',
-      'onnx',
-      '--out',
-      out,
-      ...(checkpoint ? ['--checkpoint', checkpoint] : []),
-    ];
-    assert.equal(await cli(...args), 0);
-    const { model } = loadRunModel(run, checkpoint);
-    const x = torch.rand([2, 3, 32, 32], { generator: new torch.Generator().manualSeed(step) });
-    const ours = torch.noGrad(() => model.encoder.call(x));
-    const session = await ort.InferenceSession.create(out, { intraOpNumThreads: 1 });
-    const res = await session.run({
-      [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape),
+    const { model } = loadRunModel(run);
+    const { tensors, metadata } = torch.safetensors.loadFile(out);
+    torch.scope(() => {
+      const full = model.stateDict();
+      const expected = [...full.keys()].filter((k) => k.startsWith('encoder.')).map((k) => k.slice('encoder.'.length));
+      assert.deepEqual([...tensors.keys()].sort(), expected.sort());
+      assert.ok(
+        tensors.has('conv1.weight') &&
+          tensors.has('layer4.1.bn2.running_var') &&
+          tensors.has('layer2.0.downsample.0.weight'),
+      );
+      for (const [k, t] of tensors) assert.ok(t.equal(full.get(`encoder.${k}`)!), k);
     });
-    const diff = maxAbsDiff(res[ONNX_OUTPUT_NAME]!.data as Float32Array, ours.toArray() as Float32Array);
-    console.log(
-      `export onnx step ${step}: max |diff| ${diff.toExponential(2)}, max |h| ${ours.abs().max().item().toFixed(2)}`,
+    const d = JSON.parse(metadata.simclr_encoder!) as EncoderDescription;
+    assert.deepEqual(d, {
+      arch: 'resnet18',
+      width: 0.125,
+      stem: 'cifar',
+      inChannels: 1,
+      stageChannels: [8, 16, 32, 64],
+      featureDim: 64,
+      input: { height: 28, width: 28 },
+      step: 5,
+    });
+    assert.equal(metadata.torchvision_recipe, torchvisionRecipe(d, 'encoder.safetensors'));
+    assert.match(metadata.torchvision_recipe!, /m\.fc = torch\.nn\.Identity\(\)/);
+    assert.match(
+      metadata.torchvision_recipe!,
+      /m\.conv1 = torch\.nn\.Conv2d\(1, 8, kernel_size=3, stride=1, padding=1, bias=False\)/,
     );
-    assert.ok(diff <= 1e-4, `max abs diff ${diff}`);
-    await session.release();
-    for (const t of [x, ours]) t.dispose();
+    assert.match(metadata.torchvision_recipe!, /m\.maxpool = torch\.nn\.Identity\(\)/);
+    for (const t of tensors.values()) t.dispose();
     model.dispose();
-  }
-});
+  },
+);
+
+test(
+  'export --format onnx from a run: onnxruntime features equal the checkpoint encoder; --checkpoint picks ' +
+    'another checkpoint',
+  async () => {
+    const run = join(root, 'run-onnx');
+    makeRun(run, { channels: 3, height: 32, width: 32 }, [3, 9], { arch: 'resnet50', width: 0.0625, stem: 'imagenet' });
+    for (const [checkpoint, step] of [
+      [undefined, 9],
+      [join(run, 'checkpoints', 'step-3.safetensors'), 3],
+    ] as const) {
+      const out = join(root, `encoder-${step}.onnx`);
+      const args = [
+        'export',
+        '--run',
+        run,
+        '--format',
+        'onnx',
+        '--out',
+        out,
+        ...(checkpoint ? ['--checkpoint', checkpoint] : []),
+      ];
+      assert.equal(await cli(...args), 0);
+      const { model } = loadRunModel(run, checkpoint);
+      const x = torch.rand([2, 3, 32, 32], { generator: new torch.Generator().manualSeed(step) });
+      const ours = torch.noGrad(() => model.encoder.call(x));
+      const session = await ort.InferenceSession.create(out, { intraOpNumThreads: 1 });
+      const res = await session.run({
+        [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.toArray() as Float32Array, x.shape),
+      });
+      const diff = maxAbsDiff(res[ONNX_OUTPUT_NAME]!.data as Float32Array, ours.toArray() as Float32Array);
+      console.log(
+        `export onnx step ${step}: max |diff| ${diff.toExponential(2)}, max |h| ${ours.abs().max().item().toFixed(2)}`,
+      );
+      assert.ok(diff <= 1e-4, `max abs diff ${diff}`);
+      await session.release();
+      for (const t of [x, ours]) t.dispose();
+      model.dispose();
+    }
+  },
+);
 
 test('export usage errors exit 2 and write nothing', async () => {
   const run = join(root, 'run-st');
@@ -179,7 +187,8 @@ test('export usage errors exit 2 and write nothing', async () => {
 // reader of the (simple, documented) format stands in for safetensors.torch.load_file.
 const PYTHON = '/usr/bin/python3';
 const hasTorchvision = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
-const LOAD_FILE_SHIM = `import json, struct, torch
+const LOAD_FILE_SHIM =
+  `import json, struct, torch
 DTYPES = {'F32': torch.float32, 'I64': torch.int64}
 def load_file(path):
     data = open(path, 'rb').read()
@@ -188,7 +197,8 @@ def load_file(path):
     for k, v in json.loads(data[8:8 + n]).items():
         if k != '__metadata__':
             s, e = v['data_offsets']
-            out[k] = torch.frombuffer(bytearray(data[8 + n + s:8 + n + e]), dtype=DTYPES[v['dtype']]).reshape(v['shape'])
+            out[k] = torch.frombuffer(bytearray(data[8 + n + s:8 + n + e]), ` +
+  `dtype=DTYPES[v['dtype']]).reshape(v['shape'])
     return out
 `;
 // Runs each file's own recipe, then h for the stored input.

@@ -67,7 +67,8 @@ test('chunk sizes 1, 7 and all rows give the same scores and accuracy', () => {
     for (const r of runs.slice(1)) {
       assert.ok(
         r.scores.allclose(runs[0]!.scores, 1e-5, 0),
-        `scores differ between chunk sizes: max relative ${r.scores.sub(runs[0]!.scores).abs().div(runs[0]!.scores.clampMin(1e-30)).max().item()}`,
+        `scores differ between chunk sizes: max relative ` +
+          `${r.scores.sub(runs[0]!.scores).abs().div(runs[0]!.scores.clampMin(1e-30)).max().item()}`,
       );
       assert.deepEqual(r.acc, runs[0]!.acc);
     }

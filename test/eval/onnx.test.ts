@@ -43,41 +43,44 @@ function trainLikeBn(model: ResNet, c: Case, gen: torch.Generator): void {
 }
 
 for (const c of CASES) {
-  test(`ONNX resnet${c.depth} width ${c.width}, ${c.stem} stem, ${c.inChannels} channel(s): onnxruntime h equals ours within ${TOLERANCE}`, async () => {
-    const gen = new torch.Generator().manualSeed(c.depth * 100 + c.inChannels + c.size);
-    const model = new ResNet(c.depth, { stem: c.stem, inChannels: c.inChannels, width: c.width, generator: gen });
-    try {
-      trainLikeBn(model, c, gen);
-      const bytes = encoderToOnnx(model, { inputSize: { height: c.size, width: c.size } });
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
-      for (const batch of [1, 3]) {
-        const x = torch.rand([batch, c.inChannels, c.size, c.size], { generator: gen });
-        const ours = torch.noGrad(() => model.call(x));
-        const xs = x.toArray() as Float32Array;
-        const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', xs, x.shape) });
-        const h = out[ONNX_OUTPUT_NAME]!;
-        assert.deepEqual(h.dims, [batch, model.featureDim]);
-        const theirs = h.data as Float32Array;
-        const expected = ours.toArray() as Float32Array;
-        let maxDiff = 0;
-        let maxAbs = 0;
-        for (let i = 0; i < expected.length; i++) {
-          maxDiff = Math.max(maxDiff, Math.abs(theirs[i]! - expected[i]!));
-          maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
+  test(
+    `ONNX resnet${c.depth} width ${c.width}, ${c.stem} stem, ${c.inChannels} channel(s): onnxruntime h equals ` +
+      `ours within ${TOLERANCE}`,
+    async () => {
+      const gen = new torch.Generator().manualSeed(c.depth * 100 + c.inChannels + c.size);
+      const model = new ResNet(c.depth, { stem: c.stem, inChannels: c.inChannels, width: c.width, generator: gen });
+      try {
+        trainLikeBn(model, c, gen);
+        const bytes = encoderToOnnx(model, { inputSize: { height: c.size, width: c.size } });
+        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+        for (const batch of [1, 3]) {
+          const x = torch.rand([batch, c.inChannels, c.size, c.size], { generator: gen });
+          const ours = torch.noGrad(() => model.call(x));
+          const xs = x.toArray() as Float32Array;
+          const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', xs, x.shape) });
+          const h = out[ONNX_OUTPUT_NAME]!;
+          assert.deepEqual(h.dims, [batch, model.featureDim]);
+          const theirs = h.data as Float32Array;
+          const expected = ours.toArray() as Float32Array;
+          let maxDiff = 0;
+          let maxAbs = 0;
+          for (let i = 0; i < expected.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(theirs[i]! - expected[i]!));
+            maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
+          }
+          const what = `resnet${c.depth} ${c.stem} C=${c.inChannels} batch ${batch}`;
+          console.log(`${what}: max |diff| ${maxDiff.toExponential(2)}, max |h| ${maxAbs.toFixed(3)}`);
+          assert.ok(maxAbs > 0.05, `features are not trivially small (max |h| ${maxAbs})`);
+          assert.ok(maxDiff <= TOLERANCE, `max abs diff ${maxDiff} > ${TOLERANCE}`);
+          x.dispose();
+          ours.dispose();
         }
-        console.log(
-          `resnet${c.depth} ${c.stem} C=${c.inChannels} batch ${batch}: max |diff| ${maxDiff.toExponential(2)}, max |h| ${maxAbs.toFixed(3)}`,
-        );
-        assert.ok(maxAbs > 0.05, `features are not trivially small (max |h| ${maxAbs})`);
-        assert.ok(maxDiff <= TOLERANCE, `max abs diff ${maxDiff} > ${TOLERANCE}`);
-        x.dispose();
-        ours.dispose();
+        await session.release();
+      } finally {
+        model.dispose();
       }
-      await session.release();
-    } finally {
-      model.dispose();
-    }
-  });
+    },
+  );
 }
 
 test('ONNX without a fixed input size accepts any height and width', async () => {

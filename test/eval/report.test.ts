@@ -162,36 +162,40 @@ const reportOfRun = (async () => {
   return { run, result: await writeReport(run, { out: join(site, 'run.html'), gridRows: 3 }) };
 })();
 
-test('writeReport: a self-contained page with charts, the eval table and the embedded grid, and the PNG charts beside it', async () => {
-  const { run, result: r } = await reportOfRun;
-  const out = join(site, 'run.html');
-  assert.equal(r.html, out);
-  assert.deepEqual(r.notes, []);
-  const html = readFileSync(out, 'utf8');
-  // Nothing is fetched: no external scripts, styles, images or fonts.
-  assert.doesNotMatch(html, /\b(src|href)="(https?:)?\/\//);
-  assert.doesNotMatch(html, /@import|url\(/);
-  const grid = readFileSync(join(run, GRID_FILE));
-  assert.ok(html.includes(`src="data:image/png;base64,${grid.toString('base64')}"`));
-  const gridMeta = await sharp(grid).metadata();
-  assert.deepEqual([gridMeta.width, gridMeta.height], [3 * 32, 3 * 32]);
-  assert.match(html, /<td>linear<\/td><td>0\.8512<\/td><td>0\.9911<\/td><td>90<\/td>/);
-  assert.match(html, /<td>knn<\/td><td>0\.7734<\/td><td><\/td><td><\/td><td>200<\/td>/);
-  assert.deepEqual(
-    r.pngs,
-    ['loss', 'lr', 'accuracy'].map((id) => join(site, `run-${id}.png`)),
-  );
-  for (const png of r.pngs) {
-    const meta = await sharp(png).metadata();
-    assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1280, 600], png);
-    // Not a blank image: the rasterised chart has its coloured line.
-    const { data: px } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    let coloured = 0;
-    for (let i = 0; i < px.length; i += 3)
-      if (Math.max(px[i]!, px[i + 1]!, px[i + 2]!) - Math.min(px[i]!, px[i + 1]!, px[i + 2]!) > 80) coloured++;
-    assert.ok(coloured > 1000, `${png}: ${coloured} coloured pixels`);
-  }
-});
+test(
+  'writeReport: a self-contained page with charts, the eval table and the embedded grid, and the PNG charts ' +
+    'beside it',
+  async () => {
+    const { run, result: r } = await reportOfRun;
+    const out = join(site, 'run.html');
+    assert.equal(r.html, out);
+    assert.deepEqual(r.notes, []);
+    const html = readFileSync(out, 'utf8');
+    // Nothing is fetched: no external scripts, styles, images or fonts.
+    assert.doesNotMatch(html, /\b(src|href)="(https?:)?\/\//);
+    assert.doesNotMatch(html, /@import|url\(/);
+    const grid = readFileSync(join(run, GRID_FILE));
+    assert.ok(html.includes(`src="data:image/png;base64,${grid.toString('base64')}"`));
+    const gridMeta = await sharp(grid).metadata();
+    assert.deepEqual([gridMeta.width, gridMeta.height], [3 * 32, 3 * 32]);
+    assert.match(html, /<td>linear<\/td><td>0\.8512<\/td><td>0\.9911<\/td><td>90<\/td>/);
+    assert.match(html, /<td>knn<\/td><td>0\.7734<\/td><td><\/td><td><\/td><td>200<\/td>/);
+    assert.deepEqual(
+      r.pngs,
+      ['loss', 'lr', 'accuracy'].map((id) => join(site, `run-${id}.png`)),
+    );
+    for (const png of r.pngs) {
+      const meta = await sharp(png).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1280, 600], png);
+      // Not a blank image: the rasterised chart has its coloured line.
+      const { data: px } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      let coloured = 0;
+      for (let i = 0; i < px.length; i += 3)
+        if (Math.max(px[i]!, px[i + 1]!, px[i + 2]!) - Math.min(px[i]!, px[i + 1]!, px[i + 2]!) > 80) coloured++;
+      assert.ok(coloured > 1000, `${png}: ${coloured} coloured pixels`);
+    }
+  },
+);
 
 test('writeReport without the data: notes why, keeps an existing grid; report CLI errors exit 2', async () => {
   const { run: full } = await reportOfRun;
@@ -253,7 +257,8 @@ const SERIES_COLOURS: Record<string, [number, number, number]> = {
 test('headless Chromium runs the page script and draws every chart', {
   skip: CHROMIUM
     ? false
-    : "chromium not found and could not be installed (scripts/provision.sh installs Debian's chromium; or set CHROMIUM=/path/to/chrome)",
+    : "chromium not found and could not be installed (scripts/provision.sh installs Debian's chromium; or set " +
+      'CHROMIUM=/path/to/chrome)',
 }, async () => {
   const url = `file://${(await reportOfRun).result.html}`;
 

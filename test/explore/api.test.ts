@@ -332,6 +332,19 @@ test('bad requests get a 4xx with a JSON error naming the problem, and the serve
       /empty/,
     ],
     ['JSON to /api/embed', () => postJson(url, '/api/embed', '{"a": 1}'), 415, /image/],
+    [
+      'an image of 30 megapixels',
+      async () =>
+        request(url, '/api/embed', {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: await sharp({ create: { width: 6000, height: 5000, channels: 3, background: '#808080' } })
+            .png({ compressionLevel: 1 })
+            .toBuffer(),
+        }),
+      400,
+      /exceeds pixel limit/,
+    ],
     ['a thumbnail past the end', () => request(url, `/thumb/${IDX_COUNT}.png`), 404, /no sample/],
     ['a thumbnail by name', () => request(url, '/thumb/abc.png'), 400, /thumb/],
     ['a negative thumbnail', () => request(url, '/thumb/-1.png'), 400, /thumb/],
@@ -376,7 +389,10 @@ test('static files and vendor files: exactly what is served, no traversal', asyn
 });
 
 test('a second start reads the caches instead of computing', async () => {
-  const files = Object.values(EXPLORE_FILES).map((f) => join(run, f));
+  // Everything but the HNSW index, which an exact-index run does not build.
+  const files = Object.values(EXPLORE_FILES)
+    .filter((f) => !f.includes('index.'))
+    .map((f) => join(run, f));
   for (const f of files) assert.ok(existsSync(f), `${f} written`);
   const mtimes = files.map((f) => statSync(f).mtimeMs);
   const phases: string[] = [];
@@ -405,4 +421,25 @@ test('a second start reads the caches instead of computing', async () => {
   });
   fewer.close();
   assert.match(phases.at(-4) ?? '', /embeddings: 60 x \d+ computed/);
+});
+
+test('--index hnsw: the same neighbours, the index cached in the run folder and read back', async () => {
+  const phases: string[] = [];
+  const onPhase = (p: string, summary: string): void => {
+    phases.push(`${p}: ${summary}`);
+  };
+  for (let start = 0; start < 2; start++) {
+    const s = await prepareExplore({ run, data: `mnist:${data}`, index: 'hnsw', onPhase, onWarning: () => {} });
+    try {
+      assert.equal(s.info.index.kind, 'hnsw');
+      for (let i = 0; i < IDX_COUNT; i += 7) assertTopK(s.neighboursOf(i, 10), row(i), 10, i);
+    } finally {
+      s.close();
+    }
+  }
+  assert.ok(existsSync(join(run, EXPLORE_FILES.hnsw)));
+  assert.deepEqual(
+    phases.filter((p) => p.startsWith('index')),
+    ['index: HNSW (hnswlib)', 'index: HNSW (hnswlib) (cached)'],
+  );
 });

@@ -43,17 +43,20 @@ test('reader: a damaged line with its newline is an error naming the file and li
   assert.throws(() => read(file('{"n":1}\n[1]\n')), /: line 2 is not a JSON object$/);
 });
 
-test('appender: cuts a torn tail off and keeps a whole entry that lost its newline, so it agrees with the reader', () => {
-  const torn = file('{"n":1}\n{"n":');
-  appendJsonLine(torn, { n: 2 }, spec);
-  assert.equal(readFileSync(torn, 'utf8'), '{"n":1}\n{"n":2}\n');
-  const whole = file('{"n":1}\n{"n":2}');
-  appendJsonLine(whole, { n: 3 }, spec);
-  assert.equal(readFileSync(whole, 'utf8'), '{"n":1}\n{"n":2}\n{"n":3}\n');
-  const onlyTorn = file('{"n');
-  appendJsonLine(onlyTorn, { n: 1 }, spec);
-  assert.equal(readFileSync(onlyTorn, 'utf8'), '{"n":1}\n');
-  const fresh = join(mkdtempSync(join(tmpdir(), 'simclr-jsonl-')), 'new.jsonl');
-  appendJsonLine(fresh, { n: 1 }, spec);
-  assert.deepEqual(read(fresh).values, [{ n: 1 }]);
-});
+test(
+  'appender: cuts a torn tail off and keeps a whole entry ' + 'that lost its newline, so it agrees with the reader',
+  () => {
+    const torn = file('{"n":1}\n{"n":');
+    appendJsonLine(torn, { n: 2 }, spec);
+    assert.equal(readFileSync(torn, 'utf8'), '{"n":1}\n{"n":2}\n');
+    const whole = file('{"n":1}\n{"n":2}');
+    appendJsonLine(whole, { n: 3 }, spec);
+    assert.equal(readFileSync(whole, 'utf8'), '{"n":1}\n{"n":2}\n{"n":3}\n');
+    const onlyTorn = file('{"n');
+    appendJsonLine(onlyTorn, { n: 1 }, spec);
+    assert.equal(readFileSync(onlyTorn, 'utf8'), '{"n":1}\n');
+    const fresh = join(mkdtempSync(join(tmpdir(), 'simclr-jsonl-')), 'new.jsonl');
+    appendJsonLine(fresh, { n: 1 }, spec);
+    assert.deepEqual(read(fresh).values, [{ n: 1 }]);
+  },
+);

@@ -47,52 +47,57 @@ test('state-dict names, shapes and dtypes equal torchvision resnet18/34/50 (with
 });
 
 for (const c of golden.cases) {
-  test(`resnet${c.depth} (${c.stem} stem, ${c.inChannels} channel(s), ${c.imageSize} px) matches torchvision in eval and train mode`, () => {
-    const model = new ResNet(c.depth, { stem: c.stem, inChannels: c.inChannels });
-    assert.equal(model.featureDim, c.featureDim);
-    torch.scope(() => {
-      const entries = [...model.stateDict()];
-      model.loadStateDict(
-        new Map(entries.map(([k, t], i) => [k, t.isFloatingPoint() ? stateValue(k, t.shape, i) : t])),
-      );
-    });
-    torch.scope(() => {
-      const x = formula([c.batch, c.inChannels, c.imageSize, c.imageSize], 5000, 2);
-      model.eval();
-      const hEval = torch.noGrad(() => model.call(x));
-      assert.deepEqual(hEval.shape, [c.batch, c.featureDim]);
-      assertClose(hEval, c.hEval, 'h (eval)');
-      assert.ok(
-        model
-          .buffers()
-          .filter((b) => b.dtype === 'int64')
-          .every((n) => n.item() === 0),
-        'eval tracks no batches',
-      );
-
-      model.train();
-      const hTrain = model.call(x);
-      assertClose(hTrain, c.hTrain, 'h (train)');
-      hTrain.mul(formula(hTrain.shape, 5001)).sum().backward();
-      for (const [name, expected] of Object.entries(c.runningStats)) assertClose(model.getBuffer(name), expected, name);
-      const counts = model
-        .modules()
-        .filter((m) => m instanceof BatchNorm2d)
-        .map((m) => (m as BatchNorm2d).numBatchesTracked!.item());
-      assert.ok(counts.length > 0 && counts.every((n) => n === 1), 'every BN counted one batch');
-      for (const [name, g] of Object.entries(c.grads)) {
-        const grad = model.getParameter(name).grad!;
-        assert.deepEqual(grad.shape, g.shape, name);
-        assertClose(grad.flatten().narrow(0, 0, g.head.length), g.head, `grad ${name}`, 1e-3, 1e-4);
-        const absSum = grad.abs().sum(undefined, false, 'float64').item();
-        assert.ok(
-          Math.abs(absSum - g.absSum) <= 1e-4 * g.absSum,
-          `grad ${name}: |g| sum ${absSum}, expected ${g.absSum}`,
+  test(
+    `resnet${c.depth} (${c.stem} stem, ${c.inChannels} channel(s), ${c.imageSize} px) matches torchvision in ` +
+      `eval and train mode`,
+    () => {
+      const model = new ResNet(c.depth, { stem: c.stem, inChannels: c.inChannels });
+      assert.equal(model.featureDim, c.featureDim);
+      torch.scope(() => {
+        const entries = [...model.stateDict()];
+        model.loadStateDict(
+          new Map(entries.map(([k, t], i) => [k, t.isFloatingPoint() ? stateValue(k, t.shape, i) : t])),
         );
-      }
-    });
-    model.dispose();
-  });
+      });
+      torch.scope(() => {
+        const x = formula([c.batch, c.inChannels, c.imageSize, c.imageSize], 5000, 2);
+        model.eval();
+        const hEval = torch.noGrad(() => model.call(x));
+        assert.deepEqual(hEval.shape, [c.batch, c.featureDim]);
+        assertClose(hEval, c.hEval, 'h (eval)');
+        assert.ok(
+          model
+            .buffers()
+            .filter((b) => b.dtype === 'int64')
+            .every((n) => n.item() === 0),
+          'eval tracks no batches',
+        );
+
+        model.train();
+        const hTrain = model.call(x);
+        assertClose(hTrain, c.hTrain, 'h (train)');
+        hTrain.mul(formula(hTrain.shape, 5001)).sum().backward();
+        for (const [name, expected] of Object.entries(c.runningStats))
+          assertClose(model.getBuffer(name), expected, name);
+        const counts = model
+          .modules()
+          .filter((m) => m instanceof BatchNorm2d)
+          .map((m) => (m as BatchNorm2d).numBatchesTracked!.item());
+        assert.ok(counts.length > 0 && counts.every((n) => n === 1), 'every BN counted one batch');
+        for (const [name, g] of Object.entries(c.grads)) {
+          const grad = model.getParameter(name).grad!;
+          assert.deepEqual(grad.shape, g.shape, name);
+          assertClose(grad.flatten().narrow(0, 0, g.head.length), g.head, `grad ${name}`, 1e-3, 1e-4);
+          const absSum = grad.abs().sum(undefined, false, 'float64').item();
+          assert.ok(
+            Math.abs(absSum - g.absSum) <= 1e-4 * g.absSum,
+            `grad ${name}: |g| sum ${absSum}, expected ${g.absSum}`,
+          );
+        }
+      });
+      model.dispose();
+    },
+  );
 }
 
 test('stage channels: round(base * width), halves up, at least 1', () => {

@@ -12,7 +12,8 @@ export function formula(shape: readonly number[], k: number, scale = 1, offset =
   return torch.tensor(data, { shape });
 }
 
-/** The value gen_nn.py gives state-dict entry number k: He-scaled conv weights, BN scales and variances near 1, small bottleneck residual scales. */
+/** The value gen_nn.py gives state-dict entry number k: He-scaled conv weights, BN scales and variances near 1, small
+ * bottleneck residual scales. */
 export function stateValue(name: string, shape: readonly number[], k: number): torch.Tensor {
   if (shape.length === 4) return formula(shape, k, Math.sqrt(24 / (shape[1]! * shape[2]! * shape[3]!)));
   if (/^layer\d\.\d+\.bn3\.weight$/.test(name)) return formula(shape, k, 0.02, 0.05);

@@ -14,7 +14,8 @@ export interface Proc {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node [the test's flags] script args`, stdout and stderr piped here; SIGKILLed after limitMs so a hang fails the test. */
+/** `node [the test's flags] script args`, stdout and stderr piped here; SIGKILLed after limitMs so a hang fails the
+ * test. */
 export function spawnNode(
   script: string,
   args: readonly string[],

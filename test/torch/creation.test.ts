@@ -66,30 +66,33 @@ goldenSuite('creation', {
   item: (x, a) => torch.scalarTensor(x[0]!.reshape(-1).index(int(a.i)).item(), { dtype: x[0]!.dtype }),
 });
 
-test('toArray returns the typed array of each dtype; float16/bfloat16 widen to Float32Array, bool to Uint8Array', () => {
-  torch.scope(() => {
-    const expect: [DType, new (n: number) => ArrayBufferView][] = [
-      ['float32', Float32Array],
-      ['float64', Float64Array],
-      ['float16', Float32Array],
-      ['bfloat16', Float32Array],
-      ['int64', BigInt64Array],
-      ['int32', Int32Array],
-      ['int16', Int16Array],
-      ['int8', Int8Array],
-      ['uint8', Uint8Array],
-      ['bool', Uint8Array],
-    ];
-    for (const [dtype, kind] of expect) {
-      const t = torch.ones([2, 3], { dtype });
-      const arr = t.toArray();
-      assert.ok(arr instanceof kind, `${dtype} -> ${kind.name}`);
-      assert.equal(arr.length, 6);
-      assert.equal(Number(arr[0]), 1);
-      assert.equal(t.dtype, dtype);
-    }
-  });
-});
+test(
+  'toArray returns the typed array of each dtype; ' + 'float16/bfloat16 widen to Float32Array, bool to Uint8Array',
+  () => {
+    torch.scope(() => {
+      const expect: [DType, new (n: number) => ArrayBufferView][] = [
+        ['float32', Float32Array],
+        ['float64', Float64Array],
+        ['float16', Float32Array],
+        ['bfloat16', Float32Array],
+        ['int64', BigInt64Array],
+        ['int32', Int32Array],
+        ['int16', Int16Array],
+        ['int8', Int8Array],
+        ['uint8', Uint8Array],
+        ['bool', Uint8Array],
+      ];
+      for (const [dtype, kind] of expect) {
+        const t = torch.ones([2, 3], { dtype });
+        const arr = t.toArray();
+        assert.ok(arr instanceof kind, `${dtype} -> ${kind.name}`);
+        assert.equal(arr.length, 6);
+        assert.equal(Number(arr[0]), 1);
+        assert.equal(t.dtype, dtype);
+      }
+    });
+  },
+);
 
 test('item gives a JS number for float, int64 and bool, and refuses several elements', () => {
   torch.scope(() => {

@@ -137,7 +137,8 @@ test(
       const expected = withCuda
         ? /ProcessGroup\(nccl\): .*no GPUs found/
         : new RegExp(
-            `ProcessGroup: backend 'nccl' needs a libtorch built with CUDA; this addon was built against ${torch.version().replace(/[.+]/g, '\\$&')} \\(CPU only\\)$`,
+            `ProcessGroup: backend 'nccl' needs a libtorch built with CUDA; this addon was built against ` +
+              `${torch.version().replace(/[.+]/g, '\\$&')} \\(CPU only\\)$`,
           );
       assert.throws(
         () => new torch.distributed.ProcessGroup(store, 0, 1, { backend: 'nccl', timeoutMs: 5000 }),

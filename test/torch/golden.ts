@@ -184,7 +184,8 @@ export function assertValues(
   }
   if (worst >= 0) {
     assert.fail(
-      `${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ${tol.atol})`,
+      `${label}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${tol.rtol}, atol ` +
+        `${tol.atol})`,
     );
   }
 }

@@ -55,10 +55,12 @@ test('a loaded library registers its operators with the dispatcher; unknown ones
 test('a library loaded with loadLibrary keeps its symbols to itself: sharp still uses its own GLib', {
   skip: SYSTEM_GOBJECT === undefined ? 'no system libgobject-2.0 here' : false,
 }, () => {
-  const script = `
+  const script =
+    `
     const torch = await import(${JSON.stringify(new URL('../../src/torch/index.js', import.meta.url).href)});
     torch.loadLibrary(${JSON.stringify(SYSTEM_GOBJECT)});
-    const sharp = (await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('sharp')).href)})).default;
+    const sharp = (await ` +
+    `import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('sharp')).href)})).default;
     const png = await sharp(Buffer.alloc(12, 9), { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
     const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     console.log(data.join(','));`;

@@ -12,7 +12,8 @@ test('the binding runs a libtorch release the golden files are checked against',
   };
   const release = (v: string): string => v.split('.').slice(0, 2).join('.');
   assert.equal(release(golden.torch), '1.13');
-  // 2.14 (pip's CUDA 13 build, run without a GPU): the whole suite passes under it (scripts/check-cuda-build.sh runs part).
+  // 2.14 (pip's CUDA 13 build, run without a GPU): the whole suite passes under it (scripts/check-cuda-build.sh runs
+  // part).
   assert.ok(
     ['1.13', '2.13', '2.14'].includes(release(torch.version())),
     `libtorch ${torch.version()} is not one the suite is checked against`,

@@ -74,39 +74,49 @@ function losses(dir: string): number[] {
     .map((l) => (JSON.parse(l) as MetricsRow).loss);
 }
 
-test('pretrain: the default pipeline written as a list trains bit for bit as the flags; extra ops run on tensor ops with the reason', async () => {
-  const tiny = {
-    data: 'fashion-mnist',
-    arch: 'resnet18',
-    width: 0.125,
-    batchSize: 16,
-    epochs: 0.04,
-    maxSteps: 2,
-    logSteps: 1,
-    threads: 2,
-    colorStrength: 0.5,
-  };
-  const [flags, listed, extra] = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'simclr-augcfg-'))) as [
-    string,
-    string,
-    string,
-  ];
-  await pretrain(resolveConfig({ ...tiny, out: flags }));
-  const steps = configSteps({ ...defaultAugmentConfig(28, true), colorStrength: 0.5 });
-  const warnings: string[] = [];
-  await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: listed, augment: steps }), {
-    onWarning: (m) => warnings.push(m),
-  });
-  assert.deepEqual(losses(listed), losses(flags));
-  assert.equal(warnings.length, 0, warnings.join('\n'));
-  const extraSteps = [...steps, { op: 'cutout' }, { op: 'rotation' }, { op: 'gaussianNoise' }, { op: 'sobel', p: 0.2 }];
-  const result = await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: extra, augment: extraSteps }), {
-    onWarning: (m) => warnings.push(m),
-  });
-  assert.equal(result.steps, 2);
-  assert.ok(losses(extra).every(Number.isFinite));
-  assert.ok(
-    warnings.some((w) => /augmentation runs on tensor ops.*no 'cutout' \(step 6\)/.test(w)),
-    warnings.join('\n'),
-  );
-});
+test(
+  'pretrain: the default pipeline written as a list trains bit for bit as the flags; extra ops run on tensor ops ' +
+    'with the reason',
+  async () => {
+    const tiny = {
+      data: 'fashion-mnist',
+      arch: 'resnet18',
+      width: 0.125,
+      batchSize: 16,
+      epochs: 0.04,
+      maxSteps: 2,
+      logSteps: 1,
+      threads: 2,
+      colorStrength: 0.5,
+    };
+    const [flags, listed, extra] = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'simclr-augcfg-'))) as [
+      string,
+      string,
+      string,
+    ];
+    await pretrain(resolveConfig({ ...tiny, out: flags }));
+    const steps = configSteps({ ...defaultAugmentConfig(28, true), colorStrength: 0.5 });
+    const warnings: string[] = [];
+    await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: listed, augment: steps }), {
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.deepEqual(losses(listed), losses(flags));
+    assert.equal(warnings.length, 0, warnings.join('\n'));
+    const extraSteps = [
+      ...steps,
+      { op: 'cutout' },
+      { op: 'rotation' },
+      { op: 'gaussianNoise' },
+      { op: 'sobel', p: 0.2 },
+    ];
+    const result = await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: extra, augment: extraSteps }), {
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.equal(result.steps, 2);
+    assert.ok(losses(extra).every(Number.isFinite));
+    assert.ok(
+      warnings.some((w) => /augmentation runs on tensor ops.*no 'cutout' \(step 6\)/.test(w)),
+      warnings.join('\n'),
+    );
+  },
+);

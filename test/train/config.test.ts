@@ -3,8 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig, ConfigError } from '../../src/run/config.js';
-import { COMMAND_BOUNDS, withinBound, type NumberBound } from '../../src/run/bounds.js';
+import { withinBound, type NumberBound } from '../../src/run/bounds.js';
 import { PRETRAIN_BOUNDS } from '../../src/run/options/pretrain.js';
+import { boundsOf } from '../../src/run/options/fields.js';
+import { COMMAND_SCHEMAS } from '../../src/run/options/index.js';
+import { LAUNCH } from '../../src/run/options/launch.js';
+import { EVAL_LINEAR } from '../../src/run/options/eval.js';
 import { bounded } from '../../src/cli/options.js';
 
 const base = { data: 'fashion-mnist', out: '/tmp/x' };
@@ -66,10 +70,10 @@ test('the command-line parsers use the same table: one bound, one message', () =
   assert.throws(() => bounded(PRETRAIN_BOUNDS.seed)(''), /got ''/);
   assert.throws(() => bounded(PRETRAIN_BOUNDS.batchSize)('1'), /NT-Xent/);
   assert.equal(bounded(PRETRAIN_BOUNDS.epochs)('0.5'), 0.5);
-  assert.throws(() => bounded(COMMAND_BOUNDS.launch.masterPort)('70000'), /TCP port/);
-  assert.throws(() => bounded(COMMAND_BOUNDS.eval.valFraction)('1'), /\(0, 1\)/);
-  // Every row of the table is a sane range.
-  for (const table of [PRETRAIN_BOUNDS, ...Object.values(COMMAND_BOUNDS)]) {
+  assert.throws(() => bounded(LAUNCH.fields.masterPort.bound)('70000'), /TCP port/);
+  assert.throws(() => bounded(EVAL_LINEAR.fields.valFraction.bound)('1'), /\(0, 1\)/);
+  // Every bound of every command's schema is a sane range.
+  for (const table of COMMAND_SCHEMAS.map((s) => boundsOf(s.fields))) {
     for (const [k, b] of Object.entries(table) as [string, NumberBound][]) {
       assert.ok(Number.isFinite(b.max) && b.max <= Number.MAX_SAFE_INTEGER && b.min <= b.max, k);
       assert.ok(!withinBound(Infinity, b) && !withinBound(Number.NaN, b) && !withinBound(String(b.max), b), k);

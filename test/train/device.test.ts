@@ -80,28 +80,31 @@ test('an interrupted run with batches prepared ahead resumes to the same weights
   assert.deepEqual(rows(parts)[0], rows(whole)[0]);
 });
 
-test('with batches prepared ahead a NaN loss is still caught before any checkpoint holds it, naming its step', async () => {
-  const dir = tmp();
-  await pretrain(tiny(dir, { maxSteps: 2 }), {}, false, { prefetch: true });
-  const before = readFileSync(runPaths(dir).checkpoint);
-  const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
-  // Step 3 is no log or checkpoint point (logSteps 100); step 4's views are already made when its loss is read.
-  await assert.rejects(
-    pretrain(
-      tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }),
-      {},
-      { resume: true, forceResume: true },
-      { prefetch: true },
-    ),
-    (e: unknown) => {
-      assert.ok(e instanceof DivergenceError);
-      assert.match(e.message, /loss is NaN at step 3 /);
-      return true;
-    },
-  );
-  assert.deepEqual(readFileSync(runPaths(dir).checkpoint), before);
-  assert.equal(statSync(runPaths(dir).checkpoint).mtimeMs, mtime);
-});
+test(
+  'with batches prepared ahead a NaN loss is still caught ' + 'before any checkpoint holds it, naming its step',
+  async () => {
+    const dir = tmp();
+    await pretrain(tiny(dir, { maxSteps: 2 }), {}, false, { prefetch: true });
+    const before = readFileSync(runPaths(dir).checkpoint);
+    const mtime = statSync(runPaths(dir).checkpoint).mtimeMs;
+    // Step 3 is no log or checkpoint point (logSteps 100); step 4's views are already made when its loss is read.
+    await assert.rejects(
+      pretrain(
+        tiny(dir, { maxSteps: 4, temperature: 1e-45, logSteps: 100 }),
+        {},
+        { resume: true, forceResume: true },
+        { prefetch: true },
+      ),
+      (e: unknown) => {
+        assert.ok(e instanceof DivergenceError);
+        assert.match(e.message, /loss is NaN at step 3 /);
+        return true;
+      },
+    );
+    assert.deepEqual(readFileSync(runPaths(dir).checkpoint), before);
+    assert.equal(statSync(runPaths(dir).checkpoint).mtimeMs, mtime);
+  },
+);
 
 test('the run folder records the device the run trained on; --device is validated with the config', async () => {
   const dir = tmp();

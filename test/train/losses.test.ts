@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { pretrain, type MetricsRow } from '../../src/train/pretrain.js';
+import { describeLoss, divergenceAdvice } from '../../src/loss/index.js';
 import { runPaths } from '../../src/run/folder.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'simclr-loss-'));
@@ -50,7 +51,7 @@ test('ntlogistic and margintriplet pretrain through the registry, and the run re
   assert.notDeepEqual(losses.margintriplet, losses.ntxent);
 });
 
-test('a resume that changes the loss or its margin is refused unless forced', async () => {
+test('a resume that changes the loss, or a setting it reads, is refused unless forced', async () => {
   const dir = tmp();
   await pretrain(tiny(dir, { loss: 'margintriplet', maxSteps: 1 }));
   await assert.rejects(pretrain(tiny(dir, { loss: 'ntxent', maxSteps: 2 }), {}, true), (e: unknown) => {
@@ -68,4 +69,24 @@ test('a resume that changes the loss or its margin is refused unless forced', as
     { resume: true, forceResume: true },
   );
   assert.equal(forced.steps, 2);
+});
+
+test('a resume that changes a loss setting the loss does not read goes through without a warning', async () => {
+  const dir = tmp();
+  await pretrain(tiny(dir, { maxSteps: 1 }));
+  const warnings: string[] = [];
+  // NT-Xent reads the temperature, not the margin: --margin changes nothing it computes.
+  const resumed = await pretrain(tiny(dir, { margin: 0.9, maxSteps: 2 }), { onWarning: (m) => warnings.push(m) }, true);
+  assert.equal(resumed.steps, 2);
+  assert.deepEqual(warnings, []);
+  // The temperature it does read is still refused.
+  await assert.rejects(pretrain(tiny(dir, { temperature: 0.7, maxSteps: 3 }), {}, true), /temperature 0.5 -> 0.7/);
+});
+
+test('a loss is described, and advised on after a divergence, by the settings it reads', () => {
+  const settings = { temperature: 0.2, margin: 0.4 };
+  assert.equal(describeLoss('ntxent', settings), 'ntxent (temperature 0.2)');
+  assert.equal(describeLoss('margintriplet', settings), 'margintriplet (margin 0.4)');
+  assert.match(divergenceAdvice('ntlogistic'), /--temperature/);
+  assert.equal(divergenceAdvice('margintriplet'), 'Try a lower --lr.');
 });

@@ -112,6 +112,8 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
       assert.ok(e instanceof DivergenceError);
       assert.match(e.message, /loss is NaN at step 3/);
       assert.match(e.message, /last good checkpoint/);
+      // NT-Xent reads the temperature, so the advice names it.
+      assert.match(e.message, /Try a lower --lr, or a --temperature closer to 0\.5\.$/);
       return true;
     },
   );
@@ -183,7 +185,10 @@ test('--epochs giving zero steps is a ConfigError before any training (issue 15,
     assert.equal((e as Error).name, 'ConfigError');
     assert.match(
       (e as Error).message,
-      /^--epochs 1e-9 gives 0 steps: fashion-mnist\/train has 1875 steps of 32 images per epoch; use --epochs >= 0\.00027$/,
+      new RegExp(
+        String.raw`^--epochs 1e-9 gives 0 steps: fashion-mnist\/train has 1875 steps of 32 images per ` +
+          String.raw`epoch; use --epochs >= 0\.00027$`,
+      ),
     );
     return true;
   });
@@ -202,30 +207,34 @@ function writeTinyStl(dir: string, train: number, test: number, unlabeled: numbe
   writeFileSync(join(dir, 'unlabeled_X.bin'), img(unlabeled));
 }
 
-test('the kNN monitor of stl10:DIR:train+unlabeled uses stl10/train as the bank and the held-out stl10/test as queries (item 16)', async () => {
-  const data = tmp();
-  writeTinyStl(data, 12, 10, 4);
-  const dir = tmp();
-  const starts: StartInfo[] = [];
-  await pretrain(
-    resolveConfig({
-      data: `stl10:${data}:train+unlabeled`,
-      out: dir,
-      width: 0.0625,
-      batchSize: 8,
-      epochs: 1,
-      knnEvery: 1,
-      threads: 2,
-      projDim: 8,
-    }),
-    {
-      onStart: (i) => starts.push(i),
-    },
-  );
-  assert.deepEqual(starts[0]!.knn, { every: 1, bank: 'stl10/train', queries: 'stl10/test' });
-  const end = metrics(dir).find((r) => r.epoch_end)!;
-  assert.deepEqual([end.knn_bank, end.knn_queries], ['stl10/train', 'stl10/test']);
-});
+test(
+  'the kNN monitor of stl10:DIR:train+unlabeled uses stl10/train as the bank and the held-out stl10/test as ' +
+    'queries (item 16)',
+  async () => {
+    const data = tmp();
+    writeTinyStl(data, 12, 10, 4);
+    const dir = tmp();
+    const starts: StartInfo[] = [];
+    await pretrain(
+      resolveConfig({
+        data: `stl10:${data}:train+unlabeled`,
+        out: dir,
+        width: 0.0625,
+        batchSize: 8,
+        epochs: 1,
+        knnEvery: 1,
+        threads: 2,
+        projDim: 8,
+      }),
+      {
+        onStart: (i) => starts.push(i),
+      },
+    );
+    assert.deepEqual(starts[0]!.knn, { every: 1, bank: 'stl10/train', queries: 'stl10/test' });
+    const end = metrics(dir).find((r) => r.epoch_end)!;
+    assert.deepEqual([end.knn_bank, end.knn_queries], ['stl10/train', 'stl10/test']);
+  },
+);
 
 test('the kNN monitor refuses labelled data without a held-out split (item 16)', async () => {
   const data = tmp();

@@ -94,7 +94,10 @@ test('a forced change of steps per epoch continues at the next epoch boundary', 
   assert.match(warnings[0]!, /batch-size 8 -> 4/);
   assert.match(
     warnings[1]!,
-    /steps per epoch of the run in .* from 6 to 12: it continues at the start of epoch 3, step 8 -> 24; the rest of a partly done epoch is skipped/,
+    new RegExp(
+      String.raw`steps per epoch of the run in .* from 6 to 12: it continues at the start of epoch 3, ` +
+        String.raw`step 8 -> 24; the rest of a partly done epoch is skipped`,
+    ),
   );
   assert.deepEqual(steps(up), [1, 2, 3, 4, 5, 6, 7, 8, 25, 26]);
   assert.deepEqual(history(up)[0]!.renumbered, { step: 24, stepsPerEpoch: { from: 6, to: 12 } });
@@ -136,7 +139,10 @@ test('a forced change of steps per epoch continues at the next epoch boundary', 
   assert.equal(c.code, 0, c.stderr);
   assert.match(
     c.stdout,
-    /^nothing to do: the run in .* is already complete \(step 4 of 4\) once moved to the next epoch boundary at 2 steps per epoch \(its checkpoint is at step 8\)$/,
+    new RegExp(
+      String.raw`^nothing to do: the run in .* is already complete \(step 4 of 4\) once moved to the ` +
+        String.raw`next epoch boundary at 2 steps per epoch \(its checkpoint is at step 8\)$`,
+    ),
   );
   assert.doesNotMatch(c.stderr, /recorded in/);
   assert.deepEqual(files(), before);
@@ -156,57 +162,60 @@ test('a forced change of steps per epoch continues at the next epoch boundary', 
   assert.equal(history(up).length, 1);
 });
 
-test('--overwrite removes every file simclr wrote into the run folder, and only once the new run can start', async () => {
-  const dir = fresh();
-  await pretrain(await folderRun(dir, { maxSteps: 2 }));
-  appendEvalResult(dir, { metric: 'knn', top1: 0.5 });
-  await writeReport(dir);
-  const ft = join(dir, 'finetune-0.1');
-  mkdirSync(ft);
-  for (const f of ['labels.json', 'model.safetensors', 'result.json']) writeFileSync(join(ft, f), '{}');
-  writeFileSync(join(dir, 'notes.txt'), 'mine');
-  const all = (): string[] => {
-    const walk = (d: string): string[] =>
-      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? walk(join(d, e.name)) : [relative(dir, join(d, e.name))],
-      );
-    return walk(dir)
-      .filter((f) => f !== 'run.lock')
-      .sort();
-  };
-  const old = all();
-  assert.ok(
-    old.includes('report.html') && old.includes('augment-grid.png') && old.includes('eval.json'),
-    old.join(' '),
-  );
+test(
+  '--overwrite removes every file simclr wrote into ' + 'the run folder, and only once the new run can start',
+  async () => {
+    const dir = fresh();
+    await pretrain(await folderRun(dir, { maxSteps: 2 }));
+    appendEvalResult(dir, { metric: 'knn', top1: 0.5 });
+    await writeReport(dir);
+    const ft = join(dir, 'finetune-0.1');
+    mkdirSync(ft);
+    for (const f of ['labels.json', 'model.safetensors', 'result.json']) writeFileSync(join(ft, f), '{}');
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    const all = (): string[] => {
+      const walk = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(d, e.name)) : [relative(dir, join(d, e.name))],
+        );
+      return walk(dir)
+        .filter((f) => f !== 'run.lock')
+        .sort();
+    };
+    const old = all();
+    assert.ok(
+      old.includes('report.html') && old.includes('augment-grid.png') && old.includes('eval.json'),
+      old.join(' '),
+    );
 
-  // Checks that fail before training leave the old run as it was.
-  const snapshot = old.map((f) => readFileSync(join(dir, f)));
-  await assert.rejects(
-    pretrain(await folderRun(dir, { data: `folder:${join(root, 'typo')}` }), {}, { overwrite: true }),
-  );
-  await assert.rejects(pretrain(await folderRun(dir, { epochs: 0.01 }), {}, { overwrite: true }), /gives 0 steps/);
-  assert.deepEqual(all(), old);
-  assert.deepEqual(
-    old.map((f) => readFileSync(join(dir, f))),
-    snapshot,
-  );
+    // Checks that fail before training leave the old run as it was.
+    const snapshot = old.map((f) => readFileSync(join(dir, f)));
+    await assert.rejects(
+      pretrain(await folderRun(dir, { data: `folder:${join(root, 'typo')}` }), {}, { overwrite: true }),
+    );
+    await assert.rejects(pretrain(await folderRun(dir, { epochs: 0.01 }), {}, { overwrite: true }), /gives 0 steps/);
+    assert.deepEqual(all(), old);
+    assert.deepEqual(
+      old.map((f) => readFileSync(join(dir, f))),
+      snapshot,
+    );
 
-  const warnings: string[] = [];
-  await pretrain(
-    await folderRun(dir, { maxSteps: 1, seed: 3 }),
-    { onWarning: (m) => warnings.push(m) },
-    { overwrite: true },
-  );
-  assert.deepEqual(all(), ['checkpoints/last.safetensors', 'config.json', 'metrics.jsonl', 'notes.txt']);
-  assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
-  assert.equal(warnings.length, 1);
-  for (const f of old.filter((f) => f !== 'notes.txt'))
-    assert.ok(warnings[0]!.includes(f), `${f} not named in: ${warnings[0]}`);
-  const info = await cli('report', dir);
-  assert.equal(info.code, 0, info.stderr);
-  assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /No evaluation results yet/);
-});
+    const warnings: string[] = [];
+    await pretrain(
+      await folderRun(dir, { maxSteps: 1, seed: 3 }),
+      { onWarning: (m) => warnings.push(m) },
+      { overwrite: true },
+    );
+    assert.deepEqual(all(), ['checkpoints/last.safetensors', 'config.json', 'metrics.jsonl', 'notes.txt']);
+    assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
+    assert.equal(warnings.length, 1);
+    for (const f of old.filter((f) => f !== 'notes.txt'))
+      assert.ok(warnings[0]!.includes(f), `${f} not named in: ${warnings[0]}`);
+    const info = await cli('report', dir);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /No evaluation results yet/);
+  },
+);
 
 test('a run that never checkpointed is offered --overwrite, not --resume', async () => {
   const made = fresh();
@@ -237,7 +246,10 @@ test('a run that never checkpointed is offered --overwrite, not --resume', async
   assert.equal(resumed.code, 2);
   assert.match(
     resumed.stderr,
-    /holds a run that never wrote a checkpoint \(no .*last\.safetensors\): there is nothing to resume; pass --overwrite to start it again/,
+    new RegExp(
+      String.raw`holds a run that never wrote a checkpoint \(no .*last\.safetensors\): there is nothing ` +
+        String.raw`to resume; pass --overwrite to start it again`,
+    ),
   );
 });
 
@@ -274,7 +286,12 @@ test("a stored config with values outside today's bounds opens for reading; trai
   assert.equal(r.code, 2);
   assert.match(
     r.stderr,
-    /--lr must be a number in \(0, 100\], got 150: the run in .* has it from an older simclr, whose bounds were wider; resume with --lr within them and --force-resume; --threads must be .*got 5000: .*resume with --threads within them$/m,
+    new RegExp(
+      String.raw`--lr must be a number in \(0, 100\], got 150: the run in .* has it from an older simclr, ` +
+        String.raw`whose bounds were wider; resume with --lr within them and --force-resume; --threads ` +
+        String.raw`must be .*got 5000: .*resume with --threads within them$`,
+      'm',
+    ),
   );
   const ok = await cli('pretrain', '--out', dir, '--force-resume', '--lr', '0.3', '--threads', '2', '--max-steps', '3');
   assert.equal(ok.code, 0, ok.stderr);
@@ -289,7 +306,10 @@ test('a resume with nothing to do says so and writes nothing', async () => {
   assert.equal(atMax.code, 0, atMax.stderr);
   assert.match(
     atMax.stdout,
-    /^nothing to do: the run in .* is at step 2 of 2 \(--max-steps 2; the schedule has \d+\): raise --max-steps to continue$/,
+    new RegExp(
+      String.raw`^nothing to do: the run in .* is at step 2 of 2 \(--max-steps 2; the schedule has \d+\): ` +
+        String.raw`raise --max-steps to continue$`,
+    ),
   );
   assert.doesNotMatch(atMax.stdout, /NaN/);
   assert.equal(existsSync(join(dir, HISTORY_FILE)), false);

@@ -38,32 +38,36 @@ test('every setting has a resume rule', () => {
   assert.deepEqual(Object.keys(RESUME_RULES).sort(), [...Object.keys(DEFAULT_CONFIG), 'data', 'out'].sort());
 });
 
-test("a folder holding files of a run's names that simclr did not write is never replaced, --overwrite included", async () => {
-  const dir = tmp();
-  writeFileSync(join(dir, 'config.json'), '{"my": "tool settings"}');
-  writeFileSync(join(dir, 'report.html'), 'mine');
-  writeFileSync(join(dir, 'eval.json'), '[1, 2]');
-  for (const start of [{}, { overwrite: true }]) {
-    await assert.rejects(pretrain(tiny(dir), {}, start), (e: unknown) => {
-      assert.ok(e instanceof ConfigError, String(e));
-      assert.match(
-        e.message,
-        new RegExp(
-          `^${dir} holds files simclr did not write \\(.*config\\.json.*\\); it replaces or removes only its own runs, --overwrite included`,
-        ),
-      );
-      return true;
-    });
-  }
-  assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), '{"my": "tool settings"}');
-  assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), 'mine');
-  assert.equal(readFileSync(join(dir, 'eval.json'), 'utf8'), '[1, 2]');
-  // Files of those names beside no run at all are left alone by --overwrite too.
-  const loose = tmp();
-  writeFileSync(join(loose, 'report.html'), 'mine');
-  await pretrain(tiny(loose), {}, { overwrite: true });
-  assert.equal(readFileSync(join(loose, 'report.html'), 'utf8'), 'mine');
-});
+test(
+  "a folder holding files of a run's names that simclr did not write is never replaced, --overwrite " + 'included',
+  async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'config.json'), '{"my": "tool settings"}');
+    writeFileSync(join(dir, 'report.html'), 'mine');
+    writeFileSync(join(dir, 'eval.json'), '[1, 2]');
+    for (const start of [{}, { overwrite: true }]) {
+      await assert.rejects(pretrain(tiny(dir), {}, start), (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^${dir} holds files simclr did not write \\(.*config\\.json.*\\); it replaces or removes only its own ` +
+              `runs, --overwrite included`,
+          ),
+        );
+        return true;
+      });
+    }
+    assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), '{"my": "tool settings"}');
+    assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(dir, 'eval.json'), 'utf8'), '[1, 2]');
+    // Files of those names beside no run at all are left alone by --overwrite too.
+    const loose = tmp();
+    writeFileSync(join(loose, 'report.html'), 'mine');
+    await pretrain(tiny(loose), {}, { overwrite: true });
+    assert.equal(readFileSync(join(loose, 'report.html'), 'utf8'), 'mine');
+  },
+);
 
 test("a stored config may hold values today's bounds refuse, but not a model no run could have had", () => {
   const stored = { ...DEFAULT_CONFIG, data: 'fashion-mnist', out: 'x' } as Record<string, unknown>;
@@ -110,70 +114,77 @@ test('a new run into a folder holding one is refused unless overwrite, which rep
   assert.equal(readFileSync(metrics, 'utf8').trim().split('\n').length, 1);
 });
 
-test('resume refuses changes to the step counter, data order, schedule or loss unless forced, never to the model, and keeps a history', async () => {
-  const dir = tmp();
-  await pretrain(tiny(dir));
-  const original = readFileSync(runPaths(dir).config, 'utf8');
-  // The kind of change the issue saw (batch 32 -> 64 moved the lr mid-run), and every other such field at once.
-  await assert.rejects(pretrain(tiny(dir, { batchSize: 32, maxSteps: 4 }), {}, true), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    assert.match(e.message, /--resume would change batch-size 16 -> 32 of the run in .*; pass --force-resume/);
-    return true;
-  });
-  await assert.rejects(
-    pretrain(
-      tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }),
-      {},
-      true,
-    ),
-    /epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5/,
-  );
-  await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);
-  // A different model cannot load the checkpoint, forced or not.
-  await assert.rejects(
-    pretrain(tiny(dir, { width: 0.25, projDim: 64 }), {}, { resume: true, forceResume: true }),
-    /cannot change width 0\.125 -> 0\.25, proj-dim 128 -> 64/,
-  );
-  await assert.rejects(
-    pretrain(tiny(dir, { optimizer: 'sgd' }), {}, { resume: true, forceResume: true }),
-    /cannot change optimizer lars -> sgd/,
-  );
-  assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original);
-  assert.equal(existsSync(join(dir, HISTORY_FILE)), false, 'a refused resume records nothing');
+test(
+  'resume refuses changes to the step counter, data order, schedule or loss unless forced, never to the model, ' +
+    'and keeps a history',
+  async () => {
+    const dir = tmp();
+    await pretrain(tiny(dir));
+    const original = readFileSync(runPaths(dir).config, 'utf8');
+    // The kind of change the issue saw (batch 32 -> 64 moved the lr mid-run), and every other such field at once.
+    await assert.rejects(pretrain(tiny(dir, { batchSize: 32, maxSteps: 4 }), {}, true), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /--resume would change batch-size 16 -> 32 of the run in .*; pass --force-resume/);
+      return true;
+    });
+    await assert.rejects(
+      pretrain(
+        tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }),
+        {},
+        true,
+      ),
+      new RegExp(
+        String.raw`epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, ` +
+          String.raw`temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5`,
+      ),
+    );
+    await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);
+    // A different model cannot load the checkpoint, forced or not.
+    await assert.rejects(
+      pretrain(tiny(dir, { width: 0.25, projDim: 64 }), {}, { resume: true, forceResume: true }),
+      /cannot change width 0\.125 -> 0\.25, proj-dim 128 -> 64/,
+    );
+    await assert.rejects(
+      pretrain(tiny(dir, { optimizer: 'sgd' }), {}, { resume: true, forceResume: true }),
+      /cannot change optimizer lars -> sgd/,
+    );
+    assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original);
+    assert.equal(existsSync(join(dir, HISTORY_FILE)), false, 'a refused resume records nothing');
 
-  // Harmless changes: a warning, and the history; maxSteps (how far to go) without one.
-  const warnings: string[] = [];
-  await pretrain(tiny(dir, { maxSteps: 3, logSteps: 2 }), { onWarning: (m) => warnings.push(m) }, true);
-  assert.equal(warnings.length, 1, warnings.join('\n'));
-  assert.match(warnings[0]!, /resuming .* with log-steps 1 -> 2 \(recorded in config-history\.jsonl/);
-  assert.doesNotMatch(warnings[0]!, /max-steps/);
-  // Forced: trains with the new rate, says so, and records it. (A forced change of the steps per epoch, such as
-  // --batch-size, continues at the next epoch boundary: test/train/resume-edges.test.ts.)
-  warnings.length = 0;
-  await pretrain(
-    tiny(dir, { maxSteps: 4, logSteps: 2, lr: 0.5 }),
-    { onWarning: (m) => warnings.push(m) },
-    { resume: true, forceResume: true },
-  );
-  assert.match(warnings.join('\n'), /lr default -> 0\.5: the result will differ from an uninterrupted run's/);
+    // Harmless changes: a warning, and the history; maxSteps (how far to go) without one.
+    const warnings: string[] = [];
+    await pretrain(tiny(dir, { maxSteps: 3, logSteps: 2 }), { onWarning: (m) => warnings.push(m) }, true);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /resuming .* with log-steps 1 -> 2 \(recorded in config-history\.jsonl/);
+    assert.doesNotMatch(warnings[0]!, /max-steps/);
+    // Forced: trains with the new rate, says so, and records it. (A forced change of the steps per epoch, such as
+    // --batch-size, continues at the next epoch boundary: test/train/resume-edges.test.ts.)
+    warnings.length = 0;
+    await pretrain(
+      tiny(dir, { maxSteps: 4, logSteps: 2, lr: 0.5 }),
+      { onWarning: (m) => warnings.push(m) },
+      { resume: true, forceResume: true },
+    );
+    assert.match(warnings.join('\n'), /lr default -> 0\.5: the result will differ from an uninterrupted run's/);
 
-  assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original, 'config.json keeps the original settings');
-  const h = history(dir);
-  assert.equal(h.length, 2);
-  assert.deepEqual(
-    [h[0]!.step, h[0]!.forced, h[0]!.changes],
-    [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }],
-  );
-  assert.deepEqual(
-    [h[1]!.step, h[1]!.forced, h[1]!.changes],
-    [3, true, { maxSteps: { from: 3, to: 4 }, lr: { from: null, to: 0.5 } }],
-  );
-  assert.deepEqual(h[1]!.facts, { worldSize: 1, device: 'cpu' });
-  // Readers and the next resume see the settings the run trains with now.
-  assert.equal(readRunConfig(dir).config.lr, 0.5);
-  await pretrain(tiny(dir, { maxSteps: 5, logSteps: 2, lr: 0.5 }), {}, true);
-  assert.deepEqual(history(dir)[2]!.changes, { maxSteps: { from: 4, to: 5 } });
-});
+    assert.equal(readFileSync(runPaths(dir).config, 'utf8'), original, 'config.json keeps the original settings');
+    const h = history(dir);
+    assert.equal(h.length, 2);
+    assert.deepEqual(
+      [h[0]!.step, h[0]!.forced, h[0]!.changes],
+      [2, false, { maxSteps: { from: 2, to: 3 }, logSteps: { from: 1, to: 2 } }],
+    );
+    assert.deepEqual(
+      [h[1]!.step, h[1]!.forced, h[1]!.changes],
+      [3, true, { maxSteps: { from: 3, to: 4 }, lr: { from: null, to: 0.5 } }],
+    );
+    assert.deepEqual(h[1]!.facts, { worldSize: 1, device: 'cpu' });
+    // Readers and the next resume see the settings the run trains with now.
+    assert.equal(readRunConfig(dir).config.lr, 0.5);
+    await pretrain(tiny(dir, { maxSteps: 5, logSteps: 2, lr: 0.5 }), {}, true);
+    assert.deepEqual(history(dir)[2]!.changes, { maxSteps: { from: 4, to: 5 } });
+  },
+);
 
 test('precision, device and world size changes are warned about, not refused', () => {
   const dir = tmp();
@@ -192,66 +203,70 @@ test('precision, device and world size changes are warned about, not refused', (
   );
 });
 
-test('the run lock: a live holder refuses a second writer; a holder that dies, however, leaves nothing to take over', async () => {
-  const dir = tmp();
-  const path = join(dir, LOCK_FILE);
-  const release = acquireRunLock(dir);
-  // A second open in this very process is refused too: flock(2) locks belong to the open file, not the process.
-  assert.throws(
-    () => acquireRunLock(dir),
-    (e: unknown) => {
-      assert.ok(e instanceof RunInUseError);
-      assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} \\(since `));
-      return true;
-    },
-  );
-  release();
-  release(); // idempotent
-  assert.equal(readFileSync(path, 'utf8'), '', 'a released lock names nobody');
+test(
+  'the run lock: a live holder refuses a second writer; a ' + 'holder that dies, however, leaves nothing to take over',
+  async () => {
+    const dir = tmp();
+    const path = join(dir, LOCK_FILE);
+    const release = acquireRunLock(dir);
+    // A second open in this very process is refused too: flock(2) locks belong to the open file, not the process.
+    assert.throws(
+      () => acquireRunLock(dir),
+      (e: unknown) => {
+        assert.ok(e instanceof RunInUseError);
+        assert.match(e.message, new RegExp(`^run folder ${dir} in use by pid ${process.pid} \\(since `));
+        return true;
+      },
+    );
+    release();
+    release(); // idempotent
+    assert.equal(readFileSync(path, 'utf8'), '', 'a released lock names nobody');
 
-  // A record left by hand (or by an older simclr's pid-file lock) names a process, but no one holds the lock.
-  writeFileSync(path, JSON.stringify({ pid: 1, host: hostname(), since: 'then' }));
-  acquireRunLock(dir)();
+    // A record left by hand (or by an older simclr's pid-file lock) names a process, but no one holds the lock.
+    writeFileSync(path, JSON.stringify({ pid: 1, host: hostname(), since: 'then' }));
+    acquireRunLock(dir)();
 
-  // Another process holds it, then dies by SIGKILL: the kernel drops its lock at once.
-  const lockModule = new URL('../../src/run/lock.js', import.meta.url).href;
-  const holder = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => {
-      if (String(d).includes('held')) resolve();
+    // Another process holds it, then dies by SIGKILL: the kernel drops its lock at once.
+    const lockModule = new URL('../../src/run/lock.js', import.meta.url).href;
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { acquireRunLock } = await import(${JSON.stringify(lockModule)}); ` +
+          `acquireRunLock(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (d: Buffer) => {
+        if (String(d).includes('held')) resolve();
+      });
+      holder.on('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
     });
-    holder.on('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
-  });
-  assert.throws(() => acquireRunLock(dir), new RegExp(`in use by pid ${holder.pid} \\(since `));
-  const gone = new Promise((resolve) => holder.on('exit', resolve));
-  holder.kill('SIGKILL');
-  await gone;
-  acquireRunLock(dir)();
+    assert.throws(() => acquireRunLock(dir), new RegExp(`in use by pid ${holder.pid} \\(since `));
+    const gone = new Promise((resolve) => holder.on('exit', resolve));
+    holder.kill('SIGKILL');
+    await gone;
+    acquireRunLock(dir)();
 
-  // A link planted at run.lock is not followed.
-  const victim = join(dir, 'victim');
-  writeFileSync(victim, 'keep');
-  rmSync(path);
-  symlinkSync(victim, path);
-  assert.throws(
-    () => acquireRunLock(dir),
-    /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/,
-  );
-  assert.equal(readFileSync(victim, 'utf8'), 'keep');
+    // A link planted at run.lock is not followed.
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'keep');
+    rmSync(path);
+    symlinkSync(victim, path);
+    assert.throws(
+      () => acquireRunLock(dir),
+      /cannot take the run folder's lock: .*run\.lock: too many symbolic links \(ELOOP\) \(a symbolic link/,
+    );
+    assert.equal(readFileSync(victim, 'utf8'), 'keep');
 
-  // Nor is a FIFO opened for good or read (it would block): one line, at once.
-  rmSync(path);
-  spawnSync('mkfifo', [path]);
-  assert.throws(
-    () => acquireRunLock(dir),
-    /cannot take the run folder's lock: .*run\.lock is not a regular file; remove it/,
-  );
-});
+    // Nor is a FIFO opened for good or read (it would block): one line, at once.
+    rmSync(path);
+    spawnSync('mkfifo', [path]);
+    assert.throws(
+      () => acquireRunLock(dir),
+      /cannot take the run folder's lock: .*run\.lock is not a regular file; remove it/,
+    );
+  },
+);

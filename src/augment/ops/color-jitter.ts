@@ -16,9 +16,15 @@ import {
   type StepParams,
 } from '../op.js';
 
+/**
+ * The largest colour distortion strength s: the hue shift of 0.2s turns stays within torchvision's 0.5 (the
+ * --color-strength bound, src/run/bounds.ts, reads it too).
+ */
+export const MAX_COLOR_STRENGTH = 2.5;
+
 export interface ColorJitterOptions {
   p: number;
-  /** Colour distortion strength s (needs s <= 2.5 so the hue stays within torchvision's 0.5 turns). */
+  /** Colour distortion strength s, in [0, MAX_COLOR_STRENGTH]. */
   strength: number;
 }
 
@@ -72,7 +78,12 @@ export const colorJitter: AugmentOp<ColorJitterOptions> = {
     'with probability p, jitter brightness, contrast, saturation (0.8 strength) and hue (0.2 strength) in random order',
   options: {
     p: probability(0.8, 'probability of jittering'),
-    strength: bounded(1, 0, 2.5, 'colour distortion strength s (the paper: 1 on ImageNet, 0.5 on CIFAR)'),
+    strength: bounded(
+      1,
+      0,
+      MAX_COLOR_STRENGTH,
+      'colour distortion strength s (the paper: 1 on ImageNet, 0.5 on CIFAR)',
+    ),
   },
   columns: ['jitter', 'brightness', 'contrast', 'saturation', 'hue', 'order0', 'order1', 'order2', 'order3'],
   identity: () => [0, 1, 1, 1, 0, 0, 1, 2, 3],

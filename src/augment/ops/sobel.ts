@@ -4,13 +4,11 @@
 
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
-import { luma, probability, rowsWhere, updateRows, type AugmentOp, type StepParams } from '../op.js';
+import { luma, probability, randomApply, type RandomApplyOptions } from '../op.js';
 
 const F = torch.nn.functional;
 
-export interface SobelOptions {
-  p: number;
-}
+export type SobelOptions = RandomApplyOptions;
 
 /** Gradient magnitude of [n,C,H,W] images in [0, 1] (C = 1 or 3), scaled into [0, 1]: [n,C,H,W]. */
 export function sobelMagnitude(x: Tensor): Tensor {
@@ -30,21 +28,10 @@ export function sobelMagnitude(x: Tensor): Tensor {
     .expand(x.shape);
 }
 
-export const sobel: AugmentOp<SobelOptions> = {
+export const sobel = randomApply({
   name: 'sobel',
   description: 'with probability p, replace the image by the Sobel gradient magnitude of its luma',
-  options: { p: probability(0.5, 'probability of Sobel filtering') },
-  columns: ['sobel'],
-  identity: () => [0],
-  sample(rng, o, _ctx, out) {
-    out[0] = rng.bernoulli(o.p) ? 1 : 0;
-  },
-  apply(x: Tensor, p: StepParams) {
-    updateRows(
-      x,
-      rowsWhere(p, (r) => r[0] === 1),
-      sobelMagnitude,
-    );
-    return x;
-  },
-};
+  p: probability(0.5, 'probability of Sobel filtering'),
+  column: 'sobel',
+  transform: sobelMagnitude,
+});

@@ -2,7 +2,7 @@
 // message that names the flag), its default, its numeric bound, and how it appears on the command line and in the
 // README. Commands derive their config type, defaults, validation, commander flags and flag table from these records.
 import { z } from 'zod';
-import { boundMessage, describeValue, withinBound, type NumberBound } from '../bounds.js';
+import { boundMessage, describeBound, describeValue, withinBound, type NumberBound } from '../bounds.js';
 
 /** How a field appears as a flag (src/cli/options.ts addSchemaOptions) and as a README row (flagTable). */
 export interface FlagDoc {
@@ -12,8 +12,13 @@ export interface FlagDoc {
   help: string;
   /** A switch that is on by default also gets `--no-<flag>`, with this help. */
   negate?: string;
-  /** The README row: the flag as shown (default: the flag alone), the default column (default: derived), meaning. */
-  readme: { flag?: string; default?: string; meaning: string };
+  /** A switch that is on by default and has only `--no-<flag>` (help: `help`). */
+  negatedOnly?: true;
+  /**
+   * The README row: the flag as shown (default: the flag alone), the default column (default: derived), the meaning
+   * (default: `help` without its ' (default ...)' note).
+   */
+  readme?: { flag?: string; default?: string; meaning?: string };
 }
 
 export interface Field<T> {
@@ -25,6 +30,11 @@ export interface Field<T> {
   bound?: NumberBound;
   /** Enumerated fields: the allowed values, for commander's .choices(). */
   choices?: readonly string[];
+  /**
+   * How the flag's text becomes a value, for values that are not one number (numeric fields parse against `bound`);
+   * throws an Error whose message commander shows after the flag.
+   */
+  parseArg?: (text: string) => T;
   /** Absent: a config-file key only (no flag). */
   cli?: FlagDoc;
 }
@@ -35,6 +45,34 @@ export interface CliOnlyFlag {
   cli: FlagDoc;
   /** Placed after this field in the flag list (end of the list when absent). */
   after?: string;
+  /** The flag names a file of the command's own keys (common.ts configFlag), which commandOptions reads. */
+  readsConfig?: true;
+}
+
+/**
+ * A command's options: the fields (config keys, most with a flag) and the flags that are not config keys. The CLI
+ * adds its flags from it (src/cli/options.ts addSchemaOptions) and resolves its values (commandOptions); the README
+ * shows its table between `<!-- <marker>:start -->` and `<!-- <marker>:end -->` (readmeMarker).
+ */
+export interface CommandSchema<F extends Fields = Fields> {
+  /** The command as typed after `simclr`: 'pretrain', 'eval knn'. */
+  command: string;
+  fields: F;
+  cliOnly: readonly CliOnlyFlag[];
+}
+
+/** A command's schema, its fields' types kept (ConfigOf<F> is the type of its resolved options). */
+export function commandSchema<F extends Fields>(
+  command: string,
+  fields: F,
+  cliOnly: readonly CliOnlyFlag[] = [],
+): CommandSchema<F> {
+  return { command, fields, cliOnly };
+}
+
+/** The name of a command's README flag-table markers: 'eval knn' -> 'eval-knn-flags'. */
+export function readmeMarker(command: string): string {
+  return `${command.replace(/ /g, '-')}-flags`;
 }
 
 /** Any field, whatever its value type. */
@@ -65,16 +103,16 @@ export function storedBound(b: NumberBound, modelSize: boolean): NumberBound {
   return { kind: 'number', min: positive ? 0 : b.min, minExclusive: positive, max, ...(why ? { why } : {}) };
 }
 
-/** A number within `bound` (exactly a number: the string "32" is refused); `modelSize` keeps a cap when stored. */
 /** A numeric field: its bound is always there. */
 export type NumField<T> = Field<T> & { bound: NumberBound };
 
-export function num(
+/** A number within `bound` (exactly a number: the string "32" is refused); `modelSize` keeps a cap when stored. */
+export function num<D extends number | undefined>(
   bound: NumberBound,
-  def: number,
+  def: D,
   cli?: FlagDoc,
   opts: { modelSize?: boolean } = {},
-): NumField<number> {
+): NumField<number> & { default: D } {
   return {
     schema: (flag, stored) => {
       const b = stored ? storedBound(bound, opts.modelSize === true) : bound;
@@ -99,7 +137,8 @@ export function numOrNull(
   return { ...inner, schema: (flag, stored) => inner.schema(flag, stored).nullable(), default: null };
 }
 
-export function oneOf<T extends string>(allowed: readonly T[], def: T, cli?: FlagDoc): Field<T> {
+/** One of `allowed`; `def` undefined: see need(), which makes a field required. */
+export function oneOf<T extends string>(allowed: readonly T[], def: T | undefined, cli?: FlagDoc): Field<T> {
   return {
     schema: (flag) =>
       check<T>(
@@ -113,7 +152,7 @@ export function oneOf<T extends string>(allowed: readonly T[], def: T, cli?: Fla
 }
 
 /** Exactly true or false: a config file's "yes" or "false" string is refused, not read as false or true. */
-export function bool(def: boolean, cli?: FlagDoc): Field<boolean> {
+export function bool<D extends boolean>(def: D, cli?: FlagDoc): Field<boolean> & { default: D } {
   return {
     schema: (flag) =>
       check<boolean>(
@@ -138,34 +177,79 @@ export function matching(pattern: RegExp, must: string, def: string, cli?: FlagD
   };
 }
 
-/** A required non-empty string; `hint` follows 'is required' in the message. */
-export function required(hint: string, cli?: FlagDoc): Field<string> {
+/** A non-empty string (a path, a host name); `def` null: not set unless given; undefined: see need(). */
+export function text(def: null, cli?: FlagDoc): Field<string | null>;
+export function text(def: string | undefined, cli?: FlagDoc): Field<string>;
+export function text(def: string | null | undefined, cli?: FlagDoc): Field<string | null> {
   return {
     schema: (flag) =>
-      check<string>(
-        (v) => typeof v === 'string' && v !== '',
-        (v) => `${flag} is required ${hint}${v === undefined ? '' : `, got ${describeValue(v)}`}`,
+      check<string | null>(
+        (v) => (typeof v === 'string' && v !== '') || (def === null && v === null),
+        (v) => `${flag} must be a non-empty string, got ${describeValue(v)}`,
       ),
+    default: def,
+    ...(cli ? { cli } : {}),
+  };
+}
+
+/** A zod schema that runs `read` on the raw value; a thrown Error's message (one line) is the issue's. */
+function reading<T>(read: (v: unknown) => T): z.ZodType<T> {
+  return z.unknown().transform((v, ctx): T => {
+    try {
+      return read(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message, input: v });
+      return z.NEVER;
+    }
+  }) as unknown as z.ZodType<T>;
+}
+
+/** `field` made required (no default): a missing value is refused as '--flag is required <hint>'. */
+export function need<X extends AnyField>(field: X, hint: string): X {
+  return {
+    ...field,
+    schema: (flag: string, stored: boolean) => {
+      const inner = field.schema(flag, stored);
+      return reading((v) => {
+        if (v === undefined) throw new Error(`${flag} is required ${hint}`);
+        const r = inner.safeParse(v);
+        if (!r.success) throw new Error(r.error.issues[0]!.message);
+        return r.data;
+      });
+    },
     default: undefined,
+  };
+}
+
+/** A required non-empty string; `hint` follows 'is required' in the message. */
+export function required(hint: string, cli?: FlagDoc): Field<string> {
+  return need(text(undefined, cli), hint);
+}
+
+/** A non-empty list of numbers, each within `bound`; on the command line, comma-separated ('0.1,0.01'). */
+export function numList(bound: NumberBound, def: readonly number[], cli?: FlagDoc): Field<readonly number[]> {
+  const each = describeBound(bound);
+  const ok = (v: unknown): v is readonly number[] =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => withinBound(x, bound));
+  return {
+    schema: (flag) =>
+      check<readonly number[]>(
+        ok,
+        (v) => `${flag} must be a non-empty list of numbers, each ${each}, got ${describeValue(v)}`,
+      ),
+    default: def,
+    parseArg: (value) => {
+      const list = value.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
+      if (!ok(list)) throw new Error(`expected comma-separated numbers, each ${each}, got '${value}'`);
+      return list;
+    },
     ...(cli ? { cli } : {}),
   };
 }
 
 /** A value read by `parse`, whose Error message (one line) is the field's message. */
 export function parsed<T>(parse: (v: unknown) => T, def: T, cli?: FlagDoc): Field<T> {
-  return {
-    schema: () =>
-      z.unknown().transform((v, ctx): T => {
-        try {
-          return parse(v);
-        } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message, input: v });
-          return z.NEVER;
-        }
-      }) as unknown as z.ZodType<T>,
-    default: def,
-    ...(cli ? { cli } : {}),
-  };
+  return { schema: () => reading(parse), default: def, ...(cli ? { cli } : {}) };
 }
 
 /** The defaults of every field that has one. */
@@ -183,6 +267,12 @@ export function zodObject<F extends Fields>(fields: F, stored: boolean): z.ZodTy
   return z.object(shape) as unknown as z.ZodType<ConfigOf<F>>;
 }
 
+function refuseUnknown(fields: Fields, values: Record<string, unknown>, fail: (message: string) => Error): void {
+  const unknown = Object.keys(values).filter((k) => !Object.hasOwn(fields, k));
+  if (unknown.length > 0)
+    throw fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
+}
+
 /**
  * Checks `values` (already merged with the defaults) against the schema: unknown keys all at once, then the first
  * field (in schema order) whose value is refused, as one line.
@@ -194,12 +284,24 @@ export function resolveFields<F extends Fields>(
   stored: boolean,
   fail: (message: string) => Error,
 ): ConfigOf<F> {
-  const unknown = Object.keys(values).filter((k) => !Object.hasOwn(fields, k));
-  if (unknown.length > 0)
-    throw fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${kebab(k)}'`).join(', ')}`);
+  refuseUnknown(fields, values, fail);
   const r = zodObject(fields, stored).safeParse(values);
   if (!r.success) throw fail(r.error.issues[0]!.message);
   return r.data;
+}
+
+/**
+ * Checks only the values given (a config file's, before flags and defaults join them): unknown keys all at once, then
+ * each given value in schema order; a missing required one is not a problem here.
+ * @throws whatever `fail` makes of the message.
+ */
+export function checkGiven(fields: Fields, values: Record<string, unknown>, fail: (message: string) => Error): void {
+  refuseUnknown(fields, values, fail);
+  for (const [key, field] of Object.entries(fields)) {
+    if (!Object.hasOwn(values, key)) continue;
+    const r = field.schema(`--${kebab(key)}`, false).safeParse(values[key]);
+    if (!r.success) throw fail(r.error.issues[0]!.message);
+  }
 }
 
 /** The fields (by key) whose values lie outside their training bound, each with its message. */
@@ -245,18 +347,26 @@ export function defaultText(field: AnyField | undefined): string {
   return d === undefined || d === null ? '' : String(d);
 }
 
+/** The flag as the README shows it: `--blur` / `--no-blur` for a switch with both, `--no-standardize` for one. */
+function flagName(key: string, cli: FlagDoc): string {
+  if (cli.readme?.flag !== undefined) return cli.readme.flag;
+  if (cli.negatedOnly) return `\`--no-${kebab(key)}\``;
+  return `\`--${kebab(key)}\`${cli.negate ? ` / \`--no-${kebab(key)}\`` : ''}`;
+}
+
 /** The README's markdown table of a command's flags (flag | default | meaning), one row per flag. */
 export function flagTable(fields: Fields, cliOnly: readonly CliOnlyFlag[]): string {
   const rows = ['| flag | default | meaning |', '|---|---|---|'];
   for (const { key, field, cli } of flagList(fields, cliOnly)) {
-    const flag = cli.readme.flag ?? `\`--${kebab(key)}\`${cli.negate ? ` / \`--no-${kebab(key)}\`` : ''}`;
-    let def = cli.readme.default;
+    let def = cli.readme?.default;
     if (def === undefined) {
-      if (field && field.default === undefined) def = '(required)';
+      if (cli.negatedOnly) def = '';
+      else if (field && field.default === undefined) def = '(required)';
       else if (typeof field?.default === 'string') def = `\`${field.default}\``;
       else def = defaultText(field);
     }
-    rows.push(`| ${flag} | ${def} | ${cli.readme.meaning} |`.replace(/\| {2}\|/g, '| |'));
+    const meaning = cli.readme?.meaning ?? cli.help.replace(/ \(default[^)]*\)$/, '');
+    rows.push(`| ${flagName(key, cli)} | ${def} | ${meaning} |`.replace(/\| {2}\|/g, '| |'));
   }
   return rows.join('\n');
 }

@@ -7,7 +7,8 @@ import { LOSSES, LOSS_NAMES } from '../../loss/index.js';
 import { DEFAULT_MARGIN } from '../../loss/margintriplet.js';
 import { parseAugmentSteps, type AugmentStepConfig } from '../../augment/pipeline.js';
 import { SHARED_BOUNDS as B, type NumberBound } from '../bounds.js';
-import { bool, boundsOf, matching, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag } from './fields.js';
+import { bool, boundsOf, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag, commandSchema } from './fields.js';
+import { configFlag, device, THREADS } from './common.js';
 
 const SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -117,7 +118,9 @@ export const PRETRAIN_OPTIONS = {
     arg: '<name>',
     help: 'contrastive loss (default {default})',
     readme: {
-      meaning: `${listed(LOSS_NAMES, (n) => LOSSES[n as keyof typeof LOSSES].summary)}; the alternatives average each anchor's negatives, without semi-hard mining`,
+      meaning:
+        `${listed(LOSS_NAMES, (n) => LOSSES[n as keyof typeof LOSSES].summary)}; the alternatives average ` +
+        `each anchor's negatives, without semi-hard mining`,
     },
   }),
   /** τ of 'ntxent' and 'ntlogistic'. */
@@ -158,7 +161,7 @@ export const PRETRAIN_OPTIONS = {
     readme: { meaning: 'colour distortion strength s (jitter 0.8s/0.8s/0.8s/0.2s, p=0.8; grayscale p=0.2)' },
   }),
   /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
-  cropMinScale: num({ kind: 'number', min: 0, minExclusive: true, max: 1 }, 0.08, {
+  cropMinScale: num(B.share, 0.08, {
     arg: '<x>',
     help: 'smallest random-crop area fraction (default {default})',
     readme: { meaning: 'smallest area fraction of the random resized crop (aspect ratio 3/4 to 4/3, flip p=0.5)' },
@@ -194,29 +197,30 @@ export const PRETRAIN_OPTIONS = {
     help: 'also checkpoint every n steps (default: epoch ends only)',
     readme: { meaning: 'also checkpoint every n steps (always: each epoch end, the end, SIGINT/SIGTERM)' },
   }),
-  threads: numOrNull(B.threads, {
-    arg: '<n>',
-    help: 'intra-op threads (default: all cores)',
-    readme: { default: 'all cores', meaning: 'libtorch intra-op threads' },
-  }),
+  threads: THREADS,
   precision: oneOf(['fp32', 'bf16'] as const, 'fp32', {
     arg: '<p>',
     help: 'fp32 or bf16 autocast (default fp32)',
     readme: {
       meaning:
-        "`bf16`: autocast to bfloat16 on the training device with fp32 master weights, loss and BN statistics; warns on an x86 CPU without AVX512-BF16 or AMX, where libtorch emulates bf16 (measured 5-11% of fp32's speed)",
+        '`bf16`: autocast to bfloat16 on the training device with fp32 master weights, loss and BN statistics; ' +
+        "warns on an x86 CPU without AVX512-BF16 or AMX, where libtorch emulates bf16 (measured 5-11% of fp32's " +
+        'speed)',
     },
   }),
   /**
    * Where to train: 'auto' (the first visible CUDA device, or cuda:LOCAL_RANK under `simclr launch`, else the
    * CPU), 'cpu', 'cuda' or 'cuda:N'. Resolved when the run starts (torch.resolveDevice).
    */
-  device: matching(/^(auto|cpu|cuda(:\d+)?)$/, 'cpu, cuda, cuda:N or auto', 'auto', {
+  device: device({
     arg: '<dev>',
-    help: 'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default auto)',
+    help:
+      'cpu | cuda | cuda:N | auto: the first visible GPU (cuda:LOCAL_RANK under launch), else the CPU (default ' +
+      'auto)',
     readme: {
       meaning:
-        '`cpu`, `cuda`, `cuda:N`, or `auto`: the first visible GPU (`cuda:LOCAL_RANK` under `simclr launch`) when the libtorch has CUDA, else the CPU; see [GPU](#gpu)',
+        '`cpu`, `cuda`, `cuda:N`, or `auto`: the first visible GPU (`cuda:LOCAL_RANK` under `simclr launch`) when ' +
+        'the libtorch has CUDA, else the CPU; see [GPU](#gpu)',
     },
   }),
   strict: bool(false, {
@@ -233,7 +237,8 @@ export const PRETRAIN_OPTIONS = {
     readme: {
       default: 'off',
       meaning:
-        'kNN monitor (k=200, T=0.1, 10k train / 2k test labelled samples) every n epochs, as `knn_top1`/`knn_top5` on epoch-end rows (single-process runs)',
+        'kNN monitor (k=200, T=0.1, 10k train / 2k test labelled samples) every n epochs, as `knn_top1`/`knn_top5` ' +
+        'on epoch-end rows (single-process runs)',
     },
   }),
   /** Distributed runs: BatchNorm statistics over the global batch (the paper's global BN) rather than per rank. */
@@ -253,7 +258,8 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
       help: 'continue the run in --out from its last checkpoint, exactly',
       readme: {
         meaning:
-          'continue the run in `--out` from its last checkpoint; changed settings follow [the resume rules](#run-folders)',
+          'continue the run in `--out` from its last checkpoint; changed settings follow [the resume ' +
+          'rules](#run-folders)',
       },
     },
   },
@@ -261,10 +267,13 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
     key: 'forceResume',
     after: 'seed',
     cli: {
-      help: 'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, --epochs, --seed, --lr, ...; README, Run folders)',
+      help:
+        'resume even with settings that change the step counter, data order, schedule or loss (--batch-size, ' +
+        '--epochs, --seed, --lr, ...; README, Run folders)',
       readme: {
         meaning:
-          'resume even with changes that alter the step counter, data order, schedule or loss (recorded in `config-history.jsonl`)',
+          'resume even with changes that alter the step counter, data order, schedule or loss (recorded in ' +
+          '`config-history.jsonl`)',
       },
     },
   },
@@ -272,24 +281,20 @@ export const PRETRAIN_CLI_ONLY: readonly CliOnlyFlag[] = [
     key: 'overwrite',
     after: 'seed',
     cli: {
-      help: 'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, history, eval results, report)',
+      help:
+        'start a new run in an --out that holds one, deleting what simclr wrote there (checkpoint, metrics, ' +
+        'history, eval results, report)',
       readme: {
         meaning:
-          'start a new run in an `--out` that holds one (its checkpoint, metrics and history are deleted); without it, that is refused',
+          'start a new run in an `--out` that holds one (its checkpoint, metrics and history are deleted); without ' +
+          'it, that is refused',
       },
     },
   },
-  {
-    key: 'config',
-    cli: {
-      arg: '<file>',
-      help: 'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default augmentations (README); flags override it',
-      readme: {
-        flag: '`--config FILE`',
-        meaning: 'JSON or YAML with the same keys (kebab-case or camelCase); flags override it',
-      },
-    },
-  },
+  configFlag(
+    'JSON or YAML file with the same keys, plus augment: a list of { op, ...options } replacing the default ' +
+      'augmentations (README); flags override it',
+  ),
 ];
 
 type Options = typeof PRETRAIN_OPTIONS;
@@ -298,3 +303,6 @@ export type BoundedKey = { [K in keyof Options]: Options[K] extends { bound: Num
 
 /** The numeric pretrain options' bounds, by camelCase key (the command-line parsers and resolveConfig use these). */
 export const PRETRAIN_BOUNDS = boundsOf(PRETRAIN_OPTIONS) as Readonly<Record<BoundedKey, NumberBound>>;
+
+/** The pretrain command's schema (src/run/options/index.ts lists every command's). */
+export const PRETRAIN = commandSchema('pretrain', PRETRAIN_OPTIONS, PRETRAIN_CLI_ONLY);

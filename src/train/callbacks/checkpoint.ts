@@ -4,7 +4,7 @@ import type { Optimizer, GroupOptions } from '../../optim/index.js';
 import type { SimCLRModel } from '../../models/simclr.js';
 import { NonFiniteStateError, saveCheckpoint, type RunPaths } from '../../run/folder.js';
 import { DivergenceError } from '../../errors.js';
-import { DIVERGENCE_ADVICE, type Callback, type StepEnd } from '../loop.js';
+import type { Callback, StepEnd } from '../loop.js';
 
 export interface CheckpointerOptions {
   isMain: boolean;
@@ -18,6 +18,8 @@ export interface CheckpointerOptions {
   /** The metrics log's complete rows, recorded so that a resume keeps exactly those. */
   metricsRows: () => number;
   onCheckpoint?: (path: string, step: number) => void;
+  /** What to try after a divergence, for its message (src/loss divergenceAdvice). */
+  divergenceAdvice: string;
 }
 
 export class Checkpointer implements Callback {
@@ -35,7 +37,10 @@ export class Checkpointer implements Callback {
     if (s.epochEnd || s.step === s.lastStep || interrupted || (every > 0 && s.step % every === 0)) this.save(s.step);
   }
 
-  /** Writes the checkpoint of `step` (rank 0; other ranks only note it). @throws DivergenceError for non-finite state */
+  /**
+   * Writes the checkpoint of `step` (rank 0; other ranks only note it).
+   * @throws DivergenceError for non-finite state
+   */
   save(step: number): void {
     const { isMain, paths, model, optimizer, stepsPerEpoch, device } = this.o;
     if (!isMain) {
@@ -56,7 +61,8 @@ export class Checkpointer implements Callback {
       // The loss can still be finite when the update after it made the weights infinite.
       if (e instanceof NonFiniteStateError)
         throw new DivergenceError(
-          `the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ${this.kept()}. ${DIVERGENCE_ADVICE}`,
+          `the model diverged at step ${step} (epoch ${epoch + 1}): ${e.message}; the run stopped and ` +
+            `${this.kept()}. ${this.o.divergenceAdvice}`,
         );
       throw e;
     } finally {

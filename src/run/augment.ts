@@ -1,10 +1,28 @@
-// `simclr augment`: a PNG of sampled images beside their two SimCLR views, so a person can check the augmentations.
+// A run's augmentations: the pipeline its settings give (an `augment` list, or the paper's pipeline with
+// --color-strength, --crop-min-scale and --blur), and `simclr augment`'s PNG of sampled images beside their two views,
+// which the report draws too. Shared by train/ and eval/, so it sits below both.
 import * as torch from '../torch/index.js';
 import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
-import { resolveConfig, type PretrainConfig } from '../run/config.js';
-import { augmentPipelineFor } from './pretrain.js';
+import { resolveConfig, type PretrainConfig } from './config.js';
+import { configSteps, defaultAugmentConfig } from '../augment/params.js';
+import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
+
+/**
+ * The run's augmentation pipeline for its data: cfg.augment, or the paper's with --color-strength, --crop-min-scale
+ * and --blur. Throws ConfigError for an augment list that does not fit the data (rotation before the crop on
+ * non-square images is found when sampling).
+ */
+export function augmentPipelineFor(cfg: PretrainConfig, ds: { channels: number; height: number }): AugmentPipeline {
+  const channels = ds.channels === 1 ? 1 : 3;
+  if (cfg.augment !== null) return resolvePipeline(cfg.augment, ds.height, channels);
+  const aug = defaultAugmentConfig(ds.height, channels === 1);
+  aug.colorStrength = cfg.colorStrength;
+  aug.cropScale = [cfg.cropMinScale, 1];
+  if (!cfg.blur) aug.blurP = 0;
+  return resolvePipeline(configSteps(aug), ds.height, channels);
+}
 
 export interface PreviewOptions {
   data: string;

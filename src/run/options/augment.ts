@@ -1,0 +1,22 @@
+// `simclr augment`: a PNG grid of a dataset's images beside the two views pretraining's augmentation makes of them.
+// The data and augmentation fields are pretrain's own, so both commands read and check them alike.
+import { SHARED_BOUNDS as B } from '../bounds.js';
+import { bool, commandSchema, num, required } from './fields.js';
+import { PRETRAIN_OPTIONS as P } from './pretrain.js';
+
+export const AUGMENT = commandSchema('augment', {
+  data: P.data,
+  out: required('(the PNG to write)', {
+    arg: '<file.png>',
+    help: 'output PNG',
+    readme: { flag: '`--out FILE`', meaning: 'PNG: one row per image, the original beside its two views' },
+  }),
+  count: num({ kind: 'int', min: 1, max: 1024 }, 8, {
+    arg: '<n>',
+    help: 'images (rows), the first ones of a seeded shuffle (default {default})',
+  }),
+  seed: num(B.seed, 0, { arg: '<n>', help: 'seed for picking images and views (default {default})' }),
+  imageSize: P.imageSize,
+  colorStrength: P.colorStrength,
+  blur: bool(true, { help: 'no Gaussian blur', negatedOnly: true }),
+});
