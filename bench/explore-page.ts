@@ -144,7 +144,8 @@ try {
     rows.push(m);
     console.log(
       `load ${r + 1}: map drawn ${m.drawnMs.toFixed(0)} ms after navigation (DOMContentLoaded ${m.domMs.toFixed(0)}, ` +
-        `/api/map ${(m.mapBytes / 1e6).toFixed(2)} MB in ${m.mapMs.toFixed(0)} ms, received at ${m.mapEndMs.toFixed(0)}); ` +
+        `/api/map ${(m.mapBytes / 1e6).toFixed(2)} MB in ${m.mapMs.toFixed(0)} ms, ` +
+        `received at ${m.mapEndMs.toFixed(0)}); ` +
         `first frame ${m.frameMs.toFixed(1)} ms`,
     );
     if (r === 0 && o.screenshot) await page.screenshot({ path: o.screenshot });

@@ -35,7 +35,7 @@ interface Neighbor {
   label: number | null;
 }
 
-/** Deterministic RGB noise around a base colour, with a per-class stripe pattern: classes the encoder can tell apart. */
+/** Deterministic RGB noise around a base colour with a per-class stripe pattern: classes the encoder tells apart. */
 function rgbPattern(width: number, height: number, base: readonly number[], seed: number, stripe: number): Buffer {
   const px = Buffer.alloc(width * height * 3);
   let s = seed;

@@ -183,7 +183,8 @@ export class ExplorePage {
     if (info.labelAgreement) {
       const { k, embeddingTop1, mapTop1 } = info.labelAgreement;
       const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
-      agreement.textContent = `label agreement (kNN top-1, k=${k}): embedding ${pct(embeddingTop1)}, map ${pct(mapTop1)}`;
+      const scores = `embedding ${pct(embeddingTop1)}, map ${pct(mapTop1)}`;
+      agreement.textContent = `label agreement (kNN top-1, k=${k}): ${scores}`;
       agreement.title =
         'How often the majority label of a sample’s k nearest neighbours is its own label: in the feature space, ' +
         'and among its nearest points on this map';
