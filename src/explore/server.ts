@@ -11,7 +11,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import fastifyStatic from '@fastify/static';
 import sharp from 'sharp';
 import { z } from 'zod';
-import { DEFAULT_DUPLICATE_THRESHOLD } from './analysis.js';
+import { DEFAULT_DUPLICATE_THRESHOLD, OUTLIER_K } from './analysis.js';
 import { parseFilesUrl } from './files.js';
 import type { ExploreSession } from './session.js';
 
@@ -141,7 +141,7 @@ function mapJson(s: ExploreSession): string {
   });
 }
 
-/** Sends an image as RGBA through the session's encoder: decoded by sharp (EXIF rotation applied, sRGB). */
+/** An uploaded image as RGBA at its own size, decoded by sharp (EXIF orientation applied, sRGB, 8 bits). */
 async function decodeUpload(body: Buffer): Promise<{ rgba: Uint8Array; width: number; height: number }> {
   try {
     const { data, info } = await sharp(body, { failOn: 'error', limitInputPixels: MAX_UPLOAD_PIXELS })
@@ -291,7 +291,7 @@ export async function createExploreServer(session: ExploreSession, opts: ServerO
 
   app.get('/api/outliers', async (req) => {
     const q = parse(z.object({ limit: limitParam }), req.query);
-    return { k: Math.min(10, session.graph.k), items: session.outliers(q.limit ?? DEFAULT_LIST) };
+    return { k: Math.min(OUTLIER_K, session.graph.k), items: session.outliers(q.limit ?? DEFAULT_LIST) };
   });
 
   // --- images
