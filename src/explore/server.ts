@@ -121,12 +121,18 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new HttpError(400, `${where}${issue.message}`);
 }
 
-/** A float32 copy of an embedding, refusing one of zero norm (it has no direction to compare). */
+/**
+ * An embedding as float32 of unit L2 norm, refusing one of zero norm (it has no direction to compare). Scaled in
+ * float64 by its largest value first: in float32 the squares of values beyond about 1e19 overflow and those below
+ * about 1e-19 underflow, and the index's own normalisation would then answer for a direction of zeros.
+ */
 function embeddingOf(values: readonly number[]): Float32Array {
   const v = Float32Array.from(values);
   if (!v.every(Number.isFinite)) throw new HttpError(400, 'embedding: every value must be a finite float32 number');
-  if (v.every((x) => x === 0)) throw new HttpError(400, 'embedding: all zeros (no direction to compare by cosine)');
-  return v;
+  const largest = v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  if (largest === 0) throw new HttpError(400, 'embedding: all zeros (no direction to compare by cosine)');
+  const norm = Math.sqrt(v.reduce((s, x) => s + (x / largest) ** 2, 0));
+  return Float32Array.from(v, (x) => x / largest / norm);
 }
 
 /** JSON of the map, made once: coordinates rounded to 1e-6 (well below a pixel of any screen). */

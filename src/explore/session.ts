@@ -3,7 +3,7 @@
 // queried by the server (src/explore/server.ts). What takes time is cached in the run folder (EXPLORE_FILES) and
 // reused while the run's checkpoint and the data are unchanged.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -161,13 +161,25 @@ function onnxModel(
   });
   if (runDir !== null) {
     try {
-      writeFileAtomic(join(runDir, EXPLORE_FILES.onnx), bytes);
-      writeFileAtomic(join(runDir, EXPLORE_FILES.onnxSource), stamp);
+      writeNoted(join(runDir, EXPLORE_FILES.onnx), join(runDir, EXPLORE_FILES.onnxSource), stamp, (path) =>
+        writeFileAtomic(path, bytes),
+      );
     } catch (e) {
       warn(`ONNX model not cached in ${runDir}: ${(e as Error).message}`);
     }
   }
   return bytes;
+}
+
+/**
+ * Writes a cache file with `write`, then the note beside it saying what the file was made from. The old note goes
+ * first: a write cut short (an error, a kill) between the file and its note leaves no note vouching for a file
+ * that was made from something else, and the next start rebuilds instead of trusting it.
+ */
+export function writeNoted(path: string, note: string, stamp: string, write: (path: string) => void): void {
+  rmSync(note, { force: true });
+  write(path);
+  writeFileAtomic(note, stamp);
 }
 
 /** What a session is built from (prepareExplore makes it). */
@@ -296,8 +308,7 @@ function hnswFor(
   const index = HnswIndex.build(unit, (d, t) => o.onProgress?.('index', d, t));
   if (path !== null && note !== null) {
     try {
-      index.save(path);
-      writeFileAtomic(note, key);
+      writeNoted(path, note, key, (p) => index.save(p));
     } catch (e) {
       warn(`HNSW index not cached in ${path}: ${(e as Error).message}`);
     }

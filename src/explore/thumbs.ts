@@ -43,6 +43,12 @@ export class Thumbnails {
       return hit;
     }
     const png = (await this.fromFile(i)) ?? (await this.fromPixels(i));
+    // Another request for i may have filled the entry while this one was encoding: its bytes are counted once.
+    const raced = this.cache.get(i);
+    if (raced) {
+      this.cache.delete(i);
+      this.bytes -= raced.length;
+    }
     this.cache.set(i, png);
     this.bytes += png.length;
     for (const [key, old] of this.cache) {

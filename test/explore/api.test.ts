@@ -132,6 +132,16 @@ test('POST /api/neighbors with an embedding (any scale) equals the reference, no
   assert.deepEqual(new Set(body.neighbors.slice(0, 2).map((n) => n.index)), new Set([ORIGINAL, DUPLICATE]));
 });
 
+test('POST /api/neighbors: an embedding whose float32 squares overflow or underflow keeps its direction', async () => {
+  // 1e25 squared is beyond float32's range and 1e-34 squared below it: normalised in float32 these were all zeros.
+  for (const scale of [1e25, 1e-34]) {
+    const v = Array.from(row(ORIGINAL), (x) => x * scale);
+    const r = await postJson(url, '/api/neighbors', JSON.stringify({ embedding: v, k: 5 }));
+    assert.equal(r.status, 200, `scale ${scale}`);
+    assertTopK(r.json<{ neighbors: Neighbours }>().neighbors, v, 5);
+  }
+});
+
 test('GET /api/map: one point per sample in [0, 1], the labels, the same map on a second computation', async () => {
   const map = (await request(url, '/api/map')).json<{ method: string; x: number[]; y: number[]; labels: number[] }>();
   assert.equal(map.method, 'umap');

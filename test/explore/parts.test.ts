@@ -3,7 +3,7 @@
 // neighbours, duplicate pairs, label votes, the map's scaling and PCA, and the /files/ URL parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
@@ -21,7 +21,9 @@ import {
 } from '../../src/explore/analysis.js';
 import { mapScale, pca2, seededRandom, umap2 } from '../../src/explore/map.js';
 import { parseFilesUrl } from '../../src/explore/files.js';
+import { pixelsToPng, Thumbnails } from '../../src/explore/thumbs.js';
 import { sourceDifference } from '../../src/explore/embeddings.js';
+import { writeNoted } from '../../src/explore/session.js';
 import type { EmbeddingSource } from '../../src/eval/embed.js';
 import { EXPLORE_FILES, RUN_OUTPUTS, removeRunOutputs } from '../../src/run/folder.js';
 
@@ -345,5 +347,49 @@ test("--overwrite's removal takes explore's caches (and their folder once empty)
     assert.deepEqual(readdirSync(join(dir, 'explore')), ['notes.txt']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('thumbnails: two requests racing for one sample count its bytes once, so the budget still holds two', async () => {
+  const pixels = new Uint8Array(2 * 8 * 8).fill(90);
+  let reads = 0;
+  class Counting extends MemoryDataset {
+    override readBatch(indices: ArrayLike<number>, out: Uint8Array): void {
+      reads++;
+      super.readBatch(indices, out);
+    }
+  }
+  const ds = new Counting({ name: 't', channels: 1, height: 8, width: 8, numClasses: 0, labels: null }, pixels);
+  const size = (await pixelsToPng(pixels.subarray(0, 64), 1, 8, 8)).length;
+  const thumbs = new Thumbnails(ds, null, 2 * size);
+  await Promise.all([thumbs.png(0), thumbs.png(0)]);
+  await thumbs.png(1);
+  const before = reads;
+  await thumbs.png(0);
+  await thumbs.png(1);
+  assert.equal(reads, before, 'both thumbnails fit the budget and are served from memory');
+});
+
+test('writeNoted: a cache write cut short leaves no note vouching for the file, a finished one leaves the stamp', () => {
+  const d = mkdtempSync(join(tmpdir(), 'simclr-explore-noted-'));
+  try {
+    const file = join(d, 'index.hnsw');
+    const note = join(d, 'index.json');
+    writeFileSync(file, 'made from A');
+    writeFileSync(note, 'A');
+    // A kill after the new file is in place but before its note: the note must not still say A.
+    assert.throws(
+      () =>
+        writeNoted(file, note, 'B', (p) => {
+          writeFileSync(p, 'made from B');
+          throw new Error('killed');
+        }),
+      /killed/,
+    );
+    assert.equal(existsSync(note), false);
+    writeNoted(file, note, 'B', (p) => writeFileSync(p, 'made from B'));
+    assert.equal(readFileSync(note, 'utf8'), 'B');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 });
