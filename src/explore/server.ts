@@ -181,6 +181,9 @@ export async function createExploreServer(session: ExploreSession, opts: ServerO
     bodyLimit: MAX_JSON_BODY,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // What fastify refuses before routing (a malformed percent-encoding, an over-long path parameter) is answered
+    // in the same { error } shape as everything else, naming the problem.
+    frameworkErrors: (err, _req, reply) => sendError(reply, err.statusCode ?? 400, err.message),
   });
   const { count, dim } = session.info;
 

@@ -358,6 +358,8 @@ test('bad requests get a 4xx with a JSON error naming the problem, and the serve
     ['a thumbnail past the end', () => request(url, `/thumb/${IDX_COUNT}.png`), 404, /no sample/],
     ['a thumbnail by name', () => request(url, '/thumb/abc.png'), 400, /thumb/],
     ['a negative thumbnail', () => request(url, '/thumb/-1.png'), 400, /thumb/],
+    ['a malformed percent-encoding', () => request(url, '/thumb/%zz.png'), 400, /not a valid url/],
+    ['an over-long path parameter', () => request(url, `/thumb/${'1'.repeat(200)}.png`), 414, /max param length/],
     ['an unknown route', () => request(url, '/api/nothing'), 404, /no such route/],
     ['a wrong method', () => request(url, '/api/info', { method: 'DELETE' }), 404, /no such route/],
     ['/files/ on IDX data', () => request(url, '/files/train-images-idx3-ubyte'), 404, /not a folder/],
