@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +24,13 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('bad flags exit 2 with one line naming the problem', async () => {
+test('bad flags exit 2 with one line naming the problem', async (t) => {
   const spec = `mnist:${data}`;
+  // A port already taken is found before the preparation, not after it.
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const takenPort = String((taken.address() as AddressInfo).port);
+  t.after(() => taken.close());
   const cases: [string[], RegExp][] = [
     [['explore', '--data', spec], /--run/],
     [['explore', '--run', run], /--data/],
@@ -39,6 +45,7 @@ test('bad flags exit 2 with one line naming the problem', async () => {
     [['explore', '--run', run, '--data', `mnist:${join(dir, 'nothing')}`], /nothing/],
     [['explore', '--run', run, '--data', spec, '--limit', '1'], /at least 2 samples/],
     [['explore', '--run', run, '--data', spec, '--embeddings', join(dir, 'none.safetensors')], /--embeddings/],
+    [['explore', '--run', run, '--data', spec, '--port', takenPort], /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/],
   ];
   for (const [args, message] of cases) {
     const r = await cli(...args);
