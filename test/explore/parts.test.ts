@@ -370,7 +370,7 @@ test('thumbnails: two requests racing for one sample count its bytes once, so th
   assert.equal(reads, before, 'both thumbnails fit the budget and are served from memory');
 });
 
-test('writeNoted: a cache write cut short leaves no note vouching for the file, a finished one leaves the stamp', () => {
+test('writeNoted: a cache write cut short leaves no note vouching for the file; a finished one leaves it', () => {
   const d = mkdtempSync(join(tmpdir(), 'simclr-explore-noted-'));
   try {
     const file = join(d, 'index.hnsw');
