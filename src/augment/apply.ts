@@ -41,6 +41,26 @@ export interface ViewSeed {
 /** What to apply: a pipeline, or the flat settings of the default one. */
 export type Augmentation = AugmentPipeline | AugmentConfig;
 
+/**
+ * The augmentation of both SimCLR views: one for both, or one per view ([view 0, view 1]; the paper's one-branch
+ * ablations). Both must make views of one size and channel count.
+ */
+export type ViewAugmentations = Augmentation | readonly [Augmentation, Augmentation];
+
+/** The pipelines of view 0 and view 1 (the same object twice for a single augmentation). */
+export function viewPipelines(aug: ViewAugmentations): [AugmentPipeline, AugmentPipeline] {
+  if (!Array.isArray(aug)) {
+    const p = toPipeline(aug as Augmentation);
+    return [p, p];
+  }
+  const [a, b] = (aug as readonly [Augmentation, Augmentation]).map(toPipeline) as [AugmentPipeline, AugmentPipeline];
+  if (a.outputSize !== b.outputSize || a.channels !== b.channels)
+    throw new RangeError(
+      `the two views' augmentations differ in output (${a.channels}x${a.outputSize} vs ${b.channels}x${b.outputSize})`,
+    );
+  return [a, b];
+}
+
 /** The pipeline of an Augmentation. @throws RangeError for AugmentConfig settings out of range. */
 export function toPipeline(aug: Augmentation): AugmentPipeline {
   return 'steps' in aug ? aug : pipelineFromConfig(aug);
@@ -142,18 +162,25 @@ export function applyIdentity(images: Tensor, aug: Augmentation, opts: ApplyOpti
   return applyViewList(images, [identityPipelineParams(p, n, h, w)], p, opts);
 }
 
-/** Both SimCLR views (view ids 0 and 1) of each image in one batch: [2B,C,S,S], every view 0 first. */
-export function createViewBatch(images: Tensor, aug: Augmentation, at: ViewSeed, opts: ApplyOptions = {}): Tensor {
+/**
+ * Both SimCLR views (view ids 0 and 1) of each image in one batch: [2B,C,S,S], every view 0 first. With one
+ * augmentation per view, view v is made by the v-th (each by its own implementation: fused where it covers it).
+ */
+export function createViewBatch(images: Tensor, aug: ViewAugmentations, at: ViewSeed, opts: ApplyOptions = {}): Tensor {
   const [, , h, w] = images.shape as [number, number, number, number];
-  const p = toPipeline(aug);
-  const views = [0, 1].map((v) => samplePipeline(p, h, w, at.seed, at.epoch, at.indices, v));
-  return applyViewList(images, views, p, opts);
+  const pipelines = viewPipelines(aug);
+  const views = pipelines.map((p, v) => samplePipeline(p, h, w, at.seed, at.epoch, at.indices, v));
+  if (pipelines[0] === pipelines[1]) return applyViewList(images, views, pipelines[0], opts);
+  return torch.scope(() => {
+    const both = torch.cat(views.map((v, i) => applyViewList(images, [v], pipelines[i]!, opts)));
+    return opts.memoryFormat === 'channelsLast' ? both.contiguous('channelsLast') : both;
+  });
 }
 
 /** The two SimCLR views (view ids 0 and 1) of each image. */
 export function createTwoViews(
   images: Tensor,
-  aug: Augmentation,
+  aug: ViewAugmentations,
   at: ViewSeed,
   opts: ApplyOptions = {},
 ): [Tensor, Tensor] {

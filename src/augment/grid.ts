@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { applyIdentity, createTwoViews, type Augmentation, type ViewSeed } from './apply.js';
+import { applyIdentity, createTwoViews, viewPipelines, type ViewAugmentations, type ViewSeed } from './apply.js';
 
 /** 8-bit interleaved pixels, row-major [height, width, channels]: the layout of sharp's raw input. */
 export interface RawImage {
@@ -34,12 +34,12 @@ export function tileRows(tiles: readonly Tensor[]): RawImage {
 /** Writes the sheet for uint8 [B,C,H,W] images (C = 1 or 3) to outPath as PNG: width 3S, height B*S. */
 export async function writeAugmentGrid(
   images: Tensor,
-  aug: Augmentation,
+  aug: ViewAugmentations,
   at: ViewSeed,
   outPath: string,
 ): Promise<void> {
   const sheet = torch.scope(() => {
-    return tileRows([applyIdentity(images, aug), ...createTwoViews(images, aug, at)]);
+    return tileRows([applyIdentity(images, viewPipelines(aug)[0]), ...createTwoViews(images, aug, at)]);
   });
   const png = sharp(sheet.pixels, { raw: { width: sheet.width, height: sheet.height, channels: sheet.channels } });
   // sharp widens one-channel input to sRGB unless told to keep it grey.

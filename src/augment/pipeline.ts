@@ -1,6 +1,8 @@
 // An augmentation pipeline: an ordered list of ops (registry.ts) with their options, like torchvision's Compose.
 // Sampling walks the list with one CounterRng per (seed, epoch, sample, view), each op drawing in turn, so a view's
-// parameters depend on nothing else in the batch; the tensor path applies the ops in the same order.
+// parameters depend on nothing else in the batch; the tensor path applies the ops in the same order. Steps marked
+// `shared` draw from one stream per (seed, epoch, sample) instead, the same for every view: two views whose lists
+// start with the same shared crop are two transformations of one cropped image (the paper's Figure 5 setting).
 
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -9,9 +11,13 @@ import { resolveOptions, type AugmentOp, type SampleContext, type StepParams } f
 import { AUGMENTATIONS } from './registry.js';
 import { resizedCrop } from './ops/random-resized-crop.js';
 
-/** One entry of a config file's `augment` list: the op's registry name and any of its options. */
+/**
+ * One entry of a config file's `augment` list: the op's registry name, `shared: true` for a step whose parameters
+ * every view shares (leading steps only), and any of the op's options.
+ */
 export interface AugmentStepConfig {
   op: string;
+  shared?: boolean;
   [option: string]: unknown;
 }
 
@@ -19,7 +25,15 @@ export interface AugmentStepConfig {
 export interface PipelineStep {
   readonly op: AugmentOp<object>;
   readonly options: object;
+  /** Parameters drawn from the stream every view of a sample shares (SHARED_VIEW), not the view's own. */
+  readonly shared?: boolean;
 }
+
+/**
+ * The CounterRng view id of the stream shared steps draw from: no real view has it (views are 0 and 1), so shared
+ * parameters never coincide with a view's own draws.
+ */
+export const SHARED_VIEW = 0xffffffff;
 
 export interface AugmentPipeline {
   /** Side of the square output views. */
@@ -36,8 +50,8 @@ export interface PipelineParams {
 }
 
 /**
- * Checks a config's `augment` value: a list of { op, ...options } with known op names and valid options.
- * Returns the entries with every option filled in (so stored configs say what ran).
+ * Checks a config's `augment` value: a list of { op, shared?, ...options } with known op names and valid options,
+ * shared steps (if any) first. Returns the entries with every option filled in (so stored configs say what ran).
  * @throws RangeError naming the entry (augment[i]) and the op's option.
  */
 export function parseAugmentSteps(value: unknown): AugmentStepConfig[] {
@@ -46,18 +60,34 @@ export function parseAugmentSteps(value: unknown): AugmentStepConfig[] {
   return value.map((entry: unknown, i) => {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
       throw new RangeError(`augment[${i}] must be an object { op, ...options }, got ${JSON.stringify(entry)}`);
-    const { op: name, ...given } = entry as Record<string, unknown>;
+    const { op: name, shared, ...given } = entry as Record<string, unknown>;
     const op = typeof name === 'string' && Object.hasOwn(AUGMENTATIONS, name) ? AUGMENTATIONS[name]! : null;
     if (op === null)
       throw new RangeError(
         `augment[${i}].op must be one of ${Object.keys(AUGMENTATIONS).join('|')}, got ${JSON.stringify(name)}`,
       );
+    if (shared !== undefined && typeof shared !== 'boolean')
+      throw new RangeError(`augment[${i}].shared must be true or false, got ${JSON.stringify(shared)}`);
+    // Shared steps must come first: after a view's own resizing op they would see another image size per view.
+    const previous = i > 0 ? (value[i - 1] as Record<string, unknown>) : null;
+    if (shared === true && previous !== null && previous.shared !== true)
+      throw new RangeError(`augment[${i}]: shared steps must come first, before every step of the view's own`);
     try {
-      return { op: op.name, ...resolveOptions(op, given) };
+      return { op: op.name, ...(shared === true ? { shared: true } : {}), ...resolveOptions(op, given) };
     } catch (e) {
       throw new RangeError(`augment[${i}]: ${(e as Error).message}`);
     }
   });
+}
+
+/** The leading shared steps of a parsed list, as JSON text: two views share parameters only where these agree. */
+export function sharedPrefix(steps: readonly AugmentStepConfig[]): string {
+  const prefix: AugmentStepConfig[] = [];
+  for (const s of steps) {
+    if (s.shared !== true) break;
+    prefix.push(s);
+  }
+  return JSON.stringify(prefix);
 }
 
 /** A pipeline for `channels`-channel images and `outputSize` views. Throws RangeError as parseAugmentSteps. */
@@ -72,23 +102,28 @@ export function resolvePipeline(
   return {
     outputSize,
     channels,
-    steps: parsed.map(({ op, ...options }) => ({ op: AUGMENTATIONS[op]!, options })),
+    steps: parsed.map(({ op, shared, ...options }) => ({
+      op: AUGMENTATIONS[op]!,
+      options,
+      ...(shared === true ? { shared: true } : {}),
+    })),
   };
 }
 
-/** The pipeline as config entries, e.g. for a log line or a stored config. */
-/** The ops in order, for logs and reports: 'random-resized-crop -> horizontal-flip -> ...'. */
+/** The ops in order, for logs and reports: 'randomResizedCrop (shared) -> horizontalFlip -> ...'. */
 export function describePipeline(p: AugmentPipeline): string {
-  return p.steps.map((s) => s.op.name).join(' -> ');
+  return p.steps.map((s) => (s.shared === true ? `${s.op.name} (shared)` : s.op.name)).join(' -> ');
 }
 
+/** The pipeline as config entries, e.g. for a log line or a stored config. */
 export function pipelineSteps(p: AugmentPipeline): AugmentStepConfig[] {
-  return p.steps.map((s) => ({ op: s.op.name, ...s.options }));
+  return p.steps.map((s) => ({ op: s.op.name, ...(s.shared === true ? { shared: true } : {}), ...s.options }));
 }
 
 /**
  * Parameters for view `view` of each sample in `indices` of srcHeight x srcWidth images. Each (seed, epoch, index,
- * view) has its own CounterRng; the steps draw from it in order (each op documents its draws).
+ * view) has its own CounterRng; the steps draw from it in order (each op documents its draws). Shared steps draw
+ * from (seed, epoch, index, SHARED_VIEW) instead, so every view gets their same parameters.
  * @throws RangeError for a source size that is not positive integers, and as CounterRng for bad seeds or indices.
  */
 export function samplePipeline(
@@ -112,12 +147,14 @@ export function samplePipeline(
     width: s.op.columns.length,
     values: new Float32Array(n * s.op.columns.length),
   }));
+  const anyShared = p.steps.some((s) => s.shared === true);
   for (let b = 0; b < n; b++) {
     const rng = new CounterRng(seed, epoch, indices[b]!, view);
+    const sharedRng = anyShared ? new CounterRng(seed, epoch, indices[b]!, SHARED_VIEW) : rng;
     const ctx: SampleContext = { height: h0, width: w0, channels: p.channels, outputSize: p.outputSize };
     p.steps.forEach((s, i) => {
       const w = steps[i]!.width;
-      s.op.sample(rng, s.options, ctx, steps[i]!.values.subarray(b * w, (b + 1) * w));
+      s.op.sample(s.shared === true ? sharedRng : rng, s.options, ctx, steps[i]!.values.subarray(b * w, (b + 1) * w));
       if (s.op.resizes === true) ctx.height = ctx.width = p.outputSize;
     });
   }

@@ -7,6 +7,7 @@ import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
 import { registerExploreCommand } from './explore.js';
+import { registerStudyCommand } from './study.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
 import { schemaCommand } from './options.js';
@@ -19,8 +20,7 @@ import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
 import { describeLoss } from '../loss/index.js';
-import { describePipeline } from '../augment/pipeline.js';
-import { augmentPipelineFor } from '../run/augment.js';
+import { describeViews } from '../run/augment.js';
 
 /** A compact text plot of a series: one row of block characters scaled between min and max. */
 function sparkline(values: readonly number[], width = 60): string {
@@ -39,7 +39,8 @@ function printRunSummary(dir: string): void {
   const c = run.config;
   console.log(`run        ${dir}`);
   console.log(`data       ${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`);
-  console.log(`model      ${c.arch} width ${c.width}, projection ${c.projLayers} layers -> ${c.projDim}`);
+  const head = c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layers -> ${c.projDim}`;
+  console.log(`model      ${c.arch} width ${c.width}, projection ${head}`);
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
@@ -47,7 +48,7 @@ function printRunSummary(dir: string): void {
       `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
   );
   console.log(`objective  ${describeLoss(c.loss, c)}`);
-  console.log(`augment    ${describePipeline(augmentPipelineFor(c, run.input))}`);
+  console.log(`augment    ${describeViews(c, run.input)}`);
   console.log(`libtorch   ${run.libtorch ?? 'not recorded'}`);
   console.log(
     `device     ${
@@ -232,6 +233,7 @@ export function buildProgram(): Command {
   registerExportReportCommands(program);
   registerLaunchCommand(program);
   registerExploreCommand(program);
+  registerStudyCommand(program);
   return program;
 }
 

@@ -8,8 +8,7 @@ import { EVAL_FILE, GRID_FILE, readRunConfig, runPaths, writeFileAtomic, type Ru
 import { readMetricsLog, type MetricsRow } from '../run/metrics-log.js';
 import { readChecked, readTextChecked } from '../io/files.js';
 import { defaultStem } from '../models/resnet.js';
-import { augmentPipelineFor, writeAugmentationGrid } from '../run/augment.js';
-import { describePipeline } from '../augment/pipeline.js';
+import { describeViews, writeAugmentationGrid } from '../run/augment.js';
 import { describeLoss } from '../loss/index.js';
 
 // Named in src/run/folder.ts with every file simclr writes into a run folder (RUN_OUTPUTS).
@@ -173,7 +172,7 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
   const out: [string, string][] = [
     ['data', `${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`],
     ['encoder', `${c.arch}, width ${c.width}, ${c.stem === 'auto' ? defaultStem(run.input.height) : c.stem} stem`],
-    ['projection head', `${c.projLayers} layers -> ${c.projDim}`],
+    ['projection head', c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layers -> ${c.projDim}`],
     [
       'optimisation',
       `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ` +
@@ -181,7 +180,7 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
     ],
     ['batch', `${c.batchSize} images (${2 * c.batchSize} views)`],
     ['loss function', describeLoss(c.loss, c)],
-    ['augmentations', describePipeline(augmentPipelineFor(c, run.input))],
+    ['augmentations', describeViews(c, run.input)],
     ['schedule', `${c.epochs} epochs${c.maxSteps === null ? '' : `, at most ${c.maxSteps} steps`}, seed ${c.seed}`],
     ['created', run.created],
   ];

@@ -11,6 +11,8 @@ export interface LossSettings {
   temperature: number;
   /** m of the margin losses, in cosine-similarity units. */
   margin: number;
+  /** L2-normalise z before the similarities (the paper's default); false: raw dot products (paper Tables 2, 5). */
+  l2Normalize: boolean;
 }
 
 /** One registered loss: what it is, which settings it reads, and the step function it makes from them. */
@@ -30,28 +32,28 @@ function entry<K extends keyof LossSettings>(e: LossEntry<K>): LossEntry<K> {
 export const LOSSES = {
   ntxent: entry({
     summary: "NT-Xent, softmax cross entropy of the positive at cosine similarity / temperature (the paper's, eq. 1)",
-    settings: ['temperature'],
+    settings: ['temperature', 'l2Normalize'],
     create:
-      ({ temperature }) =>
+      ({ temperature, l2Normalize }) =>
       (z1, z2, gathered) =>
-        ntXentWithAccuracy(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
+        ntXentWithAccuracy(z1, z2, { temperature, normalize: l2Normalize, ...(gathered ? { gathered } : {}) }),
   }),
   ntlogistic: entry({
     summary:
       'NT-Logistic, logistic loss of the positive and each negative at cosine similarity / temperature (paper Table 2)',
-    settings: ['temperature'],
+    settings: ['temperature', 'l2Normalize'],
     create:
-      ({ temperature }) =>
+      ({ temperature, l2Normalize }) =>
       (z1, z2, gathered) =>
-        ntLogisticLoss(z1, z2, { temperature, ...(gathered ? { gathered } : {}) }),
+        ntLogisticLoss(z1, z2, { temperature, normalize: l2Normalize, ...(gathered ? { gathered } : {}) }),
   }),
   margintriplet: entry({
     summary: 'margin triplet, hinge of negative minus positive cosine similarity plus margin (paper Table 2)',
-    settings: ['margin'],
+    settings: ['margin', 'l2Normalize'],
     create:
-      ({ margin }) =>
+      ({ margin, l2Normalize }) =>
       (z1, z2, gathered) =>
-        marginTripletLoss(z1, z2, { margin, ...(gathered ? { gathered } : {}) }),
+        marginTripletLoss(z1, z2, { margin, normalize: l2Normalize, ...(gathered ? { gathered } : {}) }),
   }),
 } as const;
 
@@ -62,7 +64,10 @@ export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 /** The loss and the settings it reads, for logs and reports: 'ntxent (temperature 0.5)'. */
 export function describeLoss(name: LossName, settings: LossSettings): string {
   const e = LOSSES[name] as LossEntry<keyof LossSettings>;
-  const read = e.settings.map((k) => `${k} ${settings[k]}`);
+  // Normalisation is the paper's default: named only when off.
+  const read = e.settings.flatMap((k) =>
+    k !== 'l2Normalize' ? [`${k} ${settings[k]}`] : settings.l2Normalize ? [] : ['no l2 normalisation'],
+  );
   return read.length === 0 ? name : `${name} (${read.join(', ')})`;
 }
 

@@ -21,12 +21,15 @@ export const DEFAULT_MARGIN = 0.5;
 export interface MarginTripletOptions {
   /** m >= 0 in cosine-similarity units; default DEFAULT_MARGIN. */
   margin?: number;
+  /** L2-normalise z first (default true); false: raw dot products, the margin then in dot-product units. */
+  normalize?: boolean;
   /** Contrast the local anchors with every replica's samples; omit for a single process. */
   gathered?: GatheredProjections;
 }
 
 /**
- * Margin triplet loss for two views z1, z2 [N, D] (float, raw projections; L2-normalised here) of the same N images.
+ * Margin triplet loss for two views z1, z2 [N, D] (float, raw projections; L2-normalised here
+ * unless `normalize` is false, when sim below is the dot product) of the same N images.
  * The paper's Table 2 gives, per anchor u with positive v+ and a negative v-, the objective
  * -max(sim(u,v-) - sim(u,v+) + m, 0); here each of the 2N anchors has the other 2N-2 embeddings (2M-2 when
  * gathered) as negatives and its loss is
@@ -44,7 +47,7 @@ export function marginTripletLoss(z1: Tensor, z2: Tensor, opts: MarginTripletOpt
   if (!(margin >= 0) || !Number.isFinite(margin))
     throw new RangeError(`marginTripletLoss: margin must be a finite number >= 0, got ${margin}`);
   return torch.scope(() => {
-    const pairs = contrastivePairs(z1, z2, opts.gathered, 'marginTripletLoss');
+    const pairs = contrastivePairs(z1, z2, opts.gathered, 'marginTripletLoss', opts.normalize);
     if (pairs.m < 2) throw new RangeError('marginTripletLoss: a batch of one image has no negatives');
     // Every column's hinge, the anchor's own and its positive's masked out of the mean.
     const hinge = pairs.similarity.sub(positiveSimilarity(pairs)).add(margin).relu();

@@ -16,12 +16,15 @@ import { DEFAULT_TEMPERATURE } from './ntxent.js';
 export interface NtLogisticOptions {
   /** τ > 0, dividing the cosine similarities; default DEFAULT_TEMPERATURE (0.5), as NT-Xent. */
   temperature?: number;
+  /** L2-normalise z first (default true); false: raw dot products in place of cosine similarities. */
+  normalize?: boolean;
   /** Contrast the local anchors with every replica's samples; omit for a single process. */
   gathered?: GatheredProjections;
 }
 
 /**
- * NT-Logistic for two views z1, z2 [N, D] (float, raw projections; L2-normalised here) of the same N images.
+ * NT-Logistic for two views z1, z2 [N, D] (float, raw projections; L2-normalised here unless
+ * `normalize` is false, when s below is the dot product) of the same N images.
  * The paper's Table 2 gives, per anchor u with positive v+ and a negative v-, the objective
  * log σ(sim(u,v+)/τ) + log σ(-sim(u,v-)/τ); here each of the 2N anchors has the other 2N-2 embeddings (2M-2 when
  * gathered) as negatives and its loss is
@@ -37,7 +40,7 @@ export function ntLogisticLoss(z1: Tensor, z2: Tensor, opts: NtLogisticOptions =
   const temperature = opts.temperature ?? DEFAULT_TEMPERATURE;
   if (!(temperature > 0)) throw new RangeError(`ntLogisticLoss: temperature must be positive, got ${temperature}`);
   return torch.scope(() => {
-    const pairs = contrastivePairs(z1, z2, opts.gathered, 'ntLogisticLoss');
+    const pairs = contrastivePairs(z1, z2, opts.gathered, 'ntLogisticLoss', opts.normalize);
     if (pairs.m < 2) throw new RangeError('ntLogisticLoss: a batch of one image has no negatives');
     const { logsigmoid } = torch.nn.functional;
     const positive = logsigmoid(positiveSimilarity(pairs).div(temperature)).squeeze(1);

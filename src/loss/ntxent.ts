@@ -19,6 +19,8 @@ export const DEFAULT_TEMPERATURE = 0.5;
 
 export interface NtXentOptions {
   temperature?: number;
+  /** L2-normalise z first, so similarities are cosines (default true, the paper's); false: raw dot products. */
+  normalize?: boolean;
   /** Contrast the local anchors with every replica's samples; omit for a single process. */
   gathered?: GatheredProjections;
 }
@@ -27,7 +29,8 @@ export interface NtXentOptions {
 export type NtXentResult = ContrastiveLossResult;
 
 /**
- * NT-Xent for two views z1, z2 [N, D] of the same N images (raw projections; they are L2-normalised here).
+ * NT-Xent for two views z1, z2 [N, D] of the same N images (raw projections; they are L2-normalised here unless
+ * `normalize` is false, when the logits are dot products / temperature, the paper's Table 5 rows without l2 norm).
  * Each of the 2N embeddings is an anchor whose positive is the other view of its image and whose negatives are
  * the remaining 2N-2 embeddings (2N*world-2 when gathered); the loss is the cross entropy of the positive
  * among those 2N-1 candidates at cosine similarity / temperature, averaged over all 2N anchors.
@@ -61,6 +64,6 @@ function crossEntropyOfLogits({ logits, targets }: Logits): Tensor {
 function contrastiveLogits(z1: Tensor, z2: Tensor, opts: NtXentOptions): Logits {
   const temperature = opts.temperature ?? DEFAULT_TEMPERATURE;
   if (!(temperature > 0)) throw new RangeError(`ntXentLoss: temperature must be positive, got ${temperature}`);
-  const { similarity, self, positive } = contrastivePairs(z1, z2, opts.gathered, 'ntXentLoss');
+  const { similarity, self, positive } = contrastivePairs(z1, z2, opts.gathered, 'ntXentLoss', opts.normalize);
   return { logits: withoutSelf(similarity.div(temperature), self), targets: positive };
 }

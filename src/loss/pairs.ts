@@ -31,7 +31,10 @@ export interface ContrastiveLossResult {
 export type ContrastiveLoss = (z1: Tensor, z2: Tensor, gathered?: GatheredProjections) => ContrastiveLossResult;
 
 export interface ContrastivePairs {
-  /** [2N, 2M] float: cosine similarity of each local anchor [z1; z2] (rows) with each candidate [z1All; z2All]. */
+  /**
+   * [2N, 2M] float: cosine similarity (dot product when not normalised) of each local anchor [z1; z2] (rows) with
+   * each candidate [z1All; z2All].
+   */
   similarity: Tensor;
   /** [2N] int64: each anchor's own column. */
   self: Tensor;
@@ -46,6 +49,8 @@ export interface ContrastivePairs {
  * Anchor i < N is column offset+i and its positive M+offset+i; anchor N+i the other way round. Both index vectors
  * come from arange, so no per-sample work happens in JS.
  * @param who the loss's name, prefixed to every error message
+ * @param normalize false: raw dot products z·z' instead of cosine similarities (the paper's "without l2 norm" rows,
+ *   Tables 2 and 5); default true
  * @throws RangeError for inputs that are not [N, D] pairs of one shape, or a gathered block they do not fit in
  */
 export function contrastivePairs(
@@ -53,12 +58,13 @@ export function contrastivePairs(
   z2: Tensor,
   gathered: GatheredProjections | undefined,
   who: string,
+  normalize = true,
 ): ContrastivePairs {
   checkPair(z1, z2, 'z1', 'z2', who);
   const n = z1.shape[0]!;
   if (n < 1) throw new RangeError(`${who}: empty batch`);
-  const { normalize } = torch.nn.functional;
-  const anchors = torch.cat([normalize(z1, { dim: 1 }), normalize(z2, { dim: 1 })], 0);
+  const unit = (z: Tensor): Tensor => (normalize ? torch.nn.functional.normalize(z, { dim: 1 }) : z);
+  const anchors = torch.cat([unit(z1), unit(z2)], 0);
   let candidates = anchors;
   let m = n;
   let offset = 0;
@@ -72,7 +78,7 @@ export function contrastivePairs(
       throw new RangeError(`${who}: rankOffset ${rankOffset} with ${n} local rows does not fit in ${m} gathered rows`);
     }
     offset = rankOffset;
-    candidates = torch.cat([normalize(z1All, { dim: 1 }), normalize(z2All, { dim: 1 })], 0);
+    candidates = torch.cat([unit(z1All), unit(z2All)], 0);
   }
   const similarity = anchors.matmul(candidates.t());
   const local = torch.arange(offset, offset + n, 1, { device: z1.device });

@@ -2,7 +2,7 @@
 // name them. A new backbone is one file with a class implementing Encoder and one line in BACKBONES; the config's
 // `arch` option, its validation and the CLI's --arch choices read the names from here.
 import type * as torch from '../torch/index.js';
-import type { Module } from '../nn/index.js';
+import { Identity, type Module } from '../nn/index.js';
 import { resnet18, resnet34, resnet50, type Stem } from './resnet.js';
 import { ProjectionHead, type ProjectionHeadKind } from './heads.js';
 import type { Encoder } from './simclr.js';
@@ -79,10 +79,11 @@ const projectionHead =
   (inDim: number, o: HeadOptions): ProjectionHead =>
     new ProjectionHead(inDim, { kind, ...o });
 
-/** Name -> projection head (ProjectionHeadKind). */
+/** Name -> projection head: the ProjectionHeadKinds, and none (the paper's "no projection", Figure 8). */
 export const HEADS = {
   mlp: { summary: "the paper's MLP: (Linear-ReLU) x (layers-1), then Linear", create: projectionHead('mlp') },
   mlpBn: { summary: "SimCLRv2's MLP: (Linear-BN-ReLU) x (layers-1), then Linear-BN", create: projectionHead('mlpBn') },
-} as const satisfies Record<ProjectionHeadKind, HeadEntry>;
+  none: { summary: 'no head: z = h, the loss sees the encoder features', create: (): Module => new Identity() },
+} as const satisfies Record<ProjectionHeadKind | 'none', HeadEntry>;
 
 export type HeadName = keyof typeof HEADS;

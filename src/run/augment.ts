@@ -7,7 +7,7 @@ import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
 import { resolveConfig, type PretrainConfig } from './config.js';
 import { configSteps, defaultAugmentConfig } from '../augment/params.js';
-import { resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
+import { describePipeline, resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 
 /**
  * The run's augmentation pipeline for its data: cfg.augment, or the paper's with --color-strength, --crop-min-scale
@@ -22,6 +22,25 @@ export function augmentPipelineFor(cfg: PretrainConfig, ds: { channels: number; 
   aug.cropScale = [cfg.cropMinScale, 1];
   if (!cfg.blur) aug.blurP = 0;
   return resolvePipeline(configSteps(aug), ds.height, channels);
+}
+
+/**
+ * The pipelines of view 0 and view 1: augmentPipelineFor's for both, or with cfg.augment2 that list for view 1
+ * (the same object twice when there is no augment2, so the fused kernel makes both views in one call).
+ */
+export function viewPipelinesFor(
+  cfg: PretrainConfig,
+  ds: { channels: number; height: number },
+): [AugmentPipeline, AugmentPipeline] {
+  const first = augmentPipelineFor(cfg, ds);
+  if (cfg.augment2 === null) return [first, first];
+  return [first, resolvePipeline(cfg.augment2, ds.height, ds.channels === 1 ? 1 : 3)];
+}
+
+/** The ops of the run's views in order, as info and the report show them ('view 1: ...; view 2: ...' with augment2). */
+export function describeViews(cfg: PretrainConfig, ds: { channels: number; height: number }): string {
+  const [a, b] = viewPipelinesFor(cfg, ds);
+  return a === b ? describePipeline(a) : `view 1: ${describePipeline(a)}; view 2: ${describePipeline(b)}`;
 }
 
 export interface PreviewOptions {
@@ -47,7 +66,7 @@ export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
     const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
     ds.readBatch(indices, bytes);
     const cfg = o.config ?? resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
-    const aug = augmentPipelineFor(cfg, ds);
+    const aug = viewPipelinesFor(cfg, ds);
     const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
     try {
       await writeAugmentGrid(images, aug, { seed: o.seed, epoch: 0, indices }, o.out);

@@ -4,6 +4,7 @@ import type { BackboneName } from '../models/index.js';
 import type { OptimizerName } from '../optim/index.js';
 import type { LossName } from '../loss/index.js';
 import { ConfigError } from '../errors.js';
+import { sharedPrefix } from '../augment/pipeline.js';
 import { PRETRAIN_OPTIONS, type BoundedKey } from './options/pretrain.js';
 import { boundProblems, defaultsOf, kebab, resolveFields, type ConfigOf } from './options/fields.js';
 
@@ -51,6 +52,13 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
         `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of ` +
           `its ops instead`,
       );
+  }
+  // Shared steps give both views the same parameters only when both lists start with the same ones.
+  if (cfg.augment2 !== null && sharedPrefix(cfg.augment2) !== sharedPrefix(cfg.augment ?? [])) {
+    throw new ConfigError(
+      `augment2 must start with the same shared steps as augment (${sharedPrefix(cfg.augment ?? [])}), ` +
+        `got ${sharedPrefix(cfg.augment2)}`,
+    );
   }
   return cfg;
 }

@@ -234,7 +234,9 @@ export function buildEncoder(
   });
 }
 
-/** Encoder + projection head: 2 layers = the paper's MLP (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn).
+/**
+ * Encoder + projection head: 0 layers = none, z = h (HEADS.none); 1 = a linear head and 2 the paper's MLP
+ * (HEADS.mlp); 3 or more = SimCLRv2's MLP with BN (HEADS.mlpBn).
  */
 export function buildModel(
   cfg: PretrainConfig,
@@ -242,7 +244,8 @@ export function buildModel(
   generator?: torch.Generator,
 ): SimCLRModel {
   const encoder = buildEncoder(cfg, input, generator);
-  const head = HEADS[cfg.projLayers <= 2 ? 'mlp' : 'mlpBn'].create(encoder.featureDim, {
+  const kind = cfg.projLayers === 0 ? 'none' : cfg.projLayers <= 2 ? 'mlp' : 'mlpBn';
+  const head = HEADS[kind].create(encoder.featureDim, {
     layers: cfg.projLayers,
     outDim: cfg.projDim,
     ...(generator ? { generator } : {}),

@@ -20,7 +20,8 @@ export interface PreparedBatch {
 
 export interface BatchSourceOptions {
   ds: ImageDataset;
-  aug: AugmentPipeline;
+  /** View 0's and view 1's pipelines (setup.ts viewPipelinesFor). */
+  aug: readonly [AugmentPipeline, AugmentPipeline];
   dist: DistributedContext | null;
   seed: number;
   /** The global batch; each rank reads batchSize / worldSize of it. */

@@ -23,7 +23,7 @@ import {
   type RunConfigFile,
   type RunPaths,
 } from '../run/folder.js';
-import { augmentPipelineFor } from '../run/augment.js';
+import { viewPipelinesFor } from '../run/augment.js';
 import { acquireRunLock } from '../run/lock.js';
 import type { RunStart } from '../run/resume.js';
 import type { KnnData } from './callbacks/knn.js';
@@ -142,7 +142,8 @@ export async function openRun(
 export interface TrainingParts {
   model: SimCLRModel;
   optimizer: Optimizer<GroupOptions>;
-  aug: AugmentPipeline;
+  /** View 0's and view 1's pipelines (the same object twice without augment2). */
+  aug: [AugmentPipeline, AugmentPipeline];
   loss: ContrastiveLoss;
   stepsPerEpoch: number;
   plan: StepPlan;
@@ -164,10 +165,13 @@ export function buildParts(cfg: PretrainConfig, run: OpenedRun, resources: Resou
   resources.add(() => model.dispose());
   if (run.device !== 'cpu') model.to(run.device);
   const optimizer = makeOptimizer(cfg, model, peakLr);
-  const aug = augmentPipelineFor(cfg, run.input);
-  const uncovered = fusedCoverage(aug);
-  if (uncovered !== null && run.rank === 0)
-    run.warn(`augmentation runs on tensor ops, slower than the fused kernel: ${uncovered}`);
+  const aug = viewPipelinesFor(cfg, run.input);
+  for (const [v, p] of (aug[0] === aug[1] ? [aug[0]] : aug).entries()) {
+    const uncovered = fusedCoverage(p);
+    const which = aug[0] === aug[1] ? '' : ` of view ${v + 1}`;
+    if (uncovered !== null && run.rank === 0)
+      run.warn(`augmentation${which} runs on tensor ops, slower than the fused kernel: ${uncovered}`);
+  }
   return { model, optimizer, aug, loss: createLoss(cfg.loss, cfg), stepsPerEpoch, plan, peakLr, lastStep };
 }
 

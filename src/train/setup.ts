@@ -5,6 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import { openDataset, specWithoutSplit } from '../data/spec.js';
 import { DataError, type ImageDataset } from '../data/dataset.js';
+import { withSubset } from '../data/subset.js';
 import { scaledLearningRate, stepPlan, type StepPlan } from '../optim/schedule.js';
 import type { DistEnv } from '../distributed/env.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
@@ -138,12 +139,17 @@ export function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfi
 }
 
 export async function openTrainingData(cfg: PretrainConfig, onWarning?: (msg: string) => void): Promise<ImageDataset> {
-  const ds = await openDataset(cfg.data, {
+  const whole = await openDataset(cfg.data, {
     split: 'train',
     strict: cfg.strict,
     ...(cfg.imageSize !== null ? { imageSize: cfg.imageSize } : {}),
     ...(onWarning ? { onWarning } : {}),
   });
+  if (cfg.subset !== null && cfg.subset > whole.length) {
+    whole.close();
+    throw new ConfigError(`--subset ${cfg.subset} exceeds the ${whole.length} training images of ${whole.name}`);
+  }
+  const ds = withSubset(whole, cfg.subset);
   if (cfg.imageSize !== null && !cfg.data.startsWith('folder:') && cfg.imageSize !== ds.height) {
     throw new ConfigError(
       `--image-size ${cfg.imageSize} does not match ${ds.name} (${ds.height} px); it applies to folder: datasets`,

@@ -146,12 +146,12 @@ test('invalid inputs and settings are rejected with the loss named', () => {
 
 test('the registry: ntxent first, every entry makes its loss from the settings it lists', () => {
   assert.deepEqual(LOSS_NAMES, ['ntxent', 'ntlogistic', 'margintriplet']);
-  assert.deepEqual(LOSSES.margintriplet.settings, ['margin']);
+  assert.deepEqual(LOSSES.margintriplet.settings, ['margin', 'l2Normalize']);
   assert.equal(DEFAULT_MARGIN, 0.5);
   torch.scope(() => {
     const z1 = torch.randn([5, 8]);
     const z2 = torch.randn([5, 8]);
-    const settings = { temperature: 0.3, margin: 0.4 };
+    const settings = { temperature: 0.3, margin: 0.4, l2Normalize: true };
     // The registry's NT-Xent is the function pretraining always called: the same values bit for bit.
     const viaRegistry = createLoss('ntxent', settings)(z1, z2);
     const direct = ntXentWithAccuracy(z1, z2, { temperature: 0.3 });

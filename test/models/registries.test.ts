@@ -25,7 +25,7 @@ const gen = (seed: number): torch.Generator => new torch.Generator().manualSeed(
 test('the registries hold the names the config and the CLI offer, defaults first', () => {
   assert.deepEqual(BACKBONE_NAMES, ['resnet18', 'resnet34', 'resnet50']);
   assert.deepEqual(OPTIMIZER_NAMES, ['lars', 'sgd', 'adamw']);
-  assert.deepEqual(Object.keys(HEADS), ['mlp', 'mlpBn']);
+  assert.deepEqual(Object.keys(HEADS), ['mlp', 'mlpBn', 'none']);
   const cfg = resolveConfig({ data: 'x', out: 'y' });
   assert.equal(cfg.arch, BACKBONE_NAMES[0]);
   assert.equal(cfg.optimizer, OPTIMIZER_NAMES[0]);
@@ -69,6 +69,26 @@ test('HEADS make ProjectionHeads of their kind', () =>
   torch.scope(() => {
     const head = HEADS.mlpBn.create(16, { layers: 2, outDim: 8 });
     assert.ok(head instanceof ProjectionHead && head.kind === 'mlpBn' && head.outDim === 8);
+  }));
+
+test('projLayers 0 builds no head (z = h, no head parameters) and 1 a linear head', () =>
+  torch.scope(() => {
+    const none = buildModel(resolveConfig({ data: 'x', out: 'y', width: 0.0625, projLayers: 0 }), {
+      channels: 1,
+      height: 28,
+    });
+    assert.equal([...none.stateDict().keys()].filter((k) => k.startsWith('head.')).length, 0);
+    const { h, z } = none.eval().call(torch.rand([2, 1, 28, 28]));
+    assert.ok(h.equal(z));
+    const linear = buildModel(resolveConfig({ data: 'x', out: 'y', width: 0.0625, projLayers: 1, projDim: 5 }), {
+      channels: 1,
+      height: 28,
+    });
+    assert.deepEqual(
+      [...linear.stateDict().keys()].filter((k) => k.startsWith('head.')),
+      ['head.0.weight', 'head.0.bias'],
+    );
+    assert.deepEqual(linear.eval().call(torch.rand([2, 1, 28, 28])).z.shape, [2, 5]);
   }));
 
 test("OPTIMIZERS make what pretraining made: LARS with SimCLR's groups, SGD with momentum 0.9, AdamW", () =>

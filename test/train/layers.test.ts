@@ -57,6 +57,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['optim', 'data', 'augment', 'models', 'loss', 'distributed'],
   ['run', 'features'],
   ['train', 'eval', 'explore'],
+  ['study'],
   ['cli', 'index.ts'],
 ];
 const rank = (a: string): number => LAYERS.findIndex((l) => l.includes(a));

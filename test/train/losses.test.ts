@@ -84,8 +84,12 @@ test('a resume that changes a loss setting the loss does not read goes through w
 });
 
 test('a loss is described, and advised on after a divergence, by the settings it reads', () => {
-  const settings = { temperature: 0.2, margin: 0.4 };
+  const settings = { temperature: 0.2, margin: 0.4, l2Normalize: true };
   assert.equal(describeLoss('ntxent', settings), 'ntxent (temperature 0.2)');
+  assert.equal(
+    describeLoss('ntxent', { ...settings, l2Normalize: false }),
+    'ntxent (temperature 0.2, no l2 normalisation)',
+  );
   assert.equal(describeLoss('margintriplet', settings), 'margintriplet (margin 0.4)');
   assert.match(divergenceAdvice('ntlogistic'), /--temperature/);
   assert.equal(divergenceAdvice('margintriplet'), 'Try a lower --lr.');

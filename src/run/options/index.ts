@@ -14,6 +14,7 @@ import { INFO } from './info.js';
 import { LAUNCH } from './launch.js';
 import { PRETRAIN } from './pretrain.js';
 import { REPORT } from './report.js';
+import { STUDY } from './study.js';
 
 export const COMMAND_SCHEMAS: readonly CommandSchema[] = [
   PRETRAIN,
@@ -29,4 +30,5 @@ export const COMMAND_SCHEMAS: readonly CommandSchema[] = [
   DOCTOR,
   DEMO,
   LAUNCH,
+  STUDY,
 ];

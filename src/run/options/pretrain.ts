@@ -33,6 +33,15 @@ export const PRETRAIN_OPTIONS = {
       meaning: 'run folder: `config.json`, `metrics.jsonl`, `checkpoints/last.safetensors`',
     },
   }),
+  /** Train on a fixed sample of this many training images (subsetIndices, src/data/subset.ts); null = all. */
+  subset: numOrNull(B.positiveCount, {
+    arg: '<n>',
+    help: 'train on a fixed random sample of n training images, the same whatever --seed (default: all)',
+    readme: {
+      default: 'all',
+      meaning: 'train on a fixed random sample of n images of `--data` (the same n images whatever `--seed`)',
+    },
+  }),
   /** Encoder, a BACKBONES key (src/models/index.ts). */
   arch: oneOf(BACKBONE_NAMES, 'resnet18', {
     arg: '<name>',
@@ -135,13 +144,28 @@ export const PRETRAIN_OPTIONS = {
     help: 'margin of margintriplet, in cosine similarity (default {default})',
     readme: { meaning: 'margin of `margintriplet`, in cosine similarity, in [0, 2]' },
   }),
+  /** false: the losses score pairs by raw dot products instead of cosine similarities (paper Tables 2 and 5). */
+  l2Normalize: bool(true, {
+    help: 'L2-normalise z in the loss: cosine similarities (default on)',
+    negate: "raw dot products z.z' in the loss instead of cosine similarities (paper Table 5)",
+    readme: {
+      meaning:
+        "the loss compares cosine similarities of z (the paper's); `--no-l2-normalize`: raw dot products " +
+        '(paper Tables 2 and 5)',
+    },
+  }),
   projLayers: num(
-    { kind: 'int', min: 1, max: 16 },
+    { kind: 'int', min: 0, max: 16 },
     2,
     {
       arg: '<n>',
-      help: "projection head layers: 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN (default {default})",
-      readme: { meaning: "2 = the paper's MLP (Linear-ReLU-Linear); 3+ = SimCLRv2's MLP with BN" },
+      help:
+        "projection head layers: 0 = none (z = h), 1 = linear, 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN " +
+        '(default {default})',
+      readme: {
+        meaning:
+          "0 = no head (z = h); 1 = linear; 2 = the paper's MLP (Linear-ReLU-Linear); 3+ = SimCLRv2's MLP with BN",
+      },
     },
     { modelSize: true },
   ),
@@ -176,6 +200,12 @@ export const PRETRAIN_OPTIONS = {
    * null = the paper's pipeline with --color-strength, --crop-min-scale and --blur. Stored with every option filled in.
    */
   augment: parsed<AugmentStepConfig[] | null>((v) => (v === null ? null : parseAugmentSteps(v)), null),
+  /**
+   * The second view's augmentation list (view id 1), config files only; null = the same pipeline as the first view.
+   * With it, `augment` (or the paper's pipeline) makes the first view only (the paper's one-branch ablations,
+   * Figure 5).
+   */
+  augment2: parsed<AugmentStepConfig[] | null>((v) => (v === null ? null : parseAugmentSteps(v)), null),
   seed: num(B.seed, 0, {
     arg: '<n>',
     help: 'seed for init, data order and augmentations (default {default})',
