@@ -47,9 +47,10 @@ import {
   outlierScores,
   type DuplicatePair,
 } from './analysis.js';
-import { identityNormalisation, preprocess, type EncoderInput } from './preprocess.js';
+import { identityNormalisation, preprocess } from './preprocess.js';
 import { DatasetFiles } from './files.js';
 import { Thumbnails } from './thumbs.js';
+import type { ExploreInfo } from './web/api.js';
 
 /** Neighbours per sample in the graph behind duplicates, outliers, label agreement and UMAP. */
 export const GRAPH_K = 15;
@@ -80,21 +81,8 @@ export interface ExploreOptions {
   onWarning?: (msg: string) => void;
 }
 
-/** GET /api/info (docs/EXPLORE-API.md). */
-export interface ExploreInfo {
-  run: string;
-  checkpointStep: number;
-  dataset: string;
-  count: number;
-  dim: number;
-  labelled: boolean;
-  classNames: string[] | null;
-  input: EncoderInput;
-  onnx: { url: string; inputName: string; outputName: string };
-  labelAgreement: { k: number; embeddingTop1: number; mapTop1: number } | null;
-  index: { kind: IndexKind; buildMs: number };
-  folder: boolean;
-}
+// GET /api/info's reply: its shape is declared once, with the page's other reply types (web/api.ts).
+export type { ExploreInfo };
 
 export interface NeighbourAnswer {
   index: number;
