@@ -6,16 +6,11 @@ import { STUDY } from '../run/options/study.js';
 import { STUDIES, STUDY_NAMES } from '../study/registry.js';
 import { STUDY_BASE, startStudy, type StudyProgress } from '../study/runner.js';
 import type { StudyRecord } from '../study/record.js';
+import { formatDuration } from '../study/report.js';
 import { schemaCommand } from './options.js';
 import { setCommandExitCode } from './errors.js';
 import { stopRequests } from './pretrain.js';
 import { parentGone } from '../io/parent.js';
-
-function duration(s: number): string {
-  if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
-  if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  return `${Math.round(s)} s`;
-}
 
 function progressLine(p: StudyProgress): string {
   const run = p.running
@@ -24,8 +19,8 @@ function progressLine(p: StudyProgress): string {
         `${r.cell}#${r.seed} ${r.step}/${r.totalSteps}${Number.isFinite(r.loss) ? ` loss ${r.loss.toFixed(3)}` : ''}`,
     )
     .join(', ');
-  const eta = p.eta === null ? '' : `, ETA ${duration(p.eta)}`;
-  return `[${p.done}/${p.total} runs] ${run} | ${duration(p.elapsed)}${eta}`;
+  const eta = p.eta === null ? '' : `, ETA ${formatDuration(p.eta)}`;
+  return `[${p.done}/${p.total} runs] ${run} | ${formatDuration(p.elapsed)}${eta}`;
 }
 
 function printFindings(rec: StudyRecord): void {
@@ -95,10 +90,10 @@ export function registerStudyCommand(program: Command): void {
               r.diverged !== null
                 ? `diverged (${r.diverged})`
                 : `kNN top-1 ${((r.metrics.knn_h_top1 ?? Number.NaN) * 100).toFixed(1)}%`;
-            const eta = p.eta === null ? '' : `, ETA ${duration(p.eta)}`;
+            const eta = p.eta === null ? '' : `, ETA ${formatDuration(p.eta)}`;
             process.stderr.write(
               `[${p.done}/${p.total}] ${r.cell} seed ${r.seed}: ${what} ` +
-                `(${duration(r.seconds.train + r.seconds.eval)})${eta}\n`,
+                `(${formatDuration(r.seconds.train + r.seconds.eval)})${eta}\n`,
             );
           },
           onWarning: (m) => {

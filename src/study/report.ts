@@ -353,10 +353,13 @@ function cellsTable(rec: StudyRecord): string {
   ].join('\n');
 }
 
-function duration(sec: number): string {
-  if (sec >= 3600) return `${Math.floor(sec / 3600)} h ${Math.round((sec % 3600) / 60)} min`;
-  if (sec >= 60) return `${Math.floor(sec / 60)} min ${Math.round(sec % 60)} s`;
-  return `${sec.toFixed(1)} s`;
+/** '1 h 5 min', '3 min 7 s', '42 s': rounded as a whole first, so never '60 s' or '60 min'. */
+export function formatDuration(sec: number): string {
+  const s = Math.round(sec);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 function settingsTable(rec: StudyRecord): string {
@@ -378,7 +381,7 @@ function settingsTable(rec: StudyRecord): string {
       `${m.cpu}, ${m.cores} cores; ${m.nproc} run(s) at a time with ${m.threadsPerProcess} thread(s) each; ` +
         `libtorch ${m.libtorch}`,
     ],
-    ['wall time', `${duration(rec.elapsedSeconds)} in all (runs: ${duration(rec.runSeconds)} summed)`],
+    ['wall time', `${formatDuration(rec.elapsedSeconds)} in all (runs: ${formatDuration(rec.runSeconds)} summed)`],
     ['written', `created ${rec.created}, updated ${rec.updated}`],
   ];
   const kv = ([k, v]: [string, string]): string => el('tr', {}, el('th', {}, esc(k)), td(esc(v)));

@@ -12,6 +12,7 @@ import {
 } from '../../src/augment/pipeline.js';
 import { applyViews, createViewBatch, viewPipelines } from '../../src/augment/apply.js';
 import { ConfigError, resolveConfig } from '../../src/run/config.js';
+import { describeViews } from '../../src/run/augment.js';
 
 const crop = { op: 'randomResizedCrop', shared: true, scale: [0.2, 1] };
 const indices = [0, 3, 5, 9];
@@ -73,6 +74,11 @@ test("augment2: must start with augment's shared steps; view 1 uses it", () => {
   const cfg = resolveConfig({ ...base, augment: [crop], augment2: [crop, { op: 'cutout', p: 1 }] });
   assert.equal(cfg.augment2!.length, 2);
   assert.equal(resolveConfig(base).augment2, null);
+  assert.equal(
+    describeViews(cfg, { channels: 1, height: 28 }),
+    'view 1: randomResizedCrop (shared); view 2: randomResizedCrop (shared) -> cutout',
+  );
+  assert.doesNotMatch(describeViews(resolveConfig(base), { channels: 1, height: 28 }), /view/);
   assert.throws(
     () => resolveConfig({ ...base, augment2: [crop, { op: 'cutout' }] }),
     (e: unknown) => e instanceof ConfigError && /augment2 must start with the same shared steps/.test(e.message),

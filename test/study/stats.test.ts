@@ -44,3 +44,15 @@ test("Welch's test and the verdicts built on it", () => {
   assert.equal(welchTest(summarize([2, 2]), summarize([2, 2]))!.p, 1);
   assert.equal(welchTest(summarize([3, 3]), summarize([2, 2]))!.p, 0);
 });
+
+test('durations are rounded as a whole: never 60 s or 60 min', async () => {
+  const { formatDuration } = await import('../../src/study/report.js');
+  assert.deepEqual([42.4, 59.6, 187, 3599.6, 3629, 7199].map(formatDuration), [
+    '42 s',
+    '1 min 0 s',
+    '3 min 7 s',
+    '1 h 0 min',
+    '1 h 0 min',
+    '2 h 0 min',
+  ]);
+});
