@@ -159,5 +159,8 @@ fi
 
 # ---- TypeScript (incremental) ---------------------------------------------------------------------------
 npx --no-install tsc -p . >&2 || die "TypeScript build failed (see above)"
+# The explore page's browser modules (their own tsconfig: DOM types, plain ES modules) and its html/css: dist/web.
+npx --no-install tsc -p src/explore/web >&2 && cp src/explore/web/index.html src/explore/web/style.css dist/web/ \
+  || die "explore page build failed (see above)"
 # Compiled tests read the committed golden files through dist/test/golden.
 [ -e dist/test/golden ] || ln -s ../../test/golden dist/test/golden

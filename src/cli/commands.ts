@@ -6,6 +6,7 @@ import { registerEvalCommands } from './eval.js';
 import * as torch from '../torch/index.js';
 import { registerExportReportCommands } from './export-report.js';
 import { registerLaunchCommand } from './launch.js';
+import { registerExploreCommand } from './explore.js';
 import { registerStudyCommand } from './study.js';
 import { describeError, setCommandExitCode, takeCommandExitCode } from './errors.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from '../errors.js';
@@ -231,6 +232,7 @@ export function buildProgram(): Command {
   registerEvalCommands(program);
   registerExportReportCommands(program);
   registerLaunchCommand(program);
+  registerExploreCommand(program);
   registerStudyCommand(program);
   return program;
 }

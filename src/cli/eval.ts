@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import * as torch from '../torch/index.js';
-import { loadRunModel, type CheckpointMeta, type RunConfigFile } from '../run/folder.js';
+import { loadRunModel, runPaths, type CheckpointMeta, type RunConfigFile } from '../run/folder.js';
+import { parseDataSpec } from '../data/spec.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import type { ImageDataset } from '../data/dataset.js';
 import {
@@ -17,7 +18,7 @@ import {
 import { knnEvaluate } from '../features/knn.js';
 import { linearEvaluate } from '../eval/linear.js';
 import { finetune } from '../eval/finetune.js';
-import { writeEmbeddings } from '../eval/embed.js';
+import { embeddingSource, writeEmbeddings } from '../eval/embed.js';
 import { appendEvalResult } from '../eval/report.js';
 import { schemaCommand } from './options.js';
 import type { ConfigOf } from '../run/options/fields.js';
@@ -288,11 +289,22 @@ function registerEmbed(program: Command): void {
     const ds = await openForEncoder(o.data, o.split, l.run.input);
     try {
       const onProgress = progress(o, 'embedding');
+      // What the rows are made from, so `simclr explore --embeddings` can tell whether the file is current.
+      const source = embeddingSource({
+        run: o.run,
+        checkpointPath: o.checkpoint ?? runPaths(o.run).checkpoint,
+        step: l.meta.step,
+        data: o.data,
+        split: parseDataSpec(o.data).split ?? o.split,
+        ds,
+        input: l.run.input,
+        count: o.limit === null ? ds.length : Math.min(ds.length, o.limit),
+      });
       const r = writeEmbeddings(l.model.encoder, ds, o.out, {
         inputSize: l.run.input.height,
         batchSize: o.batchSize,
         device: o.device,
-        info: { run: o.run, checkpoint_step: l.meta.step },
+        info: { run: o.run, checkpoint_step: l.meta.step, source },
         ...(o.limit !== null ? { limit: o.limit } : {}),
         ...(onProgress ? { onProgress } : {}),
       });

@@ -34,6 +34,20 @@ export function runPaths(dir: string): RunPaths {
 export const EVAL_FILE = 'eval.json';
 /** The augmentation grid `simclr report` draws into the run folder. */
 export const GRID_FILE = 'augment-grid.png';
+/**
+ * `simclr explore`'s caches (src/explore/session.ts): the embeddings of the last dataset explored, their
+ * nearest-neighbour graph, the 2-D map, the encoder as ONNX and the HNSW index (for large sets), each ONNX and
+ * HNSW file with a JSON note of what it was made from.
+ */
+export const EXPLORE_FILES = {
+  embeddings: 'explore/embeddings.safetensors',
+  graph: 'explore/graph.safetensors',
+  map: 'explore/map.safetensors',
+  onnx: 'explore/encoder.onnx',
+  onnxSource: 'explore/encoder.json',
+  hnsw: 'explore/index.hnsw',
+  hnswSource: 'explore/index.json',
+} as const;
 
 /**
  * Every file simclr writes into a run folder by default, relative to it: what `--overwrite` removes so that nothing of
@@ -51,6 +65,7 @@ export const RUN_OUTPUTS = [
   'report-lr.png',
   'report-accuracy.png',
   GRID_FILE,
+  ...Object.values(EXPLORE_FILES),
   'config.json',
 ] as const;
 export const FINETUNE_FILES = ['labels.json', 'model.safetensors', 'result.json'] as const;
@@ -111,6 +126,8 @@ export function removeRunOutputs(dir: string): string[] {
     if (readdirSync(join(dir, name)).length === 0) rmdirSync(join(dir, name));
   }
   for (const rel of RUN_OUTPUTS) remove(rel);
+  const explore = join(dir, 'explore');
+  if (existsSync(explore) && lstatSync(explore).isDirectory() && readdirSync(explore).length === 0) rmdirSync(explore);
   return removed;
 }
 

@@ -268,7 +268,7 @@ async function runStudy(
   const testSize = positiveInt(o.testSize ?? STUDY_DEFAULTS.testSize, '--test-size');
   const cores = Math.max(1, cpus().length);
   // Processes rather than threads by default: the studies' small models gain little from a second libtorch thread, and
-  // two runs at one thread each did 8% more work than one run at two on a busy 2-core machine (docs/STUDY.md).
+  // two runs at one thread each did 8% more work than one run at two on a busy 2-core machine.
   const nproc = positiveInt(o.nproc ?? Math.min(cores, 4), '--nproc', 256);
   const threads = positiveInt(o.threads ?? Math.max(1, Math.floor(cores / nproc)), '--threads', 1024);
   const given = o.base ?? {};

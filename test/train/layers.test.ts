@@ -56,7 +56,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['nn'],
   ['optim', 'data', 'augment', 'models', 'loss', 'distributed'],
   ['run', 'features'],
-  ['train', 'eval'],
+  ['train', 'eval', 'explore'],
   ['study'],
   ['cli', 'index.ts'],
 ];

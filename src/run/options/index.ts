@@ -7,6 +7,7 @@ import { DEMO } from './demo.js';
 import { DOCTOR } from './doctor.js';
 import { EMBED } from './embed.js';
 import { EVAL_KNN, EVAL_LINEAR } from './eval.js';
+import { EXPLORE } from './explore.js';
 import { EXPORT } from './export.js';
 import { FINETUNE } from './finetune.js';
 import { INFO } from './info.js';
@@ -21,6 +22,7 @@ export const COMMAND_SCHEMAS: readonly CommandSchema[] = [
   EVAL_LINEAR,
   FINETUNE,
   EMBED,
+  EXPLORE,
   EXPORT,
   REPORT,
   AUGMENT,
