@@ -267,8 +267,9 @@ async function runStudy(
   const seedCount = positiveInt(o.seeds ?? STUDY_DEFAULTS.seeds, '--seeds', 100);
   const testSize = positiveInt(o.testSize ?? STUDY_DEFAULTS.testSize, '--test-size');
   const cores = Math.max(1, cpus().length);
-  // Processes rather than threads by default: the studies' small models gain little from a second libtorch thread, and
-  // two runs at one thread each did 8% more work than one run at two on a busy 2-core machine.
+  // Processes rather than threads by default: the studies' small models gain little from a second libtorch thread.
+  // On 2 cores, two runs at one thread each did 1.6x the work of one run at two threads (1.2x with the CIFAR stem,
+  // 1.09x on a busy machine; docs/STUDY.md, Using both cores).
   const nproc = positiveInt(o.nproc ?? Math.min(cores, 4), '--nproc', 256);
   const threads = positiveInt(o.threads ?? Math.max(1, Math.floor(cores / nproc)), '--threads', 1024);
   const given = o.base ?? {};
