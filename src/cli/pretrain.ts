@@ -1,7 +1,8 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolveConfig, type PretrainConfig } from '../run/config.js';
+import { presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
+import { describeSettings, PRESET_KEYS } from '../run/presets.js';
 import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
 import { normalizeStart, type RunStart } from '../run/resume.js';
@@ -18,9 +19,16 @@ export function addPretrainOptions(cmd: Command): Command {
 
 /**
  * defaults < --config file < flags; with --resume, the run's own settings (config.json and its history) take the place
- * of the defaults. --force-resume implies --resume. Throws ConfigError for --resume with --overwrite.
+ * of the defaults, except that a --preset other than the run's re-resolves the preset's settings not given now (their
+ * changes then follow the resume rules). --force-resume implies --resume. `given`: the config keys set by the file
+ * or the flags. Throws ConfigError for --resume with --overwrite.
  */
-export function configFromCommand(cmd: Command): { config: PretrainConfig; resume: boolean; start: RunStart } {
+export function configFromCommand(cmd: Command): {
+  config: PretrainConfig;
+  resume: boolean;
+  start: RunStart;
+  given: string[];
+} {
   const given = givenOptions(cmd);
   const start = normalizeStart({
     resume: given.resume === true || given.forceResume === true,
@@ -37,7 +45,9 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
   const file =
     typeof given.config === 'string'
       ? readCheckedConfigFile(given.config, (values) => {
-          if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values });
+          // The data and image size the flags give, for the preset (an augment list is checked against it).
+          const flags = Object.fromEntries(['data', 'imageSize'].flatMap((k) => (k in given ? [[k, given[k]]] : [])));
+          if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values, ...flags });
         })
       : {};
   delete given.config;
@@ -46,10 +56,19 @@ export function configFromCommand(cmd: Command): { config: PretrainConfig; resum
     const out = (given.out ?? file.out) as string | undefined;
     if (out === undefined) throw new UsageError('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
+    const preset = given.preset ?? file.preset;
+    if (preset !== undefined && preset !== base.preset)
+      for (const k of PRESET_KEYS) if (given[k] === undefined && file[k] === undefined) delete base[k];
   }
   // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file
   // were checked against the bounds above).
-  return { config: resolveConfig({ ...base, ...file, ...given }, { stored: resume }), resume, start };
+  const config = resolveConfig({ ...base, ...file, ...given }, { stored: resume });
+  return { config, resume, start, given: Object.keys({ ...file, ...given }) };
+}
+
+/** The line a run prints before it starts: its preset and the settings resolved from it (describeSettings). */
+export function settingsLine(config: PretrainConfig, given: readonly string[] = []): string {
+  return describeSettings(config, presetContext(config), given);
 }
 
 function formatRow(r: MetricsRow): string {
@@ -92,13 +111,17 @@ export function stopRequests(
   };
 }
 
-/** Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and
- * stops. */
+/**
+ * Runs pretraining with a progress bar on a TTY (log lines otherwise); Ctrl-C, SIGTERM or SIGHUP checkpoints and
+ * stops. Once the run has opened (so a bad --data or --out stays a one-line error), prints the resolved settings
+ * (settingsLine), marking the config keys in `given` as set.
+ */
 export async function runPretrain(
   config: PretrainConfig,
   start: boolean | RunStart,
-  quiet = false,
+  opts: { quiet?: boolean; given?: readonly string[] } = {},
 ): Promise<{ result: PretrainResult; interrupted: boolean }> {
+  const quiet = opts.quiet === true;
   const tty = process.stderr.isTTY === true && !quiet;
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -119,6 +142,7 @@ export async function runPretrain(
     {
       onStart: (i) => {
         if (quiet) return;
+        process.stderr.write(`${settingsLine(config, opts.given)}\n`);
         const ranks = i.worldSize > 1 ? `, ${i.worldSize} ranks over ${i.backend}` : '';
         const from = i.step > 0 ? `from step ${i.step} ` : '';
         process.stderr.write(`pretrain on ${i.device} (${i.deviceName})${ranks}: ${from}to step ${i.totalSteps}\n`);

@@ -77,6 +77,29 @@ export function parseDataSpec(spec: string): DataSpec {
   return { kind: kind as DataKind, dir: expandHome(rest), ...(split ? { split } : {}) };
 }
 
+/** The side (px) of the images of each kind with a fixed size; folder data is decoded at --image-size. */
+const FIXED_IMAGE_SIZE: Readonly<Record<Exclude<DataKind, 'folder'>, number>> = {
+  'fashion-mnist': 28,
+  mnist: 28,
+  cifar10: 32,
+  cifar100: 32,
+  stl10: 96,
+};
+
+/**
+ * The side (px) of the square images a spec gives, known without opening it: the dataset's own size, or for
+ * `folder:` data `imageSize` (default DEFAULT_FOLDER_IMAGE_SIZE). Null for a spec parseDataSpec refuses.
+ */
+export function specImageSize(spec: string, imageSize: number | null = null): number | null {
+  let kind: DataKind;
+  try {
+    kind = parseDataSpec(spec).kind;
+  } catch {
+    return null;
+  }
+  return kind === 'folder' ? (imageSize ?? DEFAULT_FOLDER_IMAGE_SIZE) : FIXED_IMAGE_SIZE[kind];
+}
+
 /**
  * The spec without a split, so the caller's split applies: 'stl10:DIR:train+unlabeled' gives 'stl10:DIR'. The kNN
  * monitor opens its train and test splits from it. Other specs come back as given.

@@ -6,6 +6,7 @@ import { openDataset } from '../data/spec.js';
 import { epochPermutation } from '../data/loader.js';
 import { writeAugmentGrid } from '../augment/grid.js';
 import { resolveConfig, type PretrainConfig } from './config.js';
+import type { PresetName } from './presets.js';
 import { configSteps, defaultAugmentConfig } from '../augment/params.js';
 import { describePipeline, resolvePipeline, type AugmentPipeline } from '../augment/pipeline.js';
 
@@ -48,8 +49,11 @@ export interface PreviewOptions {
   out: string;
   count: number;
   seed: number;
-  colorStrength: number;
-  blur: boolean;
+  /** Where the augmentation settings left null come from (src/run/presets.ts); default 'auto', as pretrain. */
+  preset?: PresetName;
+  colorStrength?: number | null;
+  cropMinScale?: number | null;
+  blur?: boolean | null;
   imageSize?: number;
   /**
    * A run's settings: its augmentation (an `augment` list, or the paper's pipeline with its --color-strength,
@@ -65,7 +69,10 @@ export async function writeAugmentationGrid(o: PreviewOptions): Promise<void> {
     const indices = epochPermutation(ds.length, o.seed, 0).slice(0, count);
     const bytes = new Uint8Array(count * ds.channels * ds.height * ds.width);
     ds.readBatch(indices, bytes);
-    const cfg = o.config ?? resolveConfig({ data: o.data, out: '.', colorStrength: o.colorStrength, blur: o.blur });
+    const { preset, colorStrength, cropMinScale, blur } = o;
+    const cfg =
+      o.config ??
+      resolveConfig({ data: o.data, out: '.', imageSize: o.imageSize, preset, colorStrength, cropMinScale, blur });
     const aug = viewPipelinesFor(cfg, ds);
     const images = torch.tensor(bytes, { shape: [count, ds.channels, ds.height, ds.width] });
     try {

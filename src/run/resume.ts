@@ -42,6 +42,9 @@ export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: ResumeRule 
   projLayers: 'fixed',
   projDim: 'fixed',
   optimizer: 'fixed',
+  // What a preset sets is compared field by field below; a --preset given on a resume re-resolves the fields the run
+  // took from its preset (src/cli/pretrain.ts), so a change shows up there.
+  preset: 'free',
   data: 'refuse',
   subset: 'refuse',
   imageSize: 'refuse',

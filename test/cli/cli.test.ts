@@ -118,6 +118,15 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   );
   const r = simclr('pretrain', '--config', cfg, '--out', out, '--temperature', '0.3');
   assert.equal(r.code, 0, r.stderr);
+  // The preset's settings as resolved, the flag's value marked as given.
+  assert.match(
+    r.stderr,
+    new RegExp(
+      String.raw`^preset auto \(28 px images, batch 16: small-image augmentation\): temperature 0\.3 \(set\), ` +
+        String.raw`lr 0\.075 x sqrt\(16\) = 0\.3, colour strength 0\.5, crops >= 25%, no blur$`,
+      'm',
+    ),
+  );
   const run = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { config: Record<string, unknown> };
   assert.equal(run.config.width, 0.125);
   assert.equal(run.config.batchSize, 16);
@@ -127,8 +136,9 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
   assert.equal(info.code, 0, info.stderr);
   assert.match(info.stdout, /checkpoint step 2/);
   assert.match(info.stdout, /resnet18 width 0.125/);
-  // The rate the schedule peaked at (LARS default 0.3 x 16/256), and the libtorch the run was trained with.
-  assert.match(info.stdout, /lars peak lr 0\.01875 \(base default, linear scaling\)/);
+  // The rate the schedule peaked at (LARS default 0.075 x sqrt(16), the auto preset's scaling), and the libtorch the
+  // run was trained with.
+  assert.match(info.stdout, /lars peak lr 0\.3 \(base default, sqrt scaling\)/);
   assert.match(info.stdout, /^libtorch {3}\d+\.\d+\.\d+/m);
   // The loss with the settings it reads (not --margin), and the augmentations in the order they ran.
   assert.match(info.stdout, /^objective {2}ntxent \(temperature 0\.3\)$/m);

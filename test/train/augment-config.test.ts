@@ -31,9 +31,15 @@ test('resolveConfig checks the augment list, fills in its options and refuses th
     (e: unknown) => e instanceof ConfigError && /augment\[0\]: cutout\.p must be in \[0, 1\]/.test(e.message),
   );
   assert.throws(
-    () => resolveConfig({ ...base, augment: [], colorStrength: 0.5, blur: false }),
+    () => resolveConfig({ ...base, augment: [], colorStrength: 0.8, blur: true }),
     /--color-strength, --blur cannot be combined with an augment list/,
   );
+  // The preset's own values (a run's stored config holds them beside its list) and null are not a conflict.
+  for (const preset of ['auto', 'paper'] as const) {
+    const stored = resolveConfig({ ...base, preset, augment: [] });
+    assert.deepEqual(resolveConfig({ ...stored, augment: [] }), stored);
+    assert.equal(resolveConfig({ ...base, preset, augment: [], colorStrength: null }).augment?.length, 0);
+  }
 });
 
 test('augment is a refuse setting on resume, compared by value', () => {
@@ -87,6 +93,8 @@ test(
       maxSteps: 2,
       logSteps: 1,
       threads: 2,
+      // The paper preset's crops (from 8%) and blur are defaultAugmentConfig's.
+      preset: 'paper',
       colorStrength: 0.5,
     };
     const [flags, listed, extra] = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'simclr-augcfg-'))) as [
@@ -97,7 +105,7 @@ test(
     await pretrain(resolveConfig({ ...tiny, out: flags }));
     const steps = configSteps({ ...defaultAugmentConfig(28, true), colorStrength: 0.5 });
     const warnings: string[] = [];
-    await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: listed, augment: steps }), {
+    await pretrain(resolveConfig({ ...tiny, colorStrength: null, out: listed, augment: steps }), {
       onWarning: (m) => warnings.push(m),
     });
     assert.deepEqual(losses(listed), losses(flags));
@@ -109,7 +117,7 @@ test(
       { op: 'gaussianNoise' },
       { op: 'sobel', p: 0.2 },
     ];
-    const result = await pretrain(resolveConfig({ ...tiny, colorStrength: 1, out: extra, augment: extraSteps }), {
+    const result = await pretrain(resolveConfig({ ...tiny, colorStrength: null, out: extra, augment: extraSteps }), {
       onWarning: (m) => warnings.push(m),
     });
     assert.equal(result.steps, 2);

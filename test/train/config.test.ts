@@ -40,7 +40,8 @@ test('config-file types are checked exactly: strings are neither booleans nor nu
   refused({ strict: 'yes' }, /^--strict must be true or false, got the string "yes"$/);
   refused({ blur: 'false' }, /^--blur must be true or false, got the string "false"$/);
   refused({ batchSize: '32' }, /^--batch-size must be an integer .*got the string "32"$/);
-  refused({ temperature: null }, /^--temperature must be .*got null$/);
+  refused({ temperature: '0.1' }, /^--temperature must be .*got the string "0.1"$/);
+  refused({ epochs: null }, /^--epochs must be .*got null$/);
   refused({ arch: 18 }, /^--arch must be one of .*got 18$/);
   refused({ fooBar: 1, bazQux: 2 }, /^unknown options 'foo-bar', 'baz-qux'$/);
   refused({ seed: 1.5 }, /^--seed must be an integer/);
@@ -83,7 +84,7 @@ test('the command-line parsers use the same table: one bound, one message', () =
 
 test('the loss is chosen by name from LOSSES, with its margin bounded; older configs get NT-Xent', () => {
   const c = resolveConfig({ ...base });
-  assert.deepEqual([c.loss, c.temperature, c.margin], ['ntxent', 0.5, 0.5]);
+  assert.deepEqual([c.loss, c.temperature, c.margin], ['ntxent', 0.2, 0.5]);
   const t = resolveConfig({ ...base, loss: 'margintriplet', margin: 0 });
   assert.deepEqual([t.loss, t.margin], ['margintriplet', 0]);
   refused({ loss: 'infonce' }, /^--loss must be one of ntxent\|ntlogistic\|margintriplet, got the string "infonce"$/);

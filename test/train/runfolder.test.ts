@@ -129,13 +129,13 @@ test(
     });
     await assert.rejects(
       pretrain(
-        tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.2, warmupEpochs: 0, colorStrength: 0.5 }),
+        tiny(dir, { epochs: 0.04, seed: 1, lr: 0.5, temperature: 0.3, warmupEpochs: 0, colorStrength: 0.8 }),
         {},
         true,
       ),
       new RegExp(
         String.raw`epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, ` +
-          String.raw`temperature 0\.5 -> 0\.2, color-strength 1 -> 0\.5`,
+          String.raw`temperature 0\.2 -> 0\.3, color-strength 0\.5 -> 0\.8`,
       ),
     );
     await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);

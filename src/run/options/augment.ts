@@ -1,7 +1,8 @@
 // `simclr augment`: a PNG grid of a dataset's images beside the two views pretraining's augmentation makes of them.
-// The data and augmentation fields are pretrain's own, so both commands read and check them alike.
+// The data and augmentation fields are pretrain's own, so both commands read and check them alike and resolve the
+// same preset: the grid shows what `simclr pretrain` with the same flags would draw.
 import { SHARED_BOUNDS as B } from '../bounds.js';
-import { bool, commandSchema, num, required } from './fields.js';
+import { commandSchema, num, required } from './fields.js';
 import { PRETRAIN_OPTIONS as P } from './pretrain.js';
 
 export const AUGMENT = commandSchema('augment', {
@@ -17,6 +18,8 @@ export const AUGMENT = commandSchema('augment', {
   }),
   seed: num(B.seed, 0, { arg: '<n>', help: 'seed for picking images and views (default {default})' }),
   imageSize: P.imageSize,
+  preset: P.preset,
   colorStrength: P.colorStrength,
-  blur: bool(true, { help: 'no Gaussian blur', negatedOnly: true }),
+  cropMinScale: P.cropMinScale,
+  blur: P.blur,
 });

@@ -137,6 +137,11 @@ export function numOrNull(
   return { ...inner, schema: (flag, stored) => inner.schema(flag, stored).nullable(), default: null };
 }
 
+/** `field`, or null (a default worked out later from other fields, as a preset's); the default is null. */
+export function orNull<T>(field: Field<T>): Field<T | null> {
+  return { ...field, schema: (flag, stored) => field.schema(flag, stored).nullable(), default: null };
+}
+
 /** One of `allowed`; `def` undefined: see need(), which makes a field required. */
 export function oneOf<T extends string>(allowed: readonly T[], def: T | undefined, cli?: FlagDoc): Field<T> {
   return {

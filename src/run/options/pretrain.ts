@@ -7,7 +7,19 @@ import { LOSSES, LOSS_NAMES } from '../../loss/index.js';
 import { DEFAULT_MARGIN } from '../../loss/margintriplet.js';
 import { parseAugmentSteps, type AugmentStepConfig } from '../../augment/pipeline.js';
 import { SHARED_BOUNDS as B, type NumberBound } from '../bounds.js';
-import { bool, boundsOf, num, numOrNull, oneOf, parsed, required, type CliOnlyFlag, commandSchema } from './fields.js';
+import { PRESETS, PRESET_NAMES } from '../presets.js';
+import {
+  bool,
+  boundsOf,
+  num,
+  numOrNull,
+  oneOf,
+  orNull,
+  parsed,
+  required,
+  type CliOnlyFlag,
+  commandSchema,
+} from './fields.js';
 import { configFlag, device, THREADS } from './common.js';
 
 const SAFE = Number.MAX_SAFE_INTEGER;
@@ -76,6 +88,22 @@ export const PRETRAIN_OPTIONS = {
       meaning: '`cifar` (3x3/1, no max-pool), `imagenet` (7x7/2 + max-pool); auto = CIFAR stem for images <= 32 px',
     },
   }),
+  /**
+   * Where the settings it governs (src/run/presets.ts, PRESET_KEYS) come from when they are null: 'auto' chooses from
+   * the image size and batch, 'paper' is the paper's ImageNet recipe.
+   */
+  preset: oneOf(PRESET_NAMES, 'auto', {
+    arg: '<name>',
+    help:
+      'where --temperature, --lr-scaling, --color-strength, --crop-min-scale and --blur come from when not given ' +
+      '(default {default})',
+    readme: {
+      meaning:
+        `${listed(PRESET_NAMES, (n) => PRESETS[n as keyof typeof PRESETS].summary)}; it sets ` +
+        '`--temperature`, `--lr-scaling`, `--color-strength`, `--crop-min-scale` and `--blur` where they are not ' +
+        'given, and the run prints what it resolved ([Presets](#presets))',
+    },
+  }),
   epochs: num({ kind: 'number', min: 0, minExclusive: true, max: 1e6 }, 100, {
     arg: '<n>',
     help: 'epochs (default {default})',
@@ -103,11 +131,14 @@ export const PRETRAIN_OPTIONS = {
     help: 'base learning rate before batch scaling (default 0.3 linear / 0.075 sqrt)',
     readme: { default: '0.3 / 0.075', meaning: 'base rate before scaling' },
   }),
-  lrScaling: oneOf(['linear', 'sqrt'] as const, 'linear', {
-    arg: '<rule>',
-    help: 'linear: base*bs/256, sqrt: base*sqrt(bs) (default linear)',
-    readme: { meaning: '`linear`: base·bs/256; `sqrt`: base·sqrt(bs)' },
-  }),
+  /** null: from the preset. */
+  lrScaling: orNull(
+    oneOf(['linear', 'sqrt'] as const, 'linear', {
+      arg: '<rule>',
+      help: 'linear: base*bs/256, sqrt: base*sqrt(bs) (default: the preset)',
+      readme: { default: 'preset', meaning: '`linear`: base·bs/256; `sqrt`: base·sqrt(bs)' },
+    }),
+  ),
   /** null = min(10, epochs/10). */
   warmupEpochs: numOrNull(
     { kind: 'number', min: 0, max: 1e6 },
@@ -132,12 +163,15 @@ export const PRETRAIN_OPTIONS = {
         `each anchor's negatives, without semi-hard mining`,
     },
   }),
-  /** τ of 'ntxent' and 'ntlogistic'. */
-  temperature: num({ kind: 'number', min: 0, minExclusive: true, max: 100 }, 0.5, {
-    arg: '<t>',
-    help: 'temperature of ntxent and ntlogistic (default {default})',
-    readme: { meaning: 'temperature of `ntxent` and `ntlogistic`' },
-  }),
+  /** τ of 'ntxent' and 'ntlogistic'; null: from the preset. */
+  temperature: numOrNull(
+    { kind: 'number', min: 0, minExclusive: true, max: 100 },
+    {
+      arg: '<t>',
+      help: 'temperature of ntxent and ntlogistic (default: the preset)',
+      readme: { default: 'preset', meaning: 'temperature of `ntxent` and `ntlogistic`' },
+    },
+  ),
   /** m of 'margintriplet', in cosine-similarity units. */
   margin: num({ kind: 'number', min: 0, max: 2, why: 'cosine similarities differ by at most 2' }, DEFAULT_MARGIN, {
     arg: '<m>',
@@ -179,22 +213,32 @@ export const PRETRAIN_OPTIONS = {
     },
     { modelSize: true },
   ),
-  colorStrength: num(B.colorStrength, 1, {
+  /** null: from the preset. */
+  colorStrength: numOrNull(B.colorStrength, {
     arg: '<s>',
-    help: 'colour distortion strength (default {default})',
-    readme: { meaning: 'colour distortion strength s (jitter 0.8s/0.8s/0.8s/0.2s, p=0.8; grayscale p=0.2)' },
+    help: 'colour distortion strength (default: the preset)',
+    readme: {
+      default: 'preset',
+      meaning: 'colour distortion strength s (jitter 0.8s/0.8s/0.8s/0.2s, p=0.8; grayscale p=0.2)',
+    },
   }),
-  /** Smallest crop area fraction of the random resized crop (the paper: 0.08). */
-  cropMinScale: num(B.share, 0.08, {
+  /** Smallest crop area fraction of the random resized crop (the paper: 0.08); null: from the preset. */
+  cropMinScale: numOrNull(B.share, {
     arg: '<x>',
-    help: 'smallest random-crop area fraction (default {default})',
-    readme: { meaning: 'smallest area fraction of the random resized crop (aspect ratio 3/4 to 4/3, flip p=0.5)' },
+    help: 'smallest random-crop area fraction (default: the preset)',
+    readme: {
+      default: 'preset',
+      meaning: 'smallest area fraction of the random resized crop (aspect ratio 3/4 to 4/3, flip p=0.5)',
+    },
   }),
-  blur: bool(true, {
-    help: 'Gaussian blur p=0.5 (default on)',
-    negate: 'no Gaussian blur',
-    readme: { meaning: 'Gaussian blur p=0.5, sigma in [0.1, 2], kernel ~10% of the side' },
-  }),
+  /** null: from the preset. */
+  blur: orNull(
+    bool(true, {
+      help: 'Gaussian blur p=0.5 (default: the preset)',
+      negate: 'no Gaussian blur',
+      readme: { default: 'preset', meaning: 'Gaussian blur p=0.5, sigma in [0.1, 2], kernel ~10% of the side' },
+    }),
+  ),
   /**
    * The augmentation pipeline as a list of { op, ...options } (ops: src/augment/registry.ts), config files only;
    * null = the paper's pipeline with --color-strength, --crop-min-scale and --blur. Stored with every option filled in.

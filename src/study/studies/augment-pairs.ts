@@ -1,7 +1,6 @@
 // The paper's Figure 5: single augmentations and ordered pairs of them, each on one branch only. Every image is first
 // randomly cropped and resized (a step both views share, so the other branch is that crop as it is); the targeted
 // op(s) then go to the second view: the row op, then the column op; the diagonal holds each op alone.
-import { DEFAULT_CONFIG } from '../../run/config.js';
 import type { AugmentStepConfig } from '../../augment/pipeline.js';
 import type { StudyCell, StudyContext, StudyDefinition } from '../definition.js';
 
@@ -41,10 +40,10 @@ function cells(ctx: StudyContext): StudyCell[] {
       config: {
         augment: [shared],
         augment2: [shared, ...row.steps(ctx), ...(row === col ? [] : col.steps(ctx))],
-        // The lists carry these settings in their ops; the flags must stay at their defaults beside a list.
-        colorStrength: DEFAULT_CONFIG.colorStrength,
-        cropMinScale: DEFAULT_CONFIG.cropMinScale,
-        blur: DEFAULT_CONFIG.blur,
+        // The lists carry these settings in their ops; the flags are left to the preset beside a list.
+        colorStrength: null,
+        cropMinScale: null,
+        blur: null,
       },
     })),
   );

@@ -1,0 +1,145 @@
+// Training presets: the settings a pretraining run takes from `--preset` where the user leaves them unset (null).
+// `auto` (the default) chooses from the images and the batch, from the paper's advice for small images, small
+// batches and short runs and from what the studies measured here (docs/STUDY.md); `paper` is the paper's ImageNet
+// recipe. A preset is one entry of PRESETS; the settings it governs are PRESET_KEYS.
+import { DEFAULT_BASE_LR, scaledLearningRate } from '../optim/schedule.js';
+
+/** The pretrain settings a preset fills in where they are null (not given by a flag, a config file or a run). */
+export const PRESET_KEYS = ['temperature', 'lrScaling', 'colorStrength', 'cropMinScale', 'blur'] as const;
+export type PresetKey = (typeof PRESET_KEYS)[number];
+
+/** The values of PRESET_KEYS: NT-Xent/NT-Logistic temperature, lr scaling rule, augmentation strength. */
+export interface PresetSettings {
+  temperature: number;
+  lrScaling: 'linear' | 'sqrt';
+  colorStrength: number;
+  cropMinScale: number;
+  blur: boolean;
+}
+
+/** What a preset may look at: the training images' side in px (null: not known from the data spec) and the batch. */
+export interface PresetContext {
+  imageSize: number | null;
+  batchSize: number;
+}
+
+export interface Preset {
+  /** One line for the flag's help and the README. */
+  summary: string;
+  settings(ctx: PresetContext): PresetSettings;
+  /** Why these settings for this context, one short phrase (printed at the start of a run). */
+  reason(ctx: PresetContext): string;
+}
+
+/** Images at most this side (px) count as small: CIFAR-10's 32 and Fashion-MNIST's 28 (paper Appendix B.9). */
+export const SMALL_IMAGE_MAX = 32;
+
+/**
+ * At and below this batch, square-root lr scaling (0.075 x sqrt(bs)); above it, linear (0.3 x bs/256). The two rules
+ * give the same peak rate, 4.8, at 4096, the paper's default batch; below it sqrt gives the larger rate that the
+ * paper's Appendix B.1 (Figure B.1) found better for small batches and short training.
+ */
+export const SQRT_SCALING_MAX_BATCH = 4096;
+
+const small = (ctx: PresetContext): boolean => ctx.imageSize !== null && ctx.imageSize <= SMALL_IMAGE_MAX;
+
+/**
+ * `auto`:
+ * - temperature 0.2: the temperature study here put 0.05 to 0.2 within noise of each other and 0.5 and 1 below them
+ *   (docs/STUDY.md); the paper's Table 5 has 0.1 best at batch 4096, and the old default 0.5 (the paper's CIFAR-10
+ *   choice for 1000 epochs, Appendix B.9) did not learn in 1 epoch of Fashion-MNIST (issue 13).
+ * - square-root lr scaling up to batch 4096 (SQRT_SCALING_MAX_BATCH), linear above.
+ * - small images (<= 32 px): colour strength 0.5 and no blur, the paper's CIFAR-10 setting (Appendix B.9); crops of
+ *   at least 25% of the area, since 8% of a 28 px image is 8 x 8 px (the demo's tuning, then the 1- and 5-epoch
+ *   Fashion-MNIST runs in docs/STUDY.md, Defaults).
+ * - larger images: the paper's ImageNet augmentation (strength 1, blur, crops from 8%).
+ */
+const auto: Preset = {
+  summary: 'chosen from the image size and batch: small images get CIFAR-style augmentation; sqrt lr scaling',
+  settings: (ctx) => ({
+    temperature: 0.2,
+    lrScaling: ctx.batchSize <= SQRT_SCALING_MAX_BATCH ? 'sqrt' : 'linear',
+    ...(small(ctx)
+      ? { colorStrength: 0.5, cropMinScale: 0.25, blur: false }
+      : { colorStrength: 1, cropMinScale: 0.08, blur: true }),
+  }),
+  reason: (ctx) => {
+    const size = ctx.imageSize === null ? 'images of unknown size' : `${ctx.imageSize} px images`;
+    const kind = small(ctx) ? 'small-image augmentation' : 'ImageNet augmentation';
+    return `${size}, batch ${ctx.batchSize}: ${kind}`;
+  },
+};
+
+/**
+ * `paper`: the ImageNet recipe of the paper's section 2.3 and google-research/simclr's ImageNet command: LARS at
+ * 0.3 x bs/256, temperature 0.1 (Table 5's best), colour strength 1, Gaussian blur, crops from 8% of the area.
+ */
+const paper: Preset = {
+  summary: "the paper's ImageNet recipe: temperature 0.1, linear lr scaling, colour strength 1, blur, crops from 8%",
+  settings: () => ({ temperature: 0.1, lrScaling: 'linear', colorStrength: 1, cropMinScale: 0.08, blur: true }),
+  reason: () => "the paper's ImageNet recipe",
+};
+
+/**
+ * The defaults before presets (simclr 0.1 up to issue 13): a stored run config without a `preset` key was made with
+ * these where it lacks a key, whatever a preset would choose today.
+ */
+export const PRE_PRESET_DEFAULTS: Readonly<PresetSettings> = {
+  temperature: 0.5,
+  lrScaling: 'linear',
+  colorStrength: 1,
+  cropMinScale: 0.08,
+  blur: true,
+};
+
+/** The presets by name; `auto` is the default. */
+export const PRESETS = { auto, paper } as const satisfies Record<string, Preset>;
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+/**
+ * Fills the preset's settings into `values` where they are null or absent; values given stay as they are.
+ * @returns the settings, and which of PRESET_KEYS came from the preset.
+ */
+export function applyPreset(
+  name: PresetName,
+  ctx: PresetContext,
+  values: Partial<Record<PresetKey, unknown>>,
+): { settings: Record<PresetKey, unknown>; fromPreset: PresetKey[] } {
+  const preset = PRESETS[name].settings(ctx);
+  const settings = {} as Record<PresetKey, unknown>;
+  const fromPreset: PresetKey[] = [];
+  for (const k of PRESET_KEYS) {
+    const given = values[k];
+    if (given === null || given === undefined) {
+      settings[k] = preset[k];
+      fromPreset.push(k);
+    } else settings[k] = given;
+  }
+  return { settings, fromPreset };
+}
+
+/**
+ * The resolved settings as one line for the start of a run: 'preset auto (28 px images, batch 256: small-image
+ * augmentation): temperature 0.2, lr 0.075 x sqrt(256) = 1.2, colour strength 0.5, crops >= 25%, no blur', each
+ * setting the user gave (`given`: config keys) marked '(set)'.
+ */
+export function describeSettings(
+  cfg: PresetSettings & { preset: PresetName; batchSize: number; lr: number | null },
+  ctx: PresetContext,
+  given: readonly string[] = [],
+): string {
+  const mark = (keys: readonly string[], text: string): string =>
+    keys.some((k) => given.includes(k)) ? `${text} (set)` : text;
+  const base = cfg.lr ?? DEFAULT_BASE_LR[cfg.lrScaling];
+  const peak = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, baseLr: base });
+  const rule = cfg.lrScaling === 'sqrt' ? `${base} x sqrt(${cfg.batchSize})` : `${base} x ${cfg.batchSize}/256`;
+  const parts = [
+    mark(['temperature'], `temperature ${cfg.temperature}`),
+    mark(['lrScaling', 'lr'], `lr ${rule} = ${Number(peak.toPrecision(3))}`),
+    mark(['colorStrength'], `colour strength ${cfg.colorStrength}`),
+    mark(['cropMinScale'], `crops >= ${Number((cfg.cropMinScale * 100).toPrecision(3))}%`),
+    mark(['blur'], cfg.blur ? 'blur' : 'no blur'),
+  ];
+  return `preset ${cfg.preset} (${PRESETS[cfg.preset].reason(ctx)}): ${parts.join(', ')}`;
+}

@@ -1,0 +1,138 @@
+// Presets (src/run/presets.ts): what `auto` and `paper` resolve to, that given values win, that stored runs keep
+// their settings, that a resume with another preset re-resolves only what the preset set, and the line a run prints.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { resolveConfig, presetContext, ConfigError } from '../../src/run/config.js';
+import { describeSettings, PRESET_KEYS, SQRT_SCALING_MAX_BATCH } from '../../src/run/presets.js';
+import { specImageSize } from '../../src/data/spec.js';
+import { addPretrainOptions, configFromCommand, settingsLine } from '../../src/cli/pretrain.js';
+import { checkResume } from '../../src/run/resume.js';
+
+const pick = (c: object): Record<string, unknown> =>
+  Object.fromEntries(PRESET_KEYS.map((k) => [k, (c as Record<string, unknown>)[k]]));
+
+test('the image size of a data spec, known without opening it', () => {
+  assert.equal(specImageSize('fashion-mnist'), 28);
+  assert.equal(specImageSize('mnist:/x'), 28);
+  assert.equal(specImageSize('cifar10:/x'), 32);
+  assert.equal(specImageSize('cifar100:/x'), 32);
+  assert.equal(specImageSize('stl10:/x:unlabeled'), 96);
+  assert.equal(specImageSize('folder:/x'), 64);
+  assert.equal(specImageSize('folder:/x', 24), 24);
+  assert.equal(specImageSize('-'), null);
+});
+
+test('auto: small images get CIFAR-style augmentation, larger ones the paper ImageNet one; sqrt lr up to 4096', () => {
+  const small = resolveConfig({ data: 'fashion-mnist', out: '-' });
+  assert.equal(small.preset, 'auto');
+  assert.deepEqual(pick(small), {
+    temperature: 0.2,
+    lrScaling: 'sqrt',
+    colorStrength: 0.5,
+    cropMinScale: 0.25,
+    blur: false,
+  });
+  assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', imageSize: 32, out: '-' })), pick(small));
+  const large = { temperature: 0.2, lrScaling: 'sqrt', colorStrength: 1, cropMinScale: 0.08, blur: true };
+  assert.deepEqual(pick(resolveConfig({ data: 'stl10:/x', out: '-' })), large);
+  assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', out: '-' })), large);
+  assert.equal(resolveConfig({ data: 'cifar10:/x', out: '-', batchSize: SQRT_SCALING_MAX_BATCH }).lrScaling, 'sqrt');
+  assert.equal(resolveConfig({ data: 'cifar10:/x', out: '-', batchSize: 8192 }).lrScaling, 'linear');
+});
+
+test('paper: the ImageNet recipe whatever the data; given values win over either preset', () => {
+  const paper = { temperature: 0.1, lrScaling: 'linear', colorStrength: 1, cropMinScale: 0.08, blur: true };
+  assert.deepEqual(pick(resolveConfig({ data: 'fashion-mnist', out: '-', preset: 'paper' })), paper);
+  assert.deepEqual(pick(resolveConfig({ data: 'stl10:/x', out: '-', preset: 'paper', batchSize: 64 })), paper);
+  const c = resolveConfig({ data: 'fashion-mnist', out: '-', temperature: 0.5, blur: true, lrScaling: undefined });
+  assert.deepEqual(pick(c), {
+    temperature: 0.5,
+    lrScaling: 'sqrt',
+    colorStrength: 0.5,
+    cropMinScale: 0.25,
+    blur: true,
+  });
+  assert.throws(
+    () => resolveConfig({ data: 'fashion-mnist', out: '-', preset: 'imagenet' }),
+    (e: unknown) =>
+      e instanceof ConfigError && /--preset must be one of auto\|paper, got the string "imagenet"/.test(e.message),
+  );
+  assert.throws(() => resolveConfig({ data: 'fashion-mnist', out: '-', blur: 'no' }), /--blur must be true or false/);
+});
+
+test(
+  'a stored config keeps its values: resolved again it is unchanged, and one from before presets keeps the old ' +
+    'defaults for what it lacks',
+  () => {
+    const auto = resolveConfig({ data: 'fashion-mnist', out: '-' });
+    assert.deepEqual(resolveConfig({ ...auto }, { stored: true }), auto);
+    const old: Record<string, unknown> = { ...auto };
+    delete old.preset;
+    delete old.cropMinScale;
+    delete old.temperature;
+    const read = resolveConfig(old, { stored: true });
+    assert.equal(read.cropMinScale, 0.08);
+    assert.equal(read.temperature, 0.5);
+    assert.equal(read.colorStrength, 0.5, 'recorded values stay');
+  },
+);
+
+test('the settings line: preset, why, each resolved setting, those given marked', () => {
+  const c = resolveConfig({ data: 'fashion-mnist', out: '-', batchSize: 256 });
+  assert.equal(
+    describeSettings(c, presetContext(c)),
+    'preset auto (28 px images, batch 256: small-image augmentation): temperature 0.2, lr 0.075 x sqrt(256) = 1.2, ' +
+      'colour strength 0.5, crops >= 25%, no blur',
+  );
+  const p = resolveConfig({ data: 'stl10:/x', out: '-', preset: 'paper', batchSize: 512, lr: 0.5, temperature: 0.3 });
+  assert.equal(
+    settingsLine(p, ['lr', 'temperature', 'batchSize']),
+    "preset paper (the paper's ImageNet recipe): temperature 0.3 (set), lr 0.5 x 512/256 = 1 (set), colour strength " +
+      '1, crops >= 8%, blur',
+  );
+});
+
+/** A run folder holding only config.json, as `simclr pretrain` writes it. */
+function storedRun(config: Record<string, unknown>): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'simclr-preset-')), 'run');
+  mkdirSync(dir);
+  const file = { config, input: { channels: 1, height: 28, width: 28 }, created: '', device: 'cpu', worldSize: 1 };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(file));
+  return dir;
+}
+
+function fromFlags(...args: string[]): ReturnType<typeof configFromCommand> {
+  const cmd = addPretrainOptions(new Command('pretrain').exitOverride());
+  cmd.parse(args, { from: 'user' });
+  return configFromCommand(cmd);
+}
+
+test('resume: the run keeps its settings; another --preset re-resolves what the preset set, a refused change', () => {
+  const recorded = resolveConfig({ data: 'fashion-mnist', out: 'x', temperature: 0.3 });
+  const dir = storedRun({ ...recorded, out: 'x' });
+  const same = fromFlags('--out', dir, '--resume');
+  assert.deepEqual(pick(same.config), pick(recorded));
+  assert.deepEqual(same.given, ['out']);
+  const changed = fromFlags('--out', dir, '--resume', '--preset', 'paper', '--temperature', '0.3');
+  assert.deepEqual(pick(changed.config), {
+    temperature: 0.3,
+    lrScaling: 'linear',
+    colorStrength: 1,
+    cropMinScale: 0.08,
+    blur: true,
+  });
+  const facts = { before: {}, now: { worldSize: 1, device: 'cpu' } };
+  assert.throws(
+    () => checkResume(dir, recorded, changed.config, facts, false),
+    /--resume would change .*lr-scaling sqrt -> linear.*color-strength 0\.5 -> 1/,
+  );
+  const { changes } = checkResume(dir, recorded, changed.config, facts, true);
+  assert.deepEqual(
+    Object.keys(changes).filter((k) => (PRESET_KEYS as readonly string[]).includes(k)),
+    ['lrScaling', 'colorStrength', 'cropMinScale', 'blur'],
+  );
+});
