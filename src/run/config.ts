@@ -58,9 +58,9 @@ export function trainingBoundProblems(cfg: PretrainConfig): { key: BoundedKey; m
  * exactly (a string "32" is not a number, "yes" is not a boolean) and numbers against their bounds
  * (PRETRAIN_OPTIONS); then fills the settings left null from the preset (applyPreset, src/run/presets.ts). A stored
  * config without a `preset` (made before presets) fills what it lacks with PRE_PRESET_DEFAULTS instead.
- * With `stored` (a run's recorded settings, read by info, eval, export, report and before a resume) numbers are checked for type and sign only (storedBound): a
- * run an older simclr made with a value today's bounds refuse still opens; pretrain() checks the bounds of what it is
- * about to train.
+ * With `stored` (a run's recorded settings, read by info, eval, export, report and before a resume) numbers are
+ * checked for type and sign only (storedBound): a run an older simclr made with a value today's bounds refuse still
+ * opens; pretrain() checks the bounds of what it is about to train.
  * @throws ConfigError naming the option, for unknown keys (all of them at once) and for any value out of its type or
  *   bounds. Whether --epochs gives at least one step depends on the data, so pretrain() checks that when it opens it.
  */
