@@ -84,7 +84,7 @@ test('the command-line parsers use the same table: one bound, one message', () =
 
 test('the loss is chosen by name from LOSSES, with its margin bounded; older configs get NT-Xent', () => {
   const c = resolveConfig({ ...base });
-  assert.deepEqual([c.loss, c.temperature, c.margin], ['ntxent', 0.2, 0.5]);
+  assert.deepEqual([c.loss, c.temperature, c.margin], ['ntxent', 0.1, 0.5]);
   const t = resolveConfig({ ...base, loss: 'margintriplet', margin: 0 });
   assert.deepEqual([t.loss, t.margin], ['margintriplet', 0]);
   refused({ loss: 'infonce' }, /^--loss must be one of ntxent\|ntlogistic\|margintriplet, got the string "infonce"$/);

@@ -30,14 +30,14 @@ test('auto: small images get CIFAR-style augmentation, larger ones the paper Ima
   const small = resolveConfig({ data: 'fashion-mnist', out: '-' });
   assert.equal(small.preset, 'auto');
   assert.deepEqual(pick(small), {
-    temperature: 0.2,
+    temperature: 0.1,
     lrScaling: 'sqrt',
     colorStrength: 0.5,
     cropMinScale: 0.25,
     blur: false,
   });
   assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', imageSize: 32, out: '-' })), pick(small));
-  const large = { temperature: 0.2, lrScaling: 'sqrt', colorStrength: 1, cropMinScale: 0.08, blur: true };
+  const large = { temperature: 0.1, lrScaling: 'sqrt', colorStrength: 1, cropMinScale: 0.08, blur: true };
   assert.deepEqual(pick(resolveConfig({ data: 'stl10:/x', out: '-' })), large);
   assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', out: '-' })), large);
   assert.equal(resolveConfig({ data: 'cifar10:/x', out: '-', batchSize: SQRT_SCALING_MAX_BATCH }).lrScaling, 'sqrt');
@@ -85,7 +85,7 @@ test('the settings line: preset, why, each resolved setting, those given marked'
   const c = resolveConfig({ data: 'fashion-mnist', out: '-', batchSize: 256 });
   assert.equal(
     describeSettings(c, presetContext(c)),
-    'preset auto (28 px images, batch 256: small-image augmentation): temperature 0.2, lr 0.075 x sqrt(256) = 1.2, ' +
+    'preset auto (28 px images, batch 256: small-image augmentation): temperature 0.1, lr 0.075 x sqrt(256) = 1.2, ' +
       'colour strength 0.5, crops >= 25%, no blur',
   );
   const p = resolveConfig({ data: 'stl10:/x', out: '-', preset: 'paper', batchSize: 512, lr: 0.5, temperature: 0.3 });

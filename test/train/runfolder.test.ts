@@ -135,7 +135,7 @@ test(
       ),
       new RegExp(
         String.raw`epochs 0\.02 -> 0\.04, seed 0 -> 1, lr default -> 0\.5, warmup-epochs default -> 0, ` +
-          String.raw`temperature 0\.2 -> 0\.3, color-strength 0\.5 -> 0\.8`,
+          String.raw`temperature 0\.1 -> 0\.3, color-strength 0\.5 -> 0\.8`,
       ),
     );
     await assert.rejects(pretrain(tiny(dir, { lr: 0.5 }), {}, true), /lr default -> 0\.5/);
