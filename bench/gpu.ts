@@ -123,7 +123,7 @@ interface ModelSpec {
 
 function makeModel(m: ModelSpec, seed: number): SimCLRModel {
   torch.manualSeed(seed);
-  // The defaults of `simclr pretrain`: 2-layer MLP head to 128, temperature 0.5, LARS, weight decay 1e-6.
+  // The model of `simclr pretrain` by default: the 2-layer MLP head to 128 (the loss and LARS are set up below).
   const cfg = resolveConfig({ data: 'none', out: 'none', arch: m.arch, width: m.width, batchSize: m.batch, seed });
   return buildModel(cfg, { channels: 3, height: m.size }).train();
 }

@@ -24,5 +24,21 @@ export {
   type Progress,
 } from './train/pretrain.js';
 export { pretrainInBackground } from './train/background.js';
-export { resolveConfig, DEFAULT_CONFIG, ConfigError, type PretrainConfig } from './run/config.js';
+export {
+  resolveConfig,
+  DEFAULT_CONFIG,
+  ConfigError,
+  presetContext,
+  type PretrainConfig,
+  type PretrainOptions,
+} from './run/config.js';
+export {
+  PRESETS,
+  PRESET_NAMES,
+  PRESET_KEYS,
+  applyPreset,
+  describeSettings,
+  type PresetName,
+  type PresetSettings,
+} from './run/presets.js';
 export { loadRunModel, readRunConfig, buildModel, buildEncoder } from './run/folder.js';

@@ -15,7 +15,8 @@ import { AUGMENT } from '../run/options/augment.js';
 import { INFO } from '../run/options/info.js';
 import { DOCTOR } from '../run/options/doctor.js';
 import { DEMO } from '../run/options/demo.js';
-import { resolveConfig, type PretrainConfig } from '../run/config.js';
+import { presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
+import { PRESET_KEYS, PRESETS } from '../run/presets.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
@@ -45,7 +46,7 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
     `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
-      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}`,
+      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}, preset ${c.preset}`,
   );
   console.log(`objective  ${describeLoss(c.loss, c)}`);
   console.log(`augment    ${describeViews(c, run.input)}`);
@@ -100,8 +101,11 @@ const DEMO_SETTINGS = {
 function isDemoRun(dir: string): boolean {
   if (!existsSync(runPaths(dir).config)) return false;
   try {
-    const c = readRunConfig(dir).config as unknown as Record<string, unknown>;
-    return Object.entries(DEMO_SETTINGS).every(([k, v]) => c[k] === v);
+    const config = readRunConfig(dir).config;
+    const c = config as unknown as Record<string, unknown>;
+    // The preset's choices too: a run with the demo's shape but its own temperature, say, is not the demo's.
+    const auto = PRESETS.auto.settings(presetContext(config));
+    return Object.entries(DEMO_SETTINGS).every(([k, v]) => c[k] === v) && PRESET_KEYS.every((k) => c[k] === auto[k]);
   } catch {
     return false;
   }

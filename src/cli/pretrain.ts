@@ -1,7 +1,7 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
+import { ConfigError, kebab, presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
 import { describeSettings, PRESET_KEYS } from '../run/presets.js';
 import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
@@ -12,6 +12,9 @@ import { PRETRAIN } from '../run/options/pretrain.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
 import { parentGone } from '../io/parent.js';
 
+/** The settings an augment list replaces (the default pipeline's flags). */
+const AUGMENT_FLAGS = ['colorStrength', 'cropMinScale', 'blur'] as const;
+
 /** The pretrain flags, from the option schema (src/run/options/pretrain.ts). */
 export function addPretrainOptions(cmd: Command): Command {
   return addSchemaOptions(cmd, PRETRAIN);
@@ -19,8 +22,8 @@ export function addPretrainOptions(cmd: Command): Command {
 
 /**
  * defaults < --config file < flags; with --resume, the run's own settings (config.json and its history) take the place
- * of the defaults, except that a --preset other than the run's re-resolves the preset's settings not given now (their
- * changes then follow the resume rules). --force-resume implies --resume. `given`: the config keys set by the file
+ * of the defaults, except that a --preset given re-resolves the preset's settings not given now (their changes then
+ * follow the resume rules). --force-resume implies --resume. `given`: the config keys set by the file
  * or the flags. Throws ConfigError for --resume with --overwrite.
  */
 export function configFromCommand(cmd: Command): {
@@ -45,8 +48,9 @@ export function configFromCommand(cmd: Command): {
   const file =
     typeof given.config === 'string'
       ? readCheckedConfigFile(given.config, (values) => {
-          // The data and image size the flags give, for the preset (an augment list is checked against it).
-          const flags = Object.fromEntries(['data', 'imageSize'].flatMap((k) => (k in given ? [[k, given[k]]] : [])));
+          // What the flags give of the preset's context (an augment list is checked against the preset's choice).
+          const context = ['data', 'imageSize', 'batchSize', 'preset'];
+          const flags = Object.fromEntries(context.flatMap((k) => (k in given ? [[k, given[k]]] : [])));
           if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values, ...flags });
         })
       : {};
@@ -56,13 +60,21 @@ export function configFromCommand(cmd: Command): {
     const out = (given.out ?? file.out) as string | undefined;
     if (out === undefined) throw new UsageError('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
-    const preset = given.preset ?? file.preset;
-    if (preset !== undefined && preset !== base.preset)
+    // A --preset given on a resume (even the run's own: the run may predate presets, or the preset may have changed
+    // since) resolves again what it sets, except what is given now.
+    if ((given.preset ?? file.preset) !== undefined)
       for (const k of PRESET_KEYS) if (given[k] === undefined && file[k] === undefined) delete base[k];
   }
   // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file
   // were checked against the bounds above).
   const config = resolveConfig({ ...base, ...file, ...given }, { stored: resume });
+  // resolveConfig does not check a stored config's augment list against the flags it replaces: those given now are.
+  const replaced = AUGMENT_FLAGS.filter((k) => given[k] !== undefined || file[k] !== undefined);
+  if (resume && config.augment !== null && replaced.length > 0)
+    throw new ConfigError(
+      `${replaced.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with the run's augment list: its ops ` +
+        'carry those settings',
+    );
   return { config, resume, start, given: Object.keys({ ...file, ...given }) };
 }
 

@@ -57,7 +57,8 @@ export interface PreviewOptions {
   imageSize?: number;
   /**
    * A run's settings: its augmentation (an `augment` list, or the paper's pipeline with its --color-strength,
-   * --crop-min-scale and --blur) replaces colorStrength and blur above, so a report shows what pretraining drew.
+   * --crop-min-scale and --blur) replaces preset, colorStrength, cropMinScale and blur above, so a report shows what
+   * pretraining drew.
    */
   config?: PretrainConfig;
 }

@@ -68,15 +68,15 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
   const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   // A run stored before presets existed took the defaults of its day for what it does not record.
   if (opts.stored === true && given.preset === undefined)
-    if (opts.stored === true && given.preset === undefined)
-      for (const [k, v] of Object.entries(PRE_PRESET_DEFAULTS)) given[k] ??= v;
+    for (const [k, v] of Object.entries(PRE_PRESET_DEFAULTS)) given[k] ??= v;
   const c = { ...DEFAULT_CONFIG, ...given } as Record<string, unknown>;
   const o = resolveFields(PRETRAIN_OPTIONS, c, opts.stored === true, (m) => new ConfigError(m));
   const ctx = presetContext(o);
   const cfg = { ...o, ...applyPreset(o.preset, ctx, o).settings } as PretrainConfig;
-  // An augment list replaces the flags that shape the default pipeline, so those must be left to the preset (a run's
-  // stored config holds the preset's values).
-  if (cfg.augment !== null) {
+  // An augment list replaces the flags that shape the default pipeline, so those must be left to the preset. Not checked
+  // for a stored config (it was when the run began, against the preset of its day; pretrain --resume checks what is
+  // given then), nor where the image size, and so the preset's choice, is unknown (a --config file checked alone).
+  if (cfg.augment !== null && opts.stored !== true && ctx.imageSize !== null) {
     const preset = PRESETS[o.preset].settings(ctx);
     const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => o[k] !== null && o[k] !== preset[k]);
     if (set.length > 0)

@@ -122,15 +122,20 @@ export function applyPreset(
 /**
  * The resolved settings as one line for the start of a run: 'preset auto (28 px images, batch 256: small-image
  * augmentation): temperature 0.1, lr 0.075 x sqrt(256) = 1.2, colour strength 0.5, crops >= 25%, no blur', each
- * setting the user gave (`given`: config keys) marked '(set)'.
+ * setting that is not the preset's choice marked '(set)': given now (`given`: config keys), or the run's own (a resumed
+ * run made with other settings, or before presets).
  */
 export function describeSettings(
   cfg: PresetSettings & { preset: PresetName; batchSize: number; lr: number | null },
   ctx: PresetContext,
   given: readonly string[] = [],
 ): string {
+  const own = PRESETS[cfg.preset].settings(ctx);
   const mark = (keys: readonly string[], text: string): string =>
-    keys.some((k) => given.includes(k)) ? `${text} (set)` : text;
+    keys.some((k) => given.includes(k) || (k in own && own[k as PresetKey] !== cfg[k as PresetKey])) ||
+    (keys.includes('lr') && cfg.lr !== null)
+      ? `${text} (set)`
+      : text;
   const base = cfg.lr ?? DEFAULT_BASE_LR[cfg.lrScaling];
   const peak = scaledLearningRate(cfg.batchSize, { scaling: cfg.lrScaling, baseLr: base });
   const rule = cfg.lrScaling === 'sqrt' ? `${base} x sqrt(${cfg.batchSize})` : `${base} x ${cfg.batchSize}/256`;

@@ -42,8 +42,8 @@ export const RESUME_RULES: { readonly [K in keyof PretrainConfig]-?: ResumeRule 
   projLayers: 'fixed',
   projDim: 'fixed',
   optimizer: 'fixed',
-  // What a preset sets is compared field by field below; a --preset given on a resume re-resolves the fields the run
-  // took from its preset (src/cli/pretrain.ts), so a change shows up there.
+  // What a preset sets is compared field by field below: a --preset given on a resume re-resolves those of its
+  // settings not given on that command line (src/cli/pretrain.ts), so a change shows there.
   preset: 'free',
   data: 'refuse',
   subset: 'refuse',
@@ -81,11 +81,16 @@ const REPORTING_ONLY = new Set(['logSteps', 'checkpointSteps', 'knnEvery', 'stri
 
 const LOSS_SETTINGS: ReadonlySet<string> = new Set<keyof LossSettings>(['temperature', 'margin']);
 
+// The default pipeline's settings, which an augment list replaces.
+const PIPELINE_SETTINGS: ReadonlySet<string> = new Set(['colorStrength', 'cropMinScale', 'blur']);
+
 /**
- * The rule for one setting of this resume: a loss setting that neither the recorded loss nor the resumed one reads
- * (--margin of an NT-Xent run) changes nothing, so it is free; otherwise RESUME_RULES.
+ * The rule for one setting of this resume: a setting nothing reads before or after changes nothing, so it is free: a
+ * loss setting that neither the recorded loss nor the resumed one reads (--margin of an NT-Xent run), or a default
+ * pipeline setting of a run whose views both segments make from augment lists; otherwise RESUME_RULES.
  */
 function ruleFor(key: keyof PretrainConfig, recorded: PretrainConfig, cfg: PretrainConfig): ResumeRule {
+  if (PIPELINE_SETTINGS.has(key)) return recorded.augment !== null && cfg.augment !== null ? 'free' : RESUME_RULES[key];
   if (!LOSS_SETTINGS.has(key)) return RESUME_RULES[key];
   const reads = (loss: PretrainConfig['loss']): boolean =>
     (LOSSES[loss]?.settings as readonly string[] | undefined)?.includes(key) ?? true;

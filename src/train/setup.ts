@@ -11,6 +11,7 @@ import type { DistEnv } from '../distributed/env.js';
 import { OPTIMIZERS, type Optimizer, type GroupOptions, type OptimizerStateDict } from '../optim/index.js';
 import type { SimCLRModel } from '../models/simclr.js';
 import { ConfigError, kebab, trainingBoundProblems, type PretrainConfig } from '../run/config.js';
+import { PRESET_KEYS } from '../run/presets.js';
 import {
   disposeCheckpoint,
   firstNonFinite,
@@ -116,10 +117,17 @@ export function checkResumable(path: string, ckpt: Checkpoint): void {
 }
 
 /**
- * Refuses to train with settings outside today's bounds (src/run/bounds.ts). A resume's settings may carry values
- * an older simclr accepted (`recorded`, the run's stored ones): the message says so and what can be done.
+ * Refuses to train with settings outside today's bounds (src/run/bounds.ts), or left to a preset but not resolved (a
+ * library caller that built the config without resolveConfig). A resume's settings may carry values an older simclr
+ * accepted (`recorded`, the run's stored ones): the message says so and what can be done.
  */
 export function checkTrainingBounds(cfg: PretrainConfig, recorded: PretrainConfig | null, dir: string): void {
+  const unresolved = PRESET_KEYS.filter((k) => cfg[k] === null || cfg[k] === undefined);
+  if (unresolved.length > 0)
+    throw new ConfigError(
+      `${unresolved.map((k) => `--${kebab(k)}`).join(', ')} not set: pass the config through resolveConfig(), which ` +
+        'fills them from its preset',
+    );
   const problems = trainingBoundProblems(cfg);
   if (problems.length === 0) return;
   throw new ConfigError(

@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { resolveConfig, presetContext, ConfigError } from '../../src/run/config.js';
+import { resolveConfig, presetContext, ConfigError, type PretrainConfig } from '../../src/run/config.js';
+import { checkTrainingBounds } from '../../src/train/setup.js';
 import { describeSettings, PRESET_KEYS, SQRT_SCALING_MAX_BATCH } from '../../src/run/presets.js';
 import { specImageSize } from '../../src/data/spec.js';
 import { addPretrainOptions, configFromCommand, settingsLine } from '../../src/cli/pretrain.js';
@@ -134,5 +135,48 @@ test('resume: the run keeps its settings; another --preset re-resolves what the 
   assert.deepEqual(
     Object.keys(changes).filter((k) => (PRESET_KEYS as readonly string[]).includes(k)),
     ['lrScaling', 'colorStrength', 'cropMinScale', 'blur'],
+  );
+});
+
+test(
+  'a run with augment lists: stored from before presets it still opens; its pipeline settings are free on resume, ' +
+    'and given again they are refused',
+  () => {
+    const list = [{ op: 'randomResizedCrop' }, { op: 'cutout' }];
+    const old: Record<string, unknown> = {
+      ...resolveConfig({ data: 'fashion-mnist', out: 'x', augment: list, preset: 'paper' }),
+    };
+    delete old.preset;
+    const read = resolveConfig(old, { stored: true });
+    assert.deepEqual([read.colorStrength, read.cropMinScale, read.blur], [1, 0.08, true]);
+    const dir = storedRun(old);
+    const resumed = fromFlags('--out', dir, '--resume', '--preset', 'auto');
+    const facts = { before: {}, now: { worldSize: 1, device: 'cpu' } };
+    // Refused only for what the run's lists do not replace: the lr scaling (the temperature is 0.1 in both presets).
+    assert.throws(
+      () => checkResume(dir, read, resumed.config, facts, false),
+      /--resume would change lr-scaling linear -> sqrt of/,
+    );
+    const { changes } = checkResume(dir, read, resumed.config, facts, true);
+    assert.deepEqual((changes as Record<string, unknown>).colorStrength, { from: 1, to: 0.5 }, 'recorded, as free');
+    assert.throws(
+      () => fromFlags('--out', dir, '--resume', '--color-strength', '0.3'),
+      (e: unknown) =>
+        e instanceof ConfigError && /--color-strength cannot be combined with the run's augment list/.test(e.message),
+    );
+  },
+);
+
+test("the settings line marks a resumed run's own values; pretrain refuses a config whose preset was not resolved", () => {
+  const old = resolveConfig({ data: 'fashion-mnist', out: '-', ...{ temperature: 0.5, lrScaling: 'linear' } });
+  assert.match(
+    settingsLine(old),
+    /: temperature 0\.5 \(set\), lr 0\.3 x 256\/256 = 0\.3 \(set\), colour strength 0\.5, /,
+  );
+  const raw = { ...resolveConfig({ data: 'fashion-mnist', out: '-' }), temperature: null } as unknown as PretrainConfig;
+  assert.throws(
+    () => checkTrainingBounds(raw, null, '/run'),
+    (e: unknown) =>
+      e instanceof ConfigError && /^--temperature not set: pass the config through resolveConfig/.test(e.message),
   );
 });

@@ -2,7 +2,8 @@
 // The data and augmentation fields are pretrain's own, so both commands read and check them alike and resolve the
 // same preset: the grid shows what `simclr pretrain` with the same flags would draw.
 import { SHARED_BOUNDS as B } from '../bounds.js';
-import { commandSchema, num, required } from './fields.js';
+import { PRESETS, PRESET_NAMES } from '../presets.js';
+import { commandSchema, num, oneOf, required } from './fields.js';
 import { PRETRAIN_OPTIONS as P } from './pretrain.js';
 
 export const AUGMENT = commandSchema('augment', {
@@ -18,7 +19,15 @@ export const AUGMENT = commandSchema('augment', {
   }),
   seed: num(B.seed, 0, { arg: '<n>', help: 'seed for picking images and views (default {default})' }),
   imageSize: P.imageSize,
-  preset: P.preset,
+  preset: oneOf(PRESET_NAMES, 'auto', {
+    arg: '<name>',
+    help: 'where --color-strength, --crop-min-scale and --blur come from when not given, as pretrain (default {default})',
+    readme: {
+      meaning:
+        `${PRESET_NAMES.map((n) => `\`${n}\`: ${PRESETS[n].summary}`).join('; ')}; it sets the three flags below ` +
+        'where they are not given, as for `pretrain` ([Presets](#presets))',
+    },
+  }),
   colorStrength: P.colorStrength,
   cropMinScale: P.cropMinScale,
   blur: P.blur,
