@@ -73,9 +73,9 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
   const o = resolveFields(PRETRAIN_OPTIONS, c, opts.stored === true, (m) => new ConfigError(m));
   const ctx = presetContext(o);
   const cfg = { ...o, ...applyPreset(o.preset, ctx, o).settings } as PretrainConfig;
-  // An augment list replaces the flags that shape the default pipeline, so those must be left to the preset. Not checked
-  // for a stored config (it was when the run began, against the preset of its day; pretrain --resume checks what is
-  // given then), nor where the image size, and so the preset's choice, is unknown (a --config file checked alone).
+  // An augment list replaces the flags that shape the default pipeline, so those must be left to the preset. Not
+  // checked for a stored config (it was when the run began, against the preset of its day; pretrain --resume checks
+  // what is given then), nor where the image size, and so the preset's choice, is unknown (a --config file alone).
   if (cfg.augment !== null && opts.stored !== true && ctx.imageSize !== null) {
     const preset = PRESETS[o.preset].settings(ctx);
     const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => o[k] !== null && o[k] !== preset[k]);

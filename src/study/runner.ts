@@ -160,7 +160,7 @@ function settingsChanges(before: StudySettings, now: StudySettings): string[] {
     const a = (before as unknown as Record<string, unknown>)[k];
     const b = (now as unknown as Record<string, unknown>)[k];
     if (k === 'base') {
-      // A study made before presets recorded no preset: its runs resolved as `auto` does now (STUDY_BASE sets the rest).
+      // A study made before presets recorded no preset: its runs resolved as `auto` does (STUDY_BASE sets the rest).
       const ba: Record<string, unknown> = { preset: 'auto', ...((a ?? {}) as Record<string, unknown>) };
       const bb: Record<string, unknown> = { preset: 'auto', ...((b ?? {}) as Record<string, unknown>) };
       for (const bk of new Set([...Object.keys(ba), ...Object.keys(bb)]))

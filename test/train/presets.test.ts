@@ -167,7 +167,7 @@ test(
   },
 );
 
-test("the settings line marks a resumed run's own values; pretrain refuses a config whose preset was not resolved", () => {
+test("the settings line marks a run's own values; pretrain refuses a config whose preset was not resolved", () => {
   const old = resolveConfig({ data: 'fashion-mnist', out: '-', ...{ temperature: 0.5, lrScaling: 'linear' } });
   assert.match(
     settingsLine(old),

@@ -21,7 +21,7 @@ export const AUGMENT = commandSchema('augment', {
   imageSize: P.imageSize,
   preset: oneOf(PRESET_NAMES, 'auto', {
     arg: '<name>',
-    help: 'where --color-strength, --crop-min-scale and --blur come from when not given, as pretrain (default {default})',
+    help: 'where --color-strength, --crop-min-scale and --blur come from when not given (default {default})',
     readme: {
       meaning:
         `${PRESET_NAMES.map((n) => `\`${n}\`: ${PRESETS[n].summary}`).join('; ')}; it sets the three flags below ` +
