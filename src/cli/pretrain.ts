@@ -1,7 +1,14 @@
 // `simclr pretrain`: flags and --config into a PretrainConfig, training in a worker, progress on the terminal.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ConfigError, kebab, presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
+import {
+  ConfigError,
+  kebab,
+  PIPELINE_SETTINGS,
+  presetContext,
+  resolveConfig,
+  type PretrainConfig,
+} from '../run/config.js';
 import { describeSettings, PRESET_KEYS } from '../run/presets.js';
 import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
@@ -11,9 +18,6 @@ import { addSchemaOptions, readCheckedConfigFile, givenOptions } from './options
 import { PRETRAIN } from '../run/options/pretrain.js';
 import { EXIT_ABORTED, UsageError } from '../errors.js';
 import { parentGone } from '../io/parent.js';
-
-/** The settings an augment list replaces (the default pipeline's flags). */
-const AUGMENT_FLAGS = ['colorStrength', 'cropMinScale', 'blur'] as const;
 
 /** The pretrain flags, from the option schema (src/run/options/pretrain.ts). */
 export function addPretrainOptions(cmd: Command): Command {
@@ -69,7 +73,7 @@ export function configFromCommand(cmd: Command): {
   // were checked against the bounds above).
   const config = resolveConfig({ ...base, ...file, ...given }, { stored: resume });
   // resolveConfig does not check a stored config's augment list against the flags it replaces: those given now are.
-  const replaced = AUGMENT_FLAGS.filter((k) => given[k] !== undefined || file[k] !== undefined);
+  const replaced = PIPELINE_SETTINGS.filter((k) => given[k] !== undefined || file[k] !== undefined);
   if (resume && config.augment !== null && replaced.length > 0)
     throw new ConfigError(
       `${replaced.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with the run's augment list: its ops ` +

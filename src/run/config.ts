@@ -37,6 +37,9 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainOptions, 'data' | 'out'>> = d
   'data' | 'out'
 >;
 
+/** The settings of the default augmentation pipeline, which an `augment` list replaces (its ops carry them). */
+export const PIPELINE_SETTINGS = ['colorStrength', 'cropMinScale', 'blur'] as const;
+
 /** What the preset of a config looks at: the side of its images (known from the data spec) and its batch. */
 export function presetContext(cfg: Pick<PretrainOptions, 'data' | 'imageSize' | 'batchSize'>): PresetContext {
   return { imageSize: specImageSize(cfg.data, cfg.imageSize), batchSize: cfg.batchSize };
@@ -78,7 +81,7 @@ export function resolveConfig(values: Record<string, unknown>, opts: { stored?: 
   // what is given then), nor where the image size, and so the preset's choice, is unknown (a --config file alone).
   if (cfg.augment !== null && opts.stored !== true && ctx.imageSize !== null) {
     const preset = PRESETS[o.preset].settings(ctx);
-    const set = (['colorStrength', 'cropMinScale', 'blur'] as const).filter((k) => o[k] !== null && o[k] !== preset[k]);
+    const set = PIPELINE_SETTINGS.filter((k) => o[k] !== null && o[k] !== preset[k]);
     if (set.length > 0)
       throw new ConfigError(
         `${set.map((k) => `--${kebab(k)}`).join(', ')} cannot be combined with an augment list: set the options of ` +

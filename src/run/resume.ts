@@ -4,7 +4,7 @@
 import { appendJsonLine, readJsonLines, type JsonLinesSpec } from '../io/jsonl.js';
 import { join } from 'node:path';
 import { LOSSES, type LossSettings } from '../loss/index.js';
-import { ConfigError, kebab, type PretrainConfig } from './config.js';
+import { ConfigError, kebab, PIPELINE_SETTINGS, type PretrainConfig } from './config.js';
 
 /** How a resumed run starts; a boolean is `{ resume }`. */
 export interface RunStart {
@@ -81,8 +81,7 @@ const REPORTING_ONLY = new Set(['logSteps', 'checkpointSteps', 'knnEvery', 'stri
 
 const LOSS_SETTINGS: ReadonlySet<string> = new Set<keyof LossSettings>(['temperature', 'margin']);
 
-// The default pipeline's settings, which an augment list replaces.
-const PIPELINE_SETTINGS: ReadonlySet<string> = new Set(['colorStrength', 'cropMinScale', 'blur']);
+const PIPELINE: ReadonlySet<string> = new Set(PIPELINE_SETTINGS);
 
 /**
  * The rule for one setting of this resume: a setting nothing reads before or after changes nothing, so it is free: a
@@ -90,7 +89,7 @@ const PIPELINE_SETTINGS: ReadonlySet<string> = new Set(['colorStrength', 'cropMi
  * pipeline setting of a run whose views both segments make from augment lists; otherwise RESUME_RULES.
  */
 function ruleFor(key: keyof PretrainConfig, recorded: PretrainConfig, cfg: PretrainConfig): ResumeRule {
-  if (PIPELINE_SETTINGS.has(key)) return recorded.augment !== null && cfg.augment !== null ? 'free' : RESUME_RULES[key];
+  if (PIPELINE.has(key)) return recorded.augment !== null && cfg.augment !== null ? 'free' : RESUME_RULES[key];
   if (!LOSS_SETTINGS.has(key)) return RESUME_RULES[key];
   const reads = (loss: PretrainConfig['loss']): boolean =>
     (LOSSES[loss]?.settings as readonly string[] | undefined)?.includes(key) ?? true;
