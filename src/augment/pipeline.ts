@@ -110,9 +110,20 @@ export function resolvePipeline(
   };
 }
 
-/** The ops in order, for logs and reports: 'randomResizedCrop (shared) -> horizontalFlip -> ...'. */
+/**
+ * The ops in order, for logs and reports: 'randomResizedCrop (shared) -> horizontalFlip -> ... -> gaussianBlur (off)'.
+ * An op at probability 0 stays in the pipeline (its draws keep later ops' draws aligned) but never changes an image;
+ * it is marked "(off)".
+ */
 export function describePipeline(p: AugmentPipeline): string {
-  return p.steps.map((s) => (s.shared === true ? `${s.op.name} (shared)` : s.op.name)).join(' -> ');
+  return p.steps
+    .map((s) => {
+      const marks = [s.shared === true ? 'shared' : '', (s.options as { p?: unknown }).p === 0 ? 'off' : '']
+        .filter((m) => m !== '')
+        .join(', ');
+      return marks === '' ? s.op.name : `${s.op.name} (${marks})`;
+    })
+    .join(' -> ');
 }
 
 /** The pipeline as config entries, e.g. for a log line or a stored config. */
