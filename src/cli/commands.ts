@@ -40,7 +40,8 @@ function printRunSummary(dir: string): void {
   const c = run.config;
   console.log(`run        ${dir}`);
   console.log(`data       ${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`);
-  const head = c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layers -> ${c.projDim}`;
+  const head =
+    c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layer${c.projLayers === 1 ? '' : 's'} -> ${c.projDim}`;
   console.log(`model      ${c.arch} width ${c.width}, projection ${head}`);
   // The peak rate the schedule used, as pretrain() scales it (base rate and scaling rule in brackets).
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });

@@ -12,7 +12,7 @@ import {
 import { describeSettings, PRESET_KEYS } from '../run/presets.js';
 import { readRunConfig } from '../run/folder.js';
 import { pretrainInBackground } from '../train/background.js';
-import { normalizeStart, type RunStart } from '../run/resume.js';
+import { normalizeStart, RESUME_RULES, type RunStart } from '../run/resume.js';
 import type { MetricsRow, PretrainResult } from '../train/pretrain.js';
 import { addSchemaOptions, readCheckedConfigFile, givenOptions } from './options.js';
 import { PRETRAIN } from '../run/options/pretrain.js';
@@ -53,7 +53,7 @@ export function configFromCommand(cmd: Command): {
     typeof given.config === 'string'
       ? readCheckedConfigFile(given.config, (values) => {
           // What the flags give of the preset's context (an augment list is checked against the preset's choice).
-          const context = ['data', 'imageSize', 'batchSize', 'preset'];
+          const context = ['data', 'imageSize', 'batchSize', 'epochs', 'preset'];
           const flags = Object.fromEntries(context.flatMap((k) => (k in given ? [[k, given[k]]] : [])));
           if (Object.keys(values).length > 0) resolveConfig({ data: '-', out: '-', ...values, ...flags });
         })
@@ -65,9 +65,11 @@ export function configFromCommand(cmd: Command): {
     if (out === undefined) throw new UsageError('--resume needs --out RUN_FOLDER');
     base = { ...readRunConfig(out).config };
     // A --preset given on a resume (even the run's own: the run may predate presets, or the preset may have changed
-    // since) resolves again what it sets, except what is given now.
+    // since) resolves again what it sets, except what is given now and the model's shape (the head), which the
+    // checkpoint fixes.
     if ((given.preset ?? file.preset) !== undefined)
-      for (const k of PRESET_KEYS) if (given[k] === undefined && file[k] === undefined) delete base[k];
+      for (const k of PRESET_KEYS)
+        if (given[k] === undefined && file[k] === undefined && RESUME_RULES[k] !== 'fixed') delete base[k];
   }
   // A resume's stored settings may predate today's bounds: pretrain() checks them and says so (flags and the file
   // were checked against the bounds above).

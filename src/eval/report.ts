@@ -172,7 +172,10 @@ function summaryTable(run: RunConfigFile, rows: readonly ReportMetricsRow[]): st
   const out: [string, string][] = [
     ['data', `${c.data} (${run.input.channels}x${run.input.height}x${run.input.width})`],
     ['encoder', `${c.arch}, width ${c.width}, ${c.stem === 'auto' ? defaultStem(run.input.height) : c.stem} stem`],
-    ['projection head', c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layers -> ${c.projDim}`],
+    [
+      'projection head',
+      c.projLayers === 0 ? 'none (z = h)' : `${c.projLayers} layer${c.projLayers === 1 ? '' : 's'} -> ${c.projDim}`,
+    ],
     [
       'optimisation',
       `${c.optimizer}, base lr ${c.lr ?? 'default'} (${c.lrScaling} scaling), weight decay ${c.weightDecay}, ` +

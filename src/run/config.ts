@@ -40,9 +40,11 @@ export const DEFAULT_CONFIG: Readonly<Omit<PretrainOptions, 'data' | 'out'>> = d
 /** The settings of the default augmentation pipeline, which an `augment` list replaces (its ops carry them). */
 export const PIPELINE_SETTINGS = ['colorStrength', 'cropMinScale', 'blur'] as const;
 
-/** What the preset of a config looks at: the side of its images (known from the data spec) and its batch. */
-export function presetContext(cfg: Pick<PretrainOptions, 'data' | 'imageSize' | 'batchSize'>): PresetContext {
-  return { imageSize: specImageSize(cfg.data, cfg.imageSize), batchSize: cfg.batchSize };
+/** What the preset of a config looks at: the side of its images (known from the data spec), its batch and epochs. */
+export function presetContext(
+  cfg: Pick<PretrainOptions, 'data' | 'imageSize' | 'batchSize' | 'epochs'>,
+): PresetContext {
+  return { imageSize: specImageSize(cfg.data, cfg.imageSize), batchSize: cfg.batchSize, epochs: cfg.epochs };
 }
 
 // A configuration problem the user can fix (exit code 2); defined with the other typed errors in src/errors.ts.

@@ -5,22 +5,28 @@
 import { DEFAULT_BASE_LR, scaledLearningRate } from '../optim/schedule.js';
 
 /** The pretrain settings a preset fills in where they are null (not given by a flag, a config file or a run). */
-export const PRESET_KEYS = ['temperature', 'lrScaling', 'colorStrength', 'cropMinScale', 'blur'] as const;
+export const PRESET_KEYS = ['temperature', 'lrScaling', 'colorStrength', 'cropMinScale', 'blur', 'projLayers'] as const;
 export type PresetKey = (typeof PRESET_KEYS)[number];
 
-/** The values of PRESET_KEYS: NT-Xent/NT-Logistic temperature, lr scaling rule, augmentation strength. */
+/** The values of PRESET_KEYS: NT-Xent/NT-Logistic temperature, lr scaling rule, augmentation strength, head depth. */
 export interface PresetSettings {
   temperature: number;
   lrScaling: 'linear' | 'sqrt';
   colorStrength: number;
   cropMinScale: number;
   blur: boolean;
+  /** Projection head layers (--proj-layers): 1 = linear, 2 = the paper's MLP. */
+  projLayers: number;
 }
 
-/** What a preset may look at: the training images' side in px (null: not known from the data spec) and the batch. */
+/**
+ * What a preset may look at: the training images' side in px (null: not known from the data spec), the batch and the
+ * run's length in epochs.
+ */
 export interface PresetContext {
   imageSize: number | null;
   batchSize: number;
+  epochs: number;
 }
 
 export interface Preset {
@@ -41,7 +47,15 @@ export const SMALL_IMAGE_MAX = 32;
  */
 export const SQRT_SCALING_MAX_BATCH = 4096;
 
+/**
+ * Runs of at most this many epochs count as short, where `auto` gives small images a linear projection head. Measured
+ * on Fashion-MNIST at 1 and 5 epochs (docs/STUDY.md, Defaults); the paper's nonlinear-head advantage (Figure 8) is
+ * a finding at 100 epochs and more, with the head trained to convergence.
+ */
+export const SHORT_RUN_MAX_EPOCHS = 10;
+
 const small = (ctx: PresetContext): boolean => ctx.imageSize !== null && ctx.imageSize <= SMALL_IMAGE_MAX;
+const shortSmall = (ctx: PresetContext): boolean => small(ctx) && ctx.epochs <= SHORT_RUN_MAX_EPOCHS;
 
 /**
  * `auto`:
@@ -52,31 +66,48 @@ const small = (ctx: PresetContext): boolean => ctx.imageSize !== null && ctx.ima
  * - small images (<= 32 px): colour strength 0.5 and no blur, the paper's CIFAR-10 setting (Appendix B.9); crops of
  *   at least 25% of the area, since 8% of a 28 px image is 8 x 8 px (the demo's tuning; in one epoch of
  *   Fashion-MNIST crops from 8% did as well, within noise: docs/STUDY.md, Defaults).
- * - larger images: the paper's ImageNet augmentation (strength 1, blur, crops from 8%).
+ * - small images in short runs (<= SHORT_RUN_MAX_EPOCHS epochs): a linear projection head. With the paper's MLP the
+ *   encoder's own features h learn more slowly here: the head study at 100 steps and one and five epochs of
+ *   Fashion-MNIST put the linear head ahead (docs/STUDY.md, Defaults). Longer runs get the paper's 2-layer MLP.
+ * - larger images: the paper's ImageNet augmentation (strength 1, blur, crops from 8%) and its MLP head.
  */
 const auto: Preset = {
-  summary: 'chosen from the image size and batch: small images get CIFAR-style augmentation; sqrt lr scaling',
+  summary:
+    'chosen from the image size, batch and epochs: small images get CIFAR-style augmentation (and a linear head in ' +
+    'short runs); sqrt lr scaling',
   settings: (ctx) => ({
     temperature: 0.1,
     lrScaling: ctx.batchSize <= SQRT_SCALING_MAX_BATCH ? 'sqrt' : 'linear',
     ...(small(ctx)
       ? { colorStrength: 0.5, cropMinScale: 0.25, blur: false }
       : { colorStrength: 1, cropMinScale: 0.08, blur: true }),
+    projLayers: shortSmall(ctx) ? 1 : 2,
   }),
   reason: (ctx) => {
     const size = ctx.imageSize === null ? 'images of unknown size' : `${ctx.imageSize} px images`;
-    const kind = small(ctx) ? 'small-image augmentation' : 'ImageNet augmentation';
-    return `${size}, batch ${ctx.batchSize}: ${kind}`;
+    const kind = small(ctx)
+      ? `small-image augmentation${shortSmall(ctx) ? ', short run' : ''}`
+      : 'ImageNet augmentation';
+    return `${size}, batch ${ctx.batchSize}, ${ctx.epochs} epoch${ctx.epochs === 1 ? '' : 's'}: ${kind}`;
   },
 };
 
 /**
  * `paper`: the ImageNet recipe of the paper's section 2.3 and google-research/simclr's ImageNet command: LARS at
- * 0.3 x bs/256, temperature 0.1 (Table 5's best), colour strength 1, Gaussian blur, crops from 8% of the area.
+ * 0.3 x bs/256, temperature 0.1 (Table 5's best), colour strength 1, Gaussian blur, crops from 8% of the area, the
+ * 2-layer MLP head (section 2.1).
  */
 const paper: Preset = {
-  summary: "the paper's ImageNet recipe: temperature 0.1, linear lr scaling, colour strength 1, blur, crops from 8%",
-  settings: () => ({ temperature: 0.1, lrScaling: 'linear', colorStrength: 1, cropMinScale: 0.08, blur: true }),
+  summary:
+    "the paper's ImageNet recipe: temperature 0.1, linear lr scaling, colour strength 1, blur, crops from 8%, MLP head",
+  settings: () => ({
+    temperature: 0.1,
+    lrScaling: 'linear',
+    colorStrength: 1,
+    cropMinScale: 0.08,
+    blur: true,
+    projLayers: 2,
+  }),
   reason: () => "the paper's ImageNet recipe",
 };
 
@@ -90,6 +121,7 @@ export const PRE_PRESET_DEFAULTS: Readonly<PresetSettings> = {
   colorStrength: 1,
   cropMinScale: 0.08,
   blur: true,
+  projLayers: 2,
 };
 
 /** The presets by name; `auto` is the default. */
@@ -119,11 +151,18 @@ export function applyPreset(
   return { settings, fromPreset };
 }
 
+/** The projection head as the settings line names it (--proj-layers). */
+function headName(layers: number): string {
+  if (layers === 0) return 'no head';
+  if (layers === 1) return 'linear head';
+  return layers === 2 ? 'MLP head' : `${layers}-layer MLP head`;
+}
+
 /**
- * The resolved settings as one line for the start of a run: 'preset auto (28 px images, batch 256: small-image
- * augmentation): temperature 0.1, lr 0.075 x sqrt(256) = 1.2, colour strength 0.5, crops >= 25%, no blur', each
- * setting that is not the preset's choice marked '(set)': given now (`given`: config keys), or the run's own (a resumed
- * run made with other settings, or before presets).
+ * The resolved settings as one line for the start of a run: 'preset auto (28 px images, batch 256, 1 epoch:
+ * small-image augmentation, short run): temperature 0.1, lr 0.075 x sqrt(256) = 1.2, colour strength 0.5, crops >= 25%,
+ * no blur, linear head', each setting that is not the preset's choice marked '(set)': given now (`given`: config
+ * keys), or the run's own (a resumed run made with other settings, or before presets).
  */
 export function describeSettings(
   cfg: PresetSettings & { preset: PresetName; batchSize: number; lr: number | null },
@@ -145,6 +184,7 @@ export function describeSettings(
     mark(['colorStrength'], `colour strength ${cfg.colorStrength}`),
     mark(['cropMinScale'], `crops >= ${Number((cfg.cropMinScale * 100).toPrecision(3))}%`),
     mark(['blur'], cfg.blur ? 'blur' : 'no blur'),
+    mark(['projLayers'], headName(cfg.projLayers)),
   ];
   return `preset ${cfg.preset} (${PRESETS[cfg.preset].reason(ctx)}): ${parts.join(', ')}`;
 }

@@ -31,8 +31,9 @@ import { renderStudyHtml } from './report.js';
 /**
  * The base every study starts from, before --config and flags: a small ResNet-18 and the settings that learnt fastest
  * in short budgets when the studies were built (colour strength 0.5, crops of at least 25%, no blur, temperature 0.2,
- * square-root lr scaling). Written out rather than taken from a preset, so a study's cells stay what docs/STUDY.md
- * measured when the presets change (the `auto` preset has since moved to temperature 0.1, from the temperature study).
+ * square-root lr scaling, the paper's MLP head). Written out rather than taken from a preset, so a study's cells stay
+ * what docs/STUDY.md measured when the presets change (`auto` has since moved to temperature 0.1, from the temperature
+ * study, and to a linear head for small images in short runs, from the head study).
  */
 export const STUDY_BASE: Readonly<Record<string, unknown>> = {
   arch: 'resnet18',
@@ -43,6 +44,7 @@ export const STUDY_BASE: Readonly<Record<string, unknown>> = {
   blur: false,
   temperature: 0.2,
   lrScaling: 'sqrt',
+  projLayers: 2,
 };
 
 /** Pretrain settings the study sets for each run itself; a base naming one is refused. */

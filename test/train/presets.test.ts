@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { resolveConfig, presetContext, ConfigError, type PretrainConfig } from '../../src/run/config.js';
 import { checkTrainingBounds } from '../../src/train/setup.js';
-import { describeSettings, PRESET_KEYS, SQRT_SCALING_MAX_BATCH } from '../../src/run/presets.js';
+import { describeSettings, PRESET_KEYS, SHORT_RUN_MAX_EPOCHS, SQRT_SCALING_MAX_BATCH } from '../../src/run/presets.js';
 import { specImageSize } from '../../src/data/spec.js';
 import { addPretrainOptions, configFromCommand, settingsLine } from '../../src/cli/pretrain.js';
 import { checkResume } from '../../src/run/resume.js';
@@ -36,18 +36,41 @@ test('auto: small images get CIFAR-style augmentation, larger ones the paper Ima
     colorStrength: 0.5,
     cropMinScale: 0.25,
     blur: false,
+    projLayers: 2,
   });
   assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', imageSize: 32, out: '-' })), pick(small));
-  const large = { temperature: 0.1, lrScaling: 'sqrt', colorStrength: 1, cropMinScale: 0.08, blur: true };
+  const large = {
+    temperature: 0.1,
+    lrScaling: 'sqrt',
+    colorStrength: 1,
+    cropMinScale: 0.08,
+    blur: true,
+    projLayers: 2,
+  };
   assert.deepEqual(pick(resolveConfig({ data: 'stl10:/x', out: '-' })), large);
   assert.deepEqual(pick(resolveConfig({ data: 'folder:/x', out: '-' })), large);
   assert.equal(resolveConfig({ data: 'cifar10:/x', out: '-', batchSize: SQRT_SCALING_MAX_BATCH }).lrScaling, 'sqrt');
   assert.equal(resolveConfig({ data: 'cifar10:/x', out: '-', batchSize: 8192 }).lrScaling, 'linear');
+  // Short runs on small images get a linear head; longer ones, and larger images, the paper's MLP.
+  const head = (data: string, epochs: number): number => resolveConfig({ data, out: '-', epochs }).projLayers;
+  assert.equal(head('fashion-mnist', 1), 1);
+  assert.equal(head('cifar10:/x', SHORT_RUN_MAX_EPOCHS), 1);
+  assert.equal(head('cifar10:/x', SHORT_RUN_MAX_EPOCHS + 0.5), 2);
+  assert.equal(head('stl10:/x', 1), 2);
+  assert.equal(resolveConfig({ data: 'fashion-mnist', out: '-', epochs: 1, projLayers: 2 }).projLayers, 2);
+  assert.equal(resolveConfig({ data: 'fashion-mnist', out: '-', epochs: 1, projLayers: 0 }).projLayers, 0);
 });
 
 test('paper: the ImageNet recipe whatever the data; given values win over either preset', () => {
-  const paper = { temperature: 0.1, lrScaling: 'linear', colorStrength: 1, cropMinScale: 0.08, blur: true };
-  assert.deepEqual(pick(resolveConfig({ data: 'fashion-mnist', out: '-', preset: 'paper' })), paper);
+  const paper = {
+    temperature: 0.1,
+    lrScaling: 'linear',
+    colorStrength: 1,
+    cropMinScale: 0.08,
+    blur: true,
+    projLayers: 2,
+  };
+  assert.deepEqual(pick(resolveConfig({ data: 'fashion-mnist', out: '-', preset: 'paper', epochs: 1 })), paper);
   assert.deepEqual(pick(resolveConfig({ data: 'stl10:/x', out: '-', preset: 'paper', batchSize: 64 })), paper);
   const c = resolveConfig({ data: 'fashion-mnist', out: '-', temperature: 0.5, blur: true, lrScaling: undefined });
   assert.deepEqual(pick(c), {
@@ -56,6 +79,7 @@ test('paper: the ImageNet recipe whatever the data; given values win over either
     colorStrength: 0.5,
     cropMinScale: 0.25,
     blur: true,
+    projLayers: 2,
   });
   assert.throws(
     () => resolveConfig({ data: 'fashion-mnist', out: '-', preset: 'imagenet' }),
@@ -86,14 +110,21 @@ test('the settings line: preset, why, each resolved setting, those given marked'
   const c = resolveConfig({ data: 'fashion-mnist', out: '-', batchSize: 256 });
   assert.equal(
     describeSettings(c, presetContext(c)),
-    'preset auto (28 px images, batch 256: small-image augmentation): temperature 0.1, lr 0.075 x sqrt(256) = 1.2, ' +
-      'colour strength 0.5, crops >= 25%, no blur',
+    'preset auto (28 px images, batch 256, 100 epochs: small-image augmentation): temperature 0.1, lr 0.075 x ' +
+      'sqrt(256) = 1.2, colour strength 0.5, crops >= 25%, no blur, MLP head',
   );
+  const short = resolveConfig({ data: 'fashion-mnist', out: '-', epochs: 1 });
+  assert.equal(
+    describeSettings(short, presetContext(short)),
+    'preset auto (28 px images, batch 256, 1 epoch: small-image augmentation, short run): temperature 0.1, lr 0.075 ' +
+      'x sqrt(256) = 1.2, colour strength 0.5, crops >= 25%, no blur, linear head',
+  );
+  assert.match(settingsLine({ ...short, projLayers: 0 }, ['projLayers']), /, no blur, no head \(set\)$/);
   const p = resolveConfig({ data: 'stl10:/x', out: '-', preset: 'paper', batchSize: 512, lr: 0.5, temperature: 0.3 });
   assert.equal(
     settingsLine(p, ['lr', 'temperature', 'batchSize']),
     "preset paper (the paper's ImageNet recipe): temperature 0.3 (set), lr 0.5 x 512/256 = 1 (set), colour strength " +
-      '1, crops >= 8%, blur',
+      '1, crops >= 8%, blur, MLP head',
   );
 });
 
@@ -125,6 +156,7 @@ test('resume: the run keeps its settings; another --preset re-resolves what the 
     colorStrength: 1,
     cropMinScale: 0.08,
     blur: true,
+    projLayers: 2,
   });
   const facts = { before: {}, now: { worldSize: 1, device: 'cpu' } };
   assert.throws(
@@ -136,6 +168,16 @@ test('resume: the run keeps its settings; another --preset re-resolves what the 
     Object.keys(changes).filter((k) => (PRESET_KEYS as readonly string[]).includes(k)),
     ['lrScaling', 'colorStrength', 'cropMinScale', 'blur'],
   );
+  // The head is the checkpoint's shape: another preset on resume keeps the run's (its own line marks it), where a
+  // --proj-layers given now is refused even when forced.
+  const short = resolveConfig({ data: 'fashion-mnist', out: 'x', epochs: 2 });
+  assert.equal(short.projLayers, 1);
+  const shortDir = storedRun({ ...short, out: 'x' });
+  const longer = fromFlags('--out', shortDir, '--resume', '--preset', 'paper', '--epochs', '20', '--force-resume');
+  assert.equal(longer.config.projLayers, 1);
+  assert.match(settingsLine(longer.config, longer.given), /, blur, linear head \(set\)$/);
+  const reshaped = fromFlags('--out', shortDir, '--resume', '--proj-layers', '2');
+  assert.throws(() => checkResume(shortDir, short, reshaped.config, facts, true), /proj-layers 1 -> 2/);
 });
 
 test(

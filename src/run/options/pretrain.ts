@@ -188,15 +188,16 @@ export const PRETRAIN_OPTIONS = {
         '(paper Tables 2 and 5)',
     },
   }),
-  projLayers: num(
+  /** null: from the preset (auto: 1 for small images in short runs, else 2). */
+  projLayers: numOrNull(
     { kind: 'int', min: 0, max: 16 },
-    2,
     {
       arg: '<n>',
       help:
         "projection head layers: 0 = none (z = h), 1 = linear, 2 = paper's MLP, >=3 = SimCLRv2 MLP with BN " +
-        '(default {default})',
+        '(default: the preset)',
       readme: {
+        default: 'preset',
         meaning:
           "0 = no head (z = h); 1 = linear; 2 = the paper's MLP (Linear-ReLU-Linear); 3+ = SimCLRv2's MLP with BN",
       },
