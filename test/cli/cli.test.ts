@@ -124,7 +124,7 @@ test('--config (YAML) sets options, flags override it, and info summarises the r
     new RegExp(
       String.raw`^preset auto \(28 px images, batch 16, 0\.01 epochs: small-image augmentation, short run\): ` +
         String.raw`temperature 0\.3 \(set\), lr 0\.075 x sqrt\(16\) = 0\.3, colour strength 0\.5, crops >= 25%, ` +
-        String.raw`no blur, linear head$`,
+        'no blur, linear head$',
       'm',
     ),
   );
