@@ -113,6 +113,9 @@ export async function trainTinyRun(out: string, data: string): Promise<void> {
       out,
       arch: 'resnet18',
       width: 0.0625,
+      // The paper's MLP head, as when the expected duplicates and outliers were recorded (a 1-epoch run would get
+      // the auto preset's linear head).
+      projLayers: 2,
       projDim: 16,
       batchSize: 16,
       maxSteps: 4,

@@ -90,18 +90,18 @@ export const PRETRAIN_OPTIONS = {
   }),
   /**
    * Where the settings it governs (src/run/presets.ts, PRESET_KEYS) come from when they are null: 'auto' chooses from
-   * the image size and batch, 'paper' is the paper's ImageNet recipe.
+   * the image size, batch and epochs, 'paper' is the paper's ImageNet recipe.
    */
   preset: oneOf(PRESET_NAMES, 'auto', {
     arg: '<name>',
     help:
-      'where --temperature, --lr-scaling, --color-strength, --crop-min-scale and --blur come from when not given ' +
-      '(default {default})',
+      'where --temperature, --lr-scaling, --color-strength, --crop-min-scale, --blur and --proj-layers come from ' +
+      'when not given (default {default})',
     readme: {
       meaning:
         `${listed(PRESET_NAMES, (n) => PRESETS[n as keyof typeof PRESETS].summary)}; it sets ` +
-        '`--temperature`, `--lr-scaling`, `--color-strength`, `--crop-min-scale` and `--blur` where they are not ' +
-        'given, and the run prints what it resolved ([Presets](#presets))',
+        '`--temperature`, `--lr-scaling`, `--color-strength`, `--crop-min-scale`, `--blur` and `--proj-layers` where ' +
+        'they are not given, and the run prints what it resolved ([Presets](#presets))',
     },
   }),
   epochs: num({ kind: 'number', min: 0, minExclusive: true, max: 1e6 }, 100, {
