@@ -85,8 +85,8 @@ function printRunSummary(dir: string): void {
 
 /**
  * The demo: two epochs of Fashion-MNIST (468 steps of 256 images) with the default preset, `auto`, which for 28 px
- * images and batch 256 is temperature 0.1, square-root lr scaling, colour strength 0.5, crops of at least 25% and no
- * blur (src/run/presets.ts). With the paper's ImageNet recipe the encoder still trailed its random initialisation
+ * images and batch 256 is temperature 0.1, square-root lr scaling, colour strength 0.5, crops of at least 25%, no
+ * blur and, for two epochs, a linear projection head (src/run/presets.ts). With the paper's ImageNet recipe the encoder still trailed its random initialisation
  * after 200 steps.
  */
 const DEMO_SETTINGS = {
