@@ -16,7 +16,7 @@ import { INFO } from '../run/options/info.js';
 import { DOCTOR } from '../run/options/doctor.js';
 import { DEMO } from '../run/options/demo.js';
 import { presetContext, resolveConfig, type PretrainConfig } from '../run/config.js';
-import { PRESET_KEYS, PRESETS } from '../run/presets.js';
+import { PRESET_KEYS, PRESETS, type PresetSettings } from '../run/presets.js';
 import { readRunConfig, runPaths, readCheckpointMeta } from '../run/folder.js';
 import { readMetricsLog } from '../run/metrics-log.js';
 import { scaledLearningRate } from '../optim/schedule.js';
@@ -86,8 +86,8 @@ function printRunSummary(dir: string): void {
 /**
  * The demo: two epochs of Fashion-MNIST (468 steps of 256 images) with the default preset, `auto`, which for 28 px
  * images and batch 256 is temperature 0.1, square-root lr scaling, colour strength 0.5, crops of at least 25%, no
- * blur and, for two epochs, a linear projection head (src/run/presets.ts). With the paper's ImageNet recipe the encoder still trailed its random initialisation
- * after 200 steps.
+ * blur and, for two epochs, a linear projection head (src/run/presets.ts). With the paper's ImageNet recipe the
+ * encoder still trailed its random initialisation after 200 steps.
  */
 const DEMO_SETTINGS = {
   arch: 'resnet18',
@@ -98,15 +98,28 @@ const DEMO_SETTINGS = {
   logSteps: 10,
 } as const;
 
-/** Whether dir holds a run the demo made (its settings), which a rerun may replace. */
-function isDemoRun(dir: string): boolean {
+/**
+ * Where the demo's runs of earlier versions differ from what `auto` chooses today (temperature 0.2 before presets,
+ * then 0.1 with the MLP head): a rerun after an upgrade replaces such a run too.
+ */
+const EARLIER_DEMOS: readonly Partial<PresetSettings>[] = [
+  { temperature: 0.2, projLayers: 2 },
+  { temperature: 0.1, projLayers: 2 },
+];
+
+/** Whether dir holds a run the demo made (its settings, today's or an earlier version's), which a rerun may replace. */
+export function isDemoRun(dir: string): boolean {
   if (!existsSync(runPaths(dir).config)) return false;
   try {
     const config = readRunConfig(dir).config;
     const c = config as unknown as Record<string, unknown>;
     // The preset's choices too: a run with the demo's shape but its own temperature, say, is not the demo's.
-    const auto = PRESETS.auto.settings(presetContext(config));
-    return Object.entries(DEMO_SETTINGS).every(([k, v]) => c[k] === v) && PRESET_KEYS.every((k) => c[k] === auto[k]);
+    const auto: Record<string, unknown> = { ...PRESETS.auto.settings(presetContext(config)) };
+    const matches = (v: Record<string, unknown>): boolean => PRESET_KEYS.every((k) => c[k] === v[k]);
+    return (
+      Object.entries(DEMO_SETTINGS).every(([k, v]) => c[k] === v) &&
+      [auto, ...EARLIER_DEMOS.map((d) => ({ ...auto, ...d }))].some(matches)
+    );
   } catch {
     return false;
   }
