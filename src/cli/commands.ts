@@ -47,7 +47,8 @@ function printRunSummary(dir: string): void {
   const peakLr = scaledLearningRate(c.batchSize, { scaling: c.lrScaling, ...(c.lr !== null ? { baseLr: c.lr } : {}) });
   console.log(
     `training   ${c.optimizer} peak lr ${Number(peakLr.toPrecision(4))} (base ${c.lr ?? 'default'}, ${c.lrScaling} ` +
-      `scaling), batch ${c.batchSize}, ${c.epochs} epochs, ${c.precision}, preset ${c.preset}`,
+      `scaling), batch ${c.batchSize}, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'}, ${c.precision}, ` +
+      `preset ${c.preset}`,
   );
   console.log(`objective  ${describeLoss(c.loss, c)}`);
   console.log(`augment    ${describeViews(c, run.input)}`);

@@ -21,6 +21,7 @@ import { finetune } from '../eval/finetune.js';
 import { embeddingSource, writeEmbeddings } from '../eval/embed.js';
 import { appendEvalResult } from '../eval/report.js';
 import { schemaCommand } from './options.js';
+import { ConfigError } from '../errors.js';
 import type { ConfigOf } from '../run/options/fields.js';
 import { EVAL_KNN, EVAL_LINEAR, type EVAL_INPUT } from '../run/options/eval.js';
 import { FINETUNE } from '../run/options/finetune.js';
@@ -232,6 +233,14 @@ function registerFinetune(program: Command): void {
     'fine-tune the encoder with a new linear head on a class-balanced fraction of the labels',
     async (o) => {
       const l = loadRun(o);
+      const layers = l.run.config.projLayers;
+      // Checked before any data is read or anything is written into --out.
+      if (o.fromHeadLayer && layers < 2)
+        throw new ConfigError(
+          `--from-head-layer needs a projection head of at least 2 layers; ${o.run} has ` +
+            `${layers === 0 ? 'none' : 'a linear one'} (the auto preset gives short runs on small images a linear ` +
+            'head: pretrain with --proj-layers 2 to keep one)',
+        );
       const outDir = o.out ?? join(o.run, `finetune-${o.labelFraction}`);
       const tty = !o.json && process.stderr.isTTY;
       const r = await withSplits(o, l.run, (train, test) =>

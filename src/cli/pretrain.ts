@@ -26,9 +26,9 @@ export function addPretrainOptions(cmd: Command): Command {
 
 /**
  * defaults < --config file < flags; with --resume, the run's own settings (config.json and its history) take the place
- * of the defaults, except that a --preset given re-resolves the preset's settings not given now (their changes then
- * follow the resume rules). --force-resume implies --resume. `given`: the config keys set by the file
- * or the flags. Throws ConfigError for --resume with --overwrite.
+ * of the defaults, except that a --preset given re-resolves the preset's settings not given now, but not the head
+ * (their changes then follow the resume rules). --force-resume implies --resume. `given`: the config keys set by the
+ * file or the flags. Throws ConfigError for --resume with --overwrite.
  */
 export function configFromCommand(cmd: Command): {
   config: PretrainConfig;

@@ -168,6 +168,8 @@ export function finetune(
   if (trainDs.channels !== testDs.channels)
     throw new RangeError(`${trainDs.name} has ${trainDs.channels} channels but ${testDs.name} has ${testDs.channels}`);
 
+  // Before labels.json is written: a run without a 2-layer head cannot serve --from-head-layer.
+  const head = opts.fromHeadLayer ? firstHeadLayer(model) : null;
   const subset = labelSubset(trainDs, fraction, seed, opts.trainLimit);
   if (!existsSync(opts.outDir)) mkdirSync(opts.outDir, { recursive: true });
   const labelsFile = join(opts.outDir, 'labels.json');
@@ -182,7 +184,6 @@ export function finetune(
   const peakLr = ((opts.lr ?? DEFAULTS.lr.default) * batchSize) / 256;
   const numClasses = subset.per_class.length;
 
-  const head = opts.fromHeadLayer ? firstHeadLayer(model) : null;
   const net = new FinetuneNet(model.encoder, head, numClasses, new torch.Generator().manualSeed(seed));
   if (device !== 'cpu') net.to(device);
   net.train();

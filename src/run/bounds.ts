@@ -9,7 +9,7 @@
 //   --lr             (0, 100]: a finite base rate; scaled by batch/256 it must stay finite
 //   --seed           a safe integer in [0, 2^53): the augmentation RNG's key range (src/augment/rng.ts)
 //   --image-size     [8, 1024] px: the decoded folder images are held in memory as bytes
-//   --proj-dim       [1, 16384]; --proj-layers [1, 16]
+//   --proj-dim       [1, 16384]; --proj-layers [0, 16]
 //   --margin         [0, 2]: cosine similarities differ by at most 2, so a larger margin keeps every negative active
 //   --epochs         (0, 1e6]; pretrain() also refuses epochs that give zero steps on the data
 

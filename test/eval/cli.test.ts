@@ -22,9 +22,8 @@ const dir = mkdtempSync(join(tmpdir(), 'simclr-evalcli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // A run folder as pretraining leaves it, with the initial weights of a tiny ResNet-18 as the checkpoint.
-const run = join(dir, 'run');
-{
-  const config = resolveConfig({ data: 'fashion-mnist', out: run, width: 0.0625, projDim: 16, seed: 3 });
+function makeRun(run: string, extra: Record<string, unknown> = {}): void {
+  const config = resolveConfig({ data: 'fashion-mnist', out: run, width: 0.0625, projDim: 16, seed: 3, ...extra });
   const input = { channels: 1, height: 28, width: 28 };
   const paths = prepareRunDir(run);
   const runFile: RunConfigFile = { config, input, created: new Date().toISOString(), libtorch: torch.version() };
@@ -39,6 +38,11 @@ const run = join(dir, 'run');
   );
   model.dispose();
 }
+const run = join(dir, 'run');
+makeRun(run);
+// One epoch: the auto preset's linear head.
+const shortRun = join(dir, 'short-run');
+makeRun(shortRun, { epochs: 1 });
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 // The child runs the CLI as this process runs (compiled, or TypeScript through tsx's loader in execArgv).
@@ -232,6 +236,10 @@ test('usage errors exit 2 with one line on stderr', async () => {
       ['eval', 'knn', '--run', run, '--data', 'fashion-mnist', '--k', '0'],
       /--k <n>' argument '0' is invalid. expected an integer in \[1, 1000000\]/,
     ],
+    [
+      ['finetune', '--run', shortRun, '--data', 'fashion-mnist', '--label-fraction', '0.1', '--from-head-layer'],
+      /--from-head-layer needs a projection head of at least 2 layers; .*short-run has a linear one \(the auto preset/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(...args, '--json')));
   for (const [i, [args, message]] of cases.entries()) {
@@ -241,4 +249,5 @@ test('usage errors exit 2 with one line on stderr', async () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+  assert.equal(existsSync(join(shortRun, 'finetune-0.1')), false, 'refused before writing anything');
 });
