@@ -40,7 +40,14 @@ export const FINETUNE_FIELDS = {
   }),
   /** 0: the paper fine-tunes without regularisation. */
   weightDecay: num(B.weightDecay, 0, { arg: '<x>', help: 'weight decay (default {default})' }),
-  fromHeadLayer: bool(false, { help: "keep the projection head's first layer under the new head (SimCLRv2)" }),
+  fromHeadLayer: bool(false, {
+    help: "keep the projection head's first layer under the new head (SimCLRv2)",
+    readme: {
+      meaning:
+        "keep the projection head's first layer under the new head (SimCLRv2); needs a head of 2+ layers (`auto` " +
+        'gives runs of at most 10 epochs on small images a linear one: pretrain with `--proj-layers 2`)',
+    },
+  }),
   seed: num(B.seed, 0, {
     arg: '<n>',
     help: 'seed of the label subset, data order, views and head init (default {default})',
